@@ -1,0 +1,1 @@
+"""The typer CLI: thin commands over core, `--json` on everything that reads."""

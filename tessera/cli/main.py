@@ -1,0 +1,55 @@
+"""The `tessera` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tessera import __version__
+from tessera.cli import db_cmds
+from tessera.core.errors import TesseraError
+
+app = typer.Typer(
+    name="tessera",
+    help="Tessera: a keyboard-first help desk on Request Tracker's model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_cmds.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tessera {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Tessera: a keyboard-first help desk on Request Tracker's model."""
+
+
+def run() -> None:
+    """Entry point: every failure a person can cause is one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except TesseraError as exc:
+        sys.stderr.write(f"tessera: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("tessera: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("TESSERA_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"tessera: internal error: {type(exc).__name__}: {exc} (set TESSERA_DEBUG=1 for a traceback)\n"
+        )
+        sys.exit(70)

@@ -1,0 +1,1 @@
+"""The core: models, schemas, rights, lifecycles and the only code that changes tickets."""

@@ -1,0 +1,61 @@
+"""Where things are: the database URL and the data dir, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from tessera.core.errors import ConfigError
+
+DATABASE_URL_ENV = "TESSERA_DATABASE_URL"
+DATA_DIR_ENV = "TESSERA_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """`$TESSERA_DATA_DIR`, else the platform's user data dir for "tessera"."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tessera")).resolve()
+
+
+def parse_database_url(raw: str, *, source: str = DATABASE_URL_ENV) -> URL:
+    """Accept `postgresql://` and `postgresql+psycopg://` URLs; anything else is a clear error."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ConfigError(
+            f"{source} is not a valid database URL: {raw!r} "
+            "(expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME)"
+        ) from None
+    if url.get_backend_name() not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"{source} names a {url.get_backend_name()!r} database; Tessera needs PostgreSQL "
+            "(postgresql+psycopg://...)"
+        )
+    driver = url.get_driver_name()
+    if driver not in ("psycopg", "postgresql", "postgres", ""):
+        raise ConfigError(
+            f"{source} asks for driver {driver!r}; Tessera uses psycopg 3 (postgresql+psycopg://)"
+        )
+    if url.host is None and not url.query.get("host") and url.database is None:
+        raise ConfigError(f"{source} names no host and no database: {raw!r}")
+    return url.set(drivername="postgresql+psycopg")
+
+
+def configured_database_url() -> URL | None:
+    """The URL from `$TESSERA_DATABASE_URL`, or None when the embedded server is to be used."""
+    raw = os.environ.get(DATABASE_URL_ENV)
+    if raw is None or not raw.strip():
+        return None
+    return parse_database_url(raw)
+
+
+def describe_url(url: URL) -> str:
+    """A URL for people: password hidden, socket dirs shown plainly."""
+    return url.render_as_string(hide_password=True)

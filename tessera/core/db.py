@@ -1,0 +1,114 @@
+"""Engines and sessions: the one place that knows where the database is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tessera.core import config
+from tessera.core.errors import DatabaseUnavailable
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class Database:
+    """An engine plus a session factory, and a human description of where it points."""
+
+    url: URL
+    engine: Engine
+    sessions: sessionmaker[Session]
+    embedded: bool
+    location: str
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def make_engine(url: URL, **kwargs: object) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Times are stored as timestamptz; show them to clients in UTC whatever the server says.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.commit()
+
+    return engine
+
+
+def open_database(url: URL | None = None) -> Database:
+    """Connect to `url`, `$TESSERA_DATABASE_URL`, or the embedded server (started if needed)."""
+    url = url or config.configured_database_url()
+    if url is not None:
+        engine = make_engine(url)
+        location = f"PostgreSQL at {config.describe_url(url)}"
+        embedded = False
+    else:
+        from tessera.core.embedded import ensure_server
+
+        data_dir = config.data_dir()
+        server = ensure_server(data_dir)
+        url = server.url()
+        engine = make_engine(url)
+        location = f"embedded PostgreSQL in {data_dir}"
+        embedded = True
+    db = Database(
+        url=url,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        embedded=embedded,
+        location=location,
+    )
+    check_reachable(db)
+    return db
+
+
+def check_reachable(db: Database) -> None:
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except (OperationalError, DBAPIError) as exc:
+        raise DatabaseUnavailable(f"cannot reach {db.location}: {first_line(exc)}") from None
+
+
+def translate_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a lost or refused connection inside `fn` into a one-line DatabaseUnavailable."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"database error: {first_line(exc)}") from None
+
+    return wrapper
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

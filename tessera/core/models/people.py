@@ -1,0 +1,32 @@
+"""Users: privileged agents and unprivileged requestors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Identity, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.core.models.base import Base, created_column
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # RT compares addresses without regard to case; so does the unique index.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        Index("uq_users_name_lower", func.lower(text("name")), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    real_name: Mapped[str | None] = mapped_column(String(200))
+    privileged: Mapped[bool] = mapped_column(server_default=text("false"))
+    disabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    preferences: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created: Mapped[datetime] = created_column()
+
+    def __repr__(self) -> str:
+        return f"<User {self.name}>"

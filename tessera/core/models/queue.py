@@ -1,0 +1,27 @@
+"""Queues: where tickets live, each with its addresses and its lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Identity, Index, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.core.models.base import Base, created_column
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    __table_args__ = (Index("uq_queues_name_lower", func.lower(text("name")), unique=True),)
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    correspond_address: Mapped[str | None] = mapped_column(String(320))
+    comment_address: Mapped[str | None] = mapped_column(String(320))
+    lifecycle: Mapped[str] = mapped_column(String(64), server_default="default")
+    disabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    created: Mapped[datetime] = created_column()
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.name}>"

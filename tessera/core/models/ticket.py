@@ -1,0 +1,84 @@
+"""Tickets and their transactions (every change is one append-only row)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tessera.core.models.base import Base, created_column
+from tessera.core.models.people import User
+from tessera.core.models.queue import Queue
+
+DISPLAY_PREFIX = "TKT-"
+
+
+def display_id(ticket_id: int) -> str:
+    """`TKT-0042`: at least four digits, more as the desk grows."""
+    return f"{DISPLAY_PREFIX}{ticket_id:04d}"
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_queue_status_updated", "queue_id", "status", "updated"),
+        Index("ix_tickets_owner_status", "owner_id", "status"),
+        Index("ix_tickets_updated", "updated"),
+        Index("ix_tickets_merged_into_id", "merged_into_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    subject: Mapped[str] = mapped_column(String(200), server_default="")
+    status: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    priority: Mapped[int] = mapped_column(server_default=text("0"))
+    initial_priority: Mapped[int] = mapped_column(server_default=text("0"))
+    final_priority: Mapped[int] = mapped_column(server_default=text("0"))
+    time_worked: Mapped[int] = mapped_column(server_default=text("0"))
+    time_estimated: Mapped[int] = mapped_column(server_default=text("0"))
+    time_left: Mapped[int] = mapped_column(server_default=text("0"))
+    due: Mapped[datetime | None]
+    starts: Mapped[datetime | None]
+    started: Mapped[datetime | None]
+    resolved: Mapped[datetime | None]
+    told: Mapped[datetime | None]
+    created: Mapped[datetime] = created_column()
+    updated: Mapped[datetime] = created_column()
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # Optimistic concurrency: every change bumps it; a change based on an older one is refused.
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+
+    queue: Mapped[Queue] = relationship(lazy="joined", innerjoin=True)
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+    @property
+    def display_id(self) -> str:
+        return display_id(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.display_id}>"
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    type: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created: Mapped[datetime] = created_column()
+    data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Transaction {self.id} {self.type} on {self.ticket_id}>"

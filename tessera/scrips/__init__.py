@@ -1,0 +1,1 @@
+"""Scrip engine: conditions, actions, templates, prepare/commit."""

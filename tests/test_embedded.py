@@ -1,0 +1,100 @@
+"""The embedded default: initialised once, shared by concurrent processes, quick to reuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run, tessera_cmd
+
+
+def _embedded_env(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ, TESSERA_DATA_DIR=str(data_dir))
+    env.pop("TESSERA_DATABASE_URL", None)
+    return env
+
+
+@pytest.fixture
+def fresh_data_dir(tmp_path: Path):
+    data_dir = tmp_path / "desk"
+    yield data_dir
+    run(["db", "stop"], _embedded_env(data_dir))
+
+
+def test_two_processes_on_a_fresh_data_dir(fresh_data_dir: Path) -> None:
+    env = _embedded_env(fresh_data_dir)
+    procs = [
+        subprocess.Popen(
+            [*tessera_cmd(), "db", "status", "--json"],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        status = json.loads(out)
+        assert status["embedded"] is True
+        assert status["up_to_date"] is True
+        assert status["data_dir"] == str(fresh_data_dir.resolve())
+    # One server for the data dir, still healthy for a third process.
+    again = run(["db", "status", "--json"], env)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["up_to_date"]
+
+
+def test_restart_after_stop(fresh_data_dir: Path) -> None:
+    env = _embedded_env(fresh_data_dir)
+    assert run(["db", "status"], env).code == 0
+    stopped = run(["db", "stop"], env)
+    assert "stopped" in stopped.out
+    started = time.perf_counter()
+    result = run(["db", "status"], env)
+    elapsed = time.perf_counter() - started
+    assert result.code == 0, result.err
+    assert "up to date" in result.out
+    # Not a benchmark (see bench/startup.py), only a guard against an initdb on every start.
+    assert elapsed < 10, f"restarting an initialised server took {elapsed:.1f}s"
+
+
+def test_works_as_an_ordinary_user(tmp_path: Path) -> None:
+    """CI runs as root; people run as themselves. Both must work."""
+    if os.geteuid() != 0:
+        data_dir = tmp_path / "desk"
+        env = _embedded_env(data_dir)
+        prefix: list[str] = []
+    else:
+        import shutil
+
+        runuser, useradd = shutil.which("runuser"), shutil.which("useradd")
+        if not runuser or not useradd:
+            pytest.skip("runuser/useradd not available to switch to an ordinary user")
+        subprocess.run([useradd, "-m", "tessera-test"], capture_output=True, check=False)
+        data_dir = Path("/tmp") / f"tessera-user-test-{os.getpid()}"
+        subprocess.run(["rm", "-rf", str(data_dir)], check=True)
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/tessera-test", "TESSERA_DATA_DIR": str(data_dir)}
+        prefix = [runuser, "-u", "tessera-test", "--"]
+    try:
+        proc = subprocess.run(
+            [*prefix, *tessera_cmd(), "db", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["up_to_date"] is True
+        if prefix:
+            assert data_dir.stat().st_uid != 0, "the data dir should belong to the ordinary user"
+    finally:
+        subprocess.run([*prefix, *tessera_cmd(), "db", "stop"], env=env, capture_output=True, timeout=120)
+        if prefix:
+            subprocess.run(["rm", "-rf", str(data_dir)], check=False)
