@@ -1,18 +1,33 @@
-"""What every command shares: opening the database, printing JSON, one-line errors."""
+"""What every command shares: opening the database, the acting user, JSON, one-line errors."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from tessera.core.context import Context, open_context
 from tessera.core.db import Database, open_database
-from tessera.core.errors import SchemaOutOfDate
+from tessera.core.errors import InvalidInput, SchemaOutOfDate
 
 _db: Database | None = None
+_global_user: str | None = None
+
+USER_OPTION = typer.Option(
+    None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON (stable keys) instead of text.")
+
+
+def set_global_user(name: str | None) -> None:
+    global _global_user
+    _global_user = name
 
 
 def database(*, migrate: bool = True) -> Database:
@@ -20,11 +35,13 @@ def database(*, migrate: bool = True) -> Database:
     global _db
     if _db is None:
         from tessera.core import migrate as migrations
+        from tessera.core.bootstrap import bootstrap_database
 
         db = open_database()
         if migrate:
             if db.embedded:
                 migrations.upgrade(db)
+                bootstrap_database(db)
             else:
                 state = migrations.status(db)
                 if not state.up_to_date:
@@ -34,6 +51,37 @@ def database(*, migrate: bool = True) -> Database:
                     )
         _db = db
     return _db
+
+
+@contextmanager
+def acting(user: str | None = None) -> Iterator[Context]:
+    """A session and the acting user for one command."""
+    db = database()
+    with db.session() as session:
+        yield open_context(session, user or _global_user)
+
+
+def read_body(body: str | None) -> str:
+    """`--body -` reads standard input, so a reply can be piped in."""
+    if body == "-":
+        return sys.stdin.read()
+    return body or ""
+
+
+def read_attachments(paths: list[Path] | None) -> list[Any]:
+    import mimetypes
+
+    from tessera.core.schemas import AttachmentIn
+
+    out = []
+    for path in paths or []:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot attach {path}: {exc.strerror}") from None
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        out.append(AttachmentIn(filename=path.name, content_type=ctype, data=data))
+    return out
 
 
 def _default(value: Any) -> Any:
@@ -50,3 +98,17 @@ def print_json(data: Any) -> None:
 
 def echo(text: str = "") -> None:
     typer.echo(text)
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(f"tessera: warning: {text}\n")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    """Plain aligned columns: readable in a terminal, greppable in a pipe."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

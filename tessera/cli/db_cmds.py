@@ -6,6 +6,7 @@ import typer
 
 from tessera.cli.common import database, echo, print_json
 from tessera.core import config, migrate
+from tessera.core.bootstrap import bootstrap_database
 
 app = typer.Typer(help="Database: apply migrations, report where the database is and its revision.")
 
@@ -16,10 +17,13 @@ def upgrade() -> None:
     db = database(migrate=False)
     before = migrate.current_revision(db)
     after = migrate.upgrade(db)
+    first = bootstrap_database(db)
     if before == after.current:
         echo(f"{db.location}: already at head ({after.current})")
     else:
         echo(f"{db.location}: upgraded {before or 'empty'} -> {after.current}")
+    if first is not None:
+        echo(f"created superuser {first.name!r} (your login name) on this new desk")
 
 
 @app.command("status")
@@ -28,6 +32,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     db = database(migrate=False)
     if db.embedded:
         migrate.upgrade(db)  # the embedded default keeps itself current
+        bootstrap_database(db)
     state = migrate.status(db)
     if as_json:
         print_json(

@@ -8,7 +8,8 @@ import sys
 import typer
 
 from tessera import __version__
-from tessera.cli import db_cmds
+from tessera.cli import admin_cmds, db_cmds, demo_cmd, ticket_cmds
+from tessera.cli.common import set_global_user
 from tessera.core.errors import TesseraError
 
 app = typer.Typer(
@@ -16,9 +17,17 @@ app = typer.Typer(
     help="Tessera: a keyboard-first help desk on Request Tracker's model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(db_cmds.app, name="db")
+app.add_typer(ticket_cmds.app, name="ticket")
+app.add_typer(admin_cmds.queue_app, name="queue")
+app.add_typer(admin_cmds.user_app, name="user")
+app.add_typer(admin_cmds.group_app, name="group")
+app.add_typer(admin_cmds.right_app, name="right")
+app.add_typer(admin_cmds.cf_app, name="cf")
+app.command("demo")(demo_cmd.demo)
 
 
 def _version(value: bool) -> None:
@@ -32,8 +41,12 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    user: str = typer.Option(
+        None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
+    ),
 ) -> None:
     """Tessera: a keyboard-first help desk on Request Tracker's model."""
+    set_global_user(user)
 
 
 def run() -> None:

@@ -1,8 +1,29 @@
 """All mapped classes; importing this module registers every table on `Base.metadata`."""
 
 from tessera.core.models.base import Base
-from tessera.core.models.people import User
-from tessera.core.models.queue import Queue
-from tessera.core.models.ticket import Ticket, Transaction, display_id
+from tessera.core.models.customfield import CustomField, CustomFieldOption, CustomFieldValue
+from tessera.core.models.lifecycle import LifecycleRecord
+from tessera.core.models.people import Group, GroupMember, User
+from tessera.core.models.queue import Queue, QueueWatcher
+from tessera.core.models.rights import Grant
+from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
 
-__all__ = ["Base", "Queue", "Ticket", "Transaction", "User", "display_id"]
+__all__ = [
+    "Attachment",
+    "Base",
+    "CustomField",
+    "CustomFieldOption",
+    "CustomFieldValue",
+    "Grant",
+    "Group",
+    "GroupMember",
+    "LifecycleRecord",
+    "Link",
+    "Queue",
+    "QueueWatcher",
+    "Ticket",
+    "Transaction",
+    "User",
+    "Watcher",
+    "display_id",
+]

@@ -1,11 +1,11 @@
-"""Users: privileged agents and unprivileged requestors."""
+"""People: privileged agents and unprivileged requestors, and the groups they belong to."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Identity, Index, String, func, text
+from sqlalchemy import ForeignKey, Identity, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.models.base import Base, created_column
@@ -30,3 +30,21 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.name}>"
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (Index("uq_groups_name_lower", func.lower(text("name")), unique=True),)
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    created: Mapped[datetime] = created_column()
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_user_id", "user_id"),)
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

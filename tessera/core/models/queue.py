@@ -1,10 +1,10 @@
-"""Queues: where tickets live, each with its addresses and its lifecycle."""
+"""Queues: where tickets live, each with its addresses, its lifecycle and its own watchers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Identity, Index, String, Text, func, text
+from sqlalchemy import ForeignKey, Identity, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.models.base import Base, created_column
@@ -25,3 +25,13 @@ class Queue(Base):
 
     def __repr__(self) -> str:
         return f"<Queue {self.name}>"
+
+
+class QueueWatcher(Base):
+    """Queue-level Cc and AdminCc: added to every ticket's notifications, as in RT."""
+
+    __tablename__ = "queue_watchers"
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -1,11 +1,21 @@
-"""Tickets and their transactions (every change is one append-only row)."""
+"""Tickets, their people, links, transactions and messages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera.core.models.base import Base, created_column
@@ -56,12 +66,42 @@ class Ticket(Base):
     queue: Mapped[Queue] = relationship(lazy="joined", innerjoin=True)
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
 
+    __mapper_args__ = {"version_id_col": version}
+
     @property
     def display_id(self) -> str:
         return display_id(self.id)
 
     def __repr__(self) -> str:
         return f"<Ticket {self.display_id}>"
+
+
+class Watcher(Base):
+    """A person in a ticket role: Requestor, Cc or AdminCc (the Owner is a column)."""
+
+    __tablename__ = "watchers"
+    __table_args__ = (Index("ix_watchers_user_id_role", "user_id", "role"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Link(Base):
+    """`base --type--> target`: DependsOn, RefersTo or MemberOf between local tickets."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        CheckConstraint("base_id <> target_id", name="not_self"),
+        Index("ix_links_target_id_type", "target_id", "type"),
+    )
+
+    base_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    created: Mapped[datetime] = created_column()
 
 
 class Transaction(Base):
@@ -82,3 +122,33 @@ class Transaction(Base):
 
     def __repr__(self) -> str:
         return f"<Transaction {self.id} {self.type} on {self.ticket_id}>"
+
+
+class Attachment(Base):
+    """One node of a message's MIME tree (RT's Attachments): the root is the message itself.
+
+    Text parts keep decoded `content`; anything else keeps its bytes in `binary_content`.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        Index("ix_attachments_transaction_id", "transaction_id"),
+        Index("ix_attachments_message_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("transactions.id", ondelete="CASCADE"), type_=BigInteger
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), type_=BigInteger
+    )
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    subject: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str | None] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(255), server_default="text/plain")
+    headers: Mapped[str] = mapped_column(Text, server_default="")
+    content: Mapped[str | None] = mapped_column(Text)
+    binary_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(server_default=text("0"))
+    created: Mapped[datetime] = created_column()

@@ -1,0 +1,332 @@
+"""`tessera queue|user|group|right|cf`: the desk's setup."""
+
+from __future__ import annotations
+
+import typer
+
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
+from tessera.core import customfields, grants, queues, users
+from tessera.core.tickets import parse_assignments
+
+queue_app = typer.Typer(help="Queues: list, create, change settings.")
+user_app = typer.Typer(help="Users: agents (privileged) and requestors.")
+group_app = typer.Typer(help="Groups of users, for granting rights.")
+right_app = typer.Typer(help="Rights: grant to users, groups or roles, on a queue or globally.")
+cf_app = typer.Typer(help="Custom fields: freeform, select, integer or date; global or per queue.")
+
+
+def _queue_json(q) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": q.id,
+        "name": q.name,
+        "description": q.description,
+        "correspond_address": q.correspond_address,
+        "comment_address": q.comment_address,
+        "lifecycle": q.lifecycle,
+        "disabled": q.disabled,
+    }
+
+
+@queue_app.command("list")
+def queue_list(
+    include_disabled: bool = typer.Option(False, "--all", help="Include disabled queues."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the queues you can see."""
+    with acting(user) as ctx:
+        found = queues.list_queues(ctx, include_disabled=include_disabled)
+        if as_json:
+            print_json([_queue_json(q) for q in found])
+            return
+        table(
+            [[q.name, q.lifecycle, q.correspond_address or "", q.description] for q in found],
+            ["NAME", "LIFECYCLE", "ADDRESS", "DESCRIPTION"],
+        )
+
+
+@queue_app.command("create")
+def queue_create(
+    name: str = typer.Argument(..., help="Queue name."),
+    description: str = typer.Option("", "--description", help="What the queue is for."),
+    lifecycle: str = typer.Option("default", "--lifecycle", help="Lifecycle name."),
+    correspond_address: str = typer.Option(None, "--correspond-address", help="Address replies come from."),
+    comment_address: str = typer.Option(None, "--comment-address", help="Address comments come from."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a queue (needs AdminQueue)."""
+    with acting(user) as ctx:
+        q = queues.create_queue(
+            ctx,
+            name,
+            description=description,
+            lifecycle=lifecycle,
+            correspond_address=correspond_address,
+            comment_address=comment_address,
+        )
+        if as_json:
+            print_json(_queue_json(q))
+        else:
+            echo(f"created queue {q.name} (lifecycle {q.lifecycle})")
+
+
+@queue_app.command("set")
+def queue_set(
+    name: str = typer.Argument(..., help="Queue name."),
+    assignments: list[str] = typer.Argument(
+        ..., help="FIELD=VALUE: name, description, correspond_address, comment_address, lifecycle, disabled."
+    ),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a queue's settings."""
+    changes = {k.replace("-", "_"): v for k, v in parse_assignments(assignments).items()}
+    with acting(user) as ctx:
+        q = queues.update_queue(ctx, name, changes)
+        if as_json:
+            print_json(_queue_json(q))
+        else:
+            echo(f"updated queue {q.name}")
+
+
+def _user_json(u) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": u.id,
+        "name": u.name,
+        "email": u.email,
+        "real_name": u.real_name,
+        "privileged": u.privileged,
+        "disabled": u.disabled,
+    }
+
+
+@user_app.command("list")
+def user_list(
+    privileged: bool = typer.Option(None, "--privileged/--unprivileged", help="Only agents / requestors."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List users."""
+    with acting(user) as ctx:
+        found = users.list_users(ctx, privileged=privileged)
+        if as_json:
+            print_json([_user_json(u) for u in found])
+            return
+        table(
+            [
+                [
+                    u.name,
+                    u.email or "",
+                    u.real_name or "",
+                    "agent" if u.privileged else "requestor",
+                    "disabled" if u.disabled else "",
+                ]
+                for u in found
+            ],
+            ["NAME", "EMAIL", "REAL NAME", "KIND", ""],
+        )
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="Login name."),
+    email: str = typer.Option(None, "--email", help="Email address."),
+    real_name: str = typer.Option(None, "--real-name", help="Full name."),
+    unprivileged: bool = typer.Option(False, "--unprivileged", help="A requestor, not an agent."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a user: an agent by default (needs AdminUsers)."""
+    with acting(user) as ctx:
+        u = users.add_user(ctx, name, email=email, real_name=real_name, privileged=not unprivileged)
+        if as_json:
+            print_json(_user_json(u))
+        else:
+            echo(f"added {'requestor' if unprivileged else 'agent'} {u.name}")
+
+
+@user_app.command("set")
+def user_set(
+    name: str = typer.Argument(..., help="User name or email."),
+    assignments: list[str] = typer.Argument(
+        ..., help="FIELD=VALUE: name, email, real_name, privileged, disabled."
+    ),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a user."""
+    changes = {k.replace("-", "_"): v for k, v in parse_assignments(assignments).items()}
+    with acting(user) as ctx:
+        u = users.update_user(ctx, name, changes)
+        if as_json:
+            print_json(_user_json(u))
+        else:
+            echo(f"updated user {u.name}")
+
+
+@group_app.command("list")
+def group_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List groups and their members."""
+    with acting(user) as ctx:
+        found = users.list_groups(ctx)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": g.id,
+                        "name": g.name,
+                        "description": g.description,
+                        "members": [m.name for m in members],
+                    }
+                    for g, members in found
+                ]
+            )
+            return
+        table(
+            [[g.name, ", ".join(m.name for m in members), g.description] for g, members in found],
+            ["NAME", "MEMBERS", "DESCRIPTION"],
+        )
+
+
+@group_app.command("add")
+def group_add(
+    name: str = typer.Argument(..., help="Group name."),
+    description: str = typer.Option("", "--description", help="What the group is for."),
+    user: str = USER_OPTION,
+) -> None:
+    """Create a group (needs AdminGroups)."""
+    with acting(user) as ctx:
+        g = users.add_group(ctx, name, description)
+        echo(f"created group {g.name}")
+
+
+@group_app.command("member")
+def group_member(
+    group: str = typer.Argument(..., help="Group name."),
+    member: str = typer.Argument(..., help="User name or email."),
+    remove: bool = typer.Option(False, "--remove", help="Remove instead of add."),
+    user: str = USER_OPTION,
+) -> None:
+    """Add a user to a group (or --remove)."""
+    with acting(user) as ctx:
+        changed = users.set_membership(ctx, group, member, member=not remove)
+        verb = "removed from" if remove else "added to"
+        echo(
+            f"{member} {verb} {group}"
+            if changed
+            else f"nothing to do: {member} already {'out of' if remove else 'in'} {group}"
+        )
+
+
+@right_app.command("list")
+def right_list(
+    queue: str = typer.Option(None, "--queue", "-q", help="Only grants that apply to this queue."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List grants."""
+    with acting(user) as ctx:
+        rows = grants.list_grants(ctx, queue)
+        if as_json:
+            print_json([{"right": r.right, "principal": r.principal, "queue": r.queue} for r in rows])
+            return
+        table([[r.right, r.principal, r.queue or "(global)"] for r in rows], ["RIGHT", "TO", "QUEUE"])
+
+
+@right_app.command("grant")
+def right_grant(
+    right: str = typer.Argument(..., help="Right name, e.g. ReplyToTicket."),
+    to: str = typer.Argument(
+        ..., help="user:NAME, group:NAME or role:Requestor|Cc|AdminCc|Owner|Everyone|Privileged."
+    ),
+    queue: str = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
+    user: str = USER_OPTION,
+) -> None:
+    """Grant a right."""
+    with acting(user) as ctx:
+        added = grants.grant(ctx, right, to, queue)
+        where = f"on {queue}" if queue else "globally"
+        echo(f"granted {right} to {to} {where}" if added else f"{to} already has {right} {where}")
+
+
+@right_app.command("revoke")
+def right_revoke(
+    right: str = typer.Argument(..., help="Right name."),
+    to: str = typer.Argument(..., help="user:NAME, group:NAME or role:NAME."),
+    queue: str = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
+    user: str = USER_OPTION,
+) -> None:
+    """Revoke a right."""
+    with acting(user) as ctx:
+        removed = grants.revoke(ctx, right, to, queue)
+        echo(f"revoked {right} from {to}" if removed else f"{to} had no such grant")
+
+
+def _cf_json(cf) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": cf.id,
+        "name": cf.name,
+        "type": cf.type,
+        "multiple": cf.multiple,
+        "values": [o.value for o in cf.options],
+        "pattern": cf.pattern,
+        "queue_id": cf.queue_id,
+        "description": cf.description,
+    }
+
+
+@cf_app.command("list")
+def cf_list(
+    queue: str = typer.Option(None, "--queue", "-q", help="Only fields that apply to this queue."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List custom fields."""
+    with acting(user) as ctx:
+        found = customfields.list_fields(ctx, queue)
+        if as_json:
+            print_json([_cf_json(cf) for cf in found])
+            return
+        table(
+            [
+                [
+                    cf.name,
+                    cf.type + (" (multiple)" if cf.multiple else ""),
+                    ", ".join(o.value for o in cf.options),
+                    "global" if cf.queue_id is None else f"queue {cf.queue_id}",
+                ]
+                for cf in found
+            ],
+            ["NAME", "TYPE", "VALUES", "SCOPE"],
+        )
+
+
+@cf_app.command("create")
+def cf_create(
+    name: str = typer.Argument(..., help="Field name."),
+    type_: str = typer.Option("freeform", "--type", help="freeform, select, integer or date."),
+    multiple: bool = typer.Option(False, "--multiple", help="Allow several values."),
+    value: list[str] = typer.Option(None, "--value", help="An allowed value of a select field (repeatable)."),
+    queue: str = typer.Option(None, "--queue", "-q", help="Only for this queue (default: global)."),
+    pattern: str = typer.Option(None, "--pattern", help="A regular expression every value must match."),
+    description: str = typer.Option("", "--description", help="What the field is for."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a custom field (needs AdminCustomField)."""
+    with acting(user) as ctx:
+        cf = customfields.create_field(
+            ctx,
+            name,
+            type_=type_,
+            multiple=multiple,
+            values=value or [],
+            queue=queue,
+            pattern=pattern,
+            description=description,
+        )
+        if as_json:
+            print_json(_cf_json(cf))
+        else:
+            echo(f"created custom field {cf.name} ({cf.type})")

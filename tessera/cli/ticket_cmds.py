@@ -1,0 +1,326 @@
+"""`tessera ticket`: create, show and change tickets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_attachments, read_body
+from tessera.core import links, ownership, tickets, watchers
+from tessera.core.context import Context
+from tessera.core.errors import InvalidInput
+from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, pydantic_message
+from tessera.core.serialize import history, ticket_json
+
+app = typer.Typer(
+    help="Tickets: create, show, reply, comment, change fields, owners, watchers, links, merge."
+)
+
+
+def _show(ctx: Context, ref: str | int, as_json: bool, with_history: bool = False) -> None:
+    ticket = tickets.get_ticket(ctx, ref)
+    data = ticket_json(ctx, ticket)
+    if with_history:
+        data["history"] = history(ctx, ticket)
+    if as_json:
+        print_json(data)
+        return
+    _print_ticket(data)
+
+
+def _print_ticket(data: dict[str, Any]) -> None:
+    echo(f"{data['display_id']}  {data['subject']}")
+    echo(
+        f"  queue: {data['queue']}   status: {data['status']}   owner: {data['owner'] or 'Nobody'}   "
+        f"priority: {data['priority']}"
+    )
+    for label, key in (("requestors", "requestors"), ("cc", "cc"), ("admincc", "admincc")):
+        if data[key]:
+            echo(f"  {label}: {', '.join(data[key])}")
+    for label in ("created", "updated", "started", "resolved", "due"):
+        if data[label]:
+            echo(f"  {label}: {data[label]}")
+    for name, value in data["custom_fields"].items():
+        shown = ", ".join(value) if isinstance(value, list) else (value or "")
+        echo(f"  cf.{name}: {shown}")
+    for kind, ids in data["links"].items():
+        if ids:
+            echo(f"  {kind.replace('_', ' ')}: {', '.join(ids)}")
+    if data["merged_from"]:
+        echo(f"  merged from: {', '.join(data['merged_from'])}")
+    for txn in data.get("history", []):
+        line = f"  [{txn['created'][:16].replace('T', ' ')}] {txn['actor'] or 'system'}: {txn['type']}"
+        if txn["field"]:
+            line += f" {txn['field']}"
+        if txn["old"] is not None or txn["new"] is not None:
+            line += f" {txn['old'] or ''} -> {txn['new'] or ''}"
+        echo(line)
+        message = txn.get("message")
+        if message and message.get("content"):
+            for body_line in message["content"].splitlines():
+                echo(f"      {body_line}")
+        if message and message.get("attachments"):
+            for part in message["attachments"]:
+                echo(f"      [attachment] {part['filename']} ({part['content_type']}, {part['size']} bytes)")
+
+
+def _custom_fields(pairs: list[str] | None) -> dict[str, str | list[str]]:
+    out: dict[str, str | list[str]] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--cf expects NAME=VALUE, got {pair!r}")
+        name = name.strip()
+        if name in out:  # repeated --cf for a multiple-value field
+            previous = out[name]
+            out[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+        else:
+            out[name] = value
+    return out
+
+
+@app.command("create")
+def create(
+    queue: str = typer.Option(..., "--queue", "-q", help="Queue name."),
+    subject: str = typer.Option(..., "--subject", "-s", help="Subject line."),
+    requestor: list[str] = typer.Option(None, "--requestor", "-r", help="Requestor email (repeatable)."),
+    cc: list[str] = typer.Option(None, "--cc", help="Cc email (repeatable)."),
+    admincc: list[str] = typer.Option(None, "--admincc", help="AdminCc email (repeatable)."),
+    body: str = typer.Option(None, "--body", "-b", help="First message; '-' reads standard input."),
+    priority: int = typer.Option(None, "--priority", help="Priority (a whole number)."),
+    owner: str = typer.Option(None, "--owner", help="Owner's user name."),
+    status: str = typer.Option(None, "--status", help="Initial status (default: the lifecycle's on_create)."),
+    due: str = typer.Option(None, "--due", help="Due date: 2026-12-01, tomorrow, in 3 days."),
+    cf: list[str] = typer.Option(None, "--cf", help="Custom field NAME=VALUE (repeatable)."),
+    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a ticket."""
+    try:
+        data = TicketCreate(
+            queue=queue,
+            subject=subject,
+            requestors=requestor or [],
+            cc=cc or [],
+            admincc=admincc or [],
+            owner=owner,
+            status=status,
+            priority=priority,
+            due=parse_datetime(due, field="due") if due else None,
+            custom_fields=_custom_fields(cf),
+            message=MessageIn(body=read_body(body), attachments=read_attachments(attach)),
+        )
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
+    with acting(user) as ctx:
+        ticket = tickets.create_ticket(ctx, data)
+        if as_json:
+            print_json(ticket_json(ctx, ticket))
+        else:
+            echo(f"created {ticket.display_id} in {ticket.queue.name} ({ticket.status})")
+
+
+@app.command("show")
+def show(
+    ticket: str = typer.Argument(..., help="Ticket id: 42 or TKT-0042."),
+    with_history: bool = typer.Option(False, "--history", help="Include the full history."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a ticket (with --history, every transaction and message)."""
+    with acting(user) as ctx:
+        _show(ctx, ticket, as_json, with_history)
+
+
+def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> MessageIn:
+    return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
+
+
+@app.command("reply")
+def reply(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    body: str = typer.Option(None, "--body", "-b", help="Message text; '-' reads standard input."),
+    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    time_taken: int = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked."),
+    version: int = typer.Option(
+        None, "--if-version", help="Refuse if the ticket changed since this version."
+    ),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reply to the requestors (correspondence)."""
+    with acting(user) as ctx:
+        txn = tickets.correspond(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
+        _done(
+            ctx,
+            ticket,
+            as_json,
+            f"replied on {tickets.get_ticket(ctx, ticket).display_id} (transaction {txn.id})",
+        )
+
+
+@app.command("comment")
+def comment(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    body: str = typer.Option(None, "--body", "-b", help="Comment text; '-' reads standard input."),
+    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    time_taken: int = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked."),
+    version: int = typer.Option(
+        None, "--if-version", help="Refuse if the ticket changed since this version."
+    ),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a private comment (staff only)."""
+    with acting(user) as ctx:
+        txn = tickets.comment(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
+        _done(
+            ctx,
+            ticket,
+            as_json,
+            f"commented on {tickets.get_ticket(ctx, ticket).display_id} (transaction {txn.id})",
+        )
+
+
+def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
+    if as_json:
+        _show(ctx, ref, True)
+    else:
+        echo(text)
+
+
+@app.command("set")
+def set_(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    assignments: list[str] = typer.Argument(
+        ..., help="FIELD=VALUE: status, owner, queue, subject, priority, due, starts, time_worked, cf.NAME."
+    ),
+    version: int = typer.Option(
+        None, "--if-version", help="Refuse if the ticket changed since this version."
+    ),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change fields, all at once or none (status obeys the queue's lifecycle)."""
+    changes = tickets.parse_assignments(assignments)
+    with acting(user) as ctx:
+        txns = tickets.set_fields(ctx, ticket, changes, expected_version=version)
+        if as_json:
+            _show(ctx, ticket, True)
+            return
+        shown = tickets.get_ticket(ctx, ticket).display_id
+        if not txns:
+            echo(f"{shown}: nothing to change")
+        for txn in txns:
+            echo(f"{shown}: {txn.field or txn.type} {txn.old_value or ''} -> {txn.new_value or ''}".rstrip())
+
+
+def _owner_command(fn_name: str, verb: str):  # type: ignore[no-untyped-def]
+    def command(
+        ticket: str = typer.Argument(..., help="Ticket id."),
+        user: str = USER_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        with acting(user) as ctx:
+            getattr(ownership, fn_name)(ctx, ticket)
+            _done(ctx, ticket, as_json, f"{verb} {tickets.get_ticket(ctx, ticket).display_id}")
+
+    command.__doc__ = {
+        "take": "Take an unowned ticket.",
+        "steal": "Take a ticket someone else owns (needs StealTicket).",
+        "untake": "Give up a ticket you own (back to Nobody).",
+    }[fn_name]
+    return command
+
+
+app.command("take")(_owner_command("take", "took"))
+app.command("steal")(_owner_command("steal", "stole"))
+app.command("untake")(_owner_command("untake", "released"))
+
+
+@app.command("give")
+def give(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    to: str = typer.Argument(..., help="User name, or Nobody."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Give a ticket to someone (RT's rules decide whether you may)."""
+    with acting(user) as ctx:
+        ownership.give(ctx, ticket, to)
+        _done(ctx, ticket, as_json, f"gave {tickets.get_ticket(ctx, ticket).display_id} to {to}")
+
+
+watcher_app = typer.Typer(help="Watchers: Requestor, Cc and AdminCc of a ticket.")
+app.add_typer(watcher_app, name="watcher")
+
+
+@watcher_app.command("add")
+def watcher_add(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
+    who: str = typer.Argument(..., help="User name or email address."),
+    user: str = USER_OPTION,
+) -> None:
+    """Add a watcher (an unknown address becomes a new requestor-type user)."""
+    with acting(user) as ctx:
+        txn = watchers.add_watcher(ctx, ticket, role, who)
+        echo(f"added {who} as {role}" if txn else f"{who} already is a {role}")
+
+
+@watcher_app.command("remove")
+def watcher_remove(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
+    who: str = typer.Argument(..., help="User name or email address."),
+    user: str = USER_OPTION,
+) -> None:
+    """Remove a watcher."""
+    with acting(user) as ctx:
+        watchers.remove_watcher(ctx, ticket, role, who)
+        echo(f"removed {who} as {role}")
+
+
+@app.command("link")
+def link(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    kind: str = typer.Argument(
+        ..., help="DependsOn, DependedOnBy, RefersTo, ReferredToBy, MemberOf, HasMember."
+    ),
+    other: str = typer.Argument(..., help="The other ticket's id."),
+    user: str = USER_OPTION,
+) -> None:
+    """Link two tickets (recorded on both)."""
+    with acting(user) as ctx:
+        txn = links.add_link(ctx, ticket, kind, other)
+        echo(f"linked {ticket} {kind} {other}" if txn else "that link already exists")
+
+
+@app.command("unlink")
+def unlink(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    kind: str = typer.Argument(..., help="The link type."),
+    other: str = typer.Argument(..., help="The other ticket's id."),
+    user: str = USER_OPTION,
+) -> None:
+    """Remove a link between two tickets."""
+    with acting(user) as ctx:
+        links.remove_link(ctx, ticket, kind, other)
+        echo(f"unlinked {ticket} {kind} {other}")
+
+
+@app.command("merge")
+def merge(
+    ticket: str = typer.Argument(..., help="The ticket to merge away."),
+    into: str = typer.Argument(..., help="The ticket that survives."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Merge a ticket into another: history and watchers move; the old id resolves to the survivor."""
+    with acting(user) as ctx:
+        links.merge(ctx, ticket, into)
+        _done(ctx, into, as_json, f"merged {ticket} into {into}")

@@ -1,0 +1,139 @@
+"""Custom fields: definitions, and checking a value before a ticket gets it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import func, select
+
+from tessera.core.context import Context, operation
+from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.models import CustomField, CustomFieldOption, Queue
+from tessera.core.queues import get_queue
+
+CF_TYPES = ("freeform", "select", "integer", "date")
+
+
+def find_field(ctx: Context, name: str) -> CustomField | None:
+    return ctx.session.scalars(
+        select(CustomField).where(func.lower(CustomField.name) == name.strip().lower())
+    ).first()
+
+
+def fields_for_queue(ctx: Context, queue_id: int) -> list[CustomField]:
+    return list(
+        ctx.session.scalars(
+            select(CustomField)
+            .where(CustomField.disabled.is_(False))
+            .where((CustomField.queue_id.is_(None)) | (CustomField.queue_id == queue_id))
+            .order_by(CustomField.id)
+        )
+    )
+
+
+def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
+    cf = find_field(ctx, name)
+    if cf is None or cf.disabled:
+        available = ", ".join(f.name for f in fields_for_queue(ctx, queue.id))
+        raise NotFound(
+            f"unknown custom field {name!r}" + (f" (fields here: {available})" if available else "")
+        )
+    if cf.queue_id is not None and cf.queue_id != queue.id:
+        raise InvalidInput(f"custom field {cf.name!r} does not apply to queue {queue.name}")
+    return cf
+
+
+def list_fields(ctx: Context, queue: str | None = None) -> list[CustomField]:
+    if queue:
+        return fields_for_queue(ctx, get_queue(ctx, queue).id)
+    return list(ctx.session.scalars(select(CustomField).order_by(CustomField.id)))
+
+
+def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
+    """Check and canonicalise values: type, allowed values, pattern, single vs multiple."""
+    cleaned = [v.strip() for v in values if v.strip()]
+    if len(cleaned) > 1 and not cf.multiple:
+        raise InvalidInput(f"custom field {cf.name!r} takes one value, got {len(cleaned)}")
+    out: list[str] = []
+    for value in cleaned:
+        if cf.type == "integer":
+            try:
+                value = str(int(value))
+            except ValueError:
+                raise InvalidInput(f"custom field {cf.name!r} needs a whole number, got {value!r}") from None
+        elif cf.type == "date":
+            try:
+                value = date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise InvalidInput(
+                    f"custom field {cf.name!r} needs a date (YYYY-MM-DD), got {value!r}"
+                ) from None
+        elif cf.type == "select":
+            allowed = {o.value.lower(): o.value for o in cf.options}
+            if value.lower() not in allowed:
+                raise InvalidInput(
+                    f"value {value!r} not allowed for custom field {cf.name!r} "
+                    f"(allowed: {', '.join(o.value for o in cf.options)})"
+                )
+            value = allowed[value.lower()]
+        if cf.pattern and not re.fullmatch(cf.pattern, value):
+            raise InvalidInput(f"value {value!r} for custom field {cf.name!r} does not match {cf.pattern!r}")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+@operation
+def create_field(
+    ctx: Context,
+    name: str,
+    *,
+    type_: str = "freeform",
+    multiple: bool = False,
+    values: list[str] | None = None,
+    queue: str | None = None,
+    pattern: str | None = None,
+    description: str = "",
+) -> CustomField:
+    ctx.require(("AdminCustomField",), "create custom fields", "on this desk")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a custom field name must be 1 to 200 characters")
+    if type_ not in CF_TYPES:
+        raise InvalidInput(f"unknown custom field type {type_!r} (types: {', '.join(CF_TYPES)})")
+    if find_field(ctx, name) is not None:
+        raise InvalidInput(f"a custom field named {name!r} already exists")
+    if values and type_ != "select":
+        raise InvalidInput("allowed values (--value) only make sense for a select field")
+    if type_ == "select" and not values:
+        raise InvalidInput("a select field needs at least one allowed value (--value)")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise InvalidInput(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+    scope = get_queue(ctx, queue) if queue else None
+    cf = CustomField(
+        name=name,
+        type=type_,
+        multiple=multiple,
+        pattern=pattern or None,
+        description=description,
+        queue_id=scope.id if scope else None,
+    )
+    seen: list[str] = []
+    for value in values or []:
+        if value.strip() and value.strip() not in seen:
+            seen.append(value.strip())
+    cf.options = [CustomFieldOption(value=v, sort_order=i) for i, v in enumerate(seen)]
+    ctx.session.add(cf)
+    ctx.session.flush()
+    return cf
+
+
+def get_field(ctx: Context, name: str) -> CustomField:
+    cf = find_field(ctx, name)
+    if cf is None:
+        raise NotFound(f"unknown custom field {name!r}")
+    return cf

@@ -1,0 +1,69 @@
+"""Messages: correspondence and comments, stored as a MIME tree of attachments (as RT does)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tessera.core.context import Context
+from tessera.core.models import Attachment, Queue, Transaction
+from tessera.core.schemas import MessageIn
+
+
+def new_message_id(queue: Queue) -> str:
+    domain = "tessera.localhost"
+    address = queue.correspond_address or queue.comment_address
+    if address and "@" in address:
+        domain = address.rsplit("@", 1)[1]
+    return f"<tessera.{uuid.uuid4().hex}@{domain}>"
+
+
+def store_message(ctx: Context, txn: Transaction, queue: Queue, message: MessageIn) -> Attachment:
+    """The root part is the message; with attachments it is multipart/mixed over body and files."""
+    ctx.session.flush()  # the transaction needs its id
+    message_id = message.message_id or new_message_id(queue)
+    has_files = bool(message.attachments)
+    root = Attachment(
+        transaction_id=txn.id,
+        message_id=message_id,
+        subject=message.subject,
+        headers=message.headers,
+        content_type="multipart/mixed" if has_files else message.content_type,
+        content=None if has_files else message.body,
+        size=0 if has_files else len(message.body.encode()),
+        created=ctx.now,
+    )
+    ctx.session.add(root)
+    if has_files:
+        ctx.session.flush()
+        ctx.session.add(
+            Attachment(
+                transaction_id=txn.id,
+                parent_id=root.id,
+                content_type=message.content_type,
+                content=message.body,
+                size=len(message.body.encode()),
+                created=ctx.now,
+            )
+        )
+        for part in message.attachments:
+            is_text = part.content_type.startswith("text/")
+            text: str | None = None
+            if is_text:
+                try:
+                    text = part.data.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+            ctx.session.add(
+                Attachment(
+                    transaction_id=txn.id,
+                    parent_id=root.id,
+                    filename=part.filename,
+                    content_type=part.content_type,
+                    content=text,
+                    binary_content=None if text is not None else part.data,
+                    size=len(part.data),
+                    created=ctx.now,
+                )
+            )
+    txn.data = {**txn.data, "message_id": message_id}
+    return root

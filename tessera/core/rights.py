@@ -1,0 +1,170 @@
+"""RT's rights model: rights granted to users, groups and roles, on a queue or globally.
+
+A user has a right on a ticket when it is granted, on the ticket's queue or globally, to the user,
+to a group the user is in, to a system role (Everyone; Privileged for agents) or to a ticket role
+the user holds on that ticket (Requestor, Cc, AdminCc, Owner). SuperUser implies every right.
+Disabled users have none. Rights are read once per operation (as RT caches them for an update).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tessera.core.errors import InvalidInput, PermissionDenied
+from tessera.core.models import Grant, GroupMember, Ticket, User, Watcher
+
+QUEUE_RIGHTS: tuple[str, ...] = (
+    "SeeQueue",
+    "ShowTicket",
+    "CreateTicket",
+    "ModifyTicket",
+    "DeleteTicket",
+    "ReplyToTicket",
+    "CommentOnTicket",
+    "ShowTicketComments",
+    "OwnTicket",
+    "TakeTicket",
+    "StealTicket",
+    "ReassignTicket",
+    "Watch",
+    "WatchAsAdminCc",
+    "ModifyQueueWatchers",
+    "SeeCustomField",
+    "ModifyCustomField",
+    "ModifyScrips",
+    "ShowScrips",
+    "ModifyTemplate",
+    "ShowTemplate",
+    "AdminQueue",
+)
+GLOBAL_RIGHTS: tuple[str, ...] = (
+    "SuperUser",
+    "AdminUsers",
+    "AdminGroups",
+    "AdminCustomField",
+    "AdminLifecycles",
+)
+ALL_RIGHTS: tuple[str, ...] = QUEUE_RIGHTS + GLOBAL_RIGHTS
+
+TICKET_ROLES: tuple[str, ...] = ("Requestor", "Cc", "AdminCc", "Owner")
+SYSTEM_ROLES: tuple[str, ...] = ("Everyone", "Privileged", "Unprivileged")
+ALL_ROLES: tuple[str, ...] = TICKET_ROLES + SYSTEM_ROLES
+
+
+def canonical_right(name: str) -> str:
+    """`modifyticket` -> `ModifyTicket`; unknown names are refused with a suggestion."""
+    by_lower = {r.lower(): r for r in ALL_RIGHTS}
+    found = by_lower.get(name.strip().lower())
+    if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, ALL_RIGHTS, n=1)
+        hint = f" - did you mean {close[0]}?" if close else ""
+        raise InvalidInput(f"unknown right {name!r}{hint}")
+    return found
+
+
+def canonical_role(name: str) -> str:
+    by_lower = {r.lower(): r for r in ALL_ROLES}
+    aliases = {"requestors": "Requestor", "ccs": "Cc", "adminccs": "AdminCc"}
+    found = by_lower.get(name.strip().lower()) or aliases.get(name.strip().lower())
+    if found is None:
+        raise InvalidInput(f"unknown role {name!r} (roles: {', '.join(ALL_ROLES)})")
+    return found
+
+
+@dataclass
+class RightsCache:
+    """The grants that can apply to one user, loaded once; role grants are resolved per ticket."""
+
+    user: User
+    superuser: bool = False
+    # queue_id (None = global) -> rights granted to the user directly, via groups or system roles
+    direct: dict[int | None, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # queue_id -> role -> rights
+    by_role: dict[int | None, dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+    _ticket_roles: dict[int, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, user: User) -> RightsCache:
+        cache = cls(user=user)
+        if user.disabled:
+            return cache
+        group_ids = select(GroupMember.group_id).where(GroupMember.user_id == user.id)
+        system_roles = ["Everyone", "Privileged" if user.privileged else "Unprivileged"]
+        rows = session.execute(
+            select(Grant.right_name, Grant.principal_kind, Grant.role, Grant.queue_id).where(
+                or_(
+                    Grant.user_id == user.id,
+                    Grant.group_id.in_(group_ids),
+                    Grant.principal_kind == "role",
+                )
+            )
+        ).all()
+        for right, kind, role, queue_id in rows:
+            if kind == "role" and role not in system_roles:
+                cache.by_role[queue_id][role].add(right)
+            else:
+                cache.direct[queue_id].add(right)
+        cache.superuser = "SuperUser" in cache.direct[None]
+        return cache
+
+    def roles_on(self, session: Session, ticket: Ticket) -> set[str]:
+        cached = self._ticket_roles.get(ticket.id)
+        if cached is not None:
+            return cached
+        roles = set(
+            session.scalars(
+                select(Watcher.role).where(Watcher.ticket_id == ticket.id, Watcher.user_id == self.user.id)
+            )
+        )
+        if ticket.owner_id == self.user.id:
+            roles.add("Owner")
+        self._ticket_roles[ticket.id] = roles
+        return roles
+
+    def forget_ticket(self, ticket_id: int) -> None:
+        self._ticket_roles.pop(ticket_id, None)
+
+    def has(
+        self,
+        right: str,
+        queue_id: int | None = None,
+        *,
+        session: Session | None = None,
+        ticket: Ticket | None = None,
+    ) -> bool:
+        if self.user.disabled:
+            return False
+        if self.superuser:
+            return True
+        if right in self.direct[None] or (queue_id is not None and right in self.direct[queue_id]):
+            return True
+        if ticket is not None and session is not None:
+            held = self.roles_on(session, ticket)
+            for scope in (None, ticket.queue_id):
+                for role in held:
+                    if right in self.by_role[scope].get(role, ()):
+                        return True
+        return False
+
+    def has_any(
+        self,
+        rights: tuple[str, ...],
+        queue_id: int | None = None,
+        *,
+        session: Session | None = None,
+        ticket: Ticket | None = None,
+    ) -> bool:
+        return any(self.has(r, queue_id, session=session, ticket=ticket) for r in rights)
+
+
+def deny(user: User, what: str, right: str | tuple[str, ...], where: str) -> PermissionDenied:
+    needed = right if isinstance(right, str) else " or ".join(right)
+    return PermissionDenied(f"{user.name} may not {what} {where} (needs {needed})")

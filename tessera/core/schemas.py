@@ -1,0 +1,136 @@
+"""Pydantic schemas: what operations accept, checked before anything is written."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tessera.core.errors import InvalidInput
+
+
+def normalise_email(raw: str) -> str:
+    """A usable address, lower-cased domain; `Name <a@b>` forms are accepted."""
+    from email.utils import parseaddr
+
+    _, addr = parseaddr(raw.strip())
+    addr = addr or raw.strip()
+    try:
+        checked = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"malformed email address {raw!r}: {exc}") from None
+    return checked.normalized
+
+
+def _email(value: str) -> str:
+    try:
+        return normalise_email(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class AttachmentIn(BaseModel):
+    filename: str
+    content_type: str = "application/octet-stream"
+    data: bytes
+
+
+class MessageIn(BaseModel):
+    """A correspondence or comment; mail brings headers, the CLI and TUI only a body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = ""
+    content_type: str = "text/plain"
+    subject: str | None = None
+    headers: str = ""
+    message_id: str | None = None
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+    time_taken: int = 0
+    # Extra recipients for this message only (RT's one-time Cc/Bcc).
+    cc: list[Email] = Field(default_factory=list)
+    bcc: list[Email] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not self.body.strip() and not self.attachments
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str
+    subject: str = ""
+    requestors: list[Email] = Field(default_factory=list)
+    cc: list[Email] = Field(default_factory=list)
+    admincc: list[Email] = Field(default_factory=list)
+    owner: str | None = None
+    status: str | None = None
+    priority: int | None = None
+    initial_priority: int | None = None
+    final_priority: int | None = None
+    due: datetime | None = None
+    starts: datetime | None = None
+    time_estimated: int | None = None
+    custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
+    message: MessageIn = Field(default_factory=MessageIn)
+
+
+_RELATIVE = re.compile(r"^\s*(?:in\s+)?(\d+)\s*(minute|min|hour|day|week)s?(\s+ago)?\s*$", re.I)
+
+
+def parse_datetime(raw: str, *, field: str = "date") -> datetime | None:
+    """ISO dates and times, `today`, `tomorrow`, `in 3 days`, `2 hours ago`; empty clears."""
+    text = raw.strip()
+    if text == "" or text.lower() in ("none", "null", "unset", "-"):
+        return None
+    now = datetime.now(UTC)
+    lowered = text.lower()
+    if lowered == "now":
+        return now
+    if lowered in ("today", "tomorrow", "yesterday"):
+        day = now.date() + timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[lowered])
+        return datetime.combine(day, time.min, tzinfo=UTC)
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit, ago = int(match.group(1)), match.group(2).lower(), match.group(3)
+        minutes = {"minute": 1, "min": 1, "hour": 60, "day": 1440, "week": 10080}[unit] * amount
+        delta = timedelta(minutes=minutes)
+        return now - delta if ago else now + delta
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(text), time.min)
+        except ValueError:
+            raise InvalidInput(
+                f"{field}: cannot read {raw!r} as a date (try 2026-12-01, 2026-12-01T14:00, today, in 3 days)"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def parse_int(raw: str, *, field: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidInput(f"{field}: {raw!r} is not a whole number") from None
+
+
+def pydantic_message(exc: Exception) -> str:
+    """A pydantic ValidationError as one line: `field: problem; field: problem`."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)

@@ -1,0 +1,342 @@
+"""Ticket operations: the only code that changes tickets.
+
+Each public function decorated with `@operation` is one database transaction that checks rights
+(and the lifecycle), records one transaction row per change with RT's types, and commits or rolls
+back as a whole. A change based on a stale version (`expected_version`) is refused as a conflict.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from tessera.core import statuses
+from tessera.core.context import Context, operation, record
+from tessera.core.customfields import field_for_ticket, normalise_values
+from tessera.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tessera.core.messages import store_message
+from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, Watcher, display_id
+from tessera.core.queues import get_queue
+from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, parse_int
+from tessera.core.users import get_user, user_for_address
+
+_REF = re.compile(r"^\s*(?:(?:TKT-?)|#)?0*(\d+)\s*$", re.I)
+
+DATE_FIELDS = ("due", "starts")
+INT_FIELDS = ("priority", "initial_priority", "final_priority", "time_worked", "time_estimated", "time_left")
+SETTABLE_FIELDS = ("subject", "status", "owner", "queue", *INT_FIELDS, *DATE_FIELDS)
+MAX_SUBJECT = 200
+
+
+def parse_ref(ref: str | int) -> int:
+    """`42`, `TKT-0042`, `tkt-42`, `#42` -> 42."""
+    if isinstance(ref, int):
+        return ref
+    match = _REF.match(ref)
+    if not match:
+        raise InvalidInput(f"not a ticket id: {ref!r} (use 42 or TKT-0042)")
+    return int(match.group(1))
+
+
+def get_ticket(ctx: Context, ref: str | int, *, for_update: bool = False, check: bool = True) -> Ticket:
+    """Load a ticket; a merged id resolves to the ticket it was merged into (as RT does)."""
+    ticket_id = parse_ref(ref)
+    seen: set[int] = set()
+    while True:
+        query = select(Ticket).where(Ticket.id == ticket_id)
+        if for_update:
+            query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
+        ticket = ctx.session.scalars(query).first()
+        if ticket is None:
+            raise NotFound(f"no ticket {display_id(ticket_id)}")
+        if ticket.merged_into_id is None or ticket.merged_into_id in seen:
+            break
+        seen.add(ticket.id)
+        ticket_id = ticket.merged_into_id
+    if check and not ctx.can("ShowTicket", ticket.queue_id, ticket):
+        # Same words as a missing ticket: a stranger learns nothing from guessing ids.
+        raise NotFound(f"no ticket {display_id(parse_ref(ref))}")
+    return ticket
+
+
+def _for_change(ctx: Context, ref: str | int, expected_version: int | None) -> Ticket:
+    ticket = get_ticket(ctx, ref, for_update=True)
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict(
+            f"{ticket.display_id} changed since you loaded it (version {expected_version}, "
+            f"now {ticket.version}); reload it and try again"
+        )
+    return ticket
+
+
+def _clean_subject(subject: str) -> str:
+    subject = " ".join(subject.split())  # RT strips newlines from subjects
+    if len(subject) > MAX_SUBJECT:
+        raise InvalidInput(f"subject is {len(subject)} characters; at most {MAX_SUBJECT}")
+    return subject
+
+
+def _check_owner(ctx: Context, user_name: str, queue: Queue) -> int:
+    user = get_user(ctx, user_name)
+    from tessera.core.rights import RightsCache
+
+    if not RightsCache.load(ctx.session, user).has("OwnTicket", queue.id):
+        raise PermissionDenied(f"{user.name} may not own tickets in queue {queue.name} (needs OwnTicket)")
+    return user.id
+
+
+@operation
+def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
+    queue = get_queue(ctx, data.queue)
+    if queue.disabled:
+        raise InvalidInput(f"queue {queue.name} is disabled")
+    ctx.require("CreateTicket", "create tickets", f"in queue {queue.name}", queue_id=queue.id)
+    status = statuses.creation_status(ctx, queue, data.status)
+    lifecycle = statuses.lifecycle_of(ctx.session, queue)
+    owner_id = _check_owner(ctx, data.owner, queue) if data.owner else None
+    initial = data.initial_priority if data.initial_priority is not None else (data.priority or 0)
+    ticket = Ticket(
+        queue_id=queue.id,
+        subject=_clean_subject(data.subject),
+        status=status,
+        owner_id=owner_id,
+        priority=data.priority if data.priority is not None else initial,
+        initial_priority=initial,
+        final_priority=data.final_priority or 0,
+        due=data.due,
+        starts=data.starts,
+        time_estimated=data.time_estimated or 0,
+        time_left=data.time_estimated or 0,
+        created=ctx.now,
+        updated=ctx.now,
+        creator_id=ctx.actor.id,
+        updated_by_id=ctx.actor.id,
+    )
+    ticket.queue = queue
+    statuses.apply_dates(ctx, ticket, lifecycle, None, status)
+    ctx.session.add(ticket)
+    ctx.session.flush()
+    for role, addresses in (("Requestor", data.requestors), ("Cc", data.cc), ("AdminCc", data.admincc)):
+        seen: set[int] = set()
+        for address in addresses:
+            user = user_for_address(ctx, address)
+            if user.id not in seen:
+                seen.add(user.id)
+                ctx.session.add(Watcher(ticket_id=ticket.id, role=role, user_id=user.id))
+    for name, raw in data.custom_fields.items():
+        cf = field_for_ticket(ctx, name, queue)
+        values = normalise_values(cf, raw if isinstance(raw, list) else [raw])
+        for value in values:
+            ctx.session.add(CustomFieldValue(ticket_id=ticket.id, custom_field_id=cf.id, value=value))
+    txn = record(ctx, ticket, "Create")
+    message = data.message
+    if message.subject is None:
+        message = message.model_copy(update={"subject": ticket.subject})
+    if not message.is_empty():
+        store_message(ctx, txn, queue, message)
+    return ticket
+
+
+def _post(ctx: Context, ticket: Ticket, kind: str, message: MessageIn) -> Transaction:
+    if message.is_empty():
+        raise InvalidInput("no message: the body is empty and nothing is attached")
+    txn = record(ctx, ticket, kind, data={"time_taken": message.time_taken} if message.time_taken else None)
+    if message.subject is None:
+        message = message.model_copy(update={"subject": ticket.subject})
+    store_message(ctx, txn, ticket.queue, message)
+    if message.time_taken:
+        ticket.time_worked += message.time_taken
+    return txn
+
+
+@operation
+def correspond(
+    ctx: Context, ref: str | int, message: MessageIn, *, expected_version: int | None = None
+) -> Transaction:
+    """A public reply: it goes to the requestors and Ccs."""
+    ticket = _for_change(ctx, ref, expected_version)
+    ctx.require(
+        ("ReplyToTicket", "ModifyTicket"),
+        "reply to",
+        ticket.display_id,
+        queue_id=ticket.queue_id,
+        ticket=ticket,
+    )
+    txn = _post(ctx, ticket, "Correspond", message)
+    if "Requestor" not in ctx.rights.roles_on(ctx.session, ticket):
+        ticket.told = ctx.now
+    return txn
+
+
+@operation
+def comment(
+    ctx: Context, ref: str | int, message: MessageIn, *, expected_version: int | None = None
+) -> Transaction:
+    """A private comment: staff only."""
+    ticket = _for_change(ctx, ref, expected_version)
+    ctx.require(
+        ("CommentOnTicket", "ModifyTicket"),
+        "comment on",
+        ticket.display_id,
+        queue_id=ticket.queue_id,
+        ticket=ticket,
+    )
+    return _post(ctx, ticket, "Comment", message)
+
+
+@operation
+def set_status(
+    ctx: Context, ref: str | int, status: str, *, expected_version: int | None = None, force: bool = False
+) -> Transaction | None:
+    ticket = _for_change(ctx, ref, expected_version)
+    return statuses.change_status(ctx, ticket, status, force=force)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`FIELD=VALUE` words from the CLI (or a TUI form) into an ordered dict; keys lower-cased."""
+    changes: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"expected FIELD=VALUE, got {pair!r}")
+        key = key.strip()
+        key = "cf." + key[3:] if key.lower().startswith("cf.") else key.lower()
+        changes[key] = value
+    return changes
+
+
+def _set_column(ctx: Context, ticket: Ticket, field: str, value: object) -> Transaction | None:
+    old = getattr(ticket, field)
+    if old == value:
+        return None
+    setattr(ticket, field, value)
+    name = "".join(part.capitalize() for part in field.split("_"))
+    fmt = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+    return record(ctx, ticket, "Set", field=name, old=fmt(old), new=fmt(value))
+
+
+@operation
+def set_fields(
+    ctx: Context, ref: str | int, changes: dict[str, str], *, expected_version: int | None = None
+) -> list[Transaction]:
+    """Change several fields at once: queue first (it decides the lifecycle), then status, then the rest."""
+    from tessera.core import ownership
+
+    ticket = _for_change(ctx, ref, expected_version)
+    for key in changes:
+        if key not in SETTABLE_FIELDS and not key.startswith("cf."):
+            raise InvalidInput(f"unknown field {key!r} (fields: {', '.join(SETTABLE_FIELDS)}, cf.NAME)")
+    order = sorted(changes, key=lambda k: (k != "queue", k != "status"))
+    txns: list[Transaction | None] = []
+    for key in order:
+        raw = changes[key]
+        if key == "queue":
+            txns.extend(move_to_queue(ctx, ticket, raw))
+        elif key == "status":
+            txns.append(statuses.change_status(ctx, ticket, raw))
+        elif key == "owner":
+            txns.append(ownership.set_owner(ctx, ticket, raw))
+        elif key.startswith("cf."):
+            txns.append(set_custom_field(ctx, ticket, key[3:], [v for v in raw.split(",")] if raw else []))
+        else:
+            ctx.require(
+                "ModifyTicket", f"change {key} of", ticket.display_id, queue_id=ticket.queue_id, ticket=ticket
+            )
+            if key == "subject":
+                txns.append(_set_column(ctx, ticket, "subject", _clean_subject(raw)))
+            elif key in INT_FIELDS:
+                txns.append(_set_column(ctx, ticket, key, parse_int(raw, field=key)))
+            else:
+                txns.append(_set_column(ctx, ticket, key, parse_datetime(raw, field=key)))
+    return [t for t in txns if t is not None]
+
+
+def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transaction]:
+    """RT's SetQueue: ModifyTicket here, CreateTicket there, the status mapped between lifecycles."""
+    target = get_queue(ctx, queue_name)
+    if target.id == ticket.queue_id:
+        return []
+    if target.disabled:
+        raise InvalidInput(f"queue {target.name} is disabled")
+    ctx.require("ModifyTicket", "move", ticket.display_id, queue_id=ticket.queue_id, ticket=ticket)
+    ctx.require("CreateTicket", f"move {ticket.display_id} into", f"queue {target.name}", queue_id=target.id)
+    new_status = statuses.mapped_status(ctx.session, ticket, target)
+    old_queue = ticket.queue
+    txns = [record(ctx, ticket, "Set", field="Queue", old=old_queue.name, new=target.name)]
+    ticket.queue_id = target.id
+    ticket.queue = target
+    if new_status != ticket.status:
+        old_status = ticket.status
+        ticket.status = new_status
+        statuses.apply_dates(ctx, ticket, statuses.lifecycle_of(ctx.session, target), old_status, new_status)
+        txns.append(
+            record(
+                ctx, ticket, "Status", field="Status", old=old_status, new=new_status, data={"mapped": True}
+            )
+        )
+    if ticket.owner_id is not None:
+        from tessera.core.rights import RightsCache
+
+        owner = ticket.owner
+        if owner is not None and not RightsCache.load(ctx.session, owner).has("OwnTicket", target.id):
+            txns.append(
+                record(
+                    ctx,
+                    ticket,
+                    "Untake",
+                    field="Owner",
+                    old=owner.name,
+                    new="Nobody",
+                    data={"reason": f"{owner.name} may not own tickets in {target.name}"},
+                )
+            )
+            ticket.owner_id = None
+            ticket.owner = None
+    return txns
+
+
+def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str]) -> Transaction | None:
+    cf = field_for_ticket(ctx, name, ticket.queue)
+    ctx.require(
+        ("ModifyCustomField", "ModifyTicket"),
+        f"set {cf.name} on",
+        ticket.display_id,
+        queue_id=ticket.queue_id,
+        ticket=ticket,
+    )
+    new = normalise_values(cf, values)
+    rows = list(
+        ctx.session.scalars(
+            select(CustomFieldValue)
+            .where(CustomFieldValue.ticket_id == ticket.id, CustomFieldValue.custom_field_id == cf.id)
+            .order_by(CustomFieldValue.id)
+        )
+    )
+    old = [r.value for r in rows]
+    if old == new:
+        return None
+    for row in rows:
+        if row.value not in new:
+            ctx.session.delete(row)
+    for value in new:
+        if value not in old:
+            ctx.session.add(CustomFieldValue(ticket_id=ticket.id, custom_field_id=cf.id, value=value))
+    return record(
+        ctx,
+        ticket,
+        "CustomField",
+        field=cf.name,
+        old=", ".join(old) or None,
+        new=", ".join(new) or None,
+        data={"old": old, "new": new},
+    )
+
+
+@operation
+def set_custom_field_values(
+    ctx: Context, ref: str | int, name: str, values: list[str], *, expected_version: int | None = None
+) -> Transaction | None:
+    ticket = _for_change(ctx, ref, expected_version)
+    return set_custom_field(ctx, ticket, name, values)

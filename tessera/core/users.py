@@ -1,0 +1,152 @@
+"""Users and groups: who works the desk and who writes to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tessera.core.context import Context, find_user, operation
+from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.models import Group, GroupMember, User
+from tessera.core.schemas import normalise_email
+
+USER_FIELDS = ("email", "real_name", "privileged", "disabled", "name")
+
+
+def get_user(ctx: Context, name_or_email: str) -> User:
+    user = find_user(ctx.session, name_or_email)
+    if user is None:
+        raise NotFound(f"unknown user {name_or_email!r}")
+    return user
+
+
+def list_users(ctx: Context, *, privileged: bool | None = None) -> list[User]:
+    query = select(User).order_by(func.lower(User.name))
+    if privileged is not None:
+        query = query.where(User.privileged == privileged)
+    return list(ctx.session.scalars(query))
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a user name may not be empty")
+    if any(c.isspace() for c in name):
+        raise InvalidInput(f"user name {name!r} may not contain spaces")
+    return name
+
+
+@operation
+def add_user(
+    ctx: Context,
+    name: str,
+    *,
+    email: str | None = None,
+    real_name: str | None = None,
+    privileged: bool = True,
+) -> User:
+    """An agent (privileged, the default from the CLI) or a requestor."""
+    ctx.require(("AdminUsers",), "add users", "on this desk")
+    name = _check_name(name)
+    address = normalise_email(email) if email else None
+    if find_user(ctx.session, name) is not None:
+        raise InvalidInput(f"a user named {name!r} already exists")
+    if address and find_user(ctx.session, address) is not None:
+        raise InvalidInput(f"a user with address {address!r} already exists")
+    user = User(name=name, email=address, real_name=real_name, privileged=privileged)
+    ctx.session.add(user)
+    ctx.session.flush()
+    return user
+
+
+def _bool(raw: str, field: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on", "y"):
+        return True
+    if value in ("0", "false", "no", "off", "n"):
+        return False
+    raise InvalidInput(f"{field}: expected yes or no, got {raw!r}")
+
+
+@operation
+def update_user(ctx: Context, name_or_email: str, changes: dict[str, str]) -> User:
+    user = get_user(ctx, name_or_email)
+    if not (ctx.can("AdminUsers") or (user.id == ctx.actor.id and set(changes) <= {"real_name", "email"})):
+        ctx.require(("AdminUsers",), "change users", "on this desk")
+    for key, raw in changes.items():
+        if key not in USER_FIELDS:
+            raise InvalidInput(f"unknown user field {key!r} (fields: {', '.join(USER_FIELDS)})")
+        if key == "email":
+            address = normalise_email(raw) if raw.strip() else None
+            other = find_user(ctx.session, address) if address else None
+            if other is not None and other.id != user.id:
+                raise InvalidInput(f"a user with address {address!r} already exists")
+            user.email = address
+        elif key == "name":
+            new_name = _check_name(raw)
+            other = find_user(ctx.session, new_name)
+            if other is not None and other.id != user.id:
+                raise InvalidInput(f"a user named {new_name!r} already exists")
+            user.name = new_name
+        elif key == "real_name":
+            user.real_name = raw.strip() or None
+        else:
+            setattr(user, key, _bool(raw, key))
+    return user
+
+
+def user_for_address(ctx: Context, address: str) -> User:
+    """The user with this address, created as an unprivileged requestor when new (as RT does)."""
+    address = normalise_email(address)
+    user = find_user(ctx.session, address)
+    if user is None:
+        user = User(name=address, email=address, privileged=False)
+        ctx.session.add(user)
+        ctx.session.flush()
+    return user
+
+
+def get_group(ctx: Context, name: str) -> Group:
+    group = ctx.session.scalars(select(Group).where(func.lower(Group.name) == name.strip().lower())).first()
+    if group is None:
+        raise NotFound(f"unknown group {name!r}")
+    return group
+
+
+def list_groups(ctx: Context) -> list[tuple[Group, list[User]]]:
+    groups = list(ctx.session.scalars(select(Group).order_by(func.lower(Group.name))))
+    members: dict[int, list[User]] = {g.id: [] for g in groups}
+    rows = ctx.session.execute(
+        select(GroupMember.group_id, User).join(User, User.id == GroupMember.user_id).order_by(User.name)
+    ).all()
+    for group_id, user in rows:
+        members.setdefault(group_id, []).append(user)
+    return [(g, members[g.id]) for g in groups]
+
+
+@operation
+def add_group(ctx: Context, name: str, description: str = "") -> Group:
+    ctx.require(("AdminGroups",), "add groups", "on this desk")
+    if not name.strip():
+        raise InvalidInput("a group name may not be empty")
+    if ctx.session.scalars(select(Group).where(func.lower(Group.name) == name.strip().lower())).first():
+        raise InvalidInput(f"a group named {name.strip()!r} already exists")
+    group = Group(name=name.strip(), description=description)
+    ctx.session.add(group)
+    ctx.session.flush()
+    return group
+
+
+@operation
+def set_membership(ctx: Context, group_name: str, user_name: str, *, member: bool) -> bool:
+    """Add or remove a member; returns False when nothing had to change."""
+    ctx.require(("AdminGroups",), "change group members", "on this desk")
+    group = get_group(ctx, group_name)
+    user = get_user(ctx, user_name)
+    existing = ctx.session.get(GroupMember, (group.id, user.id))
+    if member and existing is None:
+        ctx.session.add(GroupMember(group_id=group.id, user_id=user.id))
+        return True
+    if not member and existing is not None:
+        ctx.session.delete(existing)
+        return True
+    return False
