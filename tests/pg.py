@@ -79,11 +79,7 @@ def ensure_template(url: URL) -> str:
                 return name
             if row:  # a half-made template from an interrupted run
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            for (old,) in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'tessera_tpl_%%'"
-            ).fetchall():
-                conn.execute(f'ALTER DATABASE "{old}" IS_TEMPLATE false')
-                conn.execute(f'DROP DATABASE "{old}" WITH (FORCE)')
+            # Templates of other schema versions are left alone: another checkout may be using them.
             conn.execute(f'CREATE DATABASE "{name}"')
             _migrate(url.set(database=name))
             conn.execute(f'ALTER DATABASE "{name}" IS_TEMPLATE true')
@@ -103,15 +99,20 @@ def _migrate(url: URL) -> None:
         db.dispose()
 
 
+def _name(prefix: str) -> str:
+    """Names carry the creating pid, so leftovers of dead runs can be told from live ones."""
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+
+
 def clone(url: URL, template: str, prefix: str = "tessera_t") -> URL:
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    name = _name(prefix)
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     return url.set(database=name)
 
 
 def create_empty(url: URL, prefix: str = "tessera_e") -> URL:
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    name = _name(prefix)
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return url.set(database=name)
@@ -123,11 +124,19 @@ def drop(url: URL) -> None:
 
 
 def drop_leftovers(url: URL) -> None:
-    """Databases left by a run that was killed before its teardown."""
+    """Databases left by a run that was killed before its teardown (its pid is gone)."""
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         for (name,) in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname ~ '^tessera_(t|e|s)_[0-9a-f]{12}$'"
+            "SELECT datname FROM pg_database WHERE datname ~ '^tessera_(t|e|s)_[0-9]+_[0-9a-f]{12}$'"
         ).fetchall():
+            pid = int(name.split("_")[2])
+            try:
+                os.kill(pid, 0)
+                continue  # a live test run owns it
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

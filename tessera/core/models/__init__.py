@@ -6,6 +6,7 @@ from tessera.core.models.lifecycle import LifecycleRecord
 from tessera.core.models.people import Group, GroupMember, User
 from tessera.core.models.queue import Queue, QueueWatcher
 from tessera.core.models.rights import Grant
+from tessera.core.models.seen import TicketSeen
 from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Queue",
     "QueueWatcher",
     "Ticket",
+    "TicketSeen",
     "Transaction",
     "User",
     "Watcher",
