@@ -72,3 +72,10 @@ def cli_env(db_url: URL, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped
     env["TESSERA_DATA_DIR"] = str(tmp_path / "data")
     env.pop("TESSERA_USER", None)
     return env
+
+
+@pytest.fixture
+def desk(session: Session):  # type: ignore[no-untyped-def]
+    from tests.desk import make_desk
+
+    return make_desk(session)

@@ -19,10 +19,9 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from tessera.core.db import first_line
-from tessera.core.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, PermissionDenied
+from tessera.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PermissionDenied
 from tessera.core.models import Ticket, Transaction, User
 from tessera.core.rights import RightsCache
 
@@ -61,6 +60,8 @@ class Context:
     depth: int = 0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     batch: list[Transaction] = field(default_factory=list)
+    # Tickets changed by this unit of work: each gets its version bumped once, at commit.
+    touched: dict[int, Ticket] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     # Free for observers (the scrip engine keeps its recursion depth and trace here).
     extras: dict[str, Any] = field(default_factory=dict)
@@ -155,14 +156,11 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
             if ctx.batch:
                 for observer in list(_observers):
                     observer(ctx, list(ctx.batch))
-                session.flush()
+            for ticket in ctx.touched.values():
+                ticket.version = (ticket.version or 1) + 1
+            session.flush()
             session.commit()
             return result
-        except StaleDataError:
-            session.rollback()
-            raise Conflict(
-                "the ticket was changed by someone else meanwhile; reload it and try again"
-            ) from None
         except IntegrityError as exc:
             session.rollback()
             raise _translate_integrity(exc) from None
@@ -175,6 +173,7 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
         finally:
             ctx.depth = 0
             ctx.batch.clear()
+            ctx.touched.clear()
             ctx.rights._ticket_roles.clear()
 
     return wrapper
@@ -205,4 +204,6 @@ def record(
     ctx.batch.append(txn)
     ticket.updated = ctx.now
     ticket.updated_by_id = ctx.actor.id
+    if type_ != "Create":  # a new ticket starts at version 1
+        ctx.touched[ticket.id] = ticket
     return txn

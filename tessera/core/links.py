@@ -156,6 +156,7 @@ def merge(ctx: Context, ref: str | int, into_ref: str | int) -> Transaction:
     source.merged_into_id = target.id
     source.updated = ctx.now
     source.updated_by_id = ctx.actor.id
+    ctx.touched[source.id] = source
     return record(
         ctx,
         target,

@@ -60,13 +60,12 @@ class Ticket(Base):
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    # Optimistic concurrency: every change bumps it; a change based on an older one is refused.
+    # Optimistic concurrency: each operation that changes the ticket bumps it once (under a row
+    # lock); a change based on an older version is refused.
     version: Mapped[int] = mapped_column(server_default=text("1"))
 
     queue: Mapped[Queue] = relationship(lazy="joined", innerjoin=True)
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def display_id(self) -> str:

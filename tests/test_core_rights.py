@@ -1,0 +1,241 @@
+"""RT's rights model, as a table: who may do what, through which kind of grant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tessera.core import grants, ownership, tickets, users, watchers
+from tessera.core.context import open_context, resolve_actor
+from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.core.rights import canonical_right
+from tessera.core.schemas import MessageIn, TicketCreate
+
+Grants = list[tuple[str, str, str | None]]  # (right, principal, queue or None for global)
+
+
+def _show(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.get_ticket(ctx, t.id)
+
+
+def _create(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.create_ticket(ctx, TicketCreate(queue="General", subject="new"))
+
+
+def _reply(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.correspond(ctx, t.id, MessageIn(body="hello"))
+
+
+def _comment(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.comment(ctx, t.id, MessageIn(body="note"))
+
+
+def _modify(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.set_fields(ctx, t.id, {"subject": "renamed"})
+
+
+def _status(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.set_status(ctx, t.id, "open")
+
+
+def _delete(ctx, t):  # type: ignore[no-untyped-def]
+    tickets.set_status(ctx, t.id, "deleted")
+
+
+def _take(ctx, t):  # type: ignore[no-untyped-def]
+    ownership.take(ctx, t.id)
+
+
+def _steal(ctx, t):  # type: ignore[no-untyped-def]
+    ownership.steal(ctx, t.id)
+
+
+def _give_other(ctx, t):  # type: ignore[no-untyped-def]
+    ownership.give(ctx, t.id, "olga")
+
+
+def _watch_self(ctx, t):  # type: ignore[no-untyped-def]
+    watchers.add_watcher(ctx, t.id, "Cc", "ann")
+
+
+SHOW = ("ShowTicket", "ann", "General")
+CASES: list[tuple[str, Grants, Callable, str | None, bool]] = [
+    # (case, grants for ann, action, ticket owner, allowed?)
+    ("no rights: ticket invisible", [], _show, None, False),
+    ("ShowTicket on the queue", [SHOW], _show, None, True),
+    ("ShowTicket on another queue does not apply", [("ShowTicket", "ann", "Network")], _show, None, False),
+    ("ShowTicket globally", [("ShowTicket", "ann", None)], _show, None, True),
+    ("ShowTicket through a group", [("ShowTicket", "group:Helpers", "General")], _show, None, True),
+    ("ShowTicket to Everyone", [("ShowTicket", "role:Everyone", None)], _show, None, True),
+    ("ShowTicket to Privileged", [("ShowTicket", "role:Privileged", "General")], _show, None, True),
+    (
+        "ShowTicket to Unprivileged does not reach an agent",
+        [("ShowTicket", "role:Unprivileged", None)],
+        _show,
+        None,
+        False,
+    ),
+    (
+        "ShowTicket to the Requestor role, ann is requestor",
+        [("ShowTicket", "role:Requestor", "General")],
+        _show,
+        None,
+        True,
+    ),
+    ("ShowTicket to the Cc role, ann is not Cc", [("ShowTicket", "role:Cc", "General")], _show, None, False),
+    ("ShowTicket to the Owner role, ann owns it", [("ShowTicket", "role:Owner", None)], _show, "ann", True),
+    ("SuperUser", [("SuperUser", "ann", None)], _steal, "olga", True),
+    ("create without CreateTicket", [SHOW], _create, None, False),
+    ("CreateTicket", [("CreateTicket", "ann", "General")], _create, None, True),
+    ("reply without right", [SHOW], _reply, None, False),
+    ("ReplyToTicket", [SHOW, ("ReplyToTicket", "ann", "General")], _reply, None, True),
+    ("ModifyTicket covers replies", [SHOW, ("ModifyTicket", "ann", "General")], _reply, None, True),
+    ("Requestor role may reply", [SHOW, ("ReplyToTicket", "role:Requestor", None)], _reply, None, True),
+    ("reply right does not give comment", [SHOW, ("ReplyToTicket", "ann", "General")], _comment, None, False),
+    ("CommentOnTicket", [SHOW, ("CommentOnTicket", "ann", "General")], _comment, None, True),
+    ("modify without ModifyTicket", [SHOW, ("ReplyToTicket", "ann", "General")], _modify, None, False),
+    ("ModifyTicket", [SHOW, ("ModifyTicket", "ann", "General")], _modify, None, True),
+    ("status needs ModifyTicket", [SHOW], _status, None, False),
+    ("status with ModifyTicket", [SHOW, ("ModifyTicket", "ann", "General")], _status, None, True),
+    ("delete needs DeleteTicket", [SHOW, ("ModifyTicket", "ann", "General")], _delete, None, False),
+    ("DeleteTicket", [SHOW, ("DeleteTicket", "ann", "General")], _delete, None, True),
+    ("take needs OwnTicket", [SHOW, ("TakeTicket", "ann", "General")], _take, None, False),
+    (
+        "take with TakeTicket + OwnTicket",
+        [SHOW, ("TakeTicket", "ann", "General"), ("OwnTicket", "ann", None)],
+        _take,
+        None,
+        True,
+    ),
+    ("take with only OwnTicket", [SHOW, ("OwnTicket", "ann", None)], _take, None, False),
+    (
+        "steal needs StealTicket",
+        [SHOW, ("TakeTicket", "ann", None), ("OwnTicket", "ann", None)],
+        _steal,
+        "olga",
+        False,
+    ),
+    (
+        "StealTicket + OwnTicket",
+        [SHOW, ("StealTicket", "ann", None), ("OwnTicket", "ann", None)],
+        _steal,
+        "olga",
+        True,
+    ),
+    (
+        "give someone else's ticket needs ReassignTicket",
+        [SHOW, ("ModifyTicket", "ann", None)],
+        _give_other,
+        "pete",
+        False,
+    ),
+    (
+        "ReassignTicket gives another's ticket",
+        [SHOW, ("ReassignTicket", "ann", None)],
+        _give_other,
+        "pete",
+        True,
+    ),
+    (
+        "give an unowned ticket with ModifyTicket",
+        [SHOW, ("ModifyTicket", "ann", None)],
+        _give_other,
+        None,
+        True,
+    ),
+    (
+        "give your own ticket with ModifyTicket",
+        [SHOW, ("ModifyTicket", "ann", None), ("OwnTicket", "ann", None)],
+        _give_other,
+        "ann",
+        True,
+    ),
+    ("watch yourself needs Watch", [SHOW], _watch_self, None, False),
+    ("Watch", [SHOW, ("Watch", "ann", None)], _watch_self, None, True),
+]
+
+
+@pytest.mark.parametrize("case, granted, action, owner, allowed", CASES, ids=[c[0] for c in CASES])
+def test_rights_table(desk, case, granted, action, owner, allowed) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "ann", email="ann@desk.example")
+    users.add_user(desk.root, "olga", email="olga@desk.example")
+    users.add_user(desk.root, "pete", email="pete@desk.example")
+    users.add_group(desk.root, "Helpers")
+    users.set_membership(desk.root, "Helpers", "ann", member=True)
+    for who in ("olga", "pete"):
+        grants.grant(desk.root, "OwnTicket", f"user:{who}")
+    for right, who, queue in granted:
+        grants.grant(desk.root, right, who if ":" in who else f"user:{who}", queue)
+    if owner == "ann":
+        grants.grant(desk.root, "OwnTicket", "user:ann")
+    t = desk.ticket(requestors=["ann@desk.example"], owner=owner)
+    ann = open_context(desk.session, "ann")
+    if allowed:
+        action(ann, t)
+    else:
+        with pytest.raises((PermissionDenied, NotFound)):
+            action(ann, t)
+
+
+def test_invisible_ticket_looks_missing(desk) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "eve", email="eve@desk.example")
+    t = desk.ticket()
+    with pytest.raises(NotFound, match=f"no ticket {t.display_id}"):
+        tickets.get_ticket(open_context(desk.session, "eve"), t.id)
+
+
+def test_disabled_user_has_no_rights_and_cannot_act(desk) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "dan", email="dan@desk.example")
+    grants.grant(desk.root, "SuperUser", "user:dan")
+    users.update_user(desk.root, "dan", {"disabled": "yes"})
+    with pytest.raises(PermissionDenied, match="disabled"):
+        open_context(desk.session, "dan")
+
+
+def test_actor_resolution(desk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "zoe", email="Zoe@Desk.example")
+    assert resolve_actor(desk.session, "ZOE").name == "zoe"
+    assert resolve_actor(desk.session, "zoe@desk.example").name == "zoe"
+    monkeypatch.setenv("TESSERA_USER", "zoe")
+    assert resolve_actor(desk.session).name == "zoe"
+    with pytest.raises(NotFound, match="unknown user 'nobody-here' \\(from --user\\)"):
+        resolve_actor(desk.session, "nobody-here")
+
+
+def test_email_unique_without_regard_to_case(desk) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "amy", email="Amy@Example.com")
+    with pytest.raises(InvalidInput, match="already exists"):
+        users.add_user(desk.root, "amy2", email="amy@example.COM")
+    with pytest.raises(InvalidInput, match="already exists"):
+        users.add_user(desk.root, "AMY")
+
+
+def test_grant_and_revoke(desk) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "ray")
+    assert grants.grant(desk.root, "replytoticket", "user:ray", "General") is True
+    assert grants.grant(desk.root, "ReplyToTicket", "ray", "general") is False
+    rows = grants.list_grants(desk.root, "General")
+    assert any(
+        r.right == "ReplyToTicket" and r.principal == "user:ray" and r.queue == "General" for r in rows
+    )
+    assert grants.revoke(desk.root, "ReplyToTicket", "user:ray", "General") is True
+    assert grants.revoke(desk.root, "ReplyToTicket", "user:ray", "General") is False
+    with pytest.raises(InvalidInput, match="did you mean ReplyToTicket"):
+        canonical_right("ReplyToTicekt")
+    with pytest.raises(InvalidInput, match="global right"):
+        grants.grant(desk.root, "SuperUser", "user:ray", "General")
+    with pytest.raises(NotFound, match="no role, user or group named 'nobody'"):
+        grants.grant(desk.root, "ShowTicket", "nobody")
+
+
+def test_only_admins_grant(desk) -> None:  # type: ignore[no-untyped-def]
+    users.add_user(desk.root, "kim")
+    grants.grant(desk.root, "ShowTicket", "user:kim")
+    kim = open_context(desk.session, "kim")
+    with pytest.raises(PermissionDenied, match="needs SuperUser"):
+        grants.grant(kim, "ShowTicket", "user:kim")
+    with pytest.raises(PermissionDenied, match="needs AdminQueue"):
+        grants.grant(kim, "ShowTicket", "user:kim", "General")
+    with pytest.raises(PermissionDenied, match="needs AdminUsers"):
+        users.add_user(kim, "lee")
