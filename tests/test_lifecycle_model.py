@@ -670,3 +670,32 @@ def test_no_sequence_of_attempts_leaves_a_legally_unreachable_status(
             assert expected
             current = lifecycle.normalize(target)
         assert current in reachable
+
+
+def test_canonical_order_does_not_depend_on_the_input_order() -> None:
+    """The database's jsonb reorders keys; export must not: '' first, statuses in category order, '*'
+    last; rights in look-up order; maps by name."""
+    data = WILD.to_dict()
+    shuffled = {
+        **data,
+        "transitions": dict(reversed(list(data["transitions"].items()))),
+        "rights": dict(reversed(list(data["rights"].items()))),
+        "maps": {
+            "zeta": {"new": "a"},
+            **{k: dict(reversed(list(v.items()))) for k, v in data["maps"].items()},
+        },
+    }
+    again = lifecycle_from_dict(shuffled).to_dict()
+    assert list(again["transitions"]) == list(data["transitions"])
+    assert list(again["rights"]) == list(data["rights"])
+    assert list(again["maps"]) == ["default", "zeta"]
+    assert list(again["maps"]["default"]) == ["new", "open", "waiting", "done"]
+    assert list(DEFAULT.to_dict()["transitions"]) == [
+        "",
+        "new",
+        "open",
+        "stalled",
+        "resolved",
+        "rejected",
+        "deleted",
+    ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
-from tessera.core import customfields, grants, queues, users
-from tessera.core.tickets import parse_assignments
+
+# Core is imported inside each command, so the CLI starts without loading it.
 
 queue_app = typer.Typer(help="Queues: list, create, change settings.")
 user_app = typer.Typer(help="Users: agents (privileged) and requestors.")
@@ -34,6 +34,8 @@ def queue_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the queues you can see."""
+    from tessera.core import queues
+
     with acting(user) as ctx:
         found = queues.list_queues(ctx, include_disabled=include_disabled)
         if as_json:
@@ -56,6 +58,8 @@ def queue_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a queue (needs AdminQueue)."""
+    from tessera.core import queues
+
     with acting(user) as ctx:
         q = queues.create_queue(
             ctx,
@@ -81,6 +85,9 @@ def queue_set(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a queue's settings."""
+    from tessera.core import queues
+    from tessera.core.tickets import parse_assignments
+
     changes = {k.replace("-", "_"): v for k, v in parse_assignments(assignments).items()}
     with acting(user) as ctx:
         q = queues.update_queue(ctx, name, changes)
@@ -108,6 +115,8 @@ def user_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List users."""
+    from tessera.core import users
+
     with acting(user) as ctx:
         found = users.list_users(ctx, privileged=privileged)
         if as_json:
@@ -138,6 +147,8 @@ def user_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a user: an agent by default (needs AdminUsers)."""
+    from tessera.core import users
+
     with acting(user) as ctx:
         u = users.add_user(ctx, name, email=email, real_name=real_name, privileged=not unprivileged)
         if as_json:
@@ -156,6 +167,9 @@ def user_set(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a user."""
+    from tessera.core import users
+    from tessera.core.tickets import parse_assignments
+
     changes = {k.replace("-", "_"): v for k, v in parse_assignments(assignments).items()}
     with acting(user) as ctx:
         u = users.update_user(ctx, name, changes)
@@ -168,6 +182,8 @@ def user_set(
 @group_app.command("list")
 def group_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List groups and their members."""
+    from tessera.core import users
+
     with acting(user) as ctx:
         found = users.list_groups(ctx)
         if as_json:
@@ -196,6 +212,8 @@ def group_add(
     user: str = USER_OPTION,
 ) -> None:
     """Create a group (needs AdminGroups)."""
+    from tessera.core import users
+
     with acting(user) as ctx:
         g = users.add_group(ctx, name, description)
         echo(f"created group {g.name}")
@@ -209,6 +227,8 @@ def group_member(
     user: str = USER_OPTION,
 ) -> None:
     """Add a user to a group (or --remove)."""
+    from tessera.core import users
+
     with acting(user) as ctx:
         changed = users.set_membership(ctx, group, member, member=not remove)
         verb = "removed from" if remove else "added to"
@@ -226,6 +246,8 @@ def right_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List grants."""
+    from tessera.core import grants
+
     with acting(user) as ctx:
         rows = grants.list_grants(ctx, queue)
         if as_json:
@@ -244,6 +266,8 @@ def right_grant(
     user: str = USER_OPTION,
 ) -> None:
     """Grant a right."""
+    from tessera.core import grants
+
     with acting(user) as ctx:
         added = grants.grant(ctx, right, to, queue)
         where = f"on {queue}" if queue else "globally"
@@ -258,6 +282,8 @@ def right_revoke(
     user: str = USER_OPTION,
 ) -> None:
     """Revoke a right."""
+    from tessera.core import grants
+
     with acting(user) as ctx:
         removed = grants.revoke(ctx, right, to, queue)
         echo(f"revoked {right} from {to}" if removed else f"{to} had no such grant")
@@ -283,6 +309,8 @@ def cf_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List custom fields."""
+    from tessera.core import customfields
+
     with acting(user) as ctx:
         found = customfields.list_fields(ctx, queue)
         if as_json:
@@ -315,6 +343,8 @@ def cf_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a custom field (needs AdminCustomField)."""
+    from tessera.core import customfields
+
     with acting(user) as ctx:
         cf = customfields.create_field(
             ctx,

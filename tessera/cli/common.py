@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tessera.core.context import Context, open_context
-from tessera.core.db import Database, open_database
 from tessera.core.errors import InvalidInput, SchemaOutOfDate
+
+if TYPE_CHECKING:
+    from tessera.core.context import Context
+    from tessera.core.db import Database
 
 _db: Database | None = None
 _global_user: str | None = None
@@ -36,6 +38,7 @@ def database(*, migrate: bool = True) -> Database:
     if _db is None:
         from tessera.core import migrate as migrations
         from tessera.core.bootstrap import bootstrap_database
+        from tessera.core.db import open_database
 
         db = open_database()
         if migrate:
@@ -56,6 +59,8 @@ def database(*, migrate: bool = True) -> Database:
 @contextmanager
 def acting(user: str | None = None) -> Iterator[Context]:
     """A session and the acting user for one command."""
+    from tessera.core.context import open_context
+
     db = database()
     with db.session() as session:
         yield open_context(session, user or _global_user)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from tessera.cli.common import database, echo, print_json
-from tessera.core import config, migrate
-from tessera.core.bootstrap import bootstrap_database
 
 app = typer.Typer(help="Database: apply migrations, report where the database is and its revision.")
 
@@ -14,6 +12,9 @@ app = typer.Typer(help="Database: apply migrations, report where the database is
 @app.command("upgrade")
 def upgrade() -> None:
     """Apply every pending migration (safe to run at any time, from several processes at once)."""
+    from tessera.core import migrate
+    from tessera.core.bootstrap import bootstrap_database
+
     db = database(migrate=False)
     before = migrate.current_revision(db)
     after = migrate.upgrade(db)
@@ -29,6 +30,9 @@ def upgrade() -> None:
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Say where the database is and its schema revision against head."""
+    from tessera.core import config, migrate
+    from tessera.core.bootstrap import bootstrap_database
+
     db = database(migrate=False)
     if db.embedded:
         migrate.upgrade(db)  # the embedded default keeps itself current
@@ -58,6 +62,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
 @app.command("stop")
 def stop() -> None:
     """Stop the embedded PostgreSQL server (it starts again on the next command)."""
+    from tessera.core import config
     from tessera.core.embedded import stop_server
 
     if config.configured_database_url() is not None:

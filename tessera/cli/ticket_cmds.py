@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_attachments, read_body
-from tessera.core import links, ownership, tickets, watchers
-from tessera.core.context import Context
 from tessera.core.errors import InvalidInput
-from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, pydantic_message
-from tessera.core.serialize import history, ticket_json
+
+if TYPE_CHECKING:
+    from tessera.core.context import Context
+    from tessera.core.schemas import MessageIn
+
+# Core is imported inside each command: `tessera --help` and friends start without loading it.
 
 app = typer.Typer(
     help="Tickets: create, show, reply, comment, change fields, owners, watchers, links, merge."
@@ -21,6 +22,9 @@ app = typer.Typer(
 
 
 def _show(ctx: Context, ref: str | int, as_json: bool, with_history: bool = False) -> None:
+    from tessera.core import tickets
+    from tessera.core.serialize import history, ticket_json
+
     ticket = tickets.get_ticket(ctx, ref)
     data = ticket_json(ctx, ticket)
     if with_history:
@@ -100,6 +104,12 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a ticket."""
+    from pydantic import ValidationError
+
+    from tessera.core import tickets
+    from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, pydantic_message
+    from tessera.core.serialize import ticket_json
+
     try:
         data = TicketCreate(
             queue=queue,
@@ -137,6 +147,8 @@ def show(
 
 
 def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> MessageIn:
+    from tessera.core.schemas import MessageIn
+
     return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
 
 
@@ -153,6 +165,8 @@ def reply(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Reply to the requestors (correspondence)."""
+    from tessera.core import tickets
+
     with acting(user) as ctx:
         txn = tickets.correspond(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
         _done(
@@ -176,6 +190,8 @@ def comment(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a private comment (staff only)."""
+    from tessera.core import tickets
+
     with acting(user) as ctx:
         txn = tickets.comment(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
         _done(
@@ -206,6 +222,8 @@ def set_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change fields, all at once or none (status obeys the queue's lifecycle)."""
+    from tessera.core import tickets
+
     changes = tickets.parse_assignments(assignments)
     with acting(user) as ctx:
         txns = tickets.set_fields(ctx, ticket, changes, expected_version=version)
@@ -225,6 +243,8 @@ def _owner_command(fn_name: str, verb: str):  # type: ignore[no-untyped-def]
         user: str = USER_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
+        from tessera.core import ownership, tickets
+
         with acting(user) as ctx:
             getattr(ownership, fn_name)(ctx, ticket)
             _done(ctx, ticket, as_json, f"{verb} {tickets.get_ticket(ctx, ticket).display_id}")
@@ -250,6 +270,8 @@ def give(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Give a ticket to someone (RT's rules decide whether you may)."""
+    from tessera.core import ownership, tickets
+
     with acting(user) as ctx:
         ownership.give(ctx, ticket, to)
         _done(ctx, ticket, as_json, f"gave {tickets.get_ticket(ctx, ticket).display_id} to {to}")
@@ -267,6 +289,8 @@ def watcher_add(
     user: str = USER_OPTION,
 ) -> None:
     """Add a watcher (an unknown address becomes a new requestor-type user)."""
+    from tessera.core import watchers
+
     with acting(user) as ctx:
         txn = watchers.add_watcher(ctx, ticket, role, who)
         echo(f"added {who} as {role}" if txn else f"{who} already is a {role}")
@@ -280,6 +304,8 @@ def watcher_remove(
     user: str = USER_OPTION,
 ) -> None:
     """Remove a watcher."""
+    from tessera.core import watchers
+
     with acting(user) as ctx:
         watchers.remove_watcher(ctx, ticket, role, who)
         echo(f"removed {who} as {role}")
@@ -295,6 +321,8 @@ def link(
     user: str = USER_OPTION,
 ) -> None:
     """Link two tickets (recorded on both)."""
+    from tessera.core import links
+
     with acting(user) as ctx:
         txn = links.add_link(ctx, ticket, kind, other)
         echo(f"linked {ticket} {kind} {other}" if txn else "that link already exists")
@@ -308,6 +336,8 @@ def unlink(
     user: str = USER_OPTION,
 ) -> None:
     """Remove a link between two tickets."""
+    from tessera.core import links
+
     with acting(user) as ctx:
         links.remove_link(ctx, ticket, kind, other)
         echo(f"unlinked {ticket} {kind} {other}")
@@ -321,6 +351,8 @@ def merge(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Merge a ticket into another: history and watchers move; the old id resolves to the survivor."""
+    from tessera.core import links
+
     with acting(user) as ctx:
         links.merge(ctx, ticket, into)
         _done(ctx, into, as_json, f"merged {ticket} into {into}")

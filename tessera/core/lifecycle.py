@@ -696,11 +696,29 @@ class _Checker:
             "active": self.raw.active,
             "inactive": self.raw.inactive,
             "defaults": defaults,
-            "transitions": transitions,
-            "rights": rights,
+            "transitions": self._in_status_order(transitions),
+            "rights": self._rights_in_lookup_order(rights),
             "actions": actions,
-            "maps": maps,
+            "maps": {other: self._in_status_order(maps[other]) for other in sorted(maps)},
         }
+
+    def _rank(self, key: str) -> int:
+        """Position of a from/to key: '' first, then statuses in category order, then '*'."""
+        order = self._statuses()
+        return -1 if key == CREATION else (len(order) if key == ANY else order.index(key))
+
+    def _in_status_order(self, mapping: dict[str, Any]) -> dict[str, Any]:
+        """Keys in one order whatever the input's (or jsonb's, which reorders keys) was."""
+        return {key: mapping[key] for key in sorted(mapping, key=self._rank)}
+
+    def _rights_in_lookup_order(self, rights: dict[str, str]) -> dict[str, str]:
+        """Rights keys as the look-up tries them: exact, `* -> B`, `A -> *`, `* -> *`."""
+
+        def order(key: str) -> tuple[int, int, int]:
+            a, b = key.split(" -> ")
+            return ((a == ANY) + 2 * (b == ANY), self._rank(a), self._rank(b))
+
+        return {key: rights[key] for key in sorted(rights, key=order)}
 
     def _problem(self, path: str, reason: str) -> None:
         self.problems.append(f"{path}: {reason}")

@@ -134,3 +134,45 @@ def pydantic_message(exc: Exception) -> str:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+class TicketLinks(BaseModel):
+    depends_on: list[str] = Field(default_factory=list)
+    depended_on_by: list[str] = Field(default_factory=list)
+    refers_to: list[str] = Field(default_factory=list)
+    referred_to_by: list[str] = Field(default_factory=list)
+    member_of: list[str] = Field(default_factory=list)
+    has_member: list[str] = Field(default_factory=list)
+
+
+class TicketOut(BaseModel):
+    """The ticket JSON of the brief: the stable keys every interface prints (`--json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    display_id: str
+    queue: str
+    subject: str
+    status: str
+    owner: str | None
+    requestors: list[str]
+    cc: list[str]
+    admincc: list[str]
+    priority: int
+    initial_priority: int
+    final_priority: int
+    time_worked: int
+    time_estimated: int
+    time_left: int
+    created: datetime
+    updated: datetime
+    started: datetime | None
+    resolved: datetime | None
+    due: datetime | None
+    starts: datetime | None
+    told: datetime | None
+    custom_fields: dict[str, str | list[str] | None]
+    links: TicketLinks
+    merged_from: list[str]
+    version: int
