@@ -239,3 +239,30 @@ def test_only_admins_grant(desk) -> None:  # type: ignore[no-untyped-def]
         grants.grant(kim, "ShowTicket", "user:kim", "General")
     with pytest.raises(PermissionDenied, match="needs AdminUsers"):
         users.add_user(kim, "lee")
+
+
+def test_rights_named_by_a_lifecycle_can_be_granted(desk) -> None:  # type: ignore[no-untyped-def]
+    from tessera.core.lifecycle_store import apply_lifecycle
+    from tessera.core.queues import update_queue
+
+    apply_lifecycle(
+        desk.root,
+        """
+name: gated
+initial: [new]
+active: [open]
+inactive: [closed]
+transitions: {'': [new], new: [open], open: [closed]}
+rights: {'* -> closed': CloseTicket}
+""",
+    )
+    update_queue(desk.root, "Network", {"lifecycle": "gated"})
+    closer = desk.agent("cleo", "ShowTicket", "ModifyTicket")
+    t = desk.ticket(queue="Network")
+    tickets.set_status(closer, t.id, "open")
+    with pytest.raises(PermissionDenied, match="CloseTicket"):
+        tickets.set_status(closer, t.id, "closed")
+    assert grants.grant(desk.root, "closeticket", "user:cleo", "Network") is True
+    tickets.set_status(desk.as_("cleo"), t.id, "closed")
+    with pytest.raises(InvalidInput, match="unknown right 'OpenTicket'"):
+        grants.grant(desk.root, "OpenTicket", "user:cleo")

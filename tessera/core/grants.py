@@ -83,8 +83,10 @@ def _find(ctx: Context, right: str, who: Principal, queue: Queue | None) -> Gran
 
 @operation
 def grant(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
-    """Grant; False when the grant already existed."""
-    name = canonical_right(right)
+    """Grant; False when the grant already existed. Rights named by lifecycles may be granted too."""
+    from tessera.core.lifecycle_store import lifecycle_rights
+
+    name = canonical_right(right, lifecycle_rights(ctx))
     scope = _scope(ctx, queue)
     if scope is not None and name in GLOBAL_RIGHTS:
         raise InvalidInput(f"{name} is a global right; grant it without --queue")
@@ -107,7 +109,9 @@ def grant(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
 
 @operation
 def revoke(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
-    name = canonical_right(right)
+    from tessera.core.lifecycle_store import lifecycle_rights
+
+    name = canonical_right(right, lifecycle_rights(ctx))
     scope = _scope(ctx, queue)
     _require_acl_admin(ctx, scope)
     existing = _find(ctx, name, parse_principal(ctx, who), scope)

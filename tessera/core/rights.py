@@ -55,14 +55,17 @@ SYSTEM_ROLES: tuple[str, ...] = ("Everyone", "Privileged", "Unprivileged")
 ALL_ROLES: tuple[str, ...] = TICKET_ROLES + SYSTEM_ROLES
 
 
-def canonical_right(name: str) -> str:
-    """`modifyticket` -> `ModifyTicket`; unknown names are refused with a suggestion."""
-    by_lower = {r.lower(): r for r in ALL_RIGHTS}
+def canonical_right(name: str, extra: tuple[str, ...] | list[str] = ()) -> str:
+    """`modifyticket` -> `ModifyTicket`; unknown names are refused with a suggestion.
+
+    `extra` are rights that lifecycles name (RT registers those so they can be granted)."""
+    known = (*ALL_RIGHTS, *extra)
+    by_lower = {r.lower(): r for r in known}
     found = by_lower.get(name.strip().lower())
     if found is None:
         import difflib
 
-        close = difflib.get_close_matches(name, ALL_RIGHTS, n=1)
+        close = difflib.get_close_matches(name, known, n=1)
         hint = f" - did you mean {close[0]}?" if close else ""
         raise InvalidInput(f"unknown right {name!r}{hint}")
     return found
