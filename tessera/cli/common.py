@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 _db: Database | None = None
 _global_user: str | None = None
+# Set by the `tessera` program: the scrip engine is plugged in when the database is first opened
+# (not at import, so `--help` stays fast and in-process tests choose for themselves).
+run_scrips = False
 
 USER_OPTION = typer.Option(
     None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
@@ -52,6 +55,10 @@ def database(*, migrate: bool = True) -> Database:
                         f"{db.location} is at schema revision {state.current or 'none'}, "
                         f"this tessera needs {state.head}: run `tessera db upgrade`"
                     )
+        if run_scrips:
+            from tessera.scrips.engine import install
+
+            install()
         _db = db
     return _db
 

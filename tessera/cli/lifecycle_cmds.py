@@ -9,7 +9,6 @@ from typing import Any
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table, warn
-from tessera.core import lifecycle_store
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.lifecycle import CATEGORIES, CREATE_RIGHT, Lifecycle, LifecycleInvalid
 
@@ -22,6 +21,8 @@ SAME = "-"
 @app.command("list")
 def lifecycle_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List lifecycles with their statuses by category and the queues using each."""
+    from tessera.core import lifecycle_store
+
     with acting(user) as ctx:
         found = lifecycle_store.list_lifecycles(ctx)
         if as_json:
@@ -105,6 +106,8 @@ def lifecycle_show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a lifecycle: statuses by category, the transitions table with rights, actions, maps."""
+    from tessera.core import lifecycle_store
+
     with acting(user) as ctx:
         lifecycle = lifecycle_store.get_lifecycle(ctx, name)
         queues = lifecycle_store.queues_using(ctx, lifecycle.name)
@@ -142,6 +145,8 @@ def lifecycle_export(
     as_json: bool = typer.Option(False, "--json", help="Write the definition as JSON instead of YAML."),
 ) -> None:
     """Write a lifecycle's canonical definition (YAML) to standard output; apply takes it back."""
+    from tessera.core import lifecycle_store
+
     with acting(user) as ctx:
         lifecycle = lifecycle_store.get_lifecycle(ctx, name)
     if as_json:
@@ -172,6 +177,8 @@ def lifecycle_apply(
     """Create or replace a lifecycle from a file: validated first, applied atomically (AdminLifecycles)."""
     text = _read(source)
     label = "stdin" if source == "-" else source
+    from tessera.core import lifecycle_store
+
     with acting(user) as ctx:
         try:
             applied = lifecycle_store.apply_lifecycle(ctx, text)

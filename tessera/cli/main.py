@@ -8,14 +8,26 @@ import sys
 import typer
 
 from tessera import __version__
-from tessera.cli import admin_cmds, db_cmds, demo_cmd, ticket_cmds
+from tessera.cli import (
+    admin_cmds,
+    common,
+    db_cmds,
+    demo_cmd,
+    preview_cmd,
+    scrip_cmds,
+    ticket_cmds,
+    tui_cmd,
+    worker_cmd,
+)
 from tessera.cli.common import set_global_user
 from tessera.core.errors import TesseraError
 
 app = typer.Typer(
     name="tessera",
     help="Tessera: a keyboard-first help desk on Request Tracker's model.",
-    no_args_is_help=True,
+    # Bare `tessera` opens the TUI (see `main`), so no_args_is_help stays off.
+    no_args_is_help=False,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -27,7 +39,13 @@ app.add_typer(admin_cmds.user_app, name="user")
 app.add_typer(admin_cmds.group_app, name="group")
 app.add_typer(admin_cmds.right_app, name="right")
 app.add_typer(admin_cmds.cf_app, name="cf")
+app.add_typer(__import__("tessera.cli.lifecycle_cmds", fromlist=["app"]).app, name="lifecycle")
 app.command("demo")(demo_cmd.demo)
+app.add_typer(__import__("tessera.cli.search_cmds", fromlist=["app"]).app, name="search")
+app.add_typer(scrip_cmds.app, name="scrip")
+app.command("worker")(worker_cmd.worker)
+ticket_cmds.app.command("preview")(preview_cmd.preview)
+app.command("tui")(tui_cmd.tui)
 
 
 def _version(value: bool) -> None:
@@ -38,6 +56,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -45,12 +64,15 @@ def main(
         None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
     ),
 ) -> None:
-    """Tessera: a keyboard-first help desk on Request Tracker's model."""
+    """Tessera: a keyboard-first help desk on Request Tracker's model. With no command, opens the TUI."""
     set_global_user(user)
+    if ctx.invoked_subcommand is None:
+        tui_cmd.tui(user=user, theme=None, keys=False)
 
 
 def run() -> None:
     """Entry point: every failure a person can cause is one line on stderr and a non-zero exit."""
+    common.run_scrips = True  # every change made through this program runs the scrips
     try:
         app()
     except TesseraError as exc:

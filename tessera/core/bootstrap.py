@@ -20,6 +20,9 @@ def bootstrap(session: Session, login: str | None = None) -> User | None:
         session.add(created)
         session.flush()
         session.add(Grant(right_name="SuperUser", principal_kind="user", user_id=created.id))
+    from tessera.scrips.defaults import seed_defaults  # RT's default scrips and templates, once
+
+    seed_defaults(session)
     session.commit()
     return created
 

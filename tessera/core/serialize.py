@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tessera.core.context import Context
 from tessera.core.links import links_of
 from tessera.core.models import Attachment, CustomField, CustomFieldValue, Ticket, Transaction, display_id
+from tessera.core.schemas import TicketOut
 from tessera.core.watchers import watchers_of
 
 
@@ -46,6 +47,11 @@ def _person(user: Any) -> str:
 
 
 def ticket_json(ctx: Context, ticket: Ticket) -> dict[str, Any]:
+    """The brief's ticket JSON, checked against `TicketOut` so its keys never drift."""
+    return TicketOut.model_validate(_ticket_fields(ctx, ticket)).model_dump(mode="json")
+
+
+def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
     people = watchers_of(ctx, [ticket.id])[ticket.id]
     links = links_of(ctx, ticket.id)
     return {
@@ -112,6 +118,9 @@ def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
     by_txn: dict[int, list[Attachment]] = {}
     for part in parts:
         by_txn.setdefault(part.transaction_id, []).append(part)
+    from tessera.core.models.scrips import trace_for_transactions
+
+    traces = trace_for_transactions(ctx.session, [t.id for t in txns])
     out = []
     for txn in txns:
         entry: dict[str, Any] = {
@@ -124,6 +133,7 @@ def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
             "created": _iso(txn.created),
             "data": txn.data,
             "message": None,
+            "scrips": traces.get(txn.id, []),
         }
         tree = by_txn.get(txn.id, [])
         if tree and (txn.type != "Comment" or see_comments):

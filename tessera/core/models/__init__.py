@@ -6,6 +6,8 @@ from tessera.core.models.lifecycle import LifecycleRecord
 from tessera.core.models.people import Group, GroupMember, User
 from tessera.core.models.queue import Queue, QueueWatcher
 from tessera.core.models.rights import Grant
+from tessera.core.models.search import SavedSearch
+from tessera.core.models.scrips import OutboxMessage, Scrip, ScripRun, ScripTemplate
 from tessera.core.models.seen import TicketSeen
 from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
 
@@ -20,8 +22,13 @@ __all__ = [
     "GroupMember",
     "LifecycleRecord",
     "Link",
+    "OutboxMessage",
     "Queue",
     "QueueWatcher",
+    "SavedSearch",
+    "Scrip",
+    "ScripRun",
+    "ScripTemplate",
     "Ticket",
     "TicketSeen",
     "Transaction",

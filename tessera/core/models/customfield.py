@@ -54,7 +54,8 @@ class CustomFieldValue(Base):
         Index(
             "uq_custom_field_values_ticket_field_value", "ticket_id", "custom_field_id", "value", unique=True
         ),
-        Index("ix_custom_field_values_field_value", "custom_field_id", "value"),
+        # Searches compare values without regard to case.
+        Index("ix_custom_field_values_field_lower_value", "custom_field_id", func.lower(text("value"))),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

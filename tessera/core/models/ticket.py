@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     ForeignKey,
     Identity,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera.core.models.base import Base, created_column
@@ -37,6 +39,9 @@ class Ticket(Base):
         Index("ix_tickets_owner_status", "owner_id", "status"),
         Index("ix_tickets_updated", "updated"),
         Index("ix_tickets_merged_into_id", "merged_into_id"),
+        Index("ix_tickets_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_tickets_queue_priority", "queue_id", "priority", "id"),
+        Index("ix_tickets_created", "created"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -63,6 +68,10 @@ class Ticket(Base):
     # Optimistic concurrency: each operation that changes the ticket bumps it once (under a row
     # lock); a change based on an older version is refused.
     version: Mapped[int] = mapped_column(server_default=text("1"))
+    # Full text over the subject, kept current by PostgreSQL itself in the same transaction.
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('english'::regconfig, (subject)::text)", persisted=True), deferred=True
+    )
 
     queue: Mapped[Queue] = relationship(lazy="joined", innerjoin=True)
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
@@ -133,6 +142,7 @@ class Attachment(Base):
     __table_args__ = (
         Index("ix_attachments_transaction_id", "transaction_id"),
         Index("ix_attachments_message_id", "message_id"),
+        Index("ix_attachments_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -151,3 +161,9 @@ class Attachment(Base):
     binary_content: Mapped[bytes | None] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(server_default=text("0"))
     created: Mapped[datetime] = created_column()
+    # Full text over text parts (the first 100,000 characters: tsvector has a size limit).
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english'::regconfig, \"left\"(COALESCE(content, ''::text), 100000))", persisted=True),
+        deferred=True,
+    )

@@ -1,0 +1,227 @@
+"""Ticket creates and status changes per second: default scrips on, scrips off, hand-written SQL.
+
+Run: .venv/bin/python bench/scrips.py [--n 300]
+Uses the test PostgreSQL (embedded, or $TESSERA_TEST_DATABASE_URL) with a fresh migrated database.
+The hand-written baseline does, with psycopg and one transaction per unit, the same rows the
+default scrips produce: create = ticket + requestor watcher + Create transaction + message +
+autoreply outbox row + 3 trace rows; status change = locked read + update + Status transaction +
+"resolved" outbox row + 1 trace row. Ratios are printed against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+
+from tessera.core import queues, tickets
+from tessera.core.bootstrap import bootstrap
+from tessera.core.context import open_context
+from tessera.core.db import open_database
+from tessera.core.schemas import MessageIn, TicketCreate
+from tessera.scrips import engine
+from tests import pg
+
+REQUESTOR = "customer@example.com"
+
+
+def tessera_run(url, n: int, scrips: bool, profile: bool = False) -> tuple[float, float, str]:  # type: ignore[no-untyped-def]
+    db = open_database(url)
+    if scrips:
+        engine.install()
+    else:
+        engine.uninstall()
+    prof = cProfile.Profile() if profile else None
+    try:
+        with db.session() as session:
+            ctx = open_context(session, "root")
+            ids = []
+            if prof:
+                prof.enable()
+            started = time.perf_counter()
+            for i in range(n):
+                data = TicketCreate(
+                    queue="General",
+                    subject=f"Bench ticket {i}",
+                    requestors=[REQUESTOR],
+                    message=MessageIn(body="Something is broken.\nPlease help."),
+                )
+                ids.append(tickets.create_ticket(ctx, data).id)
+            create_s = time.perf_counter() - started
+            started = time.perf_counter()
+            for tid in ids:
+                tickets.set_status(ctx, tid, "resolved")
+            status_s = time.perf_counter() - started
+            if prof:
+                prof.disable()
+    finally:
+        engine.uninstall()
+        db.dispose()
+    where = ""
+    if prof:
+        out = io.StringIO()
+        stats = pstats.Stats(prof, stream=out).sort_stats(os.environ.get("SORT", "tottime"))
+        stats.print_stats(os.environ.get("FILTER", ""), 30)
+        where = out.getvalue()
+    return n / create_s, n / status_s, where
+
+
+def hand_run(url, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    conninfo = pg.conninfo(url)
+    with psycopg.connect(conninfo) as conn:
+        cur = conn.cursor()
+        root = cur.execute("SELECT id FROM users WHERE name = 'root'").fetchone()[0]
+        queue = cur.execute("SELECT id FROM queues WHERE name = 'General'").fetchone()[0]
+        requestor = cur.execute("SELECT id FROM users WHERE lower(email) = %s", (REQUESTOR,)).fetchone()[0]
+        conn.commit()
+        ids = []
+        started = time.perf_counter()
+        for i in range(n):
+            tid = cur.execute(
+                "INSERT INTO tickets (queue_id, subject, status, priority, initial_priority, final_priority,"
+                " time_estimated, time_left, created, updated, creator_id, updated_by_id)"
+                " VALUES (%s, %s, 'new', 0, 0, 0, 0, 0, now(), now(), %s, %s) RETURNING id",
+                (queue, f"Hand ticket {i}", root, root),
+            ).fetchone()[0]
+            cur.execute(
+                "INSERT INTO watchers (ticket_id, role, user_id) VALUES (%s, 'Requestor', %s)",
+                (tid, requestor),
+            )
+            mid = f"<hand.{uuid.uuid4().hex}@desk.example>"
+            txn = cur.execute(
+                "INSERT INTO transactions (ticket_id, type, actor_id, created, data)"
+                " VALUES (%s, 'Create', %s, now(), %s) RETURNING id",
+                (tid, root, json.dumps({"message_id": mid})),
+            ).fetchone()[0]
+            cur.execute(
+                "INSERT INTO attachments (transaction_id, message_id, subject, headers, content_type,"
+                " content, size, created) VALUES (%s, %s, %s, '', 'text/plain', %s, 30, now())",
+                (txn, mid, f"Hand ticket {i}", "Something is broken.\nPlease help."),
+            )
+            _hand_mail(cur, tid, txn, f"AutoReply: Hand ticket {i}")
+            for outcome in ("committed", "skipped", "skipped"):
+                cur.execute(
+                    "INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired,"
+                    " outcome, reason, created)"
+                    " VALUES (NULL, %s, %s, 'TransactionCreate', 0, true, %s, '', now())",
+                    (tid, txn, outcome),
+                )
+            conn.commit()
+            ids.append(tid)
+        create_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for tid in ids:
+            cur.execute("SELECT status, version FROM tickets WHERE id = %s FOR UPDATE", (tid,)).fetchone()
+            cur.execute(
+                "UPDATE tickets SET status = 'resolved', resolved = now(), updated = now(),"
+                " version = version + 1 WHERE id = %s",
+                (tid,),
+            )
+            txn = cur.execute(
+                "INSERT INTO transactions (ticket_id, type, field, old_value, new_value, actor_id, created,"
+                " data) VALUES (%s, 'Status', 'Status', 'new', 'resolved', %s, now(), '{}') RETURNING id",
+                (tid, root),
+            ).fetchone()[0]
+            _hand_mail(cur, tid, txn, "Resolved")
+            cur.execute(
+                "INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired,"
+                " outcome, reason, created)"
+                " VALUES (NULL, %s, %s, 'TransactionCreate', 0, true, 'committed', '', now())",
+                (tid, txn),
+            )
+            conn.commit()
+        status_s = time.perf_counter() - started
+    return n / create_s, n / status_s
+
+
+def _hand_mail(cur, tid: int, txn: int, subject: str) -> None:  # type: ignore[no-untyped-def]
+    mid = f"<hand.{uuid.uuid4().hex}@desk.example>"
+    cur.execute(
+        "INSERT INTO outbox (ticket_id, transaction_id, message_id, mail_from, recipients, summary, message,"
+        " status, attempts, next_attempt, created) VALUES (%s, %s, %s, 'help@desk.example', %s, %s, %s,"
+        " 'pending', 0, now(), now())",
+        (
+            tid,
+            txn,
+            mid,
+            json.dumps([REQUESTOR]),
+            json.dumps({"to": [REQUESTOR], "subject": subject}),
+            f"Subject: {subject}\n\nbody\n",
+        ),
+    )
+
+
+def fresh_desk(server):  # type: ignore[no-untyped-def]
+    url = pg.clone(server, pg.ensure_template(server), prefix="tessera_e")
+    db = open_database(url)
+    with db.session() as session:
+        bootstrap(session, "root")
+        root = open_context(session, "root")
+        queues.create_queue(
+            root,
+            "General",
+            correspond_address="help@desk.example",
+            comment_address="help-comment@desk.example",
+        )
+        # The requestor exists, as on a desk that has seen this customer before.
+        tickets.create_ticket(root, TicketCreate(queue="General", subject="warm-up", requestors=[REQUESTOR]))
+    db.dispose()
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=300, help="tickets per run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is kept)")
+    parser.add_argument("--profile", action="store_true", help="print where the time goes (scrips on)")
+    args = parser.parse_args()
+    server = pg.server_url()
+    urls = []
+    try:
+        best: dict[str, tuple[float, float]] = {}
+        for _ in range(args.rounds):  # interleaved rounds, best of each: a busy machine adds noise
+            for name in ("hand", "off", "on"):
+                url = fresh_desk(server)
+                urls.append(url)
+                if name == "hand":
+                    c, s = hand_run(url, args.n)
+                else:
+                    c, s, _ = tessera_run(url, args.n, scrips=name == "on")
+                old = best.get(name, (0.0, 0.0))
+                best[name] = (max(old[0], c), max(old[1], s))
+                pg.drop(urls.pop())
+        hand, off, on = best["hand"], best["off"], best["on"]
+        print(f"{args.n} tickets per run, best of {args.rounds} interleaved rounds; one unit of work")
+        print("(one DB transaction) per create and per status change (new -> resolved)")
+        print(f"{'':28} {'creates/s':>10} {'status/s':>10}")
+        print(f"{'hand-written psycopg SQL':28} {hand[0]:10.0f} {hand[1]:10.0f}")
+        print(f"{'tessera, scrips disabled':28} {off[0]:10.0f} {off[1]:10.0f}")
+        print(f"{'tessera, default scrips':28} {on[0]:10.0f} {on[1]:10.0f}")
+        for label, a, b in (
+            ("scrips on / hand-written", on, hand),
+            ("scrips on / scrips off", on, off),
+            ("scrips off / hand-written", off, hand),
+        ):
+            print(f"{label:27} creates {a[0] / b[0]:4.0%}   status changes {a[1] / b[1]:4.0%}")
+        if args.profile:
+            url = fresh_desk(server)
+            urls.append(url)
+            print(tessera_run(url, min(args.n, 200), scrips=True, profile=True)[2])
+    finally:
+        for url in urls:
+            pg.drop(url)
+
+
+if __name__ == "__main__":
+    main()

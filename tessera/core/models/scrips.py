@@ -1,0 +1,132 @@
+"""Scrips, their templates, the trace of every scrip run, and the outbox of mail to deliver."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tessera.core.models.base import Base, created_column
+
+
+class ScripTemplate(Base):
+    """Global (queue_id NULL) or per queue; a queue's template shadows the global one of that name."""
+
+    __tablename__ = "scrip_templates"
+    __table_args__ = (
+        Index(
+            "uq_scrip_templates_name_queue", text("lower(name)"), text("coalesce(queue_id, 0)"), unique=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    content: Mapped[str] = mapped_column(Text, server_default="")
+    updated: Mapped[datetime] = created_column()
+
+
+class Scrip(Base):
+    """Condition + action (+ template), global or per queue, at a stage, in one shared order."""
+
+    __tablename__ = "scrips"
+    __table_args__ = (Index("ix_scrips_stage_sort_order", "stage", "sort_order"),)
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    description: Mapped[str] = mapped_column(String(300))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(32), server_default="TransactionCreate")
+    sort_order: Mapped[int] = mapped_column(server_default=text("0"))
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    condition: Mapped[str | None] = mapped_column(String(100))
+    condition_argument: Mapped[str] = mapped_column(Text, server_default="")
+    condition_expression: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(100))
+    action_argument: Mapped[str] = mapped_column(Text, server_default="")
+    template: Mapped[str | None] = mapped_column(String(200))
+    updated: Mapped[datetime] = created_column()
+
+
+class ScripRun(Base):
+    """The trace: one row per scrip considered for a transaction, and what became of it."""
+
+    __tablename__ = "scrip_runs"
+    __table_args__ = (
+        Index("ix_scrip_runs_ticket_id_id", "ticket_id", "id"),
+        Index("ix_scrip_runs_scrip_id_id", "scrip_id", "id"),
+        Index("ix_scrip_runs_transaction_id", "transaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    scrip_id: Mapped[int | None] = mapped_column(ForeignKey("scrips.id", ondelete="SET NULL"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("transactions.id", ondelete="CASCADE"), type_=BigInteger
+    )
+    stage: Mapped[str] = mapped_column(String(32))
+    depth: Mapped[int] = mapped_column(server_default=text("0"))
+    fired: Mapped[bool] = mapped_column(server_default=text("false"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    created: Mapped[datetime] = created_column()
+
+
+class OutboxMessage(Base):
+    """A rendered message waiting for `tessera worker`; written in the change's own transaction."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt", "id", postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_ticket_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transactions.id", ondelete="SET NULL"), type_=BigInteger
+    )
+    scrip_id: Mapped[int | None] = mapped_column(ForeignKey("scrips.id", ondelete="SET NULL"))
+    message_id: Mapped[str] = mapped_column(String(998))
+    mail_from: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]] = mapped_column(JSONB)
+    summary: Mapped[dict[str, Any]]
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    next_attempt: Mapped[datetime] = created_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = created_column()
+    sent_at: Mapped[datetime | None]
+
+
+def trace_for_transactions(session: Any, transaction_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The scrip trace of each transaction (for a ticket's history), oldest run first."""
+    from sqlalchemy import select
+
+    if not transaction_ids:
+        return {}
+    rows = session.execute(
+        select(ScripRun, Scrip.description)
+        .outerjoin(Scrip, Scrip.id == ScripRun.scrip_id)
+        .where(ScripRun.transaction_id.in_(transaction_ids))
+        .order_by(ScripRun.id)
+    ).all()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for run, description in rows:
+        out.setdefault(run.transaction_id, []).append(
+            {
+                "run": run.id,
+                "scrip": run.scrip_id,
+                "description": description,
+                "stage": run.stage,
+                "depth": run.depth,
+                "fired": run.fired,
+                "outcome": run.outcome,
+                "reason": run.reason,
+            }
+        )
+    return out

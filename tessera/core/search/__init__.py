@@ -1,0 +1,1 @@
+"""TicketSQL: RT's query language, parsed by lark and compiled to parameterised SQLAlchemy."""

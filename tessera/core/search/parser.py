@@ -1,0 +1,225 @@
+"""Parse TicketSQL into a small tree, with errors that point at a column.
+
+Grammar (RT's, with SQL's precedence: AND binds tighter than OR, where RT silently takes the last
+connective of a bracket level):
+
+    query      := [ or ]
+    or         := and { OR and }
+    and        := term { AND term }
+    term       := '(' or ')' | FIELD OP VALUE
+    OP         := = | != | <> | < | <= | > | >= | LIKE | NOT LIKE | STARTSWITH | ENDSWITH
+                  | IS | IS NOT | (NOT) STARTSWITH | (NOT) ENDSWITH
+    VALUE      := 'single' | "double" | number | NULL | bare-word
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from tessera.core.errors import InvalidInput
+
+GRAMMAR = r"""
+?start: or_expr?
+?or_expr: and_expr (OR and_expr)*
+?and_expr: term (AND term)*
+?term: "(" or_expr ")"
+     | comparison
+comparison: FIELD op value
+op: EQ | NE | LE | GE | LT | GT | LIKE | NOT LIKE -> not_like | STARTSWITH | NOT STARTSWITH -> not_startswith
+  | ENDSWITH | NOT ENDSWITH -> not_endswith | IS NOT -> is_not | IS
+value: STRING_SQ | STRING_DQ | NUMBER | NULL | WORD
+
+AND.3: /and\b/i
+OR.3: /or\b/i
+NOT.3: /not\b/i
+LIKE.3: /like\b/i
+STARTSWITH.3: /startswith\b/i
+ENDSWITH.3: /endswith\b/i
+IS.3: /is\b/i
+NULL.3: /null\b/i
+EQ: "="
+NE: "!=" | "<>"
+LE: "<="
+GE: ">="
+LT: "<"
+GT: ">"
+FIELD.2: /CF\.\{[^}]*\}/i | /'CF\.\{[^}]*\}'/i | /[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*/
+STRING_SQ: /'(?:[^'\\]|\\.)*'/
+STRING_DQ: /"(?:[^"\\]|\\.)*"/
+NUMBER.2: /-?\d+(?![^\s()'"=!<>])/
+WORD: /[^\s()'"=!<>]+/
+
+%import common.WS
+%ignore WS
+"""
+
+OPERATORS = (
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "LIKE",
+    "NOT LIKE",
+    "STARTSWITH",
+    "NOT STARTSWITH",
+    "ENDSWITH",
+    "NOT ENDSWITH",
+    "IS",
+    "IS NOT",
+)
+
+
+class SearchError(InvalidInput):
+    """A query that cannot be run; the message names the token and its column."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: str
+    op: str
+    value: str | int | None
+    value_kind: str  # string | number | null | word
+    column: int
+    value_column: int
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # AND | OR
+    items: tuple[Node, ...]
+
+
+Node = Comparison | BoolOp
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    out, escaped = [], False
+    for ch in body:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class _ToTree(Transformer):
+    @v_args(inline=True)
+    def comparison(
+        self, field: Token, op: tuple[str, int], value: tuple[str | int | None, str, int]
+    ) -> Comparison:
+        name = str(field)
+        if name.startswith("'"):
+            name = name[1:-1]
+        return Comparison(name, op[0], value[0], value[1], field.column or 1, value[2])
+
+    def op(self, items: list[Token]) -> tuple[str, int]:
+        return (" ".join(str(t).upper() for t in items).replace("<>", "!="), items[0].column or 1)
+
+    def not_like(self, items: list[Token]) -> tuple[str, int]:
+        return ("NOT LIKE", items[0].column or 1)
+
+    def not_startswith(self, items: list[Token]) -> tuple[str, int]:
+        return ("NOT STARTSWITH", items[0].column or 1)
+
+    def not_endswith(self, items: list[Token]) -> tuple[str, int]:
+        return ("NOT ENDSWITH", items[0].column or 1)
+
+    def is_not(self, items: list[Token]) -> tuple[str, int]:
+        return ("IS NOT", items[0].column or 1)
+
+    @v_args(inline=True)
+    def value(self, token: Token) -> tuple[str | int | None, str, int]:
+        col = token.column or 1
+        if token.type in ("STRING_SQ", "STRING_DQ"):
+            return (_unquote(str(token)), "string", col)
+        if token.type == "NUMBER":
+            return (int(str(token)), "number", col)
+        if token.type == "NULL":
+            return (None, "null", col)
+        return (str(token), "word", col)
+
+    def and_expr(self, items: list[Node]) -> BoolOp:
+        return BoolOp("AND", tuple(i for i in items if not isinstance(i, Token)))
+
+    def or_expr(self, items: list[Node]) -> BoolOp:
+        return BoolOp("OR", tuple(i for i in items if not isinstance(i, Token)))
+
+    def start(self, items: list[Node]) -> Node | None:
+        return items[0] if items else None
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+_EXPECT_WORDS = {
+    "FIELD": "a field",
+    "EQ": "an operator",
+    "NE": "an operator",
+    "LIKE": "an operator",
+    "IS": "an operator",
+    "STRING_SQ": "a value",
+    "STRING_DQ": "a value",
+    "NUMBER": "a value",
+    "WORD": "a value",
+    "NULL": "a value",
+    "AND": "AND or OR",
+    "OR": "AND or OR",
+    "RPAR": "')'",
+    "LPAR": "'('",
+    "$END": "the end of the query",
+}
+
+
+def _expected(expected: set[str]) -> str:
+    words: list[str] = []
+    for name in sorted(expected):
+        word = _EXPECT_WORDS.get(name)
+        if word and word not in words:
+            words.append(word)
+    return " or ".join(words) if words else "something else"
+
+
+def parse(query: str) -> Node | None:
+    """The query's tree; None for an empty query. Raises SearchError pointing into the text."""
+    if len(query) > 10_000:
+        raise SearchError("query is longer than 10,000 characters")
+    try:
+        tree = _parser().parse(query)
+    except UnexpectedEOF as exc:
+        raise SearchError(f"query ends too early: expected {_expected(set(exc.expected))}") from None
+    except UnexpectedToken as exc:
+        token = exc.token
+        if token.type == "$END":
+            raise SearchError(f"query ends too early: expected {_expected(set(exc.expected))}") from None
+        raise SearchError(
+            f"unexpected {str(token)!r} at column {token.column}: expected {_expected(set(exc.expected))}",
+            token.column,
+        ) from None
+    except UnexpectedCharacters as exc:
+        bad = query[exc.pos_in_stream] if exc.pos_in_stream < len(query) else ""
+        hint = " (unclosed quote?)" if bad in "'\"" else ""
+        raise SearchError(f"unexpected {bad!r} at column {exc.column}{hint}", exc.column) from None
+    except UnexpectedInput as exc:  # pragma: no cover - lark's other input errors
+        raise SearchError(f"cannot read the query at column {exc.column}", exc.column) from None
+    if tree is None or (hasattr(tree, "children") and not tree.children):
+        return None
+    result = _ToTree().transform(tree)
+    if hasattr(result, "data") and result.data == "start":  # an empty query
+        return None
+    return result

@@ -1,0 +1,185 @@
+"""Running searches: TicketSQL with ordering and paging, counts, saved searches and completion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+
+from tessera.core.context import Context, operation
+from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.models import Queue, SavedSearch, Ticket, User
+from tessera.core.search.compiler import FIELD_NAMES, Compiler
+from tessera.core.search.parser import OPERATORS, SearchError, parse
+from tessera.core.search.visibility import visible_filter
+
+ORDER_KEYS = {
+    "id": Ticket.id,
+    "status": Ticket.status,
+    "subject": Ticket.subject,
+    "priority": Ticket.priority,
+    "initialpriority": Ticket.initial_priority,
+    "finalpriority": Ticket.final_priority,
+    "created": Ticket.created,
+    "updated": Ticket.updated,
+    "lastupdated": Ticket.updated,
+    "resolved": Ticket.resolved,
+    "started": Ticket.started,
+    "due": Ticket.due,
+    "starts": Ticket.starts,
+    "told": Ticket.told,
+    "timeworked": Ticket.time_worked,
+    "timeleft": Ticket.time_left,
+    "timeestimated": Ticket.time_estimated,
+}
+MAX_LIMIT = 10_000
+
+
+def where_clause(ctx: Context, query: str) -> ColumnElement[bool]:
+    """The compiled query plus the implicit filters: visibility, deleted and merged tickets."""
+    compiler = Compiler(ctx)
+    condition = compiler.compile(parse(query))
+    parts = [condition, visible_filter(ctx), Ticket.merged_into_id.is_(None)]
+    if not compiler.asks_for_deleted:
+        parts.append(Ticket.status != "deleted")
+    return and_(*parts)
+
+
+def _order(order_by: str) -> list[ColumnElement]:
+    """`Priority DESC, Created` or `-Priority|Created` (RT joins keys with |); id breaks ties."""
+    clauses: list[ColumnElement] = []
+    for raw in order_by.replace("|", ",").split(","):
+        words = raw.split()
+        if not words:
+            continue
+        name, direction = words[0], (words[1].upper() if len(words) > 1 else "ASC")
+        if name.startswith("-"):
+            name, direction = name[1:], "DESC"
+        if len(words) > 2 or direction not in ("ASC", "DESC"):
+            raise InvalidInput(f"cannot read order {raw.strip()!r} (use FIELD, FIELD ASC or FIELD DESC)")
+        key = name.lower()
+        if key == "queue":
+            column: ColumnElement = select(Queue.name).where(Queue.id == Ticket.queue_id).scalar_subquery()
+        elif key == "owner":
+            column = select(User.name).where(User.id == Ticket.owner_id).scalar_subquery()
+        elif key in ORDER_KEYS:
+            column = ORDER_KEYS[key]
+        else:
+            import difflib
+
+            names = ["Queue", "Owner", *[k for k in ORDER_KEYS]]
+            close = difflib.get_close_matches(key, [n.lower() for n in names], n=1)
+            hint = f" - did you mean {close[0]}?" if close else ""
+            raise InvalidInput(f"cannot order by {name!r}{hint}")
+        # NULLS LAST only where a column can be NULL: on NOT NULL columns it would stop PostgreSQL
+        # from reading an index backwards (priority DESC over a million tickets: 5 ms vs 300 ms).
+        nullable = getattr(column, "nullable", True)
+        ordered = column.desc() if direction == "DESC" else column.asc()
+        clauses.append(ordered.nulls_last() if nullable else ordered)
+    clauses.append(Ticket.id.asc())
+    return clauses
+
+
+def statement(ctx: Context, query: str, order_by: str = "", limit: int = 50, offset: int = 0) -> Select:
+    if limit < 1 or limit > MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise InvalidInput("offset may not be negative")
+    return (
+        select(Ticket).where(where_clause(ctx, query)).order_by(*_order(order_by)).limit(limit).offset(offset)
+    )
+
+
+def search(ctx: Context, query: str, order_by: str = "", limit: int = 50, offset: int = 0) -> list[Ticket]:
+    """The tickets the actor may see that match, in order."""
+    return list(ctx.session.scalars(statement(ctx, query, order_by, limit, offset)))
+
+
+def count(ctx: Context, query: str) -> int:
+    return ctx.session.scalar(select(func.count()).select_from(Ticket).where(where_clause(ctx, query))) or 0
+
+
+# -- saved searches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Saved:
+    name: str
+    query: str
+    order_by: str
+    shared: bool
+    owner: str | None
+
+
+def _saved(row: SavedSearch, owner: str | None) -> Saved:
+    return Saved(row.name, row.query, row.order_by, row.owner_id is None, owner)
+
+
+@operation
+def save_search(ctx: Context, name: str, query: str, order_by: str = "", *, shared: bool = False) -> Saved:
+    """Save (or replace) a search; it is checked first, so a saved search always runs."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a saved search needs a name")
+    where_clause(ctx, query)
+    _order(order_by)
+    if shared and not ctx.actor.privileged:
+        raise InvalidInput("only agents may share searches")
+    owner_id = None if shared else ctx.actor.id
+    existing = ctx.session.scalars(
+        select(SavedSearch).where(
+            func.lower(SavedSearch.name) == name.lower(),
+            SavedSearch.owner_id.is_(None) if owner_id is None else SavedSearch.owner_id == owner_id,
+        )
+    ).first()
+    if existing is None:
+        existing = SavedSearch(
+            name=name, owner_id=owner_id, query=query, order_by=order_by, created_by_id=ctx.actor.id
+        )
+        ctx.session.add(existing)
+    else:
+        existing.query, existing.order_by = query, order_by
+    return Saved(name, query, order_by, shared, None if shared else ctx.actor.name)
+
+
+def list_saved(ctx: Context) -> list[Saved]:
+    """The actor's own searches, then the shared ones."""
+    rows = ctx.session.execute(
+        select(SavedSearch, User.name)
+        .outerjoin(User, User.id == SavedSearch.owner_id)
+        .where((SavedSearch.owner_id == ctx.actor.id) | SavedSearch.owner_id.is_(None))
+        .order_by(SavedSearch.owner_id.is_(None), func.lower(SavedSearch.name))
+    ).all()
+    return [_saved(row, owner) for row, owner in rows]
+
+
+def get_saved(ctx: Context, name: str) -> Saved:
+    for saved in list_saved(ctx):
+        if saved.name.lower() == name.strip().lower():
+            return saved
+    raise NotFound(f"no saved search named {name!r} (see `tessera search list`)")
+
+
+@operation
+def delete_saved(ctx: Context, name: str) -> None:
+    row = ctx.session.scalars(
+        select(SavedSearch).where(
+            func.lower(SavedSearch.name) == name.strip().lower(), SavedSearch.owner_id == ctx.actor.id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"you have no saved search named {name!r}")
+    ctx.session.delete(row)
+
+
+# -- completion ----------------------------------------------------------------------------------
+
+
+def complete(ctx: Context, text: str) -> list[str]:
+    """Suggestions for the last word of a query being typed: fields, operators or values."""
+    from tessera.core.search.completion import suggestions
+
+    return suggestions(ctx, text)
+
+
+__all__ = ["FIELD_NAMES", "OPERATORS", "SearchError", "count", "search", "statement"]

@@ -1,0 +1,1 @@
+"""Mail: outgoing messages (composition, the outbox, SMTP delivery)."""

@@ -1,0 +1,200 @@
+"""Conditions: is a scrip applicable to a transaction?
+
+A condition is a callable `(sc: ScripContext, argument: str) -> bool` with an attribute
+`transaction_types` (a tuple of transaction types, or `("Any",)`). Built-ins follow RT's
+`lib/RT/Condition/*`; operators add more as installed packages under the entry-point group
+`tessera.scrip_conditions`. Expression conditions are Jinja expressions run in the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from tessera.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tessera.scrips.engine import ScripContext
+
+ConditionFn = Callable[["ScripContext", str], bool]
+ANY = ("Any",)
+OWNER_TYPES = ("Set", "Take", "Steal", "Untake", "Give")
+CATEGORIES = ("initial", "active", "inactive")
+
+
+def condition(*types: str) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
+    def wrap(fn: Callable[..., bool]) -> Callable[..., bool]:
+        fn.transaction_types = types or ANY  # type: ignore[attr-defined]
+        return fn
+
+    return wrap
+
+
+def _status_change(sc: ScripContext) -> tuple[str, str] | None:
+    txn = sc.txn
+    if txn.type == "Status" or (txn.type == "Set" and txn.field == "Status"):
+        return (txn.old_value or "", txn.new_value or "")
+    return None
+
+
+def _matches_status(sc: ScripContext, spec: str, status: str) -> bool:
+    """`*`, a status name, a category word or a comma list of those."""
+    words = [w.strip().lower() for w in spec.split(",") if w.strip()]
+    if not words or "*" in words:
+        return True
+    lifecycle = sc.lifecycle
+    category = lifecycle.category(status) if status and lifecycle.is_valid(status) else None
+    return any(w == status or (w in CATEGORIES and w == category) for w in words)
+
+
+def parse_status_argument(argument: str) -> tuple[str, str] | None:
+    """`OLD -> NEW`, RT's `old: a, b; new: c, d`, a single status (the new one) or empty (any)."""
+    arg = argument.strip()
+    if not arg:
+        return None
+    if "->" in arg:
+        old, _, new = arg.partition("->")
+        return (old.strip() or "*", new.strip() or "*")
+    if re.match(r"^\s*(old|new)\s*:", arg, re.I):
+        parts = {"old": "*", "new": "*"}
+        for piece in arg.split(";"):
+            key, sep, value = piece.partition(":")
+            if not sep or key.strip().lower() not in parts:
+                raise InvalidInput(f"cannot read status argument {argument!r} (try 'open -> resolved')")
+            parts[key.strip().lower()] = value.strip() or "*"
+        return (parts["old"], parts["new"])
+    return ("*", arg)
+
+
+@condition("Status", "Set")
+def on_status_change(sc: ScripContext, argument: str) -> bool:
+    change = _status_change(sc)
+    if change is None:
+        return False
+    spec = parse_status_argument(argument)
+    if spec is None:
+        return True
+    return _matches_status(sc, spec[0], change[0]) and _matches_status(sc, spec[1], change[1])
+
+
+@condition("Create")
+def on_create(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition()
+def on_transaction(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("Correspond")
+def on_correspond(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("Comment")
+def on_comment(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("Status", "Set")
+def on_resolve(sc: ScripContext, argument: str) -> bool:
+    return on_status_change(sc, "resolved")
+
+
+@condition("Status", "Set")
+def on_reject(sc: ScripContext, argument: str) -> bool:
+    return on_status_change(sc, "rejected")
+
+
+@condition("Status", "Set")
+def on_close(sc: ScripContext, argument: str) -> bool:
+    return on_status_change(sc, "initial, active -> inactive")
+
+
+@condition("Status", "Set")
+def on_reopen(sc: ScripContext, argument: str) -> bool:
+    return on_status_change(sc, "inactive -> initial, active")
+
+
+@condition(*OWNER_TYPES)
+def on_owner_change(sc: ScripContext, argument: str) -> bool:
+    # Core records an owner change once (Take/Steal/Untake/Give, field Owner), so this fires once.
+    return sc.txn.field == "Owner"
+
+
+@condition("Set")
+def on_priority_change(sc: ScripContext, argument: str) -> bool:
+    return sc.txn.field == "Priority"
+
+
+@condition("Set")
+def on_queue_change(sc: ScripContext, argument: str) -> bool:
+    return sc.txn.field == "Queue"
+
+
+@condition("CustomField")
+def on_custom_field_change(sc: ScripContext, argument: str) -> bool:
+    name = argument.strip().lower()
+    return not name or (sc.txn.field or "").lower() == name
+
+
+@condition("Merged")
+def on_merge(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+BUILTIN: dict[str, ConditionFn] = {
+    "OnCreate": on_create,
+    "OnTransaction": on_transaction,
+    "OnCorrespond": on_correspond,
+    "OnComment": on_comment,
+    "OnStatusChange": on_status_change,
+    "OnResolve": on_resolve,
+    "OnReject": on_reject,
+    "OnClose": on_close,
+    "OnReopen": on_reopen,
+    "OnOwnerChange": on_owner_change,
+    "OnPriorityChange": on_priority_change,
+    "OnQueueChange": on_queue_change,
+    "OnCustomFieldChange": on_custom_field_change,
+    "OnMerge": on_merge,
+}
+
+
+@cache
+def registry() -> dict[str, ConditionFn]:
+    """Built-ins plus what installed packages declare under `tessera.scrip_conditions`."""
+    found: dict[str, ConditionFn] = dict(BUILTIN)
+    for ep in entry_points(group="tessera.scrip_conditions"):
+        if ep.name not in found:
+            found[ep.name] = ep.load()
+    return found
+
+
+def lookup(name: str) -> ConditionFn:
+    table = registry()
+    fn = table.get(name)
+    if fn is None:
+        lowered = {k.lower().replace(" ", ""): v for k, v in table.items()}
+        fn = lowered.get(name.lower().replace(" ", ""))
+    if fn is None:
+        raise InvalidInput(f"unknown condition {name!r} (conditions: {', '.join(sorted(table))})")
+    return fn
+
+
+def canonical_name(name: str) -> str:
+    fn = lookup(name)
+    return next(k for k, v in registry().items() if v is fn)
+
+
+def types_of(fn: Any) -> tuple[str, ...]:
+    return tuple(getattr(fn, "transaction_types", ANY))
+
+
+def applies_to_type(types: tuple[str, ...], txn_type: str) -> bool:
+    lowered = txn_type.lower()
+    return any(t == "Any" or t.lower() == lowered for t in types)

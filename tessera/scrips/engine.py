@@ -1,0 +1,730 @@
+"""The scrip engine: RT's two phases on every unit of work, with a trace of every scrip considered.
+
+Plugged into core as a transaction observer (`install()`): when an operation is about to commit,
+core hands over the transactions it recorded. Then, inside the same database transaction:
+
+* TransactionCreate stage, for each transaction in order: the enabled scrips of the ticket's queue
+  and the global ones whose condition accepts the transaction's type, in one shared sort order.
+  Phase 1: each condition is evaluated and, when true, the action prepares (templates rendered,
+  recipients and new values computed; nothing is written but the trace). Phase 2: every prepared
+  action commits, in order. A commit that changes the ticket goes through core (as the desk: rights
+  bypassed, lifecycle still checked) inside a savepoint and records transactions of its own; the
+  scrips of those run at once, one level deeper, before the next commit. Past `max_depth()` levels
+  they are not run, and a `depth limit` trace row says so.
+* TransactionBatch stage, once per ticket per unit of work: a batch scrip is considered when any of
+  the unit's transactions has a type its condition accepts; the condition is tried on each such
+  transaction in order and the first that satisfies it is handed to prepare and commit (at most
+  once per batch).
+
+What aborts the whole operation (nothing is committed, the caller gets the error): database errors
+(lost connection, serialization failure, a row the outbox cannot store) and bugs in the engine
+itself. What is only recorded in the trace, the triggering change and the other scrips being kept:
+a condition or expression that raises, a template that fails (syntax, undefined name, refused by the
+sandbox), an action whose prepare fails, and a commit that fails (its savepoint is rolled back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+
+from tessera.core.context import Context, add_observer, remove_observer
+from tessera.core.errors import NotFound
+from tessera.core.lifecycle import Lifecycle
+from tessera.core.models import (
+    OutboxMessage,
+    Scrip,
+    ScripRun,
+    Ticket,
+    Transaction,
+    User,
+    display_id,
+)
+from tessera.core.statuses import lifecycle_of
+from tessera.scrips import actions as action_registry
+from tessera.scrips import conditions as condition_registry
+from tessera.scrips import sandbox
+from tessera.scrips.views import MESSAGE_TYPES, TicketView, TransactionView, UserView
+
+STAGES = ("TransactionCreate", "TransactionBatch")
+STATE_KEY = "tessera.scrips"
+DISABLE_KEY = "tessera.scrips.disabled"
+MAX_DEPTH_ENV = "TESSERA_SCRIP_MAX_DEPTH"
+DEFAULT_MAX_DEPTH = 5
+
+# Trace outcomes.
+CONDITION_FALSE = "condition false"
+CONDITION_FAILED = "condition failed"
+SKIPPED = "skipped"
+PREPARE_FAILED = "prepare failed"
+PREPARED = "prepared"
+COMMITTED = "committed"
+COMMIT_FAILED = "commit failed"
+DEPTH_LIMIT = "depth limit"
+
+
+def max_depth() -> int:
+    raw = os.environ.get(MAX_DEPTH_ENV, "")
+    return int(raw) if raw.strip().isdigit() else DEFAULT_MAX_DEPTH
+
+
+@dataclass(frozen=True)
+class ScripRow:
+    """A scrip as the engine uses it: plain values, loaded with the rest of the catalog."""
+
+    id: int
+    description: str
+    queue_id: int | None
+    stage: str
+    sort_order: int
+    condition: str | None
+    condition_argument: str
+    condition_expression: str | None
+    action: str
+    action_argument: str
+    template: str | None
+
+
+AnyScrip = Scrip | ScripRow
+
+
+@dataclass(frozen=True)
+class Person:
+    """A watcher as the recipient rules need it."""
+
+    id: int
+    name: str
+    email: str | None
+    real_name: str | None
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class Part:
+    """One node of a transaction's message, as views read it."""
+
+    id: int
+    message_id: str | None
+    subject: str | None
+    headers: str
+    content_type: str
+    content: str | None
+    filename: str | None
+
+
+# Everything the scrips of a unit of work read, in one round trip, always current: the scrips,
+# the templates, the desk's own addresses, the watchers of the unit's tickets and of their queues,
+# and the messages of the unit's transactions.
+_PREFETCH = text(
+    """
+    SELECT 's' AS kind, json_build_array(id, description, queue_id, stage, sort_order, condition,
+           condition_argument, condition_expression, action, action_argument, template) AS row
+      FROM scrips WHERE enabled
+    UNION ALL
+    SELECT 't', json_build_array(lower(name), queue_id, content) FROM scrip_templates
+    UNION ALL
+    SELECT 'q', json_build_array(correspond_address, comment_address) FROM queues
+    UNION ALL
+    SELECT 'w', json_build_array(w.ticket_id, w.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(:tickets)
+    UNION ALL
+    SELECT 'v', json_build_array(qw.queue_id, qw.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(:queues)
+    UNION ALL
+    SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
+           a.content_type, a.content, a.filename)
+      FROM attachments a WHERE a.transaction_id = ANY(:messages)
+    """
+)
+
+
+@dataclass
+class EngineState:
+    """Everything the engine keeps for one unit of work (in `ctx.extras`)."""
+
+    scrips: dict[str, list[ScripRow]] = field(default_factory=dict)
+    templates: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    loaded: bool = False
+    runs: list[ScripRun] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
+    queue_people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
+    messages: dict[int, list[Part]] = field(default_factory=dict)
+    runs_written: int = 0
+    outbox_written: int = 0
+    _desk: set[str] = field(default_factory=set)
+    _privileged: set[str] | None = None
+
+    def prefetch(self, ctx: Context, transactions: list[Transaction]) -> None:
+        from tessera.mail.compose import fallback_address
+
+        ticket_ids = sorted({t.ticket_id for t in transactions})
+        queue_ids = set()
+        for ticket_id in ticket_ids:
+            ticket = ctx.session.get(Ticket, ticket_id)
+            if ticket is not None:
+                queue_ids.add(ticket.queue_id)
+        message_ids = [t.id for t in transactions if t.type in MESSAGE_TYPES]
+        with ctx.session.no_autoflush:
+            rows = ctx.session.execute(
+                _PREFETCH, {"tickets": ticket_ids, "queues": sorted(queue_ids), "messages": message_ids}
+            ).all()
+        scrips: list[ScripRow] = []
+        for ticket_id in ticket_ids:
+            self.people[ticket_id] = {"Requestor": [], "Cc": [], "AdminCc": []}
+        for queue_id in queue_ids:
+            self.queue_people[queue_id] = {"Cc": [], "AdminCc": []}
+        for message_id in message_ids:
+            self.messages[message_id] = []
+        for kind, row in rows:
+            if kind == "s":
+                scrips.append(ScripRow(*row))
+            elif kind == "t":
+                self.templates[(row[0], row[1])] = row[2]
+            elif kind == "q":
+                self._desk.update(a.lower() for a in row if a)
+            elif kind == "w":
+                self.people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
+            elif kind == "v":
+                self.queue_people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
+            else:
+                self.messages[row[0]].append(Part(*row[1:]))
+        for people in (*self.people.values(), *self.queue_people.values()):
+            for members in people.values():
+                members.sort(key=lambda p: p.id)
+        for parts in self.messages.values():
+            parts.sort(key=lambda p: p.id)
+        self._desk.add(fallback_address().lower())
+        scrips.sort(key=lambda r: (r.sort_order, r.id))
+        self.scrips = {name: [] for name in STAGES}
+        for scrip in scrips:
+            self.scrips.setdefault(scrip.stage, []).append(scrip)
+        self.loaded = True
+
+    def _load(self, ctx: Context) -> None:
+        self.prefetch(ctx, [])
+
+    def scrips_for(self, ctx: Context, stage: str, queue_id: int) -> list[ScripRow]:
+        if not self.loaded:
+            self._load(ctx)
+        return [s for s in self.scrips.get(stage, []) if s.queue_id is None or s.queue_id == queue_id]
+
+    def template(self, ctx: Context, name: str, queue_id: int) -> str | None:
+        if not self.loaded:
+            self._load(ctx)
+        key = name.lower()
+        found = self.templates.get((key, queue_id))
+        return found if found is not None else self.templates.get((key, None))
+
+    def desk_addresses(self, ctx: Context) -> set[str]:
+        if not self.loaded:
+            self._load(ctx)
+        return self._desk
+
+    def privileged_addresses(self, ctx: Context) -> set[str]:
+        if self._privileged is None:
+            with ctx.session.no_autoflush:
+                self._privileged = {
+                    e.lower()
+                    for e in ctx.session.scalars(
+                        select(User.email).where(User.privileged.is_(True), User.email.is_not(None))
+                    )
+                }
+        return self._privileged
+
+
+class ScripContext:
+    """What a condition and an action get: the scrip, the transaction, the ticket, and views."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        state: EngineState,
+        scrip: AnyScrip,
+        txn: Transaction,
+        ticket: Ticket,
+        shared: SharedViews,
+        stage: str,
+        depth: int,
+    ) -> None:
+        self.ctx = ctx
+        self.engine_state = state
+        self.scrip = scrip
+        self.txn = txn
+        self.ticket = ticket
+        self.stage = stage
+        self.depth = depth
+        self._shared = shared
+
+    @property
+    def ticket_view(self) -> TicketView:
+        return self._shared.ticket
+
+    @property
+    def txn_view(self) -> TransactionView:
+        return self._shared.txn
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self._shared.lifecycle
+
+    @property
+    def actor(self) -> UserView:
+        return self._shared.actor
+
+    @property
+    def actor_user(self) -> User | None:
+        return self.ctx.actor if self.txn.actor_id == self.ctx.actor.id else self.txn.actor
+
+    def variables(self) -> dict[str, Any]:
+        return self._shared.variables(self.scrip)
+
+    def render_template(self) -> str:
+        name = self.scrip.template
+        if not name:
+            raise ValueError("this action needs a template and the scrip names none")
+        source = self.engine_state.template(self.ctx, name, self.ticket.queue_id)
+        if source is None:
+            raise LookupError(f"no template {name!r} for queue {self.ticket.queue.name} or global")
+        return sandbox.render(source, self.variables())
+
+    def triggered_by_robot(self) -> bool:
+        """RFC 3834 / RT: the triggering message was generated by a machine."""
+        message = self.txn_view.message
+        if not message.headers:
+            return False
+        auto = (message.header("Auto-Submitted") or "no").strip().lower()
+        precedence = (message.header("Precedence") or "").strip().lower()
+        return auto != "no" or precedence in ("bulk", "junk", "list")
+
+
+class SharedViews:
+    """Views of one transaction, built once and shared by all scrips considered for it."""
+
+    def __init__(
+        self, ctx: Context, txn: Transaction, ticket: Ticket, state: EngineState | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.ticket = TicketView(ctx, ticket)
+        self.txn = TransactionView(ctx, txn, state.messages.get(txn.id) if state else None)  # type: ignore[arg-type]
+        if state is not None and ticket.id in state.people and ticket.queue_id in state.queue_people:
+            self.ticket._prefetched(state.people[ticket.id], state.queue_people[ticket.queue_id])
+        self.lifecycle = lifecycle_of(ctx.session, ticket.queue)
+        self.actor = UserView(ctx.actor if txn.actor_id == ctx.actor.id else txn.actor)
+        self._ticket_id = ticket.id
+
+    def history(self, limit: int | None = None) -> list[TransactionView]:
+        query = select(Transaction).where(Transaction.ticket_id == self._ticket_id).order_by(Transaction.id)
+        rows = list(self.ctx.session.scalars(query))
+        if limit is not None:
+            rows = rows[-int(limit) :]
+        return [TransactionView(self.ctx, t) for t in rows]
+
+    def variables(self, scrip: AnyScrip) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "transaction": self.txn,
+            "queue": self.ticket.queue,
+            "actor": self.actor,
+            "argument": scrip.action_argument,
+            "scrip": {"id": scrip.id, "description": scrip.description},
+            "display_id": display_id,
+            "history": self.history,
+            "quote": sandbox.quote,
+            "desk": os.environ.get("TESSERA_DESK_NAME") or "Tessera",
+        }
+
+
+def condition_of(scrip: AnyScrip) -> tuple[tuple[str, ...], Callable[[ScripContext], bool]]:
+    if scrip.condition_expression:
+        expression = scrip.condition_expression
+
+        def by_expression(sc: ScripContext) -> bool:
+            return bool(sandbox.evaluate(expression, sc.variables()))
+
+        return condition_registry.ANY, by_expression
+    fn = condition_registry.lookup(scrip.condition or "")
+    argument = scrip.condition_argument
+    return condition_registry.types_of(fn), lambda sc: bool(fn(sc, argument))
+
+
+def _why(exc: BaseException) -> str:
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        return message
+    return sandbox.reason(exc)
+
+
+class Engine:
+    def __call__(self, ctx: Context, transactions: list[Transaction]) -> None:
+        if ctx.extras.get(DISABLE_KEY):
+            return
+        state = EngineState()
+        ctx.extras[STATE_KEY] = state
+        try:
+            run_unit(ctx, state, transactions)
+        finally:
+            ctx.extras.pop(STATE_KEY, None)
+
+
+def run_unit(ctx: Context, state: EngineState, transactions: list[Transaction]) -> None:
+    ctx.session.flush()
+    state.prefetch(ctx, transactions)
+    for txn in transactions:
+        run_create_stage(ctx, state, txn, 0)
+    by_ticket: dict[int, list[Transaction]] = {}
+    for txn in transactions:
+        by_ticket.setdefault(txn.ticket_id, []).append(txn)
+    for ticket_id, txns in by_ticket.items():
+        run_batch_stage(ctx, state, ticket_id, txns)
+    write_results(ctx, state)
+
+
+# The trace and the outbox of a unit in one statement (one round trip, however many rows).
+_WRITE = text(
+    """
+    WITH runs AS (
+      INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason,
+                              created)
+      SELECT scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason, created
+        FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(scrip_id int, ticket_id int, transaction_id bigint,
+             stage text, depth int, fired boolean, outcome text, reason text, created timestamptz)
+      RETURNING 1
+    ), mail AS (
+      INSERT INTO outbox (ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary,
+                          message, next_attempt, created)
+      SELECT ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary, message,
+             next_attempt, created
+        FROM jsonb_to_recordset(CAST(:mail AS jsonb)) AS m(ticket_id int, transaction_id bigint, scrip_id int,
+             message_id text, mail_from text, recipients jsonb, summary jsonb, message text,
+             next_attempt timestamptz, created timestamptz)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM mail)
+    """
+)
+
+
+def write_results(ctx: Context, state: EngineState) -> None:
+    if not state.runs and not state.outbox:
+        return
+    runs = [
+        {
+            "scrip_id": r.scrip_id,
+            "ticket_id": r.ticket_id,
+            "transaction_id": r.transaction_id,
+            "stage": r.stage,
+            "depth": r.depth,
+            "fired": r.fired,
+            "outcome": r.outcome,
+            "reason": r.reason,
+            "created": r.created.isoformat(),
+        }
+        for r in state.runs
+    ]
+    mail = [
+        {
+            "ticket_id": m.ticket_id,
+            "transaction_id": m.transaction_id,
+            "scrip_id": m.scrip_id,
+            "message_id": m.message_id,
+            "mail_from": m.mail_from,
+            "recipients": m.recipients,
+            "summary": m.summary,
+            "message": m.message,
+            "next_attempt": m.next_attempt.isoformat(),
+            "created": m.created.isoformat(),
+        }
+        for m in state.outbox
+    ]
+    ctx.session.execute(_WRITE, {"runs": json.dumps(runs), "mail": json.dumps(mail)})
+    state.runs_written, state.outbox_written = len(runs), len(mail)
+
+
+def _trace(
+    ctx: Context, state: EngineState, scrip: AnyScrip | None, txn: Transaction, stage: str, depth: int
+) -> ScripRun:
+    run = ScripRun(
+        scrip_id=scrip.id if scrip else None,
+        ticket_id=txn.ticket_id,
+        transaction_id=txn.id,
+        stage=stage,
+        depth=depth,
+        fired=False,
+        outcome=CONDITION_FALSE,
+        reason="",
+        created=ctx.now,
+    )
+    # Added to the session when the unit's scrips are done: one batched INSERT, and a scrip's
+    # savepoint rollback never takes trace rows with it.
+    state.runs.append(run)
+    return run
+
+
+def _plan(state: EngineState, scrip: AnyScrip, run: ScripRun, action: Any = None) -> dict[str, Any]:
+    plan = {"scrip": scrip, "run": run, "action": action}
+    state.plans.append(plan)
+    return plan
+
+
+def _prepare(
+    ctx: Context, state: EngineState, scrip: AnyScrip, sc: ScripContext, run: ScripRun
+) -> action_registry.ScripAction | None:
+    run.fired = True
+    try:
+        action_cls = action_registry.lookup(scrip.action)
+        action = action_cls(sc, scrip.action_argument)
+        action.prepare()
+    except action_registry.Skip as exc:
+        run.outcome, run.reason = SKIPPED, str(exc)
+        return None
+    except Exception as exc:
+        run.outcome, run.reason = PREPARE_FAILED, _why(exc)
+        return None
+    run.outcome, run.reason = PREPARED, ""
+    return action
+
+
+def run_create_stage(ctx: Context, state: EngineState, txn: Transaction, depth: int) -> None:
+    ticket = ctx.session.get(Ticket, txn.ticket_id)
+    if ticket is None:
+        return
+    candidates = []
+    for scrip in state.scrips_for(ctx, "TransactionCreate", ticket.queue_id):
+        try:
+            types, check = condition_of(scrip)
+        except Exception as exc:
+            candidates.append((scrip, None, _why(exc)))
+            continue
+        if condition_registry.applies_to_type(types, txn.type):
+            candidates.append((scrip, check, ""))
+    if not candidates:
+        return
+    shared = SharedViews(ctx, txn, ticket, state)
+    prepared: list[tuple[AnyScrip, action_registry.ScripAction, ScripRun, ScripContext]] = []
+    for scrip, check, problem in candidates:
+        run = _trace(ctx, state, scrip, txn, "TransactionCreate", depth)
+        plan = _plan(state, scrip, run)
+        if check is None:
+            run.outcome, run.reason = CONDITION_FAILED, problem
+            continue
+        sc = ScripContext(ctx, state, scrip, txn, ticket, shared, "TransactionCreate", depth)
+        try:
+            applies = check(sc)
+        except Exception as exc:
+            run.outcome, run.reason = CONDITION_FAILED, _why(exc)
+            continue
+        if not applies:
+            continue
+        action = _prepare(ctx, state, scrip, sc, run)
+        plan["action"] = action
+        if action is not None:
+            prepared.append((scrip, action, run, sc))
+    for scrip, action, run, _sc in prepared:
+        _commit(ctx, state, scrip, action, run, txn, depth)
+
+
+def run_batch_stage(ctx: Context, state: EngineState, ticket_id: int, txns: list[Transaction]) -> None:
+    ticket = ctx.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return
+    scrips = state.scrips_for(ctx, "TransactionBatch", ticket.queue_id)
+    if not scrips:
+        return
+    shared_by_txn: dict[int, SharedViews] = {}
+    prepared = []
+    for scrip in scrips:
+        try:
+            types, check = condition_of(scrip)
+        except Exception as exc:
+            run = _trace(ctx, state, scrip, txns[0], "TransactionBatch", 0)
+            run.outcome, run.reason = CONDITION_FAILED, _why(exc)
+            _plan(state, scrip, run)
+            continue
+        matching = [t for t in txns if condition_registry.applies_to_type(types, t.type)]
+        if not matching:
+            continue
+        chosen: tuple[Transaction, ScripContext] | None = None
+        failure = ""
+        for txn in matching:
+            if txn.id not in shared_by_txn:
+                shared_by_txn[txn.id] = SharedViews(ctx, txn, ticket, state)
+            sc = ScripContext(ctx, state, scrip, txn, ticket, shared_by_txn[txn.id], "TransactionBatch", 0)
+            try:
+                if check(sc):
+                    chosen = (txn, sc)
+                    break
+            except Exception as exc:
+                failure = _why(exc)
+        run = _trace(ctx, state, scrip, chosen[0] if chosen else matching[0], "TransactionBatch", 0)
+        plan = _plan(state, scrip, run)
+        if chosen is None:
+            if failure:
+                run.outcome, run.reason = CONDITION_FAILED, failure
+            continue
+        run.reason = ""
+        action = _prepare(ctx, state, scrip, chosen[1], run)
+        plan["action"] = action
+        if action is not None:
+            prepared.append((scrip, action, run, chosen[0]))
+    for scrip, action, run, txn in prepared:
+        _commit(ctx, state, scrip, action, run, txn, 0)
+
+
+def _commit(
+    ctx: Context,
+    state: EngineState,
+    scrip: AnyScrip,
+    action: action_registry.ScripAction,
+    run: ScripRun,
+    txn: Transaction,
+    depth: int,
+) -> None:
+    session = ctx.session
+    before = len(ctx.batch)
+    was_system = ctx.system
+    ctx.system = True
+    try:
+        if action.changes_ticket:
+            with session.begin_nested():
+                action.commit()
+                session.flush()
+        else:
+            action.commit()
+        run.outcome = COMMITTED
+    except Exception as exc:
+        del ctx.batch[before:]
+        run.outcome, run.reason = COMMIT_FAILED, _why(exc)
+        return
+    finally:
+        ctx.system = was_system
+    new = ctx.batch[before:]
+    if not new:
+        return
+    for made in new:
+        made.data = {**(made.data or {}), "scrip_id": scrip.id, "scrip": scrip.description, "cause": txn.id}
+    session.flush()
+    if depth + 1 >= max_depth():
+        for made in new:
+            limit = _trace(ctx, state, None, made, "TransactionCreate", depth + 1)
+            limit.outcome = DEPTH_LIMIT
+            limit.reason = f"scrips not run on this transaction: the depth bound ({max_depth()}) was reached"
+        return
+    for made in new:
+        run_create_stage(ctx, state, made, depth + 1)
+
+
+ENGINE = Engine()
+
+
+def install() -> None:
+    """Plug the engine into core: every operation runs the scrips before it commits."""
+    add_observer(ENGINE)
+
+
+def uninstall() -> None:
+    remove_observer(ENGINE)
+
+
+def scrip_by_id(ctx: Context, scrip_id: int) -> Scrip:
+    scrip = ctx.session.get(Scrip, scrip_id)
+    if scrip is None:
+        raise NotFound(f"no scrip {scrip_id}")
+    return scrip
+
+
+def test_scrip(ctx: Context, scrip: AnyScrip, txn: Transaction) -> dict[str, Any]:
+    """Condition and prepare of one scrip on one transaction; nothing is written."""
+    ticket = ctx.session.get(Ticket, txn.ticket_id)
+    assert ticket is not None
+    state = EngineState()
+    shared = SharedViews(ctx, txn, ticket)
+    sc = ScripContext(ctx, state, scrip, txn, ticket, shared, scrip.stage, 0)
+    out: dict[str, Any] = {
+        "scrip": scrip.id,
+        "description": scrip.description,
+        "ticket": ticket.display_id,
+        "transaction": txn.id,
+        "transaction_type": txn.type,
+        "fires": False,
+        "outcome": CONDITION_FALSE,
+        "reason": "",
+        "message": None,
+        "changes": [],
+    }
+    try:
+        types, check = condition_of(scrip)
+        if not condition_registry.applies_to_type(types, txn.type):
+            out["reason"] = f"the condition does not look at {txn.type} transactions"
+            return out
+        if not check(sc):
+            return out
+    except Exception as exc:
+        out["outcome"], out["reason"] = CONDITION_FAILED, _why(exc)
+        return out
+    out["fires"] = True
+    try:
+        action = action_registry.lookup(scrip.action)(sc, scrip.action_argument)
+        action.prepare()
+    except action_registry.Skip as exc:
+        out["outcome"], out["reason"] = SKIPPED, str(exc)
+        return out
+    except Exception as exc:
+        out["outcome"], out["reason"] = PREPARE_FAILED, _why(exc)
+        return out
+    out["outcome"] = PREPARED
+    if action.outgoing is not None:
+        out["message"] = action.outgoing.summary()
+    out["changes"] = action.changes
+    return out
+
+
+def scrip_log(
+    ctx: Context, scrip_id: int | None = None, ticket_id: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    query = (
+        select(ScripRun, Scrip.description)
+        .outerjoin(Scrip, Scrip.id == ScripRun.scrip_id)
+        .order_by(ScripRun.id.desc())
+        .limit(limit)
+    )
+    if scrip_id is not None:
+        query = query.where(ScripRun.scrip_id == scrip_id)
+    if ticket_id is not None:
+        query = query.where(ScripRun.ticket_id == ticket_id)
+    return [
+        {
+            "id": run.id,
+            "scrip": run.scrip_id,
+            "description": description,
+            "ticket": display_id(run.ticket_id),
+            "transaction": run.transaction_id,
+            "stage": run.stage,
+            "depth": run.depth,
+            "fired": run.fired,
+            "outcome": run.outcome,
+            "reason": run.reason,
+            "created": run.created.isoformat() if run.created else None,
+        }
+        for run, description in ctx.session.execute(query)
+    ]
+
+
+__all__ = [
+    "ENGINE",
+    "STAGES",
+    "EngineState",
+    "ScripContext",
+    "install",
+    "max_depth",
+    "scrip_by_id",
+    "scrip_log",
+    "test_scrip",
+    "uninstall",
+]
