@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tessera.core.context import login_name
@@ -10,9 +10,14 @@ from tessera.core.db import Database
 from tessera.core.models import Grant, User
 from tessera.core.statuses import ensure_builtin_lifecycles
 
+_BOOTSTRAP_LOCK_KEY = 0x7E55E8B
+
 
 def bootstrap(session: Session, login: str | None = None) -> User | None:
-    """Idempotent. On a desk with no users, the OS login becomes its first superuser (returned)."""
+    """Idempotent. On a desk with no users, the OS login becomes its first superuser (returned).
+
+    Serialised by an advisory lock: processes starting together on a new desk seed it once."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BOOTSTRAP_LOCK_KEY})
     ensure_builtin_lifecycles(session)
     created = None
     if session.scalar(select(func.count()).select_from(User)) == 0:
