@@ -46,6 +46,8 @@ app.add_typer(scrip_cmds.app, name="scrip")
 app.command("worker")(worker_cmd.worker)
 ticket_cmds.app.command("preview")(preview_cmd.preview)
 app.command("tui")(tui_cmd.tui)
+app.command("mailgate")(__import__("tessera.cli.mail_cmds", fromlist=["mailgate"]).mailgate)
+app.command("lmtp")(__import__("tessera.cli.mail_cmds", fromlist=["lmtp"]).lmtp)
 
 
 def _version(value: bool) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 from tessera.core.context import Context
 from tessera.core.models import Attachment, Queue, Transaction
-from tessera.core.schemas import MessageIn
+from tessera.core.schemas import MessageIn, MimePartIn
 
 
 def new_message_id(queue: Queue) -> str:
@@ -18,9 +18,14 @@ def new_message_id(queue: Queue) -> str:
 
 
 def store_message(ctx: Context, txn: Transaction, queue: Queue, message: MessageIn) -> Attachment:
-    """The root part is the message; with attachments it is multipart/mixed over body and files."""
+    """The root part is the message; with attachments it is multipart/mixed over body and files.
+    Mail brings its own MIME tree (`message.mime`), stored as received."""
     ctx.session.flush()  # the transaction needs its id
     message_id = message.message_id or new_message_id(queue)
+    if message.mime is not None:
+        root = _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
+        txn.data = {**txn.data, "message_id": message_id}
+        return root
     has_files = bool(message.attachments)
     root = Attachment(
         transaction_id=txn.id,
@@ -66,4 +71,41 @@ def store_message(ctx: Context, txn: Transaction, queue: Queue, message: Message
                 )
             )
     txn.data = {**txn.data, "message_id": message_id}
+    return root
+
+
+def _store_tree(
+    ctx: Context,
+    txn: Transaction,
+    top: MimePartIn,
+    *,
+    message_id: str,
+    subject: str | None,
+) -> Attachment:
+    """A received MIME tree, node by node in document order (iteratively: trees can be deep)."""
+    root: Attachment | None = None
+    stack: list[tuple[MimePartIn, Attachment | None]] = [(top, None)]
+    while stack:
+        part, above = stack.pop()
+        size = len(part.data) if part.data is not None else len((part.text or "").encode())
+        node = Attachment(
+            transaction_id=txn.id,
+            parent_id=above.id if above is not None else None,
+            message_id=message_id if root is None else None,
+            subject=subject if root is None else None,
+            filename=part.filename,
+            headers=part.headers,
+            content_type=part.content_type[:255],
+            content=part.text,
+            binary_content=part.data if part.text is None else None,
+            size=size,
+            created=ctx.now,
+        )
+        ctx.session.add(node)
+        if part.children:
+            ctx.session.flush()  # children need the id
+        if root is None:
+            root = node
+        stack.extend((child, node) for child in reversed(part.children))
+    assert root is not None
     return root

@@ -41,6 +41,17 @@ class AttachmentIn(BaseModel):
     data: bytes
 
 
+class MimePartIn(BaseModel):
+    """One node of a received message's MIME tree (mail gateway): text parts carry `text`."""
+
+    content_type: str = "text/plain"
+    headers: str = ""
+    filename: str | None = None
+    text: str | None = None
+    data: bytes | None = None
+    children: list[MimePartIn] = Field(default_factory=list)
+
+
 class MessageIn(BaseModel):
     """A correspondence or comment; mail brings headers, the CLI and TUI only a body."""
 
@@ -56,9 +67,11 @@ class MessageIn(BaseModel):
     # Extra recipients for this message only (RT's one-time Cc/Bcc).
     cc: list[Email] = Field(default_factory=list)
     bcc: list[Email] = Field(default_factory=list)
+    # Mail: the whole MIME tree as received; when set, it is stored instead of body + attachments.
+    mime: MimePartIn | None = None
 
     def is_empty(self) -> bool:
-        return not self.body.strip() and not self.attachments
+        return not self.body.strip() and not self.attachments and self.mime is None
 
 
 class TicketCreate(BaseModel):

@@ -3,11 +3,12 @@
 from tessera.core.models.base import Base
 from tessera.core.models.customfield import CustomField, CustomFieldOption, CustomFieldValue
 from tessera.core.models.lifecycle import LifecycleRecord
+from tessera.core.models.mail import InboundMail
 from tessera.core.models.people import Group, GroupMember, User
 from tessera.core.models.queue import Queue, QueueWatcher
 from tessera.core.models.rights import Grant
-from tessera.core.models.search import SavedSearch
 from tessera.core.models.scrips import OutboxMessage, Scrip, ScripRun, ScripTemplate
+from tessera.core.models.search import SavedSearch
 from tessera.core.models.seen import TicketSeen
 from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
 
@@ -20,6 +21,7 @@ __all__ = [
     "Grant",
     "Group",
     "GroupMember",
+    "InboundMail",
     "LifecycleRecord",
     "Link",
     "OutboxMessage",

@@ -70,7 +70,9 @@ class Ticket(Base):
     version: Mapped[int] = mapped_column(server_default=text("1"))
     # Full text over the subject, kept current by PostgreSQL itself in the same transaction.
     search_vector: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('english'::regconfig, (subject)::text)", persisted=True), deferred=True
+        TSVECTOR,
+        Computed("to_tsvector('english'::regconfig, (subject)::text)", persisted=True),
+        deferred=True,
     )
 
     queue: Mapped[Queue] = relationship(lazy="joined", innerjoin=True)
@@ -164,6 +166,8 @@ class Attachment(Base):
     # Full text over text parts (the first 100,000 characters: tsvector has a size limit).
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('english'::regconfig, \"left\"(COALESCE(content, ''::text), 100000))", persisted=True),
+        Computed(
+            "to_tsvector('english'::regconfig, \"left\"(COALESCE(content, ''::text), 100000))", persisted=True
+        ),
         deferred=True,
     )

@@ -1,0 +1,152 @@
+"""Inbound mail: messages per second through the gateway, against parsing alone.
+
+Run: .venv/bin/python bench/mailgate.py [--rounds 3] [--spawn 20]
+Uses the test PostgreSQL (embedded, or $TESSERA_TEST_DATABASE_URL) with a fresh migrated desk
+(Everyone may create tickets in General; default scrips on, so autoreplies go to the outbox).
+Workloads: the 120 corpus messages (a hard mix: bounces, huge headers, broken MIME) and a
+synthetic help-desk mix (new tickets and tagged replies, a third with an attachment).
+
+  parse            tessera.mail.inbound.parse alone (no database)
+  gateway          gateway.deliver in one process (parse + threading + rights + ticket + scrips)
+  mailgate spawn   `tessera mailgate` as an MTA's pipe runs it: one process per message
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tessera.core import grants, queues
+from tessera.core.bootstrap import bootstrap
+from tessera.core.context import open_context
+from tessera.core.db import open_database
+from tessera.mail.gateway import Settings, deliver
+from tessera.mail.inbound import parse
+from tessera.scrips import engine
+from tests import pg
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
+
+
+def synthetic(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        msg = EmailMessage()
+        customer = (i // 3) % 50  # a ticket and its two follow-ups come from the same customer
+        msg["From"] = f"Customer {customer} <customer{customer}@example.com>"
+        msg["To"] = "help@desk.example"
+        tag = f"[TKT-{(i // 3) + 1:04d}] " if i % 3 else ""
+        msg["Subject"] = f"{'Re: ' if tag else ''}{tag}Printer {i // 3} is on fire"
+        msg["Message-ID"] = f"<bench.{i}@example.com>"
+        msg.set_content("Hello,\n\nthe printer on the 3rd floor is on fire again.\n\nThanks\n" * 3)
+        if i % 3 == 1:
+            msg.add_attachment(os.urandom(20_000), maintype="image", subtype="png", filename=f"photo{i}.png")
+        out.append(msg.as_bytes())
+    return out
+
+
+def fresh_desk(server):  # type: ignore[no-untyped-def]
+    url = pg.clone(server, pg.ensure_template(server), prefix="tessera_m")
+    db = open_database(url)
+    with db.session() as session:
+        bootstrap(session, "root")
+        root = open_context(session, "root")
+        queues.create_queue(
+            root,
+            "General",
+            correspond_address="help@desk.example",
+            comment_address="help-comment@desk.example",
+        )
+        grants.grant(root, "CreateTicket", "role:Everyone", "General")
+        grants.grant(root, "ReplyToTicket", "role:Requestor", "General")
+    db.dispose()
+    return url
+
+
+def parse_rate(messages: list[bytes]) -> float:
+    started = time.perf_counter()
+    for raw in messages:
+        parse(raw)
+    return len(messages) / (time.perf_counter() - started)
+
+
+def gateway_rate(url, messages: list[bytes]) -> tuple[float, dict[str, int]]:  # type: ignore[no-untyped-def]
+    db = open_database(url)
+    engine.install()
+    counts: dict[str, int] = {}
+    try:
+        settings = Settings()
+        with db.session() as session:
+            started = time.perf_counter()
+            for raw in messages:
+                outcome = deliver(session, raw, "General", "correspond", settings)
+                counts[outcome.action] = counts.get(outcome.action, 0) + 1
+            elapsed = time.perf_counter() - started
+    finally:
+        db.dispose()
+    return len(messages) / elapsed, counts
+
+
+def spawn_rate(url, messages: list[bytes]) -> float:  # type: ignore[no-untyped-def]
+    exe = Path(sys.executable).parent / "tessera"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "tessera"]
+    env = {**os.environ, "TESSERA_DATABASE_URL": url.render_as_string(hide_password=False)}
+    started = time.perf_counter()
+    for raw in messages:
+        result = subprocess.run(
+            [*cmd, "mailgate", "--queue", "General"], input=raw, env=env, capture_output=True
+        )
+        if result.returncode not in (0, 65):
+            raise SystemExit(f"mailgate failed: {result.stderr.decode(errors='replace')}")
+    return len(messages) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (best is kept)")
+    parser.add_argument("--synthetic", type=int, default=300, help="synthetic messages per round")
+    parser.add_argument(
+        "--spawn", type=int, default=20, help="messages for the one-process-each run (0: skip)"
+    )
+    args = parser.parse_args()
+    corpus = [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))]
+    workloads = {"synthetic": synthetic(args.synthetic)}
+    if corpus:
+        workloads["corpus"] = corpus
+    server = pg.server_url()
+    best: dict[tuple[str, str], float] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for _ in range(args.rounds):
+        for name, messages in workloads.items():
+            best[(name, "parse")] = max(best.get((name, "parse"), 0.0), parse_rate(messages))
+            url = fresh_desk(server)
+            try:
+                rate, counts[name] = gateway_rate(url, messages)
+            finally:
+                pg.drop(url)
+            best[(name, "gateway")] = max(best.get((name, "gateway"), 0.0), rate)
+    print(f"best of {args.rounds} rounds; gateway = one database transaction per message, default scrips on")
+    print(f"{'workload':24} {'parse msg/s':>12} {'gateway msg/s':>14} {'gateway/parse':>14}")
+    for name, messages in workloads.items():
+        p, g = best[(name, "parse")], best[(name, "gateway")]
+        print(f"{name + f' ({len(messages)})':24} {p:12.0f} {g:14.0f} {g / p:14.1%}")
+        print(f"{'':24} outcomes: {counts[name]}")
+    if args.spawn:
+        url = fresh_desk(server)
+        try:
+            rate = spawn_rate(url, workloads["synthetic"][: args.spawn])
+        finally:
+            pg.drop(url)
+        g = best[("synthetic", "gateway")]
+        print(f"`tessera mailgate`, one process per message: {rate:.1f} msg/s ({rate / g:.1%} of in-process)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""The mail gateway against a real database with the scrip engine on: rights for strangers,
+threading (tags, Message-IDs Tessera sent or stored, foreign tags, merges), robots and loops,
+the stored MIME tree and raw bytes, and `tessera mailgate` exit codes as an MTA sees them."""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from sqlalchemy import select
+
+from tessera.core import grants, links, tickets
+from tessera.core.models import Attachment, InboundMail, OutboxMessage, Ticket, Transaction, User, Watcher
+from tessera.mail.gateway import EX_DATAERR, Settings, deliver
+from tests.helpers import assert_one_line_error, run
+from tests.test_scrips_support import engine_on, make_scrip_desk
+
+
+def mail(
+    subject: str = "Printer on fire",
+    sender: str = "Carla Customer <carla@customer.example>",
+    body: str = "It is on fire.",
+    **headers: str,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = headers.pop("to", "help@desk.example")
+    msg["Subject"] = subject
+    msg["Message-ID"] = headers.pop("message_id", make_msgid(domain="customer.example"))
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def desk(database):  # type: ignore[no-untyped-def]
+    with engine_on(), database.session() as session:
+        yield make_scrip_desk(session)
+
+
+@pytest.fixture
+def open_desk(desk):  # type: ignore[no-untyped-def]
+    """RT's usual public desk: anyone may open tickets, requestors and Ccs may reply."""
+    grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
+    grants.grant(desk.root, "ReplyToTicket", "role:Requestor", "General")
+    grants.grant(desk.root, "ReplyToTicket", "role:Cc", "General")
+    return desk
+
+
+def go(desk, raw: bytes, action: str = "correspond", **settings):  # type: ignore[no-untyped-def]
+    return deliver(desk.session, raw, "General", action, Settings(**settings))
+
+
+def transactions(desk, ticket_id: int) -> list[Transaction]:  # type: ignore[no-untyped-def]
+    return list(
+        desk.session.scalars(
+            select(Transaction).where(Transaction.ticket_id == ticket_id).order_by(Transaction.id)
+        )
+    )
+
+
+def watchers(desk, ticket_id: int, role: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(
+        desk.session.scalars(
+            select(User.email).join(Watcher, Watcher.user_id == User.id)
+            .where(Watcher.ticket_id == ticket_id, Watcher.role == role)
+        )
+    )  # fmt: skip
+
+
+def outbox_for(desk, ticket_id: int) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]
+    return list(
+        desk.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id).order_by(OutboxMessage.id)
+        )
+    )
+
+
+# -- strangers and rights -----------------------------------------------------------------------
+
+
+def test_fresh_desk_refuses_strangers_and_creates_no_user(desk) -> None:  # type: ignore[no-untyped-def]
+    raw = mail()
+    outcome = go(desk, raw)
+    assert outcome.action == "dropped" and outcome.classification == "refused"
+    assert "CreateTicket" in outcome.reason and "role:Everyone" in outcome.reason
+    assert desk.session.scalars(select(User).where(User.email == "carla@customer.example")).first() is None
+    row = desk.session.get(InboundMail, outcome.inbound_id)
+    assert row.raw == raw and row.action == "dropped" and row.sender == "carla@customer.example"
+
+
+def test_new_ticket_requestor_cc_watchers_autoreply(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    raw = mail(
+        to="help@desk.example, Boss <boss@customer.example>", Cc="Colleague <colleague@customer.example>"
+    )
+    outcome = go(desk, raw)
+    assert outcome.action == "create", outcome.reason
+    ticket = desk.session.get(Ticket, outcome.ticket)
+    assert ticket.subject == "Printer on fire"
+    assert watchers(desk, ticket.id, "Requestor") == ["carla@customer.example"]
+    assert watchers(desk, ticket.id, "Cc") == ["boss@customer.example", "colleague@customer.example"]
+    carla = desk.session.scalars(select(User).where(User.email == "carla@customer.example")).one()
+    assert carla.real_name == "Carla Customer" and not carla.privileged
+    create = transactions(desk, ticket.id)[0]
+    assert create.type == "Create" and create.actor_id == carla.id and create.data["via"] == "email"
+    auto = [o for o in outbox_for(desk, ticket.id) if "carla@customer.example" in o.recipients]
+    assert len(auto) == 1  # the scrips ran: the autoreply is in the outbox
+    row = desk.session.get(InboundMail, outcome.inbound_id)
+    assert (row.ticket_id, row.transaction_id, row.raw) == (ticket.id, create.id, raw)
+
+
+def test_cc_watchers_can_be_turned_off(open_desk) -> None:  # type: ignore[no-untyped-def]
+    outcome = go(open_desk, mail(Cc="colleague@customer.example"), cc_watchers=False)
+    assert watchers(open_desk, outcome.ticket, "Cc") == []
+
+
+# -- threading ----------------------------------------------------------------------------------
+
+
+def test_reply_to_a_message_tessera_sent_threads_without_a_tag(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    autoreply = outbox_for(desk, first.ticket)[0]
+    reply = mail(subject="Re: your message", body="Still burning.", In_Reply_To=autoreply.message_id)
+    outcome = go(desk, reply)
+    assert (outcome.action, outcome.ticket) == ("correspond", first.ticket), outcome.reason
+    assert "Tessera sent" in outcome.reason
+    assert [t.type for t in transactions(desk, first.ticket)].count("Correspond") == 1
+
+
+def test_subject_tag_threads_and_foreign_tags_do_not(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    tag = f"[TKT-{first.ticket:04d}]"
+    tagged = go(desk, mail(subject=f"Re: {tag} Printer on fire"))
+    assert (tagged.action, tagged.ticket) == ("correspond", first.ticket)
+    foreign = go(desk, mail(subject=f"Re: [example #{first.ticket}] Printer on fire"))
+    assert foreign.action == "create" and foreign.ticket != first.ticket
+
+
+def test_reference_to_a_stored_message_threads(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    original_id = make_msgid(domain="customer.example")
+    first = go(desk, mail(message_id=original_id))
+    # a colleague in Cc answers everyone, subject edited, no tag
+    reply = mail(sender="colleague@customer.example", subject="Printer", References=original_id)
+    grants.grant(desk.root, "ReplyToTicket", "role:Everyone", "General")
+    outcome = go(desk, reply)
+    assert (outcome.action, outcome.ticket) == ("correspond", first.ticket), outcome.reason
+
+
+def test_stranger_guessing_a_ticket_number_gets_a_new_ticket(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    before = len(transactions(desk, first.ticket))
+    outcome = go(
+        desk, mail(sender="mallory@evil.example", subject=f"[TKT-{first.ticket:04d}] give me the data")
+    )
+    assert outcome.action == "create" and outcome.ticket != first.ticket
+    assert f"TKT-{first.ticket:04d}" in outcome.reason and "may not correspond" in outcome.reason
+    assert len(transactions(desk, first.ticket)) == before
+    assert watchers(desk, outcome.ticket, "Requestor") == ["mallory@evil.example"]
+
+
+def test_mail_for_a_merged_ticket_goes_to_the_survivor(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    a = go(desk, mail(subject="First"))
+    b = go(desk, mail(subject="Second"))
+    links.merge(desk.root, a.ticket, b.ticket)
+    outcome = go(desk, mail(subject=f"Re: [TKT-{a.ticket:04d}] First"))
+    assert (outcome.action, outcome.ticket) == ("correspond", b.ticket), outcome.reason
+
+
+def test_comment_action_for_staff(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    desk.agent("alice")
+    grants.grant(desk.root, "CommentOnTicket", "user:alice", "General")
+    first = go(desk, mail())
+    outcome = go(
+        desk, mail(sender="alice@staff.example", subject=f"[TKT-{first.ticket:04d}] note"), "comment"
+    )
+    assert (outcome.action, outcome.ticket) == ("comment", first.ticket), outcome.reason
+    assert transactions(desk, first.ticket)[-1].type == "Comment"
+
+
+# -- robots and loops ---------------------------------------------------------------------------
+
+
+def test_our_own_mail_coming_back_is_dropped(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    sent = outbox_for(desk, first.ticket)[0]
+    looped = go(desk, sent.message.encode())
+    assert looped.action == "dropped" and looped.classification == "loop"
+    from_us = go(desk, mail(sender="help@desk.example", subject="hello"))
+    assert from_us.action == "dropped" and from_us.classification == "loop"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto_Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"Precedence": "junk"},
+        {"Precedence": "list"},
+        {"List_Id": "<announce.example.com>"},
+        {"X_Auto_Response_Suppress": "All"},
+        {"Return_Path": "<>"},
+    ],
+)
+def test_robots_never_create_tickets_nor_get_replies(open_desk, headers) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    count = len(desk.session.scalars(select(Ticket.id)).all())
+    outcome = go(desk, mail(subject="Out of the office", **headers))
+    assert outcome.action == "dropped" and outcome.classification
+    assert len(desk.session.scalars(select(Ticket.id)).all()) == count
+    assert desk.session.get(InboundMail, outcome.inbound_id).raw is not None
+
+
+def test_bounce_for_a_ticket_is_a_comment_and_is_not_answered(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    sent = outbox_for(desk, first.ticket)[0]
+    outbox_before = len(outbox_for(desk, first.ticket))
+
+    def bounce() -> bytes:
+        return mail(
+            sender="Mail Delivery System <MAILER-DAEMON@mx.customer.example>",
+            subject="Undelivered Mail Returned to Sender",
+            body="550 5.1.1 user unknown",
+            In_Reply_To=sent.message_id,
+        )
+
+    outcome = go(desk, bounce())
+    assert (outcome.action, outcome.ticket, outcome.classification) == ("comment", first.ticket, "bounce")
+    comment_txn = transactions(desk, first.ticket)[-1]
+    assert comment_txn.type == "Comment"
+    root = desk.session.scalars(
+        select(Attachment).where(Attachment.transaction_id == comment_txn.id, Attachment.parent_id.is_(None))
+    ).one()
+    assert "Auto-Submitted: auto-generated" in root.headers
+    new_mail = outbox_for(desk, first.ticket)[outbox_before:]
+    assert all("mailer-daemon@mx.customer.example" not in [r.lower() for r in o.recipients] for o in new_mail)
+    dropped = go(desk, bounce(), robots="drop")
+    assert dropped.action == "dropped" and dropped.classification == "bounce"
+
+
+def test_robot_with_a_guessed_tag_is_not_recorded_on_the_ticket(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    first = go(desk, mail())
+    before = len(transactions(desk, first.ticket))
+    outcome = go(desk, mail(subject=f"Automatic reply: [TKT-{first.ticket:04d}]", sender="ooo@else.example"))
+    assert outcome.action == "dropped" and outcome.classification == "auto-reply"
+    assert len(transactions(desk, first.ticket)) == before
+
+
+# -- what is stored -----------------------------------------------------------------------------
+
+
+def test_mime_tree_attachments_and_html_only(open_desk) -> None:  # type: ignore[no-untyped-def]
+    desk = open_desk
+    msg = EmailMessage()
+    msg["From"] = "carla@customer.example"
+    msg["To"] = "help@desk.example"
+    msg["Subject"] = "=?utf-8?q?R=C3=A9sum=C3=A9?= attached"
+    msg.set_content("Plain text ünïcode")
+    msg.add_alternative("<p>HTML <b>text</b></p>", subtype="html")
+    msg.add_attachment(
+        b"\x00\x01binary\xff", maintype="application", subtype="octet-stream", filename="data.bin"
+    )
+    msg.add_attachment("naïve", filename="naïve notes.txt")
+    outcome = go(desk, msg.as_bytes())
+    ticket = desk.session.get(Ticket, outcome.ticket)
+    assert ticket.subject == "Résumé attached"
+    create = transactions(desk, ticket.id)[0]
+    parts = desk.session.scalars(
+        select(Attachment).where(Attachment.transaction_id == create.id).order_by(Attachment.id)
+    ).all()
+    by_type = [(p.content_type, p.parent_id is None) for p in parts]
+    assert by_type[0] == ("multipart/mixed", True)
+    assert ("multipart/alternative", False) in by_type and ("text/html", False) in by_type
+    files = {p.filename: p for p in parts if p.filename}
+    assert files["data.bin"].binary_content == b"\x00\x01binary\xff"
+    assert files["naïve notes.txt"].content.strip() == "naïve"
+    assert next(p for p in parts if p.content_type == "text/plain").content.strip() == "Plain text ünïcode"
+
+    html_only = EmailMessage()
+    html_only["From"] = "carla@customer.example"
+    html_only["Subject"] = "html only"
+    html_only.set_content(
+        "<html><body><p>Gr&uuml;&szlig;e</p><script>x()</script></body></html>", subtype="html"
+    )
+    outcome = go(desk, html_only.as_bytes())
+    create = transactions(desk, outcome.ticket)[0]
+    parts = desk.session.scalars(
+        select(Attachment).where(Attachment.transaction_id == create.id).order_by(Attachment.id)
+    ).all()
+    assert [p.content_type for p in parts] == ["multipart/alternative", "text/plain", "text/html"]
+    assert parts[1].content == "Grüße" and "<p>Gr&uuml;&szlig;e</p>" in parts[2].content
+
+
+def test_long_subject_is_cut_to_the_column_limit(open_desk) -> None:  # type: ignore[no-untyped-def]
+    outcome = go(open_desk, mail(subject="word " * 100))
+    ticket = open_desk.session.get(Ticket, outcome.ticket)
+    assert len(ticket.subject) == tickets.MAX_SUBJECT and ticket.subject.endswith("…")
+
+
+def test_size_limit_and_no_originator_are_permanent_failures(open_desk) -> None:  # type: ignore[no-untyped-def]
+    big = go(open_desk, mail(body="x" * 5000), max_bytes=1000)
+    assert (big.action, big.exit_code, big.classification) == ("dropped", EX_DATAERR, "too-large")
+    assert open_desk.session.get(InboundMail, big.inbound_id).raw is None
+    nobody = go(open_desk, b"Subject: hello\n\nno sender here\n")
+    assert (nobody.action, nobody.exit_code, nobody.classification) == ("dropped", EX_DATAERR, "quarantine")
+    assert open_desk.session.get(InboundMail, nobody.inbound_id).raw == b"Subject: hello\n\nno sender here\n"
+
+
+# -- the command an MTA runs --------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_desk(cli_env):  # type: ignore[no-untyped-def]
+    env = {**cli_env, "TESSERA_USER": "root"}
+    assert run(["db", "upgrade"], env).code == 0
+    users = run(["user", "list", "--json"], env)
+    root = json.loads(users.out)[0]["name"]
+    env["TESSERA_USER"] = root
+    made = run(["queue", "create", "General", "--correspond-address", "help@desk.example"], env)
+    assert made.code == 0, made
+    assert run(["right", "grant", "CreateTicket", "role:Everyone", "--queue", "General"], env).code == 0
+    return env
+
+
+def test_mailgate_cli_json_and_exit_codes(cli_desk) -> None:  # type: ignore[no-untyped-def]
+    env = cli_desk
+    ok = run(["mailgate", "--queue", "General", "--json"], env, stdin=mail().decode())
+    assert ok.code == 0, ok
+    data = json.loads(ok.out)
+    assert data["action"] == "create" and isinstance(data["ticket"], int) and data["reason"]
+    shown = run(["ticket", "show", str(data["ticket"]), "--json"], env)
+    assert json.loads(shown.out)["requestors"] == ["carla@customer.example"]
+
+    bounce = run(
+        ["mailgate", "--queue", "General", "--json"], env, stdin=mail(Auto_Submitted="auto-replied").decode()
+    )
+    assert bounce.code == 0 and json.loads(bounce.out)["action"] == "dropped"
+
+    nobody = run(["mailgate", "--queue", "General", "--json"], env, stdin="Subject: x\n\nbody\n")
+    assert nobody.code == 65 and json.loads(nobody.out)["action"] == "dropped"
+    assert_one_line_error(nobody, "no originator")
+
+    big = run(
+        ["mailgate", "--queue", "General"], {**env, "TESSERA_MAIL_MAX_BYTES": "100"}, stdin=mail().decode()
+    )
+    assert big.code == 65
+    assert_one_line_error(big, "over the size limit")
+
+    unknown = run(["mailgate", "--queue", "Nope"], env, stdin=mail().decode())
+    assert unknown.code == 75
+    assert_one_line_error(unknown, "temporary failure", "Nope")
+
+
+def test_mailgate_tempfails_when_the_database_is_down(cli_env) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        **cli_env,
+        "TESSERA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+    }
+    result = run(["mailgate", "--queue", "General"], env, stdin=mail().decode())
+    assert result.code == 75
+    assert_one_line_error(result, "temporary failure")
+
+
+def test_a_retried_delivery_does_not_open_a_second_ticket(open_desk) -> None:  # type: ignore[no-untyped-def]
+    raw = mail()
+    first = go(open_desk, raw)
+    again = go(open_desk, raw)
+    assert (again.action, again.classification, again.ticket) == ("dropped", "duplicate", first.ticket)
+    assert len(open_desk.session.scalars(select(Ticket.id)).all()) == 1
+    edited = go(open_desk, raw.replace(b"It is on fire.", b"It is still on fire."))
+    assert edited.action == "create"  # same Message-ID, other bytes: a new message
