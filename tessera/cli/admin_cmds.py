@@ -13,6 +13,7 @@ user_app = typer.Typer(help="Users: agents (privileged) and requestors.")
 group_app = typer.Typer(help="Groups of users, for granting rights.")
 right_app = typer.Typer(help="Rights: grant to users, groups or roles, on a queue or globally.")
 cf_app = typer.Typer(help="Custom fields: freeform, select, integer or date; global or per queue.")
+user_app.add_typer(__import__("tessera.cli.ssh_cmds", fromlist=["key_app"]).key_app, name="key")
 
 
 def _queue_json(q) -> dict:  # type: ignore[no-untyped-def]

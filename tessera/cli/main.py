@@ -48,6 +48,7 @@ ticket_cmds.app.command("preview")(preview_cmd.preview)
 app.command("tui")(tui_cmd.tui)
 app.command("mailgate")(__import__("tessera.cli.mail_cmds", fromlist=["mailgate"]).mailgate)
 app.command("lmtp")(__import__("tessera.cli.mail_cmds", fromlist=["lmtp"]).lmtp)
+app.command("ssh-server")(__import__("tessera.cli.ssh_cmds", fromlist=["ssh_server"]).ssh_server)
 
 
 def _version(value: bool) -> None:

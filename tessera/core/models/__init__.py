@@ -10,6 +10,7 @@ from tessera.core.models.rights import Grant
 from tessera.core.models.scrips import OutboxMessage, Scrip, ScripRun, ScripTemplate
 from tessera.core.models.search import SavedSearch
 from tessera.core.models.seen import TicketSeen
+from tessera.core.models.sshkey import SshKey
 from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Scrip",
     "ScripRun",
     "ScripTemplate",
+    "SshKey",
     "Ticket",
     "TicketSeen",
     "Transaction",

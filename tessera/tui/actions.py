@@ -1,0 +1,162 @@
+"""The one registry of TUI actions: bindings, footer, help screen, command palette and the key-map
+file are all made from `ACTIONS`, so none of them can drift from the others.
+
+Each action has an id (the key-map file and Textual's `set_keymap` use it), the Textual action it
+runs, the scope whose widget binds it, its default keys, and whether it changes tickets in a way
+that asks for confirmation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+# Where a binding lives: the main screen (global and ticket verbs), the ticket table, the queue
+# list, the history pane, or modal dialogs.
+SCOPES = {
+    "global": "Everywhere",
+    "ticket": "Ticket actions (highlighted row, open ticket or marked set)",
+    "queue": "Ticket list",
+    "queues": "Queue list",
+    "history": "Detail and history panes",
+    "dialog": "Dialogs",
+}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    action: str
+    description: str
+    scope: str
+    keys: str
+    footer: bool = False
+    palette: bool = True
+    destructive: bool = False
+    priority: bool = False
+
+    @property
+    def palette_action(self) -> str:
+        """The action run from the palette (on the main screen)."""
+        return self.action.removeprefix("screen.")
+
+    def binding(self, keys: str | None = None) -> Binding:
+        first = (keys or self.keys).split(",")[0]
+        return Binding(
+            keys or self.keys,
+            self.action,
+            self.description,
+            show=self.footer,
+            id=self.id,
+            priority=self.priority,
+            key_display=display_key(first),
+        )
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    # global (main screen)
+    ActionSpec("help", "help", "Help", "global", "question_mark,f1", footer=True),
+    ActionSpec("palette", "app.command_palette", "Commands", "global", "colon,ctrl+p", footer=True),
+    ActionSpec("back", "back", "Back / quit", "global", "q", footer=True),
+    ActionSpec("next_pane", "next_pane", "Next pane", "global", "tab,l", palette=False),
+    ActionSpec("prev_pane", "prev_pane", "Previous pane", "global", "shift+tab,h", palette=False),
+    ActionSpec("refresh", "refresh", "Refresh", "global", "ctrl+r,f5"),
+    ActionSpec("toggle_theme", "toggle_theme", "Light/dark theme", "global", "T"),
+    ActionSpec("cancel", "cancel", "Clear filter / marks", "global", "escape", palette=False),
+    # ticket verbs
+    ActionSpec("reply", "reply", "Reply", "ticket", "r", footer=True),
+    ActionSpec("comment", "comment", "Comment", "ticket", "c", footer=True),
+    ActionSpec("status", "status", "Status", "ticket", "s", footer=True),
+    ActionSpec("take", "take", "Take", "ticket", "t", footer=True),
+    ActionSpec("assign", "assign", "Assign owner", "ticket", "a"),
+    ActionSpec("resolve", "resolve", "Resolve", "ticket", "X", footer=True, destructive=True),
+    ActionSpec("move", "move", "Move to queue", "ticket", "m"),
+    ActionSpec("edit", "edit", "Edit fields", "ticket", "e"),
+    ActionSpec("next_ticket", "next_ticket", "Next ticket", "ticket", "J"),
+    ActionSpec("prev_ticket", "prev_ticket", "Previous ticket", "ticket", "K"),
+    ActionSpec("save_attachment", "save_attachment", "Save attachment", "ticket", "o"),
+    # ticket table
+    ActionSpec("queue.down", "cursor_down", "Down", "queue", "j", palette=False),
+    ActionSpec("queue.up", "cursor_up", "Up", "queue", "k", palette=False),
+    ActionSpec("queue.first", "screen.first_row", "First ticket", "queue", "g,home", palette=False),
+    ActionSpec("queue.last", "screen.last_row", "Last ticket", "queue", "G,end", palette=False),
+    ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter"),
+    ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space", footer=True),
+    ActionSpec("queue.filter", "screen.filter", "Filter", "queue", "slash", footer=True),
+    ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),
+    # queue list
+    ActionSpec("queues.down", "cursor_down", "Down", "queues", "j", palette=False),
+    ActionSpec("queues.up", "cursor_up", "Up", "queues", "k", palette=False),
+    ActionSpec("queues.pick", "screen.pick_queue", "Choose a queue", "global", "Q"),
+    # history
+    ActionSpec("history.down", "scroll_down", "Scroll down", "history", "j", palette=False),
+    ActionSpec("history.up", "scroll_up", "Scroll up", "history", "k", palette=False),
+    ActionSpec("history.top", "scroll_home", "Top", "history", "g", palette=False),
+    ActionSpec("history.bottom", "scroll_end", "Bottom", "history", "G", palette=False),
+    # dialogs
+    ActionSpec("confirm.yes", "answer(True)", "Yes (confirm)", "dialog", "y", footer=True, palette=False),
+    ActionSpec(
+        "confirm.no", "answer(False)", "No (cancel)", "dialog", "n,q,escape,enter", footer=True, palette=False
+    ),
+    ActionSpec(
+        "compose.send",
+        "send",
+        "Send message",
+        "dialog",
+        "ctrl+s,f2",
+        footer=True,
+        palette=False,
+        priority=True,
+    ),
+    ActionSpec(
+        "compose.discard",
+        "discard",
+        "Leave message: keep editing, postpone or discard (y/N)",
+        "dialog",
+        "escape",
+        footer=True,
+        palette=False,
+    ),
+    ActionSpec(
+        "compose.editor", "editor", "Edit message in $EDITOR", "dialog", "f4", footer=True, palette=False
+    ),
+    ActionSpec(
+        "edit.save", "save", "Save fields", "dialog", "ctrl+s,f2", footer=True, palette=False, priority=True
+    ),
+    ActionSpec("dialog.cancel", "cancel", "Cancel", "dialog", "escape", footer=True, palette=False),
+    ActionSpec(
+        "help.close", "close", "Close help", "dialog", "escape,q,question_mark,f1", footer=True, palette=False
+    ),
+)
+
+BY_ID = {spec.id: spec for spec in ACTIONS}
+
+_DISPLAY = {
+    "question_mark": "?",
+    "colon": ":",
+    "slash": "/",
+    "space": "space",
+    "escape": "esc",
+    "enter": "enter",
+}
+
+
+def display_key(key: str) -> str:
+    key = key.strip()
+    return _DISPLAY.get(key, key)
+
+
+def bindings(scope: str, keymap: dict[str, str] | None = None) -> list[Binding]:
+    """Textual bindings for one scope; `keymap` (id -> keys) overrides the defaults."""
+    keymap = keymap or {}
+    return [spec.binding(keymap.get(spec.id)) for spec in ACTIONS if spec.scope == scope]
+
+
+def bindings_for(*ids: str) -> list[Binding]:
+    return [BY_ID[i].binding() for i in ids]
+
+
+def effective_keys(spec: ActionSpec, keymap: dict[str, str] | None = None) -> list[str]:
+    keys = (keymap or {}).get(spec.id) or spec.keys
+    return [display_key(k) for k in keys.split(",") if k.strip()]

@@ -1,0 +1,1065 @@
+"""The Tessera TUI: queue pane, ticket-detail pane and history pane, keyboard first.
+
+State lives in the main screen; every database call runs in a worker (`asyncio.to_thread` through
+`Backend`), and its result is applied on the event loop. Ticket verbs work on the marked set when
+there is one, else on the open ticket (from the detail/history panes) or the highlighted row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tessera.core.db import Database
+from tessera.core.errors import DatabaseUnavailable, TesseraError
+from tessera.core.listing import QueueInfo, TicketRow, TicketView
+from tessera.tui import drafts, safe
+from tessera.tui.actions import ACTIONS, SCOPES, bindings, effective_keys
+from tessera.tui.backend import DEMO_TICKETS, Backend, Outcome, Startup
+from tessera.tui.keymap import keymap_path, load_keymap
+from tessera.tui.screens import (
+    Choice,
+    ComposeScreen,
+    ConfirmScreen,
+    EditScreen,
+    HelpScreen,
+    PickerScreen,
+    PromptScreen,
+)
+from tessera.tui.themes import DARK, LIGHT, THEMES, short_name, theme_name
+
+T = TypeVar("T")
+PAGE = 100
+COLUMNS = (
+    ("flag", "  ", 2),
+    ("id", "ID", 8),
+    ("subject", "Subject", 28),
+    ("status", "Status", 8),
+    ("owner", "Owner", 8),
+    ("priority", "Pri", 3),
+    ("created", "Age", 4),
+    ("updated", "Updated", 7),
+    ("requestor", "Requestor", 18),
+)
+SORT_LABELS = {key: label for key, label, _width in COLUMNS if key != "flag"}
+SORT_LABELS.update(created="Age (created)", updated="Last update", priority="Priority")
+DESCENDING_FIRST = {"updated", "created", "priority", "id"}
+RETRY_SECONDS = 5
+PREF_THEME = "theme"
+PREF_VIEW = "tui.view"
+
+
+def age(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return ""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "<1m"
+    for size, unit in ((31_536_000, "y"), (604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "<1m"
+
+
+def when(value: str | datetime | None) -> str:
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+class TicketTable(DataTable[Any]):
+    BINDINGS = bindings("queue")
+
+
+class QueueList(OptionList):
+    BINDINGS = bindings("queues")
+
+
+class ReadPane(VerticalScroll):
+    """The detail and history panes: scrollable, read-only, with vim keys."""
+
+    BINDINGS = bindings("history")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = bindings("global") + bindings("ticket")
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.backend: Backend | None = None
+        self.queues: list[QueueInfo] = []
+        self.queue: QueueInfo | None = None
+        self.rows: dict[int, TicketRow] = {}
+        self.next_cursor: tuple[Any, int] | None = None
+        self.sort = "updated"
+        self.descending = True
+        self.filter_text = ""
+        self.marked: set[int] = set()
+        self.current: TicketView | None = None
+        self.loading_more = False
+        self._filter_timer: Timer | None = None
+        self._retry: Timer | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def tui(self) -> TesseraApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("Tessera", id="topbar")
+        yield Static("", id="banner")
+        with Vertical(id="panes"):
+            with Horizontal(id="queue-pane", classes="pane"):
+                yield QueueList(id="queues")
+                with Vertical(id="ticket-list"):
+                    table = TicketTable(id="tickets", cursor_type="row", zebra_stripes=False)
+                    for key, label, width in COLUMNS:
+                        table.add_column(label, key=key, width=width)
+                    yield table
+                    yield Input(
+                        placeholder="filter: subject words, a number, a status, an owner", id="filter"
+                    )
+            with Horizontal(id="reading"):
+                with ReadPane(id="detail", classes="pane"):
+                    hint = Text("No ticket open: highlight one and press enter", style="dim")
+                    yield Static(hint, id="detail-body")
+                with ReadPane(id="history", classes="pane"):
+                    yield Static("", id="history-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail").border_title = "Ticket"
+        self.query_one("#history").border_title = "History"
+        self.query_one("#queue-pane").border_title = "Queue"
+        self.query_one("#filter").display = False
+        self.query_one("#banner").display = False
+        self.query_one(TicketTable).focus()
+        self.start()
+
+    @property
+    def table(self) -> TicketTable:
+        return self.query_one(TicketTable)
+
+    def update_topbar(self) -> None:
+        bar = Text()
+        bar.append(" Tessera ", style="bold reverse")
+        if self.backend and self.backend.user:
+            bar.append("  user ")
+            bar.append(safe.clean_line(self.backend.user), style="bold")
+        if self.queue:
+            bar.append("  queue ")
+            bar.append(safe.clean_line(self.queue.name), style="bold")
+        arrow = "↓" if self.descending else "↑"
+        bar.append(f"  sort {SORT_LABELS[self.sort].lower()} {arrow}")
+        if self.filter_text:
+            bar.append("  filter ")
+            bar.append(safe.clean_line(self.filter_text), style="bold")
+        if self.marked:
+            bar.append(f"  {len(self.marked)} marked", style="bold")
+        self.query_one("#topbar", Static).update(bar)
+        pane = self.query_one("#queue-pane")
+        count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
+        pane.border_title = f"{self.queue.name if self.queue else 'Queue'} ({count})"
+
+    # -- database calls --------------------------------------------------------------------
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Run `fn` in a thread; a TesseraError becomes a notification (a lost database: a banner)."""
+        try:
+            result = await asyncio.to_thread(fn, *args, **kwargs)
+        except DatabaseUnavailable as exc:
+            self.set_offline(exc.message)
+            return None
+        except TesseraError as exc:
+            self.notify(exc.message, severity="error", markup=False, timeout=8)
+            return None
+        self.set_offline(None)
+        return result
+
+    def set_offline(self, problem: str | None) -> None:
+        """Show (or clear) the lost-database banner; while it shows, retry every few seconds."""
+        banner = self.query_one("#banner", Static)
+        if problem is None:
+            if banner.display:
+                banner.display = False
+                if self._retry is not None:
+                    self._retry.stop()
+                    self._retry = None
+                self.notify("Database reachable again", markup=False, timeout=3)
+            return
+        text = Text(" Database unreachable, retrying every 5 s; nothing you typed is lost: ", style="bold")
+        text.append(safe.clean_line(problem))
+        banner.update(text)
+        banner.display = True
+        if self._retry is None:
+            self._retry = self.set_interval(RETRY_SECONDS, self.load_tickets)
+
+    @work(exclusive=True, group="startup")
+    async def start(self) -> None:
+        app = self.tui
+        try:
+            db = await asyncio.to_thread(app.database_factory)
+            self.backend = Backend(db, app.user)
+            info: Startup = await asyncio.to_thread(self.backend.startup)
+        except TesseraError as exc:
+            app.fail(exc)
+            return
+        if app.requested_theme is None:
+            app.theme = theme_name(str(info.preferences.get(PREF_THEME) or "")) or LIGHT
+        view = info.preferences.get(PREF_VIEW)
+        if isinstance(view, dict) and view.get("sort") in SORT_LABELS:
+            self.sort = str(view["sort"])
+            self.descending = bool(view.get("descending", True))
+        if isinstance(view, dict) and isinstance(view.get("filter"), str) and view["filter"]:
+            self.filter_text = view["filter"]
+            field = self.query_one("#filter", Input)
+            field.value = self.filter_text
+            field.display = True
+        self.set_queues(info.queues, preferred=view.get("queue") if isinstance(view, dict) else None)
+        self.set_interval(app.poll_seconds, self.poll)
+        self.update_topbar()
+        for problem in app.keymap_problems:
+            self.notify(problem, severity="warning", markup=False, timeout=10)
+        if info.empty and info.can_seed:
+            question = f"This desk has no tickets yet. Seed the demo desk ({app.demo_tickets} tickets)?"
+            self.app.push_screen(ConfirmScreen(question), self._seed_answer)
+        elif info.empty:
+            self.notify("This desk has no tickets yet.", markup=False)
+        self.ready.set()
+
+    def _seed_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.seed()
+
+    @work(exclusive=True, group="seed")
+    async def seed(self) -> None:
+        assert self.backend is not None
+        self.notify(f"Seeding {self.tui.demo_tickets} demo tickets…", markup=False)
+        self.table.loading = True
+        try:
+            added = await self.db(self.backend.seed_demo, self.tui.demo_tickets)
+            queues = await self.db(self.backend.queues)
+        finally:
+            self.table.loading = False
+        if added is not None:
+            self.notify(f"Demo desk ready: {added} tickets", markup=False)
+        if queues is not None:
+            self.set_queues(queues, preferred=None)
+
+    def set_queues(self, queues: list[QueueInfo], preferred: object) -> None:
+        self.queues = queues
+        listing = self.query_one(QueueList)
+        listing.clear_options()
+        listing.add_options([Option(safe.line(q.name), id=str(q.id)) for q in queues])
+        chosen = next((q for q in queues if q.name == preferred), queues[0] if queues else None)
+        if chosen is None:
+            self.notify("You can see no queues.", severity="warning", markup=False)
+            return
+        listing.highlighted = queues.index(chosen)
+        self.switch_queue(chosen, remember=False)
+
+    def switch_queue(self, queue: QueueInfo, *, remember: bool = True) -> None:
+        self.queue = queue
+        self.marked.clear()
+        self.load_tickets()
+        if remember:
+            self.remember_view()
+
+    def remember_view(self) -> None:
+        if self.backend and self.queue:
+            value = {
+                "queue": self.queue.name,
+                "sort": self.sort,
+                "descending": self.descending,
+                "filter": self.filter_text,
+            }
+            self.save_preference(PREF_VIEW, value)
+
+    @work(group="prefs")
+    async def save_preference(self, key: str, value: Any) -> None:
+        if self.backend is not None:
+            await self.db(self.backend.set_preference, key, value)
+
+    @work(exclusive=True, group="tickets")
+    async def load_tickets(self, keep: int | None = None) -> None:
+        if self.backend is None or self.queue is None:
+            return
+        table = self.table
+        # Show the loading indicator only when the page is slow, so a quick reload does not flicker
+        # (and a loading table cannot take focus).
+        had_focus = self.focused is table
+        slow = self.set_timer(0.4, lambda: setattr(table, "loading", True))
+        try:
+            page = await self.db(
+                self.backend.tickets,
+                self.queue.id,
+                sort=self.sort,
+                descending=self.descending,
+                text=self.filter_text,
+                limit=PAGE,
+            )
+        finally:
+            slow.stop()
+            table.loading = False
+            if had_focus and self.app.screen is self and self.focused is not table:
+                table.focus()
+        if page is None:
+            return
+        if keep is None and table.row_count and table.cursor_row < table.row_count:
+            keep = self.row_id(table.cursor_row)
+        table.clear()
+        self.rows.clear()
+        self.add_rows(page.rows)
+        self.next_cursor = page.next_cursor
+        self.marked &= set(self.rows)
+        if keep in self.rows:
+            table.move_cursor(row=list(self.rows).index(keep))
+        self.update_topbar()
+
+    @work(exclusive=True, group="more")
+    async def load_more(self) -> None:
+        if self.backend is None or self.queue is None or self.next_cursor is None or self.loading_more:
+            return
+        self.loading_more = True
+        try:
+            page = await self.db(
+                self.backend.tickets,
+                self.queue.id,
+                sort=self.sort,
+                descending=self.descending,
+                text=self.filter_text,
+                limit=PAGE,
+                after=self.next_cursor,
+            )
+        finally:
+            self.loading_more = False
+        if page is None:
+            return
+        self.add_rows([r for r in page.rows if r.id not in self.rows])
+        self.next_cursor = page.next_cursor
+        self.update_topbar()
+
+    def add_rows(self, rows: Iterable[TicketRow]) -> None:
+        now = self.tui.clock()
+        for row in rows:
+            self.rows[row.id] = row
+            self.table.add_row(*self.cells(row, now), key=str(row.id))
+
+    def cells(self, row: TicketRow, now: datetime) -> list[Text]:
+        weight = "bold" if row.unread else ""
+        return [
+            self.flag(row),
+            Text(row.display_id, style=weight),
+            safe.line(row.subject, weight),
+            safe.line(row.status),
+            safe.line(row.owner or "-"),
+            Text(str(row.priority), justify="right"),
+            Text(age(row.created, now)),
+            Text(age(row.updated, now)),
+            safe.line(row.requestor or "-"),
+        ]
+
+    def flag(self, row: TicketRow) -> Text:
+        out = Text()
+        out.append("✓" if row.id in self.marked else " ", style="bold")
+        out.append("●" if row.unread else " ", style="bold")
+        return out
+
+    def refresh_row(self, ticket_id: int) -> None:
+        row = self.rows.get(ticket_id)
+        if row is None:
+            return
+        for column, cell in zip(COLUMNS, self.cells(row, self.tui.clock()), strict=True):
+            self.table.update_cell(str(ticket_id), column[0], cell)
+
+    def row_id(self, index: int) -> int | None:
+        if 0 <= index < self.table.row_count:
+            key = self.table.coordinate_to_cell_key((index, 0)).row_key  # type: ignore[arg-type]
+            return int(str(key.value))
+        return None
+
+    # -- events ----------------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#queues")
+    def _queue_chosen(self, event: OptionList.OptionSelected) -> None:
+        queue = next((q for q in self.queues if str(q.id) == event.option.id), None)
+        if queue is not None:
+            self.switch_queue(queue)
+            self.table.focus()
+
+    @on(DataTable.RowHighlighted, "#tickets")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.next_cursor is not None and event.cursor_row >= self.table.row_count - 5:
+            self.load_more()
+
+    @on(DataTable.HeaderSelected, "#tickets")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key in SORT_LABELS:
+            self.set_sort(key)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        value = event.value
+
+        self._filter_timer = self.set_timer(0.25, lambda: self.set_filter(value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self.set_filter(event.value)
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    def set_filter(self, value: str) -> None:
+        if value != self.filter_text:
+            self.filter_text = value
+            self.load_tickets()
+            self.remember_view()
+
+    def poll(self) -> None:
+        """Pick up changes others made, keeping the cursor; skipped while a dialog is open."""
+        if self.app.screen is self and self.backend is not None:
+            self.load_tickets()
+            if self.current is not None:
+                self.open_ticket(self.current.ticket["id"], focus=False)
+
+    # -- navigation actions ----------------------------------------------------------------
+
+    def panes(self) -> list[Any]:
+        return [self.query_one(QueueList), self.table, self.query_one("#detail"), self.query_one("#history")]
+
+    def _cycle(self, step: int) -> None:
+        panes = self.panes()
+        focused = self.focused
+        index = next((i for i, p in enumerate(panes) if focused is p), 1)
+        panes[(index + step) % len(panes)].focus()
+
+    def action_next_pane(self) -> None:
+        self._cycle(1)
+
+    def action_prev_pane(self) -> None:
+        self._cycle(-1)
+
+    def action_back(self) -> None:
+        if self.focused in (self.query_one("#detail"), self.query_one("#history"), self.query_one(QueueList)):
+            self.table.focus()
+            return
+        self.app.exit()
+
+    def action_cancel(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display or self.filter_text:
+            field.value = ""
+            field.display = False
+            self.set_filter("")
+            self.table.focus()
+        elif self.marked:
+            marked = list(self.marked)
+            self.marked.clear()
+            for ticket_id in marked:
+                self.refresh_row(ticket_id)
+        self.update_topbar()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.tui.keymap, str(keymap_path())))
+
+    def action_refresh(self) -> None:
+        self.load_tickets()
+        if self.current is not None:
+            self.open_ticket(self.current.ticket["id"], focus=False)
+
+    def action_toggle_theme(self) -> None:
+        app = self.tui
+        app.theme = LIGHT if app.theme == DARK else DARK
+        self.save_preference(PREF_THEME, short_name(app.theme))
+        self.notify(f"{short_name(app.theme).capitalize()} theme", markup=False, timeout=2)
+
+    def action_first_row(self) -> None:
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.table.row_count:
+            self.table.move_cursor(row=self.table.row_count - 1)
+        if self.next_cursor is not None:
+            self.load_more()
+
+    def action_open_ticket(self) -> None:
+        ticket_id = self.row_id(self.table.cursor_row)
+        if ticket_id is not None:
+            self.open_ticket(ticket_id, focus=True)
+
+    def action_toggle_mark(self) -> None:
+        ticket_id = self.row_id(self.table.cursor_row)
+        if ticket_id is None:
+            return
+        self.marked.symmetric_difference_update({ticket_id})
+        self.refresh_row(ticket_id)
+        self.table.action_cursor_down()
+        self.update_topbar()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_sort(self) -> None:
+        choices = [
+            Choice(key, label, "current: press to flip" if key == self.sort else "")
+            for key, label in SORT_LABELS.items()
+        ]
+        self.app.push_screen(PickerScreen("Sort by", choices), self._sort_chosen)
+
+    def _sort_chosen(self, key: str | None) -> None:
+        if key:
+            self.set_sort(key)
+
+    def set_sort(self, key: str) -> None:
+        if key == self.sort:
+            self.descending = not self.descending
+        else:
+            self.sort = key
+            self.descending = key in DESCENDING_FIRST
+        self.load_tickets()
+        self.remember_view()
+        self.update_topbar()
+
+    def action_pick_queue(self) -> None:
+        choices = [Choice(str(q.id), q.name, q.description) for q in self.queues]
+        self.app.push_screen(PickerScreen("Queue", choices), self._queue_picked)
+
+    def _queue_picked(self, value: str | None) -> None:
+        queue = next((q for q in self.queues if str(q.id) == value), None)
+        if queue is not None:
+            self.query_one(QueueList).highlighted = self.queues.index(queue)
+            self.switch_queue(queue)
+
+    def _step_ticket(self, step: int) -> None:
+        table = self.table
+        if not table.row_count:
+            return
+        index = max(0, min(table.row_count - 1, table.cursor_row + step))
+        table.move_cursor(row=index)
+        ticket_id = self.row_id(index)
+        if ticket_id is not None:
+            self.open_ticket(ticket_id, focus=False)
+
+    def action_next_ticket(self) -> None:
+        self._step_ticket(1)
+
+    def action_prev_ticket(self) -> None:
+        self._step_ticket(-1)
+
+    # -- the open ticket -------------------------------------------------------------------
+
+    @work(exclusive=True, group="detail")
+    async def open_ticket(self, ticket_id: int, focus: bool = False) -> None:
+        if self.backend is None:
+            return
+        detail = self.query_one("#detail")
+        slow = self.set_timer(0.4, lambda: setattr(detail, "loading", True))
+        try:
+            view = await self.db(self.backend.view, ticket_id)
+        finally:
+            slow.stop()
+            detail.loading = False
+        if view is None:
+            return
+        self.show_ticket(view)
+        row = self.rows.get(ticket_id)
+        if row is not None and row.unread:
+            self.rows[ticket_id] = TicketRow(**{**row.__dict__, "unread": False})
+            self.refresh_row(ticket_id)
+        if focus:
+            self.query_one("#history").focus()
+
+    def show_ticket(self, view: TicketView) -> None:
+        self.current = view
+        self.query_one("#detail-body", Static).update(render_detail(view))
+        self.query_one("#history-body", Static).update(render_history(view.history))
+        self.query_one("#detail").border_title = safe.clean_line(view.ticket["display_id"])
+        history = self.query_one("#history")
+        history.border_title = f"History ({len(view.history)})"
+        history.scroll_end(animate=False)
+
+    # -- ticket verbs ----------------------------------------------------------------------
+
+    def targets(self) -> list[int]:
+        if self.marked:
+            return [t for t in self.rows if t in self.marked]
+        if self.current is not None and self.focused in (
+            self.query_one("#detail"),
+            self.query_one("#history"),
+        ):
+            return [self.current.ticket["id"]]
+        ticket_id = self.row_id(self.table.cursor_row)
+        return [ticket_id] if ticket_id is not None else []
+
+    def describe(self, ids: list[int]) -> str:
+        if len(ids) == 1:
+            row = self.rows.get(ids[0])
+            if row is not None:
+                return row.display_id
+            if self.current is not None and self.current.ticket["id"] == ids[0]:
+                return str(self.current.ticket["display_id"])
+            return f"#{ids[0]}"
+        return f"{len(ids)} tickets"
+
+    def _need_targets(self) -> list[int] | None:
+        ids = self.targets()
+        if not ids:
+            self.notify("No ticket: highlight one or mark some with x", severity="warning", markup=False)
+            return None
+        return ids
+
+    def confirm_then(self, question: str, then: Callable[[], Any]) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question), answer)
+
+    @work(group="act")
+    async def apply(
+        self, verb: str, ids: list[int], call: Callable[[], Outcome], draft: Path | None = None
+    ) -> None:
+        outcome = await self.db(call)
+        if draft is not None:
+            if outcome is not None and not outcome.errors:
+                drafts.remove(draft)
+            else:
+                self.notify(f"The message is kept as a draft in {draft}", severity="warning", markup=False)
+        if outcome is None:
+            return
+        for error in outcome.errors:
+            self.notify(error, severity="error", markup=False, timeout=8)
+        if outcome.done:
+            self.notify(f"{verb}: {self.describe(outcome.done)}", markup=False, timeout=3)
+            self.marked -= set(outcome.done)
+        self.load_tickets()
+        if self.current is not None and self.current.ticket["id"] in ids:
+            self.open_ticket(self.current.ticket["id"], focus=False)
+
+    def action_reply(self) -> None:
+        self.compose_message("reply")
+
+    def action_comment(self) -> None:
+        self.compose_message("comment")
+
+    @work(group="compose")
+    async def compose_message(self, kind: str) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        to: list[str] = []
+        cc: list[str] = []
+        if len(ids) == 1:
+            view = self.current
+            if view is None or view.ticket["id"] != ids[0]:
+                view = await self.db(self.backend.view, ids[0], mark_seen=False)
+                if view is None:
+                    return
+            to, cc = list(view.ticket["requestors"]), list(view.ticket["cc"])
+        else:
+            to = ["the requestors of each ticket"]
+        draft = drafts.draft_path(self.backend.user or "me", kind, ids)
+        body = await self.app.push_screen_wait(ComposeScreen(kind, self.describe(ids), to, cc, draft))
+        if body is None:
+            return
+        backend = self.backend
+        if kind == "reply":
+            self.apply("Replied", ids, lambda: backend.reply(ids, body), draft=draft)
+        else:
+            self.apply("Commented", ids, lambda: backend.comment(ids, body), draft=draft)
+
+    @work(group="compose")
+    async def action_status(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        choices = await self.db(self.backend.status_choices, ids[0])
+        if choices is None:
+            return
+        if not choices:
+            self.notify("The lifecycle allows you no status change here", severity="warning", markup=False)
+            return
+        picks = [Choice(c.status, c.label, f"→ {c.status} ({c.category})") for c in choices]
+        status = await self.app.push_screen_wait(PickerScreen(f"Status of {self.describe(ids)}", picks))
+        if not status:
+            return
+        backend = self.backend
+        if not await self.confirm_status(ids, status):
+            return
+        self.apply(f"Status {status}", ids, lambda: backend.set_status(ids, status))
+
+    async def confirm_status(self, ids: list[int], status: str | None) -> bool:
+        """y/N before a status change; for one ticket, with the scrip dry-run (who gets mailed, what)."""
+        assert self.backend is not None
+        verb = f"Set {self.describe(ids)} to {status}?" if status else f"Resolve {self.describe(ids)}?"
+        detail = None
+        if len(ids) == 1:
+            plan = await self.db(self.backend.status_preview, ids[0], status)
+            if plan is None:
+                return False
+            verb = f"Set {self.describe(ids)} to {plan['status']}?"
+            detail = render_plan(plan)
+        return bool(await self.app.push_screen_wait(ConfirmScreen(verb, detail)))
+
+    @work(group="compose")
+    async def action_resolve(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        backend = self.backend
+        if await self.confirm_status(ids, None):
+            self.apply("Resolved", ids, lambda: backend.resolve(ids))
+
+    def action_take(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        backend = self.backend
+
+        def go() -> None:
+            self.apply("Taken", ids, lambda: backend.take(ids))
+
+        if len(ids) > 1:
+            self.confirm_then(f"Take {self.describe(ids)}?", go)
+        else:
+            go()
+
+    @work(group="compose")
+    async def action_assign(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None or self.queue is None:
+            return
+        names = await self.db(self.backend.owner_choices, self.queue.id)
+        if names is None:
+            return
+        picks = [Choice("Nobody", "Nobody", "unassign"), *(Choice(n, n) for n in names)]
+        owner = await self.app.push_screen_wait(PickerScreen(f"Owner of {self.describe(ids)}", picks))
+        if not owner:
+            return
+        backend = self.backend
+        if len(ids) > 1 and not await self.app.push_screen_wait(
+            ConfirmScreen(f"Give {self.describe(ids)} to {owner}?")
+        ):
+            return
+        self.apply(f"Owner {owner}", ids, lambda: backend.assign(ids, owner))
+
+    @work(group="compose")
+    async def action_move(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        picks = [Choice(q.name, q.name, q.description) for q in self.queues if q != self.queue]
+        queue = await self.app.push_screen_wait(PickerScreen(f"Move {self.describe(ids)} to", picks))
+        if not queue:
+            return
+        backend = self.backend
+        if len(ids) > 1 and not await self.app.push_screen_wait(
+            ConfirmScreen(f"Move {self.describe(ids)} to {queue}?")
+        ):
+            return
+        self.apply(f"Moved to {queue}", ids, lambda: backend.move(ids, queue))
+
+    @work(group="compose")
+    async def action_edit(self) -> None:
+        ids = self._need_targets()
+        if ids is None or self.backend is None:
+            return
+        if len(ids) > 1:
+            self.notify(
+                "Edit works on one ticket: clear the marks with esc", severity="warning", markup=False
+            )
+            return
+        view = self.current
+        if view is None or view.ticket["id"] != ids[0]:
+            view = await self.db(self.backend.view, ids[0], mark_seen=False)
+            if view is None:
+                return
+        changes = await self.app.push_screen_wait(EditScreen(view.ticket))
+        if not changes:
+            return
+        backend = self.backend
+        version = int(view.ticket["version"])
+        self.apply("Saved", ids, lambda: backend.edit(ids[0], changes, version))
+
+    @work(group="compose")
+    async def action_save_attachment(self) -> None:
+        if self.current is None or self.backend is None:
+            self.notify("Open a ticket first (enter)", severity="warning", markup=False)
+            return
+        files = [
+            (att, event)
+            for event in self.current.history
+            for att in ((event.get("message") or {}).get("attachments") or [])
+        ]
+        if not files:
+            self.notify("This ticket has no attachments", markup=False)
+            return
+        picks = [
+            Choice(str(att["id"]), att["filename"] or f"attachment-{att['id']}", size_text(att["size"]))
+            for att, _event in files
+        ]
+        chosen = (
+            picks[0].value
+            if len(picks) == 1
+            else await self.app.push_screen_wait(PickerScreen("Save which attachment?", picks))
+        )
+        if not chosen:
+            return
+        name = safe_filename(next(c.label for c in picks if c.value == chosen))
+        target = await self.app.push_screen_wait(PromptScreen("Save to", str(Path.cwd() / name)))
+        if not target:
+            return
+        path = Path(target).expanduser()
+        if path.exists() and not await self.app.push_screen_wait(ConfirmScreen(f"Overwrite {path}?")):
+            return
+        data = await self.db(self.backend.attachment, int(chosen))
+        if data is None:
+            return
+        try:
+            await asyncio.to_thread(path.write_bytes, data.data)
+        except OSError as exc:
+            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
+            return
+        self.notify(f"Saved {path} ({size_text(len(data.data))})", markup=False)
+
+
+def render_plan(plan: dict[str, Any]) -> Text:
+    """The scrip dry-run of a change: which scrips fire, the mail they would send, the field changes."""
+    out = Text()
+    out.append("Dry run of the scrips\n", style="bold underline")
+    fired = [s for s in plan.get("scrips", []) if s.get("fires")]
+    quiet = len(plan.get("scrips", [])) - len(fired)
+    for scrip in fired:
+        out.append("  fires  ", style="bold")
+        out.append(safe.clean_line(scrip.get("description") or f"scrip {scrip.get('id')}"))
+        out.append("\n")
+    if not fired:
+        out.append("  no scrip fires\n")
+    if quiet:
+        out.append(f"  ({quiet} other scrips do not apply)\n", style="dim")
+    messages = plan.get("messages", [])
+    out.append(f"\nMail that would be queued: {len(messages)}\n", style="bold underline")
+    for message in messages:
+        for label in ("to", "cc", "bcc"):
+            people = message.get(label) or []
+            if people:
+                out.append(f"  {label.capitalize()}: ", style="bold")
+                out.append(safe.clean_line(", ".join(people)) + "\n")
+        out.append("  Subject: ", style="bold")
+        out.append(safe.clean_line(message.get("subject") or "") + "\n")
+        lines = safe.clean(message.get("body") or "").strip().split("\n")
+        for body_line in lines[:4]:
+            out.append("  │ " + body_line + "\n", style="dim")
+        if len(lines) > 4:
+            out.append(f"  │ … {len(lines) - 4} more lines\n", style="dim")
+    changes = plan.get("changes", [])
+    if changes:
+        out.append("\nChanges\n", style="bold underline")
+        for change in changes:
+            who = " (by a scrip)" if change.get("by_scrip") else ""
+            line = f"  {change.get('field')}: {change.get('old') or '-'} → {change.get('new') or '-'}{who}"
+            out.append(safe.clean_line(line) + "\n")
+    return out
+
+
+def safe_filename(name: str) -> str:
+    cleaned = safe.clean_line(os.path.basename(name.replace("\\", "/"))).strip().lstrip(".")
+    return cleaned or "attachment"
+
+
+def _people(label: str, people: list[str], out: Text) -> None:
+    out.append(f"{label:<11}", style="bold")
+    out.append(safe.clean_line(", ".join(people) or "-"))
+    out.append("\n")
+
+
+def render_detail(view: TicketView) -> Text:
+    t = view.ticket
+    out = Text()
+    out.append(safe.clean_line(t["display_id"]), style="bold")
+    out.append("  ")
+    out.append(safe.clean_line(t["subject"]), style="bold")
+    out.append("\n\n")
+    fields = [
+        ("Queue", t["queue"]),
+        ("Status", f"{t['status']} ({view.category or '?'}, lifecycle {view.lifecycle})"),
+        ("Owner", t["owner"] or "Nobody"),
+        ("Priority", f"{t['priority']} (initial {t['initial_priority']}, final {t['final_priority']})"),
+        ("Created", when(t["created"])),
+        ("Updated", when(t["updated"])),
+        ("Started", when(t["started"])),
+        ("Resolved", when(t["resolved"])),
+        ("Due", when(t["due"])),
+        ("Time", f"worked {t['time_worked']}m, estimated {t['time_estimated']}m, left {t['time_left']}m"),
+    ]
+    for label, value in fields:
+        out.append(f"{label:<11}", style="bold")
+        out.append(safe.clean_line(value))
+        out.append("\n")
+    out.append("\n")
+    _people("Requestors", t["requestors"], out)
+    _people("Cc", t["cc"], out)
+    _people("AdminCc", t["admincc"], out)
+    cfs = t.get("custom_fields") or {}
+    if cfs:
+        out.append("\nCustom fields\n", style="bold underline")
+        for name, value in cfs.items():
+            shown = ", ".join(value) if isinstance(value, list) else ("-" if value is None else str(value))
+            out.append(f"  {safe.clean_line(name)}: ", style="bold")
+            out.append(safe.clean_line(shown) + "\n")
+    links = {k: v for k, v in (t.get("links") or {}).items() if v}
+    if links or t.get("merged_from"):
+        out.append("\nLinks\n", style="bold underline")
+        for kind, ids in links.items():
+            out.append(f"  {kind.replace('_', ' ')}: ", style="bold")
+            out.append(", ".join(ids) + "\n")
+        if t.get("merged_from"):
+            out.append("  merged from: ", style="bold")
+            out.append(", ".join(t["merged_from"]) + "\n")
+    if view.choices:
+        out.append("\nYou may: ", style="bold")
+        out.append(", ".join(f"{c.label} (→{c.status})" for c in view.choices))
+        out.append("\n")
+    return out
+
+
+KIND_TITLES = {
+    "Create": "Ticket created",
+    "Correspond": "Correspondence",
+    "Comment": "Comment",
+}
+
+
+def _event_title(event: dict[str, Any]) -> str:
+    kind = event["type"]
+    if kind in KIND_TITLES:
+        return KIND_TITLES[kind]
+    field = event.get("field")
+    old, new = event.get("old"), event.get("new")
+    if field:
+        return f"{field}: {old if old is not None else '-'} → {new if new is not None else '-'}  ({kind})"
+    return kind
+
+
+def render_history(events: list[dict[str, Any]]) -> Text:
+    out = Text()
+    if not events:
+        out.append("No history", style="dim")
+    for event in events:
+        message = event.get("message")
+        loud = event["type"] in ("Create", "Correspond", "Comment")
+        out.append(when(event["created"]) + "  ", style="dim")
+        out.append(safe.clean_line(event.get("actor") or "system"), style="bold")
+        out.append("  ")
+        out.append(safe.clean_line(_event_title(event)), style="bold" if loud else "")
+        if event["type"] == "Comment":
+            out.append("  [internal]", style="italic")
+        out.append("\n")
+        if message:
+            if message.get("hidden"):
+                out.append("  (comment hidden: you may not see comments)\n", style="dim italic")
+            else:
+                body = safe.clean(message.get("content") or "").rstrip()
+                if body:
+                    for body_line in body.split("\n"):
+                        out.append("  │ " + body_line + "\n")
+                for att in message.get("attachments") or []:
+                    out.append("  attached: ")
+                    out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
+                    out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
+        out.append("\n")
+    return out
+
+
+class TesseraApp(App[None]):
+    CSS_PATH = "tessera.tcss"
+    TITLE = "Tessera"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        database_factory: Callable[[], Database],
+        *,
+        user: str | None = None,
+        theme: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        demo_tickets: int = DEMO_TICKETS,
+        poll_seconds: float = 30,
+        keymap_file: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.database_factory = database_factory
+        self.user = user
+        self.requested_theme = theme_name(theme)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.demo_tickets = demo_tickets
+        self.poll_seconds = poll_seconds
+        self.error: TesseraError | None = None
+        for item in THEMES:
+            self.register_theme(item)
+        self.theme = self.requested_theme or LIGHT
+        self.keymap, self.keymap_problems = load_keymap(keymap_file)
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen())
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    def fail(self, error: TesseraError) -> None:
+        self.error = error
+        self.exit(return_code=error.exit_code)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for spec in ACTIONS:
+            if not spec.palette or spec.id == "palette":
+                continue
+            keys = " / ".join(effective_keys(spec, self.keymap))
+            yield SystemCommand(
+                f"{spec.description}  ({keys})",
+                SCOPES[spec.scope],
+                self._palette_callback(spec.palette_action),
+            )
+        yield from super().get_system_commands(screen)
+
+    def _palette_callback(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            self.call_later(self.main.run_action, action)
+
+        return run

@@ -1,0 +1,44 @@
+"""Drafts on disk: every reply or comment being written is saved as you type, and removed only
+once it was sent (or you discarded it), so a crash, a lost connection or a refused send loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from tessera.core.config import data_dir
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def drafts_dir() -> Path:
+    return data_dir() / "drafts"
+
+
+def draft_path(user: str, kind: str, ticket_ids: list[int]) -> Path:
+    ids = "_".join(str(i) for i in sorted(ticket_ids))
+    name = _UNSAFE.sub("-", f"{user}.{kind}.{ids}")
+    return drafts_dir() / f"{name}.txt"
+
+
+def save(path: Path, text: str) -> None:
+    """Write atomically (temp file, then rename), private to the user."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temp, path)
+
+
+def load(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def remove(path: Path) -> None:
+    path.unlink(missing_ok=True)

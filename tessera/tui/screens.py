@@ -1,0 +1,348 @@
+"""Modal dialogs: y/N confirmation, pickers, compose, field editing, a one-line prompt, and help."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tessera.tui import drafts, safe
+from tessera.tui.actions import ACTIONS, SCOPES, bindings_for, effective_keys
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """`y` confirms; `n`, `q`, Escape and Enter cancel (never a bare Enter for a destructive action)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("confirm.yes", "confirm.no")
+
+    def __init__(self, question: str, detail: Text | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm"):
+            yield Static(safe.text(self.question, "bold"), classes="question")
+            if self.detail is not None:
+                with VerticalScroll(id="confirm-detail"):
+                    yield Static(self.detail)
+            yield Label(Text("y = yes    n / esc = no", style="bold"), classes="hint")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+    detail: str = ""
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Pick one of a list with j/k or arrows and Enter; type to narrow it; Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("dialog.cancel")
+
+    def __init__(self, title: str, choices: list[Choice]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="picker"):
+            yield Label(safe.line(self.title_text, "bold"), classes="title")
+            yield Input(placeholder="type to narrow", id="picker-filter", select_on_focus=False)
+            yield OptionList(*self._options(""), id="picker-options")
+            yield Label("enter = choose    esc = cancel", classes="hint")
+
+    def _options(self, text: str) -> list[Option]:
+        needle = text.strip().lower()
+        out = []
+        for choice in self.choices:
+            if needle and needle not in choice.label.lower() and needle not in choice.value.lower():
+                continue
+            label = safe.line(choice.label)
+            if choice.detail:
+                label.append("  " + safe.clean_line(choice.detail), style="dim")
+            out.append(Option(label, id=choice.value))
+        return out
+
+    def on_mount(self) -> None:
+        self.query_one("#picker-options", OptionList).focus()
+
+    @on(Input.Changed, "#picker-filter")
+    def _narrow(self, event: Input.Changed) -> None:
+        options = self.query_one("#picker-options", OptionList)
+        options.clear_options()
+        options.add_options(self._options(event.value))
+        if options.option_count:
+            options.highlighted = 0
+
+    @on(Input.Submitted, "#picker-filter")
+    def _submit_filter(self) -> None:
+        options = self.query_one("#picker-options", OptionList)
+        if options.option_count:
+            options.focus()
+            options.highlighted = 0
+            options.action_select()
+
+    @on(OptionList.OptionSelected, "#picker-options")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        """Printable keys typed on the list go to the narrowing input; j/k move."""
+        options = self.query_one("#picker-options", OptionList)
+        if self.focused is options:
+            if event.key == "j":
+                options.action_cursor_down()
+                event.stop()
+            elif event.key == "k":
+                options.action_cursor_up()
+                event.stop()
+            elif event.key == "q":
+                event.stop()
+                self.dismiss(None)
+            elif event.is_printable and event.character and event.key not in ("enter", "space"):
+                field = self.query_one("#picker-filter", Input)
+                field.focus()
+                field.insert_text_at_cursor(event.character)
+                event.stop()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of input: Enter accepts, Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("dialog.cancel")
+
+    def __init__(self, title: str, value: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="prompt"):
+            yield Label(safe.line(self.title_text, "bold"), classes="title")
+            yield Input(value=self.value, id="prompt-input")
+            yield Label("enter = ok    esc = cancel", classes="hint")
+
+    @on(Input.Submitted)
+    def _ok(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ComposeScreen(ModalScreen[str | None]):
+    """Write a reply or comment: recipients above a TextArea; the text is kept on disk as you type.
+
+    ctrl+s / F2 sends; F4 edits in $EDITOR (the app suspends and resumes); Escape offers keep
+    editing, postpone (the draft stays) or discard (y/N).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("compose.send", "compose.editor", "compose.discard")
+
+    def __init__(self, kind: str, targets: str, to: list[str], cc: list[str], draft: Path) -> None:
+        super().__init__(classes="dialog-screen")
+        self.kind = kind
+        self.targets = targets
+        self.to = to
+        self.cc = cc
+        self.draft = draft
+        self._save_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="compose"):
+            title = "Reply to" if self.kind == "reply" else "Comment on"
+            yield Label(safe.line(f"{title} {self.targets}", "bold"), classes="title")
+            if self.kind == "reply":
+                yield Label(safe.line("To: " + (", ".join(self.to) or "(no requestors)")), id="compose-to")
+                yield Label(safe.line("Cc: " + (", ".join(self.cc) or "-")), id="compose-cc")
+            else:
+                yield Label("Internal comment: not sent to requestors", id="compose-to")
+            yield TextArea(drafts.load(self.draft) or "", id="compose-body", soft_wrap=True)
+            yield Label("ctrl+s / F2 = send    F4 = $EDITOR    esc = postpone or discard", classes="hint")
+
+    def on_mount(self) -> None:
+        area = self.query_one(TextArea)
+        area.focus()
+        if area.text:
+            area.move_cursor(area.document.end)
+            self.notify(f"Draft restored from {self.draft}", markup=False, timeout=4)
+
+    @property
+    def text(self) -> str:
+        return self.query_one(TextArea).text
+
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(0.3, self.save_draft)
+
+    def save_draft(self) -> None:
+        try:
+            if self.text.strip():
+                drafts.save(self.draft, self.text)
+            else:
+                drafts.remove(self.draft)
+        except OSError as exc:
+            self.notify(
+                f"Cannot save the draft to {self.draft}: {exc.strerror}", severity="error", markup=False
+            )
+
+    def action_send(self) -> None:
+        if not self.text.strip():
+            self.notify("Nothing to send: the message is empty", severity="warning", markup=False)
+            return
+        self.save_draft()  # removed by the caller once the message is recorded
+        self.dismiss(self.text)
+
+    def action_editor(self) -> None:
+        self.save_draft()
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        if not self.draft.exists():
+            drafts.save(self.draft, "")
+        try:
+            with self.app.suspend():
+                subprocess.run([*editor, str(self.draft)], check=False)
+        except SuspendNotSupported:
+            self.notify(
+                "This terminal cannot suspend the app for an editor", severity="warning", markup=False
+            )
+            return
+        except OSError as exc:
+            self.notify(f"Cannot run {editor[0]}: {exc.strerror}", severity="error", markup=False)
+            return
+        self.query_one(TextArea).text = drafts.load(self.draft) or ""
+
+    @work(group="compose")
+    async def action_discard(self) -> None:
+        if not self.text.strip():
+            drafts.remove(self.draft)
+            self.dismiss(None)
+            return
+        choices = [
+            Choice("edit", "Keep editing"),
+            Choice("postpone", "Postpone", "keep the draft; it comes back next time"),
+            Choice("discard", "Discard", "asks y/N"),
+        ]
+        choice = await self.app.push_screen_wait(PickerScreen("Leave this message?", choices))
+        if choice == "postpone":
+            self.save_draft()
+            self.notify(f"Draft kept in {self.draft}", markup=False, timeout=4)
+            self.dismiss(None)
+        elif choice == "discard" and await self.app.push_screen_wait(ConfirmScreen("Discard this message?")):
+            if self._save_timer is not None:
+                self._save_timer.stop()
+            drafts.remove(self.draft)
+            self.dismiss(None)
+
+
+EDITABLE = (
+    ("subject", "Subject"),
+    ("priority", "Priority"),
+    ("final_priority", "Final priority"),
+    ("due", "Due"),
+    ("starts", "Starts"),
+    ("time_worked", "Time worked (min)"),
+    ("time_estimated", "Time estimated (min)"),
+    ("time_left", "Time left (min)"),
+)
+
+
+class EditScreen(ModalScreen[dict[str, str] | None]):
+    """A form of the ticket's fields and custom fields; only changed values are returned."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("edit.save", "dialog.cancel")
+
+    def __init__(self, ticket: dict[str, object]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.ticket = ticket
+        self.original: dict[str, str] = {}
+        for key, _label in EDITABLE:
+            value = ticket.get(key)
+            self.original[key] = "" if value is None else str(value)
+        for name, value in dict(ticket.get("custom_fields") or {}).items():  # type: ignore[call-overload]
+            joined = ",".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+            self.original[f"cf.{name}"] = joined
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="edit"):
+            yield Label(safe.line(f"Edit {self.ticket['display_id']}", "bold"), classes="title")
+            with VerticalScroll(id="edit-fields"):
+                labels = dict(EDITABLE)
+                for index, (key, value) in enumerate(self.original.items()):
+                    label = labels.get(key) or key[3:]
+                    with Horizontal(classes="field"):
+                        yield Label(safe.line(label), classes="field-label")
+                        yield Input(value=safe.clean_line(value), id=f"field-{index}", name=key)
+            yield Label("tab = next field    ctrl+s / F2 = save    esc = cancel", classes="hint")
+
+    def action_save(self) -> None:
+        changes = {}
+        for field in self.query(Input):
+            key = field.name or ""
+            if key in self.original and field.value != safe.clean_line(self.original[key]):
+                changes[key] = field.value
+        self.dismiss(changes)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every action of the registry with its current keys, grouped by where it works."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("help.close")
+
+    def __init__(self, keymap: dict[str, str], config_path: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.keymap = keymap
+        self.config_path = config_path
+
+    def compose(self) -> ComposeResult:
+        body = Text()
+        for scope, title in SCOPES.items():
+            body.append(f"{title}\n", style="bold underline")
+            for spec in ACTIONS:
+                if spec.scope != scope:
+                    continue
+                keys = ", ".join(effective_keys(spec, self.keymap))
+                body.append(f"  {keys:<16}", style="bold")
+                body.append(spec.description)
+                if spec.destructive:
+                    body.append("  (asks y/N)", style="italic")
+                body.append("\n")
+            body.append("\n")
+        body.append("In pickers: type to narrow, j/k or arrows to move, enter chooses.\n")
+        body.append(f'Key map file: {safe.clean_line(self.config_path)} (action id = "keys")\n')
+        with Vertical(classes="dialog", id="help"):
+            yield Label(Text("Tessera keys", style="bold"), classes="title")
+            with VerticalScroll(id="help-body"):
+                yield Static(body)
+            yield Label("esc / q = close", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

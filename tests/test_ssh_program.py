@@ -1,0 +1,156 @@
+"""The real `tessera ssh-server` program, started as an admin starts it, used by asyncssh's client
+and by the ordinary OpenSSH client in a real terminal (tmux); Ctrl-C (SIGINT) stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from tests.helpers import run, tessera_cmd
+from tests.test_ssh_keys import write_key
+from tests.test_ssh_server import plain
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Running:
+    port: int
+    key: asyncssh.SSHKey
+    key_path: Path
+    data_dir: Path
+
+
+@pytest.fixture
+def ssh_program(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
+    """A desk with a Helpdesk queue and one ticket; root's key registered; the server running."""
+    assert run(["db", "upgrade"], cli_env).code == 0
+    assert run(["queue", "create", "Helpdesk", "--user", "root"], cli_env).code == 0
+    created = run(
+        ["ticket", "create", "--queue", "Helpdesk", "--subject", "Badge reader broken", "--user", "root"],
+        cli_env,
+    )
+    assert created.code == 0, created
+    key, pub = write_key(tmp_path, "root")
+    (tmp_path / "root").chmod(0o600)
+    assert run(["user", "key", "add", "root", str(pub), "--user", "root"], cli_env).code == 0
+    port = free_port()
+    env = {**cli_env, "TESSERA_CONFIG_DIR": str(tmp_path / "config"), "TESSERA_SSH_IDLE_TIMEOUT": "10m"}
+    server = subprocess.Popen(
+        [*tessera_cmd(), "ssh-server", "--port", str(port), "--max-sessions", "3"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while "listening on" not in line:
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+            line = server.stderr.readline()
+        assert f"127.0.0.1:{port}" in line and "sessions per user: 3" in line and "idle timeout: 600s" in line
+        yield Running(port, key, tmp_path / "root", Path(cli_env["TESSERA_DATA_DIR"]))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            _, err = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, err = server.communicate()
+    assert server.returncode == 0, err
+    assert err.rstrip().endswith("INFO stopped"), err
+
+
+def test_an_agent_gets_the_tui_from_the_real_server(ssh_program: Running) -> None:
+    async def session() -> str:
+        async with await asyncssh.connect(
+            "127.0.0.1",
+            ssh_program.port,
+            username="root",
+            client_keys=[ssh_program.key],
+            known_hosts=None,
+            agent_path=None,
+            config=[],
+        ) as conn:
+            proc = await conn.create_process(term_type="xterm-256color", term_size=(120, 30), encoding=None)
+            seen = bytearray()
+            while "Badge reader broken" not in plain(bytes(seen)):
+                chunk = await asyncio.wait_for(proc.stdout.read(65536), 60)
+                assert chunk, plain(bytes(seen))
+                seen += chunk
+            proc.stdin.write(b"q")
+            await asyncio.wait_for(proc.wait(), 30)
+            assert proc.exit_status == 0
+            return plain(bytes(seen))
+
+    text = asyncio.run(asyncio.wait_for(session(), 90))
+    assert "Helpdesk" in text and "root" in text
+    log = (ssh_program.data_dir / "ssh-server.log").read_text()
+    assert "login root (key " in log and "logout root" in log
+    assert (ssh_program.data_dir / "ssh_host_ed25519_key").exists()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None or shutil.which("ssh") is None, reason="needs tmux and ssh")
+def test_the_ordinary_ssh_client_lands_in_the_tui(ssh_program: Running, tmp_path: Path) -> None:
+    socket_name = f"tessera-ssh-{uuid.uuid4().hex[:8]}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
+
+    def wait_for(text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = tmux("capture-pane", "-p", "-t", "ssh")
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(
+            f"{text!r} never appeared; the screen shows:\n{tmux('capture-pane', '-p', '-t', 'ssh')}"
+        )
+
+    command = (
+        f"ssh -F /dev/null -p {ssh_program.port} -i {ssh_program.key_path} -o IdentitiesOnly=yes "
+        f"-o StrictHostKeyChecking=no -o UserKnownHostsFile={tmp_path / 'known_hosts'} "
+        "root@127.0.0.1; echo SSH-EXIT=$?; sleep 60"
+    )
+    tmux("new-session", "-d", "-s", "ssh", "-x", "110", "-y", "30", f"TERM=xterm-256color {command}")
+    try:
+        screen = wait_for("Badge reader broken")
+        assert "Helpdesk" in screen and "user root" in screen
+        tmux("resize-window", "-t", "ssh", "-x", "80", "-y", "24")
+        # The TUI lays itself out again for 80 columns: its top border ends in a corner at column 80
+        # (were the resize lost, tmux would show the 110-column screen cut off, with no corner).
+        deadline = time.monotonic() + 30
+        top = ""
+        while time.monotonic() < deadline:
+            lines = tmux("capture-pane", "-p", "-t", "ssh").splitlines()
+            top = lines[1].rstrip() if len(lines) > 1 else ""
+            if len(top) == 80 and top.endswith("╮"):
+                break
+            time.sleep(0.2)
+        assert len(top) == 80 and top.endswith("╮"), tmux("capture-pane", "-p", "-t", "ssh")
+        tmux("send-keys", "-t", "ssh", "q")
+        screen = wait_for("SSH-EXIT=")
+        assert "SSH-EXIT=0" in screen
+    finally:
+        tmux("kill-server")

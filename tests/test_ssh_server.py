@@ -1,0 +1,489 @@
+"""`tessera ssh-server` end to end: asyncssh's client on loopback against the real server.
+
+Each test runs the server in its own event loop on a free port with a fresh database. Most use a
+small stand-in program (it reports its user, TERM, terminal size and SIGWINCH) so that what the
+pty does can be read exactly; the TUI tests run the real `tessera tui` in the session's pty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import stat
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from tessera.core import grants, queues, sshkeys, users
+from tessera.core.bootstrap import bootstrap
+from tessera.core.context import open_context
+from tessera.core.db import Database
+from tessera.core.schemas import MessageIn, TicketCreate
+from tessera.core.tickets import create_ticket
+from tessera.ssh.server import HOST_KEY_NAME, TERMINAL_RESET, ServerSettings, TesseraSSHServer
+
+TEST_TIMEOUT = 120
+AGENT_RIGHTS = ("SeeQueue", "ShowTicket", "CreateTicket", "ModifyTicket", "ReplyToTicket", "OwnTicket")
+
+# Stands in for the TUI: says who and where it runs, reports every resize, ends on "quit".
+PROBE = r"""
+import os, signal, sys
+def size():
+    s = os.get_terminal_size(0)
+    return f"{s.columns}x{s.lines}"
+def winch(signum, frame):
+    print("SIZE " + size(), flush=True)
+signal.signal(signal.SIGWINCH, winch)
+ctty = os.tcgetpgrp(0) == os.getpgrp() == os.getsid(0)
+print(f"HELLO {sys.argv[1]} TERM={os.environ.get('TERM')} {size()} ctty={ctty} "
+      f"user_env={os.environ.get('TESSERA_USER', '-')} pid={os.getpid()} "
+      f"colorterm={os.environ.get('COLORTERM', '-')}", flush=True)
+for line in sys.stdin:
+    if line.strip() == "quit":
+        print("BYE", flush=True)
+        sys.exit(0)
+"""
+
+ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]"
+)
+
+
+def probe_command(user: str) -> Sequence[str]:
+    return [sys.executable, "-c", PROBE, user]
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), TEST_TIMEOUT))
+
+    return wrapper
+
+
+def plain(data: bytes) -> str:
+    """Terminal output as text: escape sequences removed."""
+    return ANSI.sub("", data.decode("utf-8", errors="replace"))
+
+
+class Desk:
+    def __init__(self, database: Database, keys: dict[str, asyncssh.SSHKey], tmp_path: Path) -> None:
+        self.database = database
+        self.keys = keys
+        self.tmp_path = tmp_path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["TESSERA_DATABASE_URL"] = self.database.url.render_as_string(hide_password=False)
+        env["TESSERA_DATA_DIR"] = str(self.tmp_path / "data")
+        env["TESSERA_CONFIG_DIR"] = str(self.tmp_path / "config")
+        env["TESSERA_USER"] = "root"  # the server must not pass this on
+        return env
+
+    def server(self, **kw: Any) -> TesseraSSHServer:
+        kw.setdefault("command", probe_command)
+        settings = ServerSettings(
+            host="127.0.0.1", port=0, data_dir=self.tmp_path / "data", env=self.env(), **kw
+        )
+        return TesseraSSHServer(self.database, settings)
+
+
+@pytest.fixture
+def desk(database: Database, tmp_path: Path) -> Desk:
+    """root; agents alice and dave; bob disabled; carol a requestor; a key each; two queues."""
+    keys = {name: asyncssh.generate_private_key("ssh-ed25519", comment=f"{name}@laptop") for name in "abcd"}
+    named = {"alice": keys["a"], "bob": keys["b"], "carol": keys["c"], "dave": keys["d"]}
+    with database.session() as session:
+        bootstrap(session, "root")
+        root = open_context(session, "root")
+        queues.create_queue(root, "General")
+        queues.create_queue(root, "Network")
+        for name in ("alice", "bob", "dave"):
+            users.add_user(root, name, email=f"{name}@desk.example")
+            for right in AGENT_RIGHTS:
+                grants.grant(root, right, f"user:{name}")
+        users.add_user(root, "carol", email="carol@customer.example", privileged=False)
+        users.update_user(root, "bob", {"disabled": "yes"})
+        for name, key in named.items():
+            sshkeys.add_key(root, name, key.export_public_key("openssh").decode())
+        for subject in ("Printer on fire", "VPN drops every hour"):
+            create_ticket(
+                root,
+                TicketCreate(
+                    queue="General",
+                    subject=subject,
+                    requestors=["someone@customer.example"],
+                    message=MessageIn(body="Please help."),
+                ),
+            )
+    return Desk(database, named, tmp_path)
+
+
+def rename_ticket(database: Database, subject: str, new_subject: str) -> None:
+    from sqlalchemy import select
+
+    from tessera.core.models import Ticket
+    from tessera.core.tickets import set_fields
+
+    with database.session() as session:
+        ticket_id = session.scalars(select(Ticket.id).where(Ticket.subject == subject)).one()
+        set_fields(open_context(session, "alice"), ticket_id, {"subject": new_subject})
+
+
+async def connect(server: TesseraSSHServer, key: asyncssh.SSHKey, login: str = "agent", **kw: Any):  # type: ignore[no-untyped-def]
+    return await asyncssh.connect(
+        "127.0.0.1",
+        server.port,
+        username=login,
+        client_keys=[key],
+        known_hosts=None,
+        agent_path=None,
+        config=[],
+        **kw,
+    )
+
+
+async def read_until(
+    stream: asyncssh.SSHReader[bytes],
+    seen: bytearray,
+    wanted: str | Callable[[str], bool],
+    timeout: float = 60,
+) -> str:
+    """Read terminal output into `seen` until its plain text contains `wanted`."""
+    test = wanted if callable(wanted) else (lambda text: wanted in text)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not test(plain(bytes(seen))):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"never saw {wanted!r}; got:\n{plain(bytes(seen))[-3000:]}")
+        try:
+            chunk = await asyncio.wait_for(stream.read(65536), remaining)
+        except TimeoutError:
+            continue
+        if not chunk:
+            raise AssertionError(f"session ended before {wanted!r}; got:\n{plain(bytes(seen))[-3000:]}")
+        seen += chunk
+    return plain(bytes(seen))
+
+
+async def refused(server: TesseraSSHServer, key: asyncssh.SSHKey, **kw: Any) -> tuple[int | None, str]:
+    """Open a session that the server refuses: its exit status and stderr."""
+    async with await connect(server, key) as conn:
+        proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None, **kw)
+        err = await proc.stderr.read()
+        await proc.wait()
+        return proc.exit_status, err.decode()
+
+
+# -- the stand-in program: pty, size, resize, limits ---------------------------------------------
+
+
+@run_async
+async def test_registered_key_runs_the_program_in_a_pty_and_resizes_reach_it(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    server = desk.server()
+    await server.start()
+    try:
+        # The SSH login name does not matter: the key says who is connecting.
+        async with await connect(server, desk.keys["alice"], login="whoever") as conn:
+            proc = await conn.create_process(term_type="xterm-256color", term_size=(100, 30), encoding=None)
+            seen = bytearray()
+            text = await read_until(proc.stdout, seen, "HELLO")
+            await read_until(proc.stdout, seen, "user_env=")
+            text = plain(bytes(seen))
+            assert "HELLO alice TERM=xterm-256color 100x30 ctty=True user_env=-" in text
+            proc.change_terminal_size(132, 43)
+            await read_until(proc.stdout, seen, "SIZE 132x43")
+            proc.change_terminal_size(60, 20)
+            await read_until(proc.stdout, seen, "SIZE 60x20")
+            proc.stdin.write(b"quit\r")
+            text = await read_until(proc.stdout, seen, "BYE")
+            await proc.wait()
+            assert proc.exit_status == 0
+    finally:
+        await server.close()
+    assert server.active == {}
+    messages = [r.getMessage() for r in caplog.records if r.name == "tessera.ssh"]
+    assert any(m.startswith("login alice") and "ssh login 'whoever'" in m for m in messages), messages
+    assert any(m.startswith("logout alice") and "exit status 0" in m for m in messages), messages
+    with desk.database.session() as session:
+        ctx = open_context(session, "root")
+        [(key, _)] = sshkeys.list_keys(ctx, "alice")
+        assert key.last_used is not None
+
+
+@run_async
+async def test_keys_typed_before_the_program_starts_reach_it(desk: Desk) -> None:
+    server = desk.server()
+    await server.start()
+    try:
+        async with await connect(server, desk.keys["alice"]) as conn:
+            proc = await conn.create_process(
+                term_type="xterm", term_size=(80, 24), encoding=None, env={"COLORTERM": "truecolor"}
+            )
+            proc.stdin.write(b"quit\r")  # at once, while the program is still starting
+            text = await read_until(proc.stdout, bytearray(), "BYE")
+            await proc.wait()
+        assert "colorterm=truecolor" in text
+        assert proc.exit_status == 0
+    finally:
+        await server.close()
+
+
+@run_async
+async def test_unknown_key_is_refused_during_authentication_with_a_banner(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+    fingerprint = sshkeys.fingerprint_of(stranger.public_data)
+    banners: list[str] = []
+
+    class Client(asyncssh.SSHClient):
+        def auth_banner_received(self, msg: str, lang: str) -> None:
+            banners.append(msg)
+
+    server = desk.server()
+    await server.start()
+    try:
+        with pytest.raises(asyncssh.PermissionDenied):
+            await connect(server, stranger, login="alice", client_factory=Client)
+    finally:
+        await server.close()
+    assert banners and f"key {fingerprint} is not registered" in banners[0]
+    assert "tessera user key add" in banners[0]
+    assert any(f"refused unknown key {fingerprint}" in r.getMessage() for r in caplog.records)
+
+
+@run_async
+async def test_disabled_and_unprivileged_users_are_refused_with_a_message(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    server = desk.server()
+    await server.start()
+    try:
+        status, err = await refused(server, desk.keys["bob"])
+        assert status == 1
+        assert err.strip() == "tessera: user bob is disabled; ask an admin to enable it"
+        status, err = await refused(server, desk.keys["carol"])
+        assert status == 1
+        assert err.strip() == "tessera: user carol is not privileged: the Tessera TUI over SSH is for agents"
+    finally:
+        await server.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("refused bob (disabled)") for m in messages), messages
+    assert any(m.startswith("refused carol (unprivileged)") for m in messages), messages
+    assert not any(m.startswith("login ") for m in messages)
+
+
+@run_async
+async def test_commands_and_sessions_without_a_terminal_are_refused(desk: Desk) -> None:
+    server = desk.server()
+    await server.start()
+    try:
+        status, err = await refused(server, desk.keys["alice"], command="cat /etc/passwd")
+        assert (status, err.strip()) == (
+            1,
+            "tessera: this server runs only the Tessera TUI: connect without a command",
+        )
+        async with await connect(server, desk.keys["alice"]) as conn:
+            proc = await conn.create_process(encoding=None)  # no pty
+            err_bytes = await proc.stderr.read()
+            await proc.wait()
+        assert proc.exit_status == 1
+        assert (
+            err_bytes.decode().strip() == "tessera: the Tessera TUI needs a terminal: connect with `ssh -t`"
+        )
+        async with await connect(server, desk.keys["alice"]) as conn:
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.open_connection("127.0.0.1", server.port)
+            with pytest.raises(asyncssh.ChannelOpenError, match="Session request failed"):
+                await conn.start_sftp_client()
+        assert server.active == {}
+    finally:
+        await server.close()
+
+
+@run_async
+async def test_a_session_over_the_per_user_limit_is_refused(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    server = desk.server(max_sessions=2)
+    await server.start()
+    try:
+        async with await connect(server, desk.keys["alice"]) as conn:
+            open_ = []
+            for _ in range(2):
+                proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+                await read_until(proc.stdout, bytearray(), "HELLO alice")
+                open_.append(proc)
+            status, err = await refused(server, desk.keys["alice"])
+            assert status == 1
+            assert err.strip() == (
+                "tessera: user alice already has 2 SSH session(s) open (limit 2); close one and try again"
+            )
+            # Another agent is not affected by alice's limit.
+            async with await connect(server, desk.keys["dave"]) as other:
+                proc = await other.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+                await read_until(proc.stdout, bytearray(), "HELLO dave")
+                proc.stdin.write(b"quit\r")
+                await proc.wait()
+            # Closing one of alice's sessions frees its slot.
+            open_[0].stdin.write(b"quit\r")
+            await open_[0].wait()
+            for _ in range(100):
+                if sum(server.active.values()) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+            await read_until(proc.stdout, bytearray(), "HELLO alice")
+    finally:
+        await server.close()
+    assert any(r.getMessage().startswith("refused alice (session_limit)") for r in caplog.records)
+    assert server.active == {}
+
+
+@run_async
+async def test_idle_sessions_are_hung_up(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    server = desk.server(idle_timeout=1.5)
+    await server.start()
+    try:
+        async with await connect(server, desk.keys["alice"]) as conn:
+            proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+            seen = bytearray()
+            await read_until(proc.stdout, seen, "HELLO alice")
+            await asyncio.sleep(1.0)
+            proc.stdin.write(b"still here\r")  # input resets the clock
+            await asyncio.sleep(1.0)
+            assert proc.exit_status is None
+            err = await asyncio.wait_for(proc.stderr.read(), 20)
+            await proc.wait()
+    finally:
+        await server.close()
+    assert "disconnected after 1.5s without input (idle timeout)" in err.decode()
+    assert proc.exit_status == 129  # ended by SIGHUP, as a terminal hang-up does
+    assert any(r.getMessage().startswith("idle timeout: alice") for r in caplog.records)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat_file:  # a zombie is gone too
+        return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def until(condition: Callable[[], bool], timeout: float = 15) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition never held"
+        await asyncio.sleep(0.05)
+
+
+@run_async
+async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: Desk) -> None:
+    server = desk.server(max_sessions=1)
+    await server.start()
+    try:
+        conn = await connect(server, desk.keys["alice"])
+        proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+        text = await read_until(proc.stdout, bytearray(), lambda t: re.search(r"pid=\d+", t) is not None)
+        pid = int(re.search(r"pid=(\d+)", text).group(1))  # type: ignore[union-attr]
+        assert alive(pid) and server.active
+        conn.abort()
+        await until(lambda: not server.active and not server.sessions)
+        assert not alive(pid)
+        # The slot is free again.
+        async with await connect(server, desk.keys["alice"]) as again:
+            proc = await again.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+            await read_until(proc.stdout, bytearray(), "HELLO alice")
+    finally:
+        await server.close()
+
+
+@run_async
+async def test_stopping_the_server_hangs_up_sessions_with_a_message(desk: Desk) -> None:
+    server = desk.server()
+    await server.start()
+    try:
+        async with await connect(server, desk.keys["alice"]) as conn:
+            proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+            await read_until(proc.stdout, bytearray(), "HELLO alice")
+            await server.close()
+            err = await proc.stderr.read()
+            rest = await proc.stdout.read()
+            await proc.wait()
+        assert err.decode().strip() == "tessera: the server is shutting down"
+        assert rest.endswith(TERMINAL_RESET)  # the client's terminal is left usable
+        assert proc.exit_status == 129
+        assert not server.sessions and not server.connections and not server.active
+    finally:
+        await server.close()
+
+
+@run_async
+async def test_host_key_is_created_once_and_kept(desk: Desk) -> None:
+    first = desk.server()
+    await first.start()
+    await first.close()
+    path = desk.tmp_path / "data" / HOST_KEY_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = desk.server()
+    await second.start()
+    try:
+        assert second.host_key_fingerprint == first.host_key_fingerprint
+        async with await connect(second, desk.keys["alice"]) as conn:
+            served = conn.get_server_host_key()
+            assert served is not None and served.get_fingerprint("sha256") == first.host_key_fingerprint
+    finally:
+        await second.close()
+
+
+# -- the real TUI ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Desk) -> None:
+    server = desk.server(command=lambda user: [sys.executable, "-m", "tessera", "tui", "--user", user])
+    await server.start()
+    try:
+        async with (
+            await connect(server, desk.keys["alice"]) as alice_conn,
+            await connect(server, desk.keys["dave"]) as dave_conn,
+        ):
+            alice = await alice_conn.create_process(
+                term_type="xterm-256color", term_size=(120, 32), encoding=None
+            )
+            dave = await dave_conn.create_process(
+                term_type="xterm-256color", term_size=(100, 30), encoding=None
+            )
+            alice_seen, dave_seen = bytearray(), bytearray()
+            text = await read_until(alice.stdout, alice_seen, "Printer on fire")
+            assert "General" in text and "Network" in text and "VPN drops every hour" in text
+            assert "alice" in text
+            text = await read_until(dave.stdout, dave_seen, "Printer on fire")
+            assert "dave" in text
+            assert sorted(server.active.values()) == [1, 1]
+            # alice's change (made here through core, as her session's program would) reaches dave.
+            await asyncio.to_thread(rename_ticket, desk.database, "Printer on fire", "Printer fire is out")
+            dave_seen.clear()
+            dave.stdin.write(b"\x12")  # ctrl+r: refresh
+            await read_until(dave.stdout, dave_seen, "Printer fire is out")
+            # A resize re-lays the screen out at the new width.
+            alice_seen.clear()
+            alice.change_terminal_size(90, 25)
+            await read_until(alice.stdout, alice_seen, "Printer on fire")
+            for proc in (alice, dave):
+                proc.stdin.write(b"q")
+                await asyncio.wait_for(proc.wait(), 30)
+                assert proc.exit_status == 0
+    finally:
+        await server.close()
+    assert server.active == {}

@@ -1,0 +1,600 @@
+"""Pilot tests of the TUI's main flows against a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from tessera.core.context import open_context
+from tessera.core.db import Database
+from tessera.core.serialize import history, ticket_json
+from tessera.core.tickets import get_ticket
+from tessera.tui.app import MainScreen, TesseraApp
+from tessera.tui.screens import ComposeScreen, ConfirmScreen, EditScreen, HelpScreen, PickerScreen
+from tessera.tui.themes import DARK, LIGHT
+from tests.test_tui_support import FIXED_NOW, HOSTILE_SUBJECT, build_desk, key, run_async, settle, until
+
+SIZE = (140, 40)
+
+
+@pytest.fixture
+def desk(database: Database, tmp_path, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    return build_desk(database)
+
+
+def make_app(database: Database, user: str = "alice", **kw) -> TesseraApp:  # type: ignore[no-untyped-def]
+    return TesseraApp(lambda: database, user=user, clock=lambda: FIXED_NOW, **kw)
+
+
+async def started(pilot) -> MainScreen:  # type: ignore[no-untyped-def]
+    screen = pilot.app.main
+    await screen.ready.wait()
+    await settle(pilot)
+    return screen
+
+
+def ticket_state(database: Database, ticket_id: int, user: str = "root") -> dict:
+    with database.session() as session:
+        ctx = open_context(session, user)
+        ticket = get_ticket(ctx, ticket_id)
+        data = ticket_json(ctx, ticket)
+        data["history"] = history(ctx, ticket)
+        return data
+
+
+def cell_text(screen: MainScreen, ticket_id: int, column: str) -> str:
+    return screen.table.get_cell(str(ticket_id), column).plain
+
+
+async def highlight(pilot, screen: MainScreen, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
+    screen.table.move_cursor(row=list(screen.rows).index(ticket_id))
+    await pilot.pause()
+
+
+@run_async
+async def test_opens_queue_with_every_column(database: Database, desk: dict[str, int]) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        assert screen.queue is not None and screen.queue.name == "General"
+        assert set(screen.rows) == set(desk.values())
+        assert [str(c.label) for c in screen.table.columns.values()] == [
+            "  ",
+            "ID",
+            "Subject",
+            "Status",
+            "Owner",
+            "Pri",
+            "Age",
+            "Updated",
+            "Requestor",
+        ]
+        printer = desk["printer"]
+        assert cell_text(screen, printer, "subject") == "Printer on fire"
+        assert cell_text(screen, printer, "status") == "new"
+        assert cell_text(screen, printer, "requestor") == "printer@customer.example"
+        assert cell_text(screen, printer, "owner") == "-"
+        # root wrote every ticket, so they are all unread for alice
+        assert all(cell_text(screen, t, "flag").strip() == "●" for t in desk.values())
+        assert isinstance(app.screen, MainScreen)
+        assert app.theme == LIGHT
+
+
+@run_async
+async def test_open_ticket_shows_detail_history_and_marks_seen(database: Database, desk) -> None:
+    printer = desk["printer"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, printer)
+        await pilot.press(key("queue.open"))
+        await settle(pilot)
+        detail = str(screen.query_one("#detail-body", Static).render())
+        assert "Printer on fire" in detail and "printer@customer.example" in detail
+        assert "Open It (→open)" in detail
+        hist = str(screen.query_one("#history-body", Static).render())
+        assert "It is on fire." in hist and "Have you tried water?" in hist
+        assert "Internal: it is really on fire" in hist and "steps.txt" in hist
+        assert app.focused is screen.query_one("#history")
+        assert cell_text(screen, printer, "flag").strip() == ""
+        await pilot.press(key("back"))
+        assert app.focused is screen.table
+    # The seen marker is in the database: a new session shows it read, the others still unread.
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        assert cell_text(screen, printer, "flag").strip() == ""
+        assert cell_text(screen, desk["vpn"], "flag").strip() == "●"
+
+
+@run_async
+async def test_reply_and_comment_are_recorded(database: Database, desk) -> None:
+    vpn = desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert "vpn@customer.example" in str(app.screen.query_one("#compose-to").render())
+        await pilot.press(*"Try again now")
+        await pilot.press(key("compose.send"))
+        await settle(pilot)
+        await pilot.press(key("comment"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(*"note to self")
+        await pilot.press(key("compose.send"))
+        await settle(pilot)
+    from tessera.tui import drafts
+
+    assert not list(drafts.drafts_dir().glob("*.txt"))  # sent, so no draft is left behind
+    events = ticket_state(database, vpn)["history"]
+    kinds = [(e["type"], e["actor"], (e["message"] or {}).get("content")) for e in events]
+    assert ("Correspond", "alice", "Try again now") in kinds
+    assert ("Comment", "alice", "note to self") in kinds
+
+
+@run_async
+async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Database, desk) -> None:
+    from tessera.core import grants, users
+    from tessera.tui import drafts
+
+    with database.session() as session:
+        root = open_context(session, "root")
+        users.add_user(root, "carol", email="carol@desk.example", privileged=True)
+        for right in ("SeeQueue", "ShowTicket"):
+            grants.grant(root, right, "user:carol")
+    vpn = desk["vpn"]
+    # carol may read but not reply: the refused reply stays on disk as a draft
+    app = make_app(database, user="carol")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(*"half a thought")
+        await pilot.press(key("compose.send"))
+        await settle(pilot)
+    path = drafts.draft_path("carol", "reply", [vpn])
+    assert drafts.load(path) == "half a thought"
+    # the draft comes back; Escape offers keep editing / postpone / discard
+    app = make_app(database, user="carol")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert app.screen.text == "half a thought"
+        await pilot.press(*" and more")
+        await pilot.press(key("compose.discard"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"postpone", "enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert drafts.load(path) == "half a thought and more"
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(key("compose.discard"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"discard", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.no"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert drafts.load(path) == "half a thought and more"
+        await pilot.press(key("compose.discard"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"discard", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+    assert drafts.load(path) is None
+
+
+@run_async
+async def test_take_then_resolve_asks_yes_no(database: Database, desk) -> None:
+    laptop = desk["laptop"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("take"))
+        await settle(pilot)
+        assert ticket_state(database, laptop)["owner"] == "alice"
+        assert cell_text(screen, laptop, "owner") == "alice"
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("resolve"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = str(app.screen.query_one(".question", Static).render())
+        assert question == f"Set {screen.rows[laptop].display_id} to resolved?"
+        plan = str(app.screen.query_one("#confirm-detail Static", Static).render())
+        assert "Dry run of the scrips" in plan and "Mail that would be queued" in plan
+        await pilot.press("enter")  # Enter alone never confirms
+        await settle(pilot)
+        assert ticket_state(database, laptop)["status"] == "new"
+        await pilot.press(key("resolve"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        assert ticket_state(database, laptop)["status"] == "resolved"
+        assert cell_text(screen, laptop, "status") == "resolved"
+
+
+@run_async
+async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Database, desk) -> None:
+    vpn = desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("status"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        # alice lacks DeleteTicket, so the lifecycle's Delete action is not offered to her
+        assert [c.value for c in picker.choices] == ["open", "resolved", "rejected", "stalled"]
+        await pilot.press("enter")  # "Open It" is first
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        assert ticket_state(database, vpn)["status"] == "open"
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("status"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        values = [c.value for c in app.screen.choices]
+        assert "open" not in values and "stalled" in values
+        await pilot.press(*"stall", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        assert ticket_state(database, vpn)["status"] == "stalled"
+
+
+@run_async
+async def test_marked_set_take_with_count_in_confirmation(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        screen.table.move_cursor(row=0)
+        await pilot.press(key("queue.mark"), key("queue.mark"))
+        await pilot.pause()
+        assert len(screen.marked) == 2
+        marked = set(screen.marked)
+        assert all(cell_text(screen, t, "flag").startswith("✓") for t in marked)
+        await pilot.press(key("take"))
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Take 2 tickets?" in str(app.screen.query_one(".question", Static).render())
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        for ticket_id in marked:
+            assert ticket_state(database, ticket_id)["owner"] == "alice"
+        assert not screen.marked
+
+
+@run_async
+async def test_assign_and_move(database: Database, desk) -> None:
+    printer = desk["printer"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, printer)
+        await pilot.press(key("assign"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        assert [c.value for c in app.screen.choices] == ["Nobody", "alice", "bob", "root"]
+        await pilot.press(*"bob", "enter")
+        await settle(pilot)
+        assert ticket_state(database, printer)["owner"] == "bob"
+        await highlight(pilot, screen, printer)
+        await pilot.press(key("move"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"netw", "enter")
+        await settle(pilot)
+        assert ticket_state(database, printer)["queue"] == "Network"
+        assert printer not in screen.rows
+
+
+@run_async
+async def test_edit_fields_saves_only_changes(database: Database, desk) -> None:
+    laptop = desk["laptop"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("edit"))
+        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        priority = next(i for i in app.screen.query(Input) if i.name == "priority")
+        priority.value = "42"
+        await pilot.press(key("edit.save"))
+        await settle(pilot)
+    state = ticket_state(database, laptop)
+    assert state["priority"] == 42 and state["subject"] == "Laptop will not boot"
+    sets = [e for e in state["history"] if e["type"] == "Set"]
+    assert [(e["field"], e["new"]) for e in sets] == [("Priority", "42")]
+
+
+@run_async
+async def test_filter_sort_and_escape(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await pilot.press(key("queue.filter"))
+        await pilot.press(*"printer", "enter")
+        await settle(pilot)
+        assert list(screen.rows) == [desk["printer"]]
+        assert app.focused is screen.table
+        await pilot.press(key("cancel"))
+        await settle(pilot)
+        assert len(screen.rows) == 4
+        await pilot.press(key("queue.sort"))
+        await settle(pilot)
+        await pilot.press(*"subject", "enter")
+        await settle(pilot)
+        subjects = [r.subject for r in screen.rows.values()]
+        assert subjects == sorted(subjects, key=str.lower)
+        await pilot.press(key("queue.sort"))
+        await settle(pilot)
+        await pilot.press(*"subject", "enter")  # the same column again flips the order
+        await settle(pilot)
+        assert [r.subject for r in screen.rows.values()] == sorted(subjects, key=str.lower, reverse=True)
+    # The sort is remembered for the next session.
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        assert (screen.sort, screen.descending) == ("subject", True)
+
+
+@run_async
+async def test_navigation_keys(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        table = screen.table
+        await pilot.press(key("queue.last"))
+        assert table.cursor_row == 3
+        await pilot.press(key("queue.first"))
+        assert table.cursor_row == 0
+        await pilot.press(key("queue.down"), key("queue.down"), key("queue.up"))
+        assert table.cursor_row == 1
+        await pilot.press(key("next_ticket"))
+        await settle(pilot)
+        assert screen.current is not None and screen.current.ticket["id"] == screen.row_id(2)
+        await pilot.press(key("prev_ticket"))
+        await settle(pilot)
+        assert screen.current.ticket["id"] == screen.row_id(1)
+        await pilot.press(key("next_pane"))
+        assert app.focused is screen.query_one("#detail")
+        await pilot.press(key("next_pane"))
+        assert app.focused is screen.query_one("#history")
+        await pilot.press("h")
+        assert app.focused is screen.query_one("#detail")
+        await pilot.press(key("back"))
+        assert app.focused is table
+        await pilot.press(key("back"))
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@run_async
+async def test_hostile_text_is_shown_literally_and_stripped(database: Database, desk) -> None:
+    hostile = desk["hostile"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        shown = cell_text(screen, hostile, "subject")
+        assert shown.startswith("[bold red]Boom[/] [/x] ")
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert "clip" in shown and "link" in shown
+        cell = screen.table.get_cell(str(hostile), "subject")
+        assert not cell.spans  # no style came from the text
+        await highlight(pilot, screen, hostile)
+        await pilot.press(key("queue.open"))
+        await settle(pilot)
+        hist = str(screen.query_one("#history-body", Static).render())
+        assert "Body [red]not red[/red] ansi [/x]" in hist
+        assert "\x1b" not in hist
+        svg = app.export_screenshot()
+        assert "[bold red]Boom[/]" in svg.replace("&#160;", " ")
+        assert "\x1b" not in svg
+    assert HOSTILE_SUBJECT.startswith("[bold red]")
+
+
+@run_async
+async def test_theme_toggle_is_remembered_per_user(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.theme == LIGHT
+        await pilot.press(key("toggle_theme"))
+        await settle(pilot)
+        assert app.theme == DARK
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.theme == DARK
+    app = make_app(database, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.theme == LIGHT
+    app = make_app(database, theme="light")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.theme == LIGHT
+
+
+@run_async
+async def test_help_lists_every_action_and_palette_runs_them(database: Database, desk) -> None:
+    from textual.command import CommandPalette
+
+    from tessera.tui.actions import ACTIONS
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await pilot.press(key("help"))
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-body Static", Static).render())
+        for spec in ACTIONS:
+            assert spec.description in text
+        await pilot.press(key("help.close"))
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press(key("palette"))
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        assert "Reply  (r)" in titles and "Resolve  (X)" in titles
+        await pilot.press(*"Take", "enter")
+        await settle(pilot)
+        assert ticket_state(database, screen.row_id(0))["owner"] == "alice"
+
+
+@run_async
+async def test_keymap_file_rebinds_by_action_id(database: Database, desk, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "keymap.toml").write_text('[keys]\nresolve = "ctrl+x"\n"no.such" = "z"\n')
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.keymap == {"resolve": "ctrl+x"}
+        assert any("unknown action 'no.such'" in p for p in app.keymap_problems)
+        await pilot.press("X")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("ctrl+x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+
+@run_async
+async def test_unknown_user_ends_with_the_error(database: Database, desk) -> None:
+    app = make_app(database, user="mallory")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert app.error is not None and "unknown user 'mallory'" in app.error.message
+    assert app.return_code == app.error.exit_code
+
+
+@run_async
+async def test_empty_desk_offers_the_demo(database: Database, tmp_path, monkeypatch) -> None:
+    from tessera.core.bootstrap import bootstrap
+
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
+    with database.session() as session:
+        bootstrap(session, "root")
+    app = make_app(database, user="root", demo_tickets=30)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = pilot.app.main
+        await screen.ready.wait()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        await settle(pilot)
+        assert screen.queue is not None
+        assert len(screen.rows) > 0
+        assert isinstance(screen.table, DataTable)
+
+
+@run_async
+async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path: Path) -> None:
+    from tessera.tui.screens import PromptScreen
+
+    app = make_app(database)
+    target = tmp_path / "saved" / "steps.txt"
+    target.parent.mkdir()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, desk["printer"])
+        await pilot.press(key("queue.open"))
+        await settle(pilot)
+        await pilot.press(key("save_attachment"))
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        field = app.screen.query_one(Input)
+        assert field.value.endswith("steps.txt")
+        field.value = str(target)
+        await pilot.press("enter")
+        await until(pilot, lambda: target.exists())
+    assert target.read_bytes() == b"1. water\n"
+
+
+@run_async
+async def test_long_queue_pages_from_the_database(database: Database, desk) -> None:
+    from tessera.core.schemas import TicketCreate
+    from tessera.core.tickets import create_ticket
+
+    with database.session() as session:
+        root = open_context(session, "root")
+        for n in range(130):
+            create_ticket(root, TicketCreate(queue="Network", subject=f"Switch port {n}"))
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await pilot.press(key("queues.pick"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"Network", "enter")
+        await settle(pilot)
+        assert len(screen.rows) == 100 and screen.next_cursor is not None
+        await pilot.press(key("queue.last"))
+        await settle(pilot)
+        assert len(screen.rows) == 130 and screen.next_cursor is None
+        assert len({r.subject for r in screen.rows.values()}) == 130
+
+
+@run_async
+async def test_filter_survives_a_restart_and_changes_by_others_show_up(database: Database, desk) -> None:
+    from tessera.core.tickets import set_status
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await pilot.press(key("queue.filter"), *"vpn", "enter")
+        await settle(pilot)
+        assert list(screen.rows) == [desk["vpn"]]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        assert screen.filter_text == "vpn" and list(screen.rows) == [desk["vpn"]]
+        with database.session() as session:
+            set_status(open_context(session, "bob"), desk["vpn"], "open")
+        screen.poll()
+        await settle(pilot)
+        assert cell_text(screen, desk["vpn"], "status") == "open"
+        await pilot.press(key("cancel"))
+        await settle(pilot)
+        assert len(screen.rows) == 4
+
+
+@run_async
+async def test_lost_database_shows_a_banner_and_recovers(database: Database, desk) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import sessionmaker
+
+    from tessera.core.db import make_engine
+
+    bad_url = make_url("postgresql+psycopg://nobody@127.0.0.1:9/nowhere?connect_timeout=2")
+    engine = make_engine(bad_url)
+    unreachable = Database(
+        url=bad_url, engine=engine, sessions=sessionmaker(engine), embedded=False, location="nowhere"
+    )
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        assert screen.backend is not None
+        screen.backend.db = unreachable
+        await pilot.press(key("refresh"))
+        await settle(pilot)
+        banner = screen.query_one("#banner", Static)
+        assert banner.display and "Database unreachable" in str(banner.render())
+        assert len(screen.rows) == 4  # what was on screen stays
+        assert app.screen is screen
+        screen.backend.db = database
+        screen.load_tickets()  # what the retry timer does every few seconds
+        await settle(pilot)
+        assert not banner.display
+    engine.dispose()
