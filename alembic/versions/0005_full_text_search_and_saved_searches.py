@@ -85,7 +85,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_custom_field_values_field_lower_value", table_name="custom_field_values")
     op.create_index(
-        "ix_custom_field_values_field_value", "custom_field_values", ["custom_field_id", "value"], unique=False
+        "ix_custom_field_values_field_value",
+        "custom_field_values",
+        ["custom_field_id", "value"],
+        unique=False,
     )
     op.drop_index("ix_tickets_search_vector", table_name="tickets", postgresql_using="gin")
     op.drop_index("ix_tickets_queue_priority", table_name="tickets")
