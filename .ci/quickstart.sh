@@ -20,7 +20,7 @@ wait_for() {  # PATTERN SECONDS
   return 1
 }
 
-wait_for "Seed the demo desk" 600
+wait_for "This desk has no tickets yet" 600
 tmux send-keys -t "$session" y
 wait_for "TKT-0" 180
 echo "ci: quick start: the TUI shows the seeded desk:"; screen | head -12

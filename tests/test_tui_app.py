@@ -598,3 +598,35 @@ async def test_lost_database_shows_a_banner_and_recovers(database: Database, des
         await settle(pilot)
         assert not banner.display
     engine.dispose()
+
+
+@run_async
+async def test_changes_by_others_arrive_live_without_moving_the_cursor(database: Database, desk) -> None:
+    """Another agent's change reaches the open panes through LISTEN/NOTIFY within 2 s (no poll)."""
+    import time
+
+    from tessera.core.schemas import MessageIn
+    from tessera.core.tickets import correspond, set_fields
+
+    app = make_app(database, poll_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, desk["printer"])
+        await pilot.press(key("queue.open"))
+        await settle(pilot)
+        assert screen.row_id(screen.table.cursor_row) == desk["printer"]
+        await pilot.pause(0.5)  # the listener is connected
+        started_at = time.monotonic()
+        with database.session() as session:
+            set_fields(open_context(session, "bob"), desk["vpn"], {"subject": "VPN fixed by bob?"})
+        await until(
+            pilot, lambda: cell_text(screen, desk["vpn"], "subject") == "VPN fixed by bob?", timeout=2
+        )
+        assert time.monotonic() - started_at < 2
+        # The list reloaded (bob's ticket moved to the top) and the cursor stayed on the same ticket.
+        assert screen.row_id(0) == desk["vpn"]
+        assert screen.row_id(screen.table.cursor_row) == desk["printer"]
+        with database.session() as session:
+            correspond(open_context(session, "bob"), desk["printer"], MessageIn(body="Bob was here live"))
+        history_body = screen.query_one("#history-body", Static)
+        await until(pilot, lambda: "Bob was here live" in str(history_body.render()), timeout=2)

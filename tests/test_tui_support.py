@@ -95,7 +95,7 @@ async def settle(pilot: Any) -> None:
     """Wait for the app's database workers (not those waiting on a dialog the test must answer)."""
     for _ in range(400):
         await pilot.pause()
-        busy = [w for w in pilot.app.workers if not w.is_finished and w.group != "compose"]
+        busy = [w for w in pilot.app.workers if not w.is_finished and w.group not in ("compose", "live")]
         if not busy:
             break
         await asyncio.sleep(0.02)

@@ -159,6 +159,11 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
             for ticket in ctx.touched.values():
                 ticket.version = (ticket.version or 1) + 1
             session.flush()
+            changed = {txn.ticket_id for txn in ctx.batch} | set(ctx.touched)
+            if changed:
+                from tessera.core.live import announce
+
+                announce(session, changed)  # delivered by PostgreSQL only if this commits
             session.commit()
             return result
         except IntegrityError as exc:

@@ -447,6 +447,9 @@ def seed(ctx: Context, tickets: int = 10_000, progress: Callable[[int, int], Non
             done += count
             if progress is not None:
                 progress(done, tickets)
+        from tessera.core.live import announce
+
+        announce(session, None)  # open TUIs reload what they show
         session.commit()
         return done
     except BaseException:

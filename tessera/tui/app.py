@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ SORT_LABELS = {key: label for key, label, _width in COLUMNS if key != "flag"}
 SORT_LABELS.update(created="Age (created)", updated="Last update", priority="Priority")
 DESCENDING_FIRST = {"updated", "created", "priority", "id"}
 RETRY_SECONDS = 5
+LIVE_DELAY = 0.2  # seconds to gather notices before reloading (a burst of changes, one reload)
 PREF_THEME = "theme"
 PREF_VIEW = "tui.view"
 
@@ -122,6 +124,10 @@ class MainScreen(Screen[None]):
         self._filter_timer: Timer | None = None
         self._retry: Timer | None = None
         self.ready = asyncio.Event()
+        # Live updates: ids of tickets others changed, gathered for a moment, then reloaded.
+        self._live_stop = threading.Event()
+        self._live_timer: Timer | None = None
+        self._live_ids: set[int] | None = set()
 
     @property
     def tui(self) -> TesseraApp:
@@ -241,6 +247,7 @@ class MainScreen(Screen[None]):
             field.display = True
         self.set_queues(info.queues, preferred=view.get("queue") if isinstance(view, dict) else None)
         self.set_interval(app.poll_seconds, self.poll)
+        self.listen_live()
         self.update_topbar()
         for problem in app.keymap_problems:
             self.notify(problem, severity="warning", markup=False, timeout=10)
@@ -444,6 +451,35 @@ class MainScreen(Screen[None]):
             self.filter_text = value
             self.load_tickets()
             self.remember_view()
+
+    @work(thread=True, exclusive=True, group="live")
+    def listen_live(self) -> None:
+        """PostgreSQL LISTEN in a thread: changes by others reach the screen within a second."""
+        if self.backend is None:
+            return
+        self.backend.listen(lambda ids: self.app.call_from_thread(self._live_change, ids), self._live_stop)
+
+    def _live_change(self, ids: set[int] | None) -> None:
+        if ids is None or self._live_ids is None:
+            self._live_ids = None
+        else:
+            self._live_ids |= ids
+        if self._live_timer is None:
+            self._live_timer = self.set_timer(LIVE_DELAY, self._apply_live)
+
+    def _apply_live(self) -> None:
+        """Reload the list (cursor kept) and the open ticket if it changed; never under a dialog."""
+        self._live_timer = None
+        if self.app.screen is not self or self.backend is None:
+            self._live_timer = self.set_timer(LIVE_DELAY * 4, self._apply_live)
+            return
+        ids, self._live_ids = self._live_ids, set()
+        self.load_tickets()
+        if self.current is not None and (ids is None or self.current.ticket["id"] in ids):
+            self.open_ticket(self.current.ticket["id"], focus=False)
+
+    def on_unmount(self) -> None:
+        self._live_stop.set()
 
     def poll(self) -> None:
         """Pick up changes others made, keeping the cursor; skipped while a dialog is open."""

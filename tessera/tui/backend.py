@@ -6,11 +6,12 @@ never waits on the database.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tessera.core import listing, ownership, tickets
+from tessera.core import listing, live, ownership, tickets
 from tessera.core.context import Context, open_context
 from tessera.core.db import Database, translate_db_errors
 from tessera.core.schemas import MessageIn
@@ -40,6 +41,15 @@ class Backend:
     def __init__(self, db: Database, user: str | None) -> None:
         self.db = db
         self.user = user
+
+    def listen(
+        self,
+        on_change: Callable[[set[int] | None], None],
+        stop: threading.Event,
+        on_state: Callable[[str | None], None] | None = None,
+    ) -> None:
+        """Block, handing the ids of tickets others change to `on_change`, until `stop` is set."""
+        live.listen(self.db.url, on_change, stop, on_state=on_state)
 
     @translate_db_errors
     def _run(self, fn: Callable[[Context], T]) -> T:
