@@ -471,15 +471,17 @@ async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Des
             text = await read_until(dave.stdout, dave_seen, "Printer on fire")
             assert "dave" in text
             assert sorted(server.active.values()) == [1, 1]
-            # alice's change (made here through core, as her session's program would) reaches dave.
-            await asyncio.to_thread(rename_ticket, desk.database, "Printer on fire", "Printer fire is out")
+            # alice's change (made here through core, as her session's program would) reaches dave
+            # live, with no key pressed (LISTEN/NOTIFY), and alice's own screen too.
             dave_seen.clear()
-            dave.stdin.write(b"\x12")  # ctrl+r: refresh
+            alice_seen.clear()
+            await asyncio.to_thread(rename_ticket, desk.database, "Printer on fire", "Printer fire is out")
             await read_until(dave.stdout, dave_seen, "Printer fire is out")
+            await read_until(alice.stdout, alice_seen, "Printer fire is out")
             # A resize re-lays the screen out at the new width.
             alice_seen.clear()
             alice.change_terminal_size(90, 25)
-            await read_until(alice.stdout, alice_seen, "Printer on fire")
+            await read_until(alice.stdout, alice_seen, "Printer fire is out")
             for proc in (alice, dave):
                 proc.stdin.write(b"q")
                 await asyncio.wait_for(proc.wait(), 30)

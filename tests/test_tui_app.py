@@ -630,3 +630,53 @@ async def test_changes_by_others_arrive_live_without_moving_the_cursor(database:
             correspond(open_context(session, "bob"), desk["printer"], MessageIn(body="Bob was here live"))
         history_body = screen.query_one("#history-body", Static)
         await until(pilot, lambda: "Bob was here live" in str(history_body.render()), timeout=2)
+
+
+@run_async
+async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(database: Database, desk) -> None:
+    from tessera.core.search.service import save_search
+    from tessera.tui.screens import SearchScreen
+
+    with database.session() as session:
+        save_search(open_context(session, "root"), "Printers", "Subject LIKE 'printer'", shared=True)
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await pilot.press(key("search"))
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        search = app.screen
+        await pilot.press(*"Sta")
+        suggestions = search.query_one("#search-suggestions")
+        await until(pilot, lambda: suggestions.option_count > 0)
+        await pilot.press("tab")  # Status
+        await pilot.press(*"= 'ne")
+        await until(
+            pilot, lambda: suggestions.option_count > 0 and suggestions.get_option_at_index(0).id == "'new'"
+        )
+        await pilot.press("tab")
+        field = search.query_one("#search-input", Input)
+        assert field.value == "Status = 'new' "
+        await pilot.press(*"AND Subject LIKE 'vpn'", "enter")
+        await until(pilot, lambda: app.screen is screen)
+        await settle(pilot)
+        assert list(screen.rows) == [desk["vpn"]]
+        assert "search" in str(screen.query_one("#topbar", Static).render())
+        # A bad query stays in the dialog with the column of the problem; nothing typed is lost.
+        await pilot.press(key("search"))
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        field = app.screen.query_one("#search-input", Input)
+        field.value = "Statsu = 'open'"
+        await pilot.press("enter")
+        error = app.screen.query_one("#search-error", Static)
+        await until(pilot, lambda: "did you mean Status" in str(error.render()))
+        assert "at column 1" in str(error.render()) and field.value == "Statsu = 'open'"
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        # Saved view 1 by its digit, then escape back to the queue.
+        await pilot.press(key("view.1"))
+        await until(pilot, lambda: screen.search_query == "Subject LIKE 'printer'")
+        await settle(pilot)
+        assert list(screen.rows) == [desk["printer"]]
+        await pilot.press(key("cancel"))
+        await settle(pilot)
+        assert screen.search_query == "" and len(screen.rows) == 4

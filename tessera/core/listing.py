@@ -99,8 +99,9 @@ def _requestor_key() -> Any:
 
 def list_tickets(
     ctx: Context,
-    queue: str | int,
+    queue: str | int | None,
     *,
+    query: str = "",
     sort: str = "updated",
     descending: bool = True,
     text: str = "",
@@ -112,12 +113,16 @@ def list_tickets(
     """One page of a queue's tickets, sorted by `sort` (then id), filtered by `text`.
 
     `text` matches a ticket number, a status or owner name exactly, or a piece of the subject.
+    `query` is TicketSQL (a saved view or the search bar); with it, `queue` may be None: every queue
+    the user may see. TicketSQL brings its own visibility, deleted and merged filters.
     """
     if sort not in SORT_KEYS:
         raise InvalidInput(f"cannot sort by {sort!r} (sort keys: {', '.join(SORT_KEYS)})")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"page size must be 1 to {MAX_PAGE}")
-    q = _visible_queue(ctx, queue)
+    if queue is None and not query.strip():
+        raise InvalidInput("name a queue or give a query")
+    q = _visible_queue(ctx, queue) if queue is not None else None
     owner = aliased(User)
     keys: dict[str, Any] = {
         "id": Ticket.id,
@@ -130,32 +135,38 @@ def list_tickets(
         "updated": Ticket.updated,
     }
     key = keys[sort]
-    query = (
+    statement = (
         select(Ticket.id, key.label("sort_key"), owner.name, TicketSeen.seen_at, Ticket)
         .outerjoin(owner, owner.id == Ticket.owner_id)
         .outerjoin(TicketSeen, and_(TicketSeen.ticket_id == Ticket.id, TicketSeen.user_id == ctx.actor.id))
-        .where(Ticket.queue_id == q.id)
     )
-    if not include_deleted:
-        query = query.where(Ticket.status != DELETED)
-    if not include_merged:
-        query = query.where(Ticket.merged_into_id.is_(None))
+    if q is not None:
+        statement = statement.where(Ticket.queue_id == q.id)
+    if query.strip():
+        from tessera.core.search.service import where_clause
+
+        statement = statement.where(where_clause(ctx, query))
+    else:
+        if not include_deleted:
+            statement = statement.where(Ticket.status != DELETED)
+        if not include_merged:
+            statement = statement.where(Ticket.merged_into_id.is_(None))
     words = text.strip()
     if words:
-        query = query.where(_matches(words, owner))
+        statement = statement.where(_matches(words, owner))
     if after is not None:
         value, last_id = after
         if sort == "id":
-            query = query.where(Ticket.id < last_id if descending else Ticket.id > last_id)
+            statement = statement.where(Ticket.id < last_id if descending else Ticket.id > last_id)
         else:
             pair = tuple_(key, Ticket.id)
-            query = query.where(
+            statement = statement.where(
                 pair < tuple_(value, last_id) if descending else pair > tuple_(value, last_id)
             )
     order = (key.desc(), Ticket.id.desc()) if descending else (key.asc(), Ticket.id.asc())
     if sort == "id":
         order = order[1:]
-    found = ctx.session.execute(query.order_by(*order).limit(limit + 1)).all()
+    found = ctx.session.execute(statement.order_by(*order).limit(limit + 1)).all()
     more = len(found) > limit
     found = found[:limit]
     requestors = _first_requestors(ctx, [r[0] for r in found])
@@ -334,3 +345,35 @@ def attachment(ctx: Context, attachment_id: int) -> AttachmentData:
         raise NotFound(f"no attachment {attachment_id}")
     data = part.binary_content if part.binary_content is not None else (part.content or "").encode()
     return AttachmentData(part.filename or f"attachment-{part.id}", part.content_type, data)
+
+
+def check_query(ctx: Context, query: str) -> str | None:
+    """Why a TicketSQL query cannot run (pointing at a column), or None when it can."""
+    from tessera.core.search.service import where_clause
+
+    try:
+        where_clause(ctx, query)
+    except InvalidInput as exc:
+        return exc.message
+    return None
+
+
+def complete_query(ctx: Context, text: str) -> list[str]:
+    """Candidates for the word being typed at the end of a TicketSQL query."""
+    from tessera.core.search.service import complete
+
+    return complete(ctx, text)
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    query: str
+    shared: bool
+
+
+def saved_views(ctx: Context) -> list[View]:
+    """The user's saved searches, then the shared ones: the TUI's views (keys 1-9)."""
+    from tessera.core.search.service import list_saved
+
+    return [View(s.name, s.query, s.shared) for s in list_saved(ctx)]

@@ -85,6 +85,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space", footer=True),
     ActionSpec("queue.filter", "screen.filter", "Filter", "queue", "slash", footer=True),
     ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),
+    ActionSpec("search", "search", "Search (TicketSQL)", "global", "F", footer=True),
+    ActionSpec("views", "views", "Saved views", "global", "V"),
+    *(
+        ActionSpec(f"view.{n}", f"view({n})", f"Saved view {n}", "global", str(n), palette=False)
+        for n in range(1, 10)
+    ),
     # queue list
     ActionSpec("queues.down", "cursor_down", "Down", "queues", "j", palette=False),
     ActionSpec("queues.up", "cursor_up", "Up", "queues", "k", palette=False),

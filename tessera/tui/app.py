@@ -39,6 +39,7 @@ from tessera.tui.screens import (
     HelpScreen,
     PickerScreen,
     PromptScreen,
+    SearchScreen,
 )
 from tessera.tui.themes import DARK, LIGHT, THEMES, short_name, theme_name
 
@@ -118,6 +119,8 @@ class MainScreen(Screen[None]):
         self.sort = "updated"
         self.descending = True
         self.filter_text = ""
+        # A TicketSQL view (search bar or saved view) across every queue; "" shows the chosen queue.
+        self.search_query = ""
         self.marked: set[int] = set()
         self.current: TicketView | None = None
         self.loading_more = False
@@ -176,7 +179,10 @@ class MainScreen(Screen[None]):
         if self.backend and self.backend.user:
             bar.append("  user ")
             bar.append(safe.clean_line(self.backend.user), style="bold")
-        if self.queue:
+        if self.search_query:
+            bar.append("  search ")
+            bar.append(safe.clean_line(self.search_query), style="bold")
+        elif self.queue:
             bar.append("  queue ")
             bar.append(safe.clean_line(self.queue.name), style="bold")
         arrow = "↓" if self.descending else "↑"
@@ -189,7 +195,8 @@ class MainScreen(Screen[None]):
         self.query_one("#topbar", Static).update(bar)
         pane = self.query_one("#queue-pane")
         count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
-        pane.border_title = f"{self.queue.name if self.queue else 'Queue'} ({count})"
+        title = "Search" if self.search_query else (self.queue.name if self.queue else "Queue")
+        pane.border_title = f"{title} ({count})"
 
     # -- database calls --------------------------------------------------------------------
 
@@ -245,6 +252,8 @@ class MainScreen(Screen[None]):
             field = self.query_one("#filter", Input)
             field.value = self.filter_text
             field.display = True
+        if isinstance(view, dict) and isinstance(view.get("search"), str):
+            self.search_query = view["search"]
         self.set_queues(info.queues, preferred=view.get("queue") if isinstance(view, dict) else None)
         self.set_interval(app.poll_seconds, self.poll)
         self.listen_live()
@@ -303,6 +312,7 @@ class MainScreen(Screen[None]):
                 "sort": self.sort,
                 "descending": self.descending,
                 "filter": self.filter_text,
+                "search": self.search_query,
             }
             self.save_preference(PREF_VIEW, value)
 
@@ -323,7 +333,8 @@ class MainScreen(Screen[None]):
         try:
             page = await self.db(
                 self.backend.tickets,
-                self.queue.id,
+                None if self.search_query else self.queue.id,
+                query=self.search_query,
                 sort=self.sort,
                 descending=self.descending,
                 text=self.filter_text,
@@ -355,7 +366,8 @@ class MainScreen(Screen[None]):
         try:
             page = await self.db(
                 self.backend.tickets,
-                self.queue.id,
+                None if self.search_query else self.queue.id,
+                query=self.search_query,
                 sort=self.sort,
                 descending=self.descending,
                 text=self.filter_text,
@@ -513,7 +525,9 @@ class MainScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         field = self.query_one("#filter", Input)
-        if field.display or self.filter_text:
+        if self.search_query and not (field.display or self.filter_text):
+            self.set_search("")
+        elif field.display or self.filter_text:
             field.value = ""
             field.display = False
             self.set_filter("")
@@ -567,6 +581,58 @@ class MainScreen(Screen[None]):
         field = self.query_one("#filter", Input)
         field.display = True
         field.focus()
+
+    def set_search(self, query: str) -> None:
+        """Show a TicketSQL view (every queue the user may see), or back to the queue with ""."""
+        self.search_query = query
+        self.load_tickets()
+        self.remember_view()
+        self.update_topbar()
+
+    def action_search(self) -> None:
+        if self.backend is None:
+            return
+        backend = self.backend
+        screen = SearchScreen(self.search_query, backend.complete_query, backend.check_query)
+        self.app.push_screen(screen, self._searched)
+
+    def _searched(self, query: str | None) -> None:
+        if query is not None:
+            self.set_search(query)
+            self.table.focus()
+
+    @work(exclusive=True, group="views")
+    async def action_views(self) -> None:
+        if self.backend is None:
+            return
+        views = await self.db(self.backend.views)
+        if views is None:
+            return
+        if not views:
+            self.notify("No saved views yet: `tessera search save NAME 'QUERY'` makes one", markup=False)
+            return
+        choices = [
+            Choice(
+                v.query, f"{i}  {v.name}" if i <= 9 else v.name, ("shared: " if v.shared else "") + v.query
+            )
+            for i, v in enumerate(views, start=1)
+        ]
+        query = await self.app.push_screen_wait(PickerScreen("Saved views", choices))
+        if query:
+            self.set_search(query)
+
+    @work(exclusive=True, group="views")
+    async def action_view(self, number: int) -> None:
+        if self.backend is None:
+            return
+        views = await self.db(self.backend.views)
+        if views is None:
+            return
+        if not 1 <= number <= len(views):
+            self.notify(f"No saved view {number} (there are {len(views)})", markup=False, timeout=3)
+            return
+        self.set_search(views[number - 1].query)
+        self.notify(f"View {number}: {views[number - 1].name}", markup=False, timeout=2)
 
     def action_sort(self) -> None:
         choices = [

@@ -81,7 +81,16 @@ class Backend:
     def queues(self) -> list[listing.QueueInfo]:
         return self._run(listing.queues)
 
-    def tickets(self, queue: int, **options: Any) -> listing.TicketPage:
+    def check_query(self, query: str) -> str | None:
+        return self._run(lambda ctx: listing.check_query(ctx, query))
+
+    def complete_query(self, text: str) -> list[str]:
+        return self._run(lambda ctx: listing.complete_query(ctx, text))
+
+    def views(self) -> list[listing.View]:
+        return self._run(listing.saved_views)
+
+    def tickets(self, queue: int | None, **options: Any) -> listing.TicketPage:
         return self._run(lambda ctx: listing.list_tickets(ctx, queue, **options))
 
     def view(self, ticket_id: int, *, mark_seen: bool = True) -> listing.TicketView:

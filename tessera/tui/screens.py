@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -12,7 +13,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -345,4 +346,109 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class SearchScreen(ModalScreen[str | None]):
+    """A TicketSQL query with completion: fields, operators and values appear as you type.
+
+    Tab takes the highlighted suggestion; Enter runs the query once it compiles (an error stays on
+    screen, pointing at its column, and nothing typed is lost); Escape leaves the view unchanged.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings_for("dialog.cancel"),
+        Binding("tab", "accept", "Complete", show=True, priority=True),
+        Binding("down", "suggestion(1)", show=False, priority=True),
+        Binding("up", "suggestion(-1)", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        value: str,
+        complete: Callable[[str], list[str]],
+        check: Callable[[str], str | None],
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.value = value
+        self.complete = complete
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="search"):
+            yield Label(safe.line("Search (TicketSQL, every queue you may see)", "bold"), classes="title")
+            yield Input(
+                value=self.value, id="search-input", placeholder="Status = '__Active__' AND Owner = 'Nobody'"
+            )
+            yield Static("", id="search-error")
+            yield OptionList(id="search-suggestions")
+            yield Label(
+                "tab = complete    enter = search    empty = back to the queue    esc = cancel",
+                classes="hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#search-input", Input).cursor_position = len(self.value)
+        self.suggest(self.value)
+
+    @on(Input.Changed, "#search-input")
+    def _changed(self, event: Input.Changed) -> None:
+        self.query_one("#search-error", Static).update("")
+        self.suggest(event.value)
+
+    @work(exclusive=True, group="suggest", thread=True)
+    def suggest(self, text: str) -> None:
+        try:
+            found = self.complete(text)
+        except Exception:  # a lost database: no suggestions, the query still runs later
+            found = []
+        self.app.call_from_thread(self._show, found)
+
+    def _show(self, found: list[str]) -> None:
+        options = self.query_one("#search-suggestions", OptionList)
+        options.clear_options()
+        options.add_options([Option(safe.line(s), id=s) for s in found])
+        if found:
+            options.highlighted = 0
+
+    def action_suggestion(self, step: int) -> None:
+        options = self.query_one("#search-suggestions", OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    def action_accept(self) -> None:
+        options = self.query_one("#search-suggestions", OptionList)
+        if options.highlighted is None or not options.option_count:
+            return
+        chosen = options.get_option_at_index(options.highlighted).id or ""
+        field = self.query_one("#search-input", Input)
+        text = field.value
+        head = (
+            text
+            if (not text or text[-1].isspace() or text[-1] in "()")
+            else text[: len(text.rstrip()) - len(text.rstrip().split()[-1])]
+        )
+        field.value = f"{head}{chosen} "
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted, "#search-input")
+    def _submit(self, event: Input.Submitted) -> None:
+        self.run_check(event.value)
+
+    @work(exclusive=True, group="check", thread=True)
+    def run_check(self, text: str) -> None:
+        try:
+            problem = self.check(text) if text.strip() else None
+        except Exception as exc:
+            problem = str(exc)
+        self.app.call_from_thread(self._checked, text, problem)
+
+    def _checked(self, text: str, problem: str | None) -> None:
+        if problem:
+            self.query_one("#search-error", Static).update(safe.line(problem, "bold"))
+            return
+        self.dismiss(text.strip())
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
