@@ -40,8 +40,7 @@ def mailgate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read one RFC 5322 message on standard input and file it (for an MTA's pipe transport)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    from tessera.core.db import translate_db_errors
     from tessera.core.errors import TesseraError
     from tessera.mail.gateway import Settings, deliver
 
@@ -50,12 +49,10 @@ def mailgate(
         raw = _read_message(settings.max_bytes)
         db = database()
         with db.session() as session:
-            outcome = deliver(session, raw, queue, action, settings)
+            # A lost or refused connection becomes DatabaseUnavailable: a temporary failure.
+            outcome = translate_db_errors(deliver)(session, raw, queue, action, settings)
     except TesseraError as exc:
         _fail(EX_TEMPFAIL, f"temporary failure: {exc.message}")
-        return
-    except SQLAlchemyError as exc:
-        _fail(EX_TEMPFAIL, f"temporary failure: database error: {str(exc).splitlines()[0]}")
         return
     except Exception as exc:  # never a traceback, never a lost message: the MTA retries
         _fail(EX_TEMPFAIL, f"temporary failure: internal error: {type(exc).__name__}: {exc}")
