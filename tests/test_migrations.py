@@ -41,3 +41,23 @@ def test_upgrade_downgrade_upgrade(pg_server) -> None:
     finally:
         db.dispose()
         pg.drop(url)
+
+
+def test_fast_head_check_agrees_with_alembic(database) -> None:
+    """Commands check the schema without importing alembic; both must name the same head."""
+    from tessera.core.schema_version import head_from_files, is_current
+
+    assert head_from_files() == migrate.head_revision()
+    assert is_current(database) is True
+
+
+def test_fast_head_check_says_no_for_an_empty_database(pg_server) -> None:
+    from tessera.core.schema_version import is_current
+
+    url = pg.create_empty(pg_server)
+    db = open_database(url)
+    try:
+        assert is_current(db) is False
+    finally:
+        db.dispose()
+        pg.drop(url)

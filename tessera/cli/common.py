@@ -39,12 +39,17 @@ def database(*, migrate: bool = True) -> Database:
     """The process's database; the embedded one upgrades itself, a shared one must be current."""
     global _db
     if _db is None:
-        from tessera.core import migrate as migrations
         from tessera.core.bootstrap import bootstrap_database
         from tessera.core.db import open_database
+        from tessera.core.schema_version import is_current
 
         db = open_database()
-        if migrate:
+        if migrate and is_current(db):
+            if db.embedded:
+                bootstrap_database(db)
+        elif migrate:
+            from tessera.core import migrate as migrations  # alembic: only when not at head
+
             if db.embedded:
                 migrations.upgrade(db)
                 bootstrap_database(db)

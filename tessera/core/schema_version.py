@@ -1,0 +1,61 @@
+"""Is the database at the migration head? Answered without importing alembic.
+
+Every command asks this on start; alembic's import and script parsing cost ~0.5 s, so the common
+case (already current) is read from the migration files' `revision`/`down_revision` lines and one
+`SELECT` of `alembic_version`. Anything else takes the full alembic path in `migrate`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from tessera.core.db import Database
+
+_REVISION = re.compile(r'^revision(?::\s*str)?\s*=\s*["\'](\w+)["\']', re.M)
+_DOWN = re.compile(r'^down_revision(?::[^=]*)?=\s*["\'](\w+)["\']', re.M)
+
+
+def _versions_dir() -> Path | None:
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_alembic" / "versions", here.parent / "alembic" / "versions"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=1)
+def head_from_files() -> str | None:
+    """The single revision no other migration builds on (None if that is not clear-cut)."""
+    folder = _versions_dir()
+    if folder is None:
+        return None
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if found:
+            revisions.add(found.group(1))
+        parent = _DOWN.search(source)
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def is_current(db: Database) -> bool:
+    """True when the database is certainly at head; False means: ask alembic."""
+    head = head_from_files()
+    if head is None:
+        return False
+    try:
+        with db.engine.connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except ProgrammingError:  # no alembic_version table: an empty database
+        return False
+    return current == [head]
