@@ -21,7 +21,10 @@ class _QueryByDefault(TyperGroup):
 
 app = typer.Typer(
     cls=_QueryByDefault,
-    help="Search tickets with TicketSQL (RT's query language); save searches as views.",
+    help=(
+        "Search tickets with TicketSQL (RT's query language): tessera search 'QUERY' [--order-by KEYS]"
+        " [--limit N] [--offset N] [--count] [--json]. Saved searches (views): save, list, run, delete."
+    ),
     no_args_is_help=True,
 )
 

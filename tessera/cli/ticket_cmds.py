@@ -57,7 +57,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
         echo(f"  merged from: {', '.join(data['merged_from'])}")
     for txn in data.get("history", []):
         line = f"  [{txn['created'][:16].replace('T', ' ')}] {txn['actor'] or 'system'}: {txn['type']}"
-        if txn["field"]:
+        if txn["field"] and txn["field"] != txn["type"]:
             line += f" {txn['field']}"
         if txn["old"] is not None or txn["new"] is not None:
             line += f" {txn['old'] or ''} -> {txn['new'] or ''}"
@@ -149,6 +149,8 @@ def show(
 def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> MessageIn:
     from tessera.core.schemas import MessageIn
 
+    if body is None and not attach:
+        raise InvalidInput("no message: give it with --body TEXT, or --body - to read standard input")
     return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
 
 

@@ -83,7 +83,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("queue.last", "screen.last_row", "Last ticket", "queue", "G,end", palette=False),
     ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter"),
     ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space", footer=True),
-    ActionSpec("queue.filter", "screen.filter", "Filter", "queue", "slash", footer=True),
+    ActionSpec("queue.filter", "screen.filter", "Filter", "global", "slash", footer=True),
     ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),
     ActionSpec("search", "search", "Search (TicketSQL)", "global", "F", footer=True),
     ActionSpec("views", "views", "Saved views", "global", "V"),

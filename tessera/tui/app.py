@@ -427,6 +427,7 @@ class MainScreen(Screen[None]):
     def _queue_chosen(self, event: OptionList.OptionSelected) -> None:
         queue = next((q for q in self.queues if str(q.id) == event.option.id), None)
         if queue is not None:
+            self.search_query = ""  # choosing a queue leaves a search view
             self.switch_queue(queue)
             self.table.focus()
 
@@ -663,6 +664,7 @@ class MainScreen(Screen[None]):
         queue = next((q for q in self.queues if str(q.id) == value), None)
         if queue is not None:
             self.query_one(QueueList).highlighted = self.queues.index(queue)
+            self.search_query = ""  # choosing a queue leaves a search view
             self.switch_queue(queue)
 
     def _step_ticket(self, step: int) -> None:

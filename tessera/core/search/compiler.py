@@ -242,8 +242,9 @@ class Compiler:
             if queue is None and text.isdigit():
                 queue = next((q for q in queues.values() if q.id == int(text)), None)
             if queue is None:
-                names = [q.name for q in queues.values()]
-                raise self._err(f"unknown queue {text!r}{_suggest(text, names)}", c.value_column)
+                names = sorted(q.name for q in queues.values())
+                hint = _suggest(text, names) or f" (queues: {', '.join(names[:12])})"
+                raise self._err(f"unknown queue {text!r}{hint}", c.value_column)
             return Ticket.queue_id == queue.id if c.op == "=" else Ticket.queue_id != queue.id
         matching = select(Queue.id).where(Queue.name.ilike(_pattern(c.op, text), escape="\\"))
         condition = Ticket.queue_id.in_(matching)
