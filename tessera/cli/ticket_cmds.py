@@ -154,54 +154,58 @@ def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> Me
     return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
 
 
+BODY_OPTION = typer.Option(None, "--body", "-b", help="Message text; '-' reads standard input.")
+ATTACH_OPTION = typer.Option(None, "--attach", help="Attach a file (repeatable).")
+TIME_OPTION = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked.")
+VERSION_OPTION = typer.Option(None, "--if-version", help="Refuse if the ticket changed since this version.")
+
+
+def _post(
+    kind: str,
+    ticket: str,
+    body: str | None,
+    attach: list[Path] | None,
+    time_taken: int,
+    version: int | None,
+    user: str | None,
+    as_json: bool,
+) -> None:
+    """A reply or a comment: the same input, a different core operation."""
+    from tessera.core import tickets
+
+    operation, verb = (tickets.correspond, "replied") if kind == "reply" else (tickets.comment, "commented")
+    with acting(user) as ctx:
+        txn = operation(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
+        shown = tickets.get_ticket(ctx, ticket).display_id
+        _done(ctx, ticket, as_json, f"{verb} on {shown} (transaction {txn.id})")
+
+
 @app.command("reply")
 def reply(
     ticket: str = typer.Argument(..., help="Ticket id."),
-    body: str = typer.Option(None, "--body", "-b", help="Message text; '-' reads standard input."),
-    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
-    time_taken: int = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked."),
-    version: int = typer.Option(
-        None, "--if-version", help="Refuse if the ticket changed since this version."
-    ),
+    body: str = BODY_OPTION,
+    attach: list[Path] = ATTACH_OPTION,
+    time_taken: int = TIME_OPTION,
+    version: int = VERSION_OPTION,
     user: str = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Reply to the requestors (correspondence)."""
-    from tessera.core import tickets
-
-    with acting(user) as ctx:
-        txn = tickets.correspond(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
-        _done(
-            ctx,
-            ticket,
-            as_json,
-            f"replied on {tickets.get_ticket(ctx, ticket).display_id} (transaction {txn.id})",
-        )
+    _post("reply", ticket, body, attach, time_taken, version, user, as_json)
 
 
 @app.command("comment")
 def comment(
     ticket: str = typer.Argument(..., help="Ticket id."),
-    body: str = typer.Option(None, "--body", "-b", help="Comment text; '-' reads standard input."),
-    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
-    time_taken: int = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked."),
-    version: int = typer.Option(
-        None, "--if-version", help="Refuse if the ticket changed since this version."
-    ),
+    body: str = BODY_OPTION,
+    attach: list[Path] = ATTACH_OPTION,
+    time_taken: int = TIME_OPTION,
+    version: int = VERSION_OPTION,
     user: str = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a private comment (staff only)."""
-    from tessera.core import tickets
-
-    with acting(user) as ctx:
-        txn = tickets.comment(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
-        _done(
-            ctx,
-            ticket,
-            as_json,
-            f"commented on {tickets.get_ticket(ctx, ticket).display_id} (transaction {txn.id})",
-        )
+    _post("comment", ticket, body, attach, time_taken, version, user, as_json)
 
 
 def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
@@ -217,9 +221,7 @@ def set_(
     assignments: list[str] = typer.Argument(
         ..., help="FIELD=VALUE: status, owner, queue, subject, priority, due, starts, time_worked, cf.NAME."
     ),
-    version: int = typer.Option(
-        None, "--if-version", help="Refuse if the ticket changed since this version."
-    ),
+    version: int = VERSION_OPTION,
     user: str = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:

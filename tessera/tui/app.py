@@ -870,15 +870,14 @@ class MainScreen(Screen[None]):
         if names is None:
             return
         picks = [Choice("Nobody", "Nobody", "unassign"), *(Choice(n, n) for n in names)]
-        owner = await self.app.push_screen_wait(PickerScreen(f"Owner of {self.describe(ids)}", picks))
-        if not owner:
-            return
         backend = self.backend
-        if len(ids) > 1 and not await self.app.push_screen_wait(
-            ConfirmScreen(f"Give {self.describe(ids)} to {owner}?")
-        ):
-            return
-        self.apply(f"Owner {owner}", ids, lambda: backend.assign(ids, owner))
+        await self._pick_then_apply(
+            ids,
+            PickerScreen(f"Owner of {self.describe(ids)}", picks),
+            "Give {targets} to {choice}?",
+            "Owner {choice}",
+            backend.assign,
+        )
 
     @work(group="compose")
     async def action_move(self) -> None:
@@ -886,15 +885,32 @@ class MainScreen(Screen[None]):
         if ids is None or self.backend is None:
             return
         picks = [Choice(q.name, q.name, q.description) for q in self.queues if q != self.queue]
-        queue = await self.app.push_screen_wait(PickerScreen(f"Move {self.describe(ids)} to", picks))
-        if not queue:
-            return
         backend = self.backend
+        await self._pick_then_apply(
+            ids,
+            PickerScreen(f"Move {self.describe(ids)} to", picks),
+            "Move {targets} to {choice}?",
+            "Moved to {choice}",
+            backend.move,
+        )
+
+    async def _pick_then_apply(
+        self,
+        ids: list[int],
+        picker: PickerScreen,
+        question: str,
+        done: str,
+        act: Callable[[list[int], str], Outcome],
+    ) -> None:
+        """Pick a value, confirm when several tickets are affected, then apply it to each."""
+        choice = await self.app.push_screen_wait(picker)
+        if not choice:
+            return
         if len(ids) > 1 and not await self.app.push_screen_wait(
-            ConfirmScreen(f"Move {self.describe(ids)} to {queue}?")
+            ConfirmScreen(question.format(targets=self.describe(ids), choice=choice))
         ):
             return
-        self.apply(f"Moved to {queue}", ids, lambda: backend.move(ids, queue))
+        self.apply(done.format(choice=choice), ids, lambda: act(ids, choice))
 
     @work(group="compose")
     async def action_edit(self) -> None:
