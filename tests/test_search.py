@@ -294,12 +294,12 @@ OPS = ["=", "!=", "LIKE", "NOT LIKE"]
 )
 def test_fuzz_values_are_always_parameters(fixtures, field: str, op: str, value: str) -> None:
     """Whatever a user types as a value never appears in the SQL text: it is a bound parameter."""
+    value = "\u00a7" + value  # a sentinel no SQL text contains, so a short value cannot match a column name
     quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     try:
         stmt = service.statement(fixtures.root, f"{field} {op} {quoted}")
     except SearchError:
         return  # an unknown queue/status/user is refused before any SQL exists
     sql = str(stmt.compile(dialect=postgresql.dialect()))
-    if value.strip() and value.lower() not in ("and", "or", "not", "like"):
-        assert value not in sql
+    assert value not in sql
     fixtures.session.execute(stmt.limit(1)).all()  # and the database accepts it

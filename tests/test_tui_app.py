@@ -55,6 +55,13 @@ async def highlight(pilot, screen: MainScreen, ticket_id: int) -> None:  # type:
     await pilot.pause()
 
 
+async def open_highlighted(pilot, screen: MainScreen, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Press enter and wait until the ticket shows (the load is a worker: settle alone can race it)."""
+    await pilot.press(key("queue.open"))
+    await until(pilot, lambda: screen.current is not None and screen.current.ticket["id"] == ticket_id)
+    await settle(pilot)
+
+
 @run_async
 async def test_opens_queue_with_every_column(database: Database, desk: dict[str, int]) -> None:
     app = make_app(database)
@@ -91,8 +98,7 @@ async def test_open_ticket_shows_detail_history_and_marks_seen(database: Databas
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, printer)
-        await pilot.press(key("queue.open"))
-        await settle(pilot)
+        await open_highlighted(pilot, screen, printer)
         detail = str(screen.query_one("#detail-body", Static).render())
         assert "Printer on fire" in detail and "printer@customer.example" in detail
         assert "Open It (→open)" in detail
@@ -390,8 +396,7 @@ async def test_hostile_text_is_shown_literally_and_stripped(database: Database, 
         cell = screen.table.get_cell(str(hostile), "subject")
         assert not cell.spans  # no style came from the text
         await highlight(pilot, screen, hostile)
-        await pilot.press(key("queue.open"))
-        await settle(pilot)
+        await open_highlighted(pilot, screen, hostile)
         hist = str(screen.query_one("#history-body", Static).render())
         assert "Body [red]not red[/red] ansi [/x]" in hist
         assert "\x1b" not in hist
@@ -511,8 +516,7 @@ async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, desk["printer"])
-        await pilot.press(key("queue.open"))
-        await settle(pilot)
+        await open_highlighted(pilot, screen, desk["printer"])
         await pilot.press(key("save_attachment"))
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         field = app.screen.query_one(Input)
@@ -612,8 +616,7 @@ async def test_changes_by_others_arrive_live_without_moving_the_cursor(database:
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, desk["printer"])
-        await pilot.press(key("queue.open"))
-        await settle(pilot)
+        await open_highlighted(pilot, screen, desk["printer"])
         assert screen.row_id(screen.table.cursor_row) == desk["printer"]
         await pilot.pause(0.5)  # the listener is connected
         started_at = time.monotonic()

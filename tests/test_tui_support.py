@@ -107,6 +107,7 @@ async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 20) 
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting; screen is {pilot.app.screen!r}")
+            notes = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting; screen is {pilot.app.screen!r}; notifications: {notes}")
         await pilot.pause(0.02)
     await pilot.pause()
