@@ -13,8 +13,12 @@ from tessera.core.models.base import Base, created_column
 class SavedSearch(Base):
     __tablename__ = "saved_searches"
     __table_args__ = (
-        Index("uq_saved_searches_owner_name", func.coalesce(text("owner_id"), 0), func.lower(text("name")),
-              unique=True),
+        Index(
+            "uq_saved_searches_owner_name",
+            func.coalesce(text("owner_id"), 0),
+            func.lower(text("name")),
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
