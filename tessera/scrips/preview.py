@@ -7,12 +7,14 @@ queue, and every field change (the person's and the scrips'). The TUI calls `pre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from tessera.core.context import Context
 from tessera.core.models import Scrip, Transaction
-from tessera.core.tickets import get_ticket, set_fields
+from tessera.core.schemas import MessageIn
+from tessera.core.tickets import comment, correspond, get_ticket, set_fields
 from tessera.scrips.engine import COMMITTED, PREPARED, STATE_KEY, EngineState, run_unit
 
 FIRED = (COMMITTED, PREPARED)
@@ -35,6 +37,19 @@ def _change(txn: Transaction) -> dict[str, Any]:
 
 def preview(ctx: Context, ref: str | int, changes: dict[str, str]) -> dict[str, Any]:
     """Apply `changes` (FIELD=VALUE as `tessera ticket set` takes them), run the scrips, roll back."""
+    return dry_run(ctx, ref, lambda: set_fields(ctx, ref, changes))
+
+
+def preview_message(ctx: Context, ref: str | int, kind: str, body: str) -> dict[str, Any]:
+    """What a reply (kind "reply") or comment would send, scrips included; nothing is recorded."""
+    message = MessageIn(body=body)
+    if kind == "reply":
+        return dry_run(ctx, ref, lambda: correspond(ctx, ref, message))
+    return dry_run(ctx, ref, lambda: comment(ctx, ref, message))
+
+
+def dry_run(ctx: Context, ref: str | int, change: Callable[[], object]) -> dict[str, Any]:
+    """Make `change` and run the scrips for real inside the caller's transaction, then roll it back."""
     session = ctx.session
     if ctx.depth:
         raise RuntimeError("preview() must not run inside another operation")
@@ -44,7 +59,7 @@ def preview(ctx: Context, ref: str | int, changes: dict[str, str]) -> dict[str, 
     try:
         ticket = get_ticket(ctx, ref)
         shown = ticket.display_id
-        set_fields(ctx, ref, changes)
+        change()
         session.flush()
         unit = list(ctx.batch)
         if unit:

@@ -155,8 +155,9 @@ class PromptScreen(ModalScreen[str | None]):
 class ComposeScreen(ModalScreen[str | None]):
     """Write a reply or comment: recipients above a TextArea; the text is kept on disk as you type.
 
-    ctrl+s / F2 sends; F4 edits in $EDITOR (the app suspends and resumes); Escape offers keep
-    editing, postpone (the draft stays) or discard (y/N).
+    ctrl+s / F2 goes to the review step (tessera.tui.review) before anything is sent; F4 edits in
+    $EDITOR (the app suspends, resumes, then reviews); Escape offers keep editing, postpone (the
+    draft stays) or discard (y/N).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("compose.send", "compose.editor", "compose.discard")
@@ -180,7 +181,8 @@ class ComposeScreen(ModalScreen[str | None]):
             else:
                 yield Label("Internal comment: not sent to requestors", id="compose-to")
             yield TextArea(drafts.load(self.draft) or "", id="compose-body", soft_wrap=True)
-            yield Label("ctrl+s / F2 = send    F4 = $EDITOR    esc = postpone or discard", classes="hint")
+            hint = "ctrl+s / F2 = review and send    F4 = $EDITOR    esc = postpone or discard"
+            yield Label(hint, classes="hint")
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
@@ -234,6 +236,8 @@ class ComposeScreen(ModalScreen[str | None]):
             self.notify(f"Cannot run {editor[0]}: {exc.strerror}", severity="error", markup=False)
             return
         self.query_one(TextArea).text = drafts.load(self.draft) or ""
+        if self.text.strip():
+            self.action_send()  # straight to the review, as mutt and aerc do after the editor
 
     @work(group="compose")
     async def action_discard(self) -> None:
