@@ -35,6 +35,11 @@ def _show(ctx: Context, ref: str | int, as_json: bool, with_history: bool = Fals
     _print_ticket(data)
 
 
+def _when(iso: str) -> str:
+    """ISO time to the minute, for people (--json keeps the full value)."""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("Z", "+00:00")) else "")
+
+
 def _print_ticket(data: dict[str, Any]) -> None:
     echo(f"{data['display_id']}  {data['subject']}")
     echo(
@@ -46,7 +51,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
             echo(f"  {label}: {', '.join(data[key])}")
     for label in ("created", "updated", "started", "resolved", "due"):
         if data[label]:
-            echo(f"  {label}: {data[label]}")
+            echo(f"  {label}: {_when(data[label])}")
     for name, value in data["custom_fields"].items():
         shown = ", ".join(value) if isinstance(value, list) else (value or "")
         echo(f"  cf.{name}: {shown}")
@@ -56,7 +61,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
     if data["merged_from"]:
         echo(f"  merged from: {', '.join(data['merged_from'])}")
     for txn in data.get("history", []):
-        line = f"  [{txn['created'][:16].replace('T', ' ')}] {txn['actor'] or 'system'}: {txn['type']}"
+        line = f"  [{_when(txn['created'])}] {txn['actor'] or 'system'}: {txn['type']}"
         if txn["field"] and txn["field"] != txn["type"]:
             line += f" {txn['field']}"
         if txn["old"] is not None or txn["new"] is not None:

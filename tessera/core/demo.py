@@ -10,6 +10,7 @@ Run again, it adds more tickets and reuses everything else.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,11 @@ PRIVILEGED_RIGHTS = [
 ]
 SUPPORT_RIGHTS = ["StealTicket", "ReassignTicket", "DeleteTicket"]
 REQUESTOR_RIGHTS = ["ShowTicket", "ReplyToTicket"]
+def _ascii(text: str) -> str:
+    """Chloé -> chloe for an address (the real name keeps its accents)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 FIRST = [
     "Ann",
     "Ben",
@@ -251,7 +257,7 @@ def _setup(ctx: Context, rng: random.Random) -> Cast:
         taken = {u.email for u in requestors}
         for i in range(300 - len(requestors)):
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            email = f"{first.lower()}.{last.lower()}{i}@customer.example".encode("ascii", "ignore").decode()
+            email = _ascii(f"{first.lower()}.{last.lower()}{i}@customer.example")
             if email not in taken and find_user(ctx.session, email) is None:
                 taken.add(email)
                 rows.append(
