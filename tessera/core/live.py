@@ -27,6 +27,11 @@ def payload(ticket_ids: Iterable[int]) -> str:
     return body if len(body) <= _MAX_PAYLOAD else EVERYTHING
 
 
+# `ctx.extras` key: the payload already NOTIFYed in this unit of work by a statement that carried
+# it (the scrip engine's write), so the operation does not send the same notice a second time.
+ANNOUNCED_KEY = "tessera.live.announced"
+
+
 def announce(session: Session, ticket_ids: Iterable[int] | None) -> None:
     """Tell listeners these tickets changed (None: anything may have changed)."""
     body = EVERYTHING if ticket_ids is None else payload(ticket_ids)

@@ -20,12 +20,12 @@ def new_message_id(queue: Queue) -> str:
 def store_message(ctx: Context, txn: Transaction, queue: Queue, message: MessageIn) -> Attachment:
     """The root part is the message; with attachments it is multipart/mixed over body and files.
     Mail brings its own MIME tree (`message.mime`), stored as received."""
-    ctx.session.flush()  # the transaction needs its id
     message_id = message.message_id or new_message_id(queue)
+    # Set before the flush that inserts the transaction: one INSERT, no follow-up UPDATE.
+    txn.data = {**txn.data, "message_id": message_id}
+    ctx.session.flush()  # the transaction needs its id
     if message.mime is not None:
-        root = _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
-        txn.data = {**txn.data, "message_id": message_id}
-        return root
+        return _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
     has_files = bool(message.attachments)
     root = Attachment(
         transaction_id=txn.id,
@@ -70,7 +70,6 @@ def store_message(ctx: Context, txn: Transaction, queue: Queue, message: Message
                     created=ctx.now,
                 )
             )
-    txn.data = {**txn.data, "message_id": message_id}
     return root
 
 

@@ -138,17 +138,25 @@ def check_status_change(ctx: Context, ticket: Ticket, lifecycle: Lifecycle, new:
         )
 
 
-def change_status(ctx: Context, ticket: Ticket, requested: str, *, force: bool = False) -> Transaction | None:
+def change_status(
+    ctx: Context, ticket: Ticket, requested: str, *, force: bool = False, depends: bool = True
+) -> Transaction | None:
     """Check the lifecycle and the actor's right, then change; None when the status is unchanged.
 
-    `force` skips only the unresolved-dependency gate (RT's `Force`), never the lifecycle."""
+    `force` skips only the unresolved-dependency gate (RT's `Force`), never the lifecycle.
+    `depends=False`: the caller read, with the ticket's row lock, that it depends on no ticket."""
     lifecycle = lifecycle_of(ctx.session, ticket.queue)
     new = requested.strip().lower()
     old = ticket.status
     if new == old and lifecycle.is_valid(new):
         return None
     check_status_change(ctx, ticket, lifecycle, new)
-    if not force and lifecycle.category(old) != "inactive" and lifecycle.category(new) == "inactive":
+    if (
+        depends
+        and not force
+        and lifecycle.category(old) != "inactive"
+        and lifecycle.category(new) == "inactive"
+    ):
         blockers = unresolved_dependencies(ctx, ticket, lifecycle)
         if blockers:
             ids = ", ".join(t.display_id for t in blockers)

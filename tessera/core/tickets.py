@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from psycopg.types.json import Jsonb
+from sqlalchemy import Text, any_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from tessera.core import statuses
-from tessera.core.context import Context, operation, record
+from tessera.core.context import Context, adopt, driver_execute, new_transaction, operation, record
 from tessera.core.customfields import field_for_ticket, normalise_values
 from tessera.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tessera.core.messages import store_message
-from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, Watcher, display_id
+from tessera.core.messages import new_message_id, store_message
+from tessera.core.models import CustomFieldValue, Link, Queue, Ticket, Transaction, User, display_id
 from tessera.core.queues import get_queue
 from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, parse_int
-from tessera.core.users import get_user, user_for_address
+from tessera.core.users import address_keys, get_user, known_users, user_for_address
 
 _REF = re.compile(r"^\s*(?:(?:TKT-?)|#)?0*(\d+)\s*$", re.I)
 
@@ -40,15 +42,26 @@ def parse_ref(ref: str | int) -> int:
     return int(match.group(1))
 
 
-def get_ticket(ctx: Context, ref: str | int, *, for_update: bool = False, check: bool = True) -> Ticket:
-    """Load a ticket; a merged id resolves to the ticket it was merged into (as RT does)."""
+_LOCK = (
+    select(Ticket, exists().where(Link.base_id == Ticket.id, Link.type == "DependsOn"))
+    .where(Ticket.id == bindparam("ticket_id"))
+    .with_for_update(of=Ticket)
+    .execution_options(populate_existing=True)
+)
+_READ = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
+
+
+def _load(ctx: Context, ref: str | int, *, for_update: bool, check: bool) -> tuple[Ticket, bool]:
+    """The ticket (following merges) and, when locked, whether it depends on other tickets."""
     ticket_id = parse_ref(ref)
     seen: set[int] = set()
+    depends = True
     while True:
-        query = select(Ticket).where(Ticket.id == ticket_id)
         if for_update:
-            query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
-        ticket = ctx.session.scalars(query).first()
+            row = ctx.session.execute(_LOCK, {"ticket_id": ticket_id}).first()
+            ticket, depends = row if row is not None else (None, True)
+        else:
+            ticket = ctx.session.scalars(_READ, {"ticket_id": ticket_id}).first()
         if ticket is None:
             raise NotFound(f"no ticket {display_id(ticket_id)}")
         if ticket.merged_into_id is None or ticket.merged_into_id in seen:
@@ -58,17 +71,27 @@ def get_ticket(ctx: Context, ref: str | int, *, for_update: bool = False, check:
     if check and not ctx.can("ShowTicket", ticket.queue_id, ticket):
         # Same words as a missing ticket: a stranger learns nothing from guessing ids.
         raise NotFound(f"no ticket {display_id(parse_ref(ref))}")
-    return ticket
+    return ticket, bool(depends)
+
+
+def get_ticket(ctx: Context, ref: str | int, *, for_update: bool = False, check: bool = True) -> Ticket:
+    """Load a ticket; a merged id resolves to the ticket it was merged into (as RT does)."""
+    return _load(ctx, ref, for_update=for_update, check=check)[0]
 
 
 def _for_change(ctx: Context, ref: str | int, expected_version: int | None) -> Ticket:
-    ticket = get_ticket(ctx, ref, for_update=True)
+    return _locked(ctx, ref, expected_version)[0]
+
+
+def _locked(ctx: Context, ref: str | int, expected_version: int | None) -> tuple[Ticket, bool]:
+    """The ticket locked for a change, and whether it depends on other tickets (read with the lock)."""
+    ticket, depends = _load(ctx, ref, for_update=True, check=True)
     if expected_version is not None and ticket.version != expected_version:
         raise Conflict(
             f"{ticket.display_id} changed since you loaded it (version {expected_version}, "
             f"now {ticket.version}); reload it and try again"
         )
-    return ticket
+    return ticket, depends
 
 
 def _clean_subject(subject: str) -> str:
@@ -87,9 +110,68 @@ def _check_owner(ctx: Context, user_name: str, queue: Queue) -> int:
     return user.id
 
 
+_KEYS = bindparam("keys", type_=ARRAY(Text))
+_QUEUE_AND_PEOPLE = (
+    select(Queue, User)
+    .outerjoin(User, or_(func.lower(User.name) == any_(_KEYS), func.lower(User.email) == any_(_KEYS)))
+    .where(func.lower(Queue.name) == bindparam("queue"))
+)
+
+
+def _queue_and_people(ctx: Context, data: TicketCreate) -> tuple[Queue, dict[str, User]]:
+    """The queue, and the known users among the ticket's addresses, in one round trip."""
+    keys = address_keys([*data.requestors, *data.cc, *data.admincc])
+    name = data.queue.strip()
+    if not keys or name.isdigit():
+        return get_queue(ctx, data.queue), {}
+    rows = ctx.session.execute(_QUEUE_AND_PEOPLE, {"queue": name.lower(), "keys": sorted(keys)}).all()
+    if not rows:
+        return get_queue(ctx, data.queue), {}  # not found: its usual error
+    return rows[0][0], known_users(keys, [user for _, user in rows])
+
+
+# A new ticket, its watchers and custom field values, its Create transaction and (a plain message)
+# the message's one attachment row, in one statement; the rows are those the ORM would write.
+_CREATE = """
+    WITH t AS (
+      INSERT INTO tickets (queue_id, subject, status, owner_id, priority, initial_priority,
+                           final_priority, time_estimated, time_left, due, starts, started, resolved,
+                           told, created, updated, creator_id, updated_by_id, merged_into_id)
+      VALUES (%(queue_id)s, %(subject)s, %(status)s, %(owner_id)s, %(priority)s, %(initial_priority)s,
+              %(final_priority)s, %(time_estimated)s, %(time_left)s, %(due)s, %(starts)s, %(started)s,
+              %(resolved)s, NULL, %(created)s, %(updated)s, %(creator_id)s, %(updated_by_id)s, NULL)
+      RETURNING id, time_worked, version
+    ), w AS (
+      INSERT INTO watchers (ticket_id, role, user_id)
+      SELECT t.id, w.role, w.user_id
+        FROM t, unnest(CAST(%(w_roles)s AS text[]), CAST(%(w_users)s AS int[]))
+                WITH ORDINALITY AS w(role, user_id, n)
+       ORDER BY w.n
+    ), v AS (
+      INSERT INTO custom_field_values (ticket_id, custom_field_id, value)
+      SELECT t.id, v.field, v.value
+        FROM t, unnest(CAST(%(cf_fields)s AS int[]), CAST(%(cf_values)s AS text[]))
+                WITH ORDINALITY AS v(field, value, n)
+       ORDER BY v.n
+    ), x AS (
+      INSERT INTO transactions (ticket_id, type, field, old_value, new_value, actor_id, created, data)
+      SELECT t.id, 'Create', NULL, NULL, NULL, %(actor_id)s, %(created)s, CAST(%(data)s AS jsonb) FROM t
+      RETURNING id
+    ), a AS (
+      INSERT INTO attachments (transaction_id, parent_id, message_id, subject, filename, content_type,
+                               headers, content, binary_content, size, created)
+      SELECT x.id, NULL, %(message_id)s, %(m_subject)s, NULL, %(m_content_type)s, %(m_headers)s,
+             %(m_content)s, NULL, %(m_size)s, %(created)s
+        FROM x WHERE %(with_message)s
+      RETURNING id
+    )
+    SELECT t.id, t.time_worked, t.version, x.id, (SELECT id FROM a) FROM t, x
+    """
+
+
 @operation
 def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
-    queue = get_queue(ctx, data.queue)
+    queue, people = _queue_and_people(ctx, data)
     if queue.disabled:
         raise InvalidInput(f"queue {queue.name} is disabled")
     ctx.require("CreateTicket", "create tickets", f"in queue {queue.name}", queue_id=queue.id)
@@ -109,33 +191,81 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
         starts=data.starts,
         time_estimated=data.time_estimated or 0,
         time_left=data.time_estimated or 0,
+        started=None,
+        resolved=None,
+        told=None,
         created=ctx.now,
         updated=ctx.now,
         creator_id=ctx.actor.id,
         updated_by_id=ctx.actor.id,
+        merged_into_id=None,
     )
     ticket.queue = queue
     statuses.apply_dates(ctx, ticket, lifecycle, None, status)
-    ctx.session.add(ticket)
-    ctx.session.flush()
+    watchers: list[tuple[str, int]] = []
     for role, addresses in (("Requestor", data.requestors), ("Cc", data.cc), ("AdminCc", data.admincc)):
         seen: set[int] = set()
         for address in addresses:
-            user = user_for_address(ctx, address)
+            user = user_for_address(ctx, address, people)
             if user.id not in seen:
                 seen.add(user.id)
-                ctx.session.add(Watcher(ticket_id=ticket.id, role=role, user_id=user.id))
+                watchers.append((role, user.id))
+    values: list[tuple[int, str]] = []
     for name, raw in data.custom_fields.items():
         cf = field_for_ticket(ctx, name, queue)
-        values = normalise_values(cf, raw if isinstance(raw, list) else [raw])
-        for value in values:
-            ctx.session.add(CustomFieldValue(ticket_id=ticket.id, custom_field_id=cf.id, value=value))
-    txn = record(ctx, ticket, "Create")
+        for value in normalise_values(cf, raw if isinstance(raw, list) else [raw]):
+            values.append((cf.id, value))
     message = data.message
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
-    if not message.is_empty():
-        store_message(ctx, txn, queue, message)
+    has_message = not message.is_empty()
+    plain = has_message and message.mime is None and not message.attachments
+    message_id = (message.message_id or new_message_id(queue)) if has_message else None
+    txn = new_transaction(ctx, ticket, "Create", data={"message_id": message_id} if has_message else None)
+    ctx.session.flush()  # as a statement through the session would (users just made are flushed)
+    ticket_id, time_worked, version, txn_id, _root = driver_execute(
+        ctx.session,
+        _CREATE,
+        {
+            "queue_id": ticket.queue_id,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "owner_id": ticket.owner_id,
+            "priority": ticket.priority,
+            "initial_priority": ticket.initial_priority,
+            "final_priority": ticket.final_priority,
+            "time_estimated": ticket.time_estimated,
+            "time_left": ticket.time_left,
+            "due": ticket.due,
+            "starts": ticket.starts,
+            "started": ticket.started,
+            "resolved": ticket.resolved,
+            "created": ctx.now,
+            "updated": ctx.now,
+            "creator_id": ticket.creator_id,
+            "updated_by_id": ticket.updated_by_id,
+            "w_roles": [role for role, _ in watchers],
+            "w_users": [user_id for _, user_id in watchers],
+            "cf_fields": [field_id for field_id, _ in values],
+            "cf_values": [value for _, value in values],
+            "actor_id": txn.actor_id,
+            "data": Jsonb(txn.data),
+            "with_message": plain,
+            "message_id": message_id,
+            "m_subject": message.subject,
+            "m_content_type": message.content_type,
+            "m_headers": message.headers,
+            "m_content": message.body,
+            "m_size": len(message.body.encode()) if plain else 0,
+        },
+    ).fetchone()
+    ticket.id, ticket.time_worked, ticket.version = ticket_id, time_worked, version
+    adopt(ctx.session, ticket)
+    txn.id, txn.ticket_id = txn_id, ticket_id
+    adopt(ctx.session, txn)
+    ctx.batch.append(txn)  # as `record` does; a new ticket starts at version 1
+    if has_message and not plain:
+        store_message(ctx, txn, queue, message.model_copy(update={"message_id": message_id}))
     return ticket
 
 
@@ -190,8 +320,8 @@ def comment(
 def set_status(
     ctx: Context, ref: str | int, status: str, *, expected_version: int | None = None, force: bool = False
 ) -> Transaction | None:
-    ticket = _for_change(ctx, ref, expected_version)
-    return statuses.change_status(ctx, ticket, status, force=force)
+    ticket, depends = _locked(ctx, ref, expected_version)
+    return statuses.change_status(ctx, ticket, status, force=force, depends=depends)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import lru_cache
+
 from sqlalchemy import func, select
 
 from tessera.core.context import Context, find_user, operation
@@ -94,15 +97,57 @@ def update_user(ctx: Context, name_or_email: str, changes: dict[str, str]) -> Us
     return user
 
 
-def user_for_address(ctx: Context, address: str) -> User:
-    """The user with this address, created as an unprivileged requestor when new (as RT does)."""
-    address = normalise_email(address)
-    user = find_user(ctx.session, address)
+@lru_cache(maxsize=4096)
+def normalised_address(raw: str) -> str:
+    """`normalise_email`, remembered: it is pure, and checking an address is not cheap."""
+    return normalise_email(raw)
+
+
+def user_for_address(ctx: Context, address: str, known: dict[str, User] | None = None) -> User:
+    """The user with this address, created as an unprivileged requestor when new (as RT does).
+
+    `known` maps lower-cased addresses to the users a caller already looked up in this unit of
+    work (`known_users`); a user created here is added to it."""
+    address = normalised_address(address)
+    key = address.strip().lower()
+    user = known.get(key) if known is not None else None
+    if user is None:
+        user = find_user(ctx.session, address)
     if user is None:
         user = User(name=address, email=address, privileged=False)
         ctx.session.add(user)
         ctx.session.flush()
+    if known is not None:
+        known[key] = user
     return user
+
+
+def address_keys(addresses: Iterable[str]) -> set[str]:
+    """The look-up keys (`find_user`'s) of the well-formed addresses among `addresses`."""
+    keys = set()
+    for raw in addresses:
+        try:
+            keys.add(normalised_address(raw).strip().lower())
+        except InvalidInput:
+            continue  # refused where it is used, in the caller's order
+    return keys
+
+
+def known_users(keys: set[str], users: Iterable[User | None]) -> dict[str, User]:
+    """Which of `users` (rows matching `lower(name)` or `lower(email)` in `keys`) each key finds,
+    where exactly one does; a key left out is looked up with `find_user` as usual."""
+    matches: dict[str, set[int]] = {}
+    by_id: dict[int, User] = {}
+    for user in users:
+        if user is None:
+            continue
+        if not (user.name.isascii() and (user.email or "").isascii()):
+            return {}  # PostgreSQL's lower() may match what Python's does not: let it decide
+        by_id[user.id] = user
+        for value in (user.name, user.email):
+            if value and value.lower() in keys:
+                matches.setdefault(value.lower(), set()).add(user.id)
+    return {k: by_id[next(iter(ids))] for k, ids in matches.items() if len(ids) == 1 and k.isascii()}
 
 
 def get_group(ctx: Context, name: str) -> Group:

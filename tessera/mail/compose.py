@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import formataddr, getaddresses
+from functools import lru_cache
 
 DESK_NAME_ENV = "TESSERA_DESK_NAME"
 MAIL_FROM_ENV = "TESSERA_MAIL_FROM"
@@ -54,7 +55,11 @@ def ticket_reference(ticket_id: int, domain: str) -> str:
 
 def tag_subject(subject: str, tag: str) -> str:
     subject = " ".join(subject.split())
-    if re.search(rf"\[{re.escape(tag)}\]", subject, re.I):
+    if subject.isascii() and tag.isascii():  # ASCII: the same test as the pattern's, without compiling it
+        found = f"[{tag.lower()}]" in subject.lower()
+    else:
+        found = re.search(rf"\[{re.escape(tag)}\]", subject, re.I) is not None
+    if found:
         return subject
     return f"[{tag}] {subject}".rstrip()
 
@@ -159,6 +164,7 @@ def _encode_header(name: str, value: str) -> str:
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+@lru_cache(maxsize=1024)
 def format_from(display: str, address: str) -> str:
     try:
         return str(Address(display_name=display, addr_spec=address))

@@ -10,16 +10,36 @@ Operators add actions as installed packages under the entry-point group `tessera
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tessera.core.errors import InvalidInput
-from tessera.core.models import OutboxMessage, User
+from tessera.core.models import User
 from tessera.mail import compose
 
 if TYPE_CHECKING:
     from tessera.scrips.engine import ScripContext
+
+
+@dataclass(slots=True, eq=False)
+class OutboxRow:
+    """One `outbox` row being built: the attributes of `OutboxMessage` that the engine writes
+    (with the unit's trace, in one statement)."""
+
+    ticket_id: int | None
+    transaction_id: int | None
+    scrip_id: int | None
+    message_id: str
+    mail_from: str
+    recipients: list[str]
+    summary: dict[str, Any]
+    message: str
+    next_attempt: datetime
+    created: datetime
+    id: int | None = None
 
 
 class Skip(Exception):
@@ -154,7 +174,7 @@ class SendEmail(ScripAction):
         out = self.outgoing
         assert out is not None
         sc = self.sc
-        row = OutboxMessage(
+        row = OutboxRow(
             ticket_id=sc.ticket.id,
             transaction_id=sc.txn.id,
             scrip_id=sc.scrip.id,

@@ -29,11 +29,13 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from tessera.core.context import Context, add_observer, remove_observer
+from tessera.core import live
+from tessera.core.context import Context, add_observer, driver_execute, remove_observer
 from tessera.core.errors import NotFound
 from tessera.core.lifecycle import Lifecycle
 from tessera.core.models import (
@@ -117,30 +119,71 @@ class Part:
     filename: str | None
 
 
-# Everything the scrips of a unit of work read, in one round trip, always current: the scrips,
-# the templates, the desk's own addresses, the watchers of the unit's tickets and of their queues,
-# and the messages of the unit's transactions.
-_PREFETCH = text(
-    """
-    SELECT 's' AS kind, json_build_array(id, description, queue_id, stage, sort_order, condition,
-           condition_argument, condition_expression, action, action_argument, template) AS row
-      FROM scrips WHERE enabled
+# Everything the scrips of a unit of work read, in one round trip, always current: the catalog
+# (the scrips, the templates, the desk's own addresses), the watchers of the unit's tickets and of
+# their queues, and the messages of the unit's transactions. The catalog comes with its digest,
+# and its rows only when the digest is not the one this process already holds (`%(known)s`):
+# what is unchanged is not sent, parsed and sorted again on every unit of work.
+_PREFETCH = """
+    WITH catalog AS (
+      SELECT 's' AS kind, id, json_build_array(id, description, queue_id, stage, sort_order, condition,
+             condition_argument, condition_expression, action, action_argument, template) AS row
+        FROM scrips WHERE enabled
+      UNION ALL
+      SELECT 't', id, json_build_array(lower(name), queue_id, content) FROM scrip_templates
+      UNION ALL
+      SELECT 'q', id, json_build_array(correspond_address, comment_address) FROM queues
+    ), digest AS (
+      SELECT encode(sha256(convert_to(coalesce(string_agg(kind || id::text || ':' || row::text, ','
+                    ORDER BY kind, id), ''), 'UTF8')), 'hex') AS value
+        FROM catalog
+    )
+    SELECT 'd' AS kind, to_json(value) AS row FROM digest
     UNION ALL
-    SELECT 't', json_build_array(lower(name), queue_id, content) FROM scrip_templates
-    UNION ALL
-    SELECT 'q', json_build_array(correspond_address, comment_address) FROM queues
+    SELECT kind, row FROM catalog WHERE (SELECT value FROM digest) IS DISTINCT FROM %(known)s
     UNION ALL
     SELECT 'w', json_build_array(w.ticket_id, w.role, u.id, u.name, u.email, u.real_name, u.disabled)
-      FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(:tickets)
+      FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(%(tickets)s)
     UNION ALL
     SELECT 'v', json_build_array(qw.queue_id, qw.role, u.id, u.name, u.email, u.real_name, u.disabled)
-      FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(:queues)
+      FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(%(queues)s)
     UNION ALL
     SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
            a.content_type, a.content, a.filename)
-      FROM attachments a WHERE a.transaction_id = ANY(:messages)
+      FROM attachments a WHERE a.transaction_id = ANY(%(messages)s)
     """
-)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The parsed catalog and its digest; replaced whole (never changed) when the digest changes."""
+
+    digest: str | None
+    scrips: dict[str, tuple[ScripRow, ...]]
+    templates: dict[tuple[str, int | None], str]
+    desk: frozenset[str]
+
+
+_catalog = Catalog(None, {}, {}, frozenset())
+
+
+@dataclass(slots=True, eq=False)
+class TraceRow:
+    """One `scrip_runs` row being built (written with the unit's others in one statement)."""
+
+    scrip_id: int | None
+    ticket_id: int
+    transaction_id: int
+    stage: str
+    depth: int
+    fired: bool
+    outcome: str
+    reason: str
+    created: datetime
+    id: int | None = None
+
+
+OutboxRow = action_registry.OutboxRow
 
 
 @dataclass
@@ -150,9 +193,10 @@ class EngineState:
     scrips: dict[str, list[ScripRow]] = field(default_factory=dict)
     templates: dict[tuple[str, int | None], str] = field(default_factory=dict)
     loaded: bool = False
-    runs: list[ScripRun] = field(default_factory=list)
+    runs: list[TraceRow] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[OutboxMessage] = field(default_factory=list)
+    # OutboxRow from the built-in actions; an installed action may append an OutboxMessage.
+    outbox: list[OutboxRow | OutboxMessage] = field(default_factory=list)
     people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
     queue_people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
     messages: dict[int, list[Part]] = field(default_factory=dict)
@@ -171,11 +215,19 @@ class EngineState:
             if ticket is not None:
                 queue_ids.add(ticket.queue_id)
         message_ids = [t.id for t in transactions if t.type in MESSAGE_TYPES]
-        with ctx.session.no_autoflush:
-            rows = ctx.session.execute(
-                _PREFETCH, {"tickets": ticket_ids, "queues": sorted(queue_ids), "messages": message_ids}
-            ).all()
+        global _catalog
+        catalog = _catalog
+        params = {
+            "tickets": ticket_ids,
+            "queues": sorted(queue_ids),
+            "messages": message_ids,
+            "known": catalog.digest,
+        }
+        rows = driver_execute(ctx.session, _PREFETCH, params).fetchall()  # no flush, as before
+        digest = None
         scrips: list[ScripRow] = []
+        templates: dict[tuple[str, int | None], str] = {}
+        desk: set[str] = set()
         for ticket_id in ticket_ids:
             self.people[ticket_id] = {"Requestor": [], "Cc": [], "AdminCc": []}
         for queue_id in queue_ids:
@@ -183,28 +235,37 @@ class EngineState:
         for message_id in message_ids:
             self.messages[message_id] = []
         for kind, row in rows:
-            if kind == "s":
-                scrips.append(ScripRow(*row))
-            elif kind == "t":
-                self.templates[(row[0], row[1])] = row[2]
-            elif kind == "q":
-                self._desk.update(a.lower() for a in row if a)
-            elif kind == "w":
+            if kind == "w":
                 self.people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
             elif kind == "v":
                 self.queue_people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
-            else:
+            elif kind == "a":
                 self.messages[row[0]].append(Part(*row[1:]))
+            elif kind == "d":
+                digest = row
+            elif kind == "s":
+                scrips.append(ScripRow(*row))
+            elif kind == "t":
+                templates[(row[0], row[1])] = row[2]
+            else:
+                desk.update(a.lower() for a in row if a)
+        if digest != catalog.digest:  # changed (or first use): the rows came, parse them
+            scrips.sort(key=lambda r: (r.sort_order, r.id))
+            stages: dict[str, list[ScripRow]] = {name: [] for name in STAGES}
+            for scrip in scrips:
+                stages.setdefault(scrip.stage, []).append(scrip)
+            catalog = Catalog(digest, {k: tuple(v) for k, v in stages.items()}, templates, frozenset(desk))
+            _catalog = catalog
         for people in (*self.people.values(), *self.queue_people.values()):
             for members in people.values():
                 members.sort(key=lambda p: p.id)
         for parts in self.messages.values():
             parts.sort(key=lambda p: p.id)
+        # This state's own copies: nothing done to them reaches the process's catalog.
+        self.scrips = {name: list(rows) for name, rows in catalog.scrips.items()}
+        self.templates = dict(catalog.templates)
+        self._desk = set(catalog.desk)
         self._desk.add(fallback_address().lower())
-        scrips.sort(key=lambda r: (r.sort_order, r.id))
-        self.scrips = {name: [] for name in STAGES}
-        for scrip in scrips:
-            self.scrips.setdefault(scrip.stage, []).append(scrip)
         self.loaded = True
 
     def _load(self, ctx: Context) -> None:
@@ -341,7 +402,30 @@ class SharedViews:
         }
 
 
+Check = Callable[["ScripContext"], bool]
+# Conditions already made, for the registry they were looked up in (a new registry starts afresh).
+_conditions: dict[tuple[str | None, str, str | None], tuple[tuple[str, ...], Check]] = {}
+_conditions_registry: list[object] = [None]
+
+
 def condition_of(scrip: AnyScrip) -> tuple[tuple[str, ...], Callable[[ScripContext], bool]]:
+    """The transaction types a scrip's condition looks at, and the check; kept per process, as
+    they depend only on the condition's name, argument and expression (and the registry)."""
+    registry = condition_registry.registry()
+    if _conditions_registry[0] is not registry:
+        _conditions.clear()
+        _conditions_registry[0] = registry
+    key = (scrip.condition, scrip.condition_argument, scrip.condition_expression)
+    found = _conditions.get(key)
+    if found is None:
+        found = _condition_of(scrip)
+        if len(_conditions) > 1024:
+            _conditions.clear()
+        _conditions[key] = found
+    return found
+
+
+def _condition_of(scrip: AnyScrip) -> tuple[tuple[str, ...], Callable[[ScripContext], bool]]:
     if scrip.condition_expression:
         expression = scrip.condition_expression
 
@@ -387,28 +471,29 @@ def run_unit(ctx: Context, state: EngineState, transactions: list[Transaction]) 
 
 
 # The trace and the outbox of a unit in one statement (one round trip, however many rows).
-_WRITE = text(
-    """
+_WRITE = """
     WITH runs AS (
       INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason,
                               created)
       SELECT scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason, created
-        FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(scrip_id int, ticket_id int, transaction_id bigint,
-             stage text, depth int, fired boolean, outcome text, reason text, created timestamptz)
+        FROM jsonb_to_recordset(CAST(%(runs)s AS jsonb))
+             AS r(scrip_id int, ticket_id int, transaction_id bigint, stage text, depth int,
+                  fired boolean, outcome text, reason text, created timestamptz)
       RETURNING 1
     ), mail AS (
       INSERT INTO outbox (ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary,
                           message, next_attempt, created)
       SELECT ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary, message,
              next_attempt, created
-        FROM jsonb_to_recordset(CAST(:mail AS jsonb)) AS m(ticket_id int, transaction_id bigint, scrip_id int,
-             message_id text, mail_from text, recipients jsonb, summary jsonb, message text,
-             next_attempt timestamptz, created timestamptz)
+        FROM jsonb_to_recordset(CAST(%(mail)s AS jsonb))
+             AS m(ticket_id int, transaction_id bigint, scrip_id int, message_id text, mail_from text,
+                  recipients jsonb, summary jsonb, message text, next_attempt timestamptz,
+                  created timestamptz)
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM mail)
+    SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM mail),
+           (SELECT pg_notify(%(channel)s, %(body)s) WHERE %(body)s <> '')
     """
-)
 
 
 def write_results(ctx: Context, state: EngineState) -> None:
@@ -443,23 +528,21 @@ def write_results(ctx: Context, state: EngineState) -> None:
         }
         for m in state.outbox
     ]
-    ctx.session.execute(_WRITE, {"runs": json.dumps(runs), "mail": json.dumps(mail)})
+    # The unit's live-update notice rides along (the operation then does not send it again): the
+    # tickets are final here, the scrips having run.
+    body = live.payload({t.ticket_id for t in ctx.batch} | set(ctx.touched))
+    params = {"runs": json.dumps(runs), "mail": json.dumps(mail), "channel": live.CHANNEL, "body": body}
+    ctx.session.flush()
+    driver_execute(ctx.session, _WRITE, params)
+    ctx.extras[live.ANNOUNCED_KEY] = body
     state.runs_written, state.outbox_written = len(runs), len(mail)
 
 
 def _trace(
     ctx: Context, state: EngineState, scrip: AnyScrip | None, txn: Transaction, stage: str, depth: int
-) -> ScripRun:
-    run = ScripRun(
-        scrip_id=scrip.id if scrip else None,
-        ticket_id=txn.ticket_id,
-        transaction_id=txn.id,
-        stage=stage,
-        depth=depth,
-        fired=False,
-        outcome=CONDITION_FALSE,
-        reason="",
-        created=ctx.now,
+) -> TraceRow:
+    run = TraceRow(
+        scrip.id if scrip else None, txn.ticket_id, txn.id, stage, depth, False, CONDITION_FALSE, "", ctx.now
     )
     # Added to the session when the unit's scrips are done: one batched INSERT, and a scrip's
     # savepoint rollback never takes trace rows with it.
@@ -467,14 +550,14 @@ def _trace(
     return run
 
 
-def _plan(state: EngineState, scrip: AnyScrip, run: ScripRun, action: Any = None) -> dict[str, Any]:
+def _plan(state: EngineState, scrip: AnyScrip, run: TraceRow, action: Any = None) -> dict[str, Any]:
     plan = {"scrip": scrip, "run": run, "action": action}
     state.plans.append(plan)
     return plan
 
 
 def _prepare(
-    ctx: Context, state: EngineState, scrip: AnyScrip, sc: ScripContext, run: ScripRun
+    ctx: Context, state: EngineState, scrip: AnyScrip, sc: ScripContext, run: TraceRow
 ) -> action_registry.ScripAction | None:
     run.fired = True
     try:
@@ -507,7 +590,7 @@ def run_create_stage(ctx: Context, state: EngineState, txn: Transaction, depth: 
     if not candidates:
         return
     shared = SharedViews(ctx, txn, ticket, state)
-    prepared: list[tuple[AnyScrip, action_registry.ScripAction, ScripRun, ScripContext]] = []
+    prepared: list[tuple[AnyScrip, action_registry.ScripAction, TraceRow, ScripContext]] = []
     for scrip, check, problem in candidates:
         run = _trace(ctx, state, scrip, txn, "TransactionCreate", depth)
         plan = _plan(state, scrip, run)
@@ -582,7 +665,7 @@ def _commit(
     state: EngineState,
     scrip: AnyScrip,
     action: action_registry.ScripAction,
-    run: ScripRun,
+    run: TraceRow,
     txn: Transaction,
     depth: int,
 ) -> None:

@@ -20,7 +20,24 @@ MAX_OUTPUT = 1_000_000
 
 
 class ScripSandbox(ImmutableSandboxedEnvironment):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._safe: dict[tuple[type, str], bool] = {}
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # The answer depends only on the object's type and the attribute's name (Jinja's rules:
+        # underscores, internal attributes of functions, frames..., mutating methods of known
+        # mutable types; ours: the names below), so it is kept per (type, name).
+        key = (type(obj), attr)
+        safe = self._safe.get(key)
+        if safe is None:
+            safe = self._is_safe_attribute(obj, attr, value)
+            if len(self._safe) > 4096:
+                self._safe.clear()
+            self._safe[key] = safe
+        return safe
+
+    def _is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr in ("mro", "gi_frame", "gi_code", "cr_frame", "f_globals", "f_locals", "func_globals"):
             return False
         return super().is_safe_attribute(obj, attr, value)
