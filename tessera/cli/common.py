@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tessera.core.errors import InvalidInput, SchemaOutOfDate
+from tessera.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -39,33 +39,23 @@ def database(*, migrate: bool = True) -> Database:
     """The process's database; the embedded one upgrades itself, a shared one must be current."""
     global _db
     if _db is None:
-        from tessera.core.bootstrap import bootstrap_database
-        from tessera.core.db import open_database
-        from tessera.core.schema_version import is_current
+        from tessera.core.bootstrap import open_desk
 
-        db = open_database()
-        if migrate and is_current(db):
-            if db.embedded:
-                bootstrap_database(db)
-        elif migrate:
-            from tessera.core import migrate as migrations  # alembic: only when not at head
-
-            if db.embedded:
-                migrations.upgrade(db)
-                bootstrap_database(db)
-            else:
-                state = migrations.status(db)
-                if not state.up_to_date:
-                    raise SchemaOutOfDate(
-                        f"{db.location} is at schema revision {state.current or 'none'}, "
-                        f"this tessera needs {state.head}: run `tessera db upgrade`"
-                    )
+        db = open_desk(migrate=migrate)
         if run_scrips:
-            from tessera.scrips.engine import install
+            from tessera.core.context import add_observer
 
-            install()
+            add_observer(_scrip_engine)
         _db = db
     return _db
+
+
+def _scrip_engine(ctx: Context, transactions: list[Any]) -> None:
+    """The scrip engine as a transaction observer, imported by the first change (Jinja and the
+    scrip modules cost a read-only start, such as the TUI's first screen, ~0.1 s)."""
+    from tessera.scrips.engine import ENGINE
+
+    ENGINE(ctx, transactions)
 
 
 @contextmanager

@@ -1,83 +1,201 @@
-"""The `tessera` command."""
+"""The `tessera` command.
+
+Commands are registered when needed: a command line imports only the module of the command it
+names, not every module of the CLI (YAML, pydantic, rich progress bars...). `--help`, an unknown
+command, and `from tessera.cli.main import app` get all of them.
+
+A plain TUI command line (`tessera [--user U] [tui [--user U] [--theme T] [--keys]]`) is read here
+without typer, whose option parsing imports pydantic (~0.2 s), and before typer is even imported the
+TUI's start-up helper is forked (it reads the first screen meanwhile, see `tessera.tui.backend`).
+"""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
 
-import typer
-
-from tessera import __version__
-from tessera.cli import (
-    admin_cmds,
-    common,
-    db_cmds,
-    demo_cmd,
-    preview_cmd,
-    scrip_cmds,
-    ticket_cmds,
-    tui_cmd,
-    worker_cmd,
-)
-from tessera.cli.common import set_global_user
 from tessera.core.errors import TesseraError
 
-app = typer.Typer(
-    name="tessera",
-    help="Tessera: a keyboard-first help desk on Request Tracker's model.",
-    # Bare `tessera` opens the TUI (see `main`), so no_args_is_help stays off.
-    no_args_is_help=False,
-    invoke_without_command=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(db_cmds.app, name="db")
-app.add_typer(ticket_cmds.app, name="ticket")
-app.add_typer(admin_cmds.queue_app, name="queue")
-app.add_typer(admin_cmds.user_app, name="user")
-app.add_typer(admin_cmds.group_app, name="group")
-app.add_typer(admin_cmds.right_app, name="right")
-app.add_typer(admin_cmds.cf_app, name="cf")
-app.add_typer(__import__("tessera.cli.lifecycle_cmds", fromlist=["app"]).app, name="lifecycle")
-app.command("demo")(demo_cmd.demo)
-app.add_typer(__import__("tessera.cli.search_cmds", fromlist=["app"]).app, name="search")
-app.add_typer(scrip_cmds.app, name="scrip")
-app.command("worker")(worker_cmd.worker)
-ticket_cmds.app.command("preview")(preview_cmd.preview)
-app.command("tui")(tui_cmd.tui)
-app.command("mailgate")(__import__("tessera.cli.mail_cmds", fromlist=["mailgate"]).mailgate)
-app.command("lmtp")(__import__("tessera.cli.mail_cmds", fromlist=["lmtp"]).lmtp)
-app.command("ssh-server")(__import__("tessera.cli.ssh_cmds", fromlist=["ssh_server"]).ssh_server)
+_app: Any = None
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tessera {__version__}")
-        raise typer.Exit()
+def _typer_app() -> Any:
+    """The typer app and its callback (`_register` adds the commands)."""
+    global _app, typer  # `typer` as a module global too: typer reads `main`'s annotations there
+    if _app is not None:
+        return _app
+    import typer
+
+    from tessera import __version__
+    from tessera.cli import tui_cmd
+    from tessera.cli.common import set_global_user
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"tessera {__version__}")
+            raise typer.Exit()
+
+    app = typer.Typer(
+        name="tessera",
+        help="Tessera: a keyboard-first help desk on Request Tracker's model.",
+        # Bare `tessera` opens the TUI (see `main`), so no_args_is_help stays off.
+        no_args_is_help=False,
+        invoke_without_command=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def main(
+        ctx: typer.Context,
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+        user: str = typer.Option(
+            None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
+        ),
+    ) -> None:
+        """Tessera: a keyboard-first help desk on Request Tracker's model. With no command, opens the TUI."""
+        set_global_user(user)
+        if ctx.invoked_subcommand is None:
+            tui_cmd.tui(user=user, theme=None, keys=False)
+
+    _app = app
+    return _app
 
 
-@app.callback()
-def main(
-    ctx: typer.Context,
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    user: str = typer.Option(
-        None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
-    ),
-) -> None:
-    """Tessera: a keyboard-first help desk on Request Tracker's model. With no command, opens the TUI."""
-    set_global_user(user)
-    if ctx.invoked_subcommand is None:
-        tui_cmd.tui(user=user, theme=None, keys=False)
+def _cli(module: str) -> Any:
+    return import_module(f"tessera.cli.{module}")
+
+
+def _ticket() -> None:
+    ticket_cmds = _cli("ticket_cmds")
+    ticket_cmds.app.command("preview")(_cli("preview_cmd").preview)
+    _app.add_typer(ticket_cmds.app, name="ticket")
+
+
+# Every command, in the order `--help` lists them, and how to register it.
+_COMMANDS: dict[str, Callable[[], object]] = {
+    "db": lambda: _app.add_typer(_cli("db_cmds").app, name="db"),
+    "ticket": _ticket,
+    "queue": lambda: _app.add_typer(_cli("admin_cmds").queue_app, name="queue"),
+    "user": lambda: _app.add_typer(_cli("admin_cmds").user_app, name="user"),
+    "group": lambda: _app.add_typer(_cli("admin_cmds").group_app, name="group"),
+    "right": lambda: _app.add_typer(_cli("admin_cmds").right_app, name="right"),
+    "cf": lambda: _app.add_typer(_cli("admin_cmds").cf_app, name="cf"),
+    "lifecycle": lambda: _app.add_typer(_cli("lifecycle_cmds").app, name="lifecycle"),
+    "demo": lambda: _app.command("demo")(_cli("demo_cmd").demo),
+    "search": lambda: _app.add_typer(_cli("search_cmds").app, name="search"),
+    "scrip": lambda: _app.add_typer(_cli("scrip_cmds").app, name="scrip"),
+    "worker": lambda: _app.command("worker")(_cli("worker_cmd").worker),
+    "tui": lambda: _app.command("tui")(_cli("tui_cmd").tui),
+    "mailgate": lambda: _app.command("mailgate")(_cli("mail_cmds").mailgate),
+    "lmtp": lambda: _app.command("lmtp")(_cli("mail_cmds").lmtp),
+    "ssh-server": lambda: _app.command("ssh-server")(_cli("ssh_cmds").ssh_server),
+}
+_registered: set[str] = set()
+
+
+def _register(names: list[str]) -> None:
+    _typer_app()
+    for name in _COMMANDS:  # always in the listed order, whatever was asked first
+        if name in names and name not in _registered:
+            _registered.add(name)
+            _COMMANDS[name]()
+
+
+def _commands_for(args: list[str]) -> list[str]:
+    """The commands a command line can reach: the one it names, or all of them."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--user", "-u"):
+            i += 2
+        elif arg.startswith("--user=") or (arg.startswith("-u") and not arg.startswith("--")):
+            i += 1
+        elif arg.startswith("-"):  # --help, --version, or a mistake: all, for the full message
+            return list(_COMMANDS)
+        else:
+            return [arg] if arg in _COMMANDS else list(_COMMANDS)
+    return ["tui"]  # bare `tessera` opens the TUI
+
+
+def _plain_tui(args: list[str]) -> tuple[str | None, dict[str, Any]] | None:
+    """(global --user, the tui command's arguments) for a plain TUI command line, else None: typer
+    then reads it (help, --version, other commands, mistakes and their messages)."""
+    top_user: str | None = None
+    options: dict[str, Any] = {"user": None, "theme": None, "keys": False}
+    command = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, has_value, value = arg.partition("=")
+        if arg == "tui" and not command:
+            command = True
+            i += 1
+            continue
+        if arg == "--keys" and command:
+            options["keys"] = True
+            i += 1
+            continue
+        key = {"--user": "user", "-u": "user", "--theme": "theme"}.get(name if has_value else arg)
+        if name == "-u" and has_value:  # click reads `-u=x` as the value "=x": leave it to typer
+            return None
+        if key is None and arg.startswith("-u") and len(arg) > 2 and not arg.startswith("--"):
+            key, value, has_value = "user", arg[2:], "yes"
+        if key is None or (key == "theme" and not command):
+            return None
+        if not has_value:
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                return None
+            value = args[i + 1]
+            i += 1
+        if command:
+            options[key] = value
+        else:
+            top_user = value
+        i += 1
+    if not command:
+        options["user"] = top_user
+    return top_user, options
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole CLI, for tests and tools that inspect it
+        _register(list(_COMMANDS))
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
     """Entry point: every failure a person can cause is one line on stderr and a non-zero exit."""
+    args = sys.argv[1:]
+    plain = _plain_tui(args)
+    if plain is not None and _start_helper(plain):
+        gc.disable()  # until the first page is on screen (TesseraApp turns it back on): ~15% faster
+    elif plain is None:
+        _register(_commands_for(args))
+    from tessera.cli import common
+
     common.run_scrips = True  # every change made through this program runs the scrips
     try:
-        app()
+        if plain is None:
+            _app()
+        else:  # as `main` and the tui command would, given these options
+            import typer
+
+            from tessera.cli import tui_cmd
+
+            common.set_global_user(plain[0])
+            try:
+                tui_cmd.tui(**plain[1])
+            except typer.Exit as exc:
+                sys.exit(exc.exit_code)
     except TesseraError as exc:
         sys.stderr.write(f"tessera: {exc.message}\n")
         sys.exit(exc.exit_code)
@@ -91,3 +209,17 @@ def run() -> None:
             f"tessera: internal error: {type(exc).__name__}: {exc} (set TESSERA_DEBUG=1 for a traceback)\n"
         )
         sys.exit(70)
+
+
+def _start_helper(plain: tuple[str | None, dict[str, Any]]) -> bool:
+    """Fork the TUI's start-up helper now, if the command will open the TUI in a terminal."""
+    top_user, options = plain
+    theme = options["theme"]
+    if options["keys"] or (theme is not None and theme.strip().lower() not in ("light", "dark")):
+        return False
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    from tessera.tui.backend import FirstScreenHelper
+
+    FirstScreenHelper.start(options["user"] or top_user)
+    return FirstScreenHelper.pending is not None

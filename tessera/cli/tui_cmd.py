@@ -24,9 +24,18 @@ def tui(user: str = USER_OPTION, theme: str = THEME_OPTION, keys: bool = KEYS_OP
     if keys:
         print_keys()
         return
+    from tessera.tui.backend import FirstScreenHelper
+
+    user = user or common._global_user
+    # In a terminal, a forked helper opens the database and reads the first screen while this
+    # process imports Textual and draws (see tessera.tui.backend). `tessera.cli.main.run` forks
+    # it before typer is imported, for a plain command line; else it is forked here.
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        FirstScreenHelper.start(user)
+    helper = FirstScreenHelper.take()
     from tessera.tui.app import TesseraApp
 
-    app = TesseraApp(common.database, user=user or common._global_user, theme=theme)
+    app = TesseraApp(common.database, user=user, theme=theme, first_screen=helper)
     app.run()
     if app.error is not None:
         raise app.error

@@ -1,4 +1,8 @@
-"""First-run data: shipped lifecycles, and a superuser so a fresh install is usable at once."""
+"""First-run data: shipped lifecycles, and a superuser so a fresh install is usable at once.
+
+`is_bootstrapped` answers "would bootstrap change anything?" in one query and without importing
+the lifecycle validator (pydantic) or the scrip defaults, so a start on a set-up desk skips both.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,21 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tessera.core.context import login_name
-from tessera.core.db import Database
+from tessera.core.db import Database, open_database
+from tessera.core.errors import SchemaOutOfDate
 from tessera.core.models import Grant, User
-from tessera.core.statuses import ensure_builtin_lifecycles
 
 _BOOTSTRAP_LOCK_KEY = 0x7E55E8B
+# The names of the shipped lifecycles (`tessera.core.lifecycles_builtin`; a test keeps the two in step).
+BUILTIN_LIFECYCLES = ("default", "approvals")
 
 
 def bootstrap(session: Session, login: str | None = None) -> User | None:
     """Idempotent. On a desk with no users, the OS login becomes its first superuser (returned).
 
     Serialised by an advisory lock: processes starting together on a new desk seed it once."""
+    from tessera.core.statuses import ensure_builtin_lifecycles
+
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BOOTSTRAP_LOCK_KEY})
     ensure_builtin_lifecycles(session)
     created = None
@@ -35,3 +43,43 @@ def bootstrap(session: Session, login: str | None = None) -> User | None:
 def bootstrap_database(db: Database) -> User | None:
     with db.session() as session:
         return bootstrap(session)
+
+
+def is_bootstrapped(db: Database) -> bool:
+    """True when `bootstrap` would change nothing: a user, the shipped lifecycles and the global
+    templates (seeded with the default scrips) are all there."""
+    with db.engine.connect() as conn:
+        users, lifecycles, templates = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM users),"
+                " (SELECT count(*) FROM lifecycles WHERE name = ANY(:names)),"
+                " EXISTS (SELECT 1 FROM scrip_templates WHERE queue_id IS NULL)"
+            ),
+            {"names": list(BUILTIN_LIFECYCLES)},
+        ).one()
+    return bool(users) and lifecycles == len(BUILTIN_LIFECYCLES) and bool(templates)
+
+
+def open_desk(*, migrate: bool = True) -> Database:
+    """The configured database, ready: the embedded one upgrades and bootstraps itself, a shared
+    one must be at the migration head (else one clear error). Alembic only when not at head."""
+    from tessera.core.schema_version import is_current
+
+    db = open_database()
+    if migrate and is_current(db):
+        if db.embedded and not is_bootstrapped(db):
+            bootstrap_database(db)
+    elif migrate:
+        from tessera.core import migrate as migrations
+
+        if db.embedded:
+            migrations.upgrade(db)
+            bootstrap_database(db)
+        else:
+            state = migrations.status(db)
+            if not state.up_to_date:
+                raise SchemaOutOfDate(
+                    f"{db.location} is at schema revision {state.current or 'none'}, "
+                    f"this tessera needs {state.head}: run `tessera db upgrade`"
+                )
+    return db

@@ -1,14 +1,18 @@
-"""Where things are: the database URL and the data dir, read from the environment."""
+"""Where things are: the database URL and the data dir, read from the environment.
+
+SQLAlchemy is imported by the functions that need it, so the TUI can start drawing before it is.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from tessera.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DATABASE_URL_ENV = "TESSERA_DATABASE_URL"
 DATA_DIR_ENV = "TESSERA_DATA_DIR"
@@ -26,6 +30,9 @@ def data_dir() -> Path:
 
 def parse_database_url(raw: str, *, source: str = DATABASE_URL_ENV) -> URL:
     """Accept `postgresql://` and `postgresql+psycopg://` URLs; anything else is a clear error."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw.strip())
     except ArgumentError:

@@ -1,23 +1,29 @@
-"""Engines and sessions: the one place that knows where the database is."""
+"""Engines and sessions: the one place that knows where the database is.
+
+SQLAlchemy is imported by the functions that need it, not with this module, so the TUI (whose
+first screen a forked helper reads, see `tessera.tui.backend`) can start drawing before it is.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import ParamSpec, TypeVar
-
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from tessera.core import config
 from tessera.core.errors import DatabaseUnavailable
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
+    from sqlalchemy.orm import Session, sessionmaker
+
 P = ParamSpec("P")
 R = TypeVar("R")
+PING_AFTER_IDLE_S = 5.0  # a pooled connection idle longer than this is pinged before use
 
 
 @dataclass
@@ -43,7 +49,29 @@ def first_line(exc: BaseException) -> str:
 
 
 def make_engine(url: URL, **kwargs: object) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import DisconnectionError
+
+    engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+    # A connection idle for a while may have been cut (a server restart, a NAT timeout): ping it
+    # before use, and a dead one is replaced (DisconnectionError makes the pool retry). One that
+    # was in use moments ago is not pinged: pool_pre_ping would cost a round trip per operation.
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise DisconnectionError(f"connection lost while idle: {exc}") from exc
 
     @event.listens_for(engine, "connect")
     def _utc(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -57,6 +85,8 @@ def make_engine(url: URL, **kwargs: object) -> Engine:
 
 def open_database(url: URL | None = None) -> Database:
     """Connect to `url`, `$TESSERA_DATABASE_URL`, or the embedded server (started if needed)."""
+    from sqlalchemy.orm import sessionmaker
+
     url = url or config.configured_database_url()
     if url is not None:
         engine = make_engine(url)
@@ -83,6 +113,8 @@ def open_database(url: URL | None = None) -> Database:
 
 
 def check_reachable(db: Database) -> None:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     try:
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -95,6 +127,8 @@ def translate_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import OperationalError
+
         try:
             return fn(*args, **kwargs)
         except OperationalError as exc:

@@ -2,26 +2,26 @@
 
 Every list is paged by keyset (sort value, id), so a queue of millions opens with one index-backed
 page and never loads the whole set. Deleted and merged tickets are hidden unless asked for.
+
+A page is one round trip of plain columns (no ORM objects). The read models (the dataclasses) import
+nothing heavy: the TUI draws them, unpickles them from its start-up helper, and reaches its first
+screen before SQLAlchemy is imported; so SQLAlchemy, the models and the heavier modules (ticket
+operations, serialisation, lifecycles, pydantic schemas) are imported by the functions using them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import aliased
-
-from tessera.core.context import Context
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
-from tessera.core.models import Attachment, Queue, Ticket, TicketSeen, Transaction, User, Watcher
-from tessera.core.queues import get_queue, list_queues
-from tessera.core.rights import RightsCache
-from tessera.core.serialize import history, ticket_json
-from tessera.core.statuses import lifecycle_of
-from tessera.core.tickets import get_ticket, parse_ref
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+    from tessera.core.context import Context
+    from tessera.core.models import Queue
 
 SORT_KEYS = ("id", "subject", "status", "owner", "priority", "requestor", "created", "updated")
 MAX_PAGE = 500
@@ -77,24 +77,127 @@ class TicketView:
 
 
 def queues(ctx: Context) -> list[QueueInfo]:
-    return [QueueInfo(q.id, q.name, q.description) for q in list_queues(ctx)]
+    """The enabled queues the actor may see (as `queues.list_queues`), by name."""
+    from sqlalchemy import func, select
+
+    from tessera.core.models import Queue
+
+    found = ctx.session.execute(
+        select(Queue.id, Queue.name, Queue.description)
+        .where(Queue.disabled.is_(False))
+        .order_by(func.lower(Queue.name))
+    ).all()
+    return [QueueInfo(*row) for row in found if ctx.can_any(("SeeQueue", "ShowTicket"), row[0])]
 
 
 def _visible_queue(ctx: Context, queue: str | int) -> Queue:
+    from tessera.core.queues import get_queue
+
     q = get_queue(ctx, str(queue))
     if not ctx.can("ShowTicket", q.id):
         raise PermissionDenied(f"{ctx.actor.name} may not see tickets in queue {q.name} (needs ShowTicket)")
     return q
 
 
-def _requestor_key() -> Any:
+def _visible_queue_id(ctx: Context, queue: str | int) -> int:
+    """The queue's id, if the actor may see its tickets. A number costs no query here: whether
+    such a queue exists is asked only when its page comes back empty (see `list_tickets`)."""
+    key = str(queue).strip()
+    if not key.isdigit() or int(key) >= 2**31:
+        return _visible_queue(ctx, key).id
+    if not ctx.can("ShowTicket", int(key)):
+        _visible_queue(ctx, key)  # NotFound, or PermissionDenied with the queue's name
+    return int(key)
+
+
+def _first_requestor(lower: bool) -> Any:
+    from sqlalchemy import func, select
+
+    from tessera.core.models import Ticket, User, Watcher
+
+    who: Any = func.coalesce(User.email, User.name)
     return (
-        select(func.min(func.lower(func.coalesce(User.email, User.name))))
+        select(func.min(func.lower(who) if lower else who))
         .join(Watcher, Watcher.user_id == User.id)
         .where(Watcher.ticket_id == Ticket.id, Watcher.role == "Requestor")
         .correlate(Ticket)
         .scalar_subquery()
     )
+
+
+def _page_statement(
+    ctx: Context,
+    sort: str,
+    descending: bool,
+    *,
+    in_queue: bool,
+    after: bool,
+    include_deleted: bool,
+    include_merged: bool,
+    query: str = "",
+    words: str = "",
+) -> Any:
+    """A page's SELECT, its values as bind parameters: me, queue, after_value, after_id, limit."""
+    from sqlalchemy import and_, bindparam, func, literal, select, tuple_
+    from sqlalchemy.orm import aliased
+
+    from tessera.core.models import Ticket, TicketSeen, User
+
+    owner = aliased(User)
+    key: Any
+    if sort == "subject":
+        key = func.lower(Ticket.subject)
+    elif sort == "owner":
+        key = func.coalesce(func.lower(owner.name), literal(""))
+    elif sort == "requestor":
+        key = func.coalesce(_first_requestor(lower=True), literal(""))
+    else:
+        key = getattr(Ticket, sort)
+    # Plain columns, the first requestor as a subquery: one round trip, no ORM objects to build.
+    statement = (
+        select(
+            Ticket.id,
+            key.label("sort_key"),
+            Ticket.subject,
+            Ticket.status,
+            owner.name,
+            Ticket.priority,
+            _first_requestor(lower=False),
+            Ticket.created,
+            Ticket.updated,
+            Ticket.updated_by_id,
+            TicketSeen.seen_at,
+        )
+        .select_from(Ticket)
+        .outerjoin(owner, owner.id == Ticket.owner_id)
+        .outerjoin(TicketSeen, and_(TicketSeen.ticket_id == Ticket.id, TicketSeen.user_id == bindparam("me")))
+    )
+    if in_queue:
+        statement = statement.where(Ticket.queue_id == bindparam("queue"))
+    if query:
+        from tessera.core.search.service import where_clause
+
+        statement = statement.where(where_clause(ctx, query))
+    else:
+        if not include_deleted:
+            statement = statement.where(Ticket.status != DELETED)
+        if not include_merged:
+            statement = statement.where(Ticket.merged_into_id.is_(None))
+    if words:
+        statement = statement.where(_matches(words, owner))
+    if after:
+        last_id = bindparam("after_id", type_=Ticket.id.type)
+        if sort == "id":
+            statement = statement.where(Ticket.id < last_id if descending else Ticket.id > last_id)
+        else:
+            pair, bound = tuple_(key, Ticket.id), tuple_(bindparam("after_value", type_=key.type), last_id)
+            statement = statement.where(pair < bound if descending else pair > bound)
+    order = (key.desc(), Ticket.id.desc()) if descending else (key.asc(), Ticket.id.asc())
+    return statement.order_by(*(order[1:] if sort == "id" else order)).limit(bindparam("limit"))
+
+
+# The SQL of plain pages (no text filter, no TicketSQL), compiled once per shape and dialect.
+_PAGE_SQL: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
 
 
 def list_tickets(
@@ -115,83 +218,82 @@ def list_tickets(
     `text` matches a ticket number, a status or owner name exactly, or a piece of the subject.
     `query` is TicketSQL (a saved view or the search bar); with it, `queue` may be None: every queue
     the user may see. TicketSQL brings its own visibility, deleted and merged filters.
+
+    A plain page (no `text`, no `query`) is one round trip of SQL compiled once per shape.
     """
+    from tessera.core.models.ticket import display_id
+
     if sort not in SORT_KEYS:
         raise InvalidInput(f"cannot sort by {sort!r} (sort keys: {', '.join(SORT_KEYS)})")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"page size must be 1 to {MAX_PAGE}")
     if queue is None and not query.strip():
         raise InvalidInput("name a queue or give a query")
-    q = _visible_queue(ctx, queue) if queue is not None else None
-    owner = aliased(User)
-    keys: dict[str, Any] = {
-        "id": Ticket.id,
-        "subject": func.lower(Ticket.subject),
-        "status": Ticket.status,
-        "owner": func.coalesce(func.lower(owner.name), literal("")),
-        "priority": Ticket.priority,
-        "requestor": func.coalesce(_requestor_key(), literal("")),
-        "created": Ticket.created,
-        "updated": Ticket.updated,
-    }
-    key = keys[sort]
-    statement = (
-        select(Ticket.id, key.label("sort_key"), owner.name, TicketSeen.seen_at, Ticket)
-        .outerjoin(owner, owner.id == Ticket.owner_id)
-        .outerjoin(TicketSeen, and_(TicketSeen.ticket_id == Ticket.id, TicketSeen.user_id == ctx.actor.id))
-    )
-    if q is not None:
-        statement = statement.where(Ticket.queue_id == q.id)
-    if query.strip():
-        from tessera.core.search.service import where_clause
-
-        statement = statement.where(where_clause(ctx, query))
-    else:
-        if not include_deleted:
-            statement = statement.where(Ticket.status != DELETED)
-        if not include_merged:
-            statement = statement.where(Ticket.merged_into_id.is_(None))
-    words = text.strip()
-    if words:
-        statement = statement.where(_matches(words, owner))
+    queue_id = _visible_queue_id(ctx, queue) if queue is not None else None
+    values: dict[str, Any] = {"me": ctx.actor.id, "queue": queue_id, "limit": limit + 1}
     if after is not None:
-        value, last_id = after
-        if sort == "id":
-            statement = statement.where(Ticket.id < last_id if descending else Ticket.id > last_id)
-        else:
-            pair = tuple_(key, Ticket.id)
-            statement = statement.where(
-                pair < tuple_(value, last_id) if descending else pair > tuple_(value, last_id)
-            )
-    order = (key.desc(), Ticket.id.desc()) if descending else (key.asc(), Ticket.id.asc())
-    if sort == "id":
-        order = order[1:]
-    found = ctx.session.execute(statement.order_by(*order).limit(limit + 1)).all()
+        values["after_value"], values["after_id"] = after
+    shape = dict(
+        in_queue=queue_id is not None,
+        after=after is not None,
+        include_deleted=include_deleted,
+        include_merged=include_merged,
+    )
+    if query.strip() or text.strip():
+        statement = _page_statement(ctx, sort, descending, query=query.strip(), words=text.strip(), **shape)
+        found = ctx.session.execute(statement, values).all()
+    else:
+        connection = ctx.session.connection()
+        cache_key = (connection.dialect.name, sort, descending, *shape.values())
+        compiled = _PAGE_SQL.get(cache_key)
+        if compiled is None:
+            done = _page_statement(ctx, sort, descending, **shape).compile(dialect=connection.dialect)
+            constants = {k: v for k, v in done.construct_params(values).items() if k not in values}
+            compiled = _PAGE_SQL.setdefault(cache_key, (done.string, constants))
+        sql, defaults = compiled
+        found = connection.exec_driver_sql(sql, {**defaults, **values}).all()
+    if not found and queue_id is not None and not after:
+        _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
     more = len(found) > limit
     found = found[:limit]
-    requestors = _first_requestors(ctx, [r[0] for r in found])
-    rows = []
-    for ticket_id, _key, owner_name, seen_at, ticket in found:
-        unread = ticket.updated_by_id != ctx.actor.id and (seen_at is None or seen_at < ticket.updated)
-        rows.append(
-            TicketRow(
-                id=ticket_id,
-                display_id=ticket.display_id,
-                subject=ticket.subject,
-                status=ticket.status,
-                owner=owner_name,
-                priority=ticket.priority,
-                requestor=requestors.get(ticket_id),
-                created=ticket.created,
-                updated=ticket.updated,
-                unread=unread,
-            )
+    me = ctx.actor.id
+    rows = [
+        TicketRow(
+            id=ticket_id,
+            display_id=display_id(ticket_id),
+            subject=subject,
+            status=status,
+            owner=owner_name,
+            priority=priority,
+            requestor=requestor,
+            created=created,
+            updated=updated,
+            unread=updated_by != me and (seen_at is None or seen_at < updated),
         )
+        for (
+            ticket_id,
+            _key,
+            subject,
+            status,
+            owner_name,
+            priority,
+            requestor,
+            created,
+            updated,
+            updated_by,
+            seen_at,
+        ) in found
+    ]
     cursor = (found[-1][1], found[-1][0]) if more and found else None
     return TicketPage(rows=rows, next_cursor=cursor)
 
 
 def _matches(words: str, owner: Any) -> ColumnElement[bool]:
+    from sqlalchemy import false, func, or_
+
+    from tessera.core.models import Ticket
+    from tessera.core.tickets import parse_ref
+
     try:
         number = parse_ref(words)
     except InvalidInput:
@@ -206,23 +308,19 @@ def _matches(words: str, owner: Any) -> ColumnElement[bool]:
     return or_(false(), *conditions)
 
 
-def _first_requestors(ctx: Context, ticket_ids: list[int]) -> dict[int, str]:
-    if not ticket_ids:
-        return {}
-    found = ctx.session.execute(
-        select(Watcher.ticket_id, func.min(func.coalesce(User.email, User.name)))
-        .join(User, User.id == Watcher.user_id)
-        .where(Watcher.ticket_id.in_(ticket_ids), Watcher.role == "Requestor")
-        .group_by(Watcher.ticket_id)
-    ).all()
-    return {ticket_id: who for ticket_id, who in found}
-
-
 def desk_is_empty(ctx: Context) -> bool:
+    from sqlalchemy import select
+
+    from tessera.core.models import Ticket
+
     return ctx.session.scalar(select(Ticket.id).limit(1)) is None
 
 
 def ticket_view(ctx: Context, ref: str | int) -> TicketView:
+    from tessera.core.serialize import history, ticket_json
+    from tessera.core.statuses import lifecycle_of
+    from tessera.core.tickets import get_ticket
+
     ticket = get_ticket(ctx, ref)
     lifecycle = lifecycle_of(ctx.session, ticket.queue)
     data = ticket_json(ctx, ticket)
@@ -238,6 +336,9 @@ def ticket_view(ctx: Context, ref: str | int) -> TicketView:
 
 def status_choices(ctx: Context, ref: str | int) -> list[StatusChoice]:
     """The lifecycle's named actions, then plain statuses, that this user may apply to the ticket now."""
+    from tessera.core.statuses import lifecycle_of
+    from tessera.core.tickets import get_ticket
+
     ticket = get_ticket(ctx, ref)
     lifecycle = lifecycle_of(ctx.session, ticket.queue)
 
@@ -259,6 +360,9 @@ def status_choices(ctx: Context, ref: str | int) -> list[StatusChoice]:
 
 def resolve_target(ctx: Context, ref: str | int) -> str:
     """The status "resolve" means for this ticket: `resolved` if allowed, else the first inactive one."""
+    from tessera.core.statuses import lifecycle_of
+    from tessera.core.tickets import get_ticket
+
     ticket = get_ticket(ctx, ref)
     if lifecycle_of(ctx.session, ticket.queue).category(ticket.status) == "inactive":
         raise InvalidInput(f"{ticket.display_id} is already {ticket.status}")
@@ -280,6 +384,11 @@ def mark_seen(ctx: Context, ticket_ids: list[int]) -> None:
     The marker keeps the ticket's own `updated` time, not the clock's, so clock skew between
     clients and the server can never hide a change.
     """
+    from sqlalchemy import literal, select
+    from sqlalchemy.dialects.postgresql import insert
+
+    from tessera.core.models import Ticket, TicketSeen
+
     if not ticket_ids:
         return
     rows = select(literal(ctx.actor.id), Ticket.id, Ticket.updated).where(Ticket.id.in_(set(ticket_ids)))
@@ -297,6 +406,8 @@ def preferences(ctx: Context) -> dict[str, Any]:
 
 def set_preference(ctx: Context, key: str, value: str | int | bool | dict[str, Any] | None) -> None:
     """Remember one of the actor's settings (theme, last view) in `users.preferences`."""
+    from tessera.core.models import User
+
     if not key or len(key) > 64:
         raise InvalidInput("a preference name is 1 to 64 characters")
     user = ctx.session.get(User, ctx.actor.id)
@@ -314,6 +425,11 @@ def set_preference(ctx: Context, key: str, value: str | int | bool | dict[str, A
 
 def owner_choices(ctx: Context, queue: str | int) -> list[str]:
     """Names of the enabled agents who may own tickets in the queue (for an assign picker)."""
+    from sqlalchemy import func, select
+
+    from tessera.core.models import User
+    from tessera.core.rights import RightsCache
+
     q = _visible_queue(ctx, queue)
     agents = ctx.session.scalars(
         select(User)
@@ -332,6 +448,11 @@ class AttachmentData:
 
 def attachment(ctx: Context, attachment_id: int) -> AttachmentData:
     """An attachment's bytes, if the actor may see the ticket (and comments, for a comment's)."""
+    from sqlalchemy import select
+
+    from tessera.core.models import Attachment, Transaction
+    from tessera.core.tickets import get_ticket
+
     found = ctx.session.execute(
         select(Attachment, Transaction.ticket_id, Transaction.type)
         .join(Transaction, Transaction.id == Attachment.transaction_id)

@@ -2,22 +2,72 @@
 
 Nothing here touches the screen; the app calls these methods through `asyncio.to_thread` so the UI
 never waits on the database.
+
+Start-up: `FirstScreenHelper.start` forks a helper that opens the database and reads what the
+first screen shows (the user's preferences and queues, and the page of tickets the saved view asks
+for), while this process imports Textual and draws; the two run on two cores, not one GIL. This
+module therefore imports nothing heavy: SQLAlchemy, the models, the ticket operations and their
+pydantic schemas are imported when first needed (by the helper, or after the first page is on
+screen by `Backend.warm`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
-from tessera.core import listing, live, ownership, tickets
-from tessera.core.context import Context, open_context
-from tessera.core.db import Database, translate_db_errors
-from tessera.core.schemas import MessageIn
+from tessera.core import listing
+from tessera.core.db import translate_db_errors
+from tessera.core.errors import TesseraError
+
+if TYPE_CHECKING:
+    from tessera.core.context import Context
+    from tessera.core.db import Database
 
 T = TypeVar("T")
 DEMO_TICKETS = 500
+# The queue pane's page size (tessera.tui.app.PAGE) and saved-view preference, for the helper.
+FIRST_PAGE = 100
+PREF_VIEW = "tui.view"
+
+
+class _Later:
+    """A module, or a name in one, imported on first use (by a worker thread, not at start-up)."""
+
+    def __init__(self, module: str, name: str | None = None) -> None:
+        self._where = (module, name)
+
+    def _resolve(self) -> Any:
+        module, name = self._where
+        found = import_module(module)
+        return getattr(found, name) if name else found
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._resolve(), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._resolve()(*args, **kwargs)
+
+
+live = _Later("tessera.core.live")
+open_context = _Later("tessera.core.context", "open_context")
+ownership = _Later("tessera.core.ownership")
+tickets = _Later("tessera.core.tickets")
+MessageIn = _Later("tessera.core.schemas", "MessageIn")
+WARM_MODULES = (
+    "tessera.core.context",
+    "tessera.core.tickets",
+    "tessera.core.ownership",
+    "tessera.core.serialize",
+    "tessera.core.statuses",
+)  # not the scrip engine (Jinja): the first change imports it, in its worker
 
 
 @dataclass(frozen=True)
@@ -37,10 +87,129 @@ class Outcome:
     errors: list[str]
 
 
+@dataclass(frozen=True)
+class FirstScreen:
+    """What the start-up helper read: the startup data, and the first page with its request."""
+
+    startup: Startup
+    request: tuple[int | None, dict[str, Any]] | None
+    page: listing.TicketPage | None
+
+
+def first_page_request(info: Startup) -> tuple[int | None, dict[str, Any]] | None:
+    """The `tickets` call the queue pane makes first, from the saved view (as MainScreen.start)."""
+    view = info.preferences.get(PREF_VIEW)
+    view = view if isinstance(view, dict) else {}
+    sort, descending = "updated", True
+    if view.get("sort") in listing.SORT_KEYS:
+        sort, descending = str(view["sort"]), bool(view.get("descending", True))
+    text = view["filter"] if isinstance(view.get("filter"), str) and view["filter"] else ""
+    search = view["search"] if isinstance(view.get("search"), str) else ""
+    preferred = view.get("queue")
+    queue = next((q for q in info.queues if q.name == preferred), info.queues[0] if info.queues else None)
+    if queue is None:
+        return None
+    options = {"query": search, "sort": sort, "descending": descending, "text": text, "limit": FIRST_PAGE}
+    return (None if search else queue.id), options
+
+
+class FirstScreenHelper:
+    """A forked process reading the first screen's data; `result` waits for it (None: it failed,
+    and the app opens the database itself, so any error is reported as without the helper)."""
+
+    pending: ClassVar[FirstScreenHelper | None] = None  # started, not yet taken by the app
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self._pid = pid
+        self._fd: int | None = fd
+
+    @classmethod
+    def start(cls, user: str | None, opener: Callable[[], Database] | None = None) -> None:
+        """Fork the helper (as early as possible: it has the longer way to go); see `take`."""
+        if not hasattr(os, "fork") or cls.pending is not None:
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            _helper(write, opener or _open_desk, user)
+        os.close(write)
+        cls.pending = cls(pid, read)
+
+    @classmethod
+    def take(cls) -> FirstScreenHelper | None:
+        helper, cls.pending = cls.pending, None
+        return helper
+
+    def result(self) -> FirstScreen | None:
+        if self._fd is None:
+            return None
+        fd, self._fd = self._fd, None
+        with os.fdopen(fd, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(self._pid, 0)
+        try:
+            found = pickle.loads(data) if data else None
+        except Exception:  # a helper that died half-way: do without
+            return None
+        return found if isinstance(found, FirstScreen) else None
+
+
+def _open_desk() -> Database:
+    from tessera.core.bootstrap import open_desk
+
+    return open_desk()
+
+
+def _helper(fd: int, opener: Callable[[], Database], user: str | None) -> NoReturn:
+    gc.disable()  # a short-lived process: its imports run ~15% faster without collections
+    code = 1
+    try:
+        quiet = os.open(os.devnull, os.O_RDWR)
+        for stream in (0, 1, 2):  # the terminal belongs to the TUI
+            os.dup2(quiet, stream)
+        db = opener()
+        backend = Backend(db, user)
+        info = backend.startup()
+        request = first_page_request(info)
+        page = backend.tickets(request[0], **request[1]) if request is not None else None
+        db.dispose()
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(pickle.dumps(FirstScreen(info, request, page)))
+        code = 0
+    finally:
+        os._exit(code)  # a forked child: no atexit handlers, no flushing of the parent's buffers
+
+
 class Backend:
-    def __init__(self, db: Database, user: str | None) -> None:
-        self.db = db
+    def __init__(
+        self,
+        db: Database | None,
+        user: str | None,
+        *,
+        opener: Callable[[], Database] | None = None,
+        first: FirstScreen | None = None,
+    ) -> None:
+        """`db`, or (with a helper's `first` screen) an `opener` called when a call first needs it."""
+        self._db = db
+        self._opener = opener
+        self._opening = threading.Lock()
         self.user = user
+        self._first = first
+        self._catch_up = first is not None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            with self._opening:
+                if self._db is None:
+                    assert self._opener is not None, "a Backend needs a database or an opener"
+                    self._db = self._opener()
+        return self._db
+
+    @db.setter
+    def db(self, value: Database) -> None:
+        self._db = value
 
     def listen(
         self,
@@ -49,7 +218,26 @@ class Backend:
         on_state: Callable[[str | None], None] | None = None,
     ) -> None:
         """Block, handing the ids of tickets others change to `on_change`, until `stop` is set."""
-        live.listen(self.db.url, on_change, stop, on_state=on_state)
+        catch_up, self._catch_up = self._catch_up, False
+        while True:
+            try:
+                url = self.db.url
+                break
+            except TesseraError as exc:
+                if on_state is not None:
+                    on_state(exc.message)
+                if stop.wait(2.0):
+                    return
+
+        def state(problem: str | None) -> None:
+            nonlocal catch_up
+            if problem is None and catch_up:
+                catch_up = False
+                on_change(None)  # what changed since the helper read the first screen: reload it
+            if on_state is not None:
+                on_state(problem)
+
+        live.listen(url, on_change, stop, on_state=state)
 
     @translate_db_errors
     def _run(self, fn: Callable[[Context], T]) -> T:
@@ -57,6 +245,10 @@ class Backend:
             return fn(open_context(session, self.user))
 
     def startup(self) -> Startup:
+        if self._first is not None:
+            self.user = self._first.startup.user
+            return self._first.startup
+
         def load(ctx: Context) -> Startup:
             self.user = ctx.actor.name
             return Startup(
@@ -68,6 +260,14 @@ class Backend:
             )
 
         return self._run(load)
+
+    def warm(self) -> None:
+        """Open the database and import what opening and changing a ticket need, in a thread after
+        the first page is on screen, so the first enter does not wait for them."""
+        with contextlib.suppress(TesseraError):  # reported by the next call that needs it
+            _ = self.db
+        for module in WARM_MODULES:
+            import_module(module)
 
     def seed_demo(self, count: int = DEMO_TICKETS) -> int:
         from tessera.core.demo import seed
@@ -91,6 +291,9 @@ class Backend:
         return self._run(listing.saved_views)
 
     def tickets(self, queue: int | None, **options: Any) -> listing.TicketPage:
+        first, self._first = self._first, None
+        if first is not None and first.page is not None and first.request == (queue, options):
+            return first.page
         return self._run(lambda ctx: listing.list_tickets(ctx, queue, **options))
 
     def view(self, ticket_id: int, *, mark_seen: bool = True) -> listing.TicketView:
@@ -116,6 +319,12 @@ class Backend:
             return plan
 
         return self._run(run)
+
+    def message_preview(self, ticket_id: int, kind: str, body: str) -> dict[str, Any]:
+        """The scrip dry-run of a reply or comment: the mail it would cause; nothing recorded."""
+        from tessera.scrips.preview import preview_message
+
+        return self._run(lambda ctx: preview_message(ctx, ticket_id, kind, body))
 
     def owner_choices(self, queue: int) -> list[str]:
         return self._run(lambda ctx: listing.owner_choices(ctx, queue))
@@ -160,6 +369,9 @@ class Backend:
 
     def take(self, ticket_ids: list[int]) -> Outcome:
         return self._each(ticket_ids, lambda ctx, t: ownership.take(ctx, t))
+
+    def steal(self, ticket_ids: list[int]) -> Outcome:
+        return self._each(ticket_ids, lambda ctx, t: ownership.steal(ctx, t))
 
     def assign(self, ticket_ids: list[int], owner: str) -> Outcome:
         return self._each(ticket_ids, lambda ctx, t: ownership.give(ctx, t, owner))

@@ -42,6 +42,9 @@ class Ticket(Base):
         Index("ix_tickets_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_tickets_queue_priority", "queue_id", "priority", "id"),
         Index("ix_tickets_created", "created"),
+        # A queue's page in the default orders (keyset paging), without walking other queues' rows.
+        Index("ix_tickets_queue_updated", "queue_id", "updated", "id"),
+        Index("ix_tickets_queue_created", "queue_id", "created", "id"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
