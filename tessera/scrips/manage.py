@@ -137,11 +137,12 @@ def _find_template(ctx: Context, name: str, queue_id: int | None) -> ScripTempla
 def export_data(ctx: Context) -> dict[str, Any]:
     _require_show(ctx)
     queues = _queue_names(ctx)
-    scrips = []
-    for scrip in ctx.session.scalars(select(Scrip).order_by(Scrip.stage.desc(), Scrip.sort_order, Scrip.id)):
-        data = scrip_json(scrip, queues)
-        data.pop("id")
-        scrips.append(data)
+    scrips = [
+        scrip_entry(scrip, queues)
+        for scrip in ctx.session.scalars(
+            select(Scrip).order_by(Scrip.stage.desc(), Scrip.sort_order, Scrip.id)
+        )
+    ]
     templates = [
         template_json(t, queues)
         for t in ctx.session.scalars(
@@ -167,8 +168,35 @@ def _literal(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 _Dumper.add_representer(str, _literal)
 
 
+def dump_yaml(data: Any) -> str:
+    """YAML exactly as `tessera scrip export` writes it (the editor's revisions and diffs use it too)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def export_yaml(ctx: Context) -> str:
-    return yaml.dump(export_data(ctx), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return dump_yaml(export_data(ctx))
+
+
+def scrip_entry(scrip: Scrip, queues: dict[int, str]) -> dict[str, Any]:
+    """One scrip as the export lists it (no id)."""
+    data = scrip_json(scrip, queues)
+    data.pop("id")
+    return data
+
+
+def scrip_values(spec: ScripSpec, condition_name: str | None, action_name: str) -> dict[str, Any]:
+    """The columns of a scrip row for a validated spec (its queue and description aside)."""
+    return {
+        "stage": spec.stage,
+        "sort_order": spec.order,
+        "enabled": spec.enabled,
+        "condition": condition_name,
+        "condition_argument": spec.condition.argument if condition_name else "",
+        "condition_expression": spec.condition.expression,
+        "action": action_name,
+        "action_argument": spec.action.argument,
+        "template": spec.template,
+    }
 
 
 def parse_file(text: str) -> ScripFile:
@@ -225,8 +253,11 @@ def _validate_scrip(
 @operation
 def apply_file(ctx: Context, text: str) -> dict[str, Any]:
     """Create or update what the file lists; what it does not list is left alone. One transaction."""
+    from tessera.scrips.admin import record_revision
+
     spec = parse_file(text)
     session = ctx.session
+    queue_names = _queue_names(ctx)
     summary = {"scrips": {"created": 0, "updated": 0, "unchanged": 0},
                "templates": {"created": 0, "updated": 0, "unchanged": 0}}  # fmt: skip
 
@@ -253,12 +284,16 @@ def apply_file(ctx: Context, text: str) -> dict[str, Any]:
                 name=tspec.name, queue_id=qid, content=tspec.content, description=tspec.description
             )
             session.add(row)
+            session.flush()
             existing_templates[(tspec.name.lower(), qid)] = row
             summary["templates"]["created"] += 1
+            record_revision(ctx, row, "apply", None)
         elif (row.content, row.description, row.name) != (tspec.content, tspec.description, tspec.name):
+            before = template_json(row, queue_names)
             row.content, row.description, row.name = tspec.content, tspec.description, tspec.name
             row.updated = ctx.now
             summary["templates"]["updated"] += 1
+            record_revision(ctx, row, "apply", before)
         else:
             summary["templates"]["unchanged"] += 1
     template_names = set(existing_templates)
@@ -268,26 +303,21 @@ def apply_file(ctx: Context, text: str) -> dict[str, Any]:
         qid = queue_id_of(sspec.queue, where)
         ctx.require("ModifyScrips", "change", "scrips", queue_id=qid)
         condition_name, action_name = _validate_scrip(sspec, where, template_names, qid)
-        values = {
-            "stage": sspec.stage,
-            "sort_order": sspec.order,
-            "enabled": sspec.enabled,
-            "condition": condition_name,
-            "condition_argument": sspec.condition.argument if condition_name else "",
-            "condition_expression": sspec.condition.expression,
-            "action": action_name,
-            "action_argument": sspec.action.argument,
-            "template": sspec.template,
-        }
+        values = scrip_values(sspec, condition_name, action_name)
         row = existing.get((sspec.description, qid))
         if row is None:
-            session.add(Scrip(description=sspec.description, queue_id=qid, **values))
+            new_row = Scrip(description=sspec.description, queue_id=qid, **values)
+            session.add(new_row)
+            session.flush()
             summary["scrips"]["created"] += 1
+            record_revision(ctx, new_row, "apply", None)
         elif any(getattr(row, k) != v for k, v in values.items()):
+            before = scrip_entry(row, queue_names)
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated = ctx.now
             summary["scrips"]["updated"] += 1
+            record_revision(ctx, row, "apply", before)
         else:
             summary["scrips"]["unchanged"] += 1
     session.flush()

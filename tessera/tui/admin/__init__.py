@@ -1,0 +1,1 @@
+"""The TUI's admin area: scrips, templates, lifecycles, queues, custom fields."""

@@ -1,0 +1,520 @@
+"""Lifecycle admin: the lifecycles, each shown readably, and a YAML editor that saves through
+`apply_lifecycle` (the checks and the words of `tessera lifecycle apply`), validating as you type.
+
+Keys (the list focused): enter/e edit, n new (a copy of the highlighted one), ctrl+r reload.
+In the editor: ctrl+s save, escape leave (unsaved text is kept as a draft; e continues it),
+ctrl+r reload the stored definition. Tab moves between the list and the editor.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tessera.core.lifecycle import CATEGORIES, CREATE_RIGHT, Lifecycle
+from tessera.tui import safe
+from tessera.tui.actions import bindings
+from tessera.tui.admin import structure_backend as sb
+from tessera.tui.backend import Backend
+
+CHECK_DELAY = 0.4
+NEW = "\x00new"  # the draft key of a lifecycle not saved yet
+NOT_ALLOWED = "·"
+SAME = "-"
+
+STYLES = """
+.admin-note {
+    height: auto;
+    padding: 0 1;
+    color: $foreground-muted;
+}
+.admin-note.-refused {
+    color: $warning;
+    text-style: bold;
+}
+.admin-status {
+    height: 1;
+    padding: 0 1;
+    background: $panel;
+    color: $foreground;
+}
+.admin-status.-error {
+    color: $error;
+    text-style: bold;
+}
+.admin-status.-ok {
+    color: $success;
+}
+.admin-list {
+    width: 28;
+    height: 1fr;
+    border: round $foreground 30%;
+}
+.admin-list:focus {
+    border: round $primary;
+}
+"""
+
+
+def set_status(widget: Static, message: str, kind: str = "info") -> None:
+    """One line, prefixed so the kind does not rest on colour alone: ✗ error, ✓ done, · note."""
+    mark = {"error": "✗ ", "ok": "✓ "}.get(kind, "· ")
+    widget.set_class(kind == "error", "-error")
+    widget.set_class(kind == "ok", "-ok")
+    widget.update(safe.line(mark + message) if message else Text(""))
+
+
+def _right_codes(rights: list[str]) -> dict[str, str]:
+    """Short cell marks from the rights' initials (M for ModifyTicket), unique by a digit."""
+    codes: dict[str, str] = {}
+    for right in rights:
+        base = "".join(c for c in right if c.isupper())[:1] or right[:1].upper()
+        code, n = base, 2
+        while code in codes.values() or code in (NOT_ALLOWED, SAME):
+            code, n = f"{base}{n}", n + 1
+        codes[right] = code
+    return codes
+
+
+def _table(*headers: str, wrap_last: bool = False) -> Table:
+    """A borderless table; every column keeps its width, the last may wrap (long lists)."""
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False)
+    for n, header in enumerate(headers):
+        last = n == len(headers) - 1
+        table.add_column(
+            Text(header, style="bold"),
+            no_wrap=not (wrap_last and last),
+            min_width=None if last else len(header),
+            overflow="fold" if wrap_last and last else "ellipsis",
+        )
+    return table
+
+
+def render_lifecycle(lifecycle: Lifecycle, queues: list[str]) -> RenderableType:
+    """Statuses by category, the transitions grid with the right each asks, the next statuses as
+    lists, the rights rules, the actions and the maps; every value shown literally."""
+    d = lifecycle.display
+    parts: list[RenderableType] = []
+    title = Text(safe.clean_line(lifecycle.name), style="bold")
+    title.append(" · used by ", style="dim")
+    title.append(safe.clean_line(", ".join(queues)) if queues else "no queue")
+    parts.append(title)
+    parts.append(Text(""))
+
+    cats = _table("CATEGORY", "STATUSES", wrap_last=True)
+    for category in CATEGORIES:
+        cats.add_row(Text(category), safe.line(", ".join(getattr(lifecycle, category)) or "-"))
+    defaults = lifecycle.defaults.model_dump(exclude_none=True)
+    cats.add_row(Text("defaults"), safe.line(", ".join(f"{k}={d(v)}" for k, v in defaults.items())))
+    parts += [cats, Text("")]
+
+    statuses = list(lifecycle.statuses)
+    codes = _right_codes(list(dict.fromkeys([CREATE_RIGHT, *lifecycle.rights_used()])))
+    grid = _table("FROM \\ TO", *(safe.clean_line(d(s)) for s in statuses))
+    for from_status in ["", *statuses]:
+        allowed = set(lifecycle.next_statuses(from_status))
+        cells = []
+        for to in statuses:
+            if to == from_status:
+                cells.append(Text(SAME, style="dim"))
+            elif to in allowed:
+                cells.append(Text(codes[lifecycle.right_for(from_status, to)], style="bold"))
+            else:
+                cells.append(Text(NOT_ALLOWED, style="dim"))
+        label = safe.line(d(from_status)) if from_status else Text("(create)", style="italic")
+        grid.add_row(label, *cells)
+    parts.append(Text("Transitions (rows: from, columns: to; the letter is the right it needs)", "bold"))
+    parts.append(grid)
+    legend = ", ".join(f"{code} = {right}" for right, code in codes.items())
+    parts.append(safe.line(f"{legend}; {NOT_ALLOWED} not allowed; {SAME} same status", "dim"))
+    parts.append(Text(""))
+
+    parts.append(Text("Next statuses", style="bold"))
+    for from_status in ["", *statuses]:
+        targets = lifecycle.next_statuses(from_status)
+        line = Text("  ")
+        line.append(safe.clean_line(d(from_status)) if from_status else "(create)")
+        line.append(" → ")
+        line.append(safe.clean_line(", ".join(d(t) for t in targets)) or "nothing (final)")
+        parts.append(line)
+    parts.append(Text(""))
+
+    if lifecycle.rights:
+        rights = _table("RULE", "RIGHT")
+        for rule, right in lifecycle.rights.items():
+            rights.add_row(safe.line(rule), safe.line(right))
+        parts += [Text("Rights (first match wins: exact, * -> B, A -> *, * -> *)", "bold"), rights]
+        parts.append(Text(""))
+
+    if lifecycle.actions:
+        actions = _table("FROM", "TO", "LABEL", "UPDATE", "RIGHT")
+        for action in lifecycle.actions:
+            froms = lifecycle.statuses if action.from_ == "*" else (action.from_,)
+            needs = dict.fromkeys(
+                lifecycle.right_for(a, action.to) for a in froms if lifecycle.can_transition(a, action.to)
+            )
+            actions.add_row(
+                safe.line(action.from_),
+                safe.line(d(action.to)),
+                safe.line(action.label),
+                Text(action.update),
+                safe.line(" or ".join(needs)),
+            )
+        parts += [Text("Actions", style="bold"), actions, Text("")]
+
+    for other, mapping in lifecycle.maps.items():
+        line = Text("map to ", style="bold")
+        line.append(safe.clean_line(other))
+        line.append(": " + safe.clean_line(", ".join(f"{a} → {b}" for a, b in mapping.items())))
+        parts.append(line)
+    return Group(*parts)
+
+
+class LifecycleAdmin(Widget):
+    """Lists lifecycles, shows the highlighted one, and edits it as YAML (AdminLifecycles)."""
+
+    DEFAULT_CSS = (
+        STYLES
+        + """
+    LifecycleAdmin {
+        layout: vertical;
+        height: 1fr;
+    }
+    LifecycleAdmin #lc-body {
+        height: 1fr;
+    }
+    LifecycleAdmin #lc-switch {
+        width: 1fr;
+        height: 1fr;
+    }
+    LifecycleAdmin #lc-view {
+        height: 1fr;
+        padding: 0 1;
+        border: round $foreground 30%;
+    }
+    LifecycleAdmin #lc-view:focus {
+        border: round $primary;
+    }
+    LifecycleAdmin #lc-edit {
+        height: 1fr;
+    }
+    LifecycleAdmin #lc-editor {
+        height: 1fr;
+    }
+    LifecycleAdmin #lc-edit-hint {
+        height: 1;
+        padding: 0 1;
+        color: $foreground-muted;
+    }
+    """
+    )
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("lifecycles")
+
+    def __init__(self, backend: Backend, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.backend = backend
+        self.powers: sb.Powers | None = None
+        self.summaries: list[sb.LifecycleSummary] = []
+        self.detail: sb.LifecycleDetail | None = None
+        self.editing: str | None = None  # the name being edited, NEW for a new one
+        self.drafts: dict[str, str] = {}
+        self.last_check: sb.LifecycleCheck | None = None
+        self._check_timer: Timer | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="lc-note", classes="admin-note")
+        with Horizontal(id="lc-body"):
+            yield OptionList(id="lc-list", classes="admin-list")
+            with ContentSwitcher(initial="lc-view", id="lc-switch"):
+                with VerticalScroll(id="lc-view", can_focus=True):
+                    yield Static(Text("Loading lifecycles…"), id="lc-detail")
+                with Vertical(id="lc-edit"):
+                    yield TextArea(
+                        "",
+                        language="yaml",
+                        show_line_numbers=True,
+                        soft_wrap=False,
+                        tab_behavior="focus",
+                        id="lc-editor",
+                    )
+                    yield Static(
+                        Text("ctrl+s save · esc leave (draft kept) · ctrl+r reload stored version"),
+                        id="lc-edit-hint",
+                    )
+        yield Static("", id="lc-status", classes="admin-status")
+
+    @property
+    def list(self) -> OptionList:
+        return self.query_one("#lc-list", OptionList)
+
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#lc-editor", TextArea)
+
+    @property
+    def status(self) -> Static:
+        return self.query_one("#lc-status", Static)
+
+    def say(self, message: str, kind: str = "info") -> None:
+        set_status(self.status, message, kind)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape only leaves the editor; otherwise it reaches the screen hosting this pane."""
+        if action == "cancel":
+            return self.editing is not None
+        return True
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    @property
+    def can_edit(self) -> bool:
+        return bool(self.powers and self.powers.lifecycles)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="lc-load")
+    async def reload(self, select: str | None = None) -> None:
+        powers, error = await sb.attempt(sb.powers, self.backend)
+        if error is None:
+            summaries, error = await sb.attempt(sb.lifecycles, self.backend)
+        if error is not None or powers is None:
+            self.say(error or "could not load lifecycles", "error")
+            return
+        self.powers = powers
+        self.summaries = summaries or []
+        note = self.query_one("#lc-note", Static)
+        if self.can_edit:
+            note.set_class(False, "-refused")
+            note.update(Text("enter/e edit · n new (copy of highlighted) · ctrl+r reload"))
+        else:
+            note.set_class(True, "-refused")
+            note.update(
+                safe.line(
+                    f"Read only: {powers.user} may not change lifecycles "
+                    "(needs AdminLifecycles or SuperUser)."
+                )
+            )
+        current = select or (self.detail.lifecycle.name if self.detail else None)
+        options = []
+        for summary in self.summaries:
+            label = safe.line(summary.name)
+            count = len(summary.queues)
+            label.append(f" · {count} queue{'' if count == 1 else 's'}", style="dim")
+            options.append(Option(label, id=summary.name))
+        self.list.clear_options()
+        self.list.add_options(options)
+        if not options:
+            self.query_one("#lc-detail", Static).update(Text("No lifecycles."))
+            return
+        names = [s.name for s in self.summaries]
+        index = names.index(current) if current in names else 0
+        self.list.highlighted = index
+        self.show(names[index])
+
+    @on(OptionList.OptionHighlighted, "#lc-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        index = self.list.highlighted  # the highlight now, not a stale event's option
+        if index is None or index >= len(self.summaries):
+            return
+        name = self.summaries[index].name
+        if self.detail is None or self.detail.lifecycle.name != name:
+            self.show(name)
+
+    @on(OptionList.OptionSelected, "#lc-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_edit()
+
+    @work(exclusive=True, group="lc-detail")
+    async def show(self, name: str) -> None:
+        detail, error = await sb.attempt(sb.lifecycle_detail, self.backend, name)
+        if error is not None or detail is None:
+            self.say(error or f"could not load {name}", "error")
+            return
+        self.detail = detail
+        self.query_one("#lc-detail", Static).update(render_lifecycle(detail.lifecycle, detail.queues))
+
+    # -- editing ------------------------------------------------------------------------------
+
+    def _refuse(self) -> bool:
+        if self.can_edit:
+            return False
+        user = self.powers.user if self.powers else "you"
+        self.say(f"{user} may not change lifecycles (needs AdminLifecycles or SuperUser)", "error")
+        return True
+
+    def _open_editor(self, key: str, text: str, note: str) -> None:
+        self.editing = key
+        draft = self.drafts.get(key)
+        self._load_text(draft if draft is not None else text)
+        self.query_one("#lc-switch", ContentSwitcher).current = "lc-edit"
+        self.editor.focus()
+        if draft is not None:
+            self.say("continuing your unsaved draft (ctrl+r reloads the stored version)")
+        else:
+            self.say(note)
+        self._schedule_check()
+
+    def _load_text(self, text: str) -> None:
+        self.editor.load_text(text)
+        self.editor.move_cursor((0, 0))
+
+    def action_edit(self) -> None:
+        if self.editing is not None or self._refuse():
+            return
+        if self.detail is None:
+            self.say("no lifecycle to edit yet", "error")
+            return
+        self._open_editor(
+            self.detail.lifecycle.name, self.detail.yaml, f"editing {self.detail.lifecycle.name}"
+        )
+
+    def action_new(self) -> None:
+        if self.editing is not None or self._refuse():
+            return
+        if self.detail is not None:
+            source = self.detail.lifecycle.to_dict()
+            source["name"] = f"{self.detail.lifecycle.name}-copy"
+            source["maps"] = {}
+            text = Lifecycle.from_data(source).to_yaml()
+        else:
+            text = "name: new\ninitial: [new]\nactive: [open]\ninactive: [resolved]\n"
+        self._open_editor(NEW, text, "new lifecycle: change its name, then ctrl+s")
+
+    def action_reload(self) -> None:
+        if self.editing is None:
+            self.reload()
+            return
+        self.drafts.pop(self.editing, None)
+        if self.editing == NEW:
+            self.say("ctrl+r reloads a stored lifecycle; esc leaves this new one")
+            return
+        self._reload_editor(self.editing)
+
+    @work(exclusive=True, group="lc-detail")
+    async def _reload_editor(self, name: str) -> None:
+        detail, error = await sb.attempt(sb.lifecycle_detail, self.backend, name)
+        if error is not None or detail is None:
+            self.say(error or f"could not load {name}", "error")
+            return
+        self.detail = detail
+        self._load_text(detail.yaml)
+        self.say(f"reloaded the stored version of {name}")
+        self._schedule_check()
+
+    def action_cancel(self) -> None:
+        if self.editing is None:
+            return
+        self._cancel_check()
+        key = self.editing
+        stored = self.detail.yaml if (self.detail and key != NEW) else None
+        text = self.editor.text
+        if text != stored:
+            self.drafts[key] = text
+            self.say("left the editor; your unsaved text is kept as a draft (e continues it)")
+        else:
+            self.drafts.pop(key, None)
+            self.say("left the editor; nothing changed")
+        self.editing = None
+        self.query_one("#lc-switch", ContentSwitcher).current = "lc-view"
+        self.list.focus()
+
+    # -- validation as you type ---------------------------------------------------------------
+
+    @on(TextArea.Changed, "#lc-editor")
+    def _changed(self, event: TextArea.Changed) -> None:
+        if self.editing is not None:
+            self._schedule_check()
+
+    def _cancel_check(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.stop()
+            self._check_timer = None
+
+    def _schedule_check(self) -> None:
+        self._cancel_check()
+        self._check_timer = self.set_timer(CHECK_DELAY, self._start_check)
+
+    def _start_check(self) -> None:
+        self._check_timer = None
+        if self.editing is not None:
+            self.check(self.editor.text)
+
+    @work(exclusive=True, group="lc-check")
+    async def check(self, text: str) -> None:
+        result, error = await sb.attempt(sb.check_lifecycle, self.backend, text)
+        if self.editing is None or text != self.editor.text:
+            return  # stale: the text changed or the editor closed while checking
+        if error is not None or result is None:
+            self.say(error or "could not check the lifecycle", "error")
+            return
+        self.last_check = result
+        if not result.ok:
+            self.say(self._where(result.line, result.message or ""), "error")
+        elif result.warnings:
+            more = len(result.warnings) - 1
+            extra = f" (and {more} more)" if more else ""
+            self.say(f"valid, not saved; warning: {result.warnings[0]}{extra}")
+        elif result.result == "unchanged":
+            self.say("valid; same as the stored version")
+        else:
+            verb = "creates" if result.result == "created" else "replaces"
+            self.say(f"valid, not saved: ctrl+s {verb} lifecycle {result.name}")
+
+    @staticmethod
+    def _where(line: int | None, message: str) -> str:
+        if line is None or message.startswith("line "):
+            return message
+        return f"line {line}: {message}"
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.editing is None:
+            if not self._refuse():
+                self.say("press e to edit the highlighted lifecycle, n for a new one")
+            return
+        if self._refuse():
+            return
+        self._cancel_check()
+        self.save(self.editor.text)
+
+    @work(exclusive=True, group="lc-save")
+    async def save(self, text: str) -> None:
+        self.say("saving…")
+        self.workers.cancel_group(self, "lc-check")
+        saved, error = await sb.attempt(sb.apply_lifecycle, self.backend, text)
+        if error is not None or saved is None:
+            from tessera.core.lifecycle_check import error_line
+
+            line = error_line(text, error or "")
+            self.say(self._where(line, error or "not saved"), "error")
+            if line is not None and self.editing is not None:
+                self.editor.move_cursor((line - 1, 0), center=True)
+            return
+        if self.editing is not None:
+            self.drafts.pop(self.editing, None)
+        self.editing = None
+        self.query_one("#lc-switch", ContentSwitcher).current = "lc-view"
+        self.list.focus()
+        message = saved.summary
+        if saved.warnings:
+            more = len(saved.warnings) - 1
+            message += f"; warning: {saved.warnings[0]}" + (f" (and {more} more)" if more else "")
+        self.say(message, "ok")
+        self.detail = None
+        self.reload(select=saved.name)

@@ -1,0 +1,361 @@
+"""The Scrips and Templates tabs of the admin area: lists with the keys to create, edit, reorder,
+enable, disable, delete, see the history of and revert scrips and templates.
+
+Scrips show either all of them (global and every queue's) or, after Q, those that apply to one
+queue in the order the engine runs them (the # column). Rights are checked by core on every call;
+what the actor may not do is refused with a one-line notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.dom import DOMNode
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from tessera.core.errors import TesseraError
+from tessera.tui import safe
+from tessera.tui.actions import bindings
+from tessera.tui.admin import backend as ab
+from tessera.tui.backend import Backend
+from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen
+
+ALL = "\x00all"
+
+
+async def db_call(node: DOMNode, fn: Any, *args: Any) -> Any:
+    """Run `fn(*args)` in a thread; a TesseraError becomes a one-line notification (None back)."""
+    from tessera.tui.app import MainScreen
+
+    main = next((s for s in node.app.screen_stack if isinstance(s, MainScreen)), None)
+    if main is not None:
+        return await main.db(fn, *args)
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except TesseraError as exc:
+        node.app.notify(exc.message, severity="error", markup=False, timeout=8)
+        return None
+
+
+class AdminTable(DataTable[Any]):
+    """The list of a tab: j/k move as everywhere."""
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "j":
+            self.action_cursor_down()
+            event.stop()
+        elif event.key == "k":
+            self.action_cursor_up()
+            event.stop()
+
+
+class ScripAdmin(Widget):
+    """Every scrip (or those of one queue, in run order), with the keys of the `scrips` scope."""
+
+    BINDINGS = bindings("scrips")
+
+    def __init__(self, backend: Backend, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backend = backend
+        self.scope: str | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.queues: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="scrips-scope", classes="admin-scope")
+        table = AdminTable(id="scrips-table", cursor_type="row", zebra_stripes=False)
+        for key, label, width in (
+            ("position", "#", 4),
+            ("description", "Description", 34),
+            ("queue", "Queue", 10),
+            ("stage", "Stage", 8),
+            ("condition", "Condition", 18),
+            ("action", "Action", 22),
+            ("template", "Template", 16),
+        ):
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @property
+    def table(self) -> AdminTable:
+        return self.query_one("#scrips-table", AdminTable)
+
+    def current(self) -> dict[str, Any] | None:
+        table = self.table
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    @work(group="admin-scrips", exclusive=True)
+    async def load(self, keep: int | None = None) -> None:
+        if keep is None and self.current() is not None:
+            keep = self.current()["id"]  # type: ignore[index]
+        rows = await db_call(self, ab.scrips, self.backend, self.scope)
+        queues = await db_call(self, ab.queue_names, self.backend)
+        if rows is None:
+            self.query_one("#scrips-scope", Static).update(Text("You may not see scrips here.", style="bold"))
+            return
+        self.queues = queues or []
+        self.show(rows, keep)
+
+    def show(self, rows: list[dict[str, Any]], keep: int | None) -> None:
+        self.rows = rows
+        table = self.table
+        table.clear()
+        for row in rows:
+            off = not row["enabled"]
+            style = "dim strike" if off else ""
+            position = "off" if off else (str(row["position"]) if self.scope else str(row["order"]))
+            table.add_row(
+                Text(position, style=style, justify="right"),
+                safe.line(row["description"], style),
+                safe.line(row["queue"] or "global", style),
+                safe.line("batch" if row["stage"] == "TransactionBatch" else "create", style),
+                safe.line(row["condition"], style),
+                safe.line(row["action"], style),
+                safe.line(row["template"] or "-", style),
+                key=str(row["id"]),
+            )
+        ids = [r["id"] for r in rows]
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep))
+        scope = Text()
+        if self.scope:
+            scope.append(f"Scrips that run for queue {safe.clean_line(self.scope)}", style="bold")
+            scope.append(
+                ", in the order they run (# = position; off = disabled)   Q: another queue", style="dim"
+            )
+        else:
+            scope.append("All scrips", style="bold")
+            scope.append(
+                " (global and every queue's; # = sort order)   Q: those of one queue, in run order",
+                style="dim",
+            )
+        self.query_one("#scrips-scope", Static).update(scope)
+
+    @on(DataTable.RowSelected, "#scrips-table")
+    def _selected(self) -> None:
+        self.action_edit()
+
+    @work(group="compose")
+    async def action_new(self) -> None:
+        from tessera.tui.admin.editor import EditorScreen
+
+        saved = await self.app.push_screen_wait(
+            EditorScreen(self.backend, queues=self.queues, default_queue=self.scope)
+        )
+        if saved:
+            self.load()
+
+    @work(group="compose")
+    async def action_edit(self) -> None:
+        from tessera.tui.admin.editor import EditorScreen
+
+        row = self.current()
+        if row is None:
+            return
+        scrip = await db_call(self, ab.scrip, self.backend, row["id"])
+        if scrip is None:
+            return
+        saved = await self.app.push_screen_wait(EditorScreen(self.backend, scrip=scrip, queues=self.queues))
+        if saved:
+            self.load(keep=row["id"])
+
+    @work(group="admin-scrips-change")
+    async def action_toggle(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        done = await db_call(self, ab.set_enabled, self.backend, row["id"], not row["enabled"])
+        if done is not None:
+            state = "enabled" if done["spec"]["enabled"] else "disabled"
+            self.notify(f"Scrip {row['id']} {state}", markup=False, timeout=3)
+            self.load(keep=row["id"])
+
+    @work(group="admin-scrips-change")
+    async def action_move(self, step: int) -> None:
+        row = self.current()
+        if row is None:
+            return
+        rows = await db_call(self, ab.move, self.backend, row["id"], step, self.scope)
+        if rows is not None:
+            self.show(rows, row["id"])
+
+    @work(group="compose")
+    async def action_delete(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        question = f"Delete scrip {row['id']} ({row['description']})? U restores it from its history."
+        if not await self.app.push_screen_wait(ConfirmScreen(question)):
+            return
+        if await db_call(self, ab.delete_scrip, self.backend, row["id"]) is not None or True:
+            self.load()
+
+    @work(group="compose")
+    async def action_history(self) -> None:
+        from tessera.tui.admin.editor import HistoryScreen
+
+        row = self.current()
+        if row is None:
+            return
+        reverted = await self.app.push_screen_wait(
+            HistoryScreen(self.backend, "scrip", row["id"], lambda fn, *a: db_call(self, fn, *a))
+        )
+        if reverted:
+            self.load(keep=row["id"])
+
+    @work(group="compose")
+    async def action_scope(self) -> None:
+        choices = [
+            Choice(ALL, "All scrips", "global and every queue's"),
+            *(Choice(q, q) for q in self.queues),
+        ]
+        chosen = await self.app.push_screen_wait(PickerScreen("Scrips that run for which queue?", choices))
+        if chosen is None:
+            return
+        self.scope = None if chosen == ALL else chosen
+        self.load()
+
+    @work(group="compose")
+    async def action_restore(self) -> None:
+        gone = await db_call(self, ab.deleted_scrips, self.backend)
+        if gone is None:
+            return
+        if not gone:
+            self.notify("No deleted scrips", markup=False, timeout=3)
+            return
+        choices = [
+            Choice(str(r["id"]), f"{r['name']}", f"deleted by {r['actor']} {(r['created'] or '')[:16]}")
+            for r in gone
+        ]
+        chosen = await self.app.push_screen_wait(PickerScreen("Restore which scrip?", choices))
+        if chosen is None:
+            return
+        back = await db_call(self, ab.revert, self.backend, int(chosen))
+        if back is not None:
+            self.notify(f"Restored scrip {back['id']}", markup=False, timeout=3)
+            self.load(keep=back["id"])
+
+
+class TemplateAdmin(Widget):
+    """Every template (global ones first), with the keys of the `templates` scope."""
+
+    BINDINGS = bindings("templates")
+
+    def __init__(self, backend: Backend, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backend = backend
+        self.rows: list[dict[str, Any]] = []
+        self.queues: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(
+                "Templates: RT-style header lines, a blank line, then the body (Jinja, sandboxed)",
+                style="dim",
+            ),
+            classes="admin-scope",
+        )
+        table = AdminTable(id="templates-table", cursor_type="row", zebra_stripes=False)
+        for key, label, width in (
+            ("name", "Name", 26),
+            ("queue", "Queue", 12),
+            ("used", "Used by", 8),
+            ("lines", "Lines", 6),
+            ("first", "First line", 50),
+        ):
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @property
+    def table(self) -> AdminTable:
+        return self.query_one("#templates-table", AdminTable)
+
+    def current(self) -> dict[str, Any] | None:
+        table = self.table
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    @work(group="admin-templates", exclusive=True)
+    async def load(self, keep: int | None = None) -> None:
+        rows = await db_call(self, ab.templates, self.backend)
+        queues = await db_call(self, ab.queue_names, self.backend)
+        if rows is None:
+            return
+        self.queues = queues or []
+        self.rows = rows
+        table = self.table
+        table.clear()
+        for row in rows:
+            table.add_row(
+                safe.line(row["name"]),
+                safe.line(row["queue"] or "global"),
+                Text(str(row["used_by"]), justify="right"),
+                Text(str(row["lines"]), justify="right"),
+                safe.line(row["first_line"], "dim"),
+                key=str(row["id"]),
+            )
+        ids = [r["id"] for r in rows]
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep))
+
+    @on(DataTable.RowSelected, "#templates-table")
+    def _selected(self) -> None:
+        self.action_edit()
+
+    @work(group="compose")
+    async def action_new(self) -> None:
+        from tessera.tui.admin.editor import EditorScreen
+
+        if await self.app.push_screen_wait(
+            EditorScreen(self.backend, queues=self.queues, template_only=True)
+        ):
+            self.load()
+
+    @work(group="compose")
+    async def action_edit(self) -> None:
+        from tessera.tui.admin.editor import EditorScreen
+
+        row = self.current()
+        if row is None:
+            return
+        info = await db_call(self, ab.template, self.backend, row["id"])
+        if info is None:
+            return
+        screen = EditorScreen(self.backend, template=info, queues=self.queues, template_only=True)
+        if await self.app.push_screen_wait(screen):
+            self.load(keep=row["id"])
+
+    @work(group="compose")
+    async def action_delete(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete template {row['name']}?")):
+            return
+        await db_call(self, ab.delete_template, self.backend, row["id"])
+        self.load()
+
+    @work(group="compose")
+    async def action_history(self) -> None:
+        from tessera.tui.admin.editor import HistoryScreen
+
+        row = self.current()
+        if row is None:
+            return
+        screen = HistoryScreen(self.backend, "template", row["id"], lambda fn, *a: db_call(self, fn, *a))
+        if await self.app.push_screen_wait(screen):
+            self.load(keep=row["id"])

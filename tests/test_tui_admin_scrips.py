@@ -1,0 +1,408 @@
+"""The admin area's scrip editor, driven from the keyboard: refusal for non-admins, a new scrip
+written from nothing (condition, action, template), an error shown at its line, a dry-run on a real
+ticket, save (a revision), the scrip firing on the next change, and a revert. Snapshots of the
+editor in both themes.
+
+Update the snapshots after an intended change with
+`pytest tests/test_tui_admin_scrips.py --snapshot-update` and review the SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from textual.widgets import Input
+
+from tessera.core.context import open_context
+from tessera.core.db import Database
+from tessera.core.models import OutboxMessage, Scrip, ScripRevision, ScripTemplate, Ticket, Transaction
+from tessera.scrips import admin, engine
+from tessera.tui.admin.editor import CodeArea, EditorScreen, HistoryScreen
+from tessera.tui.admin.screen import AdminScreen
+from tessera.tui.admin.scrips import ScripAdmin
+from tessera.tui.app import MainScreen, TesseraApp
+from tessera.tui.screens import ConfirmScreen, PickerScreen
+from tests.test_tui_support import FIXED_NOW, build_desk, key, run_async, settle, until
+
+SIZE = (140, 44)
+BROKEN = "Subject: Closed: {{ ticket.subject }}\n\nHello,\n{{ ticket.display_id }\nis resolved.\n"
+FIXED = "Subject: Closed: {{ ticket.subject }}\n\nHello,\n{{ ticket.display_id }}\nis resolved.\n"
+
+
+@pytest.fixture
+def desk(database: Database, monkeypatch) -> Iterator[dict[str, int]]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", "/nonexistent/tessera-admin-test-config")
+    engine.install()
+    try:
+        ids = build_desk(database)
+        with database.session() as session:
+            for n, ticket_id in enumerate(sorted(ids.values())):
+                moment = FIXED_NOW - timedelta(days=n + 1)
+                session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(created=moment, updated=moment)
+                )
+                session.execute(
+                    update(Transaction).where(Transaction.ticket_id == ticket_id).values(created=moment)
+                )
+            session.commit()
+        yield ids
+    finally:
+        engine.uninstall()
+
+
+def make_app(database: Database, user: str = "root", theme: str = "light") -> TesseraApp:
+    return TesseraApp(lambda: database, user=user, theme=theme, clock=lambda: FIXED_NOW)
+
+
+async def started(pilot: Any) -> MainScreen:
+    await pilot.app.main.ready.wait()
+    await settle(pilot)
+    return pilot.app.main
+
+
+async def open_admin(pilot: Any) -> AdminScreen:
+    await started(pilot)
+    await pilot.press(key("admin.open"))
+    await until(pilot, lambda: isinstance(pilot.app.screen, AdminScreen))
+    await settle(pilot)
+    scrips = pilot.app.screen.query_one(ScripAdmin)
+    await until(pilot, lambda: bool(scrips.rows))
+    return pilot.app.screen
+
+
+async def pick(pilot: Any, text: str) -> None:
+    """In an open picker: narrow by typing, take the first match."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
+    await pilot.press(*text)
+    await pilot.pause()
+    await pilot.press("enter")
+    await until(pilot, lambda: not isinstance(pilot.app.screen, PickerScreen))
+
+
+async def type_into(pilot: Any, selector: str, text: str) -> None:
+    screen = pilot.app.screen
+    widget = screen.query_one(selector)
+    widget.focus()
+    await pilot.pause()
+    if isinstance(widget, Input):
+        widget.value = ""
+    else:
+        widget.load_text("")
+    await pilot.press(*[{"\n": "enter", " ": "space"}.get(c, c) for c in text])
+    await pilot.pause()
+
+
+async def checked(pilot: Any, screen: EditorScreen) -> None:
+    """Wait for the as-you-type validation of what is on screen now."""
+    await pilot.pause(0.5)
+    await settle(pilot)
+
+
+def counts(database: Database) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with database.session() as session:
+        return {
+            m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
+            for m in (Ticket, Transaction, OutboxMessage, Scrip, ScripTemplate, ScripRevision)
+        }
+
+
+async def new_scrip_with_broken_template(pilot: Any) -> EditorScreen:
+    await open_admin(pilot)
+    await pilot.press(key("scrips.new"))
+    await until(pilot, lambda: isinstance(pilot.app.screen, EditorScreen))
+    editor: EditorScreen = pilot.app.screen
+    await type_into(pilot, "#ed-description", "Tell the requestor it is closed")
+    editor.query_one("#ed-condition").focus()
+    await pilot.press("enter")
+    await pick(pilot, "OnResolve")
+    editor.query_one("#ed-action").focus()
+    await pilot.press("enter")
+    await pick(pilot, "Notify")
+    await type_into(pilot, "#ed-action-arg", "Requestor")
+    await type_into(pilot, "#ed-template-name", "Closed note")
+    await settle(pilot)
+    editor.query_one("#ed-template", CodeArea).load_text(BROKEN)
+    await checked(pilot, editor)
+    return editor
+
+
+# -- rights ---------------------------------------------------------------------------------------
+
+
+@run_async
+async def test_a_non_admin_gets_one_line_and_stays(database: Database, desk) -> None:
+    app = make_app(database, user="alice")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press(key("admin.open"))
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("alice may not open the admin area" in n for n in notes), notes
+        assert all("\n" not in n for n in notes)
+
+
+@run_async
+async def test_palette_reaches_the_admin_area(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        assert any(t.startswith("Admin: scrips") and "(f9)" in t for t in titles)
+        await pilot.press(key("palette"))
+        await pilot.pause()
+        await pilot.press(*"Admin: scrips", "enter")
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
+        await settle(pilot)
+        await pilot.press(key("admin.close"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+
+
+# -- the whole flow ---------------------------------------------------------------------------------
+
+
+@run_async
+async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, desk) -> None:
+    printer = desk["printer"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await new_scrip_with_broken_template(pilot)
+        # The error is shown at its line: marked in the text and in the problem list; F8 goes there.
+        area = editor.query_one("#ed-template", CodeArea)
+        assert area.marks == {3: "error"}
+        problems = str(editor.query_one("#ed-problems").render())
+        assert "template line 4: unexpected '}'" in problems
+        area.move_cursor((0, 0))
+        await pilot.press(key("editor.problem"))
+        await pilot.pause()
+        assert area.cursor_location == (3, 0) and editor.focused is area
+        # Saving is refused while it does not compile; nothing is written.
+        before = counts(database)
+        await pilot.press(key("editor.save"))
+        await settle(pilot)
+        assert counts(database) == before
+        assert any("Not saved" in str(n.message) for n in app._notifications)
+
+        # Fix it; the problem goes away.
+        area.load_text(FIXED)
+        await checked(pilot, editor)
+        assert area.marks == {} and editor.problems == []
+
+        # Dry-run on a real ticket: rendered headers, body, recipients; nothing written or sent.
+        await type_into(pilot, "#dry-ticket", str(printer))
+        await type_into(pilot, "#dry-change", "status=resolved")
+        await pilot.press(key("editor.dry_run"))
+        await until(pilot, lambda: "Mail 1" in str(editor.query_one("#dry-result").render()))
+        shown = str(editor.query_one("#dry-result").render())
+        assert "Subject: Closed: Printer on fire" in shown or "Closed: Printer on fire" in shown
+        assert "To: printer@customer.example" in shown
+        assert "is resolved." in shown and "condition true" in shown
+        assert counts(database) == before
+
+        # The dry-run follows the text as it stands.
+        area.load_text(FIXED.replace("Hello,", "Dear customer,"))
+        await until(pilot, lambda: "Dear customer," in str(editor.query_one("#dry-result").render()))
+
+        # Save: one scrip, one template, a revision of each.
+        await pilot.press(key("editor.save"))
+        await settle(pilot)
+        with database.session() as session:
+            scrip = session.scalars(
+                select(Scrip).where(Scrip.description == "Tell the requestor it is closed")
+            ).one()
+            revisions = session.scalars(select(ScripRevision).where(ScripRevision.scrip_id == scrip.id)).all()
+            assert [r.change for r in revisions] == ["create"] and revisions[0].actor_name == "root"
+            scrip_id = scrip.id
+        assert editor.scrip_id == scrip_id and not editor.dirty
+        # What the editor saved is what `tessera scrip export` prints.
+        with database.session() as session:
+            from tessera.scrips.manage import export_data
+
+            exported = export_data(open_context(session, "root"))
+        assert editor.current_spec() in exported["scrips"]
+
+        # Change the action and save again: a second revision.
+        await type_into(pilot, "#ed-action-arg", "Requestor,Cc")
+        await pilot.press(key("editor.save"))
+        await settle(pilot)
+        # History (F6): two revisions with the diff; revert to the first (r, then y).
+        await pilot.press(key("editor.history"))
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and bool(app.screen.rows))
+        history: HistoryScreen = app.screen
+        assert [r["change"] for r in history.rows] == ["update", "create"]
+        assert "+  argument: Requestor,Cc" in str(history.query_one("#history-diff-body").render())
+        await pilot.press("j")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await until(pilot, lambda: app.screen is editor)
+        await settle(pilot)
+        assert editor.query_one("#ed-action-arg", Input).value == "Requestor"
+        with database.session() as session:
+            ctx = open_context(session, "root")
+            assert admin.get_scrip(ctx, scrip_id)["spec"]["action"]["argument"] == "Requestor"
+            assert [r["change"] for r in admin.revisions(ctx, "scrip", scrip_id)] == [
+                "revert",
+                "update",
+                "create",
+            ]
+
+        # Back to the list: the new scrip is there.
+        await pilot.press(key("editor.close"))
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
+        await settle(pilot)
+        scrips = app.screen.query_one(ScripAdmin)
+        await until(pilot, lambda: any(r["id"] == scrip_id for r in scrips.rows))
+
+        # It fires on the next matching change: resolve the ticket from the queue (X, then y).
+        await pilot.press(key("admin.close"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        main = app.main
+        main.table.focus()
+        main.table.move_cursor(row=list(main.rows).index(printer))
+        await pilot.press(key("resolve"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Tell the requestor it is closed" in str(app.screen.detail)
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        await until(pilot, lambda: bool(outbox_subjects(database, scrip_id)))
+    assert any(s.endswith("Closed: Printer on fire") for s in outbox_subjects(database, scrip_id))
+
+
+def outbox_subjects(database: Database, scrip_id: int) -> list[str]:
+    with database.session() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.scrip_id == scrip_id))
+        return [m.summary["subject"] for m in rows]
+
+
+@run_async
+async def test_template_tab_edits_a_template_with_a_revision(database: Database, desk) -> None:
+    from tessera.tui.admin.scrips import TemplateAdmin
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_admin(pilot)
+        await pilot.press(key("admin.tab.2"))
+        await settle(pilot)
+        templates = app.screen.query_one(TemplateAdmin)
+        await until(pilot, lambda: bool(templates.rows))
+        resolved = next(i for i, r in enumerate(templates.rows) if r["name"] == "Resolved")
+        templates.table.focus()
+        templates.table.move_cursor(row=resolved)
+        await pilot.press(key("templates.edit"))
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen))
+        editor: EditorScreen = app.screen
+        area = editor.query_one("#ed-template", CodeArea)
+        await pilot.pause()
+        area.focus()
+        area.move_cursor(area.document.end)
+        await pilot.press(*"Thanks, {{ queue.name }}", "enter")
+        await checked(pilot, editor)
+        assert editor.problems == [] and editor.dirty
+        await pilot.press(key("editor.save"))
+        await settle(pilot)
+        template_id = templates.rows[resolved]["id"]
+        with database.session() as session:
+            history = admin.revisions(open_context(session, "root"), "template", template_id)
+        assert [r["change"] for r in history] == ["update"] and "+  Thanks, {{ queue.name }}" in history[0][
+            "diff"
+        ]
+        await pilot.press(key("editor.close"))
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
+
+
+@run_async
+async def test_list_keys_toggle_reorder_queue_scope_and_delete(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_admin(pilot)
+        scrips = screen.query_one(ScripAdmin)
+        table = scrips.table
+        table.focus()
+        table.move_cursor(row=1)
+        second = scrips.rows[1]["id"]
+        await pilot.press(key("scrips.up"))
+        await settle(pilot)
+        assert scrips.rows[0]["id"] == second and table.cursor_row == 0
+        await pilot.press(key("scrips.toggle"))
+        await settle(pilot)
+        assert scrips.rows[0]["enabled"] is False
+        await pilot.press(key("scrips.queue"))
+        await pick(pilot, "General")
+        await settle(pilot)
+        assert scrips.scope == "General"
+        assert [r["position"] for r in scrips.rows if r["enabled"]] == list(
+            range(1, sum(r["enabled"] for r in scrips.rows) + 1)
+        )
+        table.move_cursor(row=0)
+        await pilot.press(key("scrips.delete"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        assert second not in [r["id"] for r in scrips.rows]
+        await pilot.press(key("scrips.deleted"))
+        await pick(pilot, "")
+        await settle(pilot)
+        assert second in [r["id"] for r in scrips.rows]
+        # The templates tab (2) lists the templates.
+        await pilot.press(key("admin.tab.2"))
+        await settle(pilot)
+        from tessera.tui.admin.scrips import TemplateAdmin
+
+        templates = app.screen.query_one(TemplateAdmin)
+        await until(pilot, lambda: bool(templates.rows))
+        assert any(r["name"] == "Resolved" for r in templates.rows)
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+
+
+async def error_shown(pilot: Any) -> None:
+    editor = await new_scrip_with_broken_template(pilot)
+    area = editor.query_one("#ed-template", CodeArea)
+    area.focus()
+    area.move_cursor((0, 0))  # off the marked line, so its mark is not under the cursor line's style
+    await pilot.pause()
+
+
+async def dry_run_shown(pilot: Any) -> None:
+    editor = await new_scrip_with_broken_template(pilot)
+    editor.query_one("#ed-template", CodeArea).load_text(FIXED)
+    await checked(pilot, editor)
+    await type_into(pilot, "#dry-ticket", "1")
+    await type_into(pilot, "#dry-change", "status=resolved")
+    await pilot.press(key("editor.dry_run"))
+    await until(pilot, lambda: "Mail 1" in str(editor.query_one("#dry-result").render()))
+    await settle(pilot)
+    area = editor.query_one("#ed-template", CodeArea)  # not an Input: its cursor blinks
+    area.focus()
+    area.move_cursor((0, 0))
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_snapshot_template_error_at_its_line(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=error_shown)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_snapshot_dry_run(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=dry_run_shown)
+
+
+async def scrip_list_shown(pilot: Any) -> None:
+    await open_admin(pilot)
+    await pilot.press(key("scrips.queue"))
+    await pick(pilot, "General")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_snapshot_scrips_of_a_queue_in_run_order(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=scrip_list_shown)
