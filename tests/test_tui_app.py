@@ -12,6 +12,7 @@ from tessera.core.db import Database
 from tessera.core.serialize import history, ticket_json
 from tessera.core.tickets import get_ticket
 from tessera.tui.app import MainScreen, TesseraApp
+from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, EditScreen, HelpScreen, PickerScreen
 from tessera.tui.themes import DARK, LIGHT
 from tests.test_tui_support import FIXED_NOW, HOSTILE_SUBJECT, build_desk, key, run_async, settle, until
@@ -129,11 +130,24 @@ async def test_reply_and_comment_are_recorded(database: Database, desk) -> None:
         assert "vpn@customer.example" in str(app.screen.query_one("#compose-to").render())
         await pilot.press(*"Try again now")
         await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = str(app.screen.query_one("#review-message").render())
+        assert "To: vpn@customer.example" in review and "Try again now" in review
+        plan = str(app.screen.query_one("#review-plan").render())
+        assert "Mail that would be queued" in plan and "vpn@customer.example" in plan
+        assert ticket_state(database, vpn)["history"][-1]["type"] == "Create"  # nothing sent yet
+        await pilot.press(key("review.send"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await settle(pilot)
         await pilot.press(key("comment"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         await pilot.press(*"note to self")
         await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        review = str(app.screen.query_one("#review-message").render())
+        assert "Internal comment" in review and "vpn@customer.example" not in review
+        await pilot.press(key("review.send"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await settle(pilot)
     from tessera.tui import drafts
 
@@ -164,6 +178,9 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         await pilot.press(*"half a thought")
         await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press(key("review.send"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await settle(pilot)
     path = drafts.draft_path("carol", "reply", [vpn])
     assert drafts.load(path) == "half a thought"
@@ -197,6 +214,53 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
         await pilot.press(key("confirm.yes"))
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
     assert drafts.load(path) is None
+
+
+@run_async
+async def test_review_step_edit_again_postpone_and_discard(database: Database, desk) -> None:
+    from tessera.tui import drafts
+
+    vpn = desk["vpn"]
+    path = drafts.draft_path("alice", "reply", [vpn])
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(*"First try")
+        await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        # edit again: back in the composer with the text as it was
+        await pilot.press(key("review.edit"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert app.screen.text == "First try"
+        await pilot.press(*", better")
+        await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "First try, better" in str(app.screen.query_one("#review-message").render())
+        # postpone: nothing sent, the draft stays on disk
+        await pilot.press(key("review.postpone"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert drafts.load(path) == "First try, better"
+        # discard asks y/N; n goes back to the review
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert app.screen.text == "First try, better"
+        await pilot.press(key("compose.send"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press(key("review.discard"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.no"))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press(key("review.discard"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+    assert drafts.load(path) is None
+    kinds = [e["type"] for e in ticket_state(database, vpn)["history"]]
+    assert "Correspond" not in kinds  # postponed and discarded: nothing was ever sent
 
 
 @run_async
@@ -443,7 +507,9 @@ async def test_help_lists_every_action_and_palette_runs_them(database: Database,
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-body Static", Static).render())
         for spec in ACTIONS:
-            assert spec.description in text
+            # numbered actions on their own digits fold into one line ("Saved view 1-9")
+            assert spec.description in text or spec.description.rstrip("0123456789") in text
+        assert "1-9" in text and "Saved view 2" not in text
         await pilot.press(key("help.close"))
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
@@ -683,3 +749,118 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
         await pilot.press(key("cancel"))
         await settle(pilot)
         assert screen.search_query == "" and len(screen.rows) == 4
+
+
+@run_async
+async def test_history_filter_and_scrip_trace_on_demand(database: Database, desk) -> None:
+    from tessera.core.schemas import MessageIn
+    from tessera.core.tickets import comment, correspond, set_status
+    from tests.test_scrips_support import engine_on
+
+    printer = desk["printer"]
+    with engine_on(), database.session() as session:
+        root = open_context(session, "root")
+        correspond(root, printer, MessageIn(body="Still burning?"))
+        set_status(root, printer, "open")
+        comment(root, printer, MessageIn(body="Ordering a new one"))
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, printer)
+        await open_highlighted(pilot, screen, printer)
+
+        def hist() -> str:
+            return str(screen.query_one("#history-body", Static).render())
+
+        def title() -> str:
+            return str(screen.query_one("#history").border_title)
+
+        everything = hist()
+        assert "Status: new → open" in everything and "Ordering a new one" in everything
+        assert "⚙" not in everything  # the trace is on demand
+        await pilot.press(key("history_filter"))  # correspondence only
+        assert "Still burning?" in hist() and "Ordering a new one" not in hist()
+        assert "Status: new" not in hist() and "correspondence only" in title()
+        await pilot.press(key("history_filter"))  # correspondence and comments
+        assert "Ordering a new one" in hist() and "Status: new" not in hist()
+        await pilot.press(key("history_filter"))  # back to everything
+        assert hist() == everything
+        await pilot.press(key("toggle_trace"))
+        traced = hist()
+        assert "scrip trace" in title()
+        # the reply was made with the default scrips on: their outcomes show under it
+        assert "On Correspond Notify Requestors and Ccs  committed" in traced
+        assert "condition false" in traced
+        # tickets made before the engine ran say so rather than showing nothing
+        assert "no scrip considered this" in traced
+        await pilot.press(key("toggle_trace"))
+        assert hist() == everything
+
+
+@run_async
+async def test_take_on_someone_elses_ticket_offers_to_steal(database: Database, desk) -> None:
+    from tessera.core import ownership
+
+    printer = desk["printer"]
+    with database.session() as session:
+        ownership.take(open_context(session, "bob"), printer)
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, printer)
+        await pilot.press(key("take"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "owned by bob. Steal it?" in str(app.screen.query_one(".question").render())
+        await pilot.press(key("confirm.no"))
+        await settle(pilot)
+        assert ticket_state(database, printer)["owner"] == "bob"
+        await pilot.press(key("take"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await settle(pilot)
+        await until(pilot, lambda: cell_text(screen, printer, "owner") == "alice")
+    state = ticket_state(database, printer)
+    assert state["owner"] == "alice"
+    assert state["history"][-1]["type"] == "Steal"
+
+
+@run_async
+async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
+    database: Database, desk
+) -> None:
+    from tessera.core.schemas import MessageIn
+    from tessera.core.tickets import correspond
+    from tessera.tui.app import HistoryPane
+    from tessera.tui.history import PAGE
+
+    vpn = desk["vpn"]
+    with database.session() as session:
+        root = open_context(session, "root")
+        for i in range(PAGE * 2):
+            correspond(root, vpn, MessageIn(body=f"message number {i:03d}"))
+    total = PAGE * 2 + 1  # and the create
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await open_highlighted(pilot, screen, vpn)
+        pane = screen.query_one("#history", HistoryPane)
+
+        def hist() -> str:
+            return str(screen.query_one("#history-body", Static).render())
+
+        assert f"▲ {total - PAGE} earlier transactions" in hist()
+        assert f"message number {PAGE * 2 - 1:03d}" in hist() and "message number 000" not in hist()
+        assert pane.is_vertical_scroll_end  # opens at the newest
+        # scrolling to the top lays out the page before, keeping the reader's place
+        first_shown = f"message number {PAGE:03d}"
+        pane.scroll_home(animate=False)
+        await until(pilot, lambda: f"▲ {total - 2 * PAGE} earlier" in hist())
+        await pilot.pause()
+        assert pane.scroll_y > 0  # still looking at what was on top before
+        assert first_shown in hist() and f"message number {PAGE - 1:03d}" in hist()
+        # g: everything, from the very first
+        await pilot.press(key("history.top"))
+        await until(pilot, lambda: "earlier transactions" not in hist())
+        assert "VPN drops every hour" in str(screen.query_one("#detail-body", Static).render())
+        assert "message number 000" in hist()

@@ -107,9 +107,11 @@ def test_find_read_take_and_resolve_in_tmux(terminal: Terminal, database: Databa
     assert state(database, 1)["status"] == "resolved"
     terminal.keys("c")  # comment, written in $EDITOR: the app suspends and resumes
     terminal.wait_for("Comment on TKT-0001")
-    terminal.keys("F4")
-    terminal.wait_for("Written in the editor")
-    terminal.keys("F2")
+    terminal.keys("F4")  # when the editor exits, the review follows
+    screen = terminal.wait_for("Review comment on TKT-0001")
+    assert "Written in the editor" in screen and "Internal comment" in screen
+    assert "Dry run of the scrips" in screen
+    terminal.keys("y")
     terminal.wait_for("Commented: TKT-0001")
     with database.session() as session:
         ctx = open_context(session, "root")

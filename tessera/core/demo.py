@@ -65,6 +65,8 @@ PRIVILEGED_RIGHTS = [
 ]
 SUPPORT_RIGHTS = ["StealTicket", "ReassignTicket", "DeleteTicket"]
 REQUESTOR_RIGHTS = ["ShowTicket", "ReplyToTicket"]
+
+
 def _ascii(text: str) -> str:
     """Chloé -> chloe for an address (the real name keeps its accents)."""
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

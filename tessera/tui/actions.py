@@ -21,6 +21,13 @@ SCOPES = {
     "queues": "Queue list",
     "history": "Detail and history panes",
     "dialog": "Dialogs",
+    "admin": "Admin area",
+    "scrips": "Admin: scrip list",
+    "templates": "Admin: template list",
+    "editor": "Admin: scrip and template editor",
+    "lifecycles": "Admin: lifecycles",
+    "queueadmin": "Admin: queues",
+    "cfadmin": "Admin: custom fields",
 }
 
 
@@ -57,7 +64,8 @@ class ActionSpec:
 ACTIONS: tuple[ActionSpec, ...] = (
     # global (main screen)
     ActionSpec("help", "help", "Help", "global", "question_mark,f1", footer=True),
-    ActionSpec("palette", "app.command_palette", "Commands", "global", "colon,ctrl+p", footer=True),
+    # Textual's footer already shows ^p for the palette, so ":" stays off it.
+    ActionSpec("palette", "app.command_palette", "Commands", "global", "colon,ctrl+p"),
     ActionSpec("back", "back", "Back / quit", "global", "q", footer=True),
     ActionSpec("next_pane", "next_pane", "Next pane", "global", "tab,l", palette=False),
     ActionSpec("prev_pane", "prev_pane", "Previous pane", "global", "shift+tab,h", palette=False),
@@ -76,13 +84,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_ticket", "next_ticket", "Next ticket", "ticket", "J"),
     ActionSpec("prev_ticket", "prev_ticket", "Previous ticket", "ticket", "K"),
     ActionSpec("save_attachment", "save_attachment", "Save attachment", "ticket", "o"),
+    ActionSpec("history_filter", "history_filter", "History: all / replies / + comments", "ticket", "f"),
+    ActionSpec("toggle_trace", "toggle_trace", "Show / hide the scrip trace", "ticket", "i"),
     # ticket table
     ActionSpec("queue.down", "cursor_down", "Down", "queue", "j", palette=False),
     ActionSpec("queue.up", "cursor_up", "Up", "queue", "k", palette=False),
     ActionSpec("queue.first", "screen.first_row", "First ticket", "queue", "g,home", palette=False),
     ActionSpec("queue.last", "screen.last_row", "Last ticket", "queue", "G,end", palette=False),
     ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter"),
-    ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space", footer=True),
+    ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space"),
     ActionSpec("queue.filter", "screen.filter", "Filter", "global", "slash", footer=True),
     ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),
     ActionSpec("search", "search", "Search (TicketSQL)", "global", "F", footer=True),
@@ -108,7 +118,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "compose.send",
         "send",
-        "Send message",
+        "Review and send",
         "dialog",
         "ctrl+s,f2",
         footer=True,
@@ -127,6 +137,22 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "compose.editor", "editor", "Edit message in $EDITOR", "dialog", "f4", footer=True, palette=False
     ),
+    ActionSpec("review.send", "choose('send')", "Send it", "dialog", "y", footer=True, palette=False),
+    ActionSpec(
+        "review.edit", "choose('edit')", "Edit again", "dialog", "e,escape", footer=True, palette=False
+    ),
+    ActionSpec(
+        "review.postpone",
+        "choose('postpone')",
+        "Postpone (keep the draft)",
+        "dialog",
+        "p",
+        footer=True,
+        palette=False,
+    ),
+    ActionSpec(
+        "review.discard", "choose('discard')", "Discard (y/N)", "dialog", "n,d", footer=True, palette=False
+    ),
     ActionSpec(
         "edit.save", "save", "Save fields", "dialog", "ctrl+s,f2", footer=True, palette=False, priority=True
     ),
@@ -134,6 +160,120 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "help.close", "close", "Close help", "dialog", "escape,q,question_mark,f1", footer=True, palette=False
     ),
+    # the admin area (scrips, templates, lifecycles, queues, custom fields)
+    ActionSpec("admin.open", "admin", "Admin: scrips, templates, lifecycles, queues", "global", "f9"),
+    ActionSpec(
+        "admin.close", "close", "Leave the admin area", "admin", "escape,q", footer=True, palette=False
+    ),
+    *(
+        ActionSpec(f"admin.tab.{n}", f"tab({n})", f"Admin tab {n}", "admin", str(n), palette=False)
+        for n in range(1, 6)
+    ),
+    ActionSpec("scrips.new", "new", "New scrip", "scrips", "n", footer=True, palette=False),
+    ActionSpec("scrips.edit", "edit", "Edit scrip", "scrips", "e", footer=True, palette=False),
+    ActionSpec("scrips.toggle", "toggle", "Enable / disable", "scrips", "space", footer=True, palette=False),
+    ActionSpec("scrips.up", "move(-1)", "Move up (runs earlier)", "scrips", "K", footer=True, palette=False),
+    ActionSpec("scrips.down", "move(1)", "Move down (runs later)", "scrips", "J", footer=True, palette=False),
+    ActionSpec("scrips.delete", "delete", "Delete scrip", "scrips", "d", palette=False, destructive=True),
+    ActionSpec("scrips.history", "history", "History and revert", "scrips", "H", footer=True, palette=False),
+    ActionSpec(
+        "scrips.queue", "scope", "Scrips that run for a queue, in order", "scrips", "Q", palette=False
+    ),
+    ActionSpec("scrips.deleted", "restore", "Restore a deleted scrip", "scrips", "U", palette=False),
+    ActionSpec("templates.new", "new", "New template", "templates", "n", footer=True, palette=False),
+    ActionSpec("templates.edit", "edit", "Edit template", "templates", "e", footer=True, palette=False),
+    ActionSpec(
+        "templates.delete", "delete", "Delete template", "templates", "d", palette=False, destructive=True
+    ),
+    ActionSpec("templates.history", "history", "History and revert", "templates", "H", palette=False),
+    ActionSpec(
+        "editor.save",
+        "save",
+        "Save (a revision)",
+        "editor",
+        "ctrl+s,f2",
+        footer=True,
+        palette=False,
+        priority=True,
+    ),
+    ActionSpec(
+        "editor.dry_run",
+        "dry_run",
+        "Dry-run on a ticket",
+        "editor",
+        "ctrl+t",
+        footer=True,
+        palette=False,
+        priority=True,
+    ),
+    ActionSpec("editor.find", "find", "Find", "editor", "ctrl+f", footer=True, palette=False, priority=True),
+    ActionSpec("editor.find_next", "find_next", "Find next", "editor", "f3", palette=False),
+    ActionSpec("editor.goto", "goto", "Go to line", "editor", "ctrl+g", palette=False, priority=True),
+    ActionSpec(
+        "editor.problem",
+        "next_problem",
+        "Jump to the next problem",
+        "editor",
+        "f8",
+        footer=True,
+        palette=False,
+    ),
+    ActionSpec("editor.history", "history", "History and revert", "editor", "f6", palette=False),
+    ActionSpec("editor.external", "external", "Edit the text in $EDITOR", "editor", "f4", palette=False),
+    ActionSpec(
+        "revisions.revert",
+        "revert",
+        "Revert to the highlighted revision",
+        "dialog",
+        "r",
+        footer=True,
+        palette=False,
+    ),
+    ActionSpec(
+        "editor.close",
+        "close",
+        "Leave the editor",
+        "editor",
+        "escape",
+        footer=True,
+        palette=False,
+        priority=True,
+    ),
+    # admin panes for lifecycles, queues and custom fields
+    ActionSpec(
+        "admin.lifecycle.edit", "edit", "Edit lifecycle", "lifecycles", "e", footer=True, palette=False
+    ),
+    ActionSpec(
+        "admin.lifecycle.new", "new", "New lifecycle (a copy)", "lifecycles", "n", footer=True, palette=False
+    ),
+    ActionSpec(
+        "admin.lifecycle.save", "save", "Save lifecycle", "lifecycles", "ctrl+s", footer=True, palette=False
+    ),
+    ActionSpec(
+        "admin.lifecycle.cancel",
+        "cancel",
+        "Cancel editing",
+        "lifecycles",
+        "escape",
+        footer=True,
+        palette=False,
+    ),
+    ActionSpec(
+        "admin.lifecycle.reload", "reload", "Reload", "lifecycles", "ctrl+r", footer=True, palette=False
+    ),
+    ActionSpec("admin.queue.new", "new", "New queue", "queueadmin", "n", footer=True, palette=False),
+    ActionSpec("admin.queue.edit", "edit", "Edit queue", "queueadmin", "e", footer=True, palette=False),
+    ActionSpec("admin.queue.save", "save", "Save queue", "queueadmin", "ctrl+s", footer=True, palette=False),
+    ActionSpec("admin.queue.cancel", "cancel", "Cancel", "queueadmin", "escape", footer=True, palette=False),
+    ActionSpec("admin.queue.reload", "reload", "Reload", "queueadmin", "ctrl+r", footer=True, palette=False),
+    ActionSpec(
+        "admin.queue.unwatch", "remove_watcher", "Remove watcher", "queueadmin", "d,delete", palette=False
+    ),
+    ActionSpec("admin.cf.new", "new", "New custom field", "cfadmin", "n", footer=True, palette=False),
+    ActionSpec("admin.cf.edit", "edit", "Edit custom field", "cfadmin", "e", footer=True, palette=False),
+    ActionSpec("admin.cf.save", "save", "Save custom field", "cfadmin", "ctrl+s", footer=True, palette=False),
+    ActionSpec("admin.cf.cancel", "cancel", "Cancel", "cfadmin", "escape", footer=True, palette=False),
+    ActionSpec("admin.cf.reload", "reload", "Reload", "cfadmin", "ctrl+r", footer=True, palette=False),
 )
 
 BY_ID = {spec.id: spec for spec in ACTIONS}

@@ -8,29 +8,37 @@ there is one, else on the open ticket (from the detail/history panes) or the hig
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import WorkerCancelled, WorkerFailed
 
-from tessera.core.db import Database
 from tessera.core.errors import DatabaseUnavailable, TesseraError
 from tessera.core.listing import QueueInfo, TicketRow, TicketView
-from tessera.tui import drafts, safe
+from tessera.tui import drafts, review, safe
+from tessera.tui import history as history_text
 from tessera.tui.actions import ACTIONS, SCOPES, bindings, effective_keys
-from tessera.tui.backend import DEMO_TICKETS, Backend, Outcome, Startup
+from tessera.tui.backend import DEMO_TICKETS, Backend, FirstScreenHelper, Outcome, Startup
+from tessera.tui.history import size_text, when
 from tessera.tui.keymap import keymap_path, load_keymap
+from tessera.tui.review import ReviewScreen, render_plan
 from tessera.tui.screens import (
     Choice,
     ComposeScreen,
@@ -43,11 +51,14 @@ from tessera.tui.screens import (
 )
 from tessera.tui.themes import DARK, LIGHT, THEMES, short_name, theme_name
 
+if TYPE_CHECKING:
+    from tessera.core.db import Database
+
 T = TypeVar("T")
 PAGE = 100
 COLUMNS = (
     ("flag", "  ", 2),
-    ("id", "ID", 8),
+    ("id", "ID", 9),
     ("subject", "Subject", 28),
     ("status", "Status", 8),
     ("owner", "Owner", 8),
@@ -60,6 +71,7 @@ SORT_LABELS = {key: label for key, label, _width in COLUMNS if key != "flag"}
 SORT_LABELS.update(created="Age (created)", updated="Last update", priority="Priority")
 DESCENDING_FIRST = {"updated", "created", "priority", "id"}
 RETRY_SECONDS = 5
+SHORT_TERMINAL = 40  # rows: below this the focused half of the screen gets most of it
 LIVE_DELAY = 0.2  # seconds to gather notices before reloading (a burst of changes, one reload)
 PREF_THEME = "theme"
 PREF_VIEW = "tui.view"
@@ -77,21 +89,6 @@ def age(moment: datetime | None, now: datetime) -> str:
     return "<1m"
 
 
-def when(value: str | datetime | None) -> str:
-    if value is None:
-        return "-"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def size_text(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
 class TicketTable(DataTable[Any]):
     BINDINGS = bindings("queue")
 
@@ -106,8 +103,35 @@ class ReadPane(VerticalScroll):
     BINDINGS = bindings("history")
 
 
+class HistoryPane(ReadPane):
+    """The history pane: tells the screen when the reader reaches the top (to lay out earlier ones)."""
+
+    class ReachedTop(Message):
+        def __init__(self, everything: bool) -> None:
+            super().__init__()
+            self.everything = everything
+
+    # Set before earlier transactions are laid out above: the distance from the reading position
+    # to the end, kept when the content grows, so the reader stays where they were.
+    keep_from_end: float | None = None
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value:
+            self.post_message(self.ReachedTop(everything=False))
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.keep_from_end is not None:
+            self.scroll_to(y=size.height - self.keep_from_end, animate=False)
+            self.keep_from_end = None
+
+    def action_scroll_home(self) -> None:
+        self.post_message(self.ReachedTop(everything=True))
+        super().action_scroll_home()
+
+
 class MainScreen(Screen[None]):
-    BINDINGS = bindings("global") + bindings("ticket")
+    BINDINGS = bindings("ticket") + bindings("global")  # the verbs first: a narrow footer keeps them
 
     def __init__(self) -> None:
         super().__init__(id="main")
@@ -123,6 +147,9 @@ class MainScreen(Screen[None]):
         self.search_query = ""
         self.marked: set[int] = set()
         self.current: TicketView | None = None
+        self.history_mode = history_text.EVERYTHING
+        self.show_trace = False
+        self.history_window = history_text.PAGE  # how many of the newest transactions are laid out
         self.loading_more = False
         self._filter_timer: Timer | None = None
         self._retry: Timer | None = None
@@ -156,7 +183,7 @@ class MainScreen(Screen[None]):
                 with ReadPane(id="detail", classes="pane"):
                     hint = Text("No ticket open: highlight one and press enter", style="dim")
                     yield Static(hint, id="detail-body")
-                with ReadPane(id="history", classes="pane"):
+                with HistoryPane(id="history", classes="pane"):
                     yield Static("", id="history-body")
         yield Footer()
 
@@ -172,6 +199,15 @@ class MainScreen(Screen[None]):
     @property
     def table(self) -> TicketTable:
         return self.query_one(TicketTable)
+
+    # On a short terminal (80×24 over SSH) the pane in use gets the room: the list while you
+    # pick, the ticket while you read (lazygit's accordion), instead of a fixed split of both.
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < SHORT_TERMINAL, "-short")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        reading = event.widget in (self.query_one("#detail"), self.query_one("#history"))
+        self.set_class(reading, "-reading")
 
     def update_topbar(self) -> None:
         bar = Text()
@@ -235,8 +271,13 @@ class MainScreen(Screen[None]):
     async def start(self) -> None:
         app = self.tui
         try:
-            db = await asyncio.to_thread(app.database_factory)
-            self.backend = Backend(db, app.user)
+            # Read by the start-up helper while this process drew (None: open the database here).
+            first = await asyncio.to_thread(app.first_screen.result) if app.first_screen else None
+            if first is not None:
+                self.backend = Backend(None, app.user, opener=app.database_factory, first=first)
+            else:
+                db = await asyncio.to_thread(app.database_factory)
+                self.backend = Backend(db, app.user)
             info: Startup = await asyncio.to_thread(self.backend.startup)
         except TesseraError as exc:
             app.fail(exc)
@@ -256,7 +297,8 @@ class MainScreen(Screen[None]):
             self.search_query = view["search"]
         self.set_queues(info.queues, preferred=view.get("queue") if isinstance(view, dict) else None)
         self.set_interval(app.poll_seconds, self.poll)
-        self.listen_live()
+        if first is None:  # else once the first page is on screen (it catches up with changes then)
+            self.listen_live()
         self.update_topbar()
         for problem in app.keymap_problems:
             self.notify(problem, severity="warning", markup=False, timeout=10)
@@ -266,6 +308,25 @@ class MainScreen(Screen[None]):
         elif info.empty:
             self.notify("This desk has no tickets yet.", markup=False)
         self.ready.set()
+        # Once the first page is painted: open the database (if the helper read the page) and import
+        # what opening and changing a ticket need, in a thread, so the first enter does not wait.
+        # (Or, for bench/tui.py, note the time and exit.)
+        for worker in [w for w in self.workers if w.group == "tickets"]:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):  # a newer load, or reported
+                await worker.wait()
+        backend = self.backend
+
+        def first_page_shown() -> None:
+            gc.enable()  # `tessera` turns the collector off while it starts (tessera.cli.main.run)
+            if app.startup_probe is not None:
+                Path(app.startup_probe).write_text(f"{time.time():.6f}\n")
+                app.exit()
+                return
+            threading.Thread(target=backend.warm, name="tessera-warm", daemon=True).start()
+            if first is not None:
+                self.listen_live()
+
+        self.call_after_refresh(first_page_shown)
 
     def _seed_answer(self, yes: bool | None) -> None:
         if yes:
@@ -543,6 +604,12 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.tui.keymap, str(keymap_path())))
 
+    def action_admin(self) -> None:
+        """The admin area (scrips, templates, lifecycles, queues); core decides who gets in."""
+        from tessera.tui.admin.screen import open_admin
+
+        open_admin(self)
+
     def action_refresh(self) -> None:
         self.load_tickets()
         if self.current is not None:
@@ -707,13 +774,57 @@ class MainScreen(Screen[None]):
             self.query_one("#history").focus()
 
     def show_ticket(self, view: TicketView) -> None:
+        pane = self.query_one("#history", HistoryPane)
+        same = self.current is not None and self.current.ticket["id"] == view.ticket["id"]
+        if same and self.current is not None:
+            # A refresh (yours or a live change): what was laid out stays, new transactions join it,
+            # and the view follows the end only if you were at the end.
+            self.history_window += max(0, len(view.history) - len(self.current.history))
+        else:
+            self.history_window = history_text.PAGE
+        follow = not same or pane.is_vertical_scroll_end
         self.current = view
         self.query_one("#detail-body", Static).update(render_detail(view))
-        self.query_one("#history-body", Static).update(render_history(view.history))
         self.query_one("#detail").border_title = safe.clean_line(view.ticket["display_id"])
-        history = self.query_one("#history")
-        history.border_title = f"History ({len(view.history)})"
-        history.scroll_end(animate=False)
+        self.render_history_pane()
+        if follow:
+            pane.scroll_end(animate=False)
+
+    def render_history_pane(self) -> None:
+        if self.current is None:
+            return
+        events, mode, trace = self.current.history, self.history_mode, self.show_trace
+        text = history_text.render_history(events, mode, trace, newest=self.history_window)
+        self.query_one("#history-body", Static).update(text)
+        self.query_one("#history").border_title = history_text.title(events, mode, trace)
+
+    @on(HistoryPane.ReachedTop)
+    def _history_top(self, event: HistoryPane.ReachedTop) -> None:
+        if self.current is None:
+            return
+        events = self.current.history
+        if not history_text.hidden(events, self.history_mode, self.history_window):
+            return
+        pane = self.query_one("#history", HistoryPane)
+        if event.everything:
+            self.history_window = len(events)
+            self.render_history_pane()
+            pane.call_after_refresh(pane.scroll_home, animate=False)
+            return
+        pane.keep_from_end = pane.virtual_size.height - pane.scroll_y
+        self.history_window += history_text.PAGE
+        self.render_history_pane()
+
+    def action_history_filter(self) -> None:
+        self.history_mode = history_text.next_mode(self.history_mode)
+        self.render_history_pane()
+        shown = history_text.MODES[self.history_mode] or "everything"
+        self.notify(f"History: {shown}", markup=False, timeout=2)
+
+    def action_toggle_trace(self) -> None:
+        self.show_trace = not self.show_trace
+        self.render_history_pane()
+        self.notify(f"Scrip trace {'shown' if self.show_trace else 'hidden'}", markup=False, timeout=2)
 
     # -- ticket verbs ----------------------------------------------------------------------
 
@@ -796,11 +907,25 @@ class MainScreen(Screen[None]):
         else:
             to = ["the requestors of each ticket"]
         draft = drafts.draft_path(self.backend.user or "me", kind, ids)
-        body = await self.app.push_screen_wait(ComposeScreen(kind, self.describe(ids), to, cc, draft))
-        if body is None:
-            return
         backend = self.backend
-        if kind == "reply":
+        targets = self.describe(ids)
+        while True:
+            body = await self.app.push_screen_wait(ComposeScreen(kind, targets, to, cc, draft))
+            if body is None:
+                return
+            # One ticket: the review shows what the scrips will mail with it (nothing is recorded).
+            plan = None
+            if len(ids) == 1:
+                plan = await self.db(backend.message_preview, ids[0], kind, body)
+            choice = await self.app.push_screen_wait(ReviewScreen(kind, targets, to, cc, body, plan))
+            if choice != review.EDIT:
+                break
+        if choice == review.POSTPONE:
+            self.notify(f"Draft kept in {draft}; it comes back next time", markup=False, timeout=4)
+        elif choice == review.DISCARD:
+            drafts.remove(draft)
+            self.notify("Message discarded", markup=False, timeout=3)
+        elif kind == "reply":
             self.apply("Replied", ids, lambda: backend.reply(ids, body), draft=draft)
         else:
             self.apply("Commented", ids, lambda: backend.comment(ids, body), draft=draft)
@@ -856,10 +981,24 @@ class MainScreen(Screen[None]):
         def go() -> None:
             self.apply("Taken", ids, lambda: backend.take(ids))
 
+        def steal() -> None:
+            self.apply("Stolen", ids, lambda: backend.steal(ids))
+
+        owner = self.owner_of(ids[0]) if len(ids) == 1 else None
         if len(ids) > 1:
             self.confirm_then(f"Take {self.describe(ids)}?", go)
+        elif owner and owner != backend.user:
+            # RT's rule: taking someone else's ticket is a steal; say so and ask, rather than refuse.
+            self.confirm_then(f"{self.describe(ids)} is owned by {owner}. Steal it?", steal)
         else:
             go()
+
+    def owner_of(self, ticket_id: int) -> str | None:
+        if self.current is not None and self.current.ticket["id"] == ticket_id:
+            owner = self.current.ticket.get("owner")
+            return None if owner in (None, "", "Nobody") else str(owner)
+        row = self.rows.get(ticket_id)
+        return row.owner if row is not None and row.owner not in ("", "Nobody") else None
 
     @work(group="compose")
     async def action_assign(self) -> None:
@@ -976,45 +1115,6 @@ class MainScreen(Screen[None]):
         self.notify(f"Saved {path} ({size_text(len(data.data))})", markup=False)
 
 
-def render_plan(plan: dict[str, Any]) -> Text:
-    """The scrip dry-run of a change: which scrips fire, the mail they would send, the field changes."""
-    out = Text()
-    out.append("Dry run of the scrips\n", style="bold underline")
-    fired = [s for s in plan.get("scrips", []) if s.get("fires")]
-    quiet = len(plan.get("scrips", [])) - len(fired)
-    for scrip in fired:
-        out.append("  fires  ", style="bold")
-        out.append(safe.clean_line(scrip.get("description") or f"scrip {scrip.get('id')}"))
-        out.append("\n")
-    if not fired:
-        out.append("  no scrip fires\n")
-    if quiet:
-        out.append(f"  ({quiet} other scrips do not apply)\n", style="dim")
-    messages = plan.get("messages", [])
-    out.append(f"\nMail that would be queued: {len(messages)}\n", style="bold underline")
-    for message in messages:
-        for label in ("to", "cc", "bcc"):
-            people = message.get(label) or []
-            if people:
-                out.append(f"  {label.capitalize()}: ", style="bold")
-                out.append(safe.clean_line(", ".join(people)) + "\n")
-        out.append("  Subject: ", style="bold")
-        out.append(safe.clean_line(message.get("subject") or "") + "\n")
-        lines = safe.clean(message.get("body") or "").strip().split("\n")
-        for body_line in lines[:4]:
-            out.append("  │ " + body_line + "\n", style="dim")
-        if len(lines) > 4:
-            out.append(f"  │ … {len(lines) - 4} more lines\n", style="dim")
-    changes = plan.get("changes", [])
-    if changes:
-        out.append("\nChanges\n", style="bold underline")
-        for change in changes:
-            who = " (by a scrip)" if change.get("by_scrip") else ""
-            line = f"  {change.get('field')}: {change.get('old') or '-'} → {change.get('new') or '-'}{who}"
-            out.append(safe.clean_line(line) + "\n")
-    return out
-
-
 def safe_filename(name: str) -> str:
     cleaned = safe.clean_line(os.path.basename(name.replace("\\", "/"))).strip().lstrip(".")
     return cleaned or "attachment"
@@ -1076,54 +1176,6 @@ def render_detail(view: TicketView) -> Text:
     return out
 
 
-KIND_TITLES = {
-    "Create": "Ticket created",
-    "Correspond": "Correspondence",
-    "Comment": "Comment",
-}
-
-
-def _event_title(event: dict[str, Any]) -> str:
-    kind = event["type"]
-    if kind in KIND_TITLES:
-        return KIND_TITLES[kind]
-    field = event.get("field")
-    old, new = event.get("old"), event.get("new")
-    if field:
-        return f"{field}: {old if old is not None else '-'} → {new if new is not None else '-'}  ({kind})"
-    return kind
-
-
-def render_history(events: list[dict[str, Any]]) -> Text:
-    out = Text()
-    if not events:
-        out.append("No history", style="dim")
-    for event in events:
-        message = event.get("message")
-        loud = event["type"] in ("Create", "Correspond", "Comment")
-        out.append(when(event["created"]) + "  ", style="dim")
-        out.append(safe.clean_line(event.get("actor") or "system"), style="bold")
-        out.append("  ")
-        out.append(safe.clean_line(_event_title(event)), style="bold" if loud else "")
-        if event["type"] == "Comment":
-            out.append("  [internal]", style="italic")
-        out.append("\n")
-        if message:
-            if message.get("hidden"):
-                out.append("  (comment hidden: you may not see comments)\n", style="dim italic")
-            else:
-                body = safe.clean(message.get("content") or "").rstrip()
-                if body:
-                    for body_line in body.split("\n"):
-                        out.append("  │ " + body_line + "\n")
-                for att in message.get("attachments") or []:
-                    out.append("  attached: ")
-                    out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
-                    out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
-        out.append("\n")
-    return out
-
-
 class TesseraApp(App[None]):
     CSS_PATH = "tessera.tcss"
     TITLE = "Tessera"
@@ -1139,15 +1191,19 @@ class TesseraApp(App[None]):
         demo_tickets: int = DEMO_TICKETS,
         poll_seconds: float = 30,
         keymap_file: Path | None = None,
+        first_screen: FirstScreenHelper | None = None,
     ) -> None:
         super().__init__()
         self.database_factory = database_factory
+        self.first_screen = first_screen
         self.user = user
         self.requested_theme = theme_name(theme)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.demo_tickets = demo_tickets
         self.poll_seconds = poll_seconds
         self.error: TesseraError | None = None
+        # Benchmarks only (bench/tui.py): write the time the first page is on screen there, then exit.
+        self.startup_probe = os.environ.get("TESSERA_STARTUP_PROBE") or None
         for item in THEMES:
             self.register_theme(item)
         self.theme = self.requested_theme or LIGHT

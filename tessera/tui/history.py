@@ -15,6 +15,7 @@ from rich.text import Text
 from tessera.tui import safe
 
 EVERYTHING, MESSAGES, CONVERSATION = "everything", "messages", "conversation"
+PAGE = 25  # transactions laid out at first, and added each time you scroll to the top
 # The order `f` cycles through, and how each is named in the pane's title.
 MODES = {EVERYTHING: "", MESSAGES: "correspondence only", CONVERSATION: "correspondence and comments"}
 MESSAGE_TYPES = {"Create", "Correspond"}
@@ -37,6 +38,11 @@ def shown(events: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
     if mode == CONVERSATION:
         return [e for e in events if e["type"] in MESSAGE_TYPES or e["type"] == "Comment"]
     return events
+
+
+def hidden(events: list[dict[str, Any]], mode: str, newest: int) -> int:
+    """How many transactions the window leaves out (those before the newest `newest`)."""
+    return max(0, len(shown(events, mode)) - newest)
 
 
 def title(events: list[dict[str, Any]], mode: str, trace: bool) -> str:
@@ -76,11 +82,22 @@ def event_title(event: dict[str, Any]) -> str:
     return kind
 
 
-def render_history(events: list[dict[str, Any]], mode: str = EVERYTHING, trace: bool = False) -> Text:
+def render_history(
+    events: list[dict[str, Any]], mode: str = EVERYTHING, trace: bool = False, newest: int | None = None
+) -> Text:
+    """The history as text; with `newest`, only that many of the latest transactions.
+
+    Laying text out is what costs (about 2 s for 600 messages here), so the pane shows the newest
+    page and brings earlier ones as you scroll up, like a chat client, instead of the whole thread.
+    """
     out = Text()
     visible = shown(events, mode)
     if not visible:
         out.append("No history" if not events else f"Nothing here: {MODES[mode]} (f shows more)", style="dim")
+    earlier = max(0, len(visible) - newest) if newest is not None else 0
+    if earlier:
+        visible = visible[earlier:]
+        out.append(f"▲ {earlier} earlier transactions: scroll up for more, g for all\n\n", style="dim italic")
     for event in visible:
         message = event.get("message")
         loud = event["type"] in ("Create", "Correspond", "Comment")

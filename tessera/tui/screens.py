@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from textual.widgets import Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tessera.tui import drafts, safe
-from tessera.tui.actions import ACTIONS, SCOPES, bindings_for, effective_keys
+from tessera.tui.actions import ACTIONS, SCOPES, ActionSpec, bindings_for, effective_keys
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -327,13 +328,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         body = Text()
         for scope, title in SCOPES.items():
+            rows = self.rows(scope)
+            if not rows:
+                continue
+            width = max(len(keys) for keys, _spec in rows) + 3
             body.append(f"{title}\n", style="bold underline")
-            for spec in ACTIONS:
-                if spec.scope != scope:
-                    continue
-                keys = ", ".join(effective_keys(spec, self.keymap))
-                body.append(f"  {keys:<16}", style="bold")
-                body.append(spec.description)
+            for keys, spec in rows:
+                body.append(f"  {keys:<{width}}", style="bold")
+                folded = keys.startswith("1-") and spec.description.endswith(" 1")
+                body.append(spec.description[:-1] + keys if folded else spec.description)
                 if spec.destructive:
                     body.append("  (asks y/N)", style="italic")
                 body.append("\n")
@@ -345,6 +348,25 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 yield Static(body)
             yield Label("esc / q = close", classes="hint")
+
+    def rows(self, scope: str) -> list[tuple[str, ActionSpec]]:
+        """(keys, action) lines; numbered actions on their own digits (views 1-9) fold into one."""
+        rows: list[tuple[str, ActionSpec]] = []
+        for spec in ACTIONS:
+            if spec.scope != scope:
+                continue
+            keys = effective_keys(spec, self.keymap)
+            numbered = re.fullmatch(r"(.+)\.(\d)", spec.id)
+            if numbered and keys == [numbered[2]]:
+                if numbered[2] != "1":
+                    continue  # folded into the line of number 1
+                last = max(
+                    s.id[-1] for s in ACTIONS if s.id.startswith(numbered[1] + ".") and s.id[-1].isdigit()
+                )
+                rows.append((f"1-{last}", spec))
+                continue
+            rows.append((", ".join(keys), spec))
+        return rows
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()
