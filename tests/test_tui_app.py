@@ -386,6 +386,34 @@ async def test_edit_fields_saves_only_changes(database: Database, desk) -> None:
 
 
 @run_async
+async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(database: Database, desk) -> None:
+    laptop = desk["laptop"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("edit"))
+        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        form = app.screen
+        assert isinstance(app.focused, Input) and app.focused.name == "subject"
+        await pilot.press(*" (again)")
+        final = next(i for i in form.query(Input) if i.name == "final_priority")
+        final.value = "abc"
+        await pilot.press(key("edit.save"))
+        error = form.query_one("#edit-error", Static)
+        await until(pilot, lambda: error.display)
+        assert "Final priority" in str(error.render()) and "final_priority" not in str(error.render())
+        assert app.screen is form and app.focused is final  # the form stays, at the refused field
+        assert ticket_state(database, laptop)["subject"] == "Laptop will not boot"  # nothing half-saved
+        final.value = "7"
+        await pilot.press(key("edit.save"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+    state = ticket_state(database, laptop)
+    assert state["subject"] == "Laptop will not boot (again)" and state["final_priority"] == 7
+
+
+@run_async
 async def test_filter_sort_and_escape(database: Database, desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
@@ -587,6 +615,7 @@ async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         field = app.screen.query_one(Input)
         assert field.value.endswith("steps.txt")
+        assert field.value.startswith(str(Path.home()))  # not wherever tessera was started from
         field.value = str(target)
         await pilot.press("enter")
         await until(pilot, lambda: target.exists())
@@ -864,3 +893,28 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
         await until(pilot, lambda: "earlier transactions" not in hist())
         assert "VPN drops every hour" in str(screen.query_one("#detail-body", Static).render())
         assert "message number 000" in hist()
+
+
+@run_async
+async def test_empty_list_says_why_and_a_new_search_drops_the_quick_filter(database: Database, desk) -> None:
+    from tessera.tui.screens import SearchScreen
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        empty = screen.query_one("#empty", Static)
+        assert not empty.display
+        await pilot.press(key("queue.filter"))
+        await pilot.press(*"zzzz", "enter")
+        await settle(pilot)
+        assert not screen.rows and empty.display
+        assert "No tickets match the filter “zzzz”: esc clears it." in str(empty.render())
+        assert not screen.query_one("#filter", Input).display  # the rows get the room back
+        assert "filter zzzz" in str(screen.query_one("#queue-pane").border_title)
+        await pilot.press(key("search"))
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        await pilot.press(*"Subject LIKE 'VPN'", "enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+        assert screen.filter_text == "" and list(screen.rows) == [desk["vpn"]]
+        assert not empty.display

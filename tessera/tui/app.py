@@ -71,6 +71,7 @@ SORT_LABELS = {key: label for key, label, _width in COLUMNS if key != "flag"}
 SORT_LABELS.update(created="Age (created)", updated="Last update", priority="Priority")
 DESCENDING_FIRST = {"updated", "created", "priority", "id"}
 RETRY_SECONDS = 5
+NARROW_TERMINAL = 100  # columns: below this the queue list hides (Q picks a queue)
 SHORT_TERMINAL = 40  # rows: below this the focused half of the screen gets most of it
 LIVE_DELAY = 0.2  # seconds to gather notices before reloading (a burst of changes, one reload)
 PREF_THEME = "theme"
@@ -176,6 +177,7 @@ class MainScreen(Screen[None]):
                     for key, label, width in COLUMNS:
                         table.add_column(label, key=key, width=width)
                     yield table
+                    yield Static("", id="empty")
                     yield Input(
                         placeholder="filter: subject words, a number, a status, an owner", id="filter"
                     )
@@ -193,6 +195,7 @@ class MainScreen(Screen[None]):
         self.query_one("#queue-pane").border_title = "Queue"
         self.query_one("#filter").display = False
         self.query_one("#banner").display = False
+        self.query_one("#empty").display = False
         self.query_one(TicketTable).focus()
         self.start()
 
@@ -204,6 +207,9 @@ class MainScreen(Screen[None]):
     # pick, the ticket while you read (lazygit's accordion), instead of a fixed split of both.
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < SHORT_TERMINAL, "-short")
+        # At 80 columns the queue list would leave the tickets too little room: Q picks a queue.
+        self.set_class(event.size.width < NARROW_TERMINAL, "-narrow")
+        self.update_topbar()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         reading = event.widget in (self.query_one("#detail"), self.query_one("#history"))
@@ -232,7 +238,25 @@ class MainScreen(Screen[None]):
         pane = self.query_one("#queue-pane")
         count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
         title = "Search" if self.search_query else (self.queue.name if self.queue else "Queue")
-        pane.border_title = f"{title} ({count})"
+        narrowed = f" · filter {safe.clean_line(self.filter_text)}" if self.filter_text else ""
+        pane.border_title = f"{title} ({count}){narrowed}"
+        pane.border_subtitle = "Q other queues" if self.has_class("-narrow") else ""
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        """An empty list says why, and how to get rows back, instead of showing nothing."""
+        empty = self.query_one("#empty", Static)
+        if self.rows or self.queue is None:
+            empty.display = False
+            return
+        if self.filter_text:
+            why = f"No tickets match the filter “{safe.clean_line(self.filter_text)}”: esc clears it."
+        elif self.search_query:
+            why = "No tickets match this search: F changes it, esc goes back to the queue."
+        else:
+            why = "This queue has no tickets."
+        empty.update(Text(why, style="italic"))
+        empty.display = True
 
     # -- database calls --------------------------------------------------------------------
 
@@ -291,11 +315,12 @@ class MainScreen(Screen[None]):
         if isinstance(view, dict) and isinstance(view.get("filter"), str) and view["filter"]:
             self.filter_text = view["filter"]
             field = self.query_one("#filter", Input)
-            field.value = self.filter_text
-            field.display = True
+            field.value = self.filter_text  # shown in the pane's title; / opens it again
         if isinstance(view, dict) and isinstance(view.get("search"), str):
             self.search_query = view["search"]
-        self.set_queues(info.queues, preferred=view.get("queue") if isinstance(view, dict) else None)
+        preferred = view.get("queue") if isinstance(view, dict) else None
+        # On an empty desk the seed question comes next: no "you can see no queues" warning first.
+        self.set_queues(info.queues, preferred=preferred, quiet=info.empty and info.can_seed)
         self.set_interval(app.poll_seconds, self.poll)
         if first is None:  # else once the first page is on screen (it catches up with changes then)
             self.listen_live()
@@ -347,14 +372,15 @@ class MainScreen(Screen[None]):
         if queues is not None:
             self.set_queues(queues, preferred=None)
 
-    def set_queues(self, queues: list[QueueInfo], preferred: object) -> None:
+    def set_queues(self, queues: list[QueueInfo], preferred: object, quiet: bool = False) -> None:
         self.queues = queues
         listing = self.query_one(QueueList)
         listing.clear_options()
         listing.add_options([Option(safe.line(q.name), id=str(q.id)) for q in queues])
         chosen = next((q for q in queues if q.name == preferred), queues[0] if queues else None)
         if chosen is None:
-            self.notify("You can see no queues.", severity="warning", markup=False)
+            if not quiet:
+                self.notify("You can see no queues.", severity="warning", markup=False)
             return
         listing.highlighted = queues.index(chosen)
         self.switch_queue(chosen, remember=False)
@@ -516,8 +542,7 @@ class MainScreen(Screen[None]):
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self.set_filter(event.value)
-        if not event.value:
-            event.input.display = False
+        event.input.display = False  # the top bar shows the filter; the rows get the room back
         self.table.focus()
 
     def set_filter(self, value: str) -> None:
@@ -565,12 +590,14 @@ class MainScreen(Screen[None]):
     # -- navigation actions ----------------------------------------------------------------
 
     def panes(self) -> list[Any]:
-        return [self.query_one(QueueList), self.table, self.query_one("#detail"), self.query_one("#history")]
+        every = [self.query_one(QueueList), self.table, self.query_one("#detail"), self.query_one("#history")]
+        return [pane for pane in every if pane.display]
 
     def _cycle(self, step: int) -> None:
         panes = self.panes()
         focused = self.focused
-        index = next((i for i, p in enumerate(panes) if focused is p), 1)
+        here = panes.index(self.table) if self.table in panes else 0
+        index = next((i for i, p in enumerate(panes) if focused is p), here)
         panes[(index + step) % len(panes)].focus()
 
     def action_next_pane(self) -> None:
@@ -666,8 +693,15 @@ class MainScreen(Screen[None]):
 
     def _searched(self, query: str | None) -> None:
         if query is not None:
+            self.clear_quick_filter()  # a new search starts whole: a leftover / filter would hide rows
             self.set_search(query)
             self.table.focus()
+
+    def clear_quick_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.value = ""
+        field.display = False
+        self.filter_text = ""
 
     @work(exclusive=True, group="views")
     async def action_views(self) -> None:
@@ -1066,12 +1100,20 @@ class MainScreen(Screen[None]):
             view = await self.db(self.backend.view, ids[0], mark_seen=False)
             if view is None:
                 return
-        changes = await self.app.push_screen_wait(EditScreen(view.ticket))
-        if not changes:
-            return
         backend = self.backend
         version = int(view.ticket["version"])
-        self.apply("Saved", ids, lambda: backend.edit(ids[0], changes, version))
+
+        async def submit(changes: dict[str, str]) -> str | None:
+            outcome = await self.db(backend.edit, ids[0], changes, version)
+            if outcome is None:
+                return "Not saved: the database did not answer (your changes are still here)"
+            return "; ".join(outcome.errors) or None
+
+        changes = await self.app.push_screen_wait(EditScreen(view.ticket, submit))
+        if changes:
+            self.notify(f"Saved: {self.describe(ids)}", markup=False, timeout=3)
+            self.load_tickets()
+            self.open_ticket(ids[0], focus=False)
 
     @work(group="compose")
     async def action_save_attachment(self) -> None:
@@ -1098,7 +1140,7 @@ class MainScreen(Screen[None]):
         if not chosen:
             return
         name = safe_filename(next(c.label for c in picks if c.value == chosen))
-        target = await self.app.push_screen_wait(PromptScreen("Save to", str(Path.cwd() / name)))
+        target = await self.app.push_screen_wait(PromptScreen("Save to", str(save_dir() / name)))
         if not target:
             return
         path = Path(target).expanduser()
@@ -1113,6 +1155,13 @@ class MainScreen(Screen[None]):
             self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
             return
         self.notify(f"Saved {path} ({size_text(len(data.data))})", markup=False)
+
+
+def save_dir() -> Path:
+    """Where attachments are saved unless you say otherwise: ~/Downloads if it exists, else ~."""
+    home = Path.home()
+    downloads = home / "Downloads"
+    return downloads if downloads.is_dir() else home
 
 
 def safe_filename(name: str) -> str:

@@ -54,6 +54,9 @@ class ReviewScreen(ModalScreen[str]):
                 "y = send    e = edit again    p = postpone    n = discard", classes="hint", id="review-hint"
             )
 
+    def on_mount(self) -> None:
+        self.query_one("#review-scroll").focus()  # arrows and page keys scroll a long review
+
     def render_message(self) -> Text:
         out = Text()
         if self.kind == "reply":
@@ -100,7 +103,7 @@ def render_plan(plan: dict[str, Any], skip_body: str | None = None) -> Text:
     if not fired:
         out.append("  no scrip fires\n")
     if quiet:
-        out.append(f"  ({quiet} other scrips do not apply)\n", style="dim")
+        out.append(f"  ({quiet} other scrip{'s do' if quiet > 1 else ' does'} not apply)\n", style="dim")
     messages = plan.get("messages", [])
     out.append(f"\nMail that would be queued: {len(messages)}\n", style="bold underline")
     for message in messages:

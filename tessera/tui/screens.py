@@ -6,7 +6,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -223,8 +223,9 @@ class ComposeScreen(ModalScreen[str | None]):
     def action_editor(self) -> None:
         self.save_draft()
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        if not self.draft.exists():
-            drafts.save(self.draft, "")
+        text = self.text
+        # End on a newline, as editors expect: what the editor appends then starts a line of its own.
+        drafts.save(self.draft, text if not text or text.endswith("\n") else text + "\n")
         try:
             with self.app.suspend():
                 subprocess.run([*editor, str(self.draft)], check=False)
@@ -276,13 +277,20 @@ EDITABLE = (
 
 
 class EditScreen(ModalScreen[dict[str, str] | None]):
-    """A form of the ticket's fields and custom fields; only changed values are returned."""
+    """A form of the ticket's fields and custom fields; ctrl+s saves only what changed.
+
+    `submit` saves and returns the refusal, if any: a refused value keeps the form open with the
+    reason under it and the cursor in that field, so nothing typed is lost.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("edit.save", "dialog.cancel")
 
-    def __init__(self, ticket: dict[str, object]) -> None:
+    def __init__(
+        self, ticket: dict[str, object], submit: Callable[[dict[str, str]], Awaitable[str | None]]
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.ticket = ticket
+        self.submit = submit
         self.original: dict[str, str] = {}
         for key, _label in EDITABLE:
             value = ticket.get(key)
@@ -290,26 +298,60 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         for name, value in dict(ticket.get("custom_fields") or {}).items():  # type: ignore[call-overload]
             joined = ",".join(value) if isinstance(value, list) else ("" if value is None else str(value))
             self.original[f"cf.{name}"] = joined
+        self.labels = {key: dict(EDITABLE).get(key) or key[3:] for key in self.original}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="edit"):
             yield Label(safe.line(f"Edit {self.ticket['display_id']}", "bold"), classes="title")
             with VerticalScroll(id="edit-fields"):
-                labels = dict(EDITABLE)
                 for index, (key, value) in enumerate(self.original.items()):
-                    label = labels.get(key) or key[3:]
                     with Horizontal(classes="field"):
-                        yield Label(safe.line(label), classes="field-label")
-                        yield Input(value=safe.clean_line(value), id=f"field-{index}", name=key)
+                        yield Label(safe.line(self.labels[key]), classes="field-label")
+                        # no select-on-focus: typing never silently replaces a whole value
+                        yield Input(
+                            value=safe.clean_line(value), id=f"field-{index}", name=key, select_on_focus=False
+                        )
+            yield Static("", id="edit-error")
             yield Label("tab = next field    ctrl+s / F2 = save    esc = cancel", classes="hint")
 
-    def action_save(self) -> None:
-        changes = {}
+    def on_mount(self) -> None:
+        self.query_one("#edit-error").display = False
+        first = self.query(Input).first()
+        first.focus()
+        first.cursor_position = len(first.value)
+
+    def changes(self) -> dict[str, str]:
+        out = {}
         for field in self.query(Input):
             key = field.name or ""
             if key in self.original and field.value != safe.clean_line(self.original[key]):
-                changes[key] = field.value
-        self.dismiss(changes)
+                out[key] = field.value
+        return out
+
+    @work(exclusive=True, group="edit")
+    async def action_save(self) -> None:
+        changes = self.changes()
+        if not changes:
+            self.dismiss({})
+            return
+        problem = await self.submit(changes)
+        if problem is None:
+            self.dismiss(changes)
+            return
+        self.show_problem(problem)
+
+    def show_problem(self, problem: str) -> None:
+        """The refusal under the form, in the words of the form (Final priority, not final_priority)."""
+        shown = problem
+        for field in self.query(Input):
+            key = field.name or ""
+            if problem.lower().startswith(key.lower() + ":"):
+                shown = self.labels[key] + problem[len(key) :]
+                field.focus()
+                break
+        error = self.query_one("#edit-error", Static)
+        error.update(safe.text("✗ " + shown, "bold"))
+        error.display = True
 
     def action_cancel(self) -> None:
         self.dismiss(None)
