@@ -187,12 +187,15 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         await pilot.press(key("editor.save"))
         await settle(pilot)
         assert counts(database) == before
-        assert any("Not saved" in str(n.message) for n in app._notifications)
+        # Said where the problem is, not in a toast that outlives the fix.
+        assert "Not saved" in str(editor.query_one("#ed-problems").render())
+        assert not any(n.severity == "error" for n in app._notifications)
 
         # Fix it; the problem goes away.
         area.load_text(FIXED)
         await checked(pilot, editor)
         assert area.marks == {} and editor.problems == []
+        assert "Not saved" not in str(editor.query_one("#ed-problems").render())
 
         # Dry-run on a real ticket: rendered headers, body, recipients; nothing written or sent.
         await type_into(pilot, "#dry-ticket", str(printer))
@@ -202,7 +205,8 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         shown = str(editor.query_one("#dry-result").render())
         assert "Subject: Closed: Printer on fire" in shown or "Closed: Printer on fire" in shown
         assert "To: printer@customer.example" in shown
-        assert "is resolved." in shown and "condition true" in shown
+        assert "is resolved." in shown and "OnResolve: true" in shown  # the condition's own name
+        assert "On Status" not in shown
         assert counts(database) == before
 
         # The dry-run follows the text as it stands.
@@ -237,6 +241,9 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         history: HistoryScreen = app.screen
         assert [r["change"] for r in history.rows] == ["update", "create"]
         assert "+  argument: Requestor,Cc" in str(history.query_one("#history-diff-body").render())
+        # Versions are numbered per scrip from 1, not by revision id.
+        labels = [str(o.prompt) for o in history.query_one("#history-revisions").options]
+        assert labels[0].startswith("v2 ") and labels[1].startswith("v1 ")
         await pilot.press("j")
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -244,6 +251,8 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         await until(pilot, lambda: app.screen is editor)
         await settle(pilot)
         assert editor.query_one("#ed-action-arg", Input).value == "Requestor"
+        title = str(editor.query_one("#editor-title").render())
+        assert title.startswith(f"Scrip {scrip_id}: Tell the requestor it is closed")
         with database.session() as session:
             ctx = open_context(session, "root")
             assert admin.get_scrip(ctx, scrip_id)["spec"]["action"]["argument"] == "Requestor"
@@ -358,6 +367,143 @@ async def test_list_keys_toggle_reorder_queue_scope_and_delete(database: Databas
         templates = app.screen.query_one(TemplateAdmin)
         await until(pilot, lambda: bool(templates.rows))
         assert any(r["name"] == "Resolved" for r in templates.rows)
+
+
+# -- what a new user hit at 80x24 -----------------------------------------------------------------
+
+NARROW = (80, 24)
+
+
+@run_async
+async def test_tab_switch_focuses_the_list_and_j_k_g_G_move_in_it(database: Database, desk) -> None:
+    """`3 j e` edits the second lifecycle; `4 j` moves in the queues; G then H: the last scrip."""
+    from textual.widgets import DataTable, OptionList
+
+    from tessera.tui.admin.lifecycles import LifecycleAdmin
+    from tessera.tui.admin.queues import QueueAdmin
+
+    app = make_app(database)
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await open_admin(pilot)
+        await pilot.press(key("admin.tab.3"))
+        lifecycles = screen.query_one(LifecycleAdmin)
+        await until(pilot, lambda: len(lifecycles.summaries) > 1)
+        await settle(pilot)
+        assert screen.focused is lifecycles.list
+        assert lifecycles.list.highlighted == 0
+        await pilot.press(key("admin.down"))
+        await settle(pilot)
+        assert lifecycles.list.highlighted == 1
+        await pilot.press("e")
+        second = lifecycles.summaries[1].name
+        await until(pilot, lambda: lifecycles.editing == second)
+        await pilot.press("escape")  # nothing changed: leaves without a question
+        await until(pilot, lambda: lifecycles.editing is None)
+
+        await pilot.press(key("admin.tab.4"))
+        await settle(pilot)
+        queues = screen.query_one(QueueAdmin)
+        assert isinstance(screen.focused, DataTable) and screen.focused is queues.table
+        await until(pilot, lambda: queues.table.row_count > 1)
+        await pilot.press(key("admin.down"))
+        await settle(pilot)
+        assert queues.table.cursor_row == 1
+        await pilot.press(key("admin.up"))
+        assert queues.table.cursor_row == 0
+
+        await pilot.press(key("admin.tab.5"))
+        await settle(pilot)
+        assert screen.focused is screen.query_one("#cf-table")
+        await pilot.press(key("admin.tab.3"))
+        await settle(pilot)
+        assert isinstance(screen.focused, OptionList)
+
+        await pilot.press(key("admin.tab.1"))
+        await settle(pilot)
+        scrips = screen.query_one(ScripAdmin)
+        assert screen.focused is scrips.table
+        await pilot.press(key("admin.bottom"))
+        await settle(pilot)
+        last = scrips.rows[-1]
+        assert scrips.table.cursor_row == len(scrips.rows) - 1
+        await pilot.press(key("scrips.history"))
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await settle(pilot)
+        history: HistoryScreen = app.screen
+        assert history.object_id == last["id"]
+        assert str(last["id"]) in str(history.query_one(".title").render())
+        if not history.rows:
+            body = str(history.query_one("#history-diff-body").render())
+            assert "No revisions yet: the first save makes one" in body
+        # The dialog fits the 80 columns.
+        box = history.query_one("#scrip-history").region
+        assert box.x >= 0 and box.right <= NARROW[0]
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press(key("admin.top"))
+        assert scrips.table.cursor_row == 0
+
+
+@run_async
+async def test_scrip_list_shows_id_and_order(database: Database, desk) -> None:
+    app = make_app(database)
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await open_admin(pilot)
+        scrips = screen.query_one(ScripAdmin)
+        labels = [str(c.label) for c in scrips.table.columns.values()]
+        assert labels[:2] == ["ID", "Order"]
+        first = scrips.table.get_row_at(0)
+        assert str(first[0]) == str(scrips.rows[0]["id"])
+        scope = screen.query_one("#scrips-scope")
+        assert scope.size.height >= 1 and "Order = sort order" in str(scope.render())
+
+
+@run_async
+async def test_narrow_editor_puts_the_dry_run_below_and_says_why_it_was_refused(
+    database: Database, desk
+) -> None:
+    app = make_app(database)
+    async with app.run_test(size=NARROW) as pilot:
+        editor = await new_scrip_with_broken_template(pilot)
+        right = editor.query_one("#editor-right")
+        area = editor.query_one("#ed-template", CodeArea)
+        assert editor.narrow and not right.display
+        assert area.size.width >= NARROW[0] - 4  # the template gets the full width
+        # ctrl+t without a ticket: the panel shows, the ticket field is focused, it says why.
+        editor.query_one("#ed-description").focus()
+        await pilot.press(key("editor.dry_run"))
+        await settle(pilot)
+        assert right.display and editor.focused is editor.query_one("#dry-ticket")
+        assert "Which ticket?" in str(editor.query_one("#dry-result").render())
+        # A refused dry-run keeps its reason in the panel.
+        area.load_text(FIXED)
+        await checked(pilot, editor)
+        await type_into(pilot, "#dry-ticket", "987654")
+        await pilot.press(key("editor.dry_run"))
+        await until(pilot, lambda: "refused" in str(editor.query_one("#dry-result").render()))
+        shown = str(editor.query_one("#dry-result").render())
+        assert "987654" in shown or "no ticket" in shown.lower() or "not" in shown.lower(), shown
+        # F7 hides it again.
+        await pilot.press(key("editor.dry_panel"))
+        await settle(pilot)
+        assert not right.display
+
+
+@run_async
+async def test_escape_in_the_scrip_editor_asks_before_discarding(database: Database, desk) -> None:
+    """Like the lifecycle editor: esc with unsaved changes asks; n keeps editing, y discards."""
+    app = make_app(database)
+    async with app.run_test(size=NARROW) as pilot:
+        editor = await new_scrip_with_broken_template(pilot)
+        await pilot.press(key("editor.close"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.no"))
+        await until(pilot, lambda: app.screen is editor)
+        assert editor.dirty
+        await pilot.press(key("editor.close"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(key("confirm.yes"))
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
 
 
 # -- snapshots ------------------------------------------------------------------------------------

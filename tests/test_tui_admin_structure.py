@@ -247,7 +247,10 @@ async def test_lifecycle_edit_error_then_save(database: Database, desk: dict[str
 
 
 @run_async
-async def test_lifecycle_escape_keeps_a_draft(database: Database, desk: dict[str, int]) -> None:
+async def test_lifecycle_escape_asks_before_discarding(database: Database, desk: dict[str, int]) -> None:
+    """Like the scrip editor: esc with unsaved changes asks; n keeps editing, y discards."""
+    from tessera.tui.screens import ConfirmScreen
+
     app = Host(lambda: LifecycleAdmin(Backend(database, "root")))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -260,17 +263,51 @@ async def test_lifecycle_escape_keeps_a_draft(database: Database, desk: dict[str
         editor.move_cursor((0, 0))
         await pilot.press("#", " ", "n", "o", "t", "e", "enter")
         await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # keep editing
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await settle(pilot)
-        assert pane.editing is None and app.focused is pane.list
-        assert "draft" in status_text(app, "#lc-status")
+        assert pane.editing == "default" and editor.text.startswith("# note\n")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")  # discard
+        await until(pilot, lambda: pane.editing is None)
+        await settle(pilot)
+        assert app.focused is pane.list
+        assert "discarded" in status_text(app, "#lc-status")
         await pilot.press("e")
         await until(pilot, lambda: pane.editing == "default")
-        assert editor.text.startswith("# note\n")
-        await pilot.press("ctrl+r")  # back to the stored version
-        await until(pilot, lambda: not editor.text.startswith("#"))
-        await pilot.press("escape")
-        await settle(pilot)
+        assert not editor.text.startswith("#")
+        await pilot.press("escape")  # nothing changed: no question
+        await until(pilot, lambda: pane.editing is None)
         assert "nothing changed" in status_text(app, "#lc-status")
+
+
+@run_async
+async def test_narrow_panes_wrap_the_status_and_keep_the_type_column(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+    """At 80x24 a long status line wraps, and the custom field table keeps its Type column whole."""
+    app = Host(lambda: LifecycleAdmin(Backend(database, "root")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LifecycleAdmin)
+        await until(pilot, lambda: pane.detail is not None)
+        pane.say("valid, not saved; warning: status 'pending' cannot be reached: no transition leads to it")
+        await settle(pilot)
+        assert app.query_one("#lc-status").size.height >= 2
+        # The transitions grid is not cut: the view scrolls sideways instead.
+        await pick(pilot, pane, "default")
+        await settle(pilot)
+        view = app.query_one("#lc-view")
+        grid_width = app.query_one("#lc-detail").size.width
+        assert grid_width > view.size.width and view.max_scroll_x > 0
+    app = Host(lambda: CustomFieldAdmin(Backend(database, "root")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(CustomFieldAdmin)
+        await until(pilot, lambda: pane.powers is not None)
+        await settle(pilot)
+        # The form no longer takes 56 of the 80 columns: the list keeps room for Name and Type.
+        assert pane.table.size.width >= 40, pane.table.size
 
 
 @run_async

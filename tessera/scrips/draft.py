@@ -148,7 +148,12 @@ def dry_run(
             trigger = f"latest transaction ({latest.type})" if latest is not None else "no transaction"
         if unit:
             run_unit(ctx, state, unit)
-        return _collect(ctx, state, draft.id, shown, trigger, notes)
+        cond = spec.get("condition") or {}
+        label = "expression" if cond.get("expression") else str(cond.get("name") or condition_name)
+        plan = _collect(ctx, state, draft.id, shown, trigger, notes)
+        for run in plan["runs"]:
+            run["condition_name"] = label  # the scrip's condition (OnResolve), not the txn type
+        return plan
     finally:
         session.rollback()
         ctx.depth = 0

@@ -169,6 +169,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
         ActionSpec(f"admin.tab.{n}", f"tab({n})", f"Admin tab {n}", "admin", str(n), palette=False)
         for n in range(1, 6)
     ),
+    ActionSpec("admin.down", "list('down')", "Down in the list", "admin", "j", palette=False),
+    ActionSpec("admin.up", "list('up')", "Up in the list", "admin", "k", palette=False),
+    ActionSpec("admin.top", "list('top')", "First row", "admin", "g", palette=False),
+    ActionSpec("admin.bottom", "list('bottom')", "Last row", "admin", "G", palette=False),
     ActionSpec("scrips.new", "new", "New scrip", "scrips", "n", footer=True, palette=False),
     ActionSpec("scrips.edit", "edit", "Edit scrip", "scrips", "e", footer=True, palette=False),
     ActionSpec("scrips.toggle", "toggle", "Enable / disable", "scrips", "space", footer=True, palette=False),
@@ -219,6 +223,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         palette=False,
     ),
     ActionSpec("editor.history", "history", "History and revert", "editor", "f6", palette=False),
+    ActionSpec("editor.dry_panel", "dry_panel", "Show / hide the dry-run", "editor", "f7", palette=False),
     ActionSpec("editor.external", "external", "Edit the text in $EDITOR", "editor", "f4", palette=False),
     ActionSpec(
         "revisions.revert",
@@ -232,7 +237,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "editor.close",
         "close",
-        "Leave the editor",
+        "Leave (y/N if unsaved)",
         "editor",
         "escape",
         footer=True,
@@ -252,7 +257,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "admin.lifecycle.cancel",
         "cancel",
-        "Cancel editing",
+        "Leave (y/N if unsaved)",
         "lifecycles",
         "escape",
         footer=True,

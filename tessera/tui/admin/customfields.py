@@ -49,7 +49,9 @@ class CustomFieldAdmin(Widget):
         border: round $primary;
     }
     CustomFieldAdmin #cf-side {
-        width: 56;
+        width: 42%;
+        min-width: 34;
+        max-width: 56;
         height: 1fr;
         border: round $foreground 30%;
         padding: 0 1;
@@ -199,7 +201,7 @@ class CustomFieldAdmin(Widget):
             values = ", ".join(row.values) if row.type == "select" else (row.pattern and f"/{row.pattern}/")
             self.table.add_row(
                 safe.line(row.name),
-                Text(row.type + (" (multiple)" if row.multiple else "")),
+                Text(row.type + ("+" if row.multiple else ""), no_wrap=True),  # + multiple values
                 safe.line(row.queue or "all queues"),
                 safe.line(values or "-"),
                 Text("disabled" if row.disabled else "enabled", style="dim" if row.disabled else ""),

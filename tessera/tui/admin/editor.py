@@ -38,6 +38,7 @@ from tessera.tui.backend import Backend
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
 
 CHECK_DELAY = 0.3
+NARROW = 120  # narrower than this: the dry-run goes below the template, shown with ctrl+t / F7
 DRY_RUN_DELAY = 0.8
 EXPRESSION = "(expression)"
 GLOBAL = "(global)"
@@ -161,12 +162,16 @@ def render_dry_run(plan: dict[str, Any]) -> Text:
         out.append("The scrip does not run.\n")
     for run in plan.get("runs", []):
         depth = f" (nested {run['depth']})" if run.get("depth") else ""
-        out.append(f"On {run.get('transaction_type') or '?'}{depth}: ", style="bold")
-        out.append(f"condition {run['condition']}")
+        name = run.get("condition_name") or "condition"
+        out.append(safe.clean_line(f"{name}{depth}") + ": ", style="bold")
+        out.append(f"{run['condition']}")
         if run["condition"] == "true":
             out.append(f" → {run['outcome']}", style="bold")
         if run.get("reason"):
             out.append(": " + safe.clean_line(run["reason"]))
+        if run.get("transaction_type"):
+            out.append(" ")
+            out.append(safe.clean_line(f"(on a {run['transaction_type']} transaction)"), style="dim")
         out.append("\n")
     for n, message in enumerate(plan.get("messages", []), start=1):
         out.append(f"\nMail {n}\n", style="bold underline")
@@ -238,6 +243,9 @@ class EditorScreen(Screen[bool]):
         self._dry_timer: Timer | None = None
         self._find_text = ""
         self.dry_ticket = ""
+        self.refused_save = False
+        self.narrow = False
+        self.dry_shown = False
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -337,18 +345,16 @@ class EditorScreen(Screen[bool]):
             if not self.template_only:
                 with Vertical(id="editor-right"):
                     yield Label(Text("Dry run (ctrl+t)", style="bold"))
+                    yield Static("", id="dry-hint")
                     yield _row("Ticket", Input(placeholder="42 or TKT-0042", id="dry-ticket"))
-                    yield _row(
-                        "Change",
-                        Input(placeholder="status=resolved (empty: latest transaction)", id="dry-change"),
+                    yield _row("Change", Input(placeholder="status=resolved", id="dry-change"))
+                    yield Static(
+                        Text("Change: FIELD=VALUE …; empty: the latest transaction", style="dim"),
+                        id="dry-change-help",
                     )
                     with VerticalScroll(id="dry-scroll"):
                         yield Static(
-                            Text(
-                                "Choose a ticket and a change, then ctrl+t.\n"
-                                "Nothing is written, nothing is sent.",
-                                style="dim",
-                            ),
+                            Text("Choose a ticket (and a change), then ctrl+t.", style="dim"),
                             id="dry-result",
                         )
         yield Footer()
@@ -361,7 +367,46 @@ class EditorScreen(Screen[bool]):
             return "New scrip"
         return f"Scrip {self.scrip_id}: {self.spec.get('description', '')}"
 
+    # -- narrow terminals: the dry-run below the template, shown on demand -------------------------
+
+    def on_resize(self, event: Any) -> None:
+        self.set_narrow(self.size.width < NARROW)
+
+    def set_narrow(self, narrow: bool) -> None:
+        self.narrow = narrow
+        self.set_class(narrow, "-narrow")
+        self.show_dry(self.dry_shown)
+
+    def show_dry(self, shown: bool) -> None:
+        self.dry_shown = shown
+        self.set_class(shown, "-dry-shown")
+        if self.template_only:
+            return
+        hint = self.query_one("#dry-hint", Static)
+        hint.update(
+            Text(
+                "F7 hides this panel · nothing is written, nothing is sent"
+                if self.narrow
+                else "Nothing is written, nothing is sent.",
+                style="dim",
+            )
+        )
+
+    def action_dry_panel(self) -> None:
+        """F7: on a narrow terminal show or hide the dry-run panel (below the template)."""
+        if self.template_only:
+            return
+        if not self.narrow:
+            self.query_one("#dry-ticket").focus()
+            return
+        self.show_dry(not self.dry_shown)
+        if self.dry_shown:
+            self.query_one("#dry-ticket").focus()
+        elif self.focused is None or "editor-right" in {a.id for a in self.focused.ancestors}:
+            self.query_one("#ed-template").focus()
+
     def on_mount(self) -> None:
+        self.set_narrow(self.size.width < NARROW)
         self.query_one("#ed-find").display = False
         area = self.query_one("#ed-template", CodeArea)
         grammar = "Jinja highlighting" if jinja_language() else "no Jinja grammar installed: plain text"
@@ -477,10 +522,10 @@ class EditorScreen(Screen[bool]):
         note = self.query_one("#ed-template-note", Static)
         entry = self.template_entry
         if self.template_id is None:
-            words = "new template: saved with the scrip"
+            words = "new: saved with the scrip"
         else:
             scope = f"queue {entry.get('queue')}" if entry.get("queue") else "global"
-            words = f"{scope} template · used by {self.used_by} scrip(s)"
+            words = f"{scope} · used by {self.used_by} scrip(s)"
         note.update(Text(safe.clean_line(words), style="dim"))
 
     @work(group="template-load", exclusive=True)
@@ -539,6 +584,9 @@ class EditorScreen(Screen[bool]):
             self.query_one("#ed-expression", CodeArea).set_marks(expression_marks)
         out = Text()
         errors = [p for p in problems if p.severity == "error"]
+        self.refused_save = self.refused_save and bool(errors)
+        if self.refused_save:
+            out.append("Not saved: fix this first (F8 goes to it)\n", style="bold reverse")
         if not problems:
             out.append("✓ compiles; every name it uses exists", style="bold")
         for p in problems[:6]:
@@ -589,7 +637,9 @@ class EditorScreen(Screen[bool]):
         self.show_problems(problems)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
-            self.notify(f"Not saved: {errors[0].field} {errors[0].text()}", severity="error", markup=False)
+            # Not a toast: the problem is shown at its line and in the list below the text.
+            self.refused_save = True
+            self.show_problems(problems)
             self.jump_to(errors[0])
             return
         if self.template_only:
@@ -637,9 +687,13 @@ class EditorScreen(Screen[bool]):
             self.notify("Dry-run a template from a scrip that uses it", markup=False)
             return
         ticket = self._value("#dry-ticket").strip()
+        if self.narrow and not self.dry_shown:
+            self.show_dry(True)
         if not ticket:
             self.query_one("#dry-ticket").focus()
-            self.notify("Which ticket? Type its number, then ctrl+t", markup=False, timeout=3)
+            self.query_one("#dry-result", Static).update(
+                Text("Which ticket? Type its number, then ctrl+t (or enter).", style="bold")
+            )
             return
         self.dry_ticket = ticket
         self.run_dry()
@@ -655,6 +709,8 @@ class EditorScreen(Screen[bool]):
 
     @work(group="dry-run", exclusive=True)
     async def run_dry(self) -> None:
+        import asyncio
+
         result = self.query_one("#dry-result", Static)
         try:
             changes = ab.parse_change(self._value("#dry-change"))
@@ -665,12 +721,17 @@ class EditorScreen(Screen[bool]):
         spec, template = self.current_spec(), self.current_template()
         self.query_one("#dry-scroll").loading = True
         try:
-            plan = await self.tui_db(ab.dry_run, self.backend, spec, template, ticket, changes, self.scrip_id)
+            plan = await asyncio.to_thread(
+                ab.dry_run, self.backend, spec, template, ticket, changes, self.scrip_id
+            )
+        except TesseraError as exc:  # the reason stays in the panel, not in a passing toast
+            refused = Text("The dry-run was refused:\n", style="bold")
+            refused.append(safe.clean(exc.message))
+            result.update(refused)
+            self.query_one("#dry-scroll").border_title = "refused"
+            return
         finally:
             self.query_one("#dry-scroll").loading = False
-        if plan is None:
-            result.update(Text("The dry-run was refused: see the message.", style="bold"))
-            return
         result.update(render_dry_run(plan))
         self.query_one("#dry-scroll").border_title = "fires" if plan["fires"] else "does not fire"
 
@@ -813,7 +874,10 @@ class EditorScreen(Screen[bool]):
             ConfirmScreen("Your unsaved edits are lost if you revert. Open the history?")
         ):
             return
-        reverted = await self.app.push_screen_wait(HistoryScreen(self.backend, kind, object_id, self.tui_db))
+        name = self.template_entry.get("name", "") if self.template_only else self.spec.get("description", "")
+        reverted = await self.app.push_screen_wait(
+            HistoryScreen(self.backend, kind, object_id, self.tui_db, name=name)
+        )
         if reverted:
             if self.template_only:
                 fresh = await self.tui_db(ab.template, self.backend, object_id)
@@ -826,6 +890,7 @@ class EditorScreen(Screen[bool]):
                     self.reload_scrip(fresh)
             self.saved_any = True
             self.saved_state = self.state()
+            self.query_one("#editor-title", Static).update(safe.line(self._title(), "bold"))
 
     def reload_scrip(self, fresh: dict[str, Any]) -> None:
         self.load_scrip(fresh)
@@ -857,7 +922,10 @@ class EditorScreen(Screen[bool]):
             getattr(self, "_find_area", self.query_one("#ed-template")).focus()
             return
         if self.dirty and not await self.app.push_screen_wait(
-            ConfirmScreen("Leave the editor and lose your unsaved edits?")
+            ConfirmScreen(
+                f"Discard your unsaved changes to this {'template' if self.template_only else 'scrip'}?"
+                " (n keeps editing)"
+            )
         ):
             return
         self.dismiss(self.saved_any)
@@ -885,24 +953,30 @@ class HistoryScreen(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("dialog.cancel", "revisions.revert")
 
-    def __init__(self, backend: Backend, kind: str, object_id: int, db: Any) -> None:
+    def __init__(self, backend: Backend, kind: str, object_id: int, db: Any, name: str = "") -> None:
         super().__init__(classes="dialog-screen")
         self.backend = backend
         self.kind = kind
         self.object_id = object_id
+        self.object_name = name
         self.db = db
         self.rows: list[dict[str, Any]] = []
 
+    def version(self, index: int) -> int:
+        """Versions are numbered per object from 1 (the oldest); the list is newest first."""
+        return len(self.rows) - index
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="scrip-history"):
-            yield Label(safe.line(f"History of {self.kind} {self.object_id}", "bold"), classes="title")
+            title = f"History of {self.kind} {self.object_id}" + (
+                f": {self.object_name}" if self.object_name else ""
+            )
+            yield Label(safe.line(title, "bold"), classes="title")
             with Horizontal(id="history-split"):
                 yield OptionList(id="history-revisions")
                 with VerticalScroll(id="history-diff"):
                     yield Static("", id="history-diff-body")
-            yield Label(
-                "j/k move    r = revert to the highlighted revision (y/N)    esc = close", classes="hint"
-            )
+            yield Label("j/k move · r revert to the highlighted version (y/N) · esc close", classes="hint")
 
     def on_mount(self) -> None:
         self.load()
@@ -916,9 +990,14 @@ class HistoryScreen(ModalScreen[bool]):
         self.rows = rows
         options = self.query_one("#history-revisions", OptionList)
         options.clear_options()
-        for row in rows:
+        if not rows:
+            options.add_option(Option(Text("(none)", style="dim"), disabled=True))
+            self.query_one("#history-diff-body", Static).update(
+                Text("No revisions yet: the first save makes one.", style="bold")
+            )
+        for n, row in enumerate(rows):
             label = Text()
-            label.append(f"#{row['id']} ", style="bold")
+            label.append(f"v{self.version(n)} ", style="bold")
             label.append(safe.clean_line((row["created"] or "")[:16].replace("T", " ")) + " ")
             label.append(safe.clean_line(row["actor"] or "?"), style="bold")
             label.append(f" {row['change']}: " + safe.clean_line(row["summary"]))
@@ -949,16 +1028,17 @@ class HistoryScreen(ModalScreen[bool]):
     async def action_revert(self) -> None:
         options = self.query_one("#history-revisions", OptionList)
         index = options.highlighted
-        if index is None or not self.rows:
+        if index is None or not 0 <= index < len(self.rows):
             return
         row = self.rows[index]
+        version = self.version(index)
         if not await self.app.push_screen_wait(
-            ConfirmScreen(f"Make this {self.kind} what revision #{row['id']} saved?")
+            ConfirmScreen(f"Make this {self.kind} what version v{version} saved?")
         ):
             return
         done = await self.db(ab.revert, self.backend, row["id"])
         if done is not None:
-            self.notify(f"Reverted to revision #{row['id']}", markup=False, timeout=4)
+            self.notify(f"Reverted to version v{version} (a new version)", markup=False, timeout=4)
             self.dismiss(True)
 
     def action_cancel(self) -> None:

@@ -2,7 +2,8 @@
 `apply_lifecycle` (the checks and the words of `tessera lifecycle apply`), validating as you type.
 
 Keys (the list focused): enter/e edit, n new (a copy of the highlighted one), ctrl+r reload.
-In the editor: ctrl+s save, escape leave (unsaved text is kept as a draft; e continues it),
+In the editor: ctrl+s save, escape leave (with unsaved changes: y discards them, n keeps editing,
+the same as the scrip editor),
 ctrl+r reload the stored definition. Tab moves between the list and the editor.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -44,7 +46,8 @@ STYLES = """
     text-style: bold;
 }
 .admin-status {
-    height: 1;
+    height: auto;
+    max-height: 4;
     padding: 0 1;
     background: $panel;
     color: $foreground;
@@ -135,6 +138,7 @@ def render_lifecycle(lifecycle: Lifecycle, queues: list[str]) -> RenderableType:
         label = safe.line(d(from_status)) if from_status else Text("(create)", style="italic")
         grid.add_row(label, *cells)
     parts.append(Text("Transitions (rows: from, columns: to; the letter is the right it needs)", "bold"))
+    parts.append(Text("wide? ←/→ scroll it (the view focused)", "dim"))
     parts.append(grid)
     legend = ", ".join(f"{code} = {right}" for right, code in codes.items())
     parts.append(safe.line(f"{legend}; {NOT_ALLOWED} not allowed; {SAME} same status", "dim"))
@@ -200,6 +204,7 @@ class LifecycleAdmin(Widget):
     }
     LifecycleAdmin #lc-view {
         height: 1fr;
+        overflow-x: auto;
         padding: 0 1;
         border: round $foreground 30%;
     }
@@ -209,11 +214,14 @@ class LifecycleAdmin(Widget):
     LifecycleAdmin #lc-edit {
         height: 1fr;
     }
+    LifecycleAdmin #lc-detail {
+        width: 100%;
+    }
     LifecycleAdmin #lc-editor {
         height: 1fr;
     }
     LifecycleAdmin #lc-edit-hint {
-        height: 1;
+        height: auto;
         padding: 0 1;
         color: $foreground-muted;
     }
@@ -252,7 +260,7 @@ class LifecycleAdmin(Widget):
                         id="lc-editor",
                     )
                     yield Static(
-                        Text("ctrl+s save · esc leave (draft kept) · ctrl+r reload stored version"),
+                        Text("ctrl+s save · esc leave (y/N if unsaved) · ctrl+r reload stored version"),
                         id="lc-edit-hint",
                     )
         yield Static("", id="lc-status", classes="admin-status")
@@ -346,7 +354,13 @@ class LifecycleAdmin(Widget):
             self.say(error or f"could not load {name}", "error")
             return
         self.detail = detail
-        self.query_one("#lc-detail", Static).update(render_lifecycle(detail.lifecycle, detail.queues))
+        shown = render_lifecycle(detail.lifecycle, detail.queues)
+        view = self.query_one("#lc-detail", Static)
+        view.update(shown)
+        # Never squeeze the transitions grid: wider than the view, it scrolls sideways (←/→).
+        console = self.app.console
+        need = Measurement.get(console, console.options.update_width(1000), shown).minimum
+        view.styles.min_width = need
 
     # -- editing ------------------------------------------------------------------------------
 
@@ -416,19 +430,28 @@ class LifecycleAdmin(Widget):
         self.say(f"reloaded the stored version of {name}")
         self._schedule_check()
 
-    def action_cancel(self) -> None:
+    @work(exclusive=True, group="lc-cancel")
+    async def action_cancel(self) -> None:
+        """Escape: leave the editor; with unsaved changes ask first (y discards, n keeps editing),
+        as the scrip editor does."""
         if self.editing is None:
             return
-        self._cancel_check()
         key = self.editing
         stored = self.detail.yaml if (self.detail and key != NEW) else None
-        text = self.editor.text
-        if text != stored:
-            self.drafts[key] = text
-            self.say("left the editor; your unsaved text is kept as a draft (e continues it)")
+        if self.editor.text != stored:
+            from tessera.tui.screens import ConfirmScreen
+
+            question = "Discard your unsaved changes to this lifecycle? (n keeps editing)"
+            if not await self.app.push_screen_wait(ConfirmScreen(question)):
+                self.editor.focus()
+                return
+            self.say("left the editor; your unsaved changes were discarded")
         else:
-            self.drafts.pop(key, None)
             self.say("left the editor; nothing changed")
+        if self.editing != key:
+            return
+        self._cancel_check()
+        self.drafts.pop(key, None)
         self.editing = None
         self.query_one("#lc-switch", ContentSwitcher).current = "lc-view"
         self.list.focus()

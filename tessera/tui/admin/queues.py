@@ -51,7 +51,9 @@ class QueueAdmin(Widget):
         border: round $primary;
     }
     QueueAdmin #q-side {
-        width: 56;
+        width: 42%;
+        min-width: 34;
+        max-width: 56;
         height: 1fr;
         border: round $foreground 30%;
         padding: 0 1;

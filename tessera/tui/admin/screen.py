@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, OptionList, Static, TabbedContent, TabPane
 
 from tessera.tui import safe
 from tessera.tui.actions import bindings, bindings_for
@@ -77,8 +77,8 @@ class AdminScreen(Screen[None]):
         pane = tabs.get_pane(tabs.active) if tabs.active else None
         if pane is None:
             return
-        table = next(iter(pane.query("DataTable")), None)
-        target = table or next((w for w in pane.query("*") if w.focusable), None)
+        lists = [w for w in pane.query("DataTable, OptionList") if w.focusable and w.display]
+        target = lists[0] if lists else next((w for w in pane.query("*") if w.focusable), None)
         if target is not None:
             target.focus()
 
@@ -88,6 +88,22 @@ class AdminScreen(Screen[None]):
         if 1 <= number <= len(panes):
             tabs.active = panes[number - 1].id or ""
             self.call_after_refresh(self._focus_tab)
+
+    def action_list(self, where: str) -> None:
+        """j/k/g/G in the focused list of a tab (a table or an option list); elsewhere nothing."""
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            if where in ("down", "up"):
+                (focused.action_cursor_down if where == "down" else focused.action_cursor_up)()
+            elif focused.row_count:
+                focused.move_cursor(row=0 if where == "top" else focused.row_count - 1)
+        elif isinstance(focused, OptionList) and focused.option_count:
+            if where == "down":
+                focused.action_cursor_down()
+            elif where == "up":
+                focused.action_cursor_up()
+            else:
+                focused.highlighted = 0 if where == "top" else focused.option_count - 1
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.call_after_refresh(self._focus_tab)

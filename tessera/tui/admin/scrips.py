@@ -2,7 +2,8 @@
 enable, disable, delete, see the history of and revert scrips and templates.
 
 Scrips show either all of them (global and every queue's) or, after Q, those that apply to one
-queue in the order the engine runs them (the # column). Rights are checked by core on every call;
+queue in the order the engine runs them (the Order column; ID is the scrip's id, as traces
+show it). Rights are checked by core on every call;
 what the actor may not do is refused with a one-line notification.
 """
 
@@ -70,8 +71,9 @@ class ScripAdmin(Widget):
         yield Static("", id="scrips-scope", classes="admin-scope")
         table = AdminTable(id="scrips-table", cursor_type="row", zebra_stripes=False)
         for key, label, width in (
-            ("position", "#", 4),
-            ("description", "Description", 34),
+            ("id", "ID", 4),
+            ("position", "Order", 5),
+            ("description", "Description", 30),
             ("queue", "Queue", 10),
             ("stage", "Stage", 8),
             ("condition", "Condition", 18),
@@ -115,6 +117,7 @@ class ScripAdmin(Widget):
             style = "dim strike" if off else ""
             position = "off" if off else (str(row["position"]) if self.scope else str(row["order"]))
             table.add_row(
+                Text(str(row["id"]), style=style, justify="right"),
                 Text(position, style=style, justify="right"),
                 safe.line(row["description"], style),
                 safe.line(row["queue"] or "global", style),
@@ -131,12 +134,13 @@ class ScripAdmin(Widget):
         if self.scope:
             scope.append(f"Scrips that run for queue {safe.clean_line(self.scope)}", style="bold")
             scope.append(
-                ", in the order they run (# = position; off = disabled)   Q: another queue", style="dim"
+                ", in the order they run (Order = position; off = disabled) · Q: another queue",
+                style="dim",
             )
         else:
             scope.append("All scrips", style="bold")
             scope.append(
-                " (global and every queue's; # = sort order)   Q: those of one queue, in run order",
+                " (global and every queue's; Order = sort order) · Q: one queue's, in run order",
                 style="dim",
             )
         self.query_one("#scrips-scope", Static).update(scope)
@@ -208,7 +212,13 @@ class ScripAdmin(Widget):
         if row is None:
             return
         reverted = await self.app.push_screen_wait(
-            HistoryScreen(self.backend, "scrip", row["id"], lambda fn, *a: db_call(self, fn, *a))
+            HistoryScreen(
+                self.backend,
+                "scrip",
+                row["id"],
+                lambda fn, *a: db_call(self, fn, *a),
+                name=row["description"],
+            )
         )
         if reverted:
             self.load(keep=row["id"])
@@ -356,6 +366,8 @@ class TemplateAdmin(Widget):
         row = self.current()
         if row is None:
             return
-        screen = HistoryScreen(self.backend, "template", row["id"], lambda fn, *a: db_call(self, fn, *a))
+        screen = HistoryScreen(
+            self.backend, "template", row["id"], lambda fn, *a: db_call(self, fn, *a), name=row["name"]
+        )
         if await self.app.push_screen_wait(screen):
             self.load(keep=row["id"])
