@@ -37,7 +37,7 @@ class QueueInfo:
     description: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~3 µs a row, a page is 100 rows
 class TicketRow:
     id: int
     display_id: str
@@ -251,7 +251,10 @@ def list_tickets(
             constants = {k: v for k, v in done.construct_params(values).items() if k not in values}
             compiled = _PAGE_SQL.setdefault(cache_key, (done.string, constants))
         sql, defaults = compiled
-        found = connection.exec_driver_sql(sql, {**defaults, **values}).all()
+        from tessera.core.context import driver_execute
+
+        # On the driver's cursor: SQLAlchemy's result wrapper would cost ~0.3 ms of a ~3 ms page.
+        found = driver_execute(ctx.session, sql, {**defaults, **values}).fetchall()
     if not found and queue_id is not None and not after:
         _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
     more = len(found) > limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import threading
@@ -802,7 +803,7 @@ class MainScreen(Screen[None]):
         self.show_ticket(view)
         row = self.rows.get(ticket_id)
         if row is not None and row.unread:
-            self.rows[ticket_id] = TicketRow(**{**row.__dict__, "unread": False})
+            self.rows[ticket_id] = dataclasses.replace(row, unread=False)
             self.refresh_row(ticket_id)
         if focus:
             self.query_one("#history").focus()
