@@ -185,6 +185,15 @@ def render_lifecycle(lifecycle: Lifecycle, queues: list[str]) -> RenderableType:
     return Group(*parts)
 
 
+def yaml_highlighting() -> str | None:
+    """YAML highlighting when its grammar is installed, else plain text: TextArea raises otherwise."""
+    try:
+        import tree_sitter_yaml  # noqa: F401
+    except ImportError:
+        return None
+    return "yaml"
+
+
 class LifecycleAdmin(Widget):
     """Lists lifecycles, shows the highlighted one, and edits it as YAML (AdminLifecycles)."""
 
@@ -253,7 +262,7 @@ class LifecycleAdmin(Widget):
                 with Vertical(id="lc-edit"):
                     yield TextArea(
                         "",
-                        language="yaml",
+                        language=yaml_highlighting(),
                         show_line_numbers=True,
                         soft_wrap=False,
                         tab_behavior="focus",
