@@ -419,15 +419,7 @@ class MainScreen(Screen[None]):
         had_focus = self.focused is table
         slow = self.set_timer(0.4, lambda: setattr(table, "loading", True))
         try:
-            page = await self.db(
-                self.backend.tickets,
-                None if self.search_query else self.queue.id,
-                query=self.search_query,
-                sort=self.sort,
-                descending=self.descending,
-                text=self.filter_text,
-                limit=PAGE,
-            )
+            page = await self.fetch_page()
         finally:
             slow.stop()
             table.loading = False
@@ -446,22 +438,27 @@ class MainScreen(Screen[None]):
             table.move_cursor(row=list(self.rows).index(keep))
         self.update_topbar()
 
+    async def fetch_page(self, after: Any = None) -> Any:
+        """A page of what the view shows (queue or search, sort, filter), after `after` if given."""
+        assert self.backend is not None and self.queue is not None
+        options: dict[str, Any] = {
+            "query": self.search_query,
+            "sort": self.sort,
+            "descending": self.descending,
+            "text": self.filter_text,
+            "limit": PAGE,
+        }
+        if after is not None:
+            options["after"] = after
+        return await self.db(self.backend.tickets, None if self.search_query else self.queue.id, **options)
+
     @work(exclusive=True, group="more")
     async def load_more(self) -> None:
         if self.backend is None or self.queue is None or self.next_cursor is None or self.loading_more:
             return
         self.loading_more = True
         try:
-            page = await self.db(
-                self.backend.tickets,
-                None if self.search_query else self.queue.id,
-                query=self.search_query,
-                sort=self.sort,
-                descending=self.descending,
-                text=self.filter_text,
-                limit=PAGE,
-                after=self.next_cursor,
-            )
+            page = await self.fetch_page(after=self.next_cursor)
         finally:
             self.loading_more = False
         if page is None:
