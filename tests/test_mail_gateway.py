@@ -339,6 +339,7 @@ def test_mailgate_cli_json_and_exit_codes(cli_desk) -> None:  # type: ignore[no-
     ok = run(["mailgate", "--queue", "General", "--json"], env, stdin=mail().decode())
     assert ok.code == 0, ok
     data = json.loads(ok.out)
+    assert set(data) == {"action", "ticket", "reason"}  # the contract's keys, no more
     assert data["action"] == "create" and isinstance(data["ticket"], int) and data["reason"]
     shown = run(["ticket", "show", str(data["ticket"]), "--json"], env)
     assert json.loads(shown.out)["requestors"] == ["carla@customer.example"]
@@ -346,7 +347,11 @@ def test_mailgate_cli_json_and_exit_codes(cli_desk) -> None:  # type: ignore[no-
     bounce = run(
         ["mailgate", "--queue", "General", "--json"], env, stdin=mail(Auto_Submitted="auto-replied").decode()
     )
-    assert bounce.code == 0 and json.loads(bounce.out)["action"] == "dropped"
+    assert bounce.code == 0 and json.loads(bounce.out) == {
+        "action": "dropped",
+        "ticket": None,
+        "reason": json.loads(bounce.out)["reason"],
+    }
 
     nobody = run(["mailgate", "--queue", "General", "--json"], env, stdin="Subject: x\n\nbody\n")
     assert nobody.code == 65 and json.loads(nobody.out)["action"] == "dropped"

@@ -13,7 +13,7 @@ import time
 
 import typer
 
-from tessera.cli.common import JSON_OPTION, database, echo, print_json
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, database, echo, print_json, table
 
 EX_TEMPFAIL = 75
 
@@ -58,7 +58,7 @@ def mailgate(
         _fail(EX_TEMPFAIL, f"temporary failure: internal error: {type(exc).__name__}: {exc}")
         return
     if as_json:
-        print_json({k: v for k, v in outcome.as_dict().items()})
+        print_json(outcome.as_dict())  # exactly action, ticket, reason
     else:
         target = f" TKT-{outcome.ticket:04d}" if outcome.ticket else ""
         echo(f"{outcome.action}{target}: {outcome.reason}")
@@ -90,3 +90,71 @@ def lmtp(
         pass
     finally:
         controller.stop()
+
+
+# -- `tessera mail list|show`: what the gateway did with each message, and why ----------------------
+
+mail_app = typer.Typer(
+    help="Received mail: what the gateway made of each message (ticket, or why it was dropped).",
+    no_args_is_help=True,
+)
+
+
+@mail_app.command("list")
+def mail_list(
+    queue: str = typer.Option(None, "--queue", "-q", help="Only mail that came in through this queue."),
+    action: str = typer.Option(None, "--action", help="create, correspond, comment or dropped."),
+    limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Received messages, newest first, with the decision taken (needs AdminQueue on the queue)."""
+    from tessera.mail.records import list_inbound
+
+    with acting(user) as ctx:
+        records = list_inbound(ctx, queue=queue, action=action, limit=limit)
+    if as_json:
+        print_json([r.as_dict() for r in records])
+        return
+    if not records:
+        echo("no received mail you may see")
+        return
+    rows = [
+        [
+            str(r.id),
+            r.received.strftime("%Y-%m-%d %H:%M"),
+            r.queue or "",
+            r.action + (f" TKT-{r.ticket:04d}" if r.ticket else ""),
+            (r.sender or "")[:40],
+            " ".join((r.reason or "").split())[:80],
+        ]
+        for r in records
+    ]
+    table(rows, ["id", "received", "queue", "outcome", "from", "reason"])
+
+
+@mail_app.command("show")
+def mail_show(
+    inbound_id: int = typer.Argument(..., metavar="ID", help="Id from tessera mail list."),
+    raw: bool = typer.Option(False, "--raw", help="Print the raw message as received, nothing else."),
+    user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One received message: the decision, why, and (with --raw) the bytes as received."""
+    from tessera.mail.records import get_inbound
+
+    with acting(user) as ctx:
+        record, data = get_inbound(ctx, inbound_id)
+    if raw:
+        if data is None:
+            from tessera.core.errors import NotFound
+
+            raise NotFound(f"received message #{inbound_id} was not kept (over the size limit)")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    if as_json:
+        print_json(record.as_dict())
+        return
+    for key, value in record.as_dict().items():
+        echo(f"{key + ':':18} {'' if value is None else value}")

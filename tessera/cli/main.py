@@ -96,6 +96,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "tui": lambda: _app.command("tui")(_cli("tui_cmd").tui),
     "mailgate": lambda: _app.command("mailgate")(_cli("mail_cmds").mailgate),
     "lmtp": lambda: _app.command("lmtp")(_cli("mail_cmds").lmtp),
+    "mail": lambda: _app.add_typer(_cli("mail_cmds").mail_app, name="mail"),
     "ssh-server": lambda: _app.command("ssh-server")(_cli("ssh_cmds").ssh_server),
 }
 _registered: set[str] = set()

@@ -49,7 +49,6 @@ from tessera.core.models import (
     Transaction,
     User,
     Watcher,
-    display_id,
 )
 from tessera.core.queues import get_queue
 from tessera.core.rights import RightsCache
@@ -95,6 +94,8 @@ class Settings:
                 settings.max_bytes = int(raw)
             except ValueError:
                 raise InvalidInput(f"{MAX_BYTES_ENV}={raw!r} is not a number of bytes") from None
+            if settings.max_bytes <= 0:
+                raise InvalidInput(f"{MAX_BYTES_ENV}={raw!r}: the limit must be a positive number of bytes")
         robots = env.get(ROBOTS_ENV, "").strip().lower()
         if robots:
             if robots not in ("comment", "drop"):
@@ -116,14 +117,8 @@ class Outcome:
     exit_code: int = EX_OK
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "ticket": self.ticket,
-            "display_id": display_id(self.ticket) if self.ticket else None,
-            "reason": self.reason,
-            "classification": self.classification,
-            "inbound": self.inbound_id,
-        }
+        """The CLI contract of `tessera mailgate --json`: exactly these three keys."""
+        return {"action": self.action, "ticket": self.ticket, "reason": self.reason}
 
 
 # -- classification -------------------------------------------------------------------------------
@@ -145,6 +140,16 @@ def _leaf_types(part: Part) -> set[str]:
         types.add(node.content_type)
         stack.extend(node.children)
     return types
+
+
+def _null_from(values: list[str]) -> bool:
+    """A From with no usable address is a robot's only when it says so (`<>`, MAILER-DAEMON);
+    anything else unusable (empty, a bare name) is a message with no originator: quarantined."""
+    for value in values:
+        flat = value.replace(" ", "").lower()
+        if "<>" in flat or any(local in flat for local in _BOUNCE_LOCALS):
+            return True
+    return False
 
 
 def classify(parsed: ParsedMail, own: set[str]) -> tuple[str, str] | None:
@@ -181,8 +186,8 @@ def classify(parsed: ParsedMail, own: set[str]) -> tuple[str, str] | None:
     return_path = parsed.all("return-path")
     if return_path and return_path[-1].replace(" ", "") == "<>":
         return "bounce", "null sender (Return-Path: <>)"
-    if origin is None and parsed.all("from"):
-        return "bounce", "empty From address"
+    if origin is None and _null_from(parsed.all("from")):
+        return "bounce", "null From address (<> or a mail daemon)"
     if origin is not None and origin.address.split("@")[0].lower() in _BOUNCE_LOCALS:
         return "bounce", f"sent by {origin.address}"
     precedence = (parsed.header("precedence") or "").strip().lower()
@@ -388,13 +393,15 @@ def drop(
     *,
     exit_code: int = EX_OK,
     keep_raw: bool = True,
+    ticket_id: int | None = None,
 ) -> Outcome:
     row = _row(parsed, raw, queue, requested, action="dropped", classification=classification, reason=reason)
+    row.ticket_id = ticket_id  # a duplicate points at the ticket the first delivery reached
     if not keep_raw:
         row.raw = None
     _record(session, row)
     session.commit()
-    return Outcome("dropped", None, reason, classification, row.id, exit_code)
+    return Outcome("dropped", ticket_id, reason, classification, row.id, exit_code)
 
 
 def deliver(
@@ -423,12 +430,10 @@ def deliver(
     except Exception as exc:  # parse() is built not to raise; the raw bytes are kept if it does
         reason = f"cannot parse the message ({type(exc).__name__}); kept raw"
         return drop(session, None, raw, queue, action, reason, "unparseable", exit_code=EX_DATAERR)
-    earlier = _same_delivery(session, parsed, raw, queue, action)
+    earlier = _same_delivery(session, parsed, raw, queue)
     if earlier is not None:
         reason = f"duplicate delivery of inbound message #{earlier.id} ({earlier.action}); not recorded twice"
-        outcome = drop(session, parsed, raw, queue, action, reason, "duplicate")
-        outcome.ticket = earlier.ticket_id
-        return outcome
+        return drop(session, parsed, raw, queue, action, reason, "duplicate", ticket_id=earlier.ticket_id)
     own, domains = own_addresses(session)
     robot = classify(parsed, own)
     if robot is not None and robot[0] == "loop":
@@ -444,11 +449,11 @@ def deliver(
     return _from_person(session, parsed, raw, queue, action, thread, sender_address, origin, settings, own)
 
 
-def _same_delivery(
-    session: Session, parsed: ParsedMail, raw: bytes, queue: Queue, action: str
-) -> InboundMail | None:
-    """The same bytes already filed through this queue and action: an MTA retrying a delivery
-    that had in fact succeeded (a timeout after the commit) must not open a second ticket."""
+def _same_delivery(session: Session, parsed: ParsedMail, raw: bytes, queue: Queue) -> InboundMail | None:
+    """The same bytes already filed through this queue: an MTA retrying a delivery that had in
+    fact succeeded (a timeout after the commit), or one message sent to both the queue's
+    correspond and comment addresses (one LMTP transaction, two recipients), must not open a
+    second ticket nor add the same text twice. The first delivery's action stands."""
     if not parsed.message_id:
         return None
     return session.scalars(
@@ -456,7 +461,6 @@ def _same_delivery(
         .where(
             InboundMail.message_id == parsed.message_id[:998],
             InboundMail.queue_id == queue.id,
-            InboundMail.requested_action == action,
             InboundMail.action.in_(("create", "correspond", "comment")),
             InboundMail.size == len(raw),
             InboundMail.raw == raw,
@@ -568,7 +572,10 @@ def _from_person(
                 cc.append(checked)
             if len(cc) >= MAX_CC_WATCHERS:
                 break
-    reason = f"{note}new ticket in {queue.name}" if note else f"new ticket in {queue.name}"
+    if thread is None and (tag := _TAG.search(parsed.subject)):
+        # A tag of the right shape for no ticket here (a guess, or a ticket since deleted).
+        note = f"subject tag {tag.group(0)} names no ticket on this desk; "
+    reason = f"{note}new ticket in {queue.name}"
     return _apply(ctx, parsed, raw, queue, action, "create", None, reason, None, cc=cc, created_user=created)
 
 
