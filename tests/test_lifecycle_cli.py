@@ -131,7 +131,9 @@ def test_yaml_lifecycle_written_by_hand_is_enforced_from_the_cli(env: dict[str, 
 
 
 def test_json_lifecycle_from_stdin_show_list_and_export_round_trip(env: dict[str, str]) -> None:
-    applied = json.loads(ok(["lifecycle", "apply", "-", "--json"], env, stdin=ORDERS_JSON).out)
+    # Indented with tabs, as many editors write JSON: valid JSON, though YAML refuses tabs.
+    tabbed = ORDERS_JSON.replace("  ", "\t")
+    applied = json.loads(ok(["lifecycle", "apply", "-", "--json"], env, stdin=tabbed).out)
     assert applied == {"name": "orders", "result": "created", "warnings": []}
     ok(["queue", "create", "Shop", "--lifecycle", "orders"], env)
 
@@ -202,6 +204,19 @@ def test_refusals_are_one_line(env: dict[str, str], tmp_path: Path) -> None:
         run(["lifecycle", "apply", str(two)], env), "in two categories", "(and 1 more problem)"
     )
     assert_one_line_error(run(["lifecycle", "apply", "-"], env, stdin="name: [x"), "stdin: line 1")
+    # Mistakes people make: a missing comma in JSON, a tab in YAML (more in test_lifecycle4_inputs.py).
+    comma = tmp_path / "comma.json"
+    comma.write_text(ORDERS_JSON.replace('"inactive": ["delivered"],', '"inactive": ["delivered"]'))
+    assert_one_line_error(
+        run(["lifecycle", "apply", str(comma)], env),
+        f"{comma}: line 6, column 3: not valid JSON: Expecting ',' delimiter",
+    )
+    tabbed = tmp_path / "tabbed.yaml"
+    tabbed.write_text(SUPPORT_YAML.replace("  '': [new, triage]", "\t'': [new, triage]"))
+    assert_one_line_error(
+        run(["lifecycle", "apply", str(tabbed)], env),
+        f"{tabbed}: line 9, column 1: not valid YAML or JSON: a tab character: YAML indents with spaces only",
+    )
     assert_one_line_error(
         run(["lifecycle", "apply", str(tmp_path / "none.yaml")], env), "none.yaml: no such file"
     )

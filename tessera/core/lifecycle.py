@@ -186,6 +186,9 @@ class Lifecycle(BaseModel):
             raise LifecycleInvalid(
                 f"(top level): expected a mapping of lifecycle keys, got {_describe(data)}"
             )
+        odd = [key for key in data if not isinstance(key, str)]
+        if odd:
+            raise LifecycleInvalid(f"(top level): a key must be a string, got {_describe(odd[0])}")
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
@@ -318,6 +321,8 @@ class Lifecycle(BaseModel):
     def _refusal(self, from_status: str | None, to_status: str) -> str | None:
         """Why the lifecycle refuses the change, or None when it allows it."""
         head = f"lifecycle '{self.name}' does not allow {self._change_words(from_status, to_status)}"
+        if not to_status.strip():
+            return self._no_status(from_status)
         if not self.is_valid(to_status):
             return f"{head}: '{to_status}' is not a status of this lifecycle"
         if from_status and not self.is_valid(from_status):
@@ -332,6 +337,12 @@ class Lifecycle(BaseModel):
         if not allowed:
             return f"{head}: nothing may follow {self.display(from_status)}"
         return f"{head}: from {self.display(from_status)} it allows {allowed}"
+
+    def _no_status(self, from_status: str | None) -> str:
+        """The refusal of an empty target (`status=`), with what the lifecycle would accept."""
+        allowed = ", ".join(self.display(s) for s in self.next_statuses(from_status)) or "nothing"
+        where = f"from {self.display(from_status)}" if from_status else "at creation"
+        return f"lifecycle '{self.name}': no status given; {where} it allows {allowed}"
 
     def first_active_status(self, current: str) -> str | None:
         """RT's FirstActiveStatus (auto-open on reply): first allowed next status in the active list;
@@ -538,13 +549,42 @@ def _construct_mapping_once(loader: _StrictLoader, node: yaml.MappingNode, deep:
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_once)
 
 
+def _json_object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json keeps the last one silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise LifecycleInvalid(f"(document): key '{key}' appears twice in one JSON object")
+        found[key] = value
+    return found
+
+
+def _json_problem(exc: json.JSONDecodeError) -> LifecycleInvalid:
+    after_comma = exc.doc[: exc.pos].rstrip().endswith(",")
+    hint = " (check the comma before it: JSON allows none after the last item)" if after_comma else ""
+    return LifecycleInvalid(f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}{hint}")
+
+
 def _parse_yaml(text: str) -> Any:
+    """YAML, or JSON read as JSON first: valid JSON may be indented with tabs, which YAML refuses, and
+    a broken JSON file is better explained by the JSON parser."""
+    text = text.removeprefix("\ufeff")
+    json_error: json.JSONDecodeError | None = None
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text, object_pairs_hook=_json_object_once)
+        except json.JSONDecodeError as exc:
+            json_error = exc  # maybe YAML flow style ({name: x, ...}); YAML decides
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
+        if json_error is not None:
+            raise _json_problem(json_error) from None
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         reason = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in reason:
+            reason = "a tab character: YAML indents with spaces only"
         raise LifecycleInvalid(f"{where}: not valid YAML or JSON: {reason}") from None
     if data is None:
         raise LifecycleInvalid("(top level): the document is empty; expected a lifecycle mapping")
@@ -599,6 +639,10 @@ _KEYS_AT = {
 def _format_error(error: ErrorDetails) -> str:
     """One pydantic error as `path: reason`, in words a person editing the file can act on."""
     loc, kind, value = error["loc"], error["type"], error.get("input")
+    if loc and loc[-1] == "[key]":
+        parent = _loc_path(loc[:-2])
+        hint = " (the creation key is written '')" if value is None and parent == "transitions" else ""
+        return f"{parent}: a key must be a string, got {_describe(value)}{hint}"
     path = _loc_path(loc)
     if kind == "extra_forbidden":
         where = "" if len(loc) == 1 else str(loc[0])
@@ -808,10 +852,13 @@ class _Checker:
                 f"status '{given}' is" if given else f"not set, and the first initial status '{on_create}' is"
             )
             allowed = ", ".join(creatable) or "nothing"
-            self._problem(
-                "defaults.on_create",
-                f"{what} not allowed at creation ({_path('transitions', CREATION)} allows {allowed})",
+            key = _path("transitions", CREATION)
+            rule = (
+                f"{key} allows {allowed}"
+                if CREATION in transitions
+                else f"without a {key} entry creation allows all but deleted: {allowed}"
             )
+            self._problem("defaults.on_create", f"{what} not allowed at creation ({rule})")
         return result
 
     def _check_rights(self, transitions: dict[str, list[str]]) -> dict[str, str]:
