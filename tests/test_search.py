@@ -255,7 +255,31 @@ def test_completion(fixtures) -> None:  # type: ignore[no-untyped-def]
     assert "'__Active__'" in service.complete(ctx, "Status = '__")
     assert "'alice'" in service.complete(ctx, "Owner = al")
     assert service.complete(ctx, "CF.Severity = ") == ["'Low'", "'High'"]
-    assert service.complete(ctx, "Status = 'open' ") == ["AND", "OR"]
+    assert service.complete(ctx, "Status = 'open' ") == ["AND", "OR", "ORDER BY"]
+    assert service.complete(ctx, "Status = 'open' ORDER BY Pri") == ["Priority"]
+    # Multi-word operators continue; IS NULL is a whole test.
+    assert service.complete(ctx, "Subject NOT ") == ["LIKE"]
+    assert service.complete(ctx, "Due IS ") == ["NULL", "NOT NULL"]
+    assert service.complete(ctx, "Due IS NOT NULL ") == ["AND", "OR", "ORDER BY"]
+    # Custom fields in every spelling; a freeform field offers the values in use.
+    assert service.complete(ctx, "'CF.{Severity}' = 'h") == ["'High'"]
+    assert service.complete(ctx, "CF.{Asset Tag} = 'pr") == ["'PR-1234'"]
+    assert service.complete(ctx, "Requestor.EmailAddress LIKE 'ann") == ["'ann@customer.example'"]
+    assert service.complete(ctx, "Owner.EmailAddress = 'ali") == ["'alice@desk.example'"]
+    # What a suggestion replaces: the whole token, spaces and all.
+    from tessera.core.search.completion import partial_start
+
+    for typed, word in [
+        ("CF.{Asset T", "CF.{Asset T"),
+        ("Created > 'last we", "'last we"),
+        ("Status = ", ""),
+        ("(Sta", "Sta"),
+        ("Status != op", "op"),
+    ]:
+        assert typed[partial_start(typed) :] == word
+    # A requestor is offered only their own address, never other people's.
+    ann = open_context(fixtures.session, "ann@customer.example")
+    assert service.complete(ann, "Requestor = ") == ["'__CurrentUser__'", "'ann@customer.example'"]
 
 
 def test_dates_cover_whole_days() -> None:

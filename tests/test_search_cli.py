@@ -100,3 +100,36 @@ def test_errors_are_one_line(env) -> None:  # type: ignore[no-untyped-def]
     )
     assert_one_line_error(run(["search", "run", "nope"], env), "no saved search named 'nope'")
     assert_one_line_error(run(["search", "", "--order-by", "Colour"], env), "cannot order by 'Colour'")
+
+
+def test_rt_queries_pasted_and_several_sort_keys(env) -> None:  # type: ignore[no-untyped-def]
+    """Queries as RT's docs and query builder write them; sort keys as flags, RT's -Key, or ORDER BY."""
+    pasted = run(
+        [
+            "search",
+            "Queue = 'General' AND ( Status = 'new' OR Status = 'open' ) AND 'CF.{Severity}' != 'x'",
+            "--count",
+        ],
+        env,
+    )
+    plain = run(["search", "queue = \"General\" and (status = 'new' or status = open)", "--count"], env)
+    assert pasted.code == 0 and plain.code == 0, pasted.err + plain.err
+    assert int(pasted.out) == int(plain.out) > 0
+    flags = run(
+        ["search", "Status = '__Active__'", "--order-by", "Queue", "--order-by", "-Priority", "--json"], env
+    )
+    keys = [(t["queue"], -t["priority"]) for t in json.loads(flags.out)]
+    assert keys == sorted(keys) and len({q for q, _ in keys}) > 1
+    in_query = run(["search", "Status = '__Active__' ORDER BY Queue, Priority DESC", "--json"], env)
+    assert [t["id"] for t in json.loads(in_query.out)] == [t["id"] for t in json.loads(flags.out)]
+    assert_one_line_error(run(["search", "Priority > 99999999999"], env), "out of range at column 12")
+    assert_one_line_error(
+        run(["search", "Created = '9999-12-31'"], env), "cannot read '9999-12-31' as a date"
+    )
+
+
+def test_shared_search_is_deleted_with_shared(env) -> None:  # type: ignore[no-untyped-def]
+    assert run(["search", "save", "gone", "Priority > 1", "--shared"], env).code == 0
+    assert_one_line_error(run(["search", "delete", "gone"], env), "add --shared")
+    assert run(["search", "delete", "gone", "--shared"], env).code == 0
+    assert_one_line_error(run(["search", "run", "gone"], env), "no saved search named 'gone'")

@@ -50,14 +50,19 @@ def _print_results(ctx: Any, tickets: list[Any], as_json: bool) -> None:
 
 
 QUERY_HELP = "TicketSQL, e.g. \"Queue = 'General' AND Status = '__Active__' AND Owner = 'Nobody'\"."
-ORDER_OPTION = typer.Option("", "--order-by", "-o", help="Sort keys, e.g. 'Priority DESC, Created'.")
+ORDER_OPTION = typer.Option(
+    [],
+    "--order-by",
+    "-o",
+    help="Sort keys: 'Priority DESC, Created', '-Priority|Created' (RT), or the option again per key.",
+)
 LIMIT_OPTION = typer.Option(50, "--limit", "-n", help="At most this many tickets (1-10000).")
 
 
 @app.command("query", hidden=True)
 def query(
     text: str = typer.Argument(..., help=QUERY_HELP),
-    order_by: str = ORDER_OPTION,
+    order_by: list[str] = ORDER_OPTION,
     limit: int = LIMIT_OPTION,
     offset: int = typer.Option(0, "--offset", help="Skip this many tickets (paging)."),
     count: bool = typer.Option(False, "--count", help="Print only how many tickets match."),
@@ -75,14 +80,14 @@ def query(
             else:
                 echo(str(n))
             return
-        _print_results(ctx, service.search(ctx, text, order_by, limit, offset), as_json)
+        _print_results(ctx, service.search(ctx, text, ", ".join(order_by), limit, offset), as_json)
 
 
 @app.command("save")
 def save(
     name: str = typer.Argument(..., help="Name of the saved search."),
     text: str = typer.Argument(..., help=QUERY_HELP),
-    order_by: str = ORDER_OPTION,
+    order_by: list[str] = ORDER_OPTION,
     shared: bool = typer.Option(False, "--shared", help="Share with every agent (default: yours only)."),
     user: str = USER_OPTION,
 ) -> None:
@@ -90,7 +95,7 @@ def save(
     from tessera.core.search import service
 
     with acting(user) as ctx:
-        saved = service.save_search(ctx, name, text, order_by, shared=shared)
+        saved = service.save_search(ctx, name, text, ", ".join(order_by), shared=shared)
         echo(f"saved {'shared ' if saved.shared else ''}search {saved.name!r}")
 
 
@@ -132,11 +137,13 @@ def run_saved(
 
 @app.command("delete")
 def delete(
-    name: str = typer.Argument(..., help="Name of your saved search."), user: str = USER_OPTION
+    name: str = typer.Argument(..., help="Name of your saved search."),
+    shared: bool = typer.Option(False, "--shared", help="Delete the shared search of that name (agents)."),
+    user: str = USER_OPTION,
 ) -> None:
-    """Delete one of your saved searches."""
+    """Delete one of your saved searches (or, with --shared, a shared one)."""
     from tessera.core.search import service
 
     with acting(user) as ctx:
-        service.delete_saved(ctx, name)
-        echo(f"deleted saved search {name!r}")
+        service.delete_saved(ctx, name, shared=shared)
+        echo(f"deleted {'shared' if shared else 'saved'} search {name!r}")

@@ -7,7 +7,9 @@ table, never spliced into SQL. Choices that differ from RT, on purpose:
   themselves (RT passes them through as wildcards).
 * Bare words are values where a column makes no sense: `Status = open` works (RT: "no such column").
 * Unknown fields, queues, statuses and agents are errors with a suggestion, never an empty result.
-* Deleted tickets are hidden unless the query asks for the deleted status; merged tickets always.
+* Deleted tickets are hidden unless the query asks for them (`Status = 'deleted'`), merged ones
+  unless it asks for them (`MergedInto IS NOT NULL`, `MergedInto = 12`): RT always hides both.
+* Numbers outside PostgreSQL's integer range are errors at their column, not database errors.
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from tessera.core.context import Context, find_user
@@ -53,6 +69,7 @@ DATE_FIELDS: dict[str, InstrumentedAttribute] = {
     "starts": Ticket.starts,
     "told": Ticket.told,
 }
+INT_MAX = 2**31 - 1  # PostgreSQL's integer: ids, priorities, minutes
 USER_FIELDS: dict[str, InstrumentedAttribute] = {
     "owner": Ticket.owner_id,
     "creator": Ticket.creator_id,
@@ -86,6 +103,8 @@ FIELD_NAMES = [
     "Status",
     "Lifecycle",
     "Owner",
+    "Owner.EmailAddress",
+    "Owner.RealName",
     "Creator",
     "LastUpdatedBy",
     "Requestor",
@@ -117,6 +136,7 @@ FIELD_NAMES = [
     "ReferredToBy",
     "MemberOf",
     "HasMember",
+    "MergedInto",
 ]
 STRING_OPS = ("=", "!=", "LIKE", "NOT LIKE", "STARTSWITH", "NOT STARTSWITH", "ENDSWITH", "NOT ENDSWITH")
 ORDER_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -149,6 +169,7 @@ class Compiler:
     ctx: Context
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     asks_for_deleted: bool = False
+    asks_for_merged: bool = False
     _queues: dict[str, Queue] | None = None
 
     # -- helpers -------------------------------------------------------------------------------
@@ -166,6 +187,27 @@ class Compiler:
         if c.value is None:
             raise self._err(f"{c.field} {c.op} needs a value", c.value_column)
         return str(c.value)
+
+    def _number(self, c: Comparison, what: str = "a whole number") -> int:
+        """The comparison's value as an integer PostgreSQL can hold, or an error at its column."""
+        try:
+            number = c.value if isinstance(c.value, int) else int(self._text(c).strip())
+        except ValueError:
+            raise self._err(f"{c.field} needs {what}, not {c.value!r}", c.value_column) from None
+        if abs(number) > INT_MAX:
+            raise self._err(f"{c.field}: {number} is out of range", c.value_column)
+        return number
+
+    def _ticket_ref(self, c: Comparison) -> int:
+        from tessera.core.tickets import parse_ref
+
+        try:
+            number = parse_ref(c.value if isinstance(c.value, int) else self._text(c))
+        except Exception:
+            raise self._err(f"{c.field} needs a ticket number, not {c.value!r}", c.value_column) from None
+        if abs(number) > INT_MAX:
+            raise self._err(f"{c.field}: {number} is out of range", c.value_column)
+        return number
 
     def _check_op(self, c: Comparison, allowed: tuple[str, ...]) -> None:
         if c.op not in allowed:
@@ -191,11 +233,13 @@ class Compiler:
 
     def comparison(self, c: Comparison) -> ColumnElement[bool]:
         key = c.field.lower()
-        if key.startswith("cf.") or key.startswith("'cf."):
+        if key.startswith(("cf.", "customfield.")):
             return self._custom_field(c)
         base, _, sub = key.partition(".")
         if base in ROLE_FIELDS:
             return self._role(c, ROLE_FIELDS[base], sub)
+        if base in USER_FIELDS and sub:
+            return self._user_sub(c, USER_FIELDS[base], sub)
         if sub:
             raise self._err(f"unknown field {c.field!r}{_suggest(c.field, FIELD_NAMES)}", c.column)
         if key in ("id", "effectiveid"):
@@ -218,18 +262,14 @@ class Compiler:
             return self._date(c, DATE_FIELDS[key])
         if key in LINK_FIELDS:
             return self._link(c, *LINK_FIELDS[key])
+        if key == "mergedinto":
+            return self._merged_into(c)
         raise self._err(f"unknown field {c.field!r}{_suggest(c.field, FIELD_NAMES)}", c.column)
 
     # -- fields ----------------------------------------------------------------------------------
     def _id(self, c: Comparison) -> ColumnElement[bool]:
         self._check_op(c, ORDER_OPS)
-        from tessera.core.tickets import parse_ref
-
-        try:
-            number = parse_ref(c.value if isinstance(c.value, int) else self._text(c))
-        except Exception:
-            raise self._err(f"id needs a ticket number, not {c.value!r}", c.value_column) from None
-        return _compare(Ticket.id, c.op, number)
+        return _compare(Ticket.id, c.op, self._ticket_ref(c))
 
     def _queue(self, c: Comparison) -> ColumnElement[bool]:
         self._check_op(c, (*STRING_OPS, *NULL_OPS))
@@ -242,7 +282,9 @@ class Compiler:
             if queue is None and text.isdigit():
                 queue = next((q for q in queues.values() if q.id == int(text)), None)
             if queue is None:
-                names = sorted(q.name for q in queues.values())
+                from tessera.core.queues import list_queues
+
+                names = [q.name for q in list_queues(self.ctx)]  # never name a queue they may not see
                 hint = _suggest(text, names) or f" (queues: {', '.join(names[:12])})"
                 raise self._err(f"unknown queue {text!r}{hint}", c.value_column)
             return Ticket.queue_id == queue.id if c.op == "=" else Ticket.queue_id != queue.id
@@ -311,8 +353,10 @@ class Compiler:
         if user is None and text.isdigit():
             user = self.ctx.session.get(User, int(text))
         if user is None:
-            agents = list(
-                self.ctx.session.scalars(select(User.name).where(User.privileged.is_(True)).limit(500))
+            agents = (  # suggestions name agents, and only to agents
+                list(self.ctx.session.scalars(select(User.name).where(User.privileged.is_(True)).limit(500)))
+                if self.ctx.actor.privileged or self.ctx.system
+                else []
             )
             raise self._err(f"unknown user {text!r}{_suggest(text, agents)}", c.value_column)
         return user.id
@@ -333,6 +377,32 @@ class Compiler:
         )
         condition = column.in_(matching)
         return or_(not_(condition), column.is_(None)) if c.op.startswith("NOT") else condition
+
+    def _user_sub(self, c: Comparison, column: InstrumentedAttribute, sub: str) -> ColumnElement[bool]:
+        """Owner.EmailAddress, Creator.Name, ...: RT's watcher sub-fields on a user column."""
+        if sub not in ROLE_SUBFIELDS or not sub:
+            raise self._err(
+                f"unknown field {c.field!r} (sub-fields: EmailAddress, Name, RealName, id)", c.column
+            )
+        self._check_op(c, (*STRING_OPS, *NULL_OPS))
+        null = self._null_test(c, column)
+        if null is not None:
+            return null
+        text = self._text(c)
+        kind = ROLE_SUBFIELDS[sub]
+        positive_op = c.op.removeprefix("NOT ").replace("!=", "=")
+        if kind == "id":
+            match: ColumnElement[bool] = User.id == self._number(c, "a user id")
+        else:
+            user_column = {"email": User.email, "name": User.name, "real_name": User.real_name}[kind]
+            if positive_op == "=":
+                match = func.lower(user_column) == text.lower()
+            else:
+                match = user_column.ilike(_pattern(positive_op, text), escape="\\")
+        condition = column.in_(select(User.id).where(match))
+        if c.op.startswith("NOT") or c.op == "!=":
+            return or_(not_(condition), column.is_(None))
+        return condition
 
     def _role(self, c: Comparison, roles: tuple[str, ...], sub: str) -> ColumnElement[bool]:
         if sub not in ROLE_SUBFIELDS:
@@ -356,9 +426,7 @@ class Compiler:
         if text.lower() == "__currentuser__" and positive_op == "=":
             match = User.id == self.ctx.actor.id
         elif kind == "id":
-            if not text.isdigit():
-                raise self._err(f"{c.field} needs a user id", c.value_column)
-            match = User.id == int(text)
+            match = User.id == self._number(c, "a user id")
         else:
             columns = {
                 "address": [User.email, User.name],
@@ -411,13 +479,7 @@ class Compiler:
 
     def _int(self, c: Comparison, column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
         self._check_op(c, ORDER_OPS)
-        value = c.value
-        if not isinstance(value, int):
-            try:
-                value = int(str(value))
-            except ValueError:
-                raise self._err(f"{c.field} needs a whole number, not {c.value!r}", c.value_column) from None
-        return _compare(column, c.op, value)
+        return _compare(column, c.op, self._number(c))
 
     def _date(self, c: Comparison, column: InstrumentedAttribute) -> ColumnElement[bool]:
         self._check_op(c, (*ORDER_OPS, *NULL_OPS))
@@ -457,17 +519,24 @@ class Compiler:
         anyone = exists().where(mine == Ticket.id, Link.type == kind)
         if c.op in NULL_OPS:
             return not_(anyone) if c.op == "IS" else anyone
-        from tessera.core.tickets import parse_ref
-
-        try:
-            other = parse_ref(c.value if isinstance(c.value, int) else self._text(c))
-        except Exception:
-            raise self._err(f"{c.field} needs a ticket id, not {c.value!r}", c.value_column) from None
+        other = self._ticket_ref(c)
         condition = exists().where(mine == Ticket.id, Link.type == kind, theirs == other)
         return condition if c.op == "=" else not_(condition)
 
+    def _merged_into(self, c: Comparison) -> ColumnElement[bool]:
+        """Merged tickets, which are hidden unless a query names them this way."""
+        self._check_op(c, ("=", "!=", *NULL_OPS))
+        if c.op in NULL_OPS:
+            self.asks_for_merged = self.asks_for_merged or c.op == "IS NOT"
+            return Ticket.merged_into_id.is_(None) if c.op == "IS" else Ticket.merged_into_id.is_not(None)
+        other = self._ticket_ref(c)
+        self.asks_for_merged = self.asks_for_merged or c.op == "="
+        if c.op == "=":
+            return Ticket.merged_into_id == other
+        return Ticket.merged_into_id.is_distinct_from(other)
+
     def _custom_field(self, c: Comparison) -> ColumnElement[bool]:
-        raw = c.field[3:] if not c.field.startswith("'") else c.field[4:-1]
+        raw = c.field.partition(".")[2]
         name = raw[1:-1] if raw.startswith("{") and raw.endswith("}") else raw
         cf = self.ctx.session.scalars(
             select(CustomField).where(func.lower(CustomField.name) == name.strip().lower())
@@ -486,16 +555,13 @@ class Compiler:
         column: ColumnElement = CustomFieldValue.value
         if cf.type == "integer":
             self._check_op(c, ORDER_OPS)
-            try:
-                number = int(text)
-            except ValueError:
-                raise self._err(f"{c.field} needs a whole number, not {text!r}", c.value_column) from None
-            positive = exists(
-                has_value.where(
-                    _compare(cast(CustomFieldValue.value, Integer), c.op.replace("!=", "="), number)
-                )
-            )
+            number = self._number(c)
+            # CASE first: PostgreSQL may test rows of other fields too, and 'High' is no integer.
+            as_int = case((column.op("~")(r"^\s*-?\d{1,18}\s*$"), cast(column, BigInteger)), else_=None)
+            positive = exists(has_value.where(_compare(as_int, c.op.replace("!=", "="), number)))
             return not_(positive) if c.op == "!=" else positive
+        if cf.type == "date":
+            return self._cf_date(c, has_value)
         self._check_op(c, (*STRING_OPS, "<", "<=", ">", ">="))
         if c.op in ("<", "<=", ">", ">="):
             match: ColumnElement[bool] = _compare(column, c.op, text)
@@ -508,6 +574,30 @@ class Compiler:
         condition = exists(has_value.where(match))
         # RT: != includes tickets with no value at all.
         return not_(condition) if c.op.startswith("NOT") or c.op == "!=" else condition
+
+    def _cf_date(self, c: Comparison, has_value: Select) -> ColumnElement[bool]:
+        """Date fields hold YYYY-MM-DD, which compares as text; `=` is the whole day (or week)."""
+        self._check_op(c, ORDER_OPS)
+        text = self._text(c)
+        span = date_range(text, self.now)
+        if span is None:
+            raise self._err(
+                f"{c.field}: cannot read {text!r} as a date (try '2026-12-01', 'today', 'last week')",
+                c.value_column,
+            )
+        first = span[0].date()
+        last = (span[1] - timedelta(microseconds=1)).date() if span[1] > span[0] else first
+        value = CustomFieldValue.value
+        match = {
+            "=": and_(value >= first.isoformat(), value <= last.isoformat()),
+            "!=": and_(value >= first.isoformat(), value <= last.isoformat()),
+            "<": value < first.isoformat(),
+            "<=": value <= last.isoformat(),
+            ">": value > last.isoformat(),
+            ">=": value >= first.isoformat(),
+        }[c.op]
+        condition = exists(has_value.where(match))
+        return not_(condition) if c.op == "!=" else condition
 
 
 _COMPARE: dict[str, Callable[[ColumnElement, object], ColumnElement[bool]]] = {

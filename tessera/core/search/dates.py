@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-_AGO = re.compile(r"^(\d+)\s*(minute|min|hour|day|week|month|year)s?\s+ago$")
-_AHEAD = re.compile(r"^(?:in\s+)?(\d+)\s*(minute|min|hour|day|week|month|year)s?(?:\s+from now)?$")
+_AGO = re.compile(r"^(\d{1,9})\s*(minute|min|hour|day|week|month|year)s?\s+ago$")
+_AHEAD = re.compile(r"^(?:in\s+)?(\d{1,9})\s*(minute|min|hour|day|week|month|year)s?(?:\s+from now)?$")
 _UNITS = {"minute": 1, "min": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200, "year": 525600}
 
 
@@ -25,8 +25,14 @@ def _instant(t: datetime) -> tuple[datetime, datetime]:
 
 
 def date_range(text: str, now: datetime | None = None) -> tuple[datetime, datetime] | None:
-    """The range a date value stands for, or None when it is not a date."""
-    now = now or datetime.now(UTC)
+    """The range a date value stands for, or None when it is not a date (or out of range)."""
+    try:
+        return _date_range(text, now or datetime.now(UTC))
+    except (OverflowError, ValueError):  # '9999-12-31' + a day, '99999999 years ago'
+        return None
+
+
+def _date_range(text: str, now: datetime) -> tuple[datetime, datetime] | None:
     value = " ".join(text.strip().lower().split())
     today = now.date()
     if value in ("today", "yesterday", "tomorrow"):
@@ -39,10 +45,12 @@ def date_range(text: str, now: datetime | None = None) -> tuple[datetime, dateti
         return datetime.combine(start, time.min, tzinfo=UTC), datetime.combine(
             start + timedelta(weeks=1), time.min, tzinfo=UTC
         )
-    if value in ("this month", "last month"):
+    if value in ("this month", "last month", "next month"):
         first = today.replace(day=1)
         if value == "last month":
             first = (first - timedelta(days=1)).replace(day=1)
+        elif value == "next month":
+            first = (first + timedelta(days=32)).replace(day=1)
         nxt = (first + timedelta(days=32)).replace(day=1)
         return datetime.combine(first, time.min, tzinfo=UTC), datetime.combine(nxt, time.min, tzinfo=UTC)
     match = _AGO.match(value)

@@ -3,17 +3,23 @@
 Grammar (RT's, with SQL's precedence: AND binds tighter than OR, where RT silently takes the last
 connective of a bracket level):
 
-    query      := [ or ]
+    query      := [ or ] [ ORDER BY key [ASC|DESC] { , key [ASC|DESC] } ]
     or         := and { OR and }
     and        := term { AND term }
     term       := '(' or ')' | FIELD OP VALUE
     OP         := = | != | <> | < | <= | > | >= | LIKE | NOT LIKE | STARTSWITH | ENDSWITH
                   | IS | IS NOT | (NOT) STARTSWITH | (NOT) ENDSWITH
     VALUE      := 'single' | "double" | number | NULL | bare-word
+    FIELD      := Name | Name.Sub | CF.Name | CF.{Any Name} | any of these in quotes (RT's builder
+                  writes 'CF.{Severity}')
+
+The trailing ORDER BY is a convenience for people who type SQL; RT keeps sort keys beside the
+query, and so does `--order-by` (which wins when both are given).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,7 +29,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from tessera.core.errors import InvalidInput
 
 GRAMMAR = r"""
-?start: or_expr?
+start: or_expr? order_clause?
+order_clause: ORDER BY order_key ("," order_key)*
+order_key: MINUS? FIELD DIRECTION?
 ?or_expr: and_expr (OR and_expr)*
 ?and_expr: term (AND term)*
 ?term: "(" or_expr ")"
@@ -41,13 +49,20 @@ STARTSWITH.3: /startswith\b/i
 ENDSWITH.3: /endswith\b/i
 IS.3: /is\b/i
 NULL.3: /null\b/i
+ORDER.3: /order\b/i
+BY.3: /by\b/i
+DIRECTION.3: /(asc|desc)\b/i
+MINUS: "-"
 EQ: "="
 NE: "!=" | "<>"
 LE: "<="
 GE: ">="
 LT: "<"
 GT: ">"
-FIELD.2: /CF\.\{[^}]*\}/i | /'CF\.\{[^}]*\}'/i | /[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*/
+FIELD.2: /(?:CF|CustomField)\.\{[^}]*\}/i
+       | /'(?:CF|CustomField)\.\{[^}']*\}'/i | /"(?:CF|CustomField)\.\{[^}"]*\}"/i
+       | /(?!(?:and|or|not|like|is|null|order)\b)[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*/i
+       | /'[A-Za-z_][A-Za-z0-9_.]*'/ | /"[A-Za-z_][A-Za-z0-9_.]*"/
 STRING_SQ: /'(?:[^'\\]|\\.)*'/
 STRING_DQ: /"(?:[^"\\]|\\.)*"/
 NUMBER.2: /-?\d+(?![^\s()'"=!<>])/
@@ -102,6 +117,11 @@ class BoolOp:
 Node = Comparison | BoolOp
 
 
+@dataclass(frozen=True)
+class Ordering:
+    keys: str  # "Priority DESC, Created", as `--order-by` takes them
+
+
 def _unquote(text: str) -> str:
     body = text[1:-1]
     out, escaped = [], False
@@ -122,7 +142,7 @@ class _ToTree(Transformer):
         self, field: Token, op: tuple[str, int], value: tuple[str | int | None, str, int]
     ) -> Comparison:
         name = str(field)
-        if name.startswith("'"):
+        if name[:1] in ("'", '"'):
             name = name[1:-1]
         return Comparison(name, op[0], value[0], value[1], field.column or 1, value[2])
 
@@ -158,8 +178,20 @@ class _ToTree(Transformer):
     def or_expr(self, items: list[Node]) -> BoolOp:
         return BoolOp("OR", tuple(i for i in items if not isinstance(i, Token)))
 
-    def start(self, items: list[Node]) -> Node | None:
-        return items[0] if items else None
+    def order_key(self, items: list[Token]) -> str:
+        words = [str(i) for i in items if i.type != "MINUS"]
+        name, direction = words[0].strip("'\""), (words[1].upper() if len(words) > 1 else "")
+        if len(words) < len(items):  # RT's -Priority
+            direction = "DESC"
+        return f"{name} {direction}".strip()
+
+    def order_clause(self, items: list[Token | str]) -> Ordering:
+        return Ordering(", ".join(i for i in items if isinstance(i, str) and not isinstance(i, Token)))
+
+    def start(self, items: list[Node | Ordering]) -> tuple[Node | None, str]:
+        node = next((i for i in items if not isinstance(i, Ordering)), None)
+        order = next((i.keys for i in items if isinstance(i, Ordering)), "")
+        return node, order
 
 
 @lru_cache(maxsize=1)
@@ -182,6 +214,10 @@ _EXPECT_WORDS = {
     "OR": "AND or OR",
     "RPAR": "')'",
     "LPAR": "'('",
+    "ORDER": "ORDER BY",
+    "BY": "BY",
+    "DIRECTION": "ASC or DESC",
+    "COMMA": "','",
     "$END": "the end of the query",
 }
 
@@ -197,6 +233,11 @@ def _expected(expected: set[str]) -> str:
 
 def parse(query: str) -> Node | None:
     """The query's tree; None for an empty query. Raises SearchError pointing into the text."""
+    return parse_with_order(query)[0]
+
+
+def parse_with_order(query: str) -> tuple[Node | None, str]:
+    """The query's tree and the sort keys of a trailing ORDER BY ("" when there is none)."""
     if len(query) > 10_000:
         raise SearchError("query is longer than 10,000 characters")
     try:
@@ -213,13 +254,13 @@ def parse(query: str) -> Node | None:
         ) from None
     except UnexpectedCharacters as exc:
         bad = query[exc.pos_in_stream] if exc.pos_in_stream < len(query) else ""
-        hint = " (unclosed quote?)" if bad in "'\"" else ""
+        if bad in "'\"":
+            hint = " (unclosed quote?)"
+        else:
+            word = re.match(r"[^\s()'\"]+", query[exc.pos_in_stream :])
+            bad = word.group(0) if word else bad
+            hint = f": expected {_expected(set(exc.allowed or ()))}"
         raise SearchError(f"unexpected {bad!r} at column {exc.column}{hint}", exc.column) from None
     except UnexpectedInput as exc:  # pragma: no cover - lark's other input errors
         raise SearchError(f"cannot read the query at column {exc.column}", exc.column) from None
-    if tree is None or (hasattr(tree, "children") and not tree.children):
-        return None
-    result = _ToTree().transform(tree)
-    if hasattr(result, "data") and result.data == "start":  # an empty query
-        return None
-    return result
+    return _ToTree().transform(tree)

@@ -10,7 +10,7 @@ from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.models import Queue, SavedSearch, Ticket, User
 from tessera.core.search.compiler import FIELD_NAMES, Compiler
-from tessera.core.search.parser import OPERATORS, SearchError, parse
+from tessera.core.search.parser import OPERATORS, SearchError, parse_with_order
 from tessera.core.search.visibility import visible_filter
 
 ORDER_KEYS = {
@@ -37,12 +37,19 @@ MAX_LIMIT = 10_000
 
 def where_clause(ctx: Context, query: str) -> ColumnElement[bool]:
     """The compiled query plus the implicit filters: visibility, deleted and merged tickets."""
+    return _compiled(ctx, query)[0]
+
+
+def _compiled(ctx: Context, query: str) -> tuple[ColumnElement[bool], str]:
+    """The WHERE of `query` and the keys of its trailing ORDER BY ("" if none)."""
+    node, order_by = parse_with_order(query)
     compiler = Compiler(ctx)
-    condition = compiler.compile(parse(query))
-    parts = [condition, visible_filter(ctx), Ticket.merged_into_id.is_(None)]
+    parts = [compiler.compile(node), visible_filter(ctx)]
+    if not compiler.asks_for_merged:
+        parts.append(Ticket.merged_into_id.is_(None))
     if not compiler.asks_for_deleted:
         parts.append(Ticket.status != "deleted")
-    return and_(*parts)
+    return and_(*parts), order_by
 
 
 def _order(order_by: str) -> list[ColumnElement]:
@@ -81,12 +88,18 @@ def _order(order_by: str) -> list[ColumnElement]:
 
 
 def statement(ctx: Context, query: str, order_by: str = "", limit: int = 50, offset: int = 0) -> Select:
+    """The page's SELECT; `order_by` (as `--order-by` takes it) wins over the query's ORDER BY."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidInput("offset may not be negative")
+    if offset < 0 or offset > 2**31 - 1:
+        raise InvalidInput("offset must be between 0 and 2147483647")
+    where, in_query = _compiled(ctx, query)
     return (
-        select(Ticket).where(where_clause(ctx, query)).order_by(*_order(order_by)).limit(limit).offset(offset)
+        select(Ticket)
+        .where(where)
+        .order_by(*_order(order_by.strip() or in_query))
+        .limit(limit)
+        .offset(offset)
     )
 
 
@@ -125,6 +138,8 @@ def save_search(ctx: Context, name: str, query: str, order_by: str = "", *, shar
     _order(order_by)
     if shared and not ctx.actor.privileged:
         raise InvalidInput("only agents may share searches")
+    if len(name) > 200:
+        raise InvalidInput("a saved search name may be at most 200 characters")
     owner_id = None if shared else ctx.actor.id
     existing = ctx.session.scalars(
         select(SavedSearch).where(
@@ -161,14 +176,18 @@ def get_saved(ctx: Context, name: str) -> Saved:
 
 
 @operation
-def delete_saved(ctx: Context, name: str) -> None:
+def delete_saved(ctx: Context, name: str, *, shared: bool = False) -> None:
+    """Delete one of your searches, or (`shared`, agents only, as for sharing) a shared one."""
+    if shared and not ctx.actor.privileged:
+        raise InvalidInput("only agents may delete shared searches")
+    owner = SavedSearch.owner_id.is_(None) if shared else SavedSearch.owner_id == ctx.actor.id
     row = ctx.session.scalars(
-        select(SavedSearch).where(
-            func.lower(SavedSearch.name) == name.strip().lower(), SavedSearch.owner_id == ctx.actor.id
-        )
+        select(SavedSearch).where(func.lower(SavedSearch.name) == name.strip().lower(), owner)
     ).first()
     if row is None:
-        raise NotFound(f"you have no saved search named {name!r}")
+        where = "no shared search" if shared else "you have no saved search"
+        hint = "" if shared else " (a shared one? add --shared)"
+        raise NotFound(f"{where} named {name!r}{hint}")
     ctx.session.delete(row)
 
 
