@@ -52,6 +52,13 @@ def test_keys_are_parsed_fingerprinted_and_unique(root, tmp_path: Path) -> None:
         sshkeys.add_key(root, "bob", "  \n")
     with pytest.raises(NotFound):
         sshkeys.add_key(root, "nobody", path.read_text())
+    # A non-ASCII comment, and a line copied from authorized_keys with its options, are fine.
+    copied = asyncssh.generate_private_key("ssh-ed25519", comment="Jürgen's laptop ✓")
+    line = 'restrict,from="10.0.0.1,10.0.0.2" ' + copied.export_public_key("openssh").decode()
+    from_authorized_keys = sshkeys.add_key(root, "carol", line)
+    assert from_authorized_keys.fingerprint == copied.get_fingerprint("sha256")
+    assert from_authorized_keys.comment == "Jürgen's laptop ✓"
+    sshkeys.remove_key(root, "carol", from_authorized_keys.fingerprint)
     # RFC 4716 form is accepted too.
     other = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
     rfc = other.export_public_key("rfc4716").decode()
@@ -161,9 +168,30 @@ def test_user_key_commands(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert_one_line_error(
         run(["user", "key", "remove", "alice", "SHA256:nope", "--user", "root"], cli_env), "has no SSH key"
     )
+    for wrong, message in [
+        ("MD5:4b:f3:c9:da", "is not a SHA256 fingerprint"),
+        (str(tmp_path / "gone.pub"), "no such file"),
+        (str(tmp_path / "alice"), "is a private key"),
+    ]:
+        assert_one_line_error(
+            run(["user", "key", "remove", "alice", wrong, "--user", "root"], cli_env), message
+        )
     removed = run(["user", "key", "remove", "alice", fingerprint, "--user", "root"], cli_env)
     assert removed.code == 0 and removed.out.strip() == f"removed key {fingerprint} of alice"
     assert run(["user", "key", "list", "alice", "--json", "--user", "root"], cli_env).out.strip() == "[]"
+    listed = run(["user", "key", "list", "alice", "--user", "root"], cli_env)
+    assert listed.code == 0 and listed.out.startswith("no SSH keys for alice")
+    # A key can be named by its public key file too.
+    assert run(["user", "key", "add", "alice", str(pub), "--user", "root"], cli_env).code == 0
+    removed = run(["user", "key", "remove", "alice", str(pub), "--user", "root"], cli_env)
+    assert removed.code == 0 and removed.out.strip() == f"removed key {fingerprint} of alice"
+    # A key for a user who cannot log in over SSH is kept, with a warning saying why.
+    assert (
+        run(["user", "add", "rita@customer.example", "--unprivileged", "--user", "root"], cli_env).code == 0
+    )
+    for_requestor = run(["user", "key", "add", "rita@customer.example", str(pub), "--user", "root"], cli_env)
+    assert for_requestor.code == 0, for_requestor
+    assert "rita@customer.example is not privileged" in for_requestor.err
 
 
 def test_ssh_server_options_are_checked(cli_env: dict[str, str]) -> None:
@@ -173,3 +201,5 @@ def test_ssh_server_options_are_checked(cli_env: dict[str, str]) -> None:
         run(["ssh-server"], {**cli_env, "TESSERA_SSH_MAX_SESSIONS": "-1"}), "TESSERA_SSH_MAX_SESSIONS"
     )
     assert_one_line_error(run(["ssh-server", "--port", "70000"], cli_env), "--port")
+    for endless in ("inf", "nan", "-1m"):
+        assert_one_line_error(run(["ssh-server", "--idle-timeout", endless], cli_env), "--idle-timeout")

@@ -128,6 +128,49 @@ def test_the_ordinary_ssh_client_lands_in_the_tui(ssh_program: Running, tmp_path
             f"{text!r} never appeared; the screen shows:\n{tmux('capture-pane', '-p', '-t', 'ssh')}"
         )
 
+    # What the ordinary client shows for what this server refuses.
+    base = [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-p",
+        str(ssh_program.port),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+    ]
+    write_key(tmp_path, "stranger")
+    (tmp_path / "stranger").chmod(0o600)
+    for extra, status, message in [
+        (["-i", str(tmp_path / "stranger")], 255, "is not registered on this desk"),
+        (["-i", str(ssh_program.key_path), "-T"], 1, "the Tessera TUI needs a terminal"),
+        (["-i", str(ssh_program.key_path), "-s"], 1, "no sftp here (no file transfer"),
+    ]:
+        tail = ["sftp"] if extra[-1] == "-s" else []
+        done = subprocess.run(
+            [*base, *extra, "root@127.0.0.1", *tail],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, message in done.stderr) == (status, True), (extra, done)
+    done = subprocess.run(
+        [*base, "-i", str(ssh_program.key_path), "root@127.0.0.1", "id"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "runs only the Tessera TUI: connect without a command" in done.stderr
+    assert "uid=" not in done.stdout
+
     command = (
         f"ssh -F /dev/null -p {ssh_program.port} -i {ssh_program.key_path} -o IdentitiesOnly=yes "
         f"-o StrictHostKeyChecking=no -o UserKnownHostsFile={tmp_path / 'known_hosts'} "

@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import re
+import signal
 import stat
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -34,7 +35,7 @@ AGENT_RIGHTS = ("SeeQueue", "ShowTicket", "CreateTicket", "ModifyTicket", "Reply
 
 # Stands in for the TUI: says who and where it runs, reports every resize, ends on "quit".
 PROBE = r"""
-import os, signal, sys
+import os, shlex, signal, subprocess, sys
 def size():
     s = os.get_terminal_size(0)
     return f"{s.columns}x{s.lines}"
@@ -45,7 +46,13 @@ ctty = os.tcgetpgrp(0) == os.getpgrp() == os.getsid(0)
 print(f"HELLO {sys.argv[1]} TERM={os.environ.get('TERM')} {size()} ctty={ctty} "
       f"user_env={os.environ.get('TESSERA_USER', '-')} pid={os.getpid()} "
       f"colorterm={os.environ.get('COLORTERM', '-')}", flush=True)
+print(f"ENV editor={os.environ.get('EDITOR')} visual={os.environ.get('VISUAL')} "
+      f"agent={os.environ.get('SSH_AUTH_SOCK', '-')} display={os.environ.get('DISPLAY', '-')} "
+      f"ssh={os.environ.get('TESSERA_SSH_SESSION', '-')}", flush=True)
 for line in sys.stdin:
+    if line.strip() == "edit":  # as the TUI runs $VISUAL on a draft
+        done = subprocess.run([*shlex.split(os.environ["VISUAL"]), "draft.txt"], check=False)
+        print(f"EDITED {done.returncode}", flush=True)
     if line.strip() == "quit":
         print("BYE", flush=True)
         sys.exit(0)
@@ -84,7 +91,9 @@ class Desk:
         env["TESSERA_DATABASE_URL"] = self.database.url.render_as_string(hide_password=False)
         env["TESSERA_DATA_DIR"] = str(self.tmp_path / "data")
         env["TESSERA_CONFIG_DIR"] = str(self.tmp_path / "config")
-        env["TESSERA_USER"] = "root"  # the server must not pass this on
+        env["TESSERA_USER"] = "root"  # the server must not pass these on
+        env["SSH_AUTH_SOCK"] = "/tmp/the-admins-agent.sock"
+        env["DISPLAY"] = ":7"
         return env
 
     def server(self, **kw: Any) -> TesseraSSHServer:
@@ -144,9 +153,8 @@ async def connect(server: TesseraSSHServer, key: asyncssh.SSHKey, login: str = "
         username=login,
         client_keys=[key],
         known_hosts=None,
-        agent_path=None,
         config=[],
-        **kw,
+        **{"agent_path": None, **kw},
     )
 
 
@@ -176,8 +184,10 @@ async def read_until(
 
 async def refused(server: TesseraSSHServer, key: asyncssh.SSHKey, **kw: Any) -> tuple[int | None, str]:
     """Open a session that the server refuses: its exit status and stderr."""
+    kw.setdefault("term_type", "xterm")
+    kw.setdefault("term_size", (80, 24))
     async with await connect(server, key) as conn:
-        proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None, **kw)
+        proc = await conn.create_process(encoding=None, **kw)
         err = await proc.stderr.read()
         await proc.wait()
         return proc.exit_status, err.decode()
@@ -262,6 +272,44 @@ async def test_unknown_key_is_refused_during_authentication_with_a_banner(desk: 
 
 
 @run_async
+async def test_a_client_offering_no_key_is_told_how_to_get_one(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    told: list[str] = []
+
+    class Client(asyncssh.SSHClient):
+        def kbdint_auth_requested(self) -> str | None:
+            return "" if not told else None  # try once, as OpenSSH would (up to three times)
+
+        def kbdint_challenge_received(
+            self, name: str, instructions: str, lang: str, prompts: Any
+        ) -> list[str]:
+            told.append(instructions)
+            assert prompts == []  # nothing to type: a message, not a password prompt
+            return []
+
+    server = desk.server()
+    await server.start()
+    try:
+        with pytest.raises(asyncssh.PermissionDenied):
+            await asyncssh.connect(
+                "127.0.0.1",
+                server.port,
+                username="alice",
+                client_keys=None,
+                agent_path=None,
+                known_hosts=None,
+                config=[],
+                password=None,
+                client_factory=Client,
+            )
+    finally:
+        await server.close()
+    assert len(told) == 1 and "logs you in by SSH key only" in told[0], told
+    assert "tessera user key add NAME" in told[0]
+    assert any(r.getMessage().startswith("refused a login without a key") for r in caplog.records)
+
+
+@run_async
 async def test_disabled_and_unprivileged_users_are_refused_with_a_message(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, logger="tessera.ssh")
     server = desk.server()
@@ -281,30 +329,142 @@ async def test_disabled_and_unprivileged_users_are_refused_with_a_message(desk: 
     assert not any(m.startswith("login ") for m in messages)
 
 
+NO_COMMAND = "tessera: this server runs only the Tessera TUI: connect without a command"
+NO_TERMINAL = "tessera: the Tessera TUI needs a terminal: connect with `ssh -t`"
+NO_SFTP = (
+    "tessera: no sftp here (no file transfer, no subsystems): this server runs only the Tessera TUI; "
+    "connect with plain `ssh`"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        ({"command": "cat /etc/passwd"}, NO_COMMAND),  # ssh -t host command
+        ({"command": "sh", "term_type": None}, NO_COMMAND),  # ssh host command
+        ({"command": "scp -f /etc/passwd", "term_type": None}, NO_COMMAND),  # legacy scp
+        ({"term_type": None}, NO_TERMINAL),  # ssh -T host
+        ({"subsystem": "sftp", "term_type": None}, NO_SFTP),  # sftp, scp, ssh -s host sftp
+        ({"subsystem": "sftp"}, NO_SFTP),
+    ],
+    ids=["command-with-pty", "command", "scp", "no-pty", "sftp", "sftp-with-pty"],
+)
 @run_async
-async def test_commands_and_sessions_without_a_terminal_are_refused(desk: Desk) -> None:
+async def test_commands_subsystems_and_sessions_without_a_terminal_are_refused(
+    desk: Desk,
+    request_: dict[str, Any],
+    message: str,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
     server = desk.server()
     await server.start()
     try:
-        status, err = await refused(server, desk.keys["alice"], command="cat /etc/passwd")
-        assert (status, err.strip()) == (
-            1,
-            "tessera: this server runs only the Tessera TUI: connect without a command",
-        )
-        async with await connect(server, desk.keys["alice"]) as conn:
-            proc = await conn.create_process(encoding=None)  # no pty
-            err_bytes = await proc.stderr.read()
+        status, err = await refused(server, desk.keys["alice"], **request_)
+        assert (status, err.strip()) == (1, message)
+        assert server.active == {} and not server.sessions
+    finally:
+        await server.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("refused ") and "alice" in m for m in messages), messages
+    assert not any(m.startswith("login ") for m in messages), messages
+
+
+@run_async
+async def test_forwarding_is_refused_with_a_reason_and_a_login_without_a_session_is_disconnected(
+    desk: Desk,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    lost: list[Exception | None] = []
+
+    class Client(asyncssh.SSHClient):
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.append(exc)
+
+    server = desk.server(no_session_grace=1.0)
+    await server.start()
+    try:
+        # ssh -N -L / -D: every forwarded connection is refused with a reason OpenSSH prints.
+        conn = await connect(server, desk.keys["alice"], client_factory=Client)
+        with pytest.raises(asyncssh.ChannelOpenError) as opened:
+            await conn.open_connection("127.0.0.1", server.port)
+        assert opened.value.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED
+        assert "port forwarding is not allowed here" in opened.value.reason
+        with pytest.raises(asyncssh.ChannelOpenError) as unix:
+            await conn.open_unix_connection("/run/postgresql/.s.PGSQL.5432")
+        assert "socket forwarding is not allowed here" in unix.value.reason
+        with pytest.raises(asyncssh.ChannelListenError):  # ssh -R
+            await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", 22)
+        # ... and as it never starts a session, it is told so and disconnected.
+        await asyncio.wait_for(conn.wait_closed(), 20)
+        assert isinstance(lost[0], asyncssh.DisconnectError)
+        assert "only runs the Tessera TUI; it forwards no ports" in lost[0].reason
+    finally:
+        await server.close()
+    messages = [r.getMessage() for r in caplog.records]
+    for wanted in ("refused port forwarding to 127.0.0.1", "refused remote forwarding of 127.0.0.1:0"):
+        assert any(m.startswith(wanted) for m in messages), messages
+    assert any(m.startswith("disconnected alice") and "no session" in m for m in messages), messages
+
+
+@run_async
+async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    server = desk.server(no_session_grace=0.5)
+    await server.start()
+    try:
+        async with await connect(
+            server, desk.keys["alice"], agent_forwarding=True, agent_path=str(desk.tmp_path / "agent")
+        ) as conn:
+            proc = await conn.create_process(
+                term_type="xterm",
+                term_size=(80, 24),
+                encoding=None,
+                x11_forwarding="ignore_failure",
+                x11_display="127.0.0.1:0",
+                x11_auth_path=str(desk.tmp_path / "no-xauthority"),
+            )
+            errors = asyncio.ensure_future(proc.stderr.read())
+            seen = bytearray()
+            text = await read_until(proc.stdout, seen, "ssh=")
+            await asyncio.sleep(1.0)  # past the no-session grace: a running session is left alone
+            proc.stdin.write(b"quit\r")
+            await read_until(proc.stdout, seen, "BYE")
             await proc.wait()
-        assert proc.exit_status == 1
-        assert (
-            err_bytes.decode().strip() == "tessera: the Tessera TUI needs a terminal: connect with `ssh -t`"
-        )
+            err = (await errors).decode()
+        assert proc.exit_status == 0
+        assert "agent=- display=-" in text  # the server's own agent and display are not passed on
+        assert "tessera: agent forwarding (ssh -A) is not allowed here: ignored" in err
+        assert "tessera: X11 forwarding (ssh -X) is not allowed here: ignored" in err
+    finally:
+        await server.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("refused agent forwarding for alice") for m in messages), messages
+    assert any(m.startswith("refused X11 forwarding for alice") for m in messages), messages
+
+
+@run_async
+async def test_the_sessions_editor_refuses_instead_of_opening_a_shell(desk: Desk) -> None:
+    """vi & co. run shells (`:!sh`): in a session, $EDITOR and $VISUAL name a stand-in that says no."""
+    server = desk.server()
+    await server.start()
+    try:
         async with await connect(server, desk.keys["alice"]) as conn:
-            with pytest.raises(asyncssh.ChannelOpenError):
-                await conn.open_connection("127.0.0.1", server.port)
-            with pytest.raises(asyncssh.ChannelOpenError, match="Session request failed"):
-                await conn.start_sftp_client()
-        assert server.active == {}
+            proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+            seen = bytearray()
+            text = await read_until(proc.stdout, seen, "ssh=")
+            assert re.search(
+                r"editor=\S+ -m tessera\.ssh\.noeditor visual=\S+ -m tessera\.ssh\.noeditor", text
+            )
+            assert re.search(r"ssh=127\.0\.0\.1:\d+", text)
+            proc.stdin.write(b"edit\r")
+            await read_until(proc.stdout, seen, "Press enter to go back")
+            assert "no external editor over SSH" in plain(bytes(seen))
+            proc.stdin.write(b"\r")
+            await read_until(proc.stdout, seen, "EDITED 1")
+            proc.stdin.write(b"quit\r")
+            await proc.wait()
     finally:
         await server.close()
 
@@ -388,7 +548,11 @@ async def until(condition: Callable[[], bool], timeout: float = 15) -> None:
 
 
 @run_async
-async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: Desk) -> None:
+async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="tessera.ssh")
+    # A server started with `nohup` ignores SIGHUP, and its children inherit that: the hang-up
+    # must still end the session's program at once (not by SIGKILL after the grace period).
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     server = desk.server(max_sessions=1)
     await server.start()
     try:
@@ -405,7 +569,10 @@ async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: D
             proc = await again.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             await read_until(proc.stdout, bytearray(), "HELLO alice")
     finally:
+        signal.signal(signal.SIGHUP, previous)
         await server.close()
+    logouts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("logout alice")]
+    assert "exit status 129" in logouts[0], logouts  # SIGHUP, not SIGKILL (137)
 
 
 @run_async
@@ -478,6 +645,14 @@ async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Des
             await asyncio.to_thread(rename_ticket, desk.database, "Printer on fire", "Printer fire is out")
             await read_until(dave.stdout, dave_seen, "Printer fire is out")
             await read_until(alice.stdout, alice_seen, "Printer fire is out")
+            # dave takes the highlighted ticket in his TUI: alice's screen shows him as its owner.
+            alice_seen.clear()
+            dave.stdin.write(b"t")
+            await read_until(
+                alice.stdout,
+                alice_seen,
+                lambda text: re.search(r"(?m)│.*TKT-\S+.*\bdave\b", text) is not None,
+            )
             # A resize re-lays the screen out at the new width.
             alice_seen.clear()
             alice.change_terminal_size(90, 25)

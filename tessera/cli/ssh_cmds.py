@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table, warn
 
 # Core and the SSH server are imported inside each command, so the CLI starts without them.
 
@@ -58,6 +58,9 @@ def key_add(
         else:
             comment = f" ({key.comment})" if key.comment else ""
             echo(f"added {key.key_type} key {key.fingerprint}{comment} for {owner.name if owner else name}")
+        if owner is not None and (owner.disabled or not owner.privileged):
+            why = "is disabled" if owner.disabled else "is not privileged (an agent)"
+            warn(f"{owner.name} {why}: `tessera ssh-server` refuses this key until that changes")
 
 
 @key_app.command("list")
@@ -73,6 +76,13 @@ def key_list(
         found = sshkeys.list_keys(ctx, name)
         if as_json:
             print_json([_key_json(k, u) for k, u in found])
+            return
+        if not found:
+            echo(
+                "no SSH keys"
+                + (f" for {name}" if name else "")
+                + ": add one with `tessera user key add NAME FILE`"
+            )
             return
         table(
             [
@@ -92,15 +102,36 @@ def key_list(
 @key_app.command("remove")
 def key_remove(
     name: str = typer.Argument(..., help="The user whose key it is."),
-    fingerprint: str = typer.Argument(..., help="The key's fingerprint as `user key list` shows it."),
+    key: str = typer.Argument(
+        ...,
+        metavar="FINGERPRINT|FILE",
+        help="Which key: its fingerprint as `user key list` prints it (SHA256:..., the prefix may be "
+        "left out), or the public key file itself (e.g. ~/.ssh/id_ed25519.pub).",
+    ),
     user: str = USER_OPTION,
 ) -> None:
-    """Remove a user's SSH key: it no longer logs in (open sessions are not ended)."""
+    """Remove one of a user's SSH keys, named by fingerprint or by its .pub file: it no longer
+    logs in (sessions already open are not ended). Needs AdminUsers, except for your own keys."""
     from tessera.core import sshkeys
 
+    fingerprint = _fingerprint_of_argument(key)
     with acting(user) as ctx:
-        key = sshkeys.remove_key(ctx, name, fingerprint)
-        echo(f"removed key {key.fingerprint} of {name}")
+        removed = sshkeys.remove_key(ctx, name, fingerprint)
+        echo(f"removed key {removed.fingerprint} of {name}")
+
+
+def _fingerprint_of_argument(key: str) -> str:
+    """A fingerprint as given, or the fingerprint of the public key in the file it names."""
+    from tessera.core import sshkeys
+
+    if key == "-" or Path(key).expanduser().is_file():
+        text, source = _read_key_file(key)
+        return sshkeys.parse_public_key(text, source=source).fingerprint
+    if key.endswith(".pub") or key.startswith(("~", "./", "../")):
+        from tessera.core.errors import InvalidInput
+
+        raise InvalidInput(f"cannot read {key}: no such file (give a fingerprint or a public key file)")
+    return key
 
 
 def ssh_server(
@@ -118,7 +149,7 @@ def ssh_server(
         help="Open sessions allowed per user; 0 = no limit (default: $TESSERA_SSH_MAX_SESSIONS, else 4).",
     ),
 ) -> None:
-    """Serve the TUI over SSH: each agent logs in with a registered key and gets the TUI as themselves."""
+    # Its help text is SSH_SERVER_HELP, below.
     import asyncio
     import contextlib
 
@@ -139,3 +170,20 @@ def ssh_server(
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while sessions are hung up
         asyncio.run(serve(db, settings))
     log.info("stopped")
+
+
+# Typer keeps the line breaks of a docstring's later paragraphs, so each paragraph is one line.
+SSH_SERVER_HELP = "\n\n".join(
+    [
+        "Serve the TUI over SSH: an agent runs `ssh -p PORT desk-host` and lands in the TUI as themselves.",
+        "Logins are by public key only: register each agent's key with `tessera user key add NAME FILE` "
+        "(the key, not the SSH login name, says who logs in). Unknown keys, disabled users and users who "
+        "are not privileged (agents) are refused with a message saying why. Each session runs "
+        "`tessera tui` in its own pty and process, on this server's database settings: agents need no "
+        "database password. No shell, commands, SFTP/scp, port, agent or X11 forwarding.",
+        "The host key is created on first start as ssh_host_ed25519_key in the data dir "
+        "($TESSERA_DATA_DIR) and kept. Every login, logout and refusal is logged to stderr and to "
+        "ssh-server.log in the data dir. Ctrl-C or SIGTERM hangs up every session and stops.",
+    ]
+)
+ssh_server.__doc__ = SSH_SERVER_HELP

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,8 +52,10 @@ def parse_public_key(text: str, *, source: str = "the key") -> ParsedKey:
     lines = [line for line in stripped.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if len(lines) > 1 and not stripped.startswith("---- BEGIN SSH2 PUBLIC KEY"):
         raise InvalidInput(f"{source} holds {len(lines)} lines: give exactly one public key")
+    if len(lines) == 1:
+        stripped = _without_options(lines[0].strip())
     try:
-        key = asyncssh.import_public_key(stripped)
+        key = asyncssh.import_public_key(stripped.encode())  # a str with a non-ASCII comment fails
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise InvalidInput(f"{source} is not an SSH public key ({exc})") from None
     blob = key.public_data
@@ -66,13 +69,31 @@ def parse_public_key(text: str, *, source: str = "the key") -> ParsedKey:
     )
 
 
+KEY_TYPE = re.compile(r"(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@.+-]+")
+
+
+def _without_options(line: str) -> str:
+    """An authorized_keys line (`restrict,from="..." ssh-ed25519 AAAA... comment`) as its key."""
+    tokens = line.split()
+    for index, token in enumerate(tokens[:-1]):
+        if KEY_TYPE.fullmatch(token) and tokens[index + 1].startswith("AAAA"):
+            return " ".join(tokens[index:])
+    return line
+
+
 def normalise_fingerprint(raw: str) -> str:
+    """`SHA256:...` as `ssh-keygen -l` and `tessera user key list` print it (the prefix optional)."""
     value = raw.strip()
     if value.upper().startswith(FINGERPRINT_PREFIX.upper()):
         value = value[len(FINGERPRINT_PREFIX) :]
     value = value.rstrip("=")
     if not value:
         raise InvalidInput("empty fingerprint: give it as `tessera user key list` prints it (SHA256:...)")
+    if value.upper().startswith("MD5:") or ":" in value:
+        raise InvalidInput(
+            f"{raw.strip()!r} is not a SHA256 fingerprint: give it as `tessera user key list` prints it "
+            "(SHA256:...), or the public key file"
+        )
     return FINGERPRINT_PREFIX + value
 
 

@@ -8,8 +8,14 @@ subsystem (SFTP), no port, agent or X11 forwarding.
 
 Who may log in is decided by `tessera.core.sshkeys`: unknown keys are refused during
 authentication (with an auth banner saying why); known keys of disabled or unprivileged users,
-and sessions over the per-user limit, are refused when the session starts, with a one-line
-message on the session's stderr and exit status 1. Every login and refusal is logged.
+sessions over the per-user limit, commands, subsystems (SFTP, scp) and sessions without a terminal
+are refused when the session starts, with a one-line message on the session's stderr and exit
+status 1. Port forwarding is refused with a reason the client prints; agent and X11 forwarding are
+refused and noted on the session's stderr; a connection that opens no session (`ssh -N`) is
+disconnected with a reason. Every login and refusal is logged.
+
+The session's program gets no way out to the server: $EDITOR and $VISUAL name a stand-in that
+refuses (any real editor can run a shell), and the environment says it is an SSH session.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import errno
 import fcntl
 import logging
 import logging.handlers
+import math
 import os
 import pty
 import re
+import shlex
 import signal
 import struct
 import sys
@@ -53,6 +61,30 @@ DEFAULT_TERM = "xterm-256color"
 # Client-sent environment variables a session's program may see; everything else is ignored.
 PASSED_ENV = ("COLORTERM",)
 SAFE_ENV_VALUE = re.compile(r"[A-Za-z0-9._+-]{1,64}")
+# The server's own environment variables a session's program must not inherit: they point at the
+# admin's SSH agent, X display or login, none of which an agent's session may use.
+DROPPED_ENV = (
+    "TESSERA_USER",
+    "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID",
+    "SSH_CONNECTION",
+    "SSH_CLIENT",
+    "SSH_TTY",
+    "SSH_ORIGINAL_COMMAND",
+    "DISPLAY",
+    "XAUTHORITY",
+    "WAYLAND_DISPLAY",
+)
+NO_KEY_MESSAGE = (
+    "tessera: this desk logs you in by SSH key only, and your client offered none. Make one with "
+    "`ssh-keygen -t ed25519`; an admin registers it with `tessera user key add NAME "
+    "~/.ssh/id_ed25519.pub`."
+)
+# Set in every session's environment: the program runs for a remote agent, not on their machine.
+SSH_SESSION_ENV = "TESSERA_SSH_SESSION"
+# A connection that has not started a session this long after logging in (`ssh -N`, forwarding
+# only) is disconnected.
+NO_SESSION_GRACE = 20.0
 HANGUP_GRACE = 3.0
 INPUT_BUFFER_LIMIT = 256 * 1024
 # What a terminal needs after a full-screen program died without cleaning up: leave the
@@ -68,6 +100,27 @@ def tui_command(user_name: str) -> list[str]:
     return [sys.executable, "-m", "tessera", "tui", "--user", user_name]
 
 
+def no_editor_command() -> str:
+    """$EDITOR for sessions: a stand-in that refuses, since vi & co. can run a shell (`:!sh`)."""
+    return shlex.join([sys.executable, "-m", "tessera.ssh.noeditor"])
+
+
+def session_env(
+    base: Mapping[str, str], term: str | None, client: Mapping[str, str], peer: str
+) -> dict[str, str]:
+    """The environment of a session's program: the server's (database settings included, which
+    agents never see), minus the admin's agent/display/login, plus TERM and safe client values."""
+    env = {name: value for name, value in base.items() if name not in DROPPED_ENV}
+    env["TERM"] = term if term and SAFE_ENV_VALUE.fullmatch(term) else DEFAULT_TERM
+    for name in PASSED_ENV:
+        value = client.get(name)
+        if value and SAFE_ENV_VALUE.fullmatch(value):
+            env[name] = value
+    env["EDITOR"] = env["VISUAL"] = no_editor_command()
+    env[SSH_SESSION_ENV] = peer
+    return env
+
+
 def parse_duration(raw: str, *, source: str) -> float:
     """Seconds, or a number with s/m/h; 0 turns the timeout off."""
     text = raw.strip().lower()
@@ -79,8 +132,8 @@ def parse_duration(raw: str, *, source: str) -> float:
         value = float(text) * scale
     except ValueError:
         raise InvalidInput(f"{source}: expected seconds (or e.g. 30m, 1h), got {raw!r}") from None
-    if value < 0 or value != value:
-        raise InvalidInput(f"{source}: expected a duration of 0 or more, got {raw!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(f"{source}: expected a duration of 0 or more (0 = never), got {raw!r}")
     return value
 
 
@@ -101,6 +154,7 @@ class ServerSettings:
     data_dir: Path = field(default_factory=lambda: Path("."))
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # seconds without input; 0 = never
     max_sessions: int = DEFAULT_MAX_SESSIONS  # per user, on this server; 0 = no limit
+    no_session_grace: float = NO_SESSION_GRACE  # seconds a login may go without starting a session
     # What a session runs, given the user's name. Tests swap in a small program.
     command: Callable[[str], Sequence[str]] = tui_command
     # The environment of each session's program (default: the server's own, which holds the
@@ -217,7 +271,7 @@ class TesseraSSHServer:
                 x11_forwarding=False,
                 allow_scp=False,
                 password_auth=False,
-                kbdint_auth=False,
+                kbdint_auth=True,  # only to tell a client that offered no key what to do
                 gss_host=None,
                 keepalive_interval=60,
                 keepalive_count_max=3,
@@ -308,14 +362,41 @@ class _Connection(asyncssh.SSHServer):
         self.key: KeyOwner | None = None
         self._refused: list[str] = []  # unknown keys offered; logged if no other key logs in
         self.authenticated = False
+        self.started = False  # a session of this connection has started (shell, exec, subsystem)
+        # Refused requests the client does not report itself: told on the session's stderr.
+        self.notes: list[str] = []
+        self._grace: asyncio.TimerHandle | None = None
+        self._told_no_key = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
         self.server.connections.add(conn)
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.peer = f"{peer[0]}:{peer[1]}"
+        # asyncssh refuses agent and X11 forwarding itself (both are off) but offers no callback
+        # for them; these stand-ins refuse the same way and also log the refusal and note it for
+        # the session (OpenSSH asks for agent forwarding without waiting for an answer, so an
+        # agent would otherwise never learn it was refused).
+        conn.create_agent_listener = self._refuse_agent  # type: ignore[method-assign]
+        conn.attach_x11_listener = self._refuse_x11  # type: ignore[method-assign]
+
+    async def _refuse_agent(self) -> bool:
+        self._note("agent forwarding", "agent forwarding (ssh -A) is not allowed here: ignored")
+        return False
+
+    async def _refuse_x11(self, chan: object, auth_proto: bytes, auth_data: bytes, screen: int) -> None:
+        self._note("X11 forwarding", "X11 forwarding (ssh -X) is not allowed here: ignored")
+        return None
+
+    def _note(self, what: str, message: str) -> None:
+        who = self.key.user_name if self.key else "?"
+        log.warning("refused %s for %s from %s", what, who, self.peer)
+        if message not in self.notes:
+            self.notes.append(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
         if self.conn is not None:
             self.server.connections.discard(self.conn)
         if self.authenticated:
@@ -333,6 +414,27 @@ class _Connection(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         self.authenticated = True
+        self._grace = asyncio.get_running_loop().call_later(
+            self.server.settings.no_session_grace, self._check_started
+        )
+
+    def _check_started(self) -> None:
+        """Disconnect a login that never started a session: here there is nothing else to do."""
+        self._grace = None
+        if self.started or self.conn is None:
+            return
+        who = self.key.user_name if self.key else "?"
+        log.warning(
+            "disconnected %s from %s: no session after %gs (ssh -N?)",
+            who,
+            self.peer,
+            self.server.settings.no_session_grace,
+        )
+        with contextlib.suppress(Exception):
+            self.conn.disconnect(
+                asyncssh.DISC_SERVICE_NOT_AVAILABLE,
+                "tessera: this server only runs the Tessera TUI; it forwards no ports (connect without -N)",
+            )
 
     def begin_auth(self, username: str) -> bool:
         self.login = username
@@ -345,6 +447,18 @@ class _Connection(asyncssh.SSHServer):
         return False
 
     def kbdint_auth_supported(self) -> bool:
+        return True
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> bool | tuple:  # type: ignore[type-arg]
+        """Never a login: a message (no prompts) for a client that offered no key at all; a client
+        whose keys were unknown already got the auth banner saying so."""
+        if self._refused or self._told_no_key:  # OpenSSH asks up to three times: answer once
+            return False
+        self._told_no_key = True
+        log.warning("refused a login without a key (ssh login %r) from %s", username, self.peer)
+        return ("", NO_KEY_MESSAGE, "", [])
+
+    def validate_kbdint_response(self, username: str, responses: object) -> bool:
         return False
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
@@ -375,9 +489,13 @@ class _Connection(asyncssh.SSHServer):
         return True
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+        """`ssh -L` and `ssh -D`: refused with a reason OpenSSH prints ("open failed: ...")."""
         who = self.key.user_name if self.key else "?"
         log.warning("refused port forwarding to %s:%d for %s from %s", dest_host, dest_port, who, self.peer)
-        return False
+        raise asyncssh.ChannelOpenError(
+            asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+            "tessera: port forwarding is not allowed here; this server only runs the Tessera TUI",
+        )
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         who = self.key.user_name if self.key else "?"
@@ -388,7 +506,10 @@ class _Connection(asyncssh.SSHServer):
 
     def unix_connection_requested(self, dest_path: str) -> bool:
         log.warning("refused forwarding to socket %s from %s", dest_path, self.peer)
-        return False
+        raise asyncssh.ChannelOpenError(
+            asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+            "tessera: socket forwarding is not allowed here; this server only runs the Tessera TUI",
+        )
 
     def unix_server_requested(self, listen_path: str) -> bool:
         log.warning("refused remote forwarding of socket %s from %s", listen_path, self.peer)
@@ -397,22 +518,24 @@ class _Connection(asyncssh.SSHServer):
     def session_requested(self) -> asyncssh.SSHServerSession[bytes] | bool:
         if self.key is None:
             return False
-        return TUISession(self.server, self.key, self.login, self.peer)
+        return TUISession(self.server, self, self.key)
 
 
 class TUISession(asyncssh.SSHServerSession[bytes]):
     """One session channel: the login decision, then the program in its own pty and process."""
 
-    def __init__(self, server: TesseraSSHServer, key: KeyOwner, login: str, peer: str) -> None:
+    def __init__(self, server: TesseraSSHServer, connection: _Connection, key: KeyOwner) -> None:
         self.server = server
+        self.connection = connection
         self.key = key
-        self.login = login
-        self.peer = peer
+        self.login = connection.login
+        self.peer = connection.peer
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.term_type: str | None = None
         self.size: tuple[int, int, int, int] = (80, 24, 0, 0)
         self.has_pty = False
         self.command: str | None = None
+        self.subsystem: str | None = None
         self.proc: asyncio.subprocess.Process | None = None
         self.master: int | None = None
         self.user_id: int | None = None
@@ -449,16 +572,11 @@ class TUISession(asyncssh.SSHServerSession[bytes]):
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        log.warning(
-            "refused subsystem %r for %s (key %s) from %s",
-            subsystem,
-            self.user_name,
-            self.key.fingerprint,
-            self.peer,
-        )
-        return False
+        self.subsystem = subsystem  # accepted only to refuse it with a message in session_started
+        return True
 
     def session_started(self) -> None:
+        self.connection.started = True
         self._task = asyncio.ensure_future(self._run())
         self.server.sessions.add(self)
 
@@ -543,6 +661,19 @@ class TUISession(asyncssh.SSHServerSession[bytes]):
         if self._closing:
             log.info("%s from %s hung up before the session started", self.user_name, self.peer)
             return
+        if self.subsystem is not None:
+            log.warning(
+                "refused subsystem %r for %s from %s: only the TUI runs here",
+                self.subsystem,
+                self.user_name,
+                self.peer,
+            )
+            name = self.subsystem if SAFE_ENV_VALUE.fullmatch(self.subsystem) else "subsystem"
+            self._refuse(
+                f"no {name} here (no file transfer, no subsystems): this server runs only "
+                "the Tessera TUI; connect with plain `ssh`"
+            )
+            return
         if self.command is not None:
             log.warning(
                 "refused command %r for %s from %s: only the TUI runs here",
@@ -562,16 +693,15 @@ class TUISession(asyncssh.SSHServerSession[bytes]):
         assert self.chan is not None and self.user_id is not None
         settings = self.server.settings
         argv = [sys.executable, "-m", "tessera.ssh.ctty", *settings.command(self.user_name)]
-        env = dict(os.environ if settings.env is None else settings.env)
-        env.pop("TESSERA_USER", None)
-        env["TERM"] = (
-            self.term_type if self.term_type and SAFE_ENV_VALUE.fullmatch(self.term_type) else DEFAULT_TERM
+        env = session_env(
+            os.environ if settings.env is None else settings.env,
+            self.term_type,
+            self.chan.get_environment(),
+            self.peer,
         )
-        client_env = self.chan.get_environment()
-        for name in PASSED_ENV:
-            value = client_env.get(name)
-            if value and SAFE_ENV_VALUE.fullmatch(value):
-                env[name] = value
+        for note in self.connection.notes:  # shown before the TUI takes the screen, and after it
+            with contextlib.suppress(Exception):
+                self.chan.write_stderr(f"tessera: {note}\r\n".encode())
         master, slave = pty.openpty()
         self.master = master
         self._set_size()
