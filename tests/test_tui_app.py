@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from tessera.core.context import open_context
 from tessera.core.db import Database
@@ -623,6 +623,32 @@ async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path
 
 
 @run_async
+async def test_over_ssh_nothing_is_saved_and_no_editor_runs(database: Database, desk, monkeypatch) -> None:
+    """Over SSH the app's files and programs are the server's: saving a file or running $EDITOR
+    (vi's :! is a shell) would hand the server to whoever is logged in to the desk."""
+    from tessera.tui import remote
+    from tessera.tui.screens import PromptScreen
+
+    monkeypatch.setenv(remote.SESSION_ENV, "127.0.0.1:50000")
+    monkeypatch.setenv("EDITOR", "/bin/false-editor-that-must-not-run")
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, desk["printer"])
+        await open_highlighted(pilot, screen, desk["printer"])
+        await pilot.press(key("save_attachment"))
+        said = lambda: any("cannot be saved over SSH" in str(n.message) for n in app._notifications)  # noqa: E731
+        await until(pilot, said)
+        assert not isinstance(app.screen, PromptScreen)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert "$EDITOR" not in str(app.screen.query_one(".hint", Label).render())
+        await pilot.press(*"typed here", key("compose.editor"))
+        await pilot.pause()
+        assert isinstance(app.screen, ComposeScreen) and app.screen.text == "typed here"
+
+
+@run_async
 async def test_long_queue_pages_from_the_database(database: Database, desk) -> None:
     from tessera.core.schemas import TicketCreate
     from tessera.core.tickets import create_ticket
@@ -737,6 +763,7 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
 
     with database.session() as session:
         save_search(open_context(session, "root"), "Printers", "Subject LIKE 'printer'", shared=True)
+        save_search(open_context(session, "root"), "Urgent", "Priority >= 0", "-Priority", shared=True)
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -754,6 +781,15 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
         await pilot.press("tab")
         field = search.query_one("#search-input", Input)
         assert field.value == "Status = 'new' "
+        # A value with a space is one word: tab replaces all of it, not what follows the space.
+        await pilot.press(*"AND Created < 'last we")
+        await until(
+            pilot,
+            lambda: suggestions.option_count > 0 and suggestions.get_option_at_index(0).id == "'last week'",
+        )
+        await pilot.press("tab")
+        assert field.value == "Status = 'new' AND Created < 'last week' "
+        field.value = "Status = 'new' "
         await pilot.press(*"AND Subject LIKE 'vpn'", "enter")
         await until(pilot, lambda: app.screen is screen)
         await settle(pilot)
@@ -778,6 +814,22 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
         await pilot.press(key("cancel"))
         await settle(pilot)
         assert screen.search_query == "" and len(screen.rows) == 4
+        # A view's own order becomes the pane's sort: a saved one's, or an ORDER BY in the query.
+        await pilot.press(key("view.2"))
+        await until(pilot, lambda: screen.search_query == "Priority >= 0")
+        assert (screen.sort, screen.descending) == ("priority", True)
+        # V lists the views; typing narrows the list, enter opens one.
+        await pilot.press(key("cancel"))
+        await settle(pilot)
+        await pilot.press(key("views"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"urgent", "enter")
+        await until(pilot, lambda: app.screen is screen and screen.search_query == "Priority >= 0")
+        assert (screen.sort, screen.descending) == ("priority", True)
+        screen.set_search("Priority >= 0 ORDER BY Created")
+        assert (screen.sort, screen.descending) == ("created", False)
+        await settle(pilot)
+        assert len(screen.rows) == 4
 
 
 @run_async

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -36,11 +38,22 @@ def tui(user: str = USER_OPTION, theme: str = THEME_OPTION, keys: bool = KEYS_OP
     from tessera.tui.app import TesseraApp
 
     app = TesseraApp(common.database, user=user, theme=theme, first_screen=helper)
-    app.run()
+    # In the app's raw terminal mode ctrl+c is a key; a ^C typed before that mode is set would
+    # interrupt the app half-mounted (a crash dump). A handler, unlike SIG_IGN, is not inherited
+    # by an $EDITOR the app runs.
+    previous = signal.signal(signal.SIGINT, _ignore_interrupt)
+    try:
+        app.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if app.error is not None:
         raise app.error
     if app.return_code:
         raise typer.Exit(app.return_code)
+
+
+def _ignore_interrupt(signum: int, frame: FrameType | None) -> None:
+    return None
 
 
 def print_keys() -> None:

@@ -494,10 +494,40 @@ class View:
     name: str
     query: str
     shared: bool
+    order_by: str = ""
 
 
 def saved_views(ctx: Context) -> list[View]:
     """The user's saved searches, then the shared ones: the TUI's views (keys 1-9)."""
     from tessera.core.search.service import list_saved
 
-    return [View(s.name, s.query, s.shared) for s in list_saved(ctx)]
+    return [View(s.name, s.query, s.shared, s.order_by) for s in list_saved(ctx)]
+
+
+# TicketSQL sort keys the queue pane can sort by, and the pane's name for each.
+_PANE_SORTS = {
+    **{key: key for key in SORT_KEYS},
+    "lastupdated": "updated",
+    "requestors": "requestor",
+}
+
+
+def view_sort(query: str, order_by: str = "") -> tuple[str, bool] | None:
+    """The pane's (sort, descending) for a view: the first key of its order (`order_by`, else the
+    query's own ORDER BY), or None when it has none the pane sorts by (the pane keeps its sort)."""
+    keys = order_by.strip()
+    if not keys:
+        from tessera.core.search.parser import SearchError, parse_with_order
+
+        try:
+            keys = parse_with_order(query)[1]
+        except SearchError:
+            return None
+    words = keys.replace("|", ",").split(",")[0].split()
+    if not words:
+        return None
+    name, descending = words[0], len(words) > 1 and words[1].upper() == "DESC"
+    if name.startswith("-"):
+        name, descending = name[1:], True
+    sort = _PANE_SORTS.get(name.lower())
+    return (sort, descending) if sort else None

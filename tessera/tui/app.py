@@ -32,8 +32,8 @@ from textual.widgets.option_list import Option
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from tessera.core.errors import DatabaseUnavailable, TesseraError
-from tessera.core.listing import QueueInfo, TicketRow, TicketView
-from tessera.tui import drafts, review, safe
+from tessera.core.listing import QueueInfo, TicketRow, TicketView, view_sort
+from tessera.tui import drafts, remote, review, safe
 from tessera.tui import history as history_text
 from tessera.tui.actions import ACTIONS, SCOPES, bindings, effective_keys
 from tessera.tui.backend import DEMO_TICKETS, Backend, FirstScreenHelper, Outcome, Startup
@@ -675,9 +675,14 @@ class MainScreen(Screen[None]):
         field.display = True
         field.focus()
 
-    def set_search(self, query: str) -> None:
-        """Show a TicketSQL view (every queue the user may see), or back to the queue with ""."""
+    def set_search(self, query: str, order_by: str = "") -> None:
+        """Show a TicketSQL view (every queue the user may see), or back to the queue with "".
+
+        The view's order (a saved search's, or an ORDER BY in the query) becomes the pane's sort."""
         self.search_query = query
+        sorting = view_sort(query, order_by) if query else None
+        if sorting is not None:
+            self.sort, self.descending = sorting
         self.load_tickets()
         self.remember_view()
         self.update_topbar()
@@ -712,14 +717,13 @@ class MainScreen(Screen[None]):
             self.notify("No saved views yet: `tessera search save NAME 'QUERY'` makes one", markup=False)
             return
         choices = [
-            Choice(
-                v.query, f"{i}  {v.name}" if i <= 9 else v.name, ("shared: " if v.shared else "") + v.query
-            )
+            Choice(str(i), f"{i}  {v.name}" if i <= 9 else v.name, ("shared: " if v.shared else "") + v.query)
             for i, v in enumerate(views, start=1)
         ]
-        query = await self.app.push_screen_wait(PickerScreen("Saved views", choices))
-        if query:
-            self.set_search(query)
+        chosen = await self.app.push_screen_wait(PickerScreen("Saved views", choices))
+        if chosen:
+            view = views[int(chosen) - 1]
+            self.set_search(view.query, view.order_by)
 
     @work(exclusive=True, group="views")
     async def action_view(self, number: int) -> None:
@@ -731,7 +735,7 @@ class MainScreen(Screen[None]):
         if not 1 <= number <= len(views):
             self.notify(f"No saved view {number} (there are {len(views)})", markup=False, timeout=3)
             return
-        self.set_search(views[number - 1].query)
+        self.set_search(views[number - 1].query, views[number - 1].order_by)
         self.notify(f"View {number}: {views[number - 1].name}", markup=False, timeout=2)
 
     def action_sort(self) -> None:
@@ -1125,6 +1129,9 @@ class MainScreen(Screen[None]):
         ]
         if not files:
             self.notify("This ticket has no attachments", markup=False)
+            return
+        if remote.over_ssh():
+            self.notify(remote.NO_SAVE, severity="warning", markup=False, timeout=8)
             return
         picks = [
             Choice(str(att["id"]), att["filename"] or f"attachment-{att['id']}", size_text(att["size"]))

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tessera.tui import drafts, safe
+from tessera.tui import drafts, remote, safe
 from tessera.tui.actions import ACTIONS, SCOPES, ActionSpec, bindings_for, effective_keys
 
 
@@ -182,7 +182,8 @@ class ComposeScreen(ModalScreen[str | None]):
             else:
                 yield Label("Internal comment: not sent to requestors", id="compose-to")
             yield TextArea(drafts.load(self.draft) or "", id="compose-body", soft_wrap=True)
-            hint = "ctrl+s / F2 = review and send    F4 = $EDITOR    esc = postpone or discard"
+            editor = "" if remote.over_ssh() else "    F4 = $EDITOR"
+            hint = f"ctrl+s / F2 = review and send{editor}    esc = postpone or discard"
             yield Label(hint, classes="hint")
 
     def on_mount(self) -> None:
@@ -220,7 +221,14 @@ class ComposeScreen(ModalScreen[str | None]):
         self.save_draft()  # removed by the caller once the message is recorded
         self.dismiss(self.text)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Over SSH there is no external editor: its key leaves the footer and does nothing."""
+        return not (action == "editor" and remote.over_ssh())
+
     def action_editor(self) -> None:
+        if remote.over_ssh():
+            self.notify(remote.NO_EDITOR, severity="warning", markup=False)
+            return
         self.save_draft()
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         text = self.text
@@ -490,14 +498,13 @@ class SearchScreen(ModalScreen[str | None]):
         if options.highlighted is None or not options.option_count:
             return
         chosen = options.get_option_at_index(options.highlighted).id or ""
+        # Imported here: it brings SQLAlchemy, which the first screen is painted without.
+        from tessera.core.search.completion import partial_start
+
         field = self.query_one("#search-input", Input)
         text = field.value
-        head = (
-            text
-            if (not text or text[-1].isspace() or text[-1] in "()")
-            else text[: len(text.rstrip()) - len(text.rstrip().split()[-1])]
-        )
-        field.value = f"{head}{chosen} "
+        # TicketSQL's word, not the last run of non-spaces: `'last we` and `CF.{Asset T` hold spaces.
+        field.value = f"{text[: partial_start(text)]}{chosen} "
         field.cursor_position = len(field.value)
 
     @on(Input.Submitted, "#search-input")

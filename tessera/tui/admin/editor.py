@@ -832,6 +832,11 @@ class EditorScreen(Screen[bool]):
 
         from textual.app import SuspendNotSupported
 
+        from tessera.tui import remote
+
+        if remote.over_ssh():
+            self.notify(remote.NO_EDITOR, severity="warning", markup=False)
+            return
         area = self._area()
         editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         with tempfile.TemporaryDirectory(prefix="tessera-scrip-") as folder:
