@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
@@ -13,7 +14,7 @@ from tests.helpers import assert_one_line_error, run
 def cli(cli_env):  # type: ignore[no-untyped-def]
     first = run(["db", "upgrade"], cli_env)
     assert first.code == 0, first.err
-    assert "created superuser" in first.out
+    assert f"created superuser {getpass.getuser()!r} (your login name)" in first.out
 
     def tessera(*args: str, stdin: str | None = None, ok: bool = True):  # type: ignore[no-untyped-def]
         result = run(list(args), cli_env, stdin=stdin)
@@ -77,7 +78,10 @@ def test_a_ticket_from_creation_to_merge(cli, tmp_path) -> None:  # type: ignore
     assert "Status open -> stalled" in out  # the reply opened it (RT's default scrip)
     cli("ticket", "watcher", "add", "1", "Cc", "bob@customer.example")
     cli("ticket", "watcher", "remove", "1", "Cc", "bob@customer.example")
-    cli("ticket", "create", "-q", "Support", "-s", "VPN down again", "-r", "ann@customer.example")
+    cli("queue", "create", "Triage")
+    cli("ticket", "create", "-q", "Triage", "-s", "VPN down again", "-r", "ann@customer.example")
+    moved = cli("ticket", "set", "TKT-0002", "queue=Support", "owner=alice", "subject=VPN down, again").out
+    assert "Queue Triage -> Support" in moved and "Subject VPN down again -> VPN down, again" in moved
     cli("ticket", "link", "2", "RefersTo", "1")
     cli("ticket", "unlink", "2", "RefersTo", "1")
     cli("ticket", "untake", "1", "--user", "alice")
@@ -112,6 +116,8 @@ def test_a_ticket_from_creation_to_merge(cli, tmp_path) -> None:  # type: ignore
     comment = next(h for h in shown["history"] if h["type"] == "Comment")
     assert comment["message"]["content"] == "Internal: router flapping\n"
     assert shown["merged_from"] == ["TKT-0002"]
+    fields = {(h["type"], h["field"]) for h in shown["history"]}
+    assert {("Set", "Queue"), ("Set", "Subject"), ("Give", "Owner")} <= fields, fields
     text = cli("ticket", "show", "1", "--history").out
     assert "TKT-0001  VPN down" in text and "Looking now." in text
 
@@ -153,6 +159,7 @@ def error_desk(pg_server, template_db, tmp_path_factory):  # type: ignore[no-unt
         ["db", "upgrade"],
         ["queue", "create", "Support"],
         ["cf", "create", "Severity", "--type", "select", "--value", "Low"],
+        ["cf", "create", "Code", "--pattern", "[A-Z]{3}-\\d+"],
         ["user", "add", "viewer", "--email", "viewer@desk.example"],
         ["right", "grant", "ShowTicket", "user:viewer"],
         ["ticket", "create", "-q", "Support", "-s", "existing"],
@@ -186,6 +193,19 @@ def error_desk(pg_server, template_db, tmp_path_factory):  # type: ignore[no-unt
         (["user", "add", "viewer2", "--email", "VIEWER@desk.example"], "already exists"),
         (["cf", "create", "Kind", "--type", "select"], "needs at least one allowed value"),
         (["queue", "set", "Support", "lifecycle=nope"], "unknown lifecycle 'nope'"),
+        (
+            ["ticket", "create", "-q", "Support", "-s", "x", "--priority", "abc"],
+            "priority: 'abc' is not a whole",
+        ),
+        (
+            ["ticket", "set", "1", "priority=99999999999", "cf.Code=ABC-1"],
+            "priority: 99999999999 is out of range",
+        ),
+        (["ticket", "set", "1", "cf.Code=abc"], "does not match"),
+        (["ticket", "reply", "1", "--body", "x", "--time-taken", "99999999999"], "time_taken"),
+        (["user", "add", "u" * 201], "at most 200 characters"),
+        (["ticket", "watchers", "add", "1", "Owner", "viewer"], "unknown watcher role 'Owner'"),
+        (["ticket", "merge", "TKT-0001", "1"], "cannot merge TKT-0001 into itself"),
     ],
 )
 def test_errors_are_one_line(error_desk, args, fragment) -> None:  # type: ignore[no-untyped-def]

@@ -44,3 +44,41 @@ def test_seeded_tickets_read_like_real_ones(session) -> None:  # type: ignore[no
     assert kinds[0] == "Create" and "Correspond" in kinds and kinds[-1] == "Status"
     alice = open_context(session, "alice")  # agents can work the seeded desk under the seeded rights
     assert get_ticket(alice, resolved).id == resolved
+
+
+def test_seed_on_a_desk_with_its_own_definitions_writes_nothing_they_refuse(session) -> None:  # type: ignore[no-untyped-def]
+    """A desk used before the demo: its own "Severity" allows fewer values, its "carol" is a
+    requestor, its "Network" queue runs another lifecycle. The demo adds tickets all the same and
+    every row it writes obeys the desk's rules."""
+    from tessera.core import customfields, queues, users
+    from tessera.core.customfields import normalise_values
+    from tessera.core.models import CustomField
+
+    bootstrap(session, "root")
+    ctx = open_context(session, "root")
+    customfields.create_field(ctx, "Severity", type_="select", values=["low", "High"])
+    customfields.create_field(ctx, "Category", type_="select", values=["Bug", "Other"])  # single value
+    users.add_user(ctx, "carol", email="carol@customer.example", privileged=False)
+    from tessera.core.lifecycle_store import apply_lifecycle
+
+    apply_lifecycle(
+        ctx,
+        "name: short\ninitial: [new]\nactive: [doing]\ninactive: [done]\n"
+        "transitions: {'': [new], new: [doing], doing: [done]}\n",
+    )
+    queues.create_queue(ctx, "Network", lifecycle="short")
+    assert seed(ctx, 300) == 300
+    carol = session.scalars(select(User).where(User.name == "carol")).one()
+    assert not session.scalar(select(func.count()).where(Ticket.owner_id == carol.id))
+    network = session.scalars(select(Queue).where(Queue.name == "Network")).one()
+    assert not session.scalar(select(func.count()).where(Ticket.queue_id == network.id))
+    fields = {cf.id: cf for cf in session.scalars(select(CustomField))}
+    rows = session.execute(
+        select(CustomFieldValue.ticket_id, CustomFieldValue.custom_field_id, CustomFieldValue.value)
+    ).all()
+    assert {fields[f].name for _, f, _ in rows} >= {"Severity", "Category"}
+    per_ticket: dict[tuple[int, int], list[str]] = {}
+    for ticket_id, field_id, value in rows:
+        per_ticket.setdefault((ticket_id, field_id), []).append(value)
+    for (_, field_id), values in per_ticket.items():
+        assert normalise_values(fields[field_id], values) == values  # allowed, and one where one is due

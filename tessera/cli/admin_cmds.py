@@ -290,7 +290,7 @@ def right_revoke(
         echo(f"revoked {right} from {to}" if removed else f"{to} had no such grant")
 
 
-def _cf_json(cf) -> dict:  # type: ignore[no-untyped-def]
+def _cf_json(cf, scopes: dict[int, str]) -> dict:  # type: ignore[no-untyped-def]
     return {
         "id": cf.id,
         "name": cf.name,
@@ -299,6 +299,7 @@ def _cf_json(cf) -> dict:  # type: ignore[no-untyped-def]
         "values": [o.value for o in cf.options],
         "pattern": cf.pattern,
         "queue_id": cf.queue_id,
+        "queue": scopes.get(cf.queue_id) if cf.queue_id is not None else None,
         "description": cf.description,
     }
 
@@ -314,8 +315,9 @@ def cf_list(
 
     with acting(user) as ctx:
         found = customfields.list_fields(ctx, queue)
+        scopes = customfields.scope_names(ctx, found)
         if as_json:
-            print_json([_cf_json(cf) for cf in found])
+            print_json([_cf_json(cf, scopes) for cf in found])
             return
         table(
             [
@@ -323,7 +325,7 @@ def cf_list(
                     cf.name,
                     cf.type + (" (multiple)" if cf.multiple else ""),
                     ", ".join(o.value for o in cf.options),
-                    "global" if cf.queue_id is None else f"queue {cf.queue_id}",
+                    "global" if cf.queue_id is None else f"queue {scopes.get(cf.queue_id, cf.queue_id)}",
                 ]
                 for cf in found
             ],
@@ -358,6 +360,6 @@ def cf_create(
             description=description,
         )
         if as_json:
-            print_json(_cf_json(cf))
+            print_json(_cf_json(cf, customfields.scope_names(ctx, [cf])))
         else:
             echo(f"created custom field {cf.name} ({cf.type})")

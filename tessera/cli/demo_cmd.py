@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tessera.cli.common import USER_OPTION, acting, echo
@@ -25,8 +26,16 @@ def demo(
     started = time.perf_counter()
     with acting(user) as ctx:
         ctx.require("SuperUser", "seed demo data", "on this desk")
+        # On standard error, and only on a terminal: standard output stays the one summary line.
+        console = Console(stderr=True)
         with Progress(
-            TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+            TextColumn("seeding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
         ) as bar:
             task = bar.add_task("tickets", total=tickets)
             added = seed(ctx, tickets, progress=lambda done, total: bar.update(task, completed=done))

@@ -95,11 +95,14 @@ def _custom_fields(pairs: list[str] | None) -> dict[str, str | list[str]]:
 def create(
     queue: str = typer.Option(..., "--queue", "-q", help="Queue name."),
     subject: str = typer.Option(..., "--subject", "-s", help="Subject line."),
-    requestor: list[str] = typer.Option(None, "--requestor", "-r", help="Requestor email (repeatable)."),
-    cc: list[str] = typer.Option(None, "--cc", help="Cc email (repeatable)."),
-    admincc: list[str] = typer.Option(None, "--admincc", help="AdminCc email (repeatable)."),
+    requestor: list[str] = typer.Option(
+        None, "--requestor", "-r", help="Requestor: email or user name (repeatable)."
+    ),
+    cc: list[str] = typer.Option(None, "--cc", help="Cc: email or user name (repeatable)."),
+    admincc: list[str] = typer.Option(None, "--admincc", help="AdminCc: email or user name (repeatable)."),
     body: str = typer.Option(None, "--body", "-b", help="First message; '-' reads standard input."),
-    priority: int = typer.Option(None, "--priority", help="Priority (a whole number)."),
+    # Read as text so a bad number is a one-line error like every other field's.
+    priority: str = typer.Option(None, "--priority", help="Priority (a whole number)."),
     owner: str = typer.Option(None, "--owner", help="Owner's user name."),
     status: str = typer.Option(None, "--status", help="Initial status (default: the lifecycle's on_create)."),
     due: str = typer.Option(None, "--due", help="Due date: 2026-12-01, tomorrow, in 3 days."),
@@ -112,7 +115,7 @@ def create(
     from pydantic import ValidationError
 
     from tessera.core import tickets
-    from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, pydantic_message
+    from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, parse_int, pydantic_message
     from tessera.core.serialize import ticket_json
 
     try:
@@ -124,7 +127,7 @@ def create(
             admincc=admincc or [],
             owner=owner,
             status=status,
-            priority=priority,
+            priority=parse_int(priority, field="priority") if priority is not None else None,
             due=parse_datetime(due, field="due") if due else None,
             custom_fields=_custom_fields(cf),
             message=MessageIn(body=read_body(body), attachments=read_attachments(attach)),
@@ -152,11 +155,16 @@ def show(
 
 
 def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> MessageIn:
-    from tessera.core.schemas import MessageIn
+    from pydantic import ValidationError
+
+    from tessera.core.schemas import MessageIn, pydantic_message
 
     if body is None and not attach:
         raise InvalidInput("no message: give it with --body TEXT, or --body - to read standard input")
-    return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
+    try:
+        return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
 
 
 BODY_OPTION = typer.Option(None, "--body", "-b", help="Message text; '-' reads standard input.")
@@ -288,6 +296,7 @@ def give(
 
 watcher_app = typer.Typer(help="Watchers: Requestor, Cc and AdminCc of a ticket.")
 app.add_typer(watcher_app, name="watcher")
+app.add_typer(watcher_app, name="watchers", hidden=True)  # the plural works too
 
 
 @watcher_app.command("add")
@@ -296,13 +305,20 @@ def watcher_add(
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
     who: str = typer.Argument(..., help="User name or email address."),
     user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a watcher (an unknown address becomes a new requestor-type user)."""
     from tessera.core import watchers
 
     with acting(user) as ctx:
         txn = watchers.add_watcher(ctx, ticket, role, who)
-        echo(f"added {who} as {role}" if txn else f"{who} already is a {role}")
+        role = watchers.canonical_watcher_role(role)
+        _done(
+            ctx,
+            ticket,
+            as_json,
+            f"added {who} as {role}" if txn else f"{who} already is {watchers.a_role(role)}",
+        )
 
 
 @watcher_app.command("remove")
@@ -311,13 +327,14 @@ def watcher_remove(
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
     who: str = typer.Argument(..., help="User name or email address."),
     user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a watcher."""
     from tessera.core import watchers
 
     with acting(user) as ctx:
         watchers.remove_watcher(ctx, ticket, role, who)
-        echo(f"removed {who} as {role}")
+        _done(ctx, ticket, as_json, f"removed {who} as {watchers.canonical_watcher_role(role)}")
 
 
 @app.command("link")
@@ -328,13 +345,14 @@ def link(
     ),
     other: str = typer.Argument(..., help="The other ticket's id."),
     user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Link two tickets (recorded on both)."""
     from tessera.core import links
 
     with acting(user) as ctx:
         txn = links.add_link(ctx, ticket, kind, other)
-        echo(f"linked {ticket} {kind} {other}" if txn else "that link already exists")
+        _done(ctx, ticket, as_json, f"linked {ticket} {kind} {other}" if txn else "that link already exists")
 
 
 @app.command("unlink")
@@ -343,13 +361,14 @@ def unlink(
     kind: str = typer.Argument(..., help="The link type."),
     other: str = typer.Argument(..., help="The other ticket's id."),
     user: str = USER_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a link between two tickets."""
     from tessera.core import links
 
     with acting(user) as ctx:
         links.remove_link(ctx, ticket, kind, other)
-        echo(f"unlinked {ticket} {kind} {other}")
+        _done(ctx, ticket, as_json, f"unlinked {ticket} {kind} {other}")
 
 
 @app.command("merge")

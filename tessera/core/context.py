@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, inspect, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import ColumnProperty, Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -150,6 +150,17 @@ def _translate_integrity(exc: IntegrityError) -> InvalidInput:
     return InvalidInput(f"refused by the database: {text}")
 
 
+def _translate_data(exc: DBAPIError) -> InvalidInput:
+    """A value the database cannot hold (what the checks before it missed), as one clear line."""
+    text = first_line(exc)
+    if "out of range" in text:
+        return InvalidInput("a number is out of range (-2147483648 to 2147483647)")
+    if "too long" in text or "index row" in text:
+        limit = text.rsplit("(", 1)[-1].rstrip(")") if "varying(" in text else None
+        return InvalidInput("a value is too long" + (f" (at most {limit} characters)" if limit else ""))
+    return InvalidInput(f"refused by the database: {text}")
+
+
 def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[Context, P], R]:
     """Make `fn` one unit of work: all of it commits, or none of it does."""
 
@@ -185,8 +196,13 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
         except IntegrityError as exc:
             session.rollback()
             raise _translate_integrity(exc) from None
+        except DataError as exc:
+            session.rollback()
+            raise _translate_data(exc) from None
         except OperationalError as exc:
             session.rollback()
+            if isinstance(exc.orig, psycopg.errors.ProgramLimitExceeded):  # e.g. a huge indexed value
+                raise _translate_data(exc) from None
             raise DatabaseUnavailable(f"database error: {first_line(exc)}") from None
         except BaseException:
             session.rollback()
@@ -281,13 +297,14 @@ def _flush_one_change(ctx: Context) -> bool:
     return True
 
 
-def driver_execute(session: Session, sql: str, params: dict[str, Any]) -> Any:
+def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
     """Run `sql` (psycopg's `%(name)s` placeholders) on the session's connection, in its
     transaction, without SQLAlchemy's statement machinery (a tenth of a millisecond a statement,
     which counts on the hot paths); returns the psycopg cursor. Errors come out as SQLAlchemy's,
-    so `operation` translates them as it does any other."""
+    so `operation` translates them as it does any other. `binary` asks for rows in PostgreSQL's
+    binary format: a page of timestamps and numbers decodes ~20% faster than from text."""
     connection = session.connection()
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.driver_connection.cursor(binary=binary)  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
     except psycopg.Error as exc:

@@ -13,6 +13,10 @@ from tessera.core.models import CustomField, CustomFieldOption, Queue
 from tessera.core.queues import get_queue
 
 CF_TYPES = ("freeform", "select", "integer", "date")
+# A field's name is the `field` of its CustomField transactions (varchar(64)); a value is indexed
+# (and an allowed value is varchar(255)), so both are bounded here, with a clear message.
+MAX_NAME = 64
+MAX_VALUE = 255
 
 
 def find_field(ctx: Context, name: str) -> CustomField | None:
@@ -44,10 +48,26 @@ def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
     return cf
 
 
+def scope_names(ctx: Context, fields: list[CustomField]) -> dict[int, str]:
+    """The names of the queues these fields are limited to (for listing them by name)."""
+    ids = {cf.queue_id for cf in fields if cf.queue_id is not None}
+    if not ids:
+        return {}
+    return dict(ctx.session.execute(select(Queue.id, Queue.name).where(Queue.id.in_(ids))).tuples().all())
+
+
 def list_fields(ctx: Context, queue: str | None = None) -> list[CustomField]:
     if queue:
         return fields_for_queue(ctx, get_queue(ctx, queue).id)
     return list(ctx.session.scalars(select(CustomField).order_by(CustomField.id)))
+
+
+def split_values(cf: CustomField, raw: str | list[str]) -> list[str]:
+    """A value as typed (`a,b`): several, comma-separated, only for a multiple-value field; a
+    single-value field takes the text whole, commas and all."""
+    if isinstance(raw, list):
+        return raw
+    return raw.split(",") if cf.multiple else [raw]
 
 
 def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
@@ -77,6 +97,8 @@ def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
                     f"(allowed: {', '.join(o.value for o in cf.options)})"
                 )
             value = allowed[value.lower()]
+        if len(value) > MAX_VALUE:
+            raise InvalidInput(f"a value of custom field {cf.name!r} may be at most {MAX_VALUE} characters")
         if cf.pattern and not re.fullmatch(cf.pattern, value):
             raise InvalidInput(f"value {value!r} for custom field {cf.name!r} does not match {cf.pattern!r}")
         if value not in out:
@@ -98,8 +120,8 @@ def create_field(
 ) -> CustomField:
     ctx.require(("AdminCustomField",), "create custom fields", "on this desk")
     name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("a custom field name must be 1 to 200 characters")
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput(f"a custom field name must be 1 to {MAX_NAME} characters")
     if type_ not in CF_TYPES:
         raise InvalidInput(f"unknown custom field type {type_!r} (types: {', '.join(CF_TYPES)})")
     if find_field(ctx, name) is not None:
@@ -124,6 +146,8 @@ def create_field(
     )
     seen: list[str] = []
     for value in values or []:
+        if len(value.strip()) > MAX_VALUE:
+            raise InvalidInput(f"an allowed value may be at most {MAX_VALUE} characters")
         if value.strip() and value.strip() not in seen:
             seen.append(value.strip())
     cf.options = [CustomFieldOption(value=v, sort_order=i) for i, v in enumerate(seen)]

@@ -11,7 +11,7 @@ from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.models import Grant, Group, Queue, User
 from tessera.core.queues import get_queue
 from tessera.core.rights import ALL_ROLES, GLOBAL_RIGHTS, canonical_right, canonical_role
-from tessera.core.users import get_group
+from tessera.core.users import get_group, require_agent
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class GrantRow:
 
 
 def list_grants(ctx: Context, queue: str | None = None) -> list[GrantRow]:
+    require_agent(ctx, "rights")
     scope = _scope(ctx, queue)
     query = select(Grant, User.name, Group.name, Queue.name).outerjoin(User, User.id == Grant.user_id)
     query = query.outerjoin(Group, Group.id == Grant.group_id).outerjoin(Queue, Queue.id == Grant.queue_id)

@@ -6,7 +6,7 @@ from sqlalchemy import delete, or_, select, update
 
 from tessera.core.context import Context, operation, record
 from tessera.core.errors import InvalidInput
-from tessera.core.models import Link, Ticket, Transaction, Watcher
+from tessera.core.models import Link, Ticket, Transaction, Watcher, display_id
 
 LINK_TYPES = ("DependsOn", "RefersTo", "MemberOf")
 REVERSE = {"DependsOn": "DependedOnBy", "RefersTo": "ReferredToBy", "MemberOf": "HasMember"}
@@ -118,11 +118,14 @@ def links_of(ctx: Context, ticket_id: int) -> dict[str, list[int]]:
 @operation
 def merge(ctx: Context, ref: str | int, into_ref: str | int) -> Transaction:
     """RT's merge: history, watchers, links and time move to the survivor; the old id resolves to it."""
-    from tessera.core.tickets import get_ticket
+    from tessera.core.tickets import get_ticket, parse_ref
 
     source = get_ticket(ctx, ref, for_update=True)
     target = get_ticket(ctx, into_ref, for_update=True)
     if source.id == target.id:
+        gone = [i for i in (parse_ref(ref), parse_ref(into_ref)) if i != source.id]
+        if gone:  # one of the two ids already resolves to the other
+            raise InvalidInput(f"{display_id(gone[0])} is already merged into {source.display_id}")
         raise InvalidInput(f"cannot merge {source.display_id} into itself")
     for t in (source, target):
         ctx.require("ModifyTicket", "merge", t.display_id, queue_id=t.queue_id, ticket=t)

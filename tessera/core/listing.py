@@ -254,7 +254,7 @@ def list_tickets(
         from tessera.core.context import driver_execute
 
         # On the driver's cursor: SQLAlchemy's result wrapper would cost ~0.3 ms of a ~3 ms page.
-        found = driver_execute(ctx.session, sql, {**defaults, **values}).fetchall()
+        found = driver_execute(ctx.session, sql, {**defaults, **values}, binary=True).fetchall()
     if not found and queue_id is not None and not after:
         _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
     more = len(found) > limit

@@ -92,6 +92,8 @@ def update_queue(ctx: Context, name: str, changes: dict[str, str]) -> Queue:
             other = find_queue(ctx, new_name)
             if not new_name or (other is not None and other.id != queue.id):
                 raise InvalidInput(f"queue name {new_name!r} is empty or taken")
+            if len(new_name) > 200:
+                raise InvalidInput("a queue name may be at most 200 characters")
             queue.name = new_name
         elif key == "description":
             queue.description = raw

@@ -11,6 +11,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tessera.core.errors import InvalidInput
 
+# PostgreSQL's `integer`: priorities, times and versions are stored in it; a number outside is
+# refused as input, not left to fail in the database.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+Int32 = Annotated[int, Field(ge=INT_MIN, le=INT_MAX)]
+
 
 def normalise_email(raw: str) -> str:
     """A usable address, lower-cased domain; `Name <a@b>` forms are accepted."""
@@ -33,6 +38,21 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, AfterValidator(_email)]
+
+
+def is_user_name(value: str) -> bool:
+    """`alice` rather than an address: no @-sign, no spaces (a user name has none)."""
+    text = value.strip()
+    return bool(text) and "@" not in text and not any(c.isspace() or c in "<>," for c in text)
+
+
+def _person(value: str) -> str:
+    return value.strip() if is_user_name(value) else _email(value)
+
+
+# A ticket's people: an email address, or a user's name (`--admincc alice`, as RT takes either);
+# the core looks the name up and refuses one nobody has.
+Person = Annotated[str, AfterValidator(_person)]
 
 
 class AttachmentIn(BaseModel):
@@ -63,7 +83,7 @@ class MessageIn(BaseModel):
     headers: str = ""
     message_id: str | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list)
-    time_taken: int = 0
+    time_taken: Int32 = 0
     # Extra recipients for this message only (RT's one-time Cc/Bcc).
     cc: list[Email] = Field(default_factory=list)
     bcc: list[Email] = Field(default_factory=list)
@@ -79,17 +99,17 @@ class TicketCreate(BaseModel):
 
     queue: str
     subject: str = ""
-    requestors: list[Email] = Field(default_factory=list)
-    cc: list[Email] = Field(default_factory=list)
-    admincc: list[Email] = Field(default_factory=list)
+    requestors: list[Person] = Field(default_factory=list)
+    cc: list[Person] = Field(default_factory=list)
+    admincc: list[Person] = Field(default_factory=list)
     owner: str | None = None
     status: str | None = None
-    priority: int | None = None
-    initial_priority: int | None = None
-    final_priority: int | None = None
+    priority: Int32 | None = None
+    initial_priority: Int32 | None = None
+    final_priority: Int32 | None = None
     due: datetime | None = None
     starts: datetime | None = None
-    time_estimated: int | None = None
+    time_estimated: Int32 | None = None
     custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
     message: MessageIn = Field(default_factory=MessageIn)
 
@@ -131,9 +151,12 @@ def parse_datetime(raw: str, *, field: str = "date") -> datetime | None:
 
 def parse_int(raw: str, *, field: str) -> int:
     try:
-        return int(raw.strip())
+        value = int(raw.strip())
     except ValueError:
         raise InvalidInput(f"{field}: {raw!r} is not a whole number") from None
+    if not INT_MIN <= value <= INT_MAX:
+        raise InvalidInput(f"{field}: {value} is out of range ({INT_MIN} to {INT_MAX})")
+    return value
 
 
 def pydantic_message(exc: Exception) -> str:

@@ -16,12 +16,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from tessera.core import statuses
 from tessera.core.context import Context, adopt, driver_execute, new_transaction, operation, record
-from tessera.core.customfields import field_for_ticket, normalise_values
+from tessera.core.customfields import field_for_ticket, normalise_values, split_values
 from tessera.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tessera.core.messages import new_message_id, store_message
 from tessera.core.models import CustomFieldValue, Link, Queue, Ticket, Transaction, User, display_id
 from tessera.core.queues import get_queue
-from tessera.core.schemas import MessageIn, TicketCreate, parse_datetime, parse_int
+from tessera.core.schemas import INT_MAX, MessageIn, TicketCreate, parse_datetime, parse_int
 from tessera.core.users import address_keys, get_user, known_users, user_for_address
 
 _REF = re.compile(r"^\s*(?:(?:TKT-?)|#)?0*(\d+)\s*$", re.I)
@@ -39,7 +39,10 @@ def parse_ref(ref: str | int) -> int:
     match = _REF.match(ref)
     if not match:
         raise InvalidInput(f"not a ticket id: {ref!r} (use 42 or TKT-0042)")
-    return int(match.group(1))
+    ticket_id = int(match.group(1))
+    if ticket_id > INT_MAX:  # past any id the database can hold
+        raise NotFound(f"no ticket {display_id(ticket_id)}")
+    return ticket_id
 
 
 _LOCK = (
@@ -213,7 +216,7 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
     values: list[tuple[int, str]] = []
     for name, raw in data.custom_fields.items():
         cf = field_for_ticket(ctx, name, queue)
-        for value in normalise_values(cf, raw if isinstance(raw, list) else [raw]):
+        for value in normalise_values(cf, split_values(cf, raw)):
             values.append((cf.id, value))
     message = data.message
     if message.subject is None:
@@ -369,7 +372,7 @@ def set_fields(
         elif key == "owner":
             txns.append(ownership.set_owner(ctx, ticket, raw))
         elif key.startswith("cf."):
-            txns.append(set_custom_field(ctx, ticket, key[3:], [v for v in raw.split(",")] if raw else []))
+            txns.append(set_custom_field(ctx, ticket, key[3:], raw))
         else:
             ctx.require(
                 "ModifyTicket", f"change {key} of", ticket.display_id, queue_id=ticket.queue_id, ticket=ticket
@@ -427,7 +430,8 @@ def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transac
     return txns
 
 
-def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str]) -> Transaction | None:
+def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str] | str) -> Transaction | None:
+    """`values` as a list, or as typed (`a,b` splits for a multiple-value field); empty clears."""
     cf = field_for_ticket(ctx, name, ticket.queue)
     ctx.require(
         ("ModifyCustomField", "ModifyTicket"),
@@ -436,7 +440,7 @@ def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str])
         queue_id=ticket.queue_id,
         ticket=ticket,
     )
-    new = normalise_values(cf, values)
+    new = normalise_values(cf, split_values(cf, values))
     rows = list(
         ctx.session.scalars(
             select(CustomFieldValue)
@@ -457,7 +461,7 @@ def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str])
         ctx,
         ticket,
         "CustomField",
-        field=cf.name,
+        field=cf.name[:64],  # transactions.field is varchar(64); a field named longer before the cap
         old=", ".join(old) or None,
         new=", ".join(new) or None,
         data={"old": old, "new": new},

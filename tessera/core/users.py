@@ -8,11 +8,12 @@ from functools import lru_cache
 from sqlalchemy import func, select
 
 from tessera.core.context import Context, find_user, operation
-from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.core.models import Group, GroupMember, User
-from tessera.core.schemas import normalise_email
+from tessera.core.schemas import is_user_name, normalise_email
 
 USER_FIELDS = ("email", "real_name", "privileged", "disabled", "name")
+MAX_NAME = 200  # users.name, users.real_name and groups.name are varchar(200)
 
 
 def get_user(ctx: Context, name_or_email: str) -> User:
@@ -22,7 +23,15 @@ def get_user(ctx: Context, name_or_email: str) -> User:
     return user
 
 
+def require_agent(ctx: Context, what: str) -> None:
+    """Who works the desk, and how, is for agents (as RT keeps its admin pages from requestors):
+    a requestor may not list the desk's people, their addresses, groups or grants."""
+    if not (ctx.system or ctx.actor.privileged or ctx.can("AdminUsers")):
+        raise PermissionDenied(f"{ctx.actor.name} may not list {what} (agents only)")
+
+
 def list_users(ctx: Context, *, privileged: bool | None = None) -> list[User]:
+    require_agent(ctx, "users")
     query = select(User).order_by(func.lower(User.name))
     if privileged is not None:
         query = query.where(User.privileged == privileged)
@@ -35,7 +44,16 @@ def _check_name(name: str) -> str:
         raise InvalidInput("a user name may not be empty")
     if any(c.isspace() for c in name):
         raise InvalidInput(f"user name {name!r} may not contain spaces")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"a user name may be at most {MAX_NAME} characters")
     return name
+
+
+def _check_real_name(raw: str | None) -> str | None:
+    real_name = (raw or "").strip() or None
+    if real_name and len(real_name) > MAX_NAME:
+        raise InvalidInput(f"a real name may be at most {MAX_NAME} characters")
+    return real_name
 
 
 @operation
@@ -55,7 +73,7 @@ def add_user(
         raise InvalidInput(f"a user named {name!r} already exists")
     if address and find_user(ctx.session, address) is not None:
         raise InvalidInput(f"a user with address {address!r} already exists")
-    user = User(name=name, email=address, real_name=real_name, privileged=privileged)
+    user = User(name=name, email=address, real_name=_check_real_name(real_name), privileged=privileged)
     ctx.session.add(user)
     ctx.session.flush()
     return user
@@ -91,7 +109,7 @@ def update_user(ctx: Context, name_or_email: str, changes: dict[str, str]) -> Us
                 raise InvalidInput(f"a user named {new_name!r} already exists")
             user.name = new_name
         elif key == "real_name":
-            user.real_name = raw.strip() or None
+            user.real_name = _check_real_name(raw)
         else:
             setattr(user, key, _bool(raw, key))
     return user
@@ -107,7 +125,13 @@ def user_for_address(ctx: Context, address: str, known: dict[str, User] | None =
     """The user with this address, created as an unprivileged requestor when new (as RT does).
 
     `known` maps lower-cased addresses to the users a caller already looked up in this unit of
-    work (`known_users`); a user created here is added to it."""
+    work (`known_users`); a user created here is added to it. A user's name (no @-sign) finds that
+    user, and only that: a name nobody has is refused."""
+    if is_user_name(address):
+        user = (known or {}).get(address.strip().lower()) or find_user(ctx.session, address)
+        if user is None:
+            raise InvalidInput(f"malformed email address {address!r}: no @-sign, and no user has that name")
+        return user
     address = normalised_address(address)
     key = address.strip().lower()
     user = known.get(key) if known is not None else None
@@ -126,6 +150,9 @@ def address_keys(addresses: Iterable[str]) -> set[str]:
     """The look-up keys (`find_user`'s) of the well-formed addresses among `addresses`."""
     keys = set()
     for raw in addresses:
+        if is_user_name(raw):
+            keys.add(raw.strip().lower())
+            continue
         try:
             keys.add(normalised_address(raw).strip().lower())
         except InvalidInput:
@@ -158,6 +185,7 @@ def get_group(ctx: Context, name: str) -> Group:
 
 
 def list_groups(ctx: Context) -> list[tuple[Group, list[User]]]:
+    require_agent(ctx, "groups")
     groups = list(ctx.session.scalars(select(Group).order_by(func.lower(Group.name))))
     members: dict[int, list[User]] = {g.id: [] for g in groups}
     rows = ctx.session.execute(
@@ -173,6 +201,8 @@ def add_group(ctx: Context, name: str, description: str = "") -> Group:
     ctx.require(("AdminGroups",), "add groups", "on this desk")
     if not name.strip():
         raise InvalidInput("a group name may not be empty")
+    if len(name.strip()) > MAX_NAME:
+        raise InvalidInput(f"a group name may be at most {MAX_NAME} characters")
     if ctx.session.scalars(select(Group).where(func.lower(Group.name) == name.strip().lower())).first():
         raise InvalidInput(f"a group named {name.strip()!r} already exists")
     group = Group(name=name.strip(), description=description)

@@ -19,6 +19,11 @@ def canonical_watcher_role(role: str) -> str:
     raise InvalidInput(f"unknown watcher role {role!r} (roles: {', '.join(WATCHER_ROLES)})")
 
 
+def a_role(role: str) -> str:
+    """`a Cc`, `an AdminCc`: for messages."""
+    return f"{'an' if role[0] in 'AEIOU' else 'a'} {role}"
+
+
 def watchers_of(ctx: Context, ticket_ids: list[int]) -> dict[int, dict[str, list[User]]]:
     """Every ticket's people by role, in one query."""
     out: dict[int, dict[str, list[User]]] = {tid: {r: [] for r in WATCHER_ROLES} for tid in ticket_ids}
@@ -91,7 +96,7 @@ def remove_watcher(
     _require(ctx, ticket, role, user, "remove")
     existing = ctx.session.get(Watcher, (ticket.id, role, user.id))
     if existing is None:
-        raise InvalidInput(f"{user.name} is not a {role} of {ticket.display_id}")
+        raise InvalidInput(f"{user.name} is not {a_role(role)} of {ticket.display_id}")
     ctx.session.delete(existing)
     ctx.rights.forget_ticket(ticket.id)
     return record(
