@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tessera.core.context import Context, operation
-from tessera.core.customfields import find_field, get_field
+from tessera.core.customfields import MAX_NAME, find_field, get_field
 from tessera.core.errors import InvalidInput
 from tessera.core.models import CustomField, CustomFieldOption, CustomFieldValue
 from tessera.core.queues import get_queue
@@ -66,8 +66,8 @@ def update_field(
     cf = get_field(ctx, name)
     if new_name is not None:
         new_name = new_name.strip()
-        if not new_name or len(new_name) > 200:
-            raise InvalidInput("a custom field name must be 1 to 200 characters")
+        if not new_name or len(new_name) > MAX_NAME:
+            raise InvalidInput(f"a custom field name must be 1 to {MAX_NAME} characters")
         other = find_field(ctx, new_name)
         if other is not None and other.id != cf.id:
             raise InvalidInput(f"a custom field named {new_name!r} already exists")
