@@ -206,6 +206,11 @@ def error_desk(pg_server, template_db, tmp_path_factory):  # type: ignore[no-unt
         (["user", "add", "u" * 201], "at most 200 characters"),
         (["ticket", "watchers", "add", "1", "Owner", "viewer"], "unknown watcher role 'Owner'"),
         (["ticket", "merge", "TKT-0001", "1"], "cannot merge TKT-0001 into itself"),
+        # Usage errors too: one line naming the problem and where the help is, not click's panel.
+        (["ticket", "show"], "Missing argument"),
+        (["ticket", "create", "-s", "x"], "Missing option '--queue'"),
+        (["search", "Status = 'open'", "--limit", "many"], "'tessera search --help'"),
+        (["tickets"], "No such command 'tickets'"),
     ],
 )
 def test_errors_are_one_line(error_desk, args, fragment) -> None:  # type: ignore[no-untyped-def]

@@ -186,7 +186,7 @@ def run() -> None:
     common.run_scrips = True  # every change made through this program runs the scrips
     try:
         if plain is None:
-            _app()
+            _invoke(_app)
         else:  # as `main` and the tui command would, given these options
             import typer
 
@@ -210,6 +210,27 @@ def run() -> None:
             f"tessera: internal error: {type(exc).__name__}: {exc} (set TESSERA_DEBUG=1 for a traceback)\n"
         )
         sys.exit(70)
+
+
+def _invoke(app: Any) -> None:
+    """Run the typer app; a usage error (a missing argument, a bad option value) is one line, as
+    every other error is, rather than click's boxed usage panel."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # click's exceptions (typer vendors click, so they are matched by shape, not by class).
+        message = getattr(exc, "format_message", None)
+        if message is None or not hasattr(exc, "exit_code"):
+            raise
+        context = getattr(exc, "ctx", None)
+        if context is not None and getattr(context.command, "hidden", False) and context.parent is not None:
+            context = context.parent  # `search QUERY` runs the hidden `search query`: name the one typed
+        where = f" (see '{context.command_path} --help')" if context is not None else ""
+        text = " ".join(str(message()).split())
+        sys.stderr.write(f"tessera: {text}{where}\n")
+        sys.exit(exc.exit_code)
+    if type(code) is int and code:  # an explicit typer.Exit(code)
+        sys.exit(code)
 
 
 def _start_helper(plain: tuple[str | None, dict[str, Any]]) -> bool:
