@@ -30,14 +30,17 @@ def upgrade() -> None:
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Say where the database is and its schema revision against head."""
-    from tessera.core import config, migrate
-    from tessera.core.bootstrap import bootstrap_database
+    from tessera.core import config
+    from tessera.core.schema_version import status_if_current
 
-    db = database(migrate=False)
-    if db.embedded:
-        migrate.upgrade(db)  # the embedded default keeps itself current
-        bootstrap_database(db)
-    state = migrate.status(db)
+    # The embedded default upgrades and bootstraps itself on opening; a shared server is only
+    # looked at (`tessera db upgrade` changes it). Alembic is imported only when not at head.
+    db = database(migrate=config.configured_database_url() is None)
+    state = status_if_current(db)
+    if state is None:
+        from tessera.core import migrate
+
+        state = migrate.status(db)
     if as_json:
         print_json(
             {

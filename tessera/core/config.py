@@ -29,27 +29,33 @@ def data_dir() -> Path:
 
 
 def parse_database_url(raw: str, *, source: str = DATABASE_URL_ENV) -> URL:
-    """Accept `postgresql://` and `postgresql+psycopg://` URLs; anything else is a clear error."""
+    """Accept `postgresql://` and `postgresql+psycopg://` URLs; anything else is a clear error.
+
+    The scheme is read from the text, not by loading SQLAlchemy's dialect for it: `postgres://`
+    (Heroku's spelling) has no dialect of that name, and an unknown one would not be a clear error."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    expected = "(expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME)"
     try:
         url = make_url(raw.strip())
     except ArgumentError:
+        raise ConfigError(f"{source} is not a valid database URL: {raw!r} {expected}") from None
+    except ValueError:  # a port that is not a number, an unclosed [IPv6] bracket
         raise ConfigError(
-            f"{source} is not a valid database URL: {raw!r} "
-            "(expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME)"
+            f"{source} is not a valid database URL: {raw!r} (its HOST:PORT cannot be read)"
         ) from None
-    if url.get_backend_name() not in ("postgresql", "postgres"):
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in ("postgresql", "postgres"):
         raise ConfigError(
-            f"{source} names a {url.get_backend_name()!r} database; Tessera needs PostgreSQL "
-            "(postgresql+psycopg://...)"
+            f"{source} names a {backend!r} database; Tessera needs PostgreSQL (postgresql+psycopg://...)"
         )
-    driver = url.get_driver_name()
-    if driver not in ("psycopg", "postgresql", "postgres", ""):
+    if driver not in ("psycopg", ""):
         raise ConfigError(
             f"{source} asks for driver {driver!r}; Tessera uses psycopg 3 (postgresql+psycopg://)"
         )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"{source} has port {url.port}, which is not a TCP port (1-65535)")
     if url.host is None and not url.query.get("host") and url.database is None:
         raise ConfigError(f"{source} names no host and no database: {raw!r}")
     return url.set(drivername="postgresql+psycopg")

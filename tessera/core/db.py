@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 PING_AFTER_IDLE_S = 5.0  # a pooled connection idle longer than this is pinged before use
+# An unreachable host (packets dropped, not refused) is an error after this, not a hang of minutes;
+# a URL's own `?connect_timeout=` wins.
+CONNECT_TIMEOUT_S = 10
 
 
 @dataclass
@@ -89,7 +92,8 @@ def open_database(url: URL | None = None) -> Database:
 
     url = url or config.configured_database_url()
     if url is not None:
-        engine = make_engine(url)
+        timeout = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+        engine = make_engine(url, connect_args=timeout)
         location = f"PostgreSQL at {config.describe_url(url)}"
         embedded = False
     else:

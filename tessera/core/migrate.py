@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from tessera.core.db import Database
+from tessera.core.schema_version import SchemaStatus
 
 # Serialises concurrent upgrades (two tessera processes starting on a fresh database).
 _UPGRADE_LOCK_KEY = 0x7E55E8A
@@ -44,17 +44,7 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-@dataclass(frozen=True)
-class SchemaStatus:
-    current: str | None
-    head: str | None
-
-    @property
-    def up_to_date(self) -> bool:
-        return self.current == self.head
-
-
-def status(db: Database) -> SchemaStatus:
+def status(db: Database) -> SchemaStatus:  # SchemaStatus lives in schema_version (no alembic import)
     return SchemaStatus(current=current_revision(db), head=head_revision())
 
 

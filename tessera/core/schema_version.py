@@ -8,6 +8,7 @@ case (already current) is read from the migration files' `revision`/`down_revisi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from tessera.core.db import Database
 
 _REVISION = re.compile(r'^revision(?::\s*str)?\s*=\s*["\'](\w+)["\']', re.M)
 _DOWN = re.compile(r'^down_revision(?::[^=]*)?=\s*["\'](\w+)["\']', re.M)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str | None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
 
 
 def _versions_dir() -> Path | None:
@@ -59,3 +70,11 @@ def is_current(db: Database) -> bool:
     except ProgrammingError:  # no alembic_version table: an empty database
         return False
     return current == [head]
+
+
+def status_if_current(db: Database) -> SchemaStatus | None:
+    """The status of a database at head, read without alembic; None means: ask `migrate.status`."""
+    if not is_current(db):
+        return None
+    head = head_from_files()
+    return SchemaStatus(current=head, head=head)
