@@ -632,9 +632,9 @@ async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Des
                 term_type="xterm-256color", term_size=(100, 30), encoding=None
             )
             alice_seen, dave_seen = bytearray(), bytearray()
-            text = await read_until(alice.stdout, alice_seen, "Printer on fire")
-            assert "General" in text and "Network" in text and "VPN drops every hour" in text
-            assert "alice" in text
+            # The screen is drawn in pieces: wait for all of it, not just the first row.
+            wanted = ("Printer on fire", "General", "Network", "VPN drops every hour", "alice")
+            await read_until(alice.stdout, alice_seen, lambda text: all(w in text for w in wanted))
             text = await read_until(dave.stdout, dave_seen, "Printer on fire")
             assert "dave" in text
             assert sorted(server.active.values()) == [1, 1]

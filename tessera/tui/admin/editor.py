@@ -570,6 +570,14 @@ class EditorScreen(Screen[bool]):
         self.app.call_from_thread(self.show_problems, problems)
 
     def show_problems(self, problems: list[admin.Problem]) -> None:
+        from textual.css.query import NoMatches
+
+        try:
+            self._show_problems(problems)
+        except NoMatches:  # the check finished after the editor was closed: nothing to show it in
+            return
+
+    def _show_problems(self, problems: list[admin.Problem]) -> None:
         self.problems = problems
         template_marks: dict[int, str] = {}
         expression_marks: dict[int, str] = {}
