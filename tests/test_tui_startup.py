@@ -72,6 +72,17 @@ def test_the_tui_draws_before_sqlalchemy_is_imported() -> None:
     assert out.strip() == "[]"
 
 
+def test_a_plain_tui_command_line_opens_the_app_without_typer() -> None:
+    """What `tessera.cli.main.run` imports to open the TUI leaves typer (~0.1 s) out."""
+    code = (
+        "import sys, tessera.cli.main, tessera.cli.state, tessera.cli.tui_launch, tessera.tui.app;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'tessera.cli.common'}"
+        " | ({'common'} if 'tessera.cli.common' in sys.modules else set())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [

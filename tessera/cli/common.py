@@ -12,50 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from tessera.cli import state
+from tessera.cli.state import database, set_global_user  # noqa: F401 (commands import them from here)
 from tessera.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
-    from tessera.core.db import Database
-
-_db: Database | None = None
-_global_user: str | None = None
-# Set by the `tessera` program: the scrip engine is plugged in when the database is first opened
-# (not at import, so `--help` stays fast and in-process tests choose for themselves).
-run_scrips = False
 
 USER_OPTION = typer.Option(
     None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON (stable keys) instead of text.")
-
-
-def set_global_user(name: str | None) -> None:
-    global _global_user
-    _global_user = name
-
-
-def database(*, migrate: bool = True) -> Database:
-    """The process's database; the embedded one upgrades itself, a shared one must be current."""
-    global _db
-    if _db is None:
-        from tessera.core.bootstrap import open_desk
-
-        db = open_desk(migrate=migrate)
-        if run_scrips:
-            from tessera.core.context import add_observer
-
-            add_observer(_scrip_engine)
-        _db = db
-    return _db
-
-
-def _scrip_engine(ctx: Context, transactions: list[Any]) -> None:
-    """The scrip engine as a transaction observer, imported by the first change (Jinja and the
-    scrip modules cost a read-only start, such as the TUI's first screen, ~0.1 s)."""
-    from tessera.scrips.engine import ENGINE
-
-    ENGINE(ctx, transactions)
 
 
 @contextmanager
@@ -65,7 +32,7 @@ def acting(user: str | None = None) -> Iterator[Context]:
 
     db = database()
     with db.session() as session:
-        yield open_context(session, user or _global_user)
+        yield open_context(session, user or state.global_user)
 
 
 def read_body(body: str | None) -> str:

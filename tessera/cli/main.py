@@ -177,26 +177,25 @@ def run() -> None:
     """Entry point: every failure a person can cause is one line on stderr and a non-zero exit."""
     args = sys.argv[1:]
     plain = _plain_tui(args)
+    if plain is not None and plain[1]["keys"]:
+        plain = None  # `tessera tui --keys` prints a table: the CLI's work, typer and all
     if plain is not None and _start_helper(plain):
         gc.disable()  # until the first page is on screen (TesseraApp turns it back on): ~15% faster
     elif plain is None:
         _register(_commands_for(args))
-    from tessera.cli import common
+    from tessera.cli import state
 
-    common.run_scrips = True  # every change made through this program runs the scrips
+    state.run_scrips = True  # every change made through this program runs the scrips
     try:
         if plain is None:
             _invoke(_app)
-        else:  # as `main` and the tui command would, given these options
-            import typer
+        else:  # as `main` and the tui command would, given these options, without typer
+            from tessera.cli.tui_launch import open_tui
 
-            from tessera.cli import tui_cmd
-
-            common.set_global_user(plain[0])
-            try:
-                tui_cmd.tui(**plain[1])
-            except typer.Exit as exc:
-                sys.exit(exc.exit_code)
+            state.set_global_user(plain[0])
+            code = open_tui(plain[1]["user"], plain[1]["theme"])
+            if code:
+                sys.exit(code)
     except TesseraError as exc:
         sys.stderr.write(f"tessera: {exc.message}\n")
         sys.exit(exc.exit_code)

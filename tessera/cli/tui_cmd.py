@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from types import FrameType
 
 import typer
 
@@ -18,42 +16,14 @@ KEYS_OPTION = typer.Option(
 
 def tui(user: str = USER_OPTION, theme: str = THEME_OPTION, keys: bool = KEYS_OPTION) -> None:
     """Open the keyboard-first TUI: queues, ticket details and history (the default command)."""
-    from tessera.cli import common
-    from tessera.core.errors import InvalidInput
+    from tessera.cli.tui_launch import open_tui
 
-    if theme is not None and theme.strip().lower() not in ("light", "dark"):
-        raise InvalidInput(f"--theme must be light or dark, not {theme!r}")
     if keys:
         print_keys()
         return
-    from tessera.tui.backend import FirstScreenHelper
-
-    user = user or common._global_user
-    # In a terminal, a forked helper opens the database and reads the first screen while this
-    # process imports Textual and draws (see tessera.tui.backend). `tessera.cli.main.run` forks
-    # it before typer is imported, for a plain command line; else it is forked here.
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        FirstScreenHelper.start(user)
-    helper = FirstScreenHelper.take()
-    from tessera.tui.app import TesseraApp
-
-    app = TesseraApp(common.database, user=user, theme=theme, first_screen=helper)
-    # In the app's raw terminal mode ctrl+c is a key; a ^C typed before that mode is set would
-    # interrupt the app half-mounted (a crash dump). A handler, unlike SIG_IGN, is not inherited
-    # by an $EDITOR the app runs.
-    previous = signal.signal(signal.SIGINT, _ignore_interrupt)
-    try:
-        app.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if app.error is not None:
-        raise app.error
-    if app.return_code:
-        raise typer.Exit(app.return_code)
-
-
-def _ignore_interrupt(signum: int, frame: FrameType | None) -> None:
-    return None
+    code = open_tui(user, theme)
+    if code:
+        raise typer.Exit(code)
 
 
 def print_keys() -> None:

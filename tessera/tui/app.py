@@ -27,7 +27,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import WorkerCancelled, WorkerFailed
 
@@ -37,6 +37,7 @@ from tessera.tui import drafts, remote, review, safe
 from tessera.tui import history as history_text
 from tessera.tui.actions import ACTIONS, SCOPES, bindings, effective_keys
 from tessera.tui.backend import DEMO_TICKETS, Backend, FirstScreenHelper, Outcome, Startup
+from tessera.tui.footer import QuietFooter
 from tessera.tui.history import size_text, when
 from tessera.tui.keymap import keymap_path, load_keymap
 from tessera.tui.review import ReviewScreen, render_plan
@@ -188,7 +189,7 @@ class MainScreen(Screen[None]):
                     yield Static(hint, id="detail-body")
                 with HistoryPane(id="history", classes="pane"):
                     yield Static("", id="history-body")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = "Ticket"

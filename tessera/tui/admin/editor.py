@@ -25,7 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.text_area import Selection
 
@@ -35,6 +35,7 @@ from tessera.tui import safe
 from tessera.tui.actions import bindings, bindings_for
 from tessera.tui.admin import backend as ab
 from tessera.tui.backend import Backend
+from tessera.tui.footer import QuietFooter
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
 
 CHECK_DELAY = 0.3
@@ -357,7 +358,7 @@ class EditorScreen(Screen[bool]):
                             Text("Choose a ticket (and a change), then ctrl+t.", style="dim"),
                             id="dry-result",
                         )
-        yield Footer()
+        yield QuietFooter()
 
     def _title(self) -> str:
         if self.template_only:

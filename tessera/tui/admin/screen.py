@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, OptionList, Static, TabbedContent, TabPane
 
 from tessera.tui import safe
 from tessera.tui.actions import bindings, bindings_for
 from tessera.tui.admin import backend as ab
 from tessera.tui.admin.scrips import ScripAdmin, TemplateAdmin
 from tessera.tui.backend import Backend
+from tessera.tui.footer import QuietFooter
 
 if TYPE_CHECKING:
     from tessera.tui.app import MainScreen
@@ -67,7 +68,7 @@ class AdminScreen(Screen[None]):
             for n, (tab_id, title, widget) in enumerate(_other_tabs(), start=3):
                 with TabPane(f"{n} {title}", id=tab_id):
                     yield widget(self.backend)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._focus_tab)

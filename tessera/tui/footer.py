@@ -1,0 +1,44 @@
+"""A footer that redraws only when what it shows changes.
+
+Textual's Footer recomposes on every bindings change: each focus move, each refreshed action
+check. At start-up that is ~20 rebuilds of every key in it, ~0.2 s of a 1 s cold start (styling
+each key costs ~1.5 ms); this one compares what it would show with what it shows, and keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.screen import Screen
+from textual.widgets import Footer
+
+
+class QuietFooter(Footer):
+    _shown: tuple[Any, ...] | None = None
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self._bindings_ready = True  # as Footer does: compose shows nothing before the first change
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    def _showing(self) -> tuple[Any, ...]:
+        palette = self.app.COMMAND_PALETTE_BINDING
+        return (
+            self.show_command_palette,
+            self.compact,
+            tuple(
+                (key, binding.action, binding.description, binding.group, enabled, tooltip)
+                for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+                if binding.show or key == palette
+            ),
+        )
+
+    async def _recompose_if_changed(self) -> None:
+        if not self.is_attached:
+            return
+        showing = self._showing()
+        if showing != self._shown:
+            self._shown = showing
+            await self.recompose()
