@@ -48,7 +48,8 @@ print(f"HELLO {sys.argv[1]} TERM={os.environ.get('TERM')} {size()} ctty={ctty} "
       f"colorterm={os.environ.get('COLORTERM', '-')}", flush=True)
 print(f"ENV editor={os.environ.get('EDITOR')} visual={os.environ.get('VISUAL')} "
       f"agent={os.environ.get('SSH_AUTH_SOCK', '-')} display={os.environ.get('DISPLAY', '-')} "
-      f"ssh={os.environ.get('TESSERA_SSH_SESSION', '-')}", flush=True)
+      f"ssh={os.environ.get('TESSERA_SSH_SESSION', '-')} "
+      f"columns={os.environ.get('COLUMNS', '-')}", flush=True)
 for line in sys.stdin:
     if line.strip() == "edit":  # as the TUI runs $VISUAL on a draft
         done = subprocess.run([*shlex.split(os.environ["VISUAL"]), "draft.txt"], check=False)
@@ -94,6 +95,7 @@ class Desk:
         env["TESSERA_USER"] = "root"  # the server must not pass these on
         env["SSH_AUTH_SOCK"] = "/tmp/the-admins-agent.sock"
         env["DISPLAY"] = ":7"
+        env["COLUMNS"], env["LINES"] = "80", "24"  # the server's terminal: a session's is its pty
         return env
 
     def server(self, **kw: Any) -> TesseraSSHServer:
@@ -434,7 +436,8 @@ async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(desk
             await proc.wait()
             err = (await errors).decode()
         assert proc.exit_status == 0
-        assert "agent=- display=-" in text  # the server's own agent and display are not passed on
+        # The server's own agent, display and terminal size are not passed on.
+        assert "agent=- display=-" in text and "columns=-" in text
         assert "tessera: agent forwarding (ssh -A) is not allowed here: ignored" in err
         assert "tessera: X11 forwarding (ssh -X) is not allowed here: ignored" in err
     finally:

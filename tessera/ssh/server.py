@@ -74,6 +74,10 @@ DROPPED_ENV = (
     "DISPLAY",
     "XAUTHORITY",
     "WAYLAND_DISPLAY",
+    # The server's own terminal size: the session's comes from its pty (Python and Textual
+    # believe COLUMNS/LINES over the pty, so an exported COLUMNS=80 would fix every agent at 80).
+    "COLUMNS",
+    "LINES",
 )
 NO_KEY_MESSAGE = (
     "tessera: this desk logs you in by SSH key only, and your client offered none. Make one with "
