@@ -8,6 +8,13 @@ be a shell on the server (vi's `:!`), and a saved attachment would land in the s
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 SESSION_ENV = "TESSERA_SSH_SESSION"  # set by tessera.ssh.server for every session it starts
 
@@ -20,3 +27,24 @@ NO_SAVE = (
 
 def over_ssh() -> bool:
     return bool(os.environ.get(SESSION_ENV))
+
+
+def edit_in_editor(screen: Screen[object], path: Path) -> bool:
+    """Run $VISUAL/$EDITOR on `path` with the app suspended; False (and a notice saying why) when
+    it could not run: over SSH, a terminal that cannot suspend, or no such program."""
+    from textual.app import SuspendNotSupported
+
+    if over_ssh():
+        screen.notify(NO_EDITOR, severity="warning", markup=False)
+        return False
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    try:
+        with screen.app.suspend():
+            subprocess.run([*editor, str(path)], check=False)
+    except SuspendNotSupported:
+        screen.notify("This terminal cannot suspend the app for an editor", severity="warning", markup=False)
+        return False
+    except OSError as exc:
+        screen.notify(f"Cannot run {editor[0]}: {exc.strerror}", severity="error", markup=False)
+        return False
+    return True

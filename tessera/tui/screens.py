@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SuspendNotSupported
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -226,24 +223,11 @@ class ComposeScreen(ModalScreen[str | None]):
         return not (action == "editor" and remote.over_ssh())
 
     def action_editor(self) -> None:
-        if remote.over_ssh():
-            self.notify(remote.NO_EDITOR, severity="warning", markup=False)
-            return
         self.save_draft()
-        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         text = self.text
         # End on a newline, as editors expect: what the editor appends then starts a line of its own.
         drafts.save(self.draft, text if not text or text.endswith("\n") else text + "\n")
-        try:
-            with self.app.suspend():
-                subprocess.run([*editor, str(self.draft)], check=False)
-        except SuspendNotSupported:
-            self.notify(
-                "This terminal cannot suspend the app for an editor", severity="warning", markup=False
-            )
-            return
-        except OSError as exc:
-            self.notify(f"Cannot run {editor[0]}: {exc.strerror}", severity="error", markup=False)
+        if not remote.edit_in_editor(self, self.draft):
             return
         self.query_one(TextArea).text = drafts.load(self.draft) or ""
         if self.text.strip():

@@ -833,34 +833,16 @@ class EditorScreen(Screen[bool]):
     def action_external(self) -> None:
         """F4: the focused text (the template unless the expression is focused) in $EDITOR, in a
         temporary `.j2` file so the editor highlights Jinja; the text comes back when it exits."""
-        import os
-        import shlex
-        import subprocess
         import tempfile
         from pathlib import Path
 
-        from textual.app import SuspendNotSupported
-
         from tessera.tui import remote
 
-        if remote.over_ssh():
-            self.notify(remote.NO_EDITOR, severity="warning", markup=False)
-            return
         area = self._area()
-        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
         with tempfile.TemporaryDirectory(prefix="tessera-scrip-") as folder:
             path = Path(folder) / ("template.j2" if area.kind == "template" else "expression.j2")
             path.write_text(area.text, encoding="utf-8")
-            try:
-                with self.app.suspend():
-                    subprocess.run([*editor, str(path)], check=False)
-            except SuspendNotSupported:
-                self.notify(
-                    "This terminal cannot suspend the app for an editor", severity="warning", markup=False
-                )
-                return
-            except OSError as exc:
-                self.notify(f"Cannot run {editor[0]}: {exc.strerror}", severity="error", markup=False)
+            if not remote.edit_in_editor(self, path):
                 return
             text = path.read_text(encoding="utf-8")
         if text != area.text:
