@@ -267,10 +267,13 @@ class MainScreen(Screen[None]):
         try:
             result = await asyncio.to_thread(fn, *args, **kwargs)
         except DatabaseUnavailable as exc:
-            self.set_offline(exc.message)
+            if self.is_attached:
+                self.set_offline(exc.message)
             return None
         except TesseraError as exc:
             self.notify(exc.message, severity="error", markup=False, timeout=8)
+            return None
+        if not self.is_attached:  # the app closed while the call ran: no screen to show it on
             return None
         self.set_offline(None)
         return result
