@@ -728,7 +728,9 @@ class EditorScreen(Screen[bool]):
             return
         ticket = self.dry_ticket or self._value("#dry-ticket").strip()
         spec, template = self.current_spec(), self.current_template()
-        self.query_one("#dry-scroll").loading = True
+        # Held, not queried again after the wait: the editor may be closed by then (its widgets gone).
+        scroll = self.query_one("#dry-scroll")
+        scroll.loading = True
         try:
             plan = await asyncio.to_thread(
                 ab.dry_run, self.backend, spec, template, ticket, changes, self.scrip_id
@@ -737,12 +739,13 @@ class EditorScreen(Screen[bool]):
             refused = Text("The dry-run was refused:\n", style="bold")
             refused.append(safe.clean(exc.message))
             result.update(refused)
-            self.query_one("#dry-scroll").border_title = "refused"
+            scroll.border_title = "refused"
             return
         finally:
-            self.query_one("#dry-scroll").loading = False
+            if scroll.is_attached:
+                scroll.loading = False
         result.update(render_dry_run(plan))
-        self.query_one("#dry-scroll").border_title = "fires" if plan["fires"] else "does not fire"
+        scroll.border_title = "fires" if plan["fires"] else "does not fire"
 
     def jump_to(self, problem: admin.Problem) -> None:
         if problem.field in ("template", "expression") and problem.line:
