@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Text, any_, bindparam, exists, func, or_, select
+from sqlalchemy import Text, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tessera.core import statuses
 from tessera.core.context import Context, adopt, driver_execute, new_transaction, operation, record
 from tessera.core.customfields import field_for_ticket, normalise_values, split_values
 from tessera.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tessera.core.messages import new_message_id, store_message
-from tessera.core.models import CustomFieldValue, Link, Queue, Ticket, Transaction, User, display_id
+from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, User, display_id
 from tessera.core.queues import get_queue
+from tessera.core.rowload import loaded_columns, persistent, select_list
 from tessera.core.schemas import INT_MAX, MessageIn, TicketCreate, parse_datetime, parse_int
 from tessera.core.users import address_keys, get_user, known_users, user_for_address
 
@@ -45,13 +48,35 @@ def parse_ref(ref: str | int) -> int:
     return ticket_id
 
 
-_LOCK = (
-    select(Ticket, exists().where(Link.base_id == Ticket.id, Link.type == "DependsOn"))
-    .where(Ticket.id == bindparam("ticket_id"))
-    .with_for_update(of=Ticket)
-    .execution_options(populate_existing=True)
-)
 _READ = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
+
+
+@cache
+def _lock_sql() -> str:
+    """The ticket, its queue and owner (what the ORM's joined load reads) and whether it depends
+    on other tickets, with the ticket's row locked."""
+    return (
+        f"SELECT {select_list(Ticket, 't')}, {select_list(Queue, 'q')}, {select_list(User, 'u')},"
+        " EXISTS (SELECT 1 FROM links l WHERE l.base_id = t.id AND l.type = 'DependsOn')"
+        " FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.owner_id"
+        " WHERE t.id = %(ticket_id)s FOR UPDATE OF t"
+    )
+
+
+def _lock_one(ctx: Context, ticket_id: int) -> tuple[Ticket | None, bool]:
+    """Read on the driver cursor: the ORM's load of the same row costs four times the Python."""
+    row = driver_execute(ctx.session, _lock_sql(), {"ticket_id": ticket_id}).fetchone()
+    if row is None:
+        return None, True
+    n_ticket, n_queue = len(loaded_columns(Ticket)), len(loaded_columns(Queue))
+    session = ctx.session
+    queue = persistent(session, Queue, row[n_ticket : n_ticket + n_queue])
+    owner_row = row[n_ticket + n_queue : -1]
+    owner = persistent(session, User, owner_row) if owner_row[0] is not None else None
+    ticket = persistent(session, Ticket, row[:n_ticket])
+    set_committed_value(ticket, "queue", queue)
+    set_committed_value(ticket, "owner", owner)
+    return ticket, bool(row[-1])
 
 
 def _load(ctx: Context, ref: str | int, *, for_update: bool, check: bool) -> tuple[Ticket, bool]:
@@ -61,8 +86,7 @@ def _load(ctx: Context, ref: str | int, *, for_update: bool, check: bool) -> tup
     depends = True
     while True:
         if for_update:
-            row = ctx.session.execute(_LOCK, {"ticket_id": ticket_id}).first()
-            ticket, depends = row if row is not None else (None, True)
+            ticket, depends = _lock_one(ctx, ticket_id)
         else:
             ticket = ctx.session.scalars(_READ, {"ticket_id": ticket_id}).first()
         if ticket is None:
