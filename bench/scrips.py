@@ -1,6 +1,6 @@
 """Ticket creates and status changes per second: default scrips on, scrips off, hand-written SQL.
 
-Run: .venv/bin/python bench/scrips.py [--n 300]
+Run: .venv/bin/python bench/scrips.py [--n 200] [--rounds 7] [--profile]
 Uses the test PostgreSQL (embedded, or $TESSERA_TEST_DATABASE_URL) with a fresh migrated database.
 The hand-written baseline does, with psycopg and one transaction per unit, the same rows the
 default scrips produce: create = ticket + requestor watcher + Create transaction + message +
@@ -16,10 +16,12 @@ import io
 import json
 import os
 import pstats
+import random
 import sys
 import time
 import uuid
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,8 +38,7 @@ from tests import pg
 REQUESTOR = "customer@example.com"
 
 
-def tessera_run(url, n: int, scrips: bool, profile: bool = False) -> tuple[float, float, str]:  # type: ignore[no-untyped-def]
-    db = open_database(url)
+def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tuple[float, float, str]:  # type: ignore[no-untyped-def]
     if scrips:
         engine.install()
     else:
@@ -53,7 +54,7 @@ def tessera_run(url, n: int, scrips: bool, profile: bool = False) -> tuple[float
             for i in range(n):
                 data = TicketCreate(
                     queue="General",
-                    subject=f"Bench ticket {i}",
+                    subject=f"Bench ticket {tag}.{i}",
                     requestors=[REQUESTOR],
                     message=MessageIn(body="Something is broken.\nPlease help."),
                 )
@@ -67,7 +68,6 @@ def tessera_run(url, n: int, scrips: bool, profile: bool = False) -> tuple[float
                 prof.disable()
     finally:
         engine.uninstall()
-        db.dispose()
     where = ""
     if prof:
         out = io.StringIO()
@@ -77,7 +77,7 @@ def tessera_run(url, n: int, scrips: bool, profile: bool = False) -> tuple[float
     return n / create_s, n / status_s, where
 
 
-def hand_run(url, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def hand_run(url, n: int, tag: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     conninfo = pg.conninfo(url)
     with psycopg.connect(conninfo) as conn:
         cur = conn.cursor()
@@ -92,7 +92,7 @@ def hand_run(url, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def
                 "INSERT INTO tickets (queue_id, subject, status, priority, initial_priority, final_priority,"
                 " time_estimated, time_left, created, updated, creator_id, updated_by_id)"
                 " VALUES (%s, %s, 'new', 0, 0, 0, 0, 0, now(), now(), %s, %s) RETURNING id",
-                (queue, f"Hand ticket {i}", root, root),
+                (queue, f"Hand ticket {tag}.{i}", root, root),
             ).fetchone()[0]
             cur.execute(
                 "INSERT INTO watchers (ticket_id, role, user_id) VALUES (%s, 'Requestor', %s)",
@@ -107,9 +107,9 @@ def hand_run(url, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def
             cur.execute(
                 "INSERT INTO attachments (transaction_id, message_id, subject, headers, content_type,"
                 " content, size, created) VALUES (%s, %s, %s, '', 'text/plain', %s, 30, now())",
-                (txn, mid, f"Hand ticket {i}", "Something is broken.\nPlease help."),
+                (txn, mid, f"Hand ticket {tag}.{i}", "Something is broken.\nPlease help."),
             )
-            _hand_mail(cur, tid, txn, f"AutoReply: Hand ticket {i}")
+            _hand_mail(cur, tid, txn, f"AutoReply: Hand ticket {tag}.{i}")
             for outcome in ("committed", "skipped", "skipped"):
                 cur.execute(
                     "INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired,"
@@ -182,45 +182,59 @@ def fresh_desk(server):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=300, help="tickets per run")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is kept)")
+    parser.add_argument("--n", type=int, default=200, help="tickets per run")
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="rounds; each runs all three, in shuffled order"
+    )
     parser.add_argument("--profile", action="store_true", help="print where the time goes (scrips on)")
     args = parser.parse_args()
     server = pg.server_url()
-    urls = []
+    urls = {name: fresh_desk(server) for name in MODES}
+    dbs = {name: open_database(urls[name]) for name in ("off", "on")}
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in MODES}
+    order = random.Random(5)
     try:
-        best: dict[str, tuple[float, float]] = {}
-        for _ in range(args.rounds):  # interleaved rounds, best of each: a busy machine adds noise
-            for name in ("hand", "off", "on"):
-                url = fresh_desk(server)
-                urls.append(url)
+        for r in range(args.rounds):
+            # Each round runs the three back to back, in a shuffled order, and is compared within
+            # itself: a slow patch of a shared machine then slows both sides of a ratio alike.
+            for name in order.sample(MODES, len(MODES)):
                 if name == "hand":
-                    c, s = hand_run(url, args.n)
+                    rates[name].append(hand_run(urls[name], args.n, str(r)))
                 else:
-                    c, s, _ = tessera_run(url, args.n, scrips=name == "on")
-                old = best.get(name, (0.0, 0.0))
-                best[name] = (max(old[0], c), max(old[1], s))
-                pg.drop(urls.pop())
-        hand, off, on = best["hand"], best["off"], best["on"]
-        print(f"{args.n} tickets per run, best of {args.rounds} interleaved rounds; one unit of work")
-        print("(one DB transaction) per create and per status change (new -> resolved)")
+                    c, s, _ = tessera_run(dbs[name], args.n, scrips=name == "on", tag=str(r))
+                    rates[name].append((c, s))
+        print(f"{args.n} tickets per run, {args.rounds} rounds; one unit of work (one DB transaction)")
+        print("per create and per status change (new -> resolved); medians over the rounds")
         print(f"{'':28} {'creates/s':>10} {'status/s':>10}")
-        print(f"{'hand-written psycopg SQL':28} {hand[0]:10.0f} {hand[1]:10.0f}")
-        print(f"{'tessera, scrips disabled':28} {off[0]:10.0f} {off[1]:10.0f}")
-        print(f"{'tessera, default scrips':28} {on[0]:10.0f} {on[1]:10.0f}")
-        for label, a, b in (
-            ("scrips on / hand-written", on, hand),
-            ("scrips on / scrips off", on, off),
-            ("scrips off / hand-written", off, hand),
+        for name, label in (
+            ("hand", "hand-written psycopg SQL"),
+            ("off", "tessera, scrips disabled"),
+            ("on", "tessera, default scrips"),
         ):
-            print(f"{label:27} creates {a[0] / b[0]:4.0%}   status changes {a[1] / b[1]:4.0%}")
+            create = median(c for c, _ in rates[name])
+            status = median(s for _, s in rates[name])
+            print(f"{label:28} {create:10.0f} {status:10.0f}")
+        print("ratios: median of each round's own ratio (min-max over rounds)")
+        for label, a, b in (
+            ("scrips on / hand-written", "on", "hand"),
+            ("scrips on / scrips off", "on", "off"),
+            ("scrips off / hand-written", "off", "hand"),
+        ):
+            parts = []
+            for what, k in (("creates", 0), ("status changes", 1)):
+                ratios = [x[k] / y[k] for x, y in zip(rates[a], rates[b], strict=True)]
+                parts.append(f"{what} {median(ratios):4.0%} ({min(ratios):.0%}-{max(ratios):.0%})")
+            print(f"{label:27} " + "   ".join(parts))
         if args.profile:
-            url = fresh_desk(server)
-            urls.append(url)
-            print(tessera_run(url, min(args.n, 200), scrips=True, profile=True)[2])
+            print(tessera_run(dbs["on"], min(args.n, 200), scrips=True, tag="profile", profile=True)[2])
     finally:
-        for url in urls:
+        for db in dbs.values():
+            db.dispose()
+        for url in urls.values():
             pg.drop(url)
+
+
+MODES = ("hand", "off", "on")
 
 
 if __name__ == "__main__":

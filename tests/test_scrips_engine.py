@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tessera.core import ownership, tickets, watchers
-from tessera.core.models import OutboxMessage, QueueWatcher, ScripRun, Transaction
+from tessera.core.models import OutboxMessage, QueueWatcher, ScripRun, Transaction, Watcher
 from tessera.core.queues import get_queue
 from tessera.core.schemas import MessageIn
 from tessera.core.serialize import history
@@ -357,3 +357,29 @@ def test_operator_actions_and_conditions_from_installed_packages(
         sys.modules.pop("desk_extras", None)
         conditions.registry.cache_clear()
         actions.registry.cache_clear()
+
+
+def test_a_status_change_reads_the_scrips_inputs_with_its_write(desk: ScripDesk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The prefetch rides in the statement that writes the change: lock, write, scrip results."""
+    import psycopg
+
+    agent = desk.agent("erin")
+    ticket = desk.ticket()
+    desk.session.add(Watcher(ticket_id=ticket.id, role="Requestor", user_id=agent.actor.id))
+    desk.session.commit()
+    statements: list[str] = []
+    real = psycopg.Cursor.execute
+
+    def counting(self, query, params=None, **kw):  # type: ignore[no-untyped-def]
+        if "SAVEPOINT" not in str(query):  # the test session's, not the operation's
+            statements.append(" ".join(str(query).split())[:40])
+        return real(self, query, params, **kw)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    tickets.set_status(desk.root, ticket.id, "resolved")
+    monkeypatch.undo()
+    assert len(statements) == 3, statements
+    assert statements[1].startswith("WITH u AS ( UPDATE tickets")
+    # What rode along was current: a requestor added just before is told too.
+    resolved = desk.outbox()[-1]
+    assert sorted(resolved.summary["to"]) == ["customer@example.com", "erin@staff.example"]

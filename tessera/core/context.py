@@ -41,6 +41,23 @@ class TransactionObserver(Protocol):
     def __call__(self, ctx: Context, transactions: list[Transaction]) -> None: ...
 
 
+@dataclass
+class Ride:
+    """A read an observer wants done in the same statement as the unit's one-change write (one
+    round trip fewer on the commonest units). `sql` selects `(kind text, row json)` rows; its
+    parameter names must not clash with the write's; `rows` is filled in when it has run."""
+
+    sql: str
+    params: dict[str, Any]
+    rows: list[tuple[str, Any]] | None = None
+
+
+class RidingObserver(TransactionObserver, Protocol):
+    def ride(self, ctx: Context, ticket: Ticket) -> Ride | None:
+        """What to read along with the write of `ticket`'s one change (None: nothing)."""
+        ...
+
+
 _observers: list[TransactionObserver] = []
 
 
@@ -218,12 +235,13 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
     return wrapper
 
 
-_ONE_CHANGE_CACHE: dict[tuple[str, ...], str] = {}
+_ONE_CHANGE_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 
 
-def _one_change_statement(columns: tuple[str, ...]) -> str:
-    """UPDATE of these ticket columns and INSERT of one transaction, in one statement."""
-    sql = _ONE_CHANGE_CACHE.get(columns)
+def _one_change_statement(columns: tuple[str, ...], rides: tuple[str, ...] = ()) -> str:
+    """UPDATE of these ticket columns and INSERT of one transaction, in one statement; its first
+    row (`rider` -1) carries the UPDATE's row count and the transaction's id, the rides' rows follow."""
+    sql = _ONE_CHANGE_CACHE.get((columns, rides))
     if sql is None:
         sets = ", ".join(f"{name} = %(u_{name})s" for name in columns)
         sql = f"""
@@ -235,9 +253,12 @@ def _one_change_statement(columns: tuple[str, ...]) -> str:
                       %(created)s, %(data)s)
               RETURNING id
             )
-            SELECT (SELECT count(*) FROM u), (SELECT id FROM x)
+            SELECT -1 AS rider, NULL::text AS kind,
+                   json_build_array((SELECT count(*) FROM u), (SELECT id FROM x))
             """
-        _ONE_CHANGE_CACHE[columns] = sql
+        for n, ride in enumerate(rides):
+            sql += f" UNION ALL SELECT {n}, r.kind, r.row FROM ({ride}) AS r(kind, row)"
+        _ONE_CHANGE_CACHE[(columns, rides)] = sql
     return sql
 
 
@@ -287,7 +308,23 @@ def _flush_one_change(ctx: Context) -> bool:
         created=txn.created,
         data=Jsonb(txn.data),
     )
-    updated, txn_id = driver_execute(session, _one_change_statement(columns), params).fetchone()
+    rides = []
+    for observer in _observers:
+        ride_for = getattr(observer, "ride", None)
+        ride = ride_for(ctx, ticket) if ride_for is not None else None
+        if ride is not None and not (ride.params.keys() & params.keys()):
+            rides.append(ride)
+            params.update(ride.params)
+    sql = _one_change_statement(columns, tuple(r.sql for r in rides))
+    rows = driver_execute(session, sql, params).fetchall()
+    for ride in rides:
+        ride.rows = []
+    updated = txn_id = None
+    for rider, kind, row in rows:
+        if rider < 0:
+            updated, txn_id = row
+        else:
+            rides[rider].rows.append((kind, row))  # type: ignore[union-attr]
     if updated != 1:
         raise StaleDataError(f"UPDATE of {ticket!r} matched {updated} rows; expected 1")
     state._commit_all(state.dict, session.identity_map)  # as a flush leaves an updated object

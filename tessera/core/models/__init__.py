@@ -8,7 +8,7 @@ from tessera.core.models.people import Group, GroupMember, User
 from tessera.core.models.queue import Queue, QueueWatcher
 from tessera.core.models.rights import Grant
 from tessera.core.models.scrip_revision import ScripRevision
-from tessera.core.models.scrips import OutboxMessage, Scrip, ScripRun, ScripTemplate
+from tessera.core.models.scrips import OutboxMessage, Scrip, ScripCatalogToken, ScripRun, ScripTemplate
 from tessera.core.models.search import SavedSearch
 from tessera.core.models.seen import TicketSeen
 from tessera.core.models.sshkey import SshKey
@@ -31,6 +31,7 @@ __all__ = [
     "QueueWatcher",
     "SavedSearch",
     "Scrip",
+    "ScripCatalogToken",
     "ScripRevision",
     "ScripRun",
     "ScripTemplate",

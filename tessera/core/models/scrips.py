@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.models.base import Base, created_column
@@ -130,3 +141,14 @@ def trace_for_transactions(session: Any, transaction_ids: list[int]) -> dict[int
             }
         )
     return out
+
+
+class ScripCatalogToken(Base):
+    """One row; triggers on scrips, templates and queues give it a new random token on every change,
+    so a process knows whether its parsed catalog still holds by reading one value."""
+
+    __tablename__ = "scrip_catalog_token"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_scrip_catalog_token_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("1"))
+    token: Mapped[uuid.UUID] = mapped_column(UUID, server_default=text("gen_random_uuid()"))

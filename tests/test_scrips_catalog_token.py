@@ -1,0 +1,102 @@
+"""The scrip catalog token (migration 0010): new on every catalog change, and the engine's
+per-process catalog follows it, across sessions and across databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from tessera.core import queues, tickets
+from tessera.core.bootstrap import bootstrap
+from tessera.core.context import open_context
+from tessera.core.db import open_database
+from tessera.core.models import OutboxMessage, Scrip, ScripTemplate
+from tessera.core.schemas import MessageIn, TicketCreate
+from tests import pg
+from tests.test_scrips_support import ScripDesk, engine_on, make_scrip_desk
+
+
+@pytest.fixture
+def desk(session) -> ScripDesk:  # type: ignore[no-untyped-def]
+    with engine_on():
+        yield make_scrip_desk(session)
+
+
+def token(desk: ScripDesk) -> str:
+    return str(desk.session.execute(text("SELECT token FROM scrip_catalog_token")).scalar_one())
+
+
+def test_every_catalog_change_gives_a_new_token_and_ticket_work_does_not(desk: ScripDesk) -> None:
+    seen = {token(desk)}
+
+    def changed() -> bool:
+        desk.session.flush()
+        now = token(desk)
+        fresh = now not in seen
+        seen.add(now)
+        return fresh
+
+    scrip = desk.add_scrip("extra", action="SetPriority", action_argument="+1", condition="OnCreate")
+    assert changed()
+    scrip.enabled = False
+    assert changed()
+    desk.session.add(ScripTemplate(name="Extra", content="Subject: x\n\nbody"))
+    assert changed()
+    desk.session.execute(update(ScripTemplate).where(ScripTemplate.name == "Extra").values(content="y"))
+    assert changed()
+    queues.create_queue(desk.root, "Sales")
+    assert changed()
+    desk.session.delete(scrip)
+    assert changed()
+    ticket = desk.ticket()
+    tickets.set_status(desk.root, ticket.id, "open")
+    assert not changed()
+
+
+def test_a_scrip_disabled_by_another_connection_stops_firing_here(database) -> None:  # type: ignore[no-untyped-def]
+    with engine_on(), database.session() as mine, database.session() as other:
+        bootstrap(mine, "root")
+        ctx = open_context(mine, "root")
+        queues.create_queue(ctx, "General", correspond_address="help@desk.example")
+
+        def autoreplies() -> int:
+            tickets.create_ticket(
+                ctx,
+                TicketCreate(queue="General", subject="hi", requestors=["c@example.com"],
+                             message=MessageIn(body="x")),  # fmt: skip
+            )
+            return len(mine.scalars(select(OutboxMessage)).all())
+
+        assert autoreplies() == 1  # the catalog is now parsed and kept by this process
+        other.execute(update(Scrip).where(Scrip.action == "AutoReply").values(enabled=False))
+        other.commit()
+        assert autoreplies() == 1  # no new autoreply: the kept catalog was dropped
+
+
+def test_clones_of_one_desk_never_share_a_kept_catalog(pg_server, template_db) -> None:  # type: ignore[no-untyped-def]
+    """A process that talks to two databases (cloned from one template, so starting with the same
+    token) must see each one's own scrips."""
+    urls = [pg.clone(pg_server, template_db, prefix="tessera_tok") for _ in range(2)]
+    try:
+        counts = []
+        with engine_on():
+            for n, url in enumerate(urls):
+                db = open_database(url)
+                try:
+                    with db.session() as s:
+                        bootstrap(s, "root")
+                        ctx = open_context(s, "root")
+                        queues.create_queue(ctx, "General", correspond_address="help@desk.example")
+                        if n == 1:
+                            s.execute(update(Scrip).values(enabled=False))
+                            s.commit()
+                        tickets.create_ticket(
+                            ctx, TicketCreate(queue="General", subject="hi", requestors=["c@example.com"])
+                        )
+                        counts.append(len(s.scalars(select(OutboxMessage)).all()))
+                finally:
+                    db.dispose()
+        assert counts == [1, 0]
+    finally:
+        for url in urls:
+            pg.drop(url)
