@@ -62,8 +62,9 @@ def test_a_scrip_disabled_by_another_connection_stops_firing_here(database) -> N
         def autoreplies() -> int:
             tickets.create_ticket(
                 ctx,
-                TicketCreate(queue="General", subject="hi", requestors=["c@example.com"],
-                             message=MessageIn(body="x")),  # fmt: skip
+                TicketCreate(
+                    queue="General", subject="hi", requestors=["c@example.com"], message=MessageIn(body="x")
+                ),
             )
             return len(mine.scalars(select(OutboxMessage)).all())
 
