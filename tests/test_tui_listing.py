@@ -139,3 +139,47 @@ def test_safe_strips_escapes_and_keeps_brackets() -> None:
     assert safe.clean_line(raw) == "abcdef g h [/x] [bold]"
     rendered = safe.text("[bold red]x[/]")
     assert isinstance(rendered, Text) and rendered.plain == "[bold red]x[/]" and not rendered.spans
+
+
+@pytest.mark.parametrize("sort", listing.SORT_KEYS)
+def test_plain_page_sql_matches_the_statement_filtered_pages_use(filled, sort: str) -> None:
+    """Plain pages run page_sql's text, filtered ones the SQLAlchemy statement: same rows, same
+    order, same cursors, for every sort, direction, cursor and option."""
+    from tessera.core import page_sql
+    from tessera.core.context import driver_execute
+    from tessera.core.tickets import set_fields
+
+    desk, tickets = filled
+    ctx = desk.root
+    alice = desk.as_("alice")
+    for n, t in enumerate(tickets):  # ties and NULLs in every key
+        changes = {"priority": str(n % 3)}
+        if n % 4 == 0:
+            changes["owner"] = "alice"
+        if n % 5 == 0:
+            changes["status"] = "open"
+        set_fields(ctx, t.id, changes)
+    listing.mark_seen(alice, [tickets[1].id, tickets[2].id])
+    set_status(ctx, tickets[3].id, "deleted")
+    merge(ctx, tickets[4].id, tickets[5].id)
+    queue = listing.queues(ctx)[0].id
+    me = alice.actor.id
+    for descending in (True, False):
+        for deleted, merged in ((False, False), (True, True)):
+            first = listing._page_statement(ctx, sort, descending, in_queue=True, after=False,
+                                            include_deleted=deleted, include_merged=merged)  # fmt: skip
+            values = {"me": me, "queue": queue, "limit": 100}
+            expected = [tuple(r) for r in desk.session.execute(first, values)]
+            sql = page_sql.page_sql(sort, descending, in_queue=True, after=False,
+                                    include_deleted=deleted, include_merged=merged)  # fmt: skip
+            got = [tuple(r) for r in driver_execute(desk.session, sql, values).fetchall()]
+            assert got == expected
+            cursor = (expected[9][1], expected[9][0])
+            values.update(after_value=cursor[0], after_id=cursor[1])
+            after = listing._page_statement(ctx, sort, descending, in_queue=True, after=True,
+                                            include_deleted=deleted, include_merged=merged)  # fmt: skip
+            expected = [tuple(r) for r in desk.session.execute(after, values)]
+            sql = page_sql.page_sql(sort, descending, in_queue=True, after=True,
+                                    include_deleted=deleted, include_merged=merged)  # fmt: skip
+            got = [tuple(r) for r in driver_execute(desk.session, sql, values).fetchall()]
+            assert got == expected and len(got) > 5

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.core.ids import display_id
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -39,8 +40,9 @@ class QueueInfo:
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~3 µs a row, a page is 100 rows
 class TicketRow:
+    """One row of a page; made straight from the page's SQL row (page_sql.COLUMNS, less the key)."""
+
     id: int
-    display_id: str
     subject: str
     status: str
     owner: str | None
@@ -48,7 +50,11 @@ class TicketRow:
     requestor: str | None
     created: datetime
     updated: datetime
-    unread: bool
+    unread: bool  # updated by someone else since the viewer last looked (or never looked)
+
+    @property
+    def display_id(self) -> str:
+        return display_id(self.id)
 
 
 @dataclass(frozen=True)
@@ -110,21 +116,6 @@ def _visible_queue_id(ctx: Context, queue: str | int) -> int:
     return int(key)
 
 
-def _first_requestor(lower: bool) -> Any:
-    from sqlalchemy import func, select
-
-    from tessera.core.models import Ticket, User, Watcher
-
-    who: Any = func.coalesce(User.email, User.name)
-    return (
-        select(func.min(func.lower(who) if lower else who))
-        .join(Watcher, Watcher.user_id == User.id)
-        .where(Watcher.ticket_id == Ticket.id, Watcher.role == "Requestor")
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-
-
 def _page_statement(
     ctx: Context,
     sort: str,
@@ -138,7 +129,7 @@ def _page_statement(
     words: str = "",
 ) -> Any:
     """A page's SELECT, its values as bind parameters: me, queue, after_value, after_id, limit."""
-    from sqlalchemy import and_, bindparam, func, literal, select, tuple_
+    from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
     from sqlalchemy.orm import aliased
 
     from tessera.core.models import Ticket, TicketSeen, User
@@ -150,10 +141,11 @@ def _page_statement(
     elif sort == "owner":
         key = func.coalesce(func.lower(owner.name), literal(""))
     elif sort == "requestor":
-        key = func.coalesce(_first_requestor(lower=True), literal(""))
+        key = func.coalesce(func.lower(Ticket.requestor), literal(""))
     else:
         key = getattr(Ticket, sort)
-    # Plain columns, the first requestor as a subquery: one round trip, no ORM objects to build.
+    # Plain columns (the first requestor is kept on the ticket): one round trip, no ORM objects.
+    # The same columns as page_sql.COLUMNS, which plain pages use.
     statement = (
         select(
             Ticket.id,
@@ -162,11 +154,13 @@ def _page_statement(
             Ticket.status,
             owner.name,
             Ticket.priority,
-            _first_requestor(lower=False),
+            Ticket.requestor,
             Ticket.created,
             Ticket.updated,
-            Ticket.updated_by_id,
-            TicketSeen.seen_at,
+            and_(
+                Ticket.updated_by_id.is_distinct_from(bindparam("me")),
+                or_(TicketSeen.seen_at.is_(None), TicketSeen.seen_at < Ticket.updated),
+            ),
         )
         .select_from(Ticket)
         .outerjoin(owner, owner.id == Ticket.owner_id)
@@ -196,10 +190,6 @@ def _page_statement(
     return statement.order_by(*(order[1:] if sort == "id" else order)).limit(bindparam("limit"))
 
 
-# The SQL of plain pages (no text filter, no TicketSQL), compiled once per shape and dialect.
-_PAGE_SQL: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
-
-
 def list_tickets(
     ctx: Context,
     queue: str | int | None,
@@ -219,9 +209,8 @@ def list_tickets(
     `query` is TicketSQL (a saved view or the search bar); with it, `queue` may be None: every queue
     the user may see. TicketSQL brings its own visibility, deleted and merged filters.
 
-    A plain page (no `text`, no `query`) is one round trip of SQL compiled once per shape.
+    A plain page (no `text`, no `query`) is one round trip of the SQL in `page_sql`.
     """
-    from tessera.core.models.ticket import display_id
 
     if sort not in SORT_KEYS:
         raise InvalidInput(f"cannot sort by {sort!r} (sort keys: {', '.join(SORT_KEYS)})")
@@ -243,50 +232,22 @@ def list_tickets(
         statement = _page_statement(ctx, sort, descending, query=query.strip(), words=text.strip(), **shape)
         found = ctx.session.execute(statement, values).all()
     else:
-        connection = ctx.session.connection()
-        cache_key = (connection.dialect.name, sort, descending, *shape.values())
-        compiled = _PAGE_SQL.get(cache_key)
-        if compiled is None:
-            done = _page_statement(ctx, sort, descending, **shape).compile(dialect=connection.dialect)
-            constants = {k: v for k, v in done.construct_params(values).items() if k not in values}
-            compiled = _PAGE_SQL.setdefault(cache_key, (done.string, constants))
-        sql, defaults = compiled
         from tessera.core.context import driver_execute
+        from tessera.core.page_sql import page_sql
 
         # On the driver's cursor: SQLAlchemy's result wrapper would cost ~0.3 ms of a ~3 ms page.
-        found = driver_execute(ctx.session, sql, {**defaults, **values}, binary=True).fetchall()
+        sql = page_sql(sort, descending, **shape)
+        found = driver_execute(ctx.session, sql, values, binary=True).fetchall()
     if not found and queue_id is not None and not after:
         _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
+    return page_of(found, limit)
+
+
+def page_of(found: list[Any], limit: int) -> TicketPage:
+    """The page for `found`, rows of `page_sql.COLUMNS` (one more than `limit` if there is more)."""
     more = len(found) > limit
     found = found[:limit]
-    me = ctx.actor.id
-    rows = [
-        TicketRow(
-            id=ticket_id,
-            display_id=display_id(ticket_id),
-            subject=subject,
-            status=status,
-            owner=owner_name,
-            priority=priority,
-            requestor=requestor,
-            created=created,
-            updated=updated,
-            unread=updated_by != me and (seen_at is None or seen_at < updated),
-        )
-        for (
-            ticket_id,
-            _key,
-            subject,
-            status,
-            owner_name,
-            priority,
-            requestor,
-            created,
-            updated,
-            updated_by,
-            seen_at,
-        ) in found
-    ]
+    rows = [TicketRow(row[0], *row[2:]) for row in found]
     cursor = (found[-1][1], found[-1][0]) if more and found else None
     return TicketPage(rows=rows, next_cursor=cursor)
 

@@ -20,16 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tessera.core.ids import display_id
 from tessera.core.models.base import Base, created_column
 from tessera.core.models.people import User
 from tessera.core.models.queue import Queue
-
-DISPLAY_PREFIX = "TKT-"
-
-
-def display_id(ticket_id: int) -> str:
-    """`TKT-0042`: at least four digits, more as the desk grows."""
-    return f"{DISPLAY_PREFIX}{ticket_id:04d}"
 
 
 class Ticket(Base):
@@ -71,6 +65,9 @@ class Ticket(Base):
     # Optimistic concurrency: each operation that changes the ticket bumps it once (under a row
     # lock); a change based on an older version is refused.
     version: Mapped[int] = mapped_column(server_default=text("1"))
+    # The first requestor (least address, or name), for queue pages: kept by triggers on watchers
+    # and users (migration 0011); never written here, so deferred (locked reads skip it).
+    requestor: Mapped[str | None] = mapped_column(String(320), deferred=True)
     # Full text over the subject, kept current by PostgreSQL itself in the same transaction.
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,

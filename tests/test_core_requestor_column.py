@@ -1,0 +1,79 @@
+"""`tickets.requestor` (migration 0011) always equals what the per-row subquery it replaced gave:
+the least of the requestors' addresses (or names), whatever changed the watchers or the users."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from tessera.core import users, watchers
+from tessera.core.links import merge
+from tessera.core.schemas import TicketCreate
+from tessera.core.tickets import create_ticket
+
+_DRIFT = text(
+    """
+    SELECT t.id, t.requestor, (SELECT min(coalesce(u.email, u.name)) FROM watchers w
+                               JOIN users u ON u.id = w.user_id
+                               WHERE w.ticket_id = t.id AND w.role = 'Requestor') AS expected
+      FROM tickets t
+    """
+)
+
+
+def drift(session) -> list[tuple[int, str | None, str | None]]:  # type: ignore[no-untyped-def]
+    session.flush()
+    return [tuple(r) for r in session.execute(_DRIFT) if r[1] != r[2]]
+
+
+def requestor_of(session, ticket_id: int) -> str | None:  # type: ignore[no-untyped-def]
+    return session.execute(text("SELECT requestor FROM tickets WHERE id = :i"), {"i": ticket_id}).scalar()
+
+
+def test_kept_through_create_watchers_users_and_merge(desk) -> None:  # type: ignore[no-untyped-def]
+    s = desk.session
+    one = desk.ticket(requestors=["zed@example.com", "amy@example.com"])
+    assert requestor_of(s, one.id) == "amy@example.com"
+    none = create_ticket(desk.root, TicketCreate(queue="General", subject="no one", requestors=[]))
+    assert requestor_of(s, none.id) is None
+    watchers.add_watcher(desk.root, none.id, "Requestor", "bob@example.com")
+    assert requestor_of(s, none.id) == "bob@example.com"
+    watchers.add_watcher(desk.root, none.id, "Cc", "aaron@example.com")  # not a requestor
+    assert requestor_of(s, none.id) == "bob@example.com"
+    watchers.remove_watcher(desk.root, one.id, "Requestor", "amy@example.com")
+    assert requestor_of(s, one.id) == "zed@example.com"
+    users.update_user(desk.root, "zed@example.com", {"email": "Anna@example.com"})
+    assert requestor_of(s, one.id) == "Anna@example.com"
+    merge(desk.root, none.id, one.id)  # bob moves over to the survivor
+    assert requestor_of(s, one.id) == "Anna@example.com"
+    watchers.remove_watcher(desk.root, one.id, "Requestor", "Anna@example.com")
+    assert requestor_of(s, one.id) == "bob@example.com"
+    desk.ticket(requestors=["carol@example.com"], body="x")
+    assert drift(s) == []
+
+
+def test_kept_through_raw_sql_and_bulk_rows(desk) -> None:  # type: ignore[no-untyped-def]
+    """What no core code path does, the triggers still catch: a role changed in place, rows
+    moved between tickets, many rows in one statement."""
+    s = desk.session
+    a, b = desk.ticket(), desk.ticket(requestors=["x@example.com"])
+    s.execute(text("UPDATE watchers SET role = 'Cc' WHERE ticket_id = :a"), {"a": a.id})
+    assert requestor_of(s, a.id) is None
+    s.execute(text("UPDATE watchers SET ticket_id = :a WHERE ticket_id = :b"), {"a": a.id, "b": b.id})
+    assert (requestor_of(s, a.id), requestor_of(s, b.id)) == ("x@example.com", None)
+    s.execute(
+        text(
+            "INSERT INTO watchers (ticket_id, role, user_id)"
+            " SELECT t.id, 'Requestor', (SELECT id FROM users WHERE name = 'root') FROM tickets t"
+        )
+    )
+    assert drift(s) == []
+    s.execute(text("DELETE FROM watchers"))
+    assert drift(s) == [] and requestor_of(s, a.id) is None
+
+
+def test_the_demo_seed_by_copy_leaves_no_drift(desk) -> None:  # type: ignore[no-untyped-def]
+    from tessera.core import demo
+
+    demo.seed(desk.root, tickets=40)
+    assert drift(desk.session) == []
+    assert desk.session.execute(text("SELECT count(requestor) FROM tickets")).scalar() >= 40
