@@ -9,14 +9,13 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from tessera.core.context import login_name
+from tessera.core.config import login_name
 from tessera.core.db import Database, open_database
 from tessera.core.errors import SchemaOutOfDate
 from tessera.core.models import Grant, User
+from tessera.core.schema_version import BOOTSTRAPPED_SQL, BUILTIN_LIFECYCLES, bootstrapped
 
 _BOOTSTRAP_LOCK_KEY = 0x7E55E8B
-# The names of the shipped lifecycles (`tessera.core.lifecycles_builtin`; a test keeps the two in step).
-BUILTIN_LIFECYCLES = ("default", "approvals")
 
 
 def bootstrap(session: Session, login: str | None = None) -> User | None:
@@ -49,15 +48,7 @@ def is_bootstrapped(db: Database) -> bool:
     """True when `bootstrap` would change nothing: a user, the shipped lifecycles and the global
     templates (seeded with the default scrips) are all there."""
     with db.engine.connect() as conn:
-        users, lifecycles, templates = conn.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM users),"
-                " (SELECT count(*) FROM lifecycles WHERE name = ANY(:names)),"
-                " EXISTS (SELECT 1 FROM scrip_templates WHERE queue_id IS NULL)"
-            ),
-            {"names": list(BUILTIN_LIFECYCLES)},
-        ).one()
-    return bool(users) and lifecycles == len(BUILTIN_LIFECYCLES) and bool(templates)
+        return bootstrapped(conn.exec_driver_sql(BOOTSTRAPPED_SQL, {"names": list(BUILTIN_LIFECYCLES)}).one())
 
 
 def open_desk(*, migrate: bool = True) -> Database:

@@ -16,6 +16,22 @@ if TYPE_CHECKING:
 
 DATABASE_URL_ENV = "TESSERA_DATABASE_URL"
 DATA_DIR_ENV = "TESSERA_DATA_DIR"
+USER_ENV = "TESSERA_USER"
+
+
+def login_name() -> str:
+    """The OS login, used when neither --user nor TESSERA_USER names the actor."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def wanted_user(name: str | None = None) -> str:
+    """Who acts: `--user NAME`, else `$TESSERA_USER`, else the OS login."""
+    return name or os.environ.get(USER_ENV) or login_name()
 
 
 def data_dir() -> Path:

@@ -8,7 +8,6 @@ engine plugs in there), so their effects land in the same database transaction.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.orm import ColumnProperty, Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from tessera.core.config import USER_ENV, wanted_user
 from tessera.core.db import first_line
 from tessera.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PermissionDenied
 from tessera.core.live import ANNOUNCED_KEY, announce, payload
@@ -31,8 +31,6 @@ from tessera.core.rights import RightsCache
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-USER_ENV = "TESSERA_USER"
 
 
 class TransactionObserver(Protocol):
@@ -113,14 +111,6 @@ class Context:
             raise PermissionDenied(f"{self.actor.name} may not {what} {where} (needs {needed})")
 
 
-def login_name() -> str:
-    """The OS login, used when neither --user nor TESSERA_USER names the actor."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
-
-
 _FIND_USER = select(User).where(
     (func.lower(User.name) == bindparam("key")) | (func.lower(User.email) == bindparam("key"))
 )
@@ -135,7 +125,7 @@ def find_user(session: Session, name_or_email: str) -> User | None:
 
 def resolve_actor(session: Session, name: str | None = None) -> User:
     """`--user NAME`, else `$TESSERA_USER`, else the OS login; unknown or disabled is an error."""
-    wanted = name or os.environ.get(USER_ENV) or login_name()
+    wanted = wanted_user(name)
     user = find_user(session, wanted)
     if user is None:
         source = "--user" if name else (USER_ENV if os.environ.get(USER_ENV) else "your login name")

@@ -20,11 +20,14 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
-from sqlalchemy.engine import URL
 
 from tessera.core.errors import ConfigError, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DATABASE_NAME = "tessera"
 START_TIMEOUT_S = 60.0
@@ -66,6 +69,8 @@ class EmbeddedServer:
         return self.data_dir / "pgdata"
 
     def url(self, database: str = DATABASE_NAME) -> URL:
+        from sqlalchemy.engine import URL
+
         return URL.create(
             "postgresql+psycopg",
             username="postgres",
@@ -228,11 +233,18 @@ def _start(data_dir: Path) -> EmbeddedServer:
     return server
 
 
+def ready_server(data_dir: Path) -> EmbeddedServer | None:
+    """The server for `data_dir` if it is running and its database made: no lock, no start."""
+    data_dir = data_dir.resolve()
+    server = _running_server(data_dir)
+    return server if server is not None and (data_dir / ".tessera-db-ready").exists() else None
+
+
 def ensure_server(data_dir: Path) -> EmbeddedServer:
     """Return the running server for `data_dir`, initialising and starting it if needed."""
     data_dir = data_dir.resolve()  # the server's own record (postmaster.pid) is absolute
-    server = _running_server(data_dir)
-    if server is not None and (data_dir / ".tessera-db-ready").exists():
+    server = ready_server(data_dir)
+    if server is not None:
         return server  # the fast path: one file read, no lock
     _check_writable(data_dir)
     import fasteners

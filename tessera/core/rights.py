@@ -9,13 +9,24 @@ Disabled users have none. Rights are read once per operation (as RT caches them 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tessera.core.errors import InvalidInput, PermissionDenied
-from tessera.core.models import Grant, GroupMember, Ticket, User, Watcher
+
+if TYPE_CHECKING:  # imported by the functions that query: the TUI's start-up helper does without
+    from sqlalchemy.orm import Session
+
+    from tessera.core.models import Ticket, User
+
+# The grants that can apply to user `%(user)s` (psycopg), as `RightsCache.load` reads them.
+GRANTS_SQL = (
+    "SELECT right_name, principal_kind, role, queue_id FROM grants"
+    " WHERE user_id = %(user)s"
+    " OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(user)s)"
+    " OR principal_kind = 'role'"
+)
 
 QUEUE_RIGHTS: tuple[str, ...] = (
     "SeeQueue",
@@ -96,11 +107,13 @@ class RightsCache:
 
     @classmethod
     def load(cls, session: Session, user: User) -> RightsCache:
-        cache = cls(user=user)
+        from sqlalchemy import or_, select
+
+        from tessera.core.models import Grant, GroupMember
+
         if user.disabled:
-            return cache
+            return cls(user=user)
         group_ids = select(GroupMember.group_id).where(GroupMember.user_id == user.id)
-        system_roles = ["Everyone", "Privileged" if user.privileged else "Unprivileged"]
         rows = session.execute(
             select(Grant.right_name, Grant.principal_kind, Grant.role, Grant.queue_id).where(
                 or_(
@@ -110,6 +123,16 @@ class RightsCache:
                 )
             )
         ).all()
+        return cls.from_grants(user, rows)
+
+    @classmethod
+    def from_grants(cls, user: Any, rows: Iterable[tuple[str, str, str | None, int | None]]) -> RightsCache:
+        """The cache for `user` (a User, or anything with its `id`, `privileged` and `disabled`)
+        from its grant rows: (right, principal kind, role, queue id)."""
+        cache = cls(user=user)
+        if user.disabled:
+            return cache
+        system_roles = ["Everyone", "Privileged" if user.privileged else "Unprivileged"]
         for right, kind, role, queue_id in rows:
             if kind == "role" and role not in system_roles:
                 cache.by_role[queue_id][role].add(right)
@@ -122,6 +145,10 @@ class RightsCache:
         cached = self._ticket_roles.get(ticket.id)
         if cached is not None:
             return cached
+        from sqlalchemy import select
+
+        from tessera.core.models import Watcher
+
         roles = set(
             session.scalars(
                 select(Watcher.role).where(Watcher.ticket_id == ticket.id, Watcher.user_id == self.user.id)

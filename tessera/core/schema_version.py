@@ -11,11 +11,26 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import ProgrammingError
+if TYPE_CHECKING:
+    from tessera.core.db import Database
 
-from tessera.core.db import Database
+# The names of the shipped lifecycles (`tessera.core.lifecycles_builtin`; a test keeps the two in step).
+BUILTIN_LIFECYCLES = ("default", "approvals")
+# Would `bootstrap` change nothing? (psycopg parameters; `names`: BUILTIN_LIFECYCLES as a list)
+BOOTSTRAPPED_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM users),"
+    " (SELECT count(*) FROM lifecycles WHERE name = ANY(%(names)s)),"
+    " EXISTS (SELECT 1 FROM scrip_templates WHERE queue_id IS NULL)"
+)
+
+
+def bootstrapped(row: tuple[bool, int, bool] | Any) -> bool:
+    """BOOTSTRAPPED_SQL's row: a user, the shipped lifecycles and the global templates are there."""
+    users, lifecycles, templates = row
+    return bool(users) and lifecycles == len(BUILTIN_LIFECYCLES) and bool(templates)
+
 
 _REVISION = re.compile(r'^revision(?::\s*str)?\s*=\s*["\'](\w+)["\']', re.M)
 _DOWN = re.compile(r'^down_revision(?::[^=]*)?=\s*["\'](\w+)["\']', re.M)
@@ -60,6 +75,9 @@ def head_from_files() -> str | None:
 
 
 def is_current(db: Database) -> bool:
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
     """True when the database is certainly at head; False means: ask alembic."""
     head = head_from_files()
     if head is None:

@@ -168,17 +168,54 @@ def _helper(fd: int, opener: Callable[[], Database], user: str | None) -> NoRetu
         quiet = os.open(os.devnull, os.O_RDWR)
         for stream in (0, 1, 2):  # the terminal belongs to the TUI
             os.dup2(quiet, stream)
-        db = opener()
-        backend = Backend(db, user)
-        info = backend.startup()
-        request = first_page_request(info)
-        page = backend.tickets(request[0], **request[1]) if request is not None else None
-        db.dispose()
+        try:
+            first = _quick_first_screen(user) if opener is _open_desk else None
+        except Exception:  # a connection lost half-way, say: the full path reports it properly
+            first = None
+        if first is None:  # not the common case: the full path (SQLAlchemy, migrations, errors)
+            db = opener()
+            backend = Backend(db, user)
+            info = backend.startup()
+            request = first_page_request(info)
+            page = backend.tickets(request[0], **request[1]) if request is not None else None
+            db.dispose()
+            first = FirstScreen(info, request, page)
         with os.fdopen(fd, "wb") as pipe:
-            pipe.write(pickle.dumps(FirstScreen(info, request, page)))
+            pipe.write(pickle.dumps(first))
         code = 0
     finally:
         os._exit(code)  # a forked child: no atexit handlers, no flushing of the parent's buffers
+
+
+def _quick_first_screen(user: str | None) -> FirstScreen | None:
+    """The first screen read with psycopg alone (core.quick_read): on a ready desk, a plain first
+    page, the helper's whole work in ~0.15 s instead of ~0.65 s. None for anything else."""
+    from tessera.core.quick_read import QuickReader
+
+    reader = QuickReader.open(user)
+    if reader is None:
+        return None
+    try:
+        info = Startup(
+            user=reader.actor.name,
+            preferences=reader.preferences,
+            queues=reader.queues(),
+            empty=reader.desk_is_empty(),
+            can_seed=reader.can("SuperUser"),
+        )
+        request = first_page_request(info)
+        page = None
+        if request is not None:
+            queue, options = request
+            if queue is None or options["query"] or options["text"]:
+                return None  # a saved search or filter: TicketSQL needs the full path
+            sort, descending, limit = options["sort"], options["descending"], options["limit"]
+            page = reader.page(queue, sort=sort, descending=descending, limit=limit)
+            if page is None:
+                return None
+        return FirstScreen(info, request, page)
+    finally:
+        reader.close()
 
 
 class Backend:

@@ -1,0 +1,130 @@
+"""The TUI's first screen read on a bare psycopg connection, before SQLAlchemy is imported.
+
+The start-up helper (tessera.tui.backend) has to hand the app its first page while the app imports
+Textual; through SQLAlchemy and the models that took ~0.65 s, longer than the app, and so set the
+cold start. This reads the same things (the actor, its rights and preferences, the queues it may
+see, the first plain page) with psycopg and the light modules only (config, embedded, rights,
+page_sql, listing's dataclasses). It answers only the common case: a desk that is ready (server
+up, schema at head, bootstrapped) and an enabled user; for anything else it returns None and the
+caller takes the full path, which also makes every error message the usual one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from tessera.core import config
+from tessera.core.listing import QueueInfo, TicketPage, page_of
+from tessera.core.page_sql import page_sql
+from tessera.core.rights import GRANTS_SQL, RightsCache
+
+CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int
+    name: str
+    privileged: bool
+    disabled: bool
+
+
+def _conninfo() -> str | None:
+    raw = os.environ.get(config.DATABASE_URL_ENV)
+    if raw is not None:
+        scheme, sep, rest = raw.strip().partition("://")
+        if not sep or scheme not in ("postgresql", "postgresql+psycopg", "postgres"):
+            return None  # the full path explains what is wrong with it
+        url = f"postgresql://{rest}"
+        if "connect_timeout=" not in rest:
+            url += ("&" if "?" in rest else "?") + f"connect_timeout={CONNECT_TIMEOUT_S}"
+        return url
+    from tessera.core.embedded import ready_server
+
+    server = ready_server(config.data_dir())
+    return server.conninfo() if server is not None else None
+
+
+class QuickReader:
+    """One connection, the acting user and its rights; closed by `close`."""
+
+    def __init__(self, conn: psycopg.Connection[Any], actor: Actor, rights: RightsCache, preferences: Any):
+        self.conn = conn
+        self.actor = actor
+        self.rights = rights
+        self.preferences: dict[str, Any] = dict(preferences) if isinstance(preferences, dict) else {}
+
+    @classmethod
+    def open(cls, user: str | None) -> QuickReader | None:
+        """Connected as `user` (else $TESSERA_USER, else the login), or None: not the common case."""
+        from tessera.core.schema_version import head_from_files
+
+        conninfo = _conninfo()
+        head = head_from_files()
+        if conninfo is None or head is None:
+            return None
+        try:
+            conn = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error:
+            return None
+        try:
+            reader = cls._login(conn, head, config.wanted_user(user))
+        except psycopg.Error:
+            reader = None
+        if reader is None:
+            conn.close()
+        return reader
+
+    @classmethod
+    def _login(cls, conn: psycopg.Connection[Any], head: str, wanted: str) -> QuickReader | None:
+        conn.execute("SET TIME ZONE 'UTC'")  # as every engine connection does (core.db)
+        from tessera.core.schema_version import BOOTSTRAPPED_SQL, BUILTIN_LIFECYCLES, bootstrapped
+
+        versions = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()]
+        if versions != [head]:  # not migrated (or an empty database): the full path
+            return None
+        ready = conn.execute(BOOTSTRAPPED_SQL, {"names": list(BUILTIN_LIFECYCLES)}).fetchone()
+        if not bootstrapped(ready):
+            return None
+        key = wanted.strip().lower()
+        row = conn.execute(
+            "SELECT id, name, privileged, disabled, preferences FROM users"
+            " WHERE lower(name) = %(key)s OR lower(email) = %(key)s LIMIT 1",
+            {"key": key},
+        ).fetchone()
+        if not key or row is None or row[3]:  # unknown or disabled: the full path says so
+            return None
+        actor = Actor(*row[:4])
+        rights = RightsCache.from_grants(actor, conn.execute(GRANTS_SQL, {"user": actor.id}).fetchall())
+        return cls(conn, actor, rights, row[4])
+
+    def can(self, right: str, queue_id: int | None = None) -> bool:
+        return self.rights.has(right, queue_id)
+
+    def queues(self) -> list[QueueInfo]:
+        """As `listing.queues`: the enabled queues the actor may see, by name."""
+        found = self.conn.execute(
+            "SELECT id, name, description FROM queues WHERE NOT disabled ORDER BY lower(name)"
+        ).fetchall()
+        return [
+            QueueInfo(*row) for row in found if self.can("SeeQueue", row[0]) or self.can("ShowTicket", row[0])
+        ]
+
+    def desk_is_empty(self) -> bool:
+        return self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tickets)").fetchone()[0]  # type: ignore[index,no-any-return]
+
+    def page(self, queue_id: int, *, sort: str, descending: bool, limit: int) -> TicketPage | None:
+        """As `listing.list_tickets` for a plain page of a queue (None: not one it answers)."""
+        if not self.can("ShowTicket", queue_id):
+            return None
+        sql = page_sql(sort, descending, in_queue=True, after=False)
+        values = {"me": self.actor.id, "queue": queue_id, "limit": limit + 1}
+        found = self.conn.cursor(binary=True).execute(sql, values).fetchall()
+        return page_of(found, limit)
+
+    def close(self) -> None:
+        self.conn.close()
