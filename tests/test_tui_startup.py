@@ -125,16 +125,21 @@ def test_anything_else_goes_to_typer(args: list[str]) -> None:
 class _Ready:
     """A helper that has already read the first screen (as the forked one would)."""
 
-    def __init__(self, first: FirstScreen) -> None:
+    def __init__(self, first: FirstScreen, done: bool = True) -> None:
         self.first = first
+        self._done = done
+
+    def done(self) -> bool:  # False: as if still reading, so the app takes it in its start worker
+        return self._done
 
     def result(self) -> FirstScreen:
         return self.first
 
 
+@pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
 @run_async
 async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_after(
-    database: Database, desk
+    database: Database, desk, done: bool
 ) -> None:
     backend = Backend(database, "alice")
     info = backend.startup()
@@ -147,7 +152,7 @@ async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_aft
         rows_on_screen_when_opened.append(bool(app.main.rows))
         return database
 
-    app = tui_app.TesseraApp(factory, user="alice", clock=lambda: FIXED_NOW, first_screen=_Ready(first))  # type: ignore[arg-type]
+    app = tui_app.TesseraApp(factory, user="alice", clock=lambda: FIXED_NOW, first_screen=_Ready(first, done))  # type: ignore[arg-type]
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.main
         await screen.ready.wait()

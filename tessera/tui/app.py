@@ -32,11 +32,11 @@ from textual.widgets.option_list import Option
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from tessera.core.errors import DatabaseUnavailable, TesseraError
-from tessera.core.listing import QueueInfo, TicketRow, TicketView, view_sort
+from tessera.core.listing import QueueInfo, TicketPage, TicketRow, TicketView, view_sort
 from tessera.tui import drafts, remote, review, safe
 from tessera.tui import history as history_text
 from tessera.tui.actions import ACTIONS, SCOPES, bindings, effective_keys
-from tessera.tui.backend import DEMO_TICKETS, Backend, FirstScreenHelper, Outcome, Startup
+from tessera.tui.backend import DEMO_TICKETS, Backend, FirstScreen, FirstScreenHelper, Outcome, Startup
 from tessera.tui.footer import QuietFooter
 from tessera.tui.history import size_text, when
 from tessera.tui.keymap import keymap_path, load_keymap
@@ -199,7 +199,8 @@ class MainScreen(Screen[None]):
         self.query_one("#banner").display = False
         self.query_one("#empty").display = False
         self.query_one(TicketTable).focus()
-        self.start()
+        if not self.start_from_helper():
+            self.start()
 
     @property
     def table(self) -> TicketTable:
@@ -296,6 +297,20 @@ class MainScreen(Screen[None]):
         if self._retry is None:
             self._retry = self.set_interval(RETRY_SECONDS, self.load_tickets)
 
+    def start_from_helper(self) -> bool:
+        """At mount: if the start-up helper is done, show what it read before the first paint
+        (one render of the screen, rows and all, instead of an empty one and then the rows)."""
+        helper = self.tui.first_screen
+        if helper is None or not helper.done():
+            return False
+        first = helper.result()
+        if first is None:
+            return False
+        self.backend = Backend(None, self.tui.user, opener=self.tui.database_factory, first=first)
+        self.apply_startup(self.backend.startup(), first)
+        self.after_first_page(first)
+        return True
+
     @work(exclusive=True, group="startup")
     async def start(self) -> None:
         app = self.tui
@@ -304,13 +319,20 @@ class MainScreen(Screen[None]):
             first = await asyncio.to_thread(app.first_screen.result) if app.first_screen else None
             if first is not None:
                 self.backend = Backend(None, app.user, opener=app.database_factory, first=first)
+                info = self.backend.startup()  # what the helper read: no database, no thread
             else:
                 db = await asyncio.to_thread(app.database_factory)
                 self.backend = Backend(db, app.user)
-            info: Startup = await asyncio.to_thread(self.backend.startup)
+                info = await asyncio.to_thread(self.backend.startup)
         except TesseraError as exc:
             app.fail(exc)
             return
+        self.apply_startup(info, first)
+        await self.after_first_page(first).wait()
+
+    def apply_startup(self, info: Startup, first: FirstScreen | None) -> None:
+        """The theme, saved view, queues and first page; on the loop, no waiting."""
+        app = self.tui
         if app.requested_theme is None:
             app.theme = theme_name(str(info.preferences.get(PREF_THEME) or "")) or LIGHT
         view = info.preferences.get(PREF_VIEW)
@@ -338,16 +360,24 @@ class MainScreen(Screen[None]):
         elif info.empty:
             self.notify("This desk has no tickets yet.", markup=False)
         self.ready.set()
-        # Once the first page is painted: open the database (if the helper read the page) and import
-        # what opening and changing a ticket need, in a thread, so the first enter does not wait.
-        # (Or, for bench/tui.py, note the time and exit.)
+
+    @work(group="startup-after")
+    async def after_first_page(self, first: FirstScreen | None) -> None:
+        """Once the first page is painted: open the database (if the helper read the page) and
+        import what opening and changing a ticket need, in a thread, so the first enter does not
+        wait. (Or, for bench/tui.py, note the time and exit.)"""
+        app = self.tui
         for worker in [w for w in self.workers if w.group == "tickets"]:
             with contextlib.suppress(WorkerCancelled, WorkerFailed):  # a newer load, or reported
                 await worker.wait()
         backend = self.backend
+        assert backend is not None
 
         def first_page_shown() -> None:
-            gc.enable()  # `tessera` turns the collector off while it starts (tessera.cli.main.run)
+            # `tessera` turns the collector off while it starts (tessera.cli.main.run). What start-up
+            # made lives as long as the app: frozen, the first collections need not walk it (~40 ms).
+            gc.freeze()
+            gc.enable()
             if app.startup_probe is not None:
                 Path(app.startup_probe).write_text(f"{time.time():.6f}\n")
                 app.exit()
@@ -393,7 +423,11 @@ class MainScreen(Screen[None]):
     def switch_queue(self, queue: QueueInfo, *, remember: bool = True) -> None:
         self.queue = queue
         self.marked.clear()
-        self.load_tickets()
+        page = self.backend.first_page(queue.id, **self.page_options()) if self.backend else None
+        if page is not None:
+            self.show_page(page)  # what the start-up helper read: no worker, no wait
+        else:
+            self.load_tickets()
         if remember:
             self.remember_view()
 
@@ -429,8 +463,12 @@ class MainScreen(Screen[None]):
             table.loading = False
             if had_focus and self.app.screen is self and self.focused is not table:
                 table.focus()
-        if page is None:
-            return
+        if page is not None:
+            self.show_page(page, keep)
+
+    def show_page(self, page: TicketPage, keep: int | None = None) -> None:
+        """The table shows `page` (the cursor stays on `keep`, else on the row it was on)."""
+        table = self.table
         if keep is None and table.row_count and table.cursor_row < table.row_count:
             keep = self.row_id(table.cursor_row)
         table.clear()
@@ -442,16 +480,20 @@ class MainScreen(Screen[None]):
             table.move_cursor(row=list(self.rows).index(keep))
         self.update_topbar()
 
-    async def fetch_page(self, after: Any = None) -> Any:
-        """A page of what the view shows (queue or search, sort, filter), after `after` if given."""
-        assert self.backend is not None and self.queue is not None
-        options: dict[str, Any] = {
+    def page_options(self) -> dict[str, Any]:
+        """What the view asks a page for: its search, sort, filter and size."""
+        return {
             "query": self.search_query,
             "sort": self.sort,
             "descending": self.descending,
             "text": self.filter_text,
             "limit": PAGE,
         }
+
+    async def fetch_page(self, after: Any = None) -> Any:
+        """A page of what the view shows (queue or search, sort, filter), after `after` if given."""
+        assert self.backend is not None and self.queue is not None
+        options = self.page_options()
         if after is not None:
             options["after"] = after
         return await self.db(self.backend.tickets, None if self.search_query else self.queue.id, **options)

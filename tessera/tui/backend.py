@@ -141,6 +141,14 @@ class FirstScreenHelper:
         helper, cls.pending = cls.pending, None
         return helper
 
+    def done(self) -> bool:
+        """Whether `result` would not wait: the helper has written (or died)."""
+        if self._fd is None:
+            return True
+        import select
+
+        return bool(select.select([self._fd], [], [], 0)[0])
+
     def result(self) -> FirstScreen | None:
         if self._fd is None:
             return None
@@ -327,10 +335,17 @@ class Backend:
     def views(self) -> list[listing.View]:
         return self._run(listing.saved_views)
 
-    def tickets(self, queue: int | None, **options: Any) -> listing.TicketPage:
+    def first_page(self, queue: int | None, **options: Any) -> listing.TicketPage | None:
+        """The page the start-up helper read, if it is this one (once; no database)."""
         first, self._first = self._first, None
         if first is not None and first.page is not None and first.request == (queue, options):
             return first.page
+        return None
+
+    def tickets(self, queue: int | None, **options: Any) -> listing.TicketPage:
+        page = self.first_page(queue, **options)
+        if page is not None:
+            return page
         return self._run(lambda ctx: listing.list_tickets(ctx, queue, **options))
 
     def view(self, ticket_id: int, *, mark_seen: bool = True) -> listing.TicketView:
