@@ -281,7 +281,10 @@ class MainScreen(Screen[None]):
 
     def set_offline(self, problem: str | None) -> None:
         """Show (or clear) the lost-database banner; while it shows, retry every few seconds."""
-        banner = self.query_one("#banner", Static)
+        found = self.query("#banner")
+        if not found:  # the screen is being torn down (the app closing as a call returned)
+            return
+        banner = found.first(Static)
         if problem is None:
             if banner.display:
                 banner.display = False
@@ -328,7 +331,7 @@ class MainScreen(Screen[None]):
             app.fail(exc)
             return
         self.apply_startup(info, first)
-        await self.after_first_page(first).wait()
+        self.after_first_page(first)
 
     def apply_startup(self, info: Startup, first: FirstScreen | None) -> None:
         """The theme, saved view, queues and first page; on the loop, no waiting."""
@@ -468,7 +471,10 @@ class MainScreen(Screen[None]):
 
     def show_page(self, page: TicketPage, keep: int | None = None) -> None:
         """The table shows `page` (the cursor stays on `keep`, else on the row it was on)."""
-        table = self.table
+        found = self.query(TicketTable)
+        if not found:  # the screen is being torn down (the app closing as the page came)
+            return
+        table = found.first()
         if keep is None and table.row_count and table.cursor_row < table.row_count:
             keep = self.row_id(table.cursor_row)
         table.clear()
