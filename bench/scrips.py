@@ -1,6 +1,6 @@
 """Ticket creates and status changes per second: default scrips on, scrips off, hand-written SQL.
 
-Run: .venv/bin/python bench/scrips.py [--n 200] [--rounds 7] [--profile]
+Run: .venv/bin/python bench/scrips.py [--n 200] [--rounds 11] [--profile]
 Uses the test PostgreSQL (embedded, or $TESSERA_TEST_DATABASE_URL) with a fresh migrated database.
 The hand-written baseline does, with psycopg and one transaction per unit, the same rows the
 default scrips produce: create = ticket + requestor watcher + Create transaction + message +
@@ -184,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200, help="tickets per run")
     parser.add_argument(
-        "--rounds", type=int, default=7, help="rounds; each runs all three, in shuffled order"
+        "--rounds", type=int, default=11, help="rounds; each runs all three, in shuffled order"
     )
     parser.add_argument("--profile", action="store_true", help="print where the time goes (scrips on)")
     args = parser.parse_args()
