@@ -77,3 +77,103 @@ def test_the_demo_seed_by_copy_leaves_no_drift(desk) -> None:  # type: ignore[no
     demo.seed(desk.root, tickets=40)
     assert drift(desk.session) == []
     assert desk.session.execute(text("SELECT count(requestor) FROM tickets")).scalar() >= 40
+
+
+# -- concurrency: a trigger that waited on a ticket's lock must not write a value from before ----
+
+_STORED_AND_EXPECTED = """
+    SELECT t.requestor, (SELECT min(coalesce(u.email, u.name)) FROM watchers w
+                         JOIN users u ON u.id = w.user_id
+                         WHERE w.ticket_id = t.id AND w.role = 'Requestor')
+      FROM tickets t WHERE t.id = %s
+"""
+
+
+def _two_requestor_ticket(database) -> int:  # type: ignore[no-untyped-def]
+    from tests.desk import make_desk
+
+    with database.session() as s:
+        desk = make_desk(s)
+        s.commit()
+        return create_ticket(
+            desk.root,
+            TicketCreate(queue="General", subject="race", requestors=["a@example.com", "b@example.com"]),
+        ).id
+
+
+def _race(db_url, first_sql: list[tuple[str, tuple]], second_sql: str) -> None:  # type: ignore[no-untyped-def]
+    """`first_sql` in one transaction; `second_sql` in another that has to wait for it; then commit."""
+    import threading
+    import time
+
+    import psycopg
+
+    from tests import pg
+
+    conninfo = pg.conninfo(db_url)
+    with psycopg.connect(conninfo) as one, psycopg.connect(conninfo) as two:
+        for sql, params in first_sql:
+            one.execute(sql, params)
+        failures: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                two.execute(second_sql)
+                two.commit()
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        assert thread.is_alive(), "the second transaction should wait for the first's lock"
+        one.commit()
+        thread.join(10)
+        assert not failures and not thread.is_alive()
+
+
+def test_two_requestors_changing_address_at_once(db_url, database) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from tests import pg
+
+    ticket = _two_requestor_ticket(database)
+    _race(
+        db_url,
+        [("UPDATE users SET email = 'y@example.com' WHERE email = 'a@example.com'", ())],
+        "UPDATE users SET email = 'z@example.com' WHERE email = 'b@example.com'",
+    )
+    with psycopg.connect(pg.conninfo(db_url)) as conn:
+        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()  # type: ignore[misc]
+    assert stored == expected == "y@example.com"
+
+
+def test_an_address_change_waiting_on_a_requestor_being_added(db_url, database) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from tests import pg
+
+    ticket = _two_requestor_ticket(database)
+    _race(
+        db_url,
+        [  # as watchers.add_watcher does: the ticket locked, then the requestor added
+            ("SELECT 1 FROM tickets WHERE id = %s FOR UPDATE", (ticket,)),
+            ("INSERT INTO users (name, email) VALUES ('0c@example.com', '0c@example.com')", ()),
+            (
+                "INSERT INTO watchers (ticket_id, role, user_id)"
+                " SELECT %s, 'Requestor', id FROM users WHERE email = '0c@example.com'",
+                (ticket,),
+            ),
+        ],
+        "UPDATE users SET email = 'y@example.com' WHERE email = 'a@example.com'",
+    )
+    with psycopg.connect(pg.conninfo(db_url)) as conn:
+        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()  # type: ignore[misc]
+    assert stored == expected == "0c@example.com"
+
+
+def test_truncating_the_watchers_clears_it(desk) -> None:  # type: ignore[no-untyped-def]
+    s = desk.session
+    desk.ticket(requestors=["x@example.com"])
+    s.execute(text("TRUNCATE watchers"))
+    assert drift(s) == []

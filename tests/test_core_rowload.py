@@ -43,13 +43,14 @@ def test_locked_read_refreshes_an_object_already_in_the_session(database, ticket
         s1.rollback()
 
 
-def test_pending_changes_on_the_held_object_give_way_to_the_row(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+def test_without_autoflush_pending_changes_give_way_to_the_row(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
     with database.session() as s:
         ctx = open_context(s, "root")
         held = tickets.get_ticket(ctx, ticket_id)
         held.subject = "not saved"
         s.expire(held, ["priority"])
-        locked = tickets.get_ticket(ctx, ticket_id, for_update=True)
+        with s.no_autoflush:  # else flushed first, as the ORM's own read would
+            locked = tickets.get_ticket(ctx, ticket_id, for_update=True)
         assert locked is held
         assert (locked.subject, locked.priority) == ("shared", 0)
         assert not s.dirty
@@ -69,3 +70,16 @@ def test_a_ticket_first_seen_by_the_locked_read_is_persistent_and_changes_flush(
     with database.session() as s:
         again = tickets.get_ticket(open_context(s, "root"), ticket_id)
         assert (again.status, again.subject, again.version) == ("open", "changed", 3)
+
+
+def test_the_locked_read_flushes_pending_changes_first(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+    """As the ORM's own read would (autoflush): a change made but not flushed is not lost."""
+    with database.session() as s:
+        ctx = open_context(s, "root")
+        held = tickets.get_ticket(ctx, ticket_id)
+        held.priority = 42
+        locked = tickets.get_ticket(ctx, ticket_id, for_update=True)
+        assert locked is held and locked.priority == 42
+        s.commit()
+    with database.session() as s:
+        assert tickets.get_ticket(open_context(s, "root"), ticket_id).priority == 42

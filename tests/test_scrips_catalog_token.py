@@ -101,3 +101,40 @@ def test_clones_of_one_desk_never_share_a_kept_catalog(pg_server, template_db) -
     finally:
         for url in urls:
             pg.drop(url)
+
+
+def test_two_catalog_writers_queue_up_instead_of_deadlocking(db_url, database) -> None:  # type: ignore[no-untyped-def]
+    """One edits a scrip then a queue, the other the same queue: the token is taken before any
+    catalog row, so the second waits for the first instead of a deadlock."""
+    import threading
+    import time
+
+    import psycopg
+
+    with database.session() as s:
+        bootstrap(s, "root")
+        queues.create_queue(open_context(s, "root"), "General")
+        s.commit()
+    conninfo = pg.conninfo(db_url)
+    errors: list[str] = []
+    with psycopg.connect(conninfo) as one, psycopg.connect(conninfo) as two:
+        one.execute("UPDATE scrips SET description = description WHERE id = (SELECT min(id) FROM scrips)")
+
+        def second() -> None:
+            try:
+                two.execute("UPDATE queues SET description = 'two' WHERE name = 'General'")
+                two.commit()
+            except psycopg.Error as exc:
+                errors.append(type(exc).__name__)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        try:
+            one.execute("UPDATE queues SET description = 'one' WHERE name = 'General'")
+            one.commit()
+        except psycopg.Error as exc:
+            errors.append(type(exc).__name__)
+        thread.join(10)
+        final = one.execute("SELECT description FROM queues WHERE name = 'General'").fetchone()
+    assert errors == [] and final == ("two",)

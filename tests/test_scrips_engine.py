@@ -359,8 +359,28 @@ def test_operator_actions_and_conditions_from_installed_packages(
         actions.registry.cache_clear()
 
 
-def test_a_status_change_reads_the_scrips_inputs_with_its_write(desk: ScripDesk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The prefetch rides in the statement that writes the change: lock, write, scrip results."""
+@pytest.mark.parametrize("observer", ["engine", "program"])
+def test_a_status_change_reads_the_scrips_inputs_with_its_write(
+    desk: ScripDesk, monkeypatch, observer: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The prefetch rides in the statement that writes the change: lock, write, scrip results.
+    Also through the observer the `tessera` program registers (it imports the engine lazily)."""
+
+    from tessera.cli import state
+    from tessera.core.context import add_observer, remove_observer
+    from tessera.scrips.engine import ENGINE
+
+    if observer == "program":
+        remove_observer(ENGINE)
+        add_observer(state._scrip_engine)
+    try:
+        _ride_check(desk, monkeypatch)
+    finally:
+        remove_observer(state._scrip_engine)
+        add_observer(ENGINE)
+
+
+def _ride_check(desk: ScripDesk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import psycopg
 
     agent = desk.agent("erin")

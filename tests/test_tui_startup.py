@@ -129,7 +129,7 @@ class _Ready:
         self.first = first
         self._done = done
 
-    def done(self) -> bool:  # False: as if still reading, so the app takes it in its start worker
+    def done(self, wait: float = 0.0) -> bool:  # False: still reading; the start worker takes it
         return self._done
 
     def result(self) -> FirstScreen:
@@ -231,3 +231,31 @@ def test_startup_probe_notes_the_first_page_and_exits(database: Database, cli_en
     assert _in_a_terminal([*tessera_cmd(), "--user", "alice"], env) == 0
     moment = float(probe.read_text())
     assert started < moment < time.time()
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
+@run_async
+async def test_a_saved_search_is_shown_from_the_helper_too(database: Database, desk, done: bool) -> None:
+    """A saved search's page is asked for every queue (None): the helper's page must still be the
+    one shown first, before the database is opened here."""
+    backend = Backend(database, "alice")
+    backend.set_preference(PREF_VIEW, {"queue": "General", "search": "Status = 'new'"})
+    info = backend.startup()
+    request = first_page_request(info)
+    assert request is not None and request[0] is None
+    first = FirstScreen(info, request, backend.tickets(request[0], **request[1]))
+    rows_on_screen_when_opened: list[bool] = []
+
+    def factory() -> Database:
+        rows_on_screen_when_opened.append(bool(app.main.rows))
+        return database
+
+    app = tui_app.TesseraApp(factory, user="alice", clock=lambda: FIXED_NOW, first_screen=_Ready(first, done))  # type: ignore[arg-type]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.main.ready.wait()
+        await settle(pilot)
+        for _ in range(100):
+            if rows_on_screen_when_opened:
+                break
+            await pilot.pause(0.05)
+    assert rows_on_screen_when_opened == [True]

@@ -43,9 +43,12 @@ def upgrade() -> None:
         END $$
         """
     )
+    # BEFORE the statement: a transaction takes the token row's lock before any catalog row's, so
+    # two writers of the catalog queue up on the token instead of deadlocking over a scrip and a
+    # queue taken in opposite orders.
     for table in _TABLES:
         op.execute(
-            f"CREATE TRIGGER {table}_new_catalog_token AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+            f"CREATE TRIGGER {table}_new_catalog_token BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"
             f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION tessera_new_scrip_catalog_token()"
         )
 

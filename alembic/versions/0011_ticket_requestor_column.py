@@ -47,14 +47,26 @@ def upgrade() -> None:
          WHERE t.id = r.ticket_id
         """
     )
+    # Each function locks the tickets first (in id order), then reads the requestors in a later
+    # statement: under READ COMMITTED that statement's snapshot sees whatever a transaction that
+    # held one of those locks committed (a requestor added, an address changed), so the value
+    # written is never one computed from before it. (An UPDATE that waited on the row would
+    # re-check only its WHERE, not recompute the value.)
     first = _FIRST.format(ticket="ids.ticket_id")
     op.execute(
         f"""
         CREATE FUNCTION tessera_refresh_ticket_requestor() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          ids integer[];
         BEGIN
+          SELECT array_agg(DISTINCT ticket_id) INTO ids FROM changed WHERE role = 'Requestor';
+          IF ids IS NULL THEN
+            RETURN NULL;
+          END IF;
+          PERFORM 1 FROM tickets WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
           UPDATE tickets t SET requestor = r.value
             FROM (SELECT ids.ticket_id, ({first}) AS value
-                    FROM (SELECT DISTINCT ticket_id FROM changed WHERE role = 'Requestor') ids) r
+                    FROM unnest(ids) AS ids(ticket_id)) r
            WHERE t.id = r.ticket_id AND t.requestor IS DISTINCT FROM r.value;
           RETURN NULL;
         END $$
@@ -69,12 +81,33 @@ def upgrade() -> None:
     op.execute(
         f"""
         CREATE FUNCTION tessera_refresh_user_requestor() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          ids integer[];
         BEGIN
+          SELECT array_agg(ticket_id ORDER BY ticket_id) INTO ids
+            FROM watchers WHERE user_id = NEW.id AND role = 'Requestor';
+          IF ids IS NULL THEN
+            RETURN NULL;
+          END IF;
+          PERFORM 1 FROM tickets WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
           UPDATE tickets t SET requestor = ({first})
-           WHERE t.id IN (SELECT ticket_id FROM watchers WHERE user_id = NEW.id AND role = 'Requestor');
+           WHERE t.id = ANY(ids) AND t.requestor IS DISTINCT FROM ({first});
           RETURN NULL;
         END $$
         """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION tessera_clear_ticket_requestors() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE tickets SET requestor = NULL WHERE requestor IS NOT NULL;
+          RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER watchers_requestor_truncate AFTER TRUNCATE ON watchers"
+        " FOR EACH STATEMENT EXECUTE FUNCTION tessera_clear_ticket_requestors()"
     )
     op.execute(
         "CREATE TRIGGER users_requestor_update AFTER UPDATE OF email, name ON users FOR EACH ROW"
@@ -85,6 +118,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER users_requestor_update ON users")
+    op.execute("DROP TRIGGER watchers_requestor_truncate ON watchers")
+    op.execute("DROP FUNCTION tessera_clear_ticket_requestors()")
     op.execute("DROP FUNCTION tessera_refresh_user_requestor()")
     for name, _event, _table in _WATCHER_TRIGGERS:
         op.execute(f"DROP TRIGGER {name} ON watchers")

@@ -65,11 +65,13 @@ def _lock_sql() -> str:
 
 def _lock_one(ctx: Context, ticket_id: int) -> tuple[Ticket | None, bool]:
     """Read on the driver cursor: the ORM's load of the same row costs four times the Python."""
-    row = driver_execute(ctx.session, _lock_sql(), {"ticket_id": ticket_id}).fetchone()
+    session = ctx.session
+    if session.autoflush and (session.dirty or session.new or session.deleted):
+        session.flush()  # as the ORM's own read would: the row read over them must include them
+    row = driver_execute(session, _lock_sql(), {"ticket_id": ticket_id}).fetchone()
     if row is None:
         return None, True
     n_ticket, n_queue = len(loaded_columns(Ticket)), len(loaded_columns(Queue))
-    session = ctx.session
     queue = persistent(session, Queue, row[n_ticket : n_ticket + n_queue])
     owner_row = row[n_ticket + n_queue : -1]
     owner = persistent(session, User, owner_row) if owner_row[0] is not None else None

@@ -91,7 +91,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("queue.up", "cursor_up", "Up", "queue", "k", palette=False),
     ActionSpec("queue.first", "screen.first_row", "First ticket", "queue", "g,home", palette=False),
     ActionSpec("queue.last", "screen.last_row", "Last ticket", "queue", "G,end", palette=False),
-    ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter"),
+    # ctrl+j: an Enter typed before the app has the terminal in raw mode reaches it as a line feed.
+    ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter,ctrl+j"),
     ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space"),
     ActionSpec("queue.filter", "screen.filter", "Filter", "global", "slash", footer=True),
     ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from tessera.core.db import Database
 
 T = TypeVar("T")
+HELPER_WAIT_S = 0.3  # at mount, for the start-up helper still reading the first screen
 PAGE = 100
 COLUMNS = (
     ("flag", "  ", 2),
@@ -304,7 +305,8 @@ class MainScreen(Screen[None]):
         """At mount: if the start-up helper is done, show what it read before the first paint
         (one render of the screen, rows and all, instead of an empty one and then the rows)."""
         helper = self.tui.first_screen
-        if helper is None or not helper.done():
+        # A moment's wait beats painting an empty "Queue (0)" that the rows replace a moment later.
+        if helper is None or not helper.done(wait=HELPER_WAIT_S):
             return False
         first = helper.result()
         if first is None:
@@ -426,7 +428,8 @@ class MainScreen(Screen[None]):
     def switch_queue(self, queue: QueueInfo, *, remember: bool = True) -> None:
         self.queue = queue
         self.marked.clear()
-        page = self.backend.first_page(queue.id, **self.page_options()) if self.backend else None
+        wanted = None if self.search_query else queue.id  # as fetch_page asks
+        page = self.backend.first_page(wanted, **self.page_options()) if self.backend else None
         if page is not None:
             self.show_page(page)  # what the start-up helper read: no worker, no wait
         else:

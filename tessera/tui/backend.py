@@ -141,13 +141,13 @@ class FirstScreenHelper:
         helper, cls.pending = cls.pending, None
         return helper
 
-    def done(self) -> bool:
-        """Whether `result` would not wait: the helper has written (or died)."""
+    def done(self, wait: float = 0.0) -> bool:
+        """Whether `result` would not wait (the helper has written, or died), waiting up to `wait` s."""
         if self._fd is None:
             return True
         import select
 
-        return bool(select.select([self._fd], [], [], 0)[0])
+        return bool(select.select([self._fd], [], [], wait)[0])
 
     def result(self) -> FirstScreen | None:
         if self._fd is None:
