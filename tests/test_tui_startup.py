@@ -136,11 +136,12 @@ class _Ready:
         return self.first
 
 
-@pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
-@run_async
-async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_after(
-    database: Database, desk, done: bool
-) -> None:
+async def _open_with_helper(
+    database: Database, done: bool
+) -> tuple[FirstScreen, list[int], bool, list[bool]]:
+    """The app started on what a helper read (`done` by mount, or still reading): the rows it
+    showed, whether the table had focus, and whether rows were on screen when it opened the
+    database itself (which it does once the first page is painted)."""
     backend = Backend(database, "alice")
     info = backend.startup()
     request = first_page_request(info)
@@ -157,13 +158,22 @@ async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_aft
         screen = app.main
         await screen.ready.wait()
         await settle(pilot)
-        assert list(screen.rows) == [row.id for row in first.page.rows]  # type: ignore[union-attr]
-        assert app.focused is screen.table
+        shown, focused = list(screen.rows), app.focused is screen.table
         for _ in range(100):  # then Backend.warm opens the database, in a thread
             if rows_on_screen_when_opened:
                 break
             await pilot.pause(0.05)
-    assert rows_on_screen_when_opened == [True]
+    return first, shown, focused, rows_on_screen_when_opened
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
+@run_async
+async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_after(
+    database: Database, desk, done: bool
+) -> None:
+    first, shown, focused, opened = await _open_with_helper(database, done)
+    assert shown == [row.id for row in first.page.rows]  # type: ignore[union-attr]
+    assert focused and opened == [True]
 
 
 def test_listening_after_a_helper_read_catches_up_once(database: Database, desk) -> None:
@@ -238,24 +248,7 @@ def test_startup_probe_notes_the_first_page_and_exits(database: Database, cli_en
 async def test_a_saved_search_is_shown_from_the_helper_too(database: Database, desk, done: bool) -> None:
     """A saved search's page is asked for every queue (None): the helper's page must still be the
     one shown first, before the database is opened here."""
-    backend = Backend(database, "alice")
-    backend.set_preference(PREF_VIEW, {"queue": "General", "search": "Status = 'new'"})
-    info = backend.startup()
-    request = first_page_request(info)
-    assert request is not None and request[0] is None
-    first = FirstScreen(info, request, backend.tickets(request[0], **request[1]))
-    rows_on_screen_when_opened: list[bool] = []
-
-    def factory() -> Database:
-        rows_on_screen_when_opened.append(bool(app.main.rows))
-        return database
-
-    app = tui_app.TesseraApp(factory, user="alice", clock=lambda: FIXED_NOW, first_screen=_Ready(first, done))  # type: ignore[arg-type]
-    async with app.run_test(size=(140, 40)) as pilot:
-        await app.main.ready.wait()
-        await settle(pilot)
-        for _ in range(100):
-            if rows_on_screen_when_opened:
-                break
-            await pilot.pause(0.05)
-    assert rows_on_screen_when_opened == [True]
+    Backend(database, "alice").set_preference(PREF_VIEW, {"queue": "General", "search": "Status = 'new'"})
+    first, shown, _focused, opened = await _open_with_helper(database, done)
+    assert first.request is not None and first.request[0] is None
+    assert shown == [row.id for row in first.page.rows] and opened == [True]  # type: ignore[union-attr]
