@@ -79,3 +79,18 @@ def desk(session: Session):  # type: ignore[no-untyped-def]
     from tests.desk import make_desk
 
     return make_desk(session)
+
+
+@pytest.fixture
+def ticket_id(database: Database) -> int:
+    """One committed ticket in queue General of a fresh desk: for tests that use several sessions."""
+    from tessera.core import queues, tickets
+    from tessera.core.bootstrap import bootstrap
+    from tessera.core.context import open_context
+    from tessera.core.schemas import TicketCreate
+
+    with database.session() as s:
+        bootstrap(s, "root")
+        ctx = open_context(s, "root")
+        queues.create_queue(ctx, "General")
+        return tickets.create_ticket(ctx, TicketCreate(queue="General", subject="shared")).id

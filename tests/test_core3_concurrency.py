@@ -9,20 +9,9 @@ import threading
 
 import pytest
 
-from tessera.core import queues, tickets
-from tessera.core.bootstrap import bootstrap
+from tessera.core import tickets
 from tessera.core.context import add_observer, open_context, remove_observer
 from tessera.core.errors import Conflict
-from tessera.core.schemas import TicketCreate
-
-
-@pytest.fixture
-def ticket_id(database) -> int:  # type: ignore[no-untyped-def]
-    with database.session() as s:
-        bootstrap(s, "root")
-        ctx = open_context(s, "root")
-        queues.create_queue(ctx, "General")
-        return tickets.create_ticket(ctx, TicketCreate(queue="General", subject="shared")).id
 
 
 @pytest.mark.parametrize("second", ["subject", "status"])

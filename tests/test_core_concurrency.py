@@ -6,21 +6,11 @@ import threading
 
 import pytest
 
-from tessera.core import queues, tickets
-from tessera.core.bootstrap import bootstrap
+from tessera.core import tickets
 from tessera.core.context import open_context
 from tessera.core.errors import Conflict
-from tessera.core.schemas import MessageIn, TicketCreate
+from tessera.core.schemas import MessageIn
 from tessera.core.serialize import history
-
-
-@pytest.fixture
-def ticket_id(database) -> int:  # type: ignore[no-untyped-def]
-    with database.session() as s:
-        bootstrap(s, "root")
-        ctx = open_context(s, "root")
-        queues.create_queue(ctx, "General")
-        return tickets.create_ticket(ctx, TicketCreate(queue="General", subject="shared")).id
 
 
 def test_stale_version_is_refused_and_nothing_is_lost(database, ticket_id) -> None:  # type: ignore[no-untyped-def]

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tessera.core import queues, tickets
-from tessera.core.bootstrap import bootstrap
+from tessera.core import tickets
 from tessera.core.context import open_context
 from tessera.core.models import Queue, Ticket, User
 from tessera.core.rowload import loaded_columns
-from tessera.core.schemas import TicketCreate
-
-
-@pytest.fixture
-def ticket_id(database) -> int:  # type: ignore[no-untyped-def]
-    with database.session() as s:
-        bootstrap(s, "root")
-        ctx = open_context(s, "root")
-        queues.create_queue(ctx, "General")
-        return tickets.create_ticket(ctx, TicketCreate(queue="General", subject="shared")).id
 
 
 def test_columns_are_the_mapped_ones_but_not_the_deferred_search_vector() -> None:
