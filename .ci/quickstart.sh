@@ -2,7 +2,7 @@
 # The README's first quick-start command, run as a person would: in a real terminal (tmux).
 # It answers the TUI's demo offer with `y`, waits for tickets on the queue screen, and quits.
 set -euo pipefail
-cmd='python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tessera'
+cmd='python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e . && .venv/bin/tessera'
 status_file="$(mktemp)"
 rm -f "$status_file"
 session=tessera-quickstart

@@ -29,8 +29,7 @@ from tessera.core.context import open_context
 from tessera.core.db import open_database
 from tessera.mail.gateway import Settings, deliver
 from tessera.mail.inbound import parse
-from tessera.scrips import engine
-from tests import pg
+from tests.support import pg
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
 
@@ -52,7 +51,7 @@ def synthetic(n: int) -> list[bytes]:
     return out
 
 
-def fresh_desk(server):  # type: ignore[no-untyped-def]
+def fresh_desk(server):
     url = pg.clone(server, pg.ensure_template(server), prefix="tessera_m")
     db = open_database(url)
     with db.session() as session:
@@ -77,9 +76,8 @@ def parse_rate(messages: list[bytes]) -> float:
     return len(messages) / (time.perf_counter() - started)
 
 
-def gateway_rate(url, messages: list[bytes]) -> tuple[float, dict[str, int]]:  # type: ignore[no-untyped-def]
+def gateway_rate(url, messages: list[bytes]) -> tuple[float, dict[str, int]]:
     db = open_database(url)
-    engine.install()
     counts: dict[str, int] = {}
     try:
         settings = Settings()
@@ -94,7 +92,7 @@ def gateway_rate(url, messages: list[bytes]) -> tuple[float, dict[str, int]]:  #
     return len(messages) / elapsed, counts
 
 
-def spawn_rate(url, messages: list[bytes]) -> float:  # type: ignore[no-untyped-def]
+def spawn_rate(url, messages: list[bytes]) -> float:
     exe = Path(sys.executable).parent / "tessera"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "tessera"]
     env = {**os.environ, "TESSERA_DATABASE_URL": url.render_as_string(hide_password=False)}

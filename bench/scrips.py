@@ -32,42 +32,35 @@ from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
 from tessera.core.db import open_database
 from tessera.core.schemas import MessageIn, TicketCreate
-from tessera.scrips import engine
-from tests import pg
+from tests.support import pg
 
 REQUESTOR = "customer@example.com"
 
 
-def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tuple[float, float, str]:  # type: ignore[no-untyped-def]
-    if scrips:
-        engine.install()
-    else:
-        engine.uninstall()
+def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tuple[float, float, str]:
     prof = cProfile.Profile() if profile else None
-    try:
-        with db.session() as session:
-            ctx = open_context(session, "root")
-            ids = []
-            if prof:
-                prof.enable()
-            started = time.perf_counter()
-            for i in range(n):
-                data = TicketCreate(
-                    queue="General",
-                    subject=f"Bench ticket {tag}.{i}",
-                    requestors=[REQUESTOR],
-                    message=MessageIn(body="Something is broken.\nPlease help."),
-                )
-                ids.append(tickets.create_ticket(ctx, data).id)
-            create_s = time.perf_counter() - started
-            started = time.perf_counter()
-            for tid in ids:
-                tickets.set_status(ctx, tid, "resolved")
-            status_s = time.perf_counter() - started
-            if prof:
-                prof.disable()
-    finally:
-        engine.uninstall()
+    with db.session() as session:
+        ctx = open_context(session, "root")
+        ctx.scrips = scrips  # on for every caller of core; off only as a bulk load turns it off
+        ids = []
+        if prof:
+            prof.enable()
+        started = time.perf_counter()
+        for i in range(n):
+            data = TicketCreate(
+                queue="General",
+                subject=f"Bench ticket {tag}.{i}",
+                requestors=[REQUESTOR],
+                message=MessageIn(body="Something is broken.\nPlease help."),
+            )
+            ids.append(tickets.create_ticket(ctx, data).id)
+        create_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for tid in ids:
+            tickets.set_status(ctx, tid, "resolved")
+        status_s = time.perf_counter() - started
+        if prof:
+            prof.disable()
     where = ""
     if prof:
         out = io.StringIO()
@@ -77,7 +70,7 @@ def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tu
     return n / create_s, n / status_s, where
 
 
-def hand_run(url, n: int, tag: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def hand_run(url, n: int, tag: str) -> tuple[float, float]:
     conninfo = pg.conninfo(url)
     with psycopg.connect(conninfo) as conn:
         cur = conn.cursor()
@@ -145,7 +138,7 @@ def hand_run(url, n: int, tag: str) -> tuple[float, float]:  # type: ignore[no-u
     return n / create_s, n / status_s
 
 
-def _hand_mail(cur, tid: int, txn: int, subject: str) -> None:  # type: ignore[no-untyped-def]
+def _hand_mail(cur, tid: int, txn: int, subject: str) -> None:
     mid = f"<hand.{uuid.uuid4().hex}@desk.example>"
     cur.execute(
         "INSERT INTO outbox (ticket_id, transaction_id, message_id, mail_from, recipients, summary, message,"
@@ -162,7 +155,7 @@ def _hand_mail(cur, tid: int, txn: int, subject: str) -> None:  # type: ignore[n
     )
 
 
-def fresh_desk(server):  # type: ignore[no-untyped-def]
+def fresh_desk(server):
     url = pg.clone(server, pg.ensure_template(server), prefix="tessera_e")
     db = open_database(url)
     with db.session() as session:

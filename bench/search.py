@@ -31,7 +31,7 @@ from tessera.core import migrate
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
 from tessera.core.db import open_database
-from tests import pg
+from tests.support import pg
 
 QUEUES = ["Queue 1", "Queue 2", "Queue 3", "Queue 4", "Queue 5"]
 AGENTS = 50
@@ -72,7 +72,7 @@ def server() -> tuple[object, str]:
     return base, pg.conninfo(base, "postgres")
 
 
-def seed(url, n: int) -> None:  # type: ignore[no-untyped-def]
+def seed(url, n: int) -> None:
     db = open_database(url)
     migrate.upgrade(db)
     with db.session() as s:
@@ -180,7 +180,7 @@ def seed(url, n: int) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
+def median_ms(fn, runs: int) -> float:
     fn()  # warm caches and plans
     samples = []
     for _ in range(runs):

@@ -1,6 +1,7 @@
 """The TUI's two promises: a queue page in ~2 ms at any depth, and the queue screen in under 1 s.
 
-Run: .venv/bin/python bench/tui.py [--tickets 1000000] [--runs 51] [--starts 7] [--only paging|start]
+Run: TESSERA_DATA_DIR=DIR .venv/bin/python bench/tui.py [--tickets 1000000] [--runs 51] [--starts 7]
+[--keys 20] [--quiet 0.5] [--only paging|start|keys]
 
 Paging: one page (100 rows, as the queue pane asks) of a queue holding every one of `--tickets`
 tickets, through core (`tessera.core.listing.list_tickets` on an open context: rights, keyset,
@@ -16,12 +17,23 @@ moved to one queue (~2 minutes); later runs reuse both. The server is the embedd
 
 Cold start: wall time from launching `tessera --user alice tui` in a pseudo-terminal (120x40) until
 the first page of rows is painted with the table focused: the app writes that moment to
-`$TESSERA_STARTUP_PROBE` and exits. The desk is the 10,000-ticket demo desk (`tessera demo`) in an
-embedded server under /tmp/tessera-bench-tui (seeded once, ~40 s; the server is left running, as
-a desk's is between runs). Baseline in the same run, launched the same way: a minimal Textual app
-(one DataTable of 50 static rows) writing the same probe after its first paint. Both run with
-bytecode caching on (PYTHONDONTWRITEBYTECODE unset), as an installed package would, after one
-warm-up launch each; the runs are interleaved, and medians compared, as the machine is shared.
+`$TESSERA_STARTUP_PROBE` and exits. The desk is the 10,000-ticket demo desk (`tessera demo`) in
+the embedded server of `$TESSERA_DATA_DIR` (seeded once if it has no tickets, ~40 s; a server this
+run started is stopped at the end). Baseline in the same run, launched the same way: a minimal
+Textual app (one DataTable of 50 static rows) writing the same probe after its first paint. Both
+run with bytecode caching on (PYTHONDONTWRITEBYTECODE unset), as an installed package would, after
+one warm-up launch each; the runs are interleaved, and medians compared, as the machine is shared.
+
+Keys: the time from `tmux send-keys` until the pane settles, on the same desk in tmux at 120x40:
+the pane's output is read as it comes (`tmux pipe-pane`), and a key's time is that of the last
+output before `--quiet` seconds without any (its first change: the first output). Keys, as an agent
+uses them: `j` (next row), `enter` (open the ticket: its fields and the first page of its history),
+`J` (the next ticket, from its panes) and `q` (back to the list); then on a ticket with 200
+transactions (made once on the desk: the newest of alice's first queue, so the top row): `enter`,
+`J` away, `K` back onto it and `q`. Each key is measured `--keys` times, interleaved with the same
+key in a minimal Textual app (a DataTable; enter/J/K fill a Static beside it, q empties it) run in
+the same tmux server; two warm-up rounds are not counted. Every run's figure is printed, the
+median and the machine's load.
 """
 
 from __future__ import annotations
@@ -30,11 +42,14 @@ import argparse
 import fcntl
 import os
 import select
+import shlex
 import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -43,7 +58,6 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-WORK = Path("/tmp/tessera-bench-tui")
 PAGE = 100
 DEPTHS = (0, 10_000, 100_000, 900_000)
 
@@ -117,27 +131,42 @@ def launch(cmd: list[str], env: dict[str, str], probe: Path, timeout: float = 60
     return float(probe.read_text().split()[0]) - started
 
 
+def desk_env() -> tuple[dict[str, str], Path]:
+    """The environment of every program this benchmark starts, on the desk of $TESSERA_DATA_DIR."""
+    data = os.environ.get("TESSERA_DATA_DIR")
+    if not data:
+        raise SystemExit(
+            "set TESSERA_DATA_DIR: the data dir of the desk to measure (its embedded PostgreSQL)"
+        )
+    env = dict(os.environ, TESSERA_DATA_DIR=data)
+    env.setdefault("TESSERA_CONFIG_DIR", str(Path(data) / "bench-config"))
+    # Bytecode is cached, as in an installed package (the warm-up run writes what is missing).
+    for name in ("TESSERA_DATABASE_URL", "TESSERA_DEBUG", "TESSERA_USER", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
+    return env, Path(data)
+
+
 def demo_desk(env: dict[str, str]) -> None:
-    marker = WORK / "desk" / ".bench-demo-seeded"
-    if marker.exists():
+    """The 10,000-ticket demo desk, seeded once (a desk with tickets is taken as it is)."""
+    found = subprocess.run(
+        [str(BIN / "tessera"), "search", "id = 1", "--user", "root", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode == 0 and found.stdout.strip() not in ("", "[]"):
         return
     print("seeding the 10,000-ticket demo desk (once, ~40 s)...", flush=True)
     started = time.perf_counter()
     subprocess.run([str(BIN / "tessera"), "demo", "--tickets", "10000"], env=env, check=True)
-    marker.write_text("10000\n")
     print(f"seeded in {time.perf_counter() - started:.0f} s")
 
 
-def cold_start(starts: int) -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, TESSERA_DATA_DIR=str(WORK / "desk"), TESSERA_CONFIG_DIR=str(WORK / "config"))
-    # Bytecode is cached, as in an installed package (the warm-up run writes what is missing).
-    for name in ("TESSERA_DATABASE_URL", "TESSERA_DEBUG", "TESSERA_USER", "PYTHONDONTWRITEBYTECODE"):
-        env.pop(name, None)
-    demo_desk(env)
-    minimal = WORK / "minimal_app.py"
+def cold_start(starts: int, env: dict[str, str], work: Path) -> None:
+    minimal = work / "minimal_app.py"
     minimal.write_text(MINIMAL_APP)
-    probe = WORK / "probe"
+    probe = work / "probe"
     tessera = [str(BIN / "tessera"), "--user", "alice", "tui"]
     baseline = [sys.executable, str(minimal), str(probe)]
     launch(tessera, env, probe)  # warm the page cache and the server's buffers, as a second start is
@@ -153,10 +182,226 @@ def cold_start(starts: int) -> None:
     print(f"  ratio {a / b:.2f}x; target < 1000 ms: {'met' if a < 1.0 else 'NOT met'}")
 
 
+# -- key latency in tmux --------------------------------------------------------------------------
+
+MINIMAL_KEYS_APP = """
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+class Minimal(App):
+    CSS = "DataTable { height: 18; } Static { height: 1fr; }"
+    BINDINGS = [Binding("enter", "open", priority=True), Binding("J", "step(1)"), Binding("K", "step(-1)"),
+                Binding("q", "back")]
+
+    def compose(self):
+        yield DataTable(cursor_type="row")
+        yield Static(id="detail")
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("ID", "Subject", "Status", "Owner")
+        table.add_rows([(f"TKT-{i:04}", f"subject {i}", "open", "alice") for i in range(500)])
+        table.focus()
+
+    def action_open(self):
+        row = self.query_one(DataTable).cursor_row
+        self.query_one(Static).update(f"TKT-{row:04}\\n" + "".join(f"line {i} of {row}\\n" for i in range(30)))
+
+    def action_step(self, step):
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.cursor_row + step)
+        self.action_open()
+
+    def action_back(self):
+        self.query_one(Static).update("")
+
+    def on_key(self, event):
+        if event.key == "j":
+            self.query_one(DataTable).action_cursor_down()
+
+Minimal().run()
+"""
+
+
+class Pane:
+    """A program in a tmux window (120x40), its output read as it comes, with the time of each."""
+
+    def __init__(self, socket: str, name: str, command: str, work: Path) -> None:
+        self.socket, self.name = socket, name
+        self.events: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+        fifo = work / f"{name}.out"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo)
+        self.tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", command)
+        self.tmux("pipe-pane", "-O", "-t", name, f"cat > {fifo}")
+        self._fd = os.open(fifo, os.O_RDONLY)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
+        return done.stdout
+
+    def _read(self) -> None:
+        while True:
+            data = os.read(self._fd, 1 << 16)
+            if not data:
+                return
+            with self._lock:
+                self.events.append((time.perf_counter(), len(data)))
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name)
+
+    def wait_for(self, test, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not test(self.screen()):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.name}: never saw {what}; the screen:\n{self.screen()}")
+            time.sleep(0.05)
+
+    def quiet(self, seconds: float) -> None:
+        """Wait until the pane has written nothing for `seconds`."""
+        while True:
+            with self._lock:
+                last = self.events[-1][0] if self.events else 0.0
+            idle = time.perf_counter() - last
+            if idle >= seconds:
+                return
+            time.sleep(seconds - idle)
+
+    def key(self, key: str, quiet: float, timeout: float = 20) -> tuple[float, float]:
+        """Seconds from sending `key` to its first output and to the last before `quiet` s of none."""
+        with self._lock:
+            start = len(self.events)
+        sent = time.perf_counter()
+        self.tmux("send-keys", "-t", self.name, key)
+        while True:
+            time.sleep(0.01)
+            now = time.perf_counter()
+            with self._lock:
+                got = self.events[start:]
+            if got and now - got[-1][0] >= quiet:
+                return got[0][0] - sent, got[-1][0] - sent
+            if not got and now - sent > timeout:
+                raise SystemExit(f"{self.name}: no output within {timeout} s of {key!r}")
+
+
+def big_ticket(env: dict[str, str], size: int = 200) -> str:
+    """A ticket with `size` transactions at the top of alice's list (made once): its display id.
+
+    alice's list is set to her first queue by last update, and the newest ticket there gets its
+    transactions (replies, comments and priority changes, through core, scrips on)."""
+    os.environ["TESSERA_DATA_DIR"] = env["TESSERA_DATA_DIR"]
+    from sqlalchemy import func, select
+
+    from tessera.core import listing
+    from tessera.core.bootstrap import open_desk
+    from tessera.core.context import open_context
+    from tessera.core.models import Ticket, Transaction
+    from tessera.core.schemas import MessageIn
+    from tessera.core.tickets import comment, correspond, set_fields
+    from tessera.tui.queue_view import PREF_VIEW
+
+    db = open_desk()
+    with db.session() as session:
+        ctx = open_context(session, "alice")
+        first = listing.queues(ctx)[0]
+        listing.set_preference(ctx, PREF_VIEW, {"queue": first.name, "sort": "updated", "descending": True})
+        newest = (
+            select(Ticket.id)
+            .where(Ticket.queue_id == first.id)
+            .order_by(Ticket.updated.desc(), Ticket.id.desc())
+        )
+        made = session.scalar(  # one made by an earlier run
+            select(Transaction.ticket_id)
+            .join(Ticket, Ticket.id == Transaction.ticket_id)
+            .where(Ticket.queue_id == first.id)
+            .group_by(Transaction.ticket_id)
+            .having(func.count() >= size)
+            .limit(1)
+        )
+        ticket_id = made or session.scalar(newest)
+        have = session.scalar(select(func.count()).where(Transaction.ticket_id == ticket_id)) or 0
+        if have >= size and session.scalar(newest) != ticket_id:  # back to the top of the list
+            set_fields(ctx, ticket_id, {"priority": str(have % 90)})
+        for n in range(have, size):
+            if n % 3 == 0:
+                correspond(ctx, ticket_id, MessageIn(body=f"Update {n}: still looking into it.\nMore soon."))
+            elif n % 3 == 1:
+                comment(ctx, ticket_id, MessageIn(body=f"Note {n}: checked the logs."))
+            else:
+                set_fields(ctx, ticket_id, {"priority": str(n % 90)})
+        display = session.get(Ticket, ticket_id).display_id
+    db.dispose()
+    return display
+
+
+def keys(rounds: int, quiet: float, env: dict[str, str], work: Path) -> None:
+    big = big_ticket(env)
+    socket = f"tessera-bench-{os.getpid()}"
+    minimal = work / "minimal_keys.py"
+    minimal.write_text(MINIMAL_KEYS_APP)
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith(("TESSERA_", "PATH")))
+    ours = Pane(
+        socket, "tessera", f"env TERM=xterm-256color {exports} {BIN / 'tessera'} --user alice tui", work
+    )
+    theirs = Pane(socket, "minimal", f"env TERM=xterm-256color {sys.executable} {minimal}", work)
+    try:
+        ours.wait_for(lambda s: s.count("TKT-") > 10 and big in s, f"the list with {big}")
+        theirs.wait_for(lambda s: "TKT-0010" in s, "the minimal app's table")
+        ours.quiet(2.0)
+        plain = ("j", "Enter", "J", "q")
+        on_big = ("g", "Enter", "J", "K", "q")
+        names = {"Enter": "enter"}
+        results: dict[str, list[tuple[float, float]]] = {}
+        baseline: dict[str, list[tuple[float, float]]] = {}
+
+        def step(label: str, key: str, counted: bool) -> None:
+            if key == "g":  # to the top row, not measured (it may be there already: no output)
+                ours.tmux("send-keys", "-t", ours.name, key)
+                time.sleep(0.05)
+                ours.quiet(quiet)
+                return
+            a = ours.key(key, quiet)
+            b = theirs.key(key, quiet)
+            if counted:
+                results.setdefault(label, []).append(a)
+                baseline.setdefault(label, []).append(b)
+
+        for n in range(rounds + 2):  # two warm-up rounds: the first enter imports what opening needs
+            for key in plain:
+                step(names.get(key, key), key, n >= 2)
+        for n in range(rounds + 1):
+            for key in on_big:
+                step(f"{names.get(key, key)} (200-txn)", key, n >= 1 and key != "g")
+    finally:
+        ours.tmux("kill-server")
+    load = os.getloadavg()
+    print(f"\nkey latency in tmux (120x40), {rounds} runs each, interleaved with a minimal Textual app;")
+    print(f"settled = last output before {quiet * 1000:.0f} ms without any; 200-txn ticket: {big}")
+    print(
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores (shared machine)"
+    )
+    worst = 0.0
+    for label, runs in results.items():
+        first = statistics.median(r[0] for r in runs) * 1000
+        settled = statistics.median(r[1] for r in runs) * 1000
+        base = statistics.median(r[1] for r in baseline[label]) * 1000
+        worst = max(worst, settled)
+        print(
+            f"  {label:<17} first change {first:6.1f} ms, settled {settled:6.1f} ms; minimal app {base:6.1f} ms"
+        )
+        print("    tessera: " + " ".join(f"{r[1] * 1000:.0f}" for r in runs))
+        print("    minimal: " + " ".join(f"{r[1] * 1000:.0f}" for r in baseline[label]))
+    print(f"  slowest median: {worst:.1f} ms; target <= 100 ms: {'met' if worst <= 100 else 'NOT met'}")
+
+
 # -- paging -------------------------------------------------------------------------------------
 
 
-def one_queue_desk(n: int):  # type: ignore[no-untyped-def]
+def one_queue_desk(n: int):
     """bench/search.py's desk, cloned once with every ticket in one queue."""
     import search  # bench/search.py: its desk and its seeding
 
@@ -171,7 +416,7 @@ def one_queue_desk(n: int):  # type: ignore[no-untyped-def]
             search.seed(base.set(database=source), n)
         started = time.perf_counter()
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    from tests import pg
+    from tests.support import pg
 
     with psycopg.connect(pg.conninfo(base, name), autocommit=True) as conn:
         first = conn.execute("SELECT min(id) FROM queues WHERE name = 'Queue 1'").fetchone()[0]
@@ -194,7 +439,7 @@ BARE = {
 }
 
 
-def bare_page(conn: psycopg.Connection, queue: int, me: int, sort: str, cursor) -> list:  # type: ignore[no-untyped-def]
+def bare_page(conn: psycopg.Connection, queue: int, me: int, sort: str, cursor) -> list:
     key, direction = BARE[sort]
     op = "<" if direction == "DESC" else ">"
     if sort == "id":
@@ -215,7 +460,7 @@ def bare_page(conn: psycopg.Connection, queue: int, me: int, sort: str, cursor) 
     return conn.execute(sql, params, prepare=True).fetchall()
 
 
-def boundary(conn: psycopg.Connection, queue: int, sort: str, depth: int):  # type: ignore[no-untyped-def]
+def boundary(conn: psycopg.Connection, queue: int, sort: str, depth: int):
     """The cursor after `depth` rows: one index-ordered query for the boundary row, no paging."""
     if depth == 0:
         return None
@@ -228,7 +473,7 @@ def boundary(conn: psycopg.Connection, queue: int, sort: str, depth: int):  # ty
     return (row[0], row[1]) if row else None
 
 
-def medians_ms(fns: list, runs: int) -> list[float]:  # type: ignore[type-arg]
+def medians_ms(fns: list, runs: int) -> list[float]:
     """Median ms of each function, run in turn (so a burst of load elsewhere hits all alike)."""
     for fn in fns * 3:  # warm caches; psycopg prepares a statement on its fifth run
         fn()
@@ -245,7 +490,7 @@ def paging(n: int, runs: int, sorts: list[str]) -> None:
     from tessera.core import listing, migrate
     from tessera.core.context import open_context
     from tessera.core.db import open_database
-    from tests import pg
+    from tests.support import pg
 
     url = one_queue_desk(n)
     db = open_database(url)
@@ -260,11 +505,11 @@ def paging(n: int, runs: int, sorts: list[str]) -> None:
     session = db.session()
     ctx = open_context(session, user)
 
-    def core(sort: str, cursor):  # type: ignore[no-untyped-def]
+    def core(sort: str, cursor):
         descending = BARE[sort][1] == "DESC"
         return listing.list_tickets(ctx, queue, sort=sort, descending=descending, limit=PAGE, after=cursor)
 
-    def call(sort: str, cursor):  # type: ignore[no-untyped-def]
+    def call(sort: str, cursor):
         # One TUI call (Backend.tickets): its own session, the acting user and rights, the page.
         with db.session() as fresh:
             descending = BARE[sort][1] == "DESC"
@@ -314,12 +559,27 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=51)
     parser.add_argument("--starts", type=int, default=7)
-    parser.add_argument("--only", choices=("paging", "start"))
+    parser.add_argument("--keys", type=int, default=20, help="runs of each key")
+    parser.add_argument("--quiet", type=float, default=1.0, help="seconds without output: settled")
+    parser.add_argument("--only", choices=("paging", "start", "keys"))
     parser.add_argument("--sorts", default="updated,priority,created", help=f"of: {', '.join(BARE)}")
     args = parser.parse_args()
-    if args.only != "paging":
-        cold_start(args.starts)
-    if args.only != "start":
+    if args.only in (None, "start", "keys"):
+        from tessera.core.embedded import ready_server, stop_server
+
+        env, data = desk_env()
+        was_running = ready_server(data) is not None
+        try:
+            demo_desk(env)
+            with tempfile.TemporaryDirectory(prefix="tessera-bench-tui-") as work:
+                if args.only in (None, "start"):
+                    cold_start(args.starts, env, Path(work))
+                if args.only in (None, "keys"):
+                    keys(args.keys, args.quiet, env, Path(work))
+        finally:
+            if not was_running:  # the server this run started
+                stop_server(data)
+    if args.only in (None, "paging"):
         if args.only is None:
             print()
         paging(args.tickets, args.runs, [s for s in args.sorts.split(",") if s in BARE])

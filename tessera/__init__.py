@@ -1,6 +1,26 @@
-"""Tessera: a keyboard-first help desk on Request Tracker's model."""
+"""Tessera: a keyboard-first help desk on Request Tracker's model.
 
-from typing import Any
+This module wires the layers together (it is imported before any of them): core runs the scrip
+engine on every unit of work, and finds it through the loader installed here, so that core never
+imports the layer above it (see tessera/core/scrip_runner.py).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from tessera.core import scrip_runner as _scrip_runner
+
+if TYPE_CHECKING:
+    from tessera.core.context import ScripRunner
+
+
+def _scrip_engine() -> "ScripRunner":
+    """The scrip engine, imported by the first unit of work that needs it."""
+    from tessera.scrips.engine import ENGINE
+
+    return ENGINE
+
+
+_scrip_runner.install(_scrip_engine)
 
 
 def __getattr__(name: str) -> Any:

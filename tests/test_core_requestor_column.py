@@ -20,16 +20,16 @@ _DRIFT = text(
 )
 
 
-def drift(session) -> list[tuple[int, str | None, str | None]]:  # type: ignore[no-untyped-def]
+def drift(session) -> list[tuple[int, str | None, str | None]]:
     session.flush()
     return [tuple(r) for r in session.execute(_DRIFT) if r[1] != r[2]]
 
 
-def requestor_of(session, ticket_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def requestor_of(session, ticket_id: int) -> str | None:
     return session.execute(text("SELECT requestor FROM tickets WHERE id = :i"), {"i": ticket_id}).scalar()
 
 
-def test_kept_through_create_watchers_users_and_merge(desk) -> None:  # type: ignore[no-untyped-def]
+def test_kept_through_create_watchers_users_and_merge(desk) -> None:
     s = desk.session
     one = desk.ticket(requestors=["zed@example.com", "amy@example.com"])
     assert requestor_of(s, one.id) == "amy@example.com"
@@ -51,7 +51,7 @@ def test_kept_through_create_watchers_users_and_merge(desk) -> None:  # type: ig
     assert drift(s) == []
 
 
-def test_kept_through_raw_sql_and_bulk_rows(desk) -> None:  # type: ignore[no-untyped-def]
+def test_kept_through_raw_sql_and_bulk_rows(desk) -> None:
     """What no core code path does, the triggers still catch: a role changed in place, rows
     moved between tickets, many rows in one statement."""
     s = desk.session
@@ -71,7 +71,7 @@ def test_kept_through_raw_sql_and_bulk_rows(desk) -> None:  # type: ignore[no-un
     assert drift(s) == [] and requestor_of(s, a.id) is None
 
 
-def test_the_demo_seed_by_copy_leaves_no_drift(desk) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_seed_by_copy_leaves_no_drift(desk) -> None:
     from tessera.core import demo
 
     demo.seed(desk.root, tickets=40)
@@ -89,8 +89,8 @@ _STORED_AND_EXPECTED = """
 """
 
 
-def _two_requestor_ticket(database) -> int:  # type: ignore[no-untyped-def]
-    from tests.desk import make_desk
+def _two_requestor_ticket(database) -> int:
+    from tests.support.desks import make_desk
 
     with database.session() as s:
         desk = make_desk(s)
@@ -101,16 +101,17 @@ def _two_requestor_ticket(database) -> int:  # type: ignore[no-untyped-def]
         ).id
 
 
-def _race(db_url, first_sql: list[tuple[str, tuple]], second_sql: str) -> None:  # type: ignore[no-untyped-def]
-    """`first_sql` in one transaction; `second_sql` in another that has to wait for it; then commit."""
+def _race(database, first_sql: list[tuple[str, tuple]], second_sql: str) -> None:
+    """`first_sql` in one transaction; `second_sql` in another that has to wait for it (seen waiting
+    on a lock); then the first commits."""
     import threading
-    import time
 
     import psycopg
 
-    from tests import pg
+    from tests.support import pg
+    from tests.support.lockwait import wait_for_waiters
 
-    conninfo = pg.conninfo(db_url)
+    conninfo = pg.conninfo(database.url)
     with psycopg.connect(conninfo) as one, psycopg.connect(conninfo) as two:
         for sql, params in first_sql:
             one.execute(sql, params)
@@ -125,37 +126,40 @@ def _race(db_url, first_sql: list[tuple[str, tuple]], second_sql: str) -> None: 
 
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.3)
-        assert thread.is_alive(), "the second transaction should wait for the first's lock"
+        wait_for_waiters(
+            database,
+            pids=[two.info.backend_pid],
+            gone=lambda: None if thread.is_alive() else f"the second transaction did not wait: {failures}",
+        )
         one.commit()
         thread.join(10)
         assert not failures and not thread.is_alive()
 
 
-def test_two_requestors_changing_address_at_once(db_url, database) -> None:  # type: ignore[no-untyped-def]
+def test_two_requestors_changing_address_at_once(db_url, database) -> None:
     import psycopg
 
-    from tests import pg
+    from tests.support import pg
 
     ticket = _two_requestor_ticket(database)
     _race(
-        db_url,
+        database,
         [("UPDATE users SET email = 'y@example.com' WHERE email = 'a@example.com'", ())],
         "UPDATE users SET email = 'z@example.com' WHERE email = 'b@example.com'",
     )
     with psycopg.connect(pg.conninfo(db_url)) as conn:
-        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()  # type: ignore[misc]
+        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()
     assert stored == expected == "y@example.com"
 
 
-def test_an_address_change_waiting_on_a_requestor_being_added(db_url, database) -> None:  # type: ignore[no-untyped-def]
+def test_an_address_change_waiting_on_a_requestor_being_added(db_url, database) -> None:
     import psycopg
 
-    from tests import pg
+    from tests.support import pg
 
     ticket = _two_requestor_ticket(database)
     _race(
-        db_url,
+        database,
         [  # as watchers.add_watcher does: the ticket locked, then the requestor added
             ("SELECT 1 FROM tickets WHERE id = %s FOR UPDATE", (ticket,)),
             ("INSERT INTO users (name, email) VALUES ('0c@example.com', '0c@example.com')", ()),
@@ -168,11 +172,11 @@ def test_an_address_change_waiting_on_a_requestor_being_added(db_url, database) 
         "UPDATE users SET email = 'y@example.com' WHERE email = 'a@example.com'",
     )
     with psycopg.connect(pg.conninfo(db_url)) as conn:
-        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()  # type: ignore[misc]
+        stored, expected = conn.execute(_STORED_AND_EXPECTED, (ticket,)).fetchone()
     assert stored == expected == "0c@example.com"
 
 
-def test_truncating_the_watchers_clears_it(desk) -> None:  # type: ignore[no-untyped-def]
+def test_truncating_the_watchers_clears_it(desk) -> None:
     s = desk.session
     desk.ticket(requestors=["x@example.com"])
     s.execute(text("TRUNCATE watchers"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tessera.core import tickets
 from tessera.core.context import open_context
+from tessera.core.fast_sql import loaded_columns
 from tessera.core.models import Queue, Ticket, User
-from tessera.core.rowload import loaded_columns
 
 
 def test_columns_are_the_mapped_ones_but_not_the_deferred_search_vector() -> None:
@@ -15,7 +15,7 @@ def test_columns_are_the_mapped_ones_but_not_the_deferred_search_vector() -> Non
     assert [name for name, _ in loaded_columns(Queue)][:2] == ["id", "name"]
 
 
-def test_locked_read_refreshes_an_object_already_in_the_session(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+def test_locked_read_refreshes_an_object_already_in_the_session(database, ticket_id) -> None:
     with database.session() as s1, database.session() as s2:
         a, b = open_context(s1, "root"), open_context(s2, "root")
         held = tickets.get_ticket(a, ticket_id)
@@ -30,7 +30,7 @@ def test_locked_read_refreshes_an_object_already_in_the_session(database, ticket
         s1.rollback()
 
 
-def test_without_autoflush_pending_changes_give_way_to_the_row(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+def test_without_autoflush_pending_changes_give_way_to_the_row(database, ticket_id) -> None:
     with database.session() as s:
         ctx = open_context(s, "root")
         held = tickets.get_ticket(ctx, ticket_id)
@@ -44,7 +44,7 @@ def test_without_autoflush_pending_changes_give_way_to_the_row(database, ticket_
         s.rollback()
 
 
-def test_a_ticket_first_seen_by_the_locked_read_is_persistent_and_changes_flush(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+def test_a_ticket_first_seen_by_the_locked_read_is_persistent_and_changes_flush(database, ticket_id) -> None:
     with database.session() as s:
         ctx = open_context(s, "root")
         s.expunge_all()
@@ -59,7 +59,7 @@ def test_a_ticket_first_seen_by_the_locked_read_is_persistent_and_changes_flush(
         assert (again.status, again.subject, again.version) == ("open", "changed", 3)
 
 
-def test_the_locked_read_flushes_pending_changes_first(database, ticket_id) -> None:  # type: ignore[no-untyped-def]
+def test_the_locked_read_flushes_pending_changes_first(database, ticket_id) -> None:
     """As the ORM's own read would (autoflush): a change made but not flushed is not lost."""
     with database.session() as s:
         ctx = open_context(s, "root")

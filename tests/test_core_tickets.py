@@ -10,10 +10,10 @@ from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.core.models import Attachment, Ticket, Transaction, User, display_id
 from tessera.core.schemas import AttachmentIn, MessageIn, TicketCreate
 from tessera.core.serialize import history, ticket_json
-from tests.desk import AGENT_RIGHTS
+from tests.support.rights import AGENT_RIGHTS
 
 
-def count(session, model) -> int:  # type: ignore[no-untyped-def]
+def count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
@@ -24,7 +24,7 @@ def test_display_id_grows_past_four_digits() -> None:
 
 
 @pytest.mark.parametrize("ref", ["7", "TKT-0007", "tkt-7", "#7", " TKT0007 ", 7])
-def test_ticket_refs(ref) -> None:  # type: ignore[no-untyped-def]
+def test_ticket_refs(ref) -> None:
     assert tickets.parse_ref(ref) == 7
 
 
@@ -34,7 +34,7 @@ def test_bad_ticket_refs(ref: str) -> None:
         tickets.parse_ref(ref)
 
 
-def test_create_records_everything(desk) -> None:  # type: ignore[no-untyped-def]
+def test_create_records_everything(desk) -> None:
     customfields.create_field(desk.root, "Severity", type_="select", values=["Low", "High"])
     customfields.create_field(desk.root, "Tags", type_="freeform", multiple=True)
     t = tickets.create_ticket(
@@ -78,7 +78,7 @@ def test_create_records_everything(desk) -> None:  # type: ignore[no-untyped-def
     assert stored.binary_content == b"\x89PNG\x00"
 
 
-def test_create_directly_resolved_gets_dates(desk) -> None:  # type: ignore[no-untyped-def]
+def test_create_directly_resolved_gets_dates(desk) -> None:
     t = desk.ticket(status="resolved")
     assert t.status == "resolved" and t.started is not None and t.resolved is not None
 
@@ -99,7 +99,7 @@ def test_create_directly_resolved_gets_dates(desk) -> None:  # type: ignore[no-u
         ({"subject": "x" * 201}, InvalidInput, "at most 200"),
     ],
 )
-def test_create_refuses_bad_input_and_writes_nothing(desk, kwargs, error, fragment) -> None:  # type: ignore[no-untyped-def]
+def test_create_refuses_bad_input_and_writes_nothing(desk, kwargs, error, fragment) -> None:
     customfields.create_field(desk.root, "Severity", type_="select", values=["Low", "High"])
     customfields.create_field(desk.root, "Users", type_="integer")
     customfields.create_field(desk.root, "Asset", type_="freeform", pattern=r"[A-Z]{2}-\d{4}")
@@ -121,13 +121,13 @@ def test_malformed_email_is_refused_by_schema() -> None:
     assert "malformed email address 'not an address'" in pydantic_message(info.value)
 
 
-def test_owner_without_own_ticket_is_refused(desk) -> None:  # type: ignore[no-untyped-def]
+def test_owner_without_own_ticket_is_refused(desk) -> None:
     desk.agent("nora", "ShowTicket")
     with pytest.raises(PermissionDenied, match="nora may not own tickets in queue General"):
         desk.ticket(owner="nora")
 
 
-def test_disabled_queue_refuses_tickets(desk) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_queue_refuses_tickets(desk) -> None:
     from tessera.core.queues import update_queue
 
     update_queue(desk.root, "Network", {"disabled": "yes"})
@@ -135,29 +135,31 @@ def test_disabled_queue_refuses_tickets(desk) -> None:  # type: ignore[no-untype
         desk.ticket(queue="Network")
 
 
-def test_correspond_and_comment(desk) -> None:  # type: ignore[no-untyped-def]
+def test_correspond_and_comment(desk) -> None:
     t = desk.ticket()
     tickets.correspond(desk.root, t.id, MessageIn(body="Try water.", time_taken=15))
     tickets.comment(desk.root, t.display_id, MessageIn(body="Probably the fuser."))
     t = tickets.get_ticket(desk.root, t.id)
     assert t.time_worked == 15
     assert t.told is not None  # a reply from someone who is not a requestor
-    kinds = [(h["type"], h["message"]["content"]) for h in history(desk.root, t)]
+    kinds = [(h["type"], h["message"] and h["message"]["content"]) for h in history(desk.root, t)]
     assert kinds == [
         ("Create", "It is on fire."),
         ("Correspond", "Try water."),
+        ("Status", None),  # the default scrip On Correspond Open Inactive Tickets: new -> open
         ("Comment", "Probably the fuser."),
     ]
+    assert t.status == "open"
 
 
-def test_empty_message_is_refused(desk) -> None:  # type: ignore[no-untyped-def]
+def test_empty_message_is_refused(desk) -> None:
     t = desk.ticket()
     with pytest.raises(InvalidInput, match="no message"):
         tickets.correspond(desk.root, t.id, MessageIn(body="   \n"))
     assert len(history(desk.root, t)) == 1
 
 
-def test_comments_hidden_without_show_ticket_comments(desk) -> None:  # type: ignore[no-untyped-def]
+def test_comments_hidden_without_show_ticket_comments(desk) -> None:
     t = desk.ticket()
     tickets.comment(desk.root, t.id, MessageIn(body="internal only"))
     viewer = desk.agent("vic", "ShowTicket")
@@ -166,7 +168,7 @@ def test_comments_hidden_without_show_ticket_comments(desk) -> None:  # type: ig
     assert comment["message"] == {"hidden": True, "reason": "needs ShowTicketComments"}
 
 
-def test_set_fields_records_one_transaction_per_change(desk) -> None:  # type: ignore[no-untyped-def]
+def test_set_fields_records_one_transaction_per_change(desk) -> None:
     t = desk.ticket()
     txns = tickets.set_fields(
         desk.root,
@@ -202,7 +204,7 @@ def test_set_fields_records_one_transaction_per_change(desk) -> None:  # type: i
         ({"cf.Nope": "x"}, "unknown custom field"),
     ],
 )
-def test_set_fields_is_all_or_nothing(desk, changes, fragment) -> None:  # type: ignore[no-untyped-def]
+def test_set_fields_is_all_or_nothing(desk, changes, fragment) -> None:
     t = desk.ticket()
     version = t.version
     with pytest.raises((InvalidInput, NotFound), match=fragment):
@@ -223,7 +225,7 @@ def test_parse_assignments() -> None:
         tickets.parse_assignments(["status"])
 
 
-def test_status_dates_follow_rt(desk) -> None:  # type: ignore[no-untyped-def]
+def test_status_dates_follow_rt(desk) -> None:
     t = desk.ticket()
     tickets.set_status(desk.root, t.id, "open")
     t = tickets.get_ticket(desk.root, t.id)
@@ -236,7 +238,7 @@ def test_status_dates_follow_rt(desk) -> None:  # type: ignore[no-untyped-def]
     assert t.started == started and t.resolved == resolved
 
 
-def test_custom_field_values_and_transaction(desk) -> None:  # type: ignore[no-untyped-def]
+def test_custom_field_values_and_transaction(desk) -> None:
     customfields.create_field(desk.root, "Tags", type_="select", multiple=True, values=["vpn", "dns", "wifi"])
     t = desk.ticket()
     txn = tickets.set_custom_field_values(desk.root, t.id, "tags", ["VPN", "dns", "vpn"])
@@ -246,14 +248,14 @@ def test_custom_field_values_and_transaction(desk) -> None:  # type: ignore[no-u
     assert ticket_json(desk.root, tickets.get_ticket(desk.root, t.id))["custom_fields"]["Tags"] == ["wifi"]
 
 
-def test_queue_field_only_in_its_queue(desk) -> None:  # type: ignore[no-untyped-def]
+def test_queue_field_only_in_its_queue(desk) -> None:
     customfields.create_field(desk.root, "Circuit", queue="Network")
     t = desk.ticket()
     with pytest.raises(InvalidInput, match="does not apply to queue General"):
         tickets.set_custom_field_values(desk.root, t.id, "Circuit", ["C-1"])
 
 
-def test_watchers(desk) -> None:  # type: ignore[no-untyped-def]
+def test_watchers(desk) -> None:
     t = desk.ticket()
     watchers.add_watcher(desk.root, t.id, "cc", "new-person@customer.example")
     assert watchers.add_watcher(desk.root, t.id, "Cc", "NEW-person@customer.example") is None
@@ -269,7 +271,7 @@ def test_watchers(desk) -> None:  # type: ignore[no-untyped-def]
     assert types == ["Create", "AddWatcher", "AddWatcher", "DelWatcher"]
 
 
-def test_watch_yourself_needs_watch(desk) -> None:  # type: ignore[no-untyped-def]
+def test_watch_yourself_needs_watch(desk) -> None:
     t = desk.ticket()
     sam = desk.agent("sam", "ShowTicket")
     with pytest.raises(PermissionDenied, match="needs Watch or ModifyTicket"):
@@ -281,7 +283,7 @@ def test_watch_yourself_needs_watch(desk) -> None:  # type: ignore[no-untyped-de
         watchers.add_watcher(desk.as_("wes"), t.id, "Cc", "sam")
 
 
-def test_links_both_ends_and_rules(desk) -> None:  # type: ignore[no-untyped-def]
+def test_links_both_ends_and_rules(desk) -> None:
     a, b, c = desk.ticket("A"), desk.ticket("B"), desk.ticket("C")
     links.add_link(desk.root, a.id, "DependsOn", b.id)
     assert links.add_link(desk.root, a.id, "dependson", b.display_id) is None  # existing: no new transaction
@@ -305,7 +307,7 @@ def test_links_both_ends_and_rules(desk) -> None:  # type: ignore[no-untyped-def
         links.remove_link(desk.root, a.id, "DependsOn", b.id)
 
 
-def test_unresolved_dependencies_block_resolve(desk) -> None:  # type: ignore[no-untyped-def]
+def test_unresolved_dependencies_block_resolve(desk) -> None:
     a, b = desk.ticket("A"), desk.ticket("B")
     links.add_link(desk.root, a.id, "DependsOn", b.id)
     with pytest.raises(InvalidInput, match="depends on unresolved"):
@@ -314,7 +316,7 @@ def test_unresolved_dependencies_block_resolve(desk) -> None:  # type: ignore[no
     tickets.set_status(desk.root, a.id, "resolved")
 
 
-def test_merge_moves_history_watchers_links_and_time(desk) -> None:  # type: ignore[no-untyped-def]
+def test_merge_moves_history_watchers_links_and_time(desk) -> None:
     a = desk.ticket("Old", requestors=["ann@customer.example"], cc=["cc@customer.example"])
     b = desk.ticket("Survivor", requestors=["ben@customer.example"])
     c = desk.ticket("Other")
@@ -337,7 +339,7 @@ def test_merge_moves_history_watchers_links_and_time(desk) -> None:  # type: ign
         links.merge(desk.root, a.id, b.id)  # a now is b
 
 
-def test_merge_chain_repoints(desk) -> None:  # type: ignore[no-untyped-def]
+def test_merge_chain_repoints(desk) -> None:
     a, b, c = desk.ticket("A"), desk.ticket("B"), desk.ticket("C")
     links.merge(desk.root, a.id, b.id)
     links.merge(desk.root, b.id, c.id)
@@ -345,13 +347,16 @@ def test_merge_chain_repoints(desk) -> None:  # type: ignore[no-untyped-def]
     assert desk.session.get(Ticket, a.id).merged_into_id == c.id
 
 
-def test_queue_move_needs_create_there_and_resets_owner(desk) -> None:  # type: ignore[no-untyped-def]
+def test_queue_move_needs_create_there_and_resets_owner(desk) -> None:
     from tessera.core import grants
 
     mover = desk.agent("max", *AGENT_RIGHTS, queue="General")
     t = desk.ticket()
-    with pytest.raises(PermissionDenied, match="needs CreateTicket"):
+    with pytest.raises(NotFound, match="unknown queue 'Network'"):  # a queue he may not know of
         tickets.set_fields(mover, t.id, {"queue": "Network"})
+    grants.grant(desk.root, "SeeQueue", "user:max", "Network")
+    with pytest.raises(PermissionDenied, match="needs CreateTicket"):
+        tickets.set_fields(desk.as_("max"), t.id, {"queue": "Network"})
     grants.grant(desk.root, "CreateTicket", "user:max", "Network")
     grants.grant(desk.root, "ShowTicket", "user:max", "Network")
     ownership.take(desk.as_("max"), t.id)
@@ -361,6 +366,6 @@ def test_queue_move_needs_create_there_and_resets_owner(desk) -> None:  # type: 
     assert t.queue.name == "Network" and t.owner_id is None
 
 
-def test_unknown_ticket(desk) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ticket(desk) -> None:
     with pytest.raises(NotFound, match="no ticket TKT-9999"):
         tickets.get_ticket(desk.root, 9999)

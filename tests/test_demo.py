@@ -12,11 +12,11 @@ from tessera.core.serialize import history, ticket_json
 from tessera.core.tickets import get_ticket
 
 
-def _count(session, model) -> int:  # type: ignore[no-untyped-def]
+def _count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
-def test_seed_twice_adds_tickets_and_nothing_else(session) -> None:  # type: ignore[no-untyped-def]
+def test_seed_twice_adds_tickets_and_nothing_else(session) -> None:
     bootstrap(session, "root")
     ctx = open_context(session, "root")
     progress: list[tuple[int, int]] = []
@@ -32,7 +32,7 @@ def test_seed_twice_adds_tickets_and_nothing_else(session) -> None:  # type: ign
     assert {m: _count(session, m) for m in (Queue, User, Grant)} == first
 
 
-def test_seeded_tickets_read_like_real_ones(session) -> None:  # type: ignore[no-untyped-def]
+def test_seeded_tickets_read_like_real_ones(session) -> None:
     bootstrap(session, "root")
     ctx = open_context(session, "root")
     seed(ctx, 200)
@@ -46,7 +46,7 @@ def test_seeded_tickets_read_like_real_ones(session) -> None:  # type: ignore[no
     assert get_ticket(alice, resolved).id == resolved
 
 
-def test_seed_on_a_desk_with_its_own_definitions_writes_nothing_they_refuse(session) -> None:  # type: ignore[no-untyped-def]
+def test_seed_on_a_desk_with_its_own_definitions_writes_nothing_they_refuse(session) -> None:
     """A desk used before the demo: its own "Severity" allows fewer values, its "carol" is a
     requestor, its "Network" queue runs another lifecycle. The demo adds tickets all the same and
     every row it writes obeys the desk's rules."""
@@ -59,7 +59,7 @@ def test_seed_on_a_desk_with_its_own_definitions_writes_nothing_they_refuse(sess
     customfields.create_field(ctx, "Severity", type_="select", values=["low", "High"])
     customfields.create_field(ctx, "Category", type_="select", values=["Bug", "Other"])  # single value
     users.add_user(ctx, "carol", email="carol@customer.example", privileged=False)
-    from tessera.core.lifecycle_store import apply_lifecycle
+    from tessera.core.lifecycles.store import apply_lifecycle
 
     apply_lifecycle(
         ctx,

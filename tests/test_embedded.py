@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run, tessera_cmd
+from tests.support.cli import run, tessera_cmd
 
 
 def _embedded_env(data_dir: Path) -> dict[str, str]:

@@ -14,21 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.core.errors import InvalidInput, PermissionDenied
-from tessera.core.lifecycle import (
-    Lifecycle,
-    LifecycleInvalid,
-    TransitionForbidden,
-    TransitionRefused,
-    lifecycle_from_dict,
-    load_lifecycle,
-    validate_maps,
-)
-from tessera.core.lifecycles_builtin import (
+from tessera.core.lifecycles.builtin import (
     APPROVALS_DEFINITION,
     builtin_definition,
     builtin_lifecycle,
     builtin_lifecycles,
 )
+from tessera.core.lifecycles.errors import LifecycleInvalid, TransitionForbidden, TransitionRefused
+from tessera.core.lifecycles.load import lifecycle_from_dict, load_lifecycle
+from tessera.core.lifecycles.model import Lifecycle
+from tessera.core.lifecycles.validate import validate_maps
 
 # RT's test-suite variant of `default` (t/lifecycles/utils.pl): most statuses only lead back to open.
 STRICT_YAML = """
@@ -584,7 +579,7 @@ def test_canonical_form() -> None:
 
 def test_model_is_immutable_and_hashable() -> None:
     with pytest.raises(Exception, match="frozen"):
-        DEFAULT.name = "other"  # type: ignore[misc]
+        DEFAULT.name = "other"
     assert hash(DEFAULT) == hash(lifecycle_from_dict(DEFAULT.to_dict()))
     assert len({DEFAULT, STRICT, lifecycle_from_dict(STRICT.to_dict())}) == 2
 

@@ -7,8 +7,6 @@ rights and checks the database against the transitions written in this file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
@@ -16,14 +14,17 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tessera.core import grants, lifecycle_store, links, queues, statuses, tickets, users
+from tessera.core import grants, links, queues, statuses, tickets
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import Context, open_context
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied, TesseraError
-from tessera.core.lifecycle import LifecycleInvalid, TransitionForbidden, TransitionRefused
-from tessera.core.lifecycles_builtin import builtin_definition, builtin_lifecycles
-from tessera.core.models import Grant, LifecycleRecord, Ticket, Transaction
+from tessera.core.lifecycles import desk as lifecycle_desk
+from tessera.core.lifecycles import store as lifecycle_store
+from tessera.core.lifecycles.builtin import builtin_definition, builtin_lifecycles
+from tessera.core.lifecycles.errors import LifecycleInvalid, TransitionForbidden, TransitionRefused
+from tessera.core.models import LifecycleRecord, Ticket, Transaction
 from tessera.core.schemas import TicketCreate
+from tests.support.desks import Desk
 
 # A hand-written lifecycle with Tessera's '*' from-key and a custom right (RejectTicket).
 TRIAGE: dict = {
@@ -77,42 +78,11 @@ def as_yaml(definition: dict) -> str:
     return yaml.safe_dump(definition, sort_keys=False)
 
 
-@dataclass
-class Desk:
-    session: Session
-    root: Context
-    _contexts: dict[str, Context] = field(default_factory=dict)
-
-    def agent(self, name: str, *rights: str, queue: str | None = None) -> Context:
-        users.add_user(self.root, name, email=f"{name}@desk.example")
-        for right in rights:
-            grants.grant(self.root, right, f"user:{name}", queue)
-        return self.as_(name)
-
-    def as_(self, name: str) -> Context:
-        """A fresh context (rights are read once per context)."""
-        return open_context(self.session, name)
-
-    def grant_custom(self, right: str, user: str, queue: str | None = None) -> None:
-        """Grant a right only a lifecycle knows (`grants.grant` accepts Tessera's own rights only)."""
-        ctx = self.root
-        scope = queues.get_queue(ctx, queue).id if queue else None
-        user_id = users.get_user(ctx, user).id
-        self.session.add(Grant(right_name=right, principal_kind="user", user_id=user_id, queue_id=scope))
-        self.session.flush()
-
-    def ticket(self, queue: str, status: str | None = None, ctx: Context | None = None) -> Ticket:
-        return tickets.create_ticket(
-            ctx or self.root, TicketCreate(queue=queue, subject="Printer on fire", status=status)
-        )
-
-
-@pytest.fixture
-def desk(session: Session) -> Desk:
-    bootstrap(session, "root")
-    root = open_context(session, "root")
-    queues.create_queue(root, "General")
-    return Desk(session=session, root=root)
+def bare_ticket(desk: Desk, queue: str, status: str | None = None, ctx: Context | None = None) -> Ticket:
+    """A ticket with no requestor and no message: only its lifecycle is under test."""
+    return tickets.create_ticket(
+        ctx or desk.root, TicketCreate(queue=queue, subject="Printer on fire", status=status)
+    )
 
 
 @pytest.fixture
@@ -155,7 +125,7 @@ def test_list_shows_categories_and_queues(triage_desk: Desk) -> None:
     assert summary["triage"].initial == ["new", "triage"]
     assert summary["triage"].inactive == ["done", "rejected", "deleted"]
     assert summary["triage"].queues == ["Intake"]
-    assert summary["default"].queues == ["General"]
+    assert summary["default"].queues == ["General", "Network"]
     assert summary["approvals"].queues == []
 
 
@@ -182,7 +152,7 @@ def test_apply_creates_exports_round_trips_and_replaces(desk: Desk) -> None:
     row = desk.session.get(LifecycleRecord, "triage")
     assert row is not None and row.updated_by_id == desk.root.actor.id
     # The session's parsed copy was dropped: enforcement sees the new version at once.
-    assert statuses.lifecycle_by_name(desk.session, "triage").is_valid("waiting")
+    assert lifecycle_desk.lifecycle_by_name(desk.session, "triage").is_valid("waiting")
 
 
 def test_apply_accepts_json(desk: Desk) -> None:
@@ -213,9 +183,9 @@ def test_apply_needs_admin_lifecycles(desk: Desk) -> None:
 
 
 def test_replacing_may_not_drop_a_status_tickets_have(triage_desk: Desk) -> None:
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     tickets.set_status(triage_desk.root, ticket.id, "working")
-    triage_desk.ticket("Intake")
+    bare_ticket(triage_desk, "Intake")
     shrunk = {
         **TRIAGE,
         "initial": ["new"],
@@ -292,24 +262,24 @@ def test_unknown_lifecycle_is_not_found(desk: Desk) -> None:
 
 
 def test_creation_status_follows_the_creation_transitions(triage_desk: Desk) -> None:
-    assert triage_desk.ticket("Intake").status == "triage"  # defaults.on_create
-    assert triage_desk.ticket("Intake", status="NEW").status == "new"
+    assert bare_ticket(triage_desk, "Intake").status == "triage"  # defaults.on_create
+    assert bare_ticket(triage_desk, "Intake", status="NEW").status == "new"
     with pytest.raises(TransitionRefused) as refused:
-        triage_desk.ticket("Intake", status="working")
+        bare_ticket(triage_desk, "Intake", status="working")
     assert refused.value.message == (
         "cannot create a ticket in queue Intake: lifecycle 'triage' does not allow creating a ticket as "
         "working: at creation it allows new, triage"
     )
     with pytest.raises(TransitionRefused, match="'closed' is not a status of this lifecycle"):
-        triage_desk.ticket("Intake", status="closed")
+        bare_ticket(triage_desk, "Intake", status="closed")
     # RT's default: creation in new, open or resolved, never deleted.
-    assert triage_desk.ticket("General", status="resolved").status == "resolved"
+    assert bare_ticket(triage_desk, "General", status="resolved").status == "resolved"
     with pytest.raises(TransitionRefused, match="does not allow creating a ticket as deleted"):
-        triage_desk.ticket("General", status="deleted")
+        bare_ticket(triage_desk, "General", status="deleted")
 
 
 def test_refused_transition_names_lifecycle_from_to_and_changes_nothing(triage_desk: Desk) -> None:
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     version = ticket.version
     with pytest.raises(TransitionRefused) as refused:
         tickets.set_status(triage_desk.root, ticket.id, "done")
@@ -328,7 +298,7 @@ def test_refused_transition_names_lifecycle_from_to_and_changes_nothing(triage_d
 
 def test_star_transition_and_default_delete_right(triage_desk: Desk) -> None:
     agent = triage_desk.agent("alice", *STAFF)
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     tickets.set_status(agent, ticket.id, "working")
     with pytest.raises(TransitionForbidden) as refused:
         tickets.set_status(agent, ticket.id, "deleted")
@@ -346,7 +316,7 @@ def test_star_transition_and_default_delete_right(triage_desk: Desk) -> None:
 
 def test_custom_right_is_enforced_and_replaces_modify_ticket(triage_desk: Desk) -> None:
     agent = triage_desk.agent("alice", *STAFF)
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     with pytest.raises(TransitionForbidden, match="requires the RejectTicket right for triage -> rejected"):
         tickets.set_status(agent, ticket.id, "rejected")
     steps = statuses.next_steps(agent, triage_desk.session.get(Ticket, ticket.id))
@@ -361,11 +331,11 @@ def test_custom_right_is_enforced_and_replaces_modify_ticket(triage_desk: Desk) 
     assert steps.statuses == ["rejected"] and [a.label for a in steps.actions] == ["Reject"]
     tickets.set_status(bob, ticket.id, "rejected")
     with pytest.raises(TransitionForbidden, match="requires the ModifyTicket right"):
-        tickets.set_status(bob, triage_desk.ticket("Intake").id, "working")
+        tickets.set_status(bob, bare_ticket(triage_desk, "Intake").id, "working")
 
 
 def test_root_menu_and_status_sets(triage_desk: Desk) -> None:
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     steps = statuses.next_steps(triage_desk.root, ticket)
     assert steps.statuses == ["working", "rejected", "deleted"]
     assert [a.label for a in steps.actions] == ["Start", "Reject", "Delete"]
@@ -378,7 +348,7 @@ def test_root_menu_and_status_sets(triage_desk: Desk) -> None:
 
 
 def test_started_once_resolved_on_each_inactive_entry_and_kept(desk: Desk) -> None:
-    ticket = desk.ticket("General")
+    ticket = bare_ticket(desk, "General")
     assert (ticket.status, ticket.started, ticket.resolved) == ("new", None, None)
     tickets.set_status(desk.root, ticket.id, "open")
     started = ticket.started
@@ -408,29 +378,30 @@ def test_started_once_resolved_on_each_inactive_entry_and_kept(desk: Desk) -> No
 
 
 def test_created_in_an_inactive_status_gets_both_dates(desk: Desk) -> None:
-    ticket = desk.ticket("General", status="resolved")
+    ticket = bare_ticket(desk, "General", status="resolved")
     assert ticket.started == ticket.created and ticket.resolved == ticket.created
-    opened = desk.ticket("General", status="open")
+    opened = bare_ticket(desk, "General", status="open")
     assert opened.started == opened.created and opened.resolved is None
 
 
 def test_dependency_gate_names_lifecycle(desk: Desk) -> None:
-    blocked, blocker = desk.ticket("General"), desk.ticket("General")
+    blocked, blocker = bare_ticket(desk, "General"), bare_ticket(desk, "General")
     links.add_link(desk.root, blocked.id, "DependsOn", blocker.id)
     with pytest.raises(TransitionRefused) as refused:
         tickets.set_status(desk.root, blocked.id, "resolved")
     assert refused.value.message == (
         f"{blocked.display_id}: lifecycle 'default' does not allow new -> resolved yet: "
-        f"it depends on unresolved {blocker.display_id}; resolve them first"
+        f"it depends on unresolved {blocker.display_id}; resolve them first (or force it, with the "
+        "ForceStatus right)"
     )
     tickets.set_status(desk.root, blocker.id, "resolved")
     tickets.set_status(desk.root, blocked.id, "resolved")
 
 
 def test_queue_move_maps_status_both_ways_or_is_refused(triage_desk: Desk) -> None:
-    ticket = triage_desk.ticket("Intake")
+    ticket = bare_ticket(triage_desk, "Intake")
     tickets.set_status(triage_desk.root, ticket.id, "working")
-    with_no_map_back = triage_desk.ticket("General", status="open")
+    with_no_map_back = bare_ticket(triage_desk, "General", status="open")
     with pytest.raises(TransitionRefused) as refused:
         tickets.set_fields(triage_desk.root, with_no_map_back.id, {"queue": "Intake"})
     assert refused.value.message == (
@@ -450,7 +421,7 @@ def test_queue_move_maps_status_both_ways_or_is_refused(triage_desk: Desk) -> No
     triage_desk.session.refresh(ticket)
     assert (ticket.queue.name, ticket.status) == ("Intake", "working")
 
-    stalled = triage_desk.ticket("General", status="open")
+    stalled = bare_ticket(triage_desk, "General", status="open")
     tickets.set_status(triage_desk.root, stalled.id, "stalled")
     with pytest.raises(TransitionRefused, match="the map default -> triage has no entry for it"):
         tickets.set_fields(triage_desk.root, stalled.id, {"queue": "Intake", "status": "open"})
@@ -459,7 +430,7 @@ def test_queue_move_maps_status_both_ways_or_is_refused(triage_desk: Desk) -> No
 
 
 def test_queue_move_sets_started_when_the_map_leaves_the_initial_statuses(triage_desk: Desk) -> None:
-    ticket = triage_desk.ticket("Intake")  # triage: initial
+    ticket = bare_ticket(triage_desk, "Intake")  # triage: initial
     assert ticket.started is None
     lifecycle_store.apply_lifecycle(
         triage_desk.root,
@@ -471,7 +442,7 @@ def test_queue_move_sets_started_when_the_map_leaves_the_initial_statuses(triage
 
 
 def test_queue_lifecycle_change_refused_while_tickets_have_unknown_statuses(triage_desk: Desk) -> None:
-    triage_desk.ticket("Intake")
+    bare_ticket(triage_desk, "Intake")
     with pytest.raises(TransitionRefused) as refused:
         queues.update_queue(triage_desk.root, "Intake", {"lifecycle": "default"})
     assert refused.value.message == (
@@ -532,14 +503,12 @@ def _property_desk(session: Session) -> dict[str, Context]:
     lifecycle_store.apply_lifecycle(root, as_yaml(DEFAULT_MAPPED))
     queues.create_queue(root, "General")
     queues.create_queue(root, "Intake", lifecycle="triage")
+    desk = Desk(session=session, root=root)
     for name, held in GRANTS.items():
-        users.add_user(root, name, email=f"{name}@desk.example")
+        desk.agent(name)
         for right, queue in sorted(held, key=str):
-            if right == "RejectTicket":
-                scope = queues.get_queue(root, queue).id if queue else None
-                user_id = users.get_user(root, name).id
-                session.add(Grant(right_name=right, principal_kind="user", user_id=user_id, queue_id=scope))
-                session.flush()
+            if right == "RejectTicket":  # a right only the triage lifecycle knows
+                desk.grant_custom(right, name, queue)
             else:
                 grants.grant(root, right, f"user:{name}", queue)
     contexts = {name: open_context(session, name) for name in ACTORS}

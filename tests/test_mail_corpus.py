@@ -16,7 +16,7 @@ from tessera.core import grants
 from tessera.core.models import Attachment, InboundMail, OutboxMessage, Ticket, Transaction, User, Watcher
 from tessera.mail.gateway import EX_DATAERR, EX_OK, Settings, deliver
 from tessera.mail.inbound import parse
-from tests.test_scrips_support import engine_on, make_scrip_desk
+from tests.support.desks import make_desk
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
 
@@ -84,14 +84,14 @@ def matches(value: str, haystack: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def corpus_db(pg_server, template_db) -> Iterator:  # type: ignore[no-untyped-def]
+def corpus_db(pg_server, template_db) -> Iterator:
     from tessera.core.db import open_database
-    from tests import pg
+    from tests.support import pg
 
     url = pg.clone(pg_server, template_db, prefix="tessera_mc")
     db = open_database(url)
-    with engine_on(), db.session() as session:
-        desk = make_scrip_desk(session)
+    with db.session() as session:
+        desk = make_desk(session)
         grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
         session.commit()
     yield db
@@ -99,7 +99,7 @@ def corpus_db(pg_server, template_db) -> Iterator:  # type: ignore[no-untyped-de
     pg.drop(url)
 
 
-def haystack(session, outcome, parsed) -> str:  # type: ignore[no-untyped-def]
+def haystack(session, outcome, parsed) -> str:
     parts: list[str] = []
     row = session.get(InboundMail, outcome.inbound_id)
     parts.append(row.subject or "")
@@ -127,7 +127,7 @@ def haystack(session, outcome, parsed) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(norm(p) for p in parts)
 
 
-def _all_parts(tree):  # type: ignore[no-untyped-def]
+def _all_parts(tree):
     stack = [tree]
     while stack:
         node = stack.pop()
@@ -137,12 +137,12 @@ def _all_parts(tree):  # type: ignore[no-untyped-def]
 
 @pytest.mark.skipif(not ROWS, reason="the shared corpus is not next to this checkout")
 @pytest.mark.parametrize("row", ROWS, ids=[r["file"][:3] for r in ROWS])
-def test_corpus_message(corpus_db, row) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_message(corpus_db, row) -> None:
     number = row["file"][:3]
     raw = (CORPUS / row["file"]).read_bytes()
     expected = row["expected"]
     kind = expected_kind(expected)
-    with engine_on(), corpus_db.session() as session:
+    with corpus_db.session() as session:
         outcome = deliver(session, raw, "General", "correspond", Settings())
         assert outcome.action in ("create", "correspond", "comment", "dropped")
         stored = session.get(InboundMail, outcome.inbound_id)

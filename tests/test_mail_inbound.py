@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import time
 
-from tessera.mail.gateway import classify, ticket_subject
-from tessera.mail.inbound import decode_bytes, decode_header, html_to_text, parse, parse_addresses, unflow
+from tessera.mail.classify import classify
+from tessera.mail.decoding import decode_bytes, decode_header, html_to_text, parse_addresses, unflow
+from tessera.mail.inbound import parse
+from tessera.mail.stored_message import ticket_subject
 
 
 def test_encoded_words_are_joined_and_split_characters_survive() -> None:
@@ -104,7 +106,7 @@ def test_bom_cr_only_and_mbox_lines() -> None:
 
 
 def test_classification() -> None:
-    def kind(raw: bytes):  # type: ignore[no-untyped-def]
+    def kind(raw: bytes):
         found = classify(parse(raw), {"help@desk.example"})
         return found[0] if found else None
 

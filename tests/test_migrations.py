@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from tessera.core import migrate
 from tessera.core.db import open_database
 from tessera.core.models import Base
-from tests import pg
+from tests.support import pg
 
 
 def test_models_and_migrations_agree(database) -> None:

@@ -3,7 +3,6 @@ per-process catalog follows it, across sessions and across databases."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, text, update
 
 from tessera.core import queues, tickets
@@ -12,21 +11,15 @@ from tessera.core.context import open_context
 from tessera.core.db import open_database
 from tessera.core.models import OutboxMessage, Scrip, ScripTemplate
 from tessera.core.schemas import MessageIn, TicketCreate
-from tests import pg
-from tests.test_scrips_support import ScripDesk, engine_on, make_scrip_desk
+from tests.support import pg
+from tests.support.desks import Desk
 
 
-@pytest.fixture
-def desk(session) -> ScripDesk:  # type: ignore[no-untyped-def]
-    with engine_on():
-        yield make_scrip_desk(session)
-
-
-def token(desk: ScripDesk) -> str:
+def token(desk: Desk) -> str:
     return str(desk.session.execute(text("SELECT token FROM scrip_catalog_token")).scalar_one())
 
 
-def test_every_catalog_change_gives_a_new_token_and_ticket_work_does_not(desk: ScripDesk) -> None:
+def test_every_catalog_change_gives_a_new_token_and_ticket_work_does_not(desk: Desk) -> None:
     seen = {token(desk)}
 
     def changed() -> bool:
@@ -53,8 +46,8 @@ def test_every_catalog_change_gives_a_new_token_and_ticket_work_does_not(desk: S
     assert not changed()
 
 
-def test_a_scrip_disabled_by_another_connection_stops_firing_here(database) -> None:  # type: ignore[no-untyped-def]
-    with engine_on(), database.session() as mine, database.session() as other:
+def test_a_scrip_disabled_by_another_connection_stops_firing_here(database) -> None:
+    with database.session() as mine, database.session() as other:
         bootstrap(mine, "root")
         ctx = open_context(mine, "root")
         queues.create_queue(ctx, "General", correspond_address="help@desk.example")
@@ -74,42 +67,42 @@ def test_a_scrip_disabled_by_another_connection_stops_firing_here(database) -> N
         assert autoreplies() == 1  # no new autoreply: the kept catalog was dropped
 
 
-def test_clones_of_one_desk_never_share_a_kept_catalog(pg_server, template_db) -> None:  # type: ignore[no-untyped-def]
+def test_clones_of_one_desk_never_share_a_kept_catalog(pg_server, template_db) -> None:
     """A process that talks to two databases (cloned from one template, so starting with the same
     token) must see each one's own scrips."""
     urls = [pg.clone(pg_server, template_db, prefix="tessera_tok") for _ in range(2)]
     try:
         counts = []
-        with engine_on():
-            for n, url in enumerate(urls):
-                db = open_database(url)
-                try:
-                    with db.session() as s:
-                        bootstrap(s, "root")
-                        ctx = open_context(s, "root")
-                        queues.create_queue(ctx, "General", correspond_address="help@desk.example")
-                        if n == 1:
-                            s.execute(update(Scrip).values(enabled=False))
-                            s.commit()
-                        tickets.create_ticket(
-                            ctx, TicketCreate(queue="General", subject="hi", requestors=["c@example.com"])
-                        )
-                        counts.append(len(s.scalars(select(OutboxMessage)).all()))
-                finally:
-                    db.dispose()
+        for n, url in enumerate(urls):
+            db = open_database(url)
+            try:
+                with db.session() as s:
+                    bootstrap(s, "root")
+                    ctx = open_context(s, "root")
+                    queues.create_queue(ctx, "General", correspond_address="help@desk.example")
+                    if n == 1:
+                        s.execute(update(Scrip).values(enabled=False))
+                        s.commit()
+                    tickets.create_ticket(
+                        ctx, TicketCreate(queue="General", subject="hi", requestors=["c@example.com"])
+                    )
+                    counts.append(len(s.scalars(select(OutboxMessage)).all()))
+            finally:
+                db.dispose()
         assert counts == [1, 0]
     finally:
         for url in urls:
             pg.drop(url)
 
 
-def test_two_catalog_writers_queue_up_instead_of_deadlocking(db_url, database) -> None:  # type: ignore[no-untyped-def]
+def test_two_catalog_writers_queue_up_instead_of_deadlocking(db_url, database) -> None:
     """One edits a scrip then a queue, the other the same queue: the token is taken before any
     catalog row, so the second waits for the first instead of a deadlock."""
     import threading
-    import time
 
     import psycopg
+
+    from tests.support.lockwait import wait_for_waiters
 
     with database.session() as s:
         bootstrap(s, "root")
@@ -129,7 +122,11 @@ def test_two_catalog_writers_queue_up_instead_of_deadlocking(db_url, database) -
 
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.3)
+        wait_for_waiters(  # the second writer queues up behind the first's catalog token
+            database,
+            pids=[two.info.backend_pid],
+            gone=lambda: None if thread.is_alive() else f"the second writer did not wait: {errors}",
+        )
         try:
             one.execute("UPDATE queues SET description = 'one' WHERE name = 'General'")
             one.commit()

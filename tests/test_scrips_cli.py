@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 
-from tests.helpers import assert_one_line_error, run
+from tests.support.cli import assert_one_line_error, run
 
 
 @pytest.fixture
-def env(cli_env):  # type: ignore[no-untyped-def]
+def env(cli_env):
     env = dict(cli_env)
     assert run(["db", "upgrade"], env).code == 0
     root = json.loads(run(["user", "list", "--json"], env).out)[0]["name"]
@@ -19,13 +19,13 @@ def env(cli_env):  # type: ignore[no-untyped-def]
     return env
 
 
-def test_list_show_export_apply_roundtrip(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_list_show_export_apply_roundtrip(env, tmp_path) -> None:
     listed = run(["scrip", "list", "--json"], env)
     assert listed.code == 0, listed.err
     scrips = json.loads(listed.out)
     assert [s["description"] for s in scrips][:2] == [
         "On Comment Notify AdminCcs as Comment",
-        "On Correspond Notify Owner and AdminCcs",
+        "On Comment Notify Other Recipients as Comment",
     ]
     shown = json.loads(run(["scrip", "show", str(scrips[0]["id"]), "--json"], env).out)
     assert shown["template"] == "Admin Comment" and "[Comment]" in shown["template_content"]
@@ -89,7 +89,7 @@ def test_list_show_export_apply_roundtrip(env, tmp_path) -> None:  # type: ignor
     assert text.code == 0 and "Page on urgent" in text.out and "(global)" in text.out
 
 
-def _id(env, description: str) -> int:  # type: ignore[no-untyped-def]
+def _id(env, description: str) -> int:
     rows = json.loads(run(["scrip", "list", "--json"], env).out)
     return next(r["id"] for r in rows if r["description"] == description)
 
@@ -122,12 +122,12 @@ def _id(env, description: str) -> int:  # type: ignore[no-untyped-def]
         ("scrips: [: bad", "not valid YAML"),
     ],
 )
-def test_apply_refuses_bad_files(session, content: str, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_apply_refuses_bad_files(session, content: str, fragment: str) -> None:
     from tessera.core.errors import InvalidInput
-    from tessera.scrips.manage import apply_file, export_yaml
-    from tests.test_scrips_support import make_scrip_desk
+    from tessera.scrips.catalog_file import apply_file, export_yaml
+    from tests.support.desks import make_desk
 
-    desk = make_scrip_desk(session)
+    desk = make_desk(session)
     before = export_yaml(desk.root)
     with pytest.raises(InvalidInput) as info:
         apply_file(desk.root, content)
@@ -136,7 +136,7 @@ def test_apply_refuses_bad_files(session, content: str, fragment: str) -> None: 
     assert export_yaml(desk.root) == before
 
 
-def test_errors_are_one_line(env) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_one_line(env) -> None:
     assert_one_line_error(run(["scrip", "show", "999"], env), "no scrip 999")
     assert_one_line_error(run(["scrip", "apply", "/nonexistent.yaml"], env), "cannot read")
     assert_one_line_error(

@@ -15,12 +15,14 @@ from tessera.core.db import open_database
 from tessera.core.models import OutboxMessage
 from tessera.core.schemas import MessageIn
 from tessera.mail.delivery import SmtpSettings, deliver_due
-from tests.helpers import run
-from tests.test_scrips_support import SmtpServer, engine_on, free_port, make_scrip_desk, smtp_env
+from tests.support.cli import run
+from tests.support.net import free_port
+from tests.support.rights import AGENT_RIGHTS
+from tests.support.smtp import SmtpServer, smtp_env
 
 
 @pytest.fixture
-def smtp():  # type: ignore[no-untyped-def]
+def smtp():
     server = SmtpServer(free_port()).start()
     yield server
     server.stop()
@@ -30,16 +32,11 @@ def settings_for(port: int) -> SmtpSettings:
     return SmtpSettings.from_env(smtp_env(port))
 
 
-@pytest.fixture
-def desk(database):  # type: ignore[no-untyped-def]
-    with engine_on(), database.session() as session:
-        yield make_scrip_desk(session)
-
-
-def test_content_recipients_headers_and_threading(database, desk, smtp) -> None:  # type: ignore[no-untyped-def]
-    agent = desk.agent("alice")
-    ticket = desk.ticket(subject="VPN is down", requestors=["customer@example.com"], cc=["cc@example.com"],
-                         admincc=["watcher@example.com"], body="Since 9am.")  # fmt: skip
+def test_content_recipients_headers_and_threading(database, committed_desk, smtp) -> None:
+    agent = committed_desk.agent("alice", *AGENT_RIGHTS)
+    ticket = committed_desk.ticket(subject="VPN is down", requestors=["customer@example.com"],
+                                   cc=["cc@example.com"], admincc=["watcher@example.com"],
+                                   body="Since 9am.")  # fmt: skip
     result = deliver_due(database, settings_for(smtp.port))
     assert result.sent == 3  # autoreply, AdminCc notification, Cc notification
     got = smtp.wait_for(3)
@@ -47,10 +44,10 @@ def test_content_recipients_headers_and_threading(database, desk, smtp) -> None:
     assert auto.rcpt_tos == ["customer@example.com"]
     assert auto.mail_from == "help@desk.example"
     assert auto.message["Subject"] == f"[{ticket.display_id}] AutoReply: VPN is down"
-    assert getaddresses([auto.message["From"]]) == [("General help", "help@desk.example")]
+    assert getaddresses([auto.message["From"]]) == [("General help via Tessera", "help@desk.example")]
     assert auto.message["Reply-To"] == "help@desk.example"
     assert "Since 9am." in auto.message.get_content()
-    create_mid = desk.session.scalars(
+    create_mid = committed_desk.session.scalars(
         select(OutboxMessage.summary).where(OutboxMessage.ticket_id == ticket.id)
     ).first()
     assert create_mid is not None
@@ -90,15 +87,15 @@ def test_content_recipients_headers_and_threading(database, desk, smtp) -> None:
     assert "not sent to the Requestor" in note.message.get_content()
 
 
-def test_smtp_down_then_up_loses_nothing(database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_down_then_up_loses_nothing(database, committed_desk) -> None:
     port = free_port()  # nothing listens here yet
     for i in range(3):
-        desk.ticket(subject=f"down {i}")
+        committed_desk.ticket(subject=f"down {i}")
     first = deliver_due(database, settings_for(port))
     assert first.sent == 0 and first.retried == 1
-    rows = desk.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-    desk.session.expire_all()
-    rows = desk.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    rows = committed_desk.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    committed_desk.session.expire_all()
+    rows = committed_desk.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [r.status for r in rows] == ["pending"] * 3
     assert rows[0].attempts == 1 and rows[0].last_error
     server = SmtpServer(port).start()
@@ -113,13 +110,13 @@ def test_smtp_down_then_up_loses_nothing(database, desk) -> None:  # type: ignor
         ]
     finally:
         server.stop()
-    desk.session.expire_all()
-    assert {r.status for r in desk.session.scalars(select(OutboxMessage))} == {"sent"}
+    committed_desk.session.expire_all()
+    assert {r.status for r in committed_desk.session.scalars(select(OutboxMessage))} == {"sent"}
 
 
-def test_backoff_keeps_a_failed_message_back(database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_backoff_keeps_a_failed_message_back(database, committed_desk) -> None:
     port = free_port()
-    desk.ticket()
+    committed_desk.ticket()
     slow = SmtpSettings.from_env({**smtp_env(port), "TESSERA_SMTP_RETRY_BASE": "600"})
     assert deliver_due(database, slow).retried == 1
     server = SmtpServer(port).start()
@@ -129,15 +126,15 @@ def test_backoff_keeps_a_failed_message_back(database, desk) -> None:  # type: i
         server.stop()
 
 
-def test_two_workers_never_send_twice_and_order_is_kept(database, desk, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_never_send_twice_and_order_is_kept(database, committed_desk, smtp) -> None:
     for i in range(30):
-        desk.ticket(subject=f"bulk {i:02d}")
-    total = len(desk.outbox())
+        committed_desk.ticket(subject=f"bulk {i:02d}")
+    total = len(committed_desk.outbox())
     assert total == 30
     dbs = [open_database(database.url), open_database(database.url)]
     results = []
 
-    def work(db) -> None:  # type: ignore[no-untyped-def]
+    def work(db) -> None:
         results.append(deliver_due(db, settings_for(smtp.port)))
 
     threads = [threading.Thread(target=work, args=(db,)) for db in dbs]
@@ -154,24 +151,24 @@ def test_two_workers_never_send_twice_and_order_is_kept(database, desk, smtp) ->
     # One worker alone sends in outbox order.
     smtp.received.clear()
     for i in range(5):
-        desk.ticket(subject=f"order {i}")
+        committed_desk.ticket(subject=f"order {i}")
     deliver_due(database, settings_for(smtp.port))
     subjects = [r.message["Subject"].split("AutoReply: ")[1] for r in smtp.wait_for(5)]
     assert subjects == [f"order {i}" for i in range(5)]
 
 
-def test_mail_only_if_the_change_committed(database, desk, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_mail_only_if_the_change_committed(database, committed_desk, smtp) -> None:
     from tessera.core.errors import InvalidInput
 
-    ticket = desk.ticket()
-    before = len(desk.outbox())
+    ticket = committed_desk.ticket()
+    before = len(committed_desk.outbox())
     # Status would fire "On Resolve", but the unit fails on its second field: nothing is queued.
     with pytest.raises(InvalidInput):
-        tickets.set_fields(desk.root, ticket.id, {"status": "resolved", "due": "not a date"})
-    assert len(desk.outbox()) == before
+        tickets.set_fields(committed_desk.root, ticket.id, {"status": "resolved", "due": "not a date"})
+    assert len(committed_desk.outbox()) == before
 
 
-def test_cli_status_change_mail_reaches_smtp(cli_env, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_cli_status_change_mail_reaches_smtp(cli_env, smtp) -> None:
     env = {**cli_env, **smtp_env(smtp.port), "TESSERA_USER": "root"}
     assert run(["db", "upgrade"], env).code == 0
     users = run(["user", "list", "--json"], env)
@@ -214,9 +211,9 @@ def test_cli_status_change_mail_reaches_smtp(cli_env, smtp) -> None:  # type: ig
     assert log.code == 0 and any(r["outcome"] == "committed" for r in json.loads(log.out))
 
 
-def test_non_ascii_subject_body_and_name_survive_smtp(database, desk, smtp) -> None:  # type: ignore[no-untyped-def]
-    agent = desk.agent("jürgen")
-    ticket = desk.ticket(
+def test_non_ascii_subject_body_and_name_survive_smtp(database, committed_desk, smtp) -> None:
+    agent = committed_desk.agent("jürgen", *AGENT_RIGHTS)
+    ticket = committed_desk.ticket(
         subject="Drucker brennt – schnell!", body="Grüße, der Drucker qualmt.\n" + "x" * 1200
     )
     tickets.correspond(agent, ticket.id, MessageIn(body="Schon unterwegs. Ça va ✓"))
@@ -231,10 +228,10 @@ def test_non_ascii_subject_body_and_name_survive_smtp(database, desk, smtp) -> N
     assert getaddresses([reply.message["From"]]) == [("Jürgen via Tessera", "help@desk.example")]
 
 
-def test_worker_loop_delivers_until_stopped(cli_env, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_worker_loop_delivers_until_stopped(cli_env, smtp) -> None:
     import subprocess
 
-    from tests.helpers import tessera_cmd
+    from tests.support.cli import tessera_cmd
 
     env = {**cli_env, **smtp_env(smtp.port)}
     assert run(["db", "upgrade"], env).code == 0
@@ -255,7 +252,7 @@ def test_worker_loop_delivers_until_stopped(cli_env, smtp) -> None:  # type: ign
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
-def test_tls_and_login(database, desk, tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_tls_and_login(database, committed_desk, tmp_path, mode: str) -> None:
     import ssl
     import subprocess
 
@@ -271,7 +268,7 @@ def test_tls_and_login(database, desk, tmp_path, mode: str) -> None:  # type: ig
     server_ctx.load_cert_chain(str(cert), str(key))
     logins = []
 
-    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+    def authenticator(server, session, envelope, mechanism, data):
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"desk", b"s3cret")
         logins.append(ok)
         return AuthResult(success=ok)
@@ -285,13 +282,13 @@ def test_tls_and_login(database, desk, tmp_path, mode: str) -> None:  # type: ig
         options |= {"ssl_context": server_ctx, "auth_require_tls": False}
     server = SmtpServer(port).start(**options)
     try:
-        desk.ticket(subject="over TLS")
+        committed_desk.ticket(subject="over TLS")
         env = {**smtp_env(port), "TESSERA_SMTP_TLS": mode, "TESSERA_SMTP_CA_FILE": str(cert),
                "TESSERA_SMTP_USER": "desk", "TESSERA_SMTP_PASSWORD": "wrong"}  # fmt: skip
         refused = deliver_due(database, SmtpSettings.from_env(env))
         assert refused.sent == 0 and (refused.retried + refused.failed) == 1
-        desk.session.expire_all()
-        assert desk.outbox()[0].last_error
+        committed_desk.session.expire_all()
+        assert committed_desk.outbox()[0].last_error
         assert logins and not any(logins)
     finally:
         server.stop()
@@ -299,7 +296,7 @@ def test_tls_and_login(database, desk, tmp_path, mode: str) -> None:  # type: ig
     # Right password now: a fresh message goes out (an authentication refusal is permanent for the first).
     server = SmtpServer(port).start(**options)
     try:
-        desk.ticket(subject="over TLS again")
+        committed_desk.ticket(subject="over TLS again")
         env["TESSERA_SMTP_PASSWORD"] = "s3cret"
         sent = deliver_due(database, SmtpSettings.from_env(env))
         assert sent.sent >= 1

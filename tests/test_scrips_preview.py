@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from tessera.core import watchers
 from tessera.core.models import Attachment, Transaction
 from tessera.scrips.preview import preview_message
-from tests.test_scrips_support import ScripDesk, engine_on, make_scrip_desk
+from tests.support.desks import Desk
 
 
-@pytest.fixture
-def desk(session) -> ScripDesk:  # type: ignore[no-untyped-def]
-    with engine_on():
-        yield make_scrip_desk(session)
-
-
-def counts(desk: ScripDesk) -> tuple[int, int, int, int]:
+def counts(desk: Desk) -> tuple[int, int, int, int]:
     count = desk.session.scalar
     return (
         count(select(func.count()).select_from(Transaction)) or 0,
@@ -27,7 +20,7 @@ def counts(desk: ScripDesk) -> tuple[int, int, int, int]:
     )
 
 
-def test_reply_preview_lists_the_mail_and_records_nothing(desk: ScripDesk) -> None:
+def test_reply_preview_lists_the_mail_and_records_nothing(desk: Desk) -> None:
     ticket = desk.ticket()
     watchers.add_watcher(desk.root, ticket.id, "Cc", "boss@customer.example")
     before = counts(desk)
@@ -42,7 +35,7 @@ def test_reply_preview_lists_the_mail_and_records_nothing(desk: ScripDesk) -> No
     assert ticket.status == "new"  # the reply would open it; the dry-run left it alone
 
 
-def test_comment_preview_never_mails_the_requestor(desk: ScripDesk) -> None:
+def test_comment_preview_never_mails_the_requestor(desk: Desk) -> None:
     ticket = desk.ticket()
     before = counts(desk)
     plan = preview_message(desk.root, ticket.id, "comment", "Internal: it is the toner.")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tessera.core import tickets
 from tessera.core.models import ScripRun, Transaction
 from tessera.scrips import sandbox
-from tests.test_scrips_support import ScripDesk, engine_on, make_scrip_desk
+from tests.support.desks import Desk, make_desk
 
 TEMPLATE_ESCAPES = [
     "{{ ticket.__class__ }}",
@@ -54,14 +54,13 @@ EXPRESSION_ESCAPES = [
 
 
 @pytest.mark.parametrize("source", TEMPLATE_ESCAPES)
-def test_template_escapes_are_refused(session, source: str) -> None:  # type: ignore[no-untyped-def]
-    with engine_on():
-        desk = make_scrip_desk(session)
-        desk.disable_defaults()
-        desk.add_template("Evil", f"Subject: x\n\n{source}\n")
-        scrip = desk.add_scrip("evil", condition="OnCreate", action="Notify", action_argument="Requestor",
-                               template="Evil")  # fmt: skip
-        ticket = desk.ticket()
+def test_template_escapes_are_refused(session, source: str) -> None:
+    desk = make_desk(session)
+    desk.disable_defaults()
+    desk.add_template("Evil", f"Subject: x\n\n{source}\n")
+    scrip = desk.add_scrip("evil", condition="OnCreate", action="Notify", action_argument="Requestor",
+                           template="Evil")  # fmt: skip
+    ticket = desk.ticket()
     run = session.scalars(select(ScripRun).where(ScripRun.scrip_id == scrip.id)).one()
     assert run.outcome == "prepare failed", run.reason
     assert run.reason
@@ -70,12 +69,11 @@ def test_template_escapes_are_refused(session, source: str) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("source", EXPRESSION_ESCAPES)
-def test_expression_escapes_are_refused(session, source: str) -> None:  # type: ignore[no-untyped-def]
-    with engine_on():
-        desk = make_scrip_desk(session)
-        desk.disable_defaults()
-        scrip = desk.add_scrip("evil", expression=source, action="SetPriority", action_argument="99")
-        ticket = desk.ticket()
+def test_expression_escapes_are_refused(session, source: str) -> None:
+    desk = make_desk(session)
+    desk.disable_defaults()
+    scrip = desk.add_scrip("evil", expression=source, action="SetPriority", action_argument="99")
+    ticket = desk.ticket()
     runs = session.scalars(select(ScripRun).where(ScripRun.scrip_id == scrip.id)).all()
     assert runs and all(r.outcome in ("condition failed", "condition false") for r in runs), [
         (r.outcome, r.reason) for r in runs
@@ -93,14 +91,13 @@ def test_sandbox_errors_are_one_line_reasons() -> None:
     assert "missing" in sandbox.reason(info.value)
 
 
-def test_bad_template_fails_only_that_scrip(session) -> None:  # type: ignore[no-untyped-def]
-    with engine_on():
-        desk: ScripDesk = make_scrip_desk(session)
-        desk.add_template("Broken", "Subject: {% if %}\n\nbody")
-        desk.add_scrip("broken", condition="OnCreate", action="Notify", action_argument="Requestor",
-                       template="Broken", order=1)  # fmt: skip
-        ticket = desk.ticket()
-        tickets.set_status(desk.root, ticket.id, "open")
+def test_bad_template_fails_only_that_scrip(session) -> None:
+    desk: Desk = make_desk(session)
+    desk.add_template("Broken", "Subject: {% if %}\n\nbody")
+    desk.add_scrip("broken", condition="OnCreate", action="Notify", action_argument="Requestor",
+                   template="Broken", order=1)  # fmt: skip
+    ticket = desk.ticket()
+    tickets.set_status(desk.root, ticket.id, "open")
     create = session.scalars(
         select(Transaction).where(Transaction.ticket_id == ticket.id, Transaction.type == "Create")
     ).one()
@@ -109,3 +106,37 @@ def test_bad_template_fails_only_that_scrip(session) -> None:  # type: ignore[no
     }
     assert {"prepare failed", "committed"} <= by_outcome
     assert len(desk.outbox()) == 1  # the autoreply still went to the outbox
+
+
+@pytest.mark.fault
+def test_every_escape_payload_at_once_on_one_ticket_is_refused_and_the_change_commits(session) -> None:
+    """The figure: every payload above as a scrip of its own on one desk, triggered by one create."""
+    desk = make_desk(session)
+    desk.disable_defaults()
+    scrips = {}
+    for number, source in enumerate(TEMPLATE_ESCAPES):
+        desk.add_template(f"Evil {number}", f"Subject: x\n\n{source}\n")
+        scrips[source] = desk.add_scrip(f"evil template {number}", condition="OnCreate", action="Notify",
+                                        action_argument="Requestor", template=f"Evil {number}")  # fmt: skip
+    for number, source in enumerate(EXPRESSION_ESCAPES):
+        scrips[source] = desk.add_scrip(
+            f"evil expression {number}", expression=source, action="SetPriority", action_argument="99"
+        )
+    ticket = desk.ticket()
+    runs = session.scalars(select(ScripRun).where(ScripRun.ticket_id == ticket.id)).all()
+    outcomes = {
+        source: {r.outcome for r in runs if r.scrip_id == scrip.id} for source, scrip in scrips.items()
+    }
+    refused = {
+        s for s, o in outcomes.items() if o and o <= {"prepare failed", "condition failed", "condition false"}
+    }
+    assert refused == set(scrips), {s: o for s, o in outcomes.items() if s not in refused}
+    assert all(r.reason and "\n" not in r.reason for r in runs if r.outcome.endswith("failed"))
+    assert desk.outbox() == []
+    session.refresh(ticket)
+    assert ticket.priority == 0
+    print(
+        f"\nfault: Jinja sandbox, {len(scrips)} escape payloads ({len(TEMPLATE_ESCAPES)} templates, "
+        f"{len(EXPRESSION_ESCAPES)} condition expressions) as scrips on one create: {len(refused)} refused "
+        f"with a one-line reason in the trace, 0 mails sent, 0 fields changed, the ticket created"
+    )

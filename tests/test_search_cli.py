@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from tests import pg
-from tests.helpers import assert_one_line_error, run
+from tests.support import pg
+from tests.support.cli import assert_one_line_error, run
 
 
 @pytest.fixture(scope="module")
-def env(pg_server, template_db, tmp_path_factory):  # type: ignore[no-untyped-def]
+def env(pg_server, template_db, tmp_path_factory):
     url = pg.clone(pg_server, template_db)
     environ = dict(os.environ)
     environ["TESSERA_DATABASE_URL"] = url.render_as_string(hide_password=False)
@@ -25,7 +25,7 @@ def env(pg_server, template_db, tmp_path_factory):  # type: ignore[no-untyped-de
     pg.drop(url)
 
 
-def test_search_json_in_the_briefs_shape(env) -> None:  # type: ignore[no-untyped-def]
+def test_search_json_in_the_briefs_shape(env) -> None:
     result = run(
         [
             "search",
@@ -63,13 +63,13 @@ def test_search_json_in_the_briefs_shape(env) -> None:  # type: ignore[no-untype
     assert priorities == sorted(priorities, reverse=True)
 
 
-def test_count_matches_listing(env) -> None:  # type: ignore[no-untyped-def]
+def test_count_matches_listing(env) -> None:
     n = int(run(["search", "Status = 'resolved'", "--count"], env).out)
     listed = json.loads(run(["search", "Status = 'resolved'", "--limit", "1000", "--json"], env).out)
     assert n == len(listed) > 0
 
 
-def test_saved_search_round_trip(env) -> None:  # type: ignore[no-untyped-def]
+def test_saved_search_round_trip(env) -> None:
     saved = run(
         [
             "search",
@@ -94,7 +94,7 @@ def test_saved_search_round_trip(env) -> None:  # type: ignore[no-untyped-def]
     assert ran and all(t["priority"] >= 50 for t in ran)
 
 
-def test_errors_are_one_line(env) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_one_line(env) -> None:
     assert_one_line_error(
         run(["search", "Statsu = 'open'"], env), "unknown field 'Statsu' at column 1 - did you mean Status?"
     )
@@ -102,7 +102,7 @@ def test_errors_are_one_line(env) -> None:  # type: ignore[no-untyped-def]
     assert_one_line_error(run(["search", "", "--order-by", "Colour"], env), "cannot order by 'Colour'")
 
 
-def test_rt_queries_pasted_and_several_sort_keys(env) -> None:  # type: ignore[no-untyped-def]
+def test_rt_queries_pasted_and_several_sort_keys(env) -> None:
     """Queries as RT's docs and query builder write them; sort keys as flags, RT's -Key, or ORDER BY."""
     pasted = run(
         [
@@ -128,7 +128,7 @@ def test_rt_queries_pasted_and_several_sort_keys(env) -> None:  # type: ignore[n
     )
 
 
-def test_shared_search_is_deleted_with_shared(env) -> None:  # type: ignore[no-untyped-def]
+def test_shared_search_is_deleted_with_shared(env) -> None:
     assert run(["search", "save", "gone", "Priority > 1", "--shared"], env).code == 0
     assert_one_line_error(run(["search", "delete", "gone"], env), "add --shared")
     assert run(["search", "delete", "gone", "--shared"], env).code == 0

@@ -12,22 +12,14 @@ from tessera.core import sshkeys, users
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
-from tests.helpers import assert_one_line_error, run
-
-
-def write_key(tmp_path: Path, name: str, comment: str = "") -> tuple[asyncssh.SSHKey, Path]:
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment or f"{name}@laptop")
-    path = tmp_path / f"{name}.pub"
-    path.write_bytes(key.export_public_key("openssh"))
-    (tmp_path / name).write_bytes(key.export_private_key("openssh"))
-    return key, path
-
+from tests.support.cli import assert_one_line_error, run
+from tests.support.ssh import write_key
 
 # -- core -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def root(session):  # type: ignore[no-untyped-def]
+def root(session):
     bootstrap(session, "root")
     ctx = open_context(session, "root")
     users.add_user(ctx, "alice")
@@ -36,7 +28,7 @@ def root(session):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def test_keys_are_parsed_fingerprinted_and_unique(root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_parsed_fingerprinted_and_unique(root, tmp_path: Path) -> None:
     key, path = write_key(tmp_path, "alice")
     added = sshkeys.add_key(root, "alice", path.read_text())
     assert added.fingerprint == key.get_fingerprint("sha256")
@@ -74,7 +66,7 @@ def test_keys_are_parsed_fingerprinted_and_unique(root, tmp_path: Path) -> None:
         sshkeys.remove_key(root, "alice", added.fingerprint)
 
 
-def test_agents_manage_only_their_own_keys(root, session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_agents_manage_only_their_own_keys(root, session, tmp_path: Path) -> None:
     _, alice_pub = write_key(tmp_path, "alice")
     _, bob_pub = write_key(tmp_path, "bob")
     sshkeys.add_key(root, "bob", bob_pub.read_text())
@@ -90,7 +82,7 @@ def test_agents_manage_only_their_own_keys(root, session, tmp_path: Path) -> Non
         sshkeys.remove_key(alice, "bob", bob_key.fingerprint)
 
 
-def test_the_login_decision(root, session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_login_decision(root, session, tmp_path: Path) -> None:
     fingerprints = {}
     for name in ("alice", "bob", "carol"):
         fingerprints[name] = sshkeys.add_key(root, name, write_key(tmp_path, name)[1].read_text()).fingerprint

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,17 +16,12 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from tests.helpers import run, tessera_cmd
-from tests.test_ssh_keys import write_key
-from tests.test_ssh_server import plain
+from tests.support.cli import run, tessera_cmd
+from tests.support.net import free_port
+from tests.support.ssh import plain, write_key
+from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -42,7 +36,8 @@ class Running:
 def ssh_program(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
     """A desk with a Helpdesk queue and one ticket; root's key registered; the server running."""
     assert run(["db", "upgrade"], cli_env).code == 0
-    assert run(["queue", "create", "Helpdesk", "--user", "root"], cli_env).code == 0
+    # the desk's one queue, shipped as General, renamed (the TUI opens on it)
+    assert run(["queue", "set", "General", "name=Helpdesk", "--user", "root"], cli_env).code == 0
     created = run(
         ["ticket", "create", "--queue", "Helpdesk", "--subject", "Badge reader broken", "--user", "root"],
         cli_env,
@@ -110,23 +105,7 @@ def test_an_agent_gets_the_tui_from_the_real_server(ssh_program: Running) -> Non
 
 @pytest.mark.skipif(shutil.which("tmux") is None or shutil.which("ssh") is None, reason="needs tmux and ssh")
 def test_the_ordinary_ssh_client_lands_in_the_tui(ssh_program: Running, tmp_path: Path) -> None:
-    socket_name = f"tessera-ssh-{uuid.uuid4().hex[:8]}"
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=20, check=False
-        ).stdout
-
-    def wait_for(text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = tmux("capture-pane", "-p", "-t", "ssh")
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(
-            f"{text!r} never appeared; the screen shows:\n{tmux('capture-pane', '-p', '-t', 'ssh')}"
-        )
+    terminal = Terminal(f"tessera-ssh-{uuid.uuid4().hex[:8]}", "ssh")
 
     # What the ordinary client shows for what this server refuses.
     base = [
@@ -176,24 +155,24 @@ def test_the_ordinary_ssh_client_lands_in_the_tui(ssh_program: Running, tmp_path
         f"-o StrictHostKeyChecking=no -o UserKnownHostsFile={tmp_path / 'known_hosts'} "
         "root@127.0.0.1; echo SSH-EXIT=$?; sleep 60"
     )
-    tmux("new-session", "-d", "-s", "ssh", "-x", "110", "-y", "30", f"TERM=xterm-256color {command}")
+    terminal.tmux("new-session", "-d", "-s", "ssh", "-x", "110", "-y", "30", f"TERM=xterm-256color {command}")
     try:
-        screen = wait_for("Badge reader broken")
+        screen = terminal.wait_for("Badge reader broken", timeout=60)
         assert "Helpdesk" in screen and "user root" in screen
-        tmux("resize-window", "-t", "ssh", "-x", "80", "-y", "24")
+        terminal.tmux("resize-window", "-t", "ssh", "-x", "80", "-y", "24")
         # The TUI lays itself out again for 80 columns: its top border ends in a corner at column 80
         # (were the resize lost, tmux would show the 110-column screen cut off, with no corner).
-        deadline = time.monotonic() + 30
-        top = ""
-        while time.monotonic() < deadline:
-            lines = tmux("capture-pane", "-p", "-t", "ssh").splitlines()
-            top = lines[1].rstrip() if len(lines) > 1 else ""
-            if len(top) == 80 and top.endswith("╮"):
-                break
-            time.sleep(0.2)
-        assert len(top) == 80 and top.endswith("╮"), tmux("capture-pane", "-p", "-t", "ssh")
-        tmux("send-keys", "-t", "ssh", "q")
-        screen = wait_for("SSH-EXIT=")
+
+        def top_border(screen: str) -> str:
+            lines = screen.splitlines()
+            return lines[1].rstrip() if len(lines) > 1 else ""
+
+        terminal.wait_until(
+            lambda screen: len(top_border(screen)) == 80 and top_border(screen).endswith("╮"),
+            what="the TUI laid out again for 80 columns",
+        )
+        terminal.keys("q")
+        screen = terminal.wait_for("SSH-EXIT=")
         assert "SSH-EXIT=0" in screen
     finally:
-        tmux("kill-server")
+        terminal.kill()

@@ -8,6 +8,7 @@ pty does can be read exactly; the TUI tests run the real `tessera tui` in the se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -28,10 +29,15 @@ from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.schemas import MessageIn, TicketCreate
 from tessera.core.tickets import create_ticket
-from tessera.ssh.server import HOST_KEY_NAME, TERMINAL_RESET, ServerSettings, TesseraSSHServer
+from tessera.ssh.preload import ForkedSession
+from tessera.ssh.server import HOST_KEY_NAME, TesseraSSHServer
+from tessera.ssh.session import TERMINAL_RESET
+from tessera.ssh.settings import ServerSettings, tui_command
+from tests.support.rights import AGENT_RIGHTS
+from tests.support.ssh import plain
+from tests.support.wait import async_wait_until, until_loop_time
 
 TEST_TIMEOUT = 120
-AGENT_RIGHTS = ("SeeQueue", "ShowTicket", "CreateTicket", "ModifyTicket", "ReplyToTicket", "OwnTicket")
 
 # Stands in for the TUI: says who and where it runs, reports every resize, ends on "quit".
 PROBE = r"""
@@ -59,10 +65,6 @@ for line in sys.stdin:
         sys.exit(0)
 """
 
-ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]"
-)
-
 
 def probe_command(user: str) -> Sequence[str]:
     return [sys.executable, "-c", PROBE, user]
@@ -76,12 +78,9 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
     return wrapper
 
 
-def plain(data: bytes) -> str:
-    """Terminal output as text: escape sequences removed."""
-    return ANSI.sub("", data.decode("utf-8", errors="replace"))
+class SshDesk:
+    """A committed desk the SSH server serves: the users' keys, and the environment it starts in."""
 
-
-class Desk:
     def __init__(self, database: Database, keys: dict[str, asyncssh.SSHKey], tmp_path: Path) -> None:
         self.database = database
         self.keys = keys
@@ -107,7 +106,7 @@ class Desk:
 
 
 @pytest.fixture
-def desk(database: Database, tmp_path: Path) -> Desk:
+def ssh_desk(database: Database, tmp_path: Path) -> SshDesk:
     """root; agents alice and dave; bob disabled; carol a requestor; a key each; two queues."""
     keys = {name: asyncssh.generate_private_key("ssh-ed25519", comment=f"{name}@laptop") for name in "abcd"}
     named = {"alice": keys["a"], "bob": keys["b"], "carol": keys["c"], "dave": keys["d"]}
@@ -134,7 +133,7 @@ def desk(database: Database, tmp_path: Path) -> Desk:
                     message=MessageIn(body="Please help."),
                 ),
             )
-    return Desk(database, named, tmp_path)
+    return SshDesk(database, named, tmp_path)
 
 
 def rename_ticket(database: Database, subject: str, new_subject: str) -> None:
@@ -148,7 +147,7 @@ def rename_ticket(database: Database, subject: str, new_subject: str) -> None:
         set_fields(open_context(session, "alice"), ticket_id, {"subject": new_subject})
 
 
-async def connect(server: TesseraSSHServer, key: asyncssh.SSHKey, login: str = "agent", **kw: Any):  # type: ignore[no-untyped-def]
+async def connect(server: TesseraSSHServer, key: asyncssh.SSHKey, login: str = "agent", **kw: Any):
     return await asyncssh.connect(
         "127.0.0.1",
         server.port,
@@ -199,13 +198,15 @@ async def refused(server: TesseraSSHServer, key: asyncssh.SSHKey, **kw: Any) -> 
 
 
 @run_async
-async def test_registered_key_runs_the_program_in_a_pty_and_resizes_reach_it(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_registered_key_runs_the_program_in_a_pty_and_resizes_reach_it(
+    ssh_desk: SshDesk, caplog
+) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
         # The SSH login name does not matter: the key says who is connecting.
-        async with await connect(server, desk.keys["alice"], login="whoever") as conn:
+        async with await connect(server, ssh_desk.keys["alice"], login="whoever") as conn:
             proc = await conn.create_process(term_type="xterm-256color", term_size=(100, 30), encoding=None)
             seen = bytearray()
             text = await read_until(proc.stdout, seen, "HELLO")
@@ -226,18 +227,18 @@ async def test_registered_key_runs_the_program_in_a_pty_and_resizes_reach_it(des
     messages = [r.getMessage() for r in caplog.records if r.name == "tessera.ssh"]
     assert any(m.startswith("login alice") and "ssh login 'whoever'" in m for m in messages), messages
     assert any(m.startswith("logout alice") and "exit status 0" in m for m in messages), messages
-    with desk.database.session() as session:
+    with ssh_desk.database.session() as session:
         ctx = open_context(session, "root")
         [(key, _)] = sshkeys.list_keys(ctx, "alice")
         assert key.last_used is not None
 
 
 @run_async
-async def test_keys_typed_before_the_program_starts_reach_it(desk: Desk) -> None:
-    server = desk.server()
+async def test_keys_typed_before_the_program_starts_reach_it(ssh_desk: SshDesk) -> None:
+    server = ssh_desk.server()
     await server.start()
     try:
-        async with await connect(server, desk.keys["alice"]) as conn:
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
             proc = await conn.create_process(
                 term_type="xterm", term_size=(80, 24), encoding=None, env={"COLORTERM": "truecolor"}
             )
@@ -251,7 +252,7 @@ async def test_keys_typed_before_the_program_starts_reach_it(desk: Desk) -> None
 
 
 @run_async
-async def test_unknown_key_is_refused_during_authentication_with_a_banner(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_key_is_refused_during_authentication_with_a_banner(ssh_desk: SshDesk, caplog) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
     stranger = asyncssh.generate_private_key("ssh-ed25519")
     fingerprint = sshkeys.fingerprint_of(stranger.public_data)
@@ -261,7 +262,7 @@ async def test_unknown_key_is_refused_during_authentication_with_a_banner(desk: 
         def auth_banner_received(self, msg: str, lang: str) -> None:
             banners.append(msg)
 
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
         with pytest.raises(asyncssh.PermissionDenied):
@@ -274,7 +275,7 @@ async def test_unknown_key_is_refused_during_authentication_with_a_banner(desk: 
 
 
 @run_async
-async def test_a_client_offering_no_key_is_told_how_to_get_one(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_client_offering_no_key_is_told_how_to_get_one(ssh_desk: SshDesk, caplog) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
     told: list[str] = []
 
@@ -289,7 +290,7 @@ async def test_a_client_offering_no_key_is_told_how_to_get_one(desk: Desk, caplo
             assert prompts == []  # nothing to type: a message, not a password prompt
             return []
 
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
         with pytest.raises(asyncssh.PermissionDenied):
@@ -312,15 +313,15 @@ async def test_a_client_offering_no_key_is_told_how_to_get_one(desk: Desk, caplo
 
 
 @run_async
-async def test_disabled_and_unprivileged_users_are_refused_with_a_message(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_disabled_and_unprivileged_users_are_refused_with_a_message(ssh_desk: SshDesk, caplog) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
-        status, err = await refused(server, desk.keys["bob"])
+        status, err = await refused(server, ssh_desk.keys["bob"])
         assert status == 1
         assert err.strip() == "tessera: user bob is disabled; ask an admin to enable it"
-        status, err = await refused(server, desk.keys["carol"])
+        status, err = await refused(server, ssh_desk.keys["carol"])
         assert status == 1
         assert err.strip() == "tessera: user carol is not privileged: the Tessera TUI over SSH is for agents"
     finally:
@@ -353,16 +354,16 @@ NO_SFTP = (
 )
 @run_async
 async def test_commands_subsystems_and_sessions_without_a_terminal_are_refused(
-    desk: Desk,
+    ssh_desk: SshDesk,
     request_: dict[str, Any],
     message: str,
-    caplog,  # type: ignore[no-untyped-def]
+    caplog,
 ) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
-        status, err = await refused(server, desk.keys["alice"], **request_)
+        status, err = await refused(server, ssh_desk.keys["alice"], **request_)
         assert (status, err.strip()) == (1, message)
         assert server.active == {} and not server.sessions
     finally:
@@ -374,8 +375,8 @@ async def test_commands_subsystems_and_sessions_without_a_terminal_are_refused(
 
 @run_async
 async def test_forwarding_is_refused_with_a_reason_and_a_login_without_a_session_is_disconnected(
-    desk: Desk,
-    caplog,  # type: ignore[no-untyped-def]
+    ssh_desk: SshDesk,
+    caplog,
 ) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
     lost: list[Exception | None] = []
@@ -384,11 +385,11 @@ async def test_forwarding_is_refused_with_a_reason_and_a_login_without_a_session
         def connection_lost(self, exc: Exception | None) -> None:
             lost.append(exc)
 
-    server = desk.server(no_session_grace=1.0)
+    server = ssh_desk.server(no_session_grace=1.0)
     await server.start()
     try:
         # ssh -N -L / -D: every forwarded connection is refused with a reason OpenSSH prints.
-        conn = await connect(server, desk.keys["alice"], client_factory=Client)
+        conn = await connect(server, ssh_desk.keys["alice"], client_factory=Client)
         with pytest.raises(asyncssh.ChannelOpenError) as opened:
             await conn.open_connection("127.0.0.1", server.port)
         assert opened.value.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED
@@ -411,13 +412,15 @@ async def test_forwarding_is_refused_with_a_reason_and_a_login_without_a_session
 
 
 @run_async
-async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(
+    ssh_desk: SshDesk, caplog
+) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server(no_session_grace=0.5)
+    server = ssh_desk.server(no_session_grace=0.5)
     await server.start()
     try:
         async with await connect(
-            server, desk.keys["alice"], agent_forwarding=True, agent_path=str(desk.tmp_path / "agent")
+            server, ssh_desk.keys["alice"], agent_forwarding=True, agent_path=str(ssh_desk.tmp_path / "agent")
         ) as conn:
             proc = await conn.create_process(
                 term_type="xterm",
@@ -425,12 +428,13 @@ async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(desk
                 encoding=None,
                 x11_forwarding="ignore_failure",
                 x11_display="127.0.0.1:0",
-                x11_auth_path=str(desk.tmp_path / "no-xauthority"),
+                x11_auth_path=str(ssh_desk.tmp_path / "no-xauthority"),
             )
             errors = asyncio.ensure_future(proc.stderr.read())
             seen = bytearray()
             text = await read_until(proc.stdout, seen, "ssh=")
-            await asyncio.sleep(1.0)  # past the no-session grace: a running session is left alone
+            # The no-session grace check runs and leaves a running session alone.
+            await async_wait_until(lambda: grace_checks_done(server), what="the no-session grace check")
             proc.stdin.write(b"quit\r")
             await read_until(proc.stdout, seen, "BYE")
             await proc.wait()
@@ -448,12 +452,12 @@ async def test_agent_and_x11_forwarding_are_refused_and_the_session_says_so(desk
 
 
 @run_async
-async def test_the_sessions_editor_refuses_instead_of_opening_a_shell(desk: Desk) -> None:
+async def test_the_sessions_editor_refuses_instead_of_opening_a_shell(ssh_desk: SshDesk) -> None:
     """vi & co. run shells (`:!sh`): in a session, $EDITOR and $VISUAL name a stand-in that says no."""
-    server = desk.server()
+    server = ssh_desk.server()
     await server.start()
     try:
-        async with await connect(server, desk.keys["alice"]) as conn:
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
             proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             seen = bytearray()
             text = await read_until(proc.stdout, seen, "ssh=")
@@ -473,24 +477,24 @@ async def test_the_sessions_editor_refuses_instead_of_opening_a_shell(desk: Desk
 
 
 @run_async
-async def test_a_session_over_the_per_user_limit_is_refused(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_session_over_the_per_user_limit_is_refused(ssh_desk: SshDesk, caplog) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server(max_sessions=2)
+    server = ssh_desk.server(max_sessions=2)
     await server.start()
     try:
-        async with await connect(server, desk.keys["alice"]) as conn:
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
             open_ = []
             for _ in range(2):
                 proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
                 await read_until(proc.stdout, bytearray(), "HELLO alice")
                 open_.append(proc)
-            status, err = await refused(server, desk.keys["alice"])
+            status, err = await refused(server, ssh_desk.keys["alice"])
             assert status == 1
             assert err.strip() == (
                 "tessera: user alice already has 2 SSH session(s) open (limit 2); close one and try again"
             )
             # Another agent is not affected by alice's limit.
-            async with await connect(server, desk.keys["dave"]) as other:
+            async with await connect(server, ssh_desk.keys["dave"]) as other:
                 proc = await other.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
                 await read_until(proc.stdout, bytearray(), "HELLO dave")
                 proc.stdin.write(b"quit\r")
@@ -498,10 +502,7 @@ async def test_a_session_over_the_per_user_limit_is_refused(desk: Desk, caplog) 
             # Closing one of alice's sessions frees its slot.
             open_[0].stdin.write(b"quit\r")
             await open_[0].wait()
-            for _ in range(100):
-                if sum(server.active.values()) == 1:
-                    break
-                await asyncio.sleep(0.05)
+            await async_wait_until(lambda: sum(server.active.values()) == 1, what="alice's slot freed")
             proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             await read_until(proc.stdout, bytearray(), "HELLO alice")
     finally:
@@ -511,26 +512,48 @@ async def test_a_session_over_the_per_user_limit_is_refused(desk: Desk, caplog) 
 
 
 @run_async
-async def test_idle_sessions_are_hung_up(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_idle_sessions_are_hung_up(ssh_desk: SshDesk, caplog) -> None:
+    """Input resets the idle clock; the session is hung up `timeout` after the last input.
+
+    The agent types when half the timeout has gone by. Nothing guesses how long the server took:
+    the input counts once its echo comes back through the pty, and the server's timers share this
+    loop, so once the loop's clock passes the moment the unreset clock would have run out, the
+    server's check for that moment has run (and the reset one is still half a timeout away)."""
     caplog.set_level(logging.INFO, logger="tessera.ssh")
-    server = desk.server(idle_timeout=1.5)
+    timeout = 3.0
+    server = ssh_desk.server(idle_timeout=timeout)
     await server.start()
+    loop = asyncio.get_running_loop()
+
+    def hung_up_for_idling() -> bool:
+        return any(r.getMessage().startswith("idle timeout: alice") for r in caplog.records)
+
     try:
-        async with await connect(server, desk.keys["alice"]) as conn:
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
             proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             seen = bytearray()
             await read_until(proc.stdout, seen, "HELLO alice")
-            await asyncio.sleep(1.0)
+            unreset_deadline = loop.time() + timeout  # the clock started before the program said HELLO
+            await until_loop_time(unreset_deadline - timeout / 2)
+            typed = loop.time()
             proc.stdin.write(b"still here\r")  # input resets the clock
-            await asyncio.sleep(1.0)
-            assert proc.exit_status is None
-            err = await asyncio.wait_for(proc.stderr.read(), 20)
+            await read_until(proc.stdout, seen, "still here")
+            await until_loop_time(unreset_deadline)
+            assert not hung_up_for_idling()  # the check due then found recent input and waited on
+            err = await asyncio.wait_for(proc.stderr.read(), 30)
+            hung_up = loop.time()
             await proc.wait()
     finally:
         await server.close()
-    assert "disconnected after 1.5s without input (idle timeout)" in err.decode()
+    assert hung_up - typed >= timeout  # hung up only once a whole timeout passed without input
+    assert f"disconnected after {timeout:g}s without input (idle timeout)" in err.decode()
     assert proc.exit_status == 129  # ended by SIGHUP, as a terminal hang-up does
-    assert any(r.getMessage().startswith("idle timeout: alice") for r in caplog.records)
+    assert hung_up_for_idling()
+
+
+def grace_checks_done(server: TesseraSSHServer) -> bool:
+    """Whether the no-session grace check of every open connection has run (its timer is spent)."""
+    return all(conn.get_owner()._grace is None for conn in server.connections)
 
 
 def alive(pid: int) -> bool:
@@ -542,33 +565,25 @@ def alive(pid: int) -> bool:
         return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def until(condition: Callable[[], bool], timeout: float = 15) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition never held"
-        await asyncio.sleep(0.05)
-
-
 @run_async
-async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: Desk, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(ssh_desk: SshDesk, caplog) -> None:
     caplog.set_level(logging.INFO, logger="tessera.ssh")
     # A server started with `nohup` ignores SIGHUP, and its children inherit that: the hang-up
     # must still end the session's program at once (not by SIGKILL after the grace period).
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    server = desk.server(max_sessions=1)
+    server = ssh_desk.server(max_sessions=1)
     await server.start()
     try:
-        conn = await connect(server, desk.keys["alice"])
+        conn = await connect(server, ssh_desk.keys["alice"])
         proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
         text = await read_until(proc.stdout, bytearray(), lambda t: re.search(r"pid=\d+", t) is not None)
-        pid = int(re.search(r"pid=(\d+)", text).group(1))  # type: ignore[union-attr]
+        pid = int(re.search(r"pid=(\d+)", text).group(1))
         assert alive(pid) and server.active
         conn.abort()
-        await until(lambda: not server.active and not server.sessions)
+        await async_wait_until(lambda: not server.active and not server.sessions, timeout=15)
         assert not alive(pid)
         # The slot is free again.
-        async with await connect(server, desk.keys["alice"]) as again:
+        async with await connect(server, ssh_desk.keys["alice"]) as again:
             proc = await again.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             await read_until(proc.stdout, bytearray(), "HELLO alice")
     finally:
@@ -579,11 +594,11 @@ async def test_a_vanished_client_hangs_up_its_program_and_frees_its_slot(desk: D
 
 
 @run_async
-async def test_stopping_the_server_hangs_up_sessions_with_a_message(desk: Desk) -> None:
-    server = desk.server()
+async def test_stopping_the_server_hangs_up_sessions_with_a_message(ssh_desk: SshDesk) -> None:
+    server = ssh_desk.server()
     await server.start()
     try:
-        async with await connect(server, desk.keys["alice"]) as conn:
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
             proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
             await read_until(proc.stdout, bytearray(), "HELLO alice")
             await server.close()
@@ -599,17 +614,17 @@ async def test_stopping_the_server_hangs_up_sessions_with_a_message(desk: Desk) 
 
 
 @run_async
-async def test_host_key_is_created_once_and_kept(desk: Desk) -> None:
-    first = desk.server()
+async def test_host_key_is_created_once_and_kept(ssh_desk: SshDesk) -> None:
+    first = ssh_desk.server()
     await first.start()
     await first.close()
-    path = desk.tmp_path / "data" / HOST_KEY_NAME
+    path = ssh_desk.tmp_path / "data" / HOST_KEY_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    second = desk.server()
+    second = ssh_desk.server()
     await second.start()
     try:
         assert second.host_key_fingerprint == first.host_key_fingerprint
-        async with await connect(second, desk.keys["alice"]) as conn:
+        async with await connect(second, ssh_desk.keys["alice"]) as conn:
             served = conn.get_server_host_key()
             assert served is not None and served.get_fingerprint("sha256") == first.host_key_fingerprint
     finally:
@@ -620,13 +635,13 @@ async def test_host_key_is_created_once_and_kept(desk: Desk) -> None:
 
 
 @run_async
-async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Desk) -> None:
-    server = desk.server(command=lambda user: [sys.executable, "-m", "tessera", "tui", "--user", user])
+async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(ssh_desk: SshDesk) -> None:
+    server = ssh_desk.server(command=lambda user: [sys.executable, "-m", "tessera", "tui", "--user", user])
     await server.start()
     try:
         async with (
-            await connect(server, desk.keys["alice"]) as alice_conn,
-            await connect(server, desk.keys["dave"]) as dave_conn,
+            await connect(server, ssh_desk.keys["alice"]) as alice_conn,
+            await connect(server, ssh_desk.keys["dave"]) as dave_conn,
         ):
             alice = await alice_conn.create_process(
                 term_type="xterm-256color", term_size=(120, 32), encoding=None
@@ -645,7 +660,9 @@ async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Des
             # live, with no key pressed (LISTEN/NOTIFY), and alice's own screen too.
             dave_seen.clear()
             alice_seen.clear()
-            await asyncio.to_thread(rename_ticket, desk.database, "Printer on fire", "Printer fire is out")
+            await asyncio.to_thread(
+                rename_ticket, ssh_desk.database, "Printer on fire", "Printer fire is out"
+            )
             await read_until(dave.stdout, dave_seen, "Printer fire is out")
             await read_until(alice.stdout, alice_seen, "Printer fire is out")
             # dave takes the highlighted ticket in his TUI: alice's screen shows him as its owner.
@@ -664,6 +681,75 @@ async def test_agents_log_in_and_read_the_queue_screen_of_the_real_tui(desk: Des
                 proc.stdin.write(b"q")
                 await asyncio.wait_for(proc.wait(), 30)
                 assert proc.exit_status == 0
+    finally:
+        await server.close()
+    assert server.active == {}
+
+
+# -- sessions forked from the preloaded parent ----------------------------------------------------
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    """The sockets process `pid` holds open (their inodes)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:"):
+                found.add(target)
+    return found
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _owners(database: Database) -> list[str]:
+    from sqlalchemy import select
+
+    from tessera.core.models import Ticket, User
+
+    with database.session() as session:
+        return list(session.scalars(select(User.name).join(Ticket, Ticket.owner_id == User.id)))
+
+
+@run_async
+async def test_a_forked_session_runs_the_tui_end_to_end_and_holds_no_connection_of_its_parent(
+    ssh_desk: SshDesk,
+) -> None:
+    server = ssh_desk.server(command=tui_command)  # the default program: forked from the preloader
+    await server.start()
+    try:
+        assert server.preloader is not None and await server.preloader.ready()
+        preloader = server.preloader.pid
+        assert preloader is not None
+        async with await connect(server, ssh_desk.keys["alice"]) as conn:
+            proc = await conn.create_process(term_type="xterm-256color", term_size=(120, 32), encoding=None)
+            seen = bytearray()
+            await read_until(proc.stdout, seen, lambda t: "Printer on fire" in t and "VPN drops" in t)
+            (session,) = server.sessions
+            assert isinstance(session.proc, ForkedSession)
+            pid = session.proc.pid
+            assert _parent_of(pid) == preloader
+            # The session's sockets are its own (its database connections, its LISTEN): none is
+            # the preloader's request channel or status channels, nor anything of the server's.
+            own = _socket_inodes(pid)
+            assert own and own.isdisjoint(_socket_inodes(preloader) | _socket_inodes(os.getpid()))
+            # The preloader holds no database connection: only its request channel and this
+            # session's status channel.
+            assert len(_socket_inodes(preloader)) == 2
+            # It works end to end: alice takes the highlighted ticket, and quits.
+            proc.stdin.write(b"t")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while await asyncio.to_thread(_owners, ssh_desk.database) != ["alice"]:
+                assert loop.time() < deadline, "the forked session's take never reached the database"
+                await asyncio.sleep(0.1)
+            proc.stdin.write(b"q")
+            await asyncio.wait_for(proc.wait(), 30)
+            assert proc.exit_status == 0
+        assert session.proc.returncode == 0
     finally:
         await server.close()
     assert server.active == {}

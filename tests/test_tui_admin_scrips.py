@@ -9,8 +9,10 @@ Update the snapshots after an intended change with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +22,18 @@ from textual.widgets import Input
 from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.models import OutboxMessage, Scrip, ScripRevision, ScripTemplate, Ticket, Transaction
-from tessera.scrips import admin, engine
-from tessera.tui.admin.editor import CodeArea, EditorScreen, HistoryScreen
+from tessera.scrips import editing
+from tessera.scrips import revisions as scrip_revisions
+from tessera.tui.admin.editor import EditorScreen
+from tessera.tui.admin.editor_fields import CodeArea
+from tessera.tui.admin.revisions_screen import HistoryScreen
 from tessera.tui.admin.screen import AdminScreen
 from tessera.tui.admin.scrips import ScripAdmin
-from tessera.tui.app import MainScreen, TesseraApp
+from tessera.tui.app import TesseraApp
+from tessera.tui.main_screen import MainScreen
 from tessera.tui.screens import ConfirmScreen, PickerScreen
-from tests.test_tui_support import FIXED_NOW, build_desk, key, run_async, settle, until
+from tests.support.desks import build_desk
+from tests.support.tui import FIXED_NOW, key, run_async, settle, until
 
 SIZE = (140, 44)
 BROKEN = "Subject: Closed: {{ ticket.subject }}\n\nHello,\n{{ ticket.display_id }\nis resolved.\n"
@@ -34,24 +41,23 @@ FIXED = "Subject: Closed: {{ ticket.subject }}\n\nHello,\n{{ ticket.display_id }
 
 
 @pytest.fixture
-def desk(database: Database, monkeypatch) -> Iterator[dict[str, int]]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TESSERA_CONFIG_DIR", "/nonexistent/tessera-admin-test-config")
-    engine.install()
-    try:
-        ids = build_desk(database)
-        with database.session() as session:
-            for n, ticket_id in enumerate(sorted(ids.values())):
-                moment = FIXED_NOW - timedelta(days=n + 1)
-                session.execute(
-                    update(Ticket).where(Ticket.id == ticket_id).values(created=moment, updated=moment)
-                )
-                session.execute(
-                    update(Transaction).where(Transaction.ticket_id == ticket_id).values(created=moment)
-                )
-            session.commit()
-        yield ids
-    finally:
-        engine.uninstall()
+def tui_desk(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The TUI desk made with its scrips running, as the admin runs it (the shared `tui_desk` is
+    seeded as a bulk load), its tickets dated by FIXED_NOW for the snapshots."""
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
+    ids = build_desk(database, scrips=True)
+    with database.session() as session:
+        for n, ticket_id in enumerate(sorted(ids.values())):
+            moment = FIXED_NOW - timedelta(days=n + 1)
+            session.execute(
+                update(Ticket).where(Ticket.id == ticket_id).values(created=moment, updated=moment)
+            )
+            session.execute(
+                update(Transaction).where(Transaction.ticket_id == ticket_id).values(created=moment)
+            )
+        session.commit()
+    return ids
 
 
 def make_app(database: Database, user: str = "root", theme: str = "light") -> TesseraApp:
@@ -96,9 +102,16 @@ async def type_into(pilot: Any, selector: str, text: str) -> None:
     await pilot.pause()
 
 
-async def checked(pilot: Any, screen: EditorScreen) -> None:
-    """Wait for the as-you-type validation of what is on screen now."""
-    await pilot.pause(0.5)
+@asynccontextmanager
+async def checked(pilot: Any, screen: EditorScreen) -> AsyncIterator[None]:
+    """Change the draft inside the block; on leaving, wait for the as-you-type check that follows.
+
+    Each check hands the editor a new list of problems, so "a check ran after the change" is the
+    list no longer being the one shown before it (no check is in flight when the block starts)."""
+    await settle(pilot)
+    shown = screen.problems
+    yield
+    await until(pilot, lambda: screen.problems is not shown)
     await settle(pilot)
 
 
@@ -127,8 +140,8 @@ async def new_scrip_with_broken_template(pilot: Any) -> EditorScreen:
     await type_into(pilot, "#ed-action-arg", "Requestor")
     await type_into(pilot, "#ed-template-name", "Closed note")
     await settle(pilot)
-    editor.query_one("#ed-template", CodeArea).load_text(BROKEN)
-    await checked(pilot, editor)
+    async with checked(pilot, editor):
+        editor.query_one("#ed-template", CodeArea).load_text(BROKEN)
     return editor
 
 
@@ -136,7 +149,7 @@ async def new_scrip_with_broken_template(pilot: Any) -> EditorScreen:
 
 
 @run_async
-async def test_a_non_admin_gets_one_line_and_stays(database: Database, desk) -> None:
+async def test_a_non_admin_gets_one_line_and_stays(database: Database, tui_desk) -> None:
     app = make_app(database, user="alice")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
@@ -149,7 +162,7 @@ async def test_a_non_admin_gets_one_line_and_stays(database: Database, desk) -> 
 
 
 @run_async
-async def test_palette_reaches_the_admin_area(database: Database, desk) -> None:
+async def test_palette_reaches_the_admin_area(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -168,8 +181,8 @@ async def test_palette_reaches_the_admin_area(database: Database, desk) -> None:
 
 
 @run_async
-async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, desk) -> None:
-    printer = desk["printer"]
+async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, tui_desk) -> None:
+    printer = tui_desk["printer"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         editor = await new_scrip_with_broken_template(pilot)
@@ -192,8 +205,8 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         assert not any(n.severity == "error" for n in app._notifications)
 
         # Fix it; the problem goes away.
-        area.load_text(FIXED)
-        await checked(pilot, editor)
+        async with checked(pilot, editor):
+            area.load_text(FIXED)
         assert area.marks == {} and editor.problems == []
         assert "Not saved" not in str(editor.query_one("#ed-problems").render())
 
@@ -226,7 +239,7 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         assert editor.scrip_id == scrip_id and not editor.dirty
         # What the editor saved is what `tessera scrip export` prints.
         with database.session() as session:
-            from tessera.scrips.manage import export_data
+            from tessera.scrips.catalog_file import export_data
 
             exported = export_data(open_context(session, "root"))
         assert editor.current_spec() in exported["scrips"]
@@ -255,8 +268,8 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         assert title.startswith(f"Scrip {scrip_id}: Tell the requestor it is closed")
         with database.session() as session:
             ctx = open_context(session, "root")
-            assert admin.get_scrip(ctx, scrip_id)["spec"]["action"]["argument"] == "Requestor"
-            assert [r["change"] for r in admin.revisions(ctx, "scrip", scrip_id)] == [
+            assert editing.get_scrip(ctx, scrip_id)["spec"]["action"]["argument"] == "Requestor"
+            assert [r["change"] for r in scrip_revisions.revisions(ctx, "scrip", scrip_id)] == [
                 "revert",
                 "update",
                 "create",
@@ -273,8 +286,8 @@ async def test_write_dry_run_save_fire_and_revert_a_scrip(database: Database, de
         await pilot.press(key("admin.close"))
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         main = app.main
-        main.table.focus()
-        main.table.move_cursor(row=list(main.rows).index(printer))
+        main.queue_pane.table.focus()
+        main.queue_pane.table.move_cursor(row=list(main.queue_pane.rows).index(printer))
         await pilot.press(key("resolve"))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Tell the requestor it is closed" in str(app.screen.detail)
@@ -291,7 +304,7 @@ def outbox_subjects(database: Database, scrip_id: int) -> list[str]:
 
 
 @run_async
-async def test_template_tab_edits_a_template_with_a_revision(database: Database, desk) -> None:
+async def test_template_tab_edits_a_template_with_a_revision(database: Database, tui_desk) -> None:
     from tessera.tui.admin.scrips import TemplateAdmin
 
     app = make_app(database)
@@ -311,14 +324,14 @@ async def test_template_tab_edits_a_template_with_a_revision(database: Database,
         await pilot.pause()
         area.focus()
         area.move_cursor(area.document.end)
-        await pilot.press(*"Thanks, {{ queue.name }}", "enter")
-        await checked(pilot, editor)
+        async with checked(pilot, editor):
+            await pilot.press(*"Thanks, {{ queue.name }}", "enter")
         assert editor.problems == [] and editor.dirty
         await pilot.press(key("editor.save"))
         await settle(pilot)
         template_id = templates.rows[resolved]["id"]
         with database.session() as session:
-            history = admin.revisions(open_context(session, "root"), "template", template_id)
+            history = scrip_revisions.revisions(open_context(session, "root"), "template", template_id)
         assert [r["change"] for r in history] == ["update"] and "+  Thanks, {{ queue.name }}" in history[0][
             "diff"
         ]
@@ -327,7 +340,7 @@ async def test_template_tab_edits_a_template_with_a_revision(database: Database,
 
 
 @run_async
-async def test_list_keys_toggle_reorder_queue_scope_and_delete(database: Database, desk) -> None:
+async def test_list_keys_toggle_reorder_queue_scope_and_delete(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
@@ -375,7 +388,7 @@ NARROW = (80, 24)
 
 
 @run_async
-async def test_tab_switch_focuses_the_list_and_j_k_g_G_move_in_it(database: Database, desk) -> None:
+async def test_tab_switch_focuses_the_list_and_j_k_g_G_move_in_it(database: Database, tui_desk) -> None:
     """`3 j e` edits the second lifecycle; `4 j` moves in the queues; G then H: the last scrip."""
     from textual.widgets import DataTable, OptionList
 
@@ -445,7 +458,7 @@ async def test_tab_switch_focuses_the_list_and_j_k_g_G_move_in_it(database: Data
 
 
 @run_async
-async def test_scrip_list_shows_id_and_order(database: Database, desk) -> None:
+async def test_scrip_list_shows_id_and_order(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=NARROW) as pilot:
         screen = await open_admin(pilot)
@@ -460,7 +473,7 @@ async def test_scrip_list_shows_id_and_order(database: Database, desk) -> None:
 
 @run_async
 async def test_narrow_editor_puts_the_dry_run_below_and_says_why_it_was_refused(
-    database: Database, desk
+    database: Database, tui_desk
 ) -> None:
     app = make_app(database)
     async with app.run_test(size=NARROW) as pilot:
@@ -476,8 +489,8 @@ async def test_narrow_editor_puts_the_dry_run_below_and_says_why_it_was_refused(
         assert right.display and editor.focused is editor.query_one("#dry-ticket")
         assert "Which ticket?" in str(editor.query_one("#dry-result").render())
         # A refused dry-run keeps its reason in the panel.
-        area.load_text(FIXED)
-        await checked(pilot, editor)
+        async with checked(pilot, editor):
+            area.load_text(FIXED)
         await type_into(pilot, "#dry-ticket", "987654")
         await pilot.press(key("editor.dry_run"))
         await until(pilot, lambda: "refused" in str(editor.query_one("#dry-result").render()))
@@ -490,7 +503,7 @@ async def test_narrow_editor_puts_the_dry_run_below_and_says_why_it_was_refused(
 
 
 @run_async
-async def test_escape_in_the_scrip_editor_asks_before_discarding(database: Database, desk) -> None:
+async def test_escape_in_the_scrip_editor_asks_before_discarding(database: Database, tui_desk) -> None:
     """Like the lifecycle editor: esc with unsaved changes asks; n keeps editing, y discards."""
     app = make_app(database)
     async with app.run_test(size=NARROW) as pilot:
@@ -519,8 +532,8 @@ async def error_shown(pilot: Any) -> None:
 
 async def dry_run_shown(pilot: Any) -> None:
     editor = await new_scrip_with_broken_template(pilot)
-    editor.query_one("#ed-template", CodeArea).load_text(FIXED)
-    await checked(pilot, editor)
+    async with checked(pilot, editor):
+        editor.query_one("#ed-template", CodeArea).load_text(FIXED)
     await type_into(pilot, "#dry-ticket", "1")
     await type_into(pilot, "#dry-change", "status=resolved")
     await pilot.press(key("editor.dry_run"))
@@ -533,12 +546,12 @@ async def dry_run_shown(pilot: Any) -> None:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_snapshot_template_error_at_its_line(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_template_error_at_its_line(snap_compare, database: Database, tui_desk, theme: str) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=error_shown)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_snapshot_dry_run(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_dry_run(snap_compare, database: Database, tui_desk, theme: str) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=dry_run_shown)
 
 
@@ -550,5 +563,7 @@ async def scrip_list_shown(pilot: Any) -> None:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_snapshot_scrips_of_a_queue_in_run_order(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_scrips_of_a_queue_in_run_order(
+    snap_compare, database: Database, tui_desk, theme: str
+) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(database, theme=theme), terminal_size=SIZE, run_before=scrip_list_shown)

@@ -23,8 +23,8 @@ from tessera.core.context import open_context
 from tessera.core.customfield_admin import update_field
 from tessera.core.db import Database
 from tessera.core.errors import InvalidInput, PermissionDenied
-from tessera.core.lifecycle_check import check_lifecycle, error_line
-from tessera.core.lifecycle_store import apply_lifecycle, export_lifecycle
+from tessera.core.lifecycles.check import check_lifecycle, error_line
+from tessera.core.lifecycles.store import apply_lifecycle, export_lifecycle
 from tessera.core.models import LifecycleRecord
 from tessera.core.queue_watchers import add_queue_watcher, list_queue_watchers, remove_queue_watcher
 from tessera.core.tickets import set_custom_field_values
@@ -34,7 +34,8 @@ from tessera.tui.admin.queues import QueueAdmin
 from tessera.tui.backend import Backend
 from tessera.tui.safe import clean_line
 from tessera.tui.themes import DARK, LIGHT, THEMES
-from tests.test_tui_support import FIXED_NOW, HOSTILE_SUBJECT, build_desk, run_async, settle, until
+from tests.support.desks import HOSTILE_SUBJECT
+from tests.support.tui import FIXED_NOW, run_async, settle, until
 
 ACTIVE_ADDED = "active: [open, stalled, waiting]"
 BAD_STATUS = "transitions.new[0]: status 'nowhere' is in no category (initial, active or inactive)"
@@ -58,12 +59,12 @@ class Host(App[None]):
 
 
 @pytest.fixture
-def desk(database: Database) -> dict[str, int]:
-    ids = build_desk(database)
+def tui_desk(tui_desk: dict[str, int], database: Database) -> dict[str, int]:
+    """The TUI desk, its lifecycles last changed at FIXED_NOW (the panes show when)."""
     with database.session() as session:
         session.execute(update(LifecycleRecord).values(updated=FIXED_NOW))
         session.commit()
-    return ids
+    return tui_desk
 
 
 def plain(app: App[None], selector: str) -> str:
@@ -77,7 +78,7 @@ def status_text(app: App[None], selector: str) -> str:
     return plain(app, selector).strip()
 
 
-async def pick(pilot, pane: LifecycleAdmin, name: str) -> None:  # type: ignore[no-untyped-def]
+async def pick(pilot, pane: LifecycleAdmin, name: str) -> None:
     """Highlight lifecycle `name` in the list with the arrow keys."""
     pane.list.focus()
     names = [s.name for s in pane.summaries]
@@ -90,7 +91,7 @@ async def pick(pilot, pane: LifecycleAdmin, name: str) -> None:  # type: ignore[
 # -- core: dry-run of apply, queue watchers, custom field changes, rights ---------------------------
 
 
-def ctx_for(database: Database, user: str):  # type: ignore[no-untyped-def]
+def ctx_for(database: Database, user: str):
     session = database.session()
     return open_context(session, user)
 
@@ -103,7 +104,7 @@ def default_yaml(database: Database) -> str:
         ctx.session.close()
 
 
-def test_check_lifecycle_says_what_apply_says_and_saves_nothing(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_check_lifecycle_says_what_apply_says_and_saves_nothing(database: Database, tui_desk) -> None:
     stored = default_yaml(database)
     bad = stored.replace("  new: [open,", "  new: [nowhere, open,", 1)
     ctx = ctx_for(database, "root")
@@ -142,7 +143,7 @@ def test_error_line_follows_paths() -> None:
     assert error_line(text, "(top level): expected a mapping") is None
 
 
-def test_queue_watchers_core(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_queue_watchers_core(database: Database, tui_desk) -> None:
     ctx = ctx_for(database, "root")
     try:
         assert add_queue_watcher(ctx, "General", "admincc", "alice") is True
@@ -166,7 +167,7 @@ def test_queue_watchers_core(database: Database, desk) -> None:  # type: ignore[
         ctx.session.close()
 
 
-def test_update_field_core(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_update_field_core(database: Database, tui_desk) -> None:
     ctx = ctx_for(database, "root")
     try:
         customfields.create_field(ctx, "Severity", type_="select", values=["low", "high"])
@@ -185,7 +186,7 @@ def test_update_field_core(database: Database, desk) -> None:  # type: ignore[no
             update_field(ctx, "Asset", pattern="(")
         with pytest.raises(InvalidInput, match="already exists"):
             update_field(ctx, "Asset", new_name="impact")
-        set_custom_field_values(ctx, desk["printer"], "Asset", ["pc-1", "pc-2"])
+        set_custom_field_values(ctx, tui_desk["printer"], "Asset", ["pc-1", "pc-2"])
         with pytest.raises(InvalidInput, match="tickets with several values"):
             update_field(ctx, "Asset", multiple=False)
     finally:
@@ -208,7 +209,7 @@ def test_update_field_core(database: Database, desk) -> None:  # type: ignore[no
 
 
 @run_async
-async def test_lifecycle_edit_error_then_save(database: Database, desk: dict[str, int]) -> None:
+async def test_lifecycle_edit_error_then_save(database: Database, tui_desk: dict[str, int]) -> None:
     app = Host(lambda: LifecycleAdmin(Backend(database, "root")))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -247,7 +248,7 @@ async def test_lifecycle_edit_error_then_save(database: Database, desk: dict[str
 
 
 @run_async
-async def test_lifecycle_escape_asks_before_discarding(database: Database, desk: dict[str, int]) -> None:
+async def test_lifecycle_escape_asks_before_discarding(database: Database, tui_desk: dict[str, int]) -> None:
     """Like the scrip editor: esc with unsaved changes asks; n keeps editing, y discards."""
     from tessera.tui.screens import ConfirmScreen
 
@@ -284,7 +285,7 @@ async def test_lifecycle_escape_asks_before_discarding(database: Database, desk:
 
 
 @run_async
-async def test_narrow_panes_wrap_the_status_and_keep_the_type_column(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+async def test_narrow_panes_wrap_the_status_and_keep_the_type_column(database: Database, tui_desk) -> None:
     """At 80x24 a long status line wraps, and the custom field table keeps its Type column whole."""
     app = Host(lambda: LifecycleAdmin(Backend(database, "root")))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -311,7 +312,7 @@ async def test_narrow_panes_wrap_the_status_and_keep_the_type_column(database: D
 
 
 @run_async
-async def test_lifecycle_pane_refuses_a_non_admin(database: Database, desk: dict[str, int]) -> None:
+async def test_lifecycle_pane_refuses_a_non_admin(database: Database, tui_desk: dict[str, int]) -> None:
     app = Host(lambda: LifecycleAdmin(Backend(database, "alice")))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -333,7 +334,7 @@ async def test_lifecycle_pane_refuses_a_non_admin(database: Database, desk: dict
 # -- queue pane -----------------------------------------------------------------------------------
 
 
-async def type_text(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+async def type_text(pilot, text: str) -> None:
     await pilot.press(*("space" if c == " " else c for c in text))
 
 
@@ -348,7 +349,7 @@ def queue_row(database: Database, name: str) -> queues.Queue:
 
 
 @run_async
-async def test_queue_create_change_lifecycle_disable_and_watchers(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+async def test_queue_create_change_lifecycle_disable_and_watchers(database: Database, tui_desk) -> None:
     app = Host(lambda: QueueAdmin(Backend(database, "root")))
     async with app.run_test(size=(140, 44)) as pilot:
         await settle(pilot)
@@ -425,7 +426,7 @@ async def test_queue_create_change_lifecycle_disable_and_watchers(database: Data
 
 
 @run_async
-async def test_queue_pane_refuses_a_non_admin(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+async def test_queue_pane_refuses_a_non_admin(database: Database, tui_desk) -> None:
     ctx = ctx_for(database, "root")
     queues.create_queue(ctx, HOSTILE_SUBJECT, description=HOSTILE_SUBJECT)
     ctx.session.close()
@@ -461,7 +462,7 @@ async def test_queue_pane_refuses_a_non_admin(database: Database, desk) -> None:
 # -- custom field pane ----------------------------------------------------------------------------
 
 
-def field_named(database: Database, name: str):  # type: ignore[no-untyped-def]
+def field_named(database: Database, name: str):
     ctx = ctx_for(database, "root")
     try:
         cf = customfields.get_field(ctx, name)
@@ -471,7 +472,7 @@ def field_named(database: Database, name: str):  # type: ignore[no-untyped-def]
 
 
 @run_async
-async def test_custom_field_create_and_edit(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+async def test_custom_field_create_and_edit(database: Database, tui_desk) -> None:
     app = Host(lambda: CustomFieldAdmin(Backend(database, "root")))
     async with app.run_test(size=(140, 48)) as pilot:
         await settle(pilot)
@@ -536,7 +537,7 @@ async def test_custom_field_create_and_edit(database: Database, desk) -> None:  
 
 
 @run_async
-async def test_custom_field_pane_refuses_a_non_admin(database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+async def test_custom_field_pane_refuses_a_non_admin(database: Database, tui_desk) -> None:
     ctx = ctx_for(database, "root")
     customfields.create_field(ctx, "Asset")
     ctx.session.close()
@@ -563,14 +564,14 @@ def snapshot_host(database: Database, theme: str) -> Host:
     return Host(lambda: LifecycleAdmin(Backend(database, "root")), theme=theme)
 
 
-async def default_shown(pilot) -> None:  # type: ignore[no-untyped-def]
+async def default_shown(pilot) -> None:
     pane = pilot.app.query_one(LifecycleAdmin)
     await until(pilot, lambda: pane.detail is not None)
     await pick(pilot, pane, "default")
     await pilot.pause()
 
 
-async def editor_with_error(pilot) -> None:  # type: ignore[no-untyped-def]
+async def editor_with_error(pilot) -> None:
     await default_shown(pilot)
     pane = pilot.app.query_one(LifecycleAdmin)
     await pilot.press("e")
@@ -582,11 +583,11 @@ async def editor_with_error(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("theme", [LIGHT, DARK])
-def test_lifecycle_pane_snapshot(snap_compare, database: Database, desk, theme: str) -> None:  # type: ignore[no-untyped-def]
+def test_lifecycle_pane_snapshot(snap_compare, database: Database, tui_desk, theme: str) -> None:
     pytest.importorskip("pytest_textual_snapshot")
     assert snap_compare(snapshot_host(database, theme), terminal_size=(120, 44), run_before=default_shown)
 
 
-def test_lifecycle_editor_snapshot(snap_compare, database: Database, desk) -> None:  # type: ignore[no-untyped-def]
+def test_lifecycle_editor_snapshot(snap_compare, database: Database, tui_desk) -> None:
     pytest.importorskip("pytest_textual_snapshot")
     assert snap_compare(snapshot_host(database, LIGHT), terminal_size=(120, 36), run_before=editor_with_error)

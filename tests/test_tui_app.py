@@ -4,27 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable, Input, Label, Static
 
 from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.serialize import history, ticket_json
 from tessera.core.tickets import get_ticket
-from tessera.tui.app import MainScreen, TesseraApp
+from tessera.tui.app import TesseraApp
+from tessera.tui.main_screen import MainScreen
 from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, EditScreen, HelpScreen, PickerScreen
 from tessera.tui.themes import DARK, LIGHT
-from tests.test_tui_support import FIXED_NOW, HOSTILE_SUBJECT, build_desk, key, run_async, settle, until
+from tests.support.desks import HOSTILE_SUBJECT
+from tests.support.live import listening
+from tests.support.tui import FIXED_NOW, key, run_async, settle, until
 
 SIZE = (140, 40)
-
-
-@pytest.fixture
-def desk(database: Database, tmp_path, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
-    return build_desk(database)
 
 
 def make_app(database: Database, user: str = "alice", **kw) -> TesseraApp:  # type: ignore[no-untyped-def]
@@ -48,29 +43,29 @@ def ticket_state(database: Database, ticket_id: int, user: str = "root") -> dict
 
 
 def cell_text(screen: MainScreen, ticket_id: int, column: str) -> str:
-    return screen.table.get_cell(str(ticket_id), column).plain
+    return screen.queue_pane.table.get_cell(str(ticket_id), column).plain
 
 
 async def highlight(pilot, screen: MainScreen, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
-    screen.table.move_cursor(row=list(screen.rows).index(ticket_id))
+    screen.queue_pane.table.move_cursor(row=list(screen.queue_pane.rows).index(ticket_id))
     await pilot.pause()
 
 
 async def open_highlighted(pilot, screen: MainScreen, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
     """Press enter and wait until the ticket shows (the load is a worker: settle alone can race it)."""
     await pilot.press(key("queue.open"))
-    await until(pilot, lambda: screen.current is not None and screen.current.ticket["id"] == ticket_id)
+    await until(pilot, lambda: screen.ticket_pane.current_id == ticket_id)
     await settle(pilot)
 
 
 @run_async
-async def test_opens_queue_with_every_column(database: Database, desk: dict[str, int]) -> None:
+async def test_opens_queue_with_every_column(database: Database, tui_desk: dict[str, int]) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        assert screen.queue is not None and screen.queue.name == "General"
-        assert set(screen.rows) == set(desk.values())
-        assert [str(c.label) for c in screen.table.columns.values()] == [
+        assert screen.queue_pane.queue is not None and screen.queue_pane.queue.name == "General"
+        assert set(screen.queue_pane.rows) == set(tui_desk.values())
+        assert [str(c.label) for c in screen.queue_pane.table.columns.values()] == [
             "  ",
             "ID",
             "Subject",
@@ -81,20 +76,20 @@ async def test_opens_queue_with_every_column(database: Database, desk: dict[str,
             "Updated",
             "Requestor",
         ]
-        printer = desk["printer"]
+        printer = tui_desk["printer"]
         assert cell_text(screen, printer, "subject") == "Printer on fire"
         assert cell_text(screen, printer, "status") == "new"
         assert cell_text(screen, printer, "requestor") == "printer@customer.example"
         assert cell_text(screen, printer, "owner") == "-"
         # root wrote every ticket, so they are all unread for alice
-        assert all(cell_text(screen, t, "flag").strip() == "●" for t in desk.values())
+        assert all(cell_text(screen, t, "flag").strip() == "●" for t in tui_desk.values())
         assert isinstance(app.screen, MainScreen)
         assert app.theme == LIGHT
 
 
 @run_async
-async def test_open_ticket_shows_detail_history_and_marks_seen(database: Database, desk) -> None:
-    printer = desk["printer"]
+async def test_open_ticket_shows_detail_history_and_marks_seen(database: Database, tui_desk) -> None:
+    printer = tui_desk["printer"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -109,18 +104,18 @@ async def test_open_ticket_shows_detail_history_and_marks_seen(database: Databas
         assert app.focused is screen.query_one("#history")
         assert cell_text(screen, printer, "flag").strip() == ""
         await pilot.press(key("back"))
-        assert app.focused is screen.table
+        assert app.focused is screen.queue_pane.table
     # The seen marker is in the database: a new session shows it read, the others still unread.
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         assert cell_text(screen, printer, "flag").strip() == ""
-        assert cell_text(screen, desk["vpn"], "flag").strip() == "●"
+        assert cell_text(screen, tui_desk["vpn"], "flag").strip() == "●"
 
 
 @run_async
-async def test_reply_and_comment_are_recorded(database: Database, desk) -> None:
-    vpn = desk["vpn"]
+async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> None:
+    vpn = tui_desk["vpn"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -154,12 +149,14 @@ async def test_reply_and_comment_are_recorded(database: Database, desk) -> None:
     assert not list(drafts.drafts_dir().glob("*.txt"))  # sent, so no draft is left behind
     events = ticket_state(database, vpn)["history"]
     kinds = [(e["type"], e["actor"], (e["message"] or {}).get("content")) for e in events]
-    assert ("Correspond", "alice", "Try again now") in kinds
+    # the reply starts with the message it answers quoted (tests/test_tui_workday.py has the rest)
+    reply = next(content for kind, actor, content in kinds if kind == "Correspond" and actor == "alice")
+    assert reply.startswith("On ") and reply.endswith(" root wrote:\n> Since Monday.\n\nTry again now")
     assert ("Comment", "alice", "note to self") in kinds
 
 
 @run_async
-async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Database, desk) -> None:
+async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Database, tui_desk) -> None:
     from tessera.core import grants, users
     from tessera.tui import drafts
 
@@ -168,13 +165,13 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
         users.add_user(root, "carol", email="carol@desk.example", privileged=True)
         for right in ("SeeQueue", "ShowTicket"):
             grants.grant(root, right, "user:carol")
-    vpn = desk["vpn"]
+    vpn = tui_desk["vpn"]
     # carol may read but not reply: the refused reply stays on disk as a draft
     app = make_app(database, user="carol")
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         await pilot.press(*"half a thought")
         await pilot.press(key("compose.send"))
@@ -189,7 +186,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert app.screen.text == "half a thought"
         await pilot.press(*" and more")
@@ -198,7 +195,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
         await pilot.press(*"postpone", "enter")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         assert drafts.load(path) == "half a thought and more"
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         await pilot.press(key("compose.discard"))
         await until(pilot, lambda: isinstance(app.screen, PickerScreen))
@@ -217,16 +214,16 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
 
 
 @run_async
-async def test_review_step_edit_again_postpone_and_discard(database: Database, desk) -> None:
+async def test_review_step_edit_again_postpone_and_discard(database: Database, tui_desk) -> None:
     from tessera.tui import drafts
 
-    vpn = desk["vpn"]
+    vpn = tui_desk["vpn"]
     path = drafts.draft_path("alice", "reply", [vpn])
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         await pilot.press(*"First try")
         await pilot.press(key("compose.send"))
@@ -244,7 +241,7 @@ async def test_review_step_edit_again_postpone_and_discard(database: Database, d
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         assert drafts.load(path) == "First try, better"
         # discard asks y/N; n goes back to the review
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert app.screen.text == "First try, better"
         await pilot.press(key("compose.send"))
@@ -264,8 +261,8 @@ async def test_review_step_edit_again_postpone_and_discard(database: Database, d
 
 
 @run_async
-async def test_take_then_resolve_asks_yes_no(database: Database, desk) -> None:
-    laptop = desk["laptop"]
+async def test_take_then_resolve_asks_yes_no(database: Database, tui_desk) -> None:
+    laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -278,7 +275,7 @@ async def test_take_then_resolve_asks_yes_no(database: Database, desk) -> None:
         await pilot.press(key("resolve"))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = str(app.screen.query_one(".question", Static).render())
-        assert question == f"Set {screen.rows[laptop].display_id} to resolved?"
+        assert question == f"Set {screen.queue_pane.rows[laptop].display_id} to resolved?"
         plan = str(app.screen.query_one("#confirm-detail Static", Static).render())
         assert "Dry run of the scrips" in plan and "Mail that would be queued" in plan
         await pilot.press("enter")  # Enter alone never confirms
@@ -293,8 +290,8 @@ async def test_take_then_resolve_asks_yes_no(database: Database, desk) -> None:
 
 
 @run_async
-async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Database, desk) -> None:
-    vpn = desk["vpn"]
+async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Database, tui_desk) -> None:
+    vpn = tui_desk["vpn"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -323,15 +320,15 @@ async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Dat
 
 
 @run_async
-async def test_marked_set_take_with_count_in_confirmation(database: Database, desk) -> None:
+async def test_marked_set_take_with_count_in_confirmation(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        screen.table.move_cursor(row=0)
+        screen.queue_pane.table.move_cursor(row=0)
         await pilot.press(key("queue.mark"), key("queue.mark"))
         await pilot.pause()
-        assert len(screen.marked) == 2
-        marked = set(screen.marked)
+        assert len(screen.queue_pane.marked) == 2
+        marked = set(screen.queue_pane.marked)
         assert all(cell_text(screen, t, "flag").startswith("✓") for t in marked)
         await pilot.press(key("take"))
         await pilot.pause()
@@ -341,12 +338,12 @@ async def test_marked_set_take_with_count_in_confirmation(database: Database, de
         await settle(pilot)
         for ticket_id in marked:
             assert ticket_state(database, ticket_id)["owner"] == "alice"
-        assert not screen.marked
+        assert not screen.queue_pane.marked
 
 
 @run_async
-async def test_assign_and_move(database: Database, desk) -> None:
-    printer = desk["printer"]
+async def test_assign_and_move(database: Database, tui_desk) -> None:
+    printer = tui_desk["printer"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -363,12 +360,12 @@ async def test_assign_and_move(database: Database, desk) -> None:
         await pilot.press(*"netw", "enter")
         await settle(pilot)
         assert ticket_state(database, printer)["queue"] == "Network"
-        assert printer not in screen.rows
+        assert printer not in screen.queue_pane.rows
 
 
 @run_async
-async def test_edit_fields_saves_only_changes(database: Database, desk) -> None:
-    laptop = desk["laptop"]
+async def test_edit_fields_saves_only_changes(database: Database, tui_desk) -> None:
+    laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -386,8 +383,10 @@ async def test_edit_fields_saves_only_changes(database: Database, desk) -> None:
 
 
 @run_async
-async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(database: Database, desk) -> None:
-    laptop = desk["laptop"]
+async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(
+    database: Database, tui_desk
+) -> None:
+    laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -414,42 +413,44 @@ async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(data
 
 
 @run_async
-async def test_filter_sort_and_escape(database: Database, desk) -> None:
+async def test_filter_sort_and_escape(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
         await pilot.press(key("queue.filter"))
         await pilot.press(*"printer", "enter")
         await settle(pilot)
-        assert list(screen.rows) == [desk["printer"]]
-        await until(pilot, lambda: app.focused is screen.table)  # focus moves a refresh later
+        assert list(screen.queue_pane.rows) == [tui_desk["printer"]]
+        await until(pilot, lambda: app.focused is screen.queue_pane.table)  # focus moves a refresh later
         await pilot.press(key("cancel"))
         await settle(pilot)
-        assert len(screen.rows) == 4
+        assert len(screen.queue_pane.rows) == 4
         await pilot.press(key("queue.sort"))
         await settle(pilot)
         await pilot.press(*"subject", "enter")
         await settle(pilot)
-        subjects = [r.subject for r in screen.rows.values()]
+        subjects = [r.subject for r in screen.queue_pane.rows.values()]
         assert subjects == sorted(subjects, key=str.lower)
         await pilot.press(key("queue.sort"))
         await settle(pilot)
         await pilot.press(*"subject", "enter")  # the same column again flips the order
         await settle(pilot)
-        assert [r.subject for r in screen.rows.values()] == sorted(subjects, key=str.lower, reverse=True)
+        assert [r.subject for r in screen.queue_pane.rows.values()] == sorted(
+            subjects, key=str.lower, reverse=True
+        )
     # The sort is remembered for the next session.
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        assert (screen.sort, screen.descending) == ("subject", True)
+        assert (screen.queue_pane.view.sort, screen.queue_pane.view.descending) == ("subject", True)
 
 
 @run_async
-async def test_navigation_keys(database: Database, desk) -> None:
+async def test_navigation_keys(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        table = screen.table
+        table = screen.queue_pane.table
         await pilot.press(key("queue.last"))
         assert table.cursor_row == 3
         await pilot.press(key("queue.first"))
@@ -458,10 +459,10 @@ async def test_navigation_keys(database: Database, desk) -> None:
         assert table.cursor_row == 1
         await pilot.press(key("next_ticket"))
         await settle(pilot)
-        assert screen.current is not None and screen.current.ticket["id"] == screen.row_id(2)
+        assert screen.ticket_pane.current_id == screen.queue_pane.table.row_id(2)
         await pilot.press(key("prev_ticket"))
         await settle(pilot)
-        assert screen.current.ticket["id"] == screen.row_id(1)
+        assert screen.ticket_pane.current_id == screen.queue_pane.table.row_id(1)
         await pilot.press(key("next_pane"))
         assert app.focused is screen.query_one("#detail")
         await pilot.press(key("next_pane"))
@@ -476,8 +477,8 @@ async def test_navigation_keys(database: Database, desk) -> None:
 
 
 @run_async
-async def test_hostile_text_is_shown_literally_and_stripped(database: Database, desk) -> None:
-    hostile = desk["hostile"]
+async def test_hostile_text_is_shown_literally_and_stripped(database: Database, tui_desk) -> None:
+    hostile = tui_desk["hostile"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
@@ -485,7 +486,7 @@ async def test_hostile_text_is_shown_literally_and_stripped(database: Database, 
         assert shown.startswith("[bold red]Boom[/] [/x] ")
         assert "\x1b" not in shown and "\x07" not in shown
         assert "clip" in shown and "link" in shown
-        cell = screen.table.get_cell(str(hostile), "subject")
+        cell = screen.queue_pane.table.get_cell(str(hostile), "subject")
         assert not cell.spans  # no style came from the text
         await highlight(pilot, screen, hostile)
         await open_highlighted(pilot, screen, hostile)
@@ -499,7 +500,7 @@ async def test_hostile_text_is_shown_literally_and_stripped(database: Database, 
 
 
 @run_async
-async def test_theme_toggle_is_remembered_per_user(database: Database, desk) -> None:
+async def test_theme_toggle_is_remembered_per_user(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
@@ -522,7 +523,7 @@ async def test_theme_toggle_is_remembered_per_user(database: Database, desk) -> 
 
 
 @run_async
-async def test_help_lists_every_action_and_palette_runs_them(database: Database, desk) -> None:
+async def test_help_lists_every_action_and_palette_runs_them(database: Database, tui_desk) -> None:
     from textual.command import CommandPalette
 
     from tessera.tui.actions import ACTIONS
@@ -548,11 +549,11 @@ async def test_help_lists_every_action_and_palette_runs_them(database: Database,
         assert "Reply  (r)" in titles and "Resolve  (X)" in titles
         await pilot.press(*"Take", "enter")
         await settle(pilot)
-        assert ticket_state(database, screen.row_id(0))["owner"] == "alice"
+        assert ticket_state(database, screen.queue_pane.table.row_id(0))["owner"] == "alice"
 
 
 @run_async
-async def test_keymap_file_rebinds_by_action_id(database: Database, desk, tmp_path: Path) -> None:
+async def test_keymap_file_rebinds_by_action_id(database: Database, tui_desk, tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
     (config / "keymap.toml").write_text('[keys]\nresolve = "ctrl+x"\n"no.such" = "z"\n')
@@ -569,7 +570,7 @@ async def test_keymap_file_rebinds_by_action_id(database: Database, desk, tmp_pa
 
 
 @run_async
-async def test_unknown_user_ends_with_the_error(database: Database, desk) -> None:
+async def test_unknown_user_ends_with_the_error(database: Database, tui_desk) -> None:
     app = make_app(database, user="mallory")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -595,13 +596,13 @@ async def test_empty_desk_offers_the_demo(database: Database, tmp_path, monkeypa
         await pilot.press(key("confirm.yes"))
         await settle(pilot)
         await settle(pilot)
-        assert screen.queue is not None
-        assert len(screen.rows) > 0
-        assert isinstance(screen.table, DataTable)
+        assert screen.queue_pane.queue is not None
+        assert len(screen.queue_pane.rows) > 0
+        assert isinstance(screen.queue_pane.table, DataTable)
 
 
 @run_async
-async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path: Path) -> None:
+async def test_attachment_is_listed_and_saved(database: Database, tui_desk, tmp_path: Path) -> None:
     from tessera.tui.screens import PromptScreen
 
     app = make_app(database)
@@ -609,8 +610,8 @@ async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path
     target.parent.mkdir()
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        await highlight(pilot, screen, desk["printer"])
-        await open_highlighted(pilot, screen, desk["printer"])
+        await highlight(pilot, screen, tui_desk["printer"])
+        await open_highlighted(pilot, screen, tui_desk["printer"])
         await pilot.press(key("save_attachment"))
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         field = app.screen.query_one(Input)
@@ -623,7 +624,9 @@ async def test_attachment_is_listed_and_saved(database: Database, desk, tmp_path
 
 
 @run_async
-async def test_over_ssh_nothing_is_saved_and_no_editor_runs(database: Database, desk, monkeypatch) -> None:
+async def test_over_ssh_nothing_is_saved_and_no_editor_runs(
+    database: Database, tui_desk, monkeypatch
+) -> None:
     """Over SSH the app's files and programs are the server's: saving a file or running $EDITOR
     (vi's :! is a shell) would hand the server to whoever is logged in to the desk."""
     from tessera.tui import remote
@@ -634,13 +637,13 @@ async def test_over_ssh_nothing_is_saved_and_no_editor_runs(database: Database, 
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        await highlight(pilot, screen, desk["printer"])
-        await open_highlighted(pilot, screen, desk["printer"])
+        await highlight(pilot, screen, tui_desk["printer"])
+        await open_highlighted(pilot, screen, tui_desk["printer"])
         await pilot.press(key("save_attachment"))
         said = lambda: any("cannot be saved over SSH" in str(n.message) for n in app._notifications)  # noqa: E731
         await until(pilot, said)
         assert not isinstance(app.screen, PromptScreen)
-        await pilot.press(key("reply"))
+        await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert "$EDITOR" not in str(app.screen.query_one(".hint", Label).render())
         await pilot.press(*"typed here", key("compose.editor"))
@@ -649,7 +652,7 @@ async def test_over_ssh_nothing_is_saved_and_no_editor_runs(database: Database, 
 
 
 @run_async
-async def test_long_queue_pages_from_the_database(database: Database, desk) -> None:
+async def test_long_queue_pages_from_the_database(database: Database, tui_desk) -> None:
     from tessera.core.schemas import TicketCreate
     from tessera.core.tickets import create_ticket
 
@@ -664,15 +667,15 @@ async def test_long_queue_pages_from_the_database(database: Database, desk) -> N
         await until(pilot, lambda: isinstance(app.screen, PickerScreen))
         await pilot.press(*"Network", "enter")
         await settle(pilot)
-        assert len(screen.rows) == 100 and screen.next_cursor is not None
+        assert len(screen.queue_pane.rows) == 100 and screen.queue_pane.next_cursor is not None
         await pilot.press(key("queue.last"))
         await settle(pilot)
-        assert len(screen.rows) == 130 and screen.next_cursor is None
-        assert len({r.subject for r in screen.rows.values()}) == 130
+        assert len(screen.queue_pane.rows) == 130 and screen.queue_pane.next_cursor is None
+        assert len({r.subject for r in screen.queue_pane.rows.values()}) == 130
 
 
 @run_async
-async def test_filter_survives_a_restart_and_changes_by_others_show_up(database: Database, desk) -> None:
+async def test_filter_survives_a_restart_and_changes_by_others_show_up(database: Database, tui_desk) -> None:
     from tessera.core.tickets import set_status
 
     app = make_app(database)
@@ -680,23 +683,23 @@ async def test_filter_survives_a_restart_and_changes_by_others_show_up(database:
         screen = await started(pilot)
         await pilot.press(key("queue.filter"), *"vpn", "enter")
         await settle(pilot)
-        assert list(screen.rows) == [desk["vpn"]]
+        assert list(screen.queue_pane.rows) == [tui_desk["vpn"]]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        assert screen.filter_text == "vpn" and list(screen.rows) == [desk["vpn"]]
+        assert screen.queue_pane.view.filter == "vpn" and list(screen.queue_pane.rows) == [tui_desk["vpn"]]
         with database.session() as session:
-            set_status(open_context(session, "bob"), desk["vpn"], "open")
-        screen.poll()
+            set_status(open_context(session, "bob"), tui_desk["vpn"], "open")
+        screen.live.poll()
         await settle(pilot)
-        assert cell_text(screen, desk["vpn"], "status") == "open"
+        assert cell_text(screen, tui_desk["vpn"], "status") == "open"
         await pilot.press(key("cancel"))
         await settle(pilot)
-        assert len(screen.rows) == 4
+        assert len(screen.queue_pane.rows) == 4
 
 
 @run_async
-async def test_lost_database_shows_a_banner_and_recovers(database: Database, desk) -> None:
+async def test_lost_database_shows_a_banner_and_recovers(database: Database, tui_desk) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.orm import sessionmaker
 
@@ -716,17 +719,17 @@ async def test_lost_database_shows_a_banner_and_recovers(database: Database, des
         await settle(pilot)
         banner = screen.query_one("#banner", Static)
         assert banner.display and "Database unreachable" in str(banner.render())
-        assert len(screen.rows) == 4  # what was on screen stays
+        assert len(screen.queue_pane.rows) == 4  # what was on screen stays
         assert app.screen is screen
         screen.backend.db = database
-        screen.load_tickets()  # what the retry timer does every few seconds
+        screen.queue_pane.load_tickets()  # what the retry timer does every few seconds
         await settle(pilot)
         assert not banner.display
     engine.dispose()
 
 
 @run_async
-async def test_changes_by_others_arrive_live_without_moving_the_cursor(database: Database, desk) -> None:
+async def test_changes_by_others_arrive_live_without_moving_the_cursor(database: Database, tui_desk) -> None:
     """Another agent's change reaches the open panes through LISTEN/NOTIFY within 2 s (no poll)."""
     import time
 
@@ -736,30 +739,32 @@ async def test_changes_by_others_arrive_live_without_moving_the_cursor(database:
     app = make_app(database, poll_seconds=3600)
     async with app.run_test(size=SIZE) as pilot:
         screen = await started(pilot)
-        await highlight(pilot, screen, desk["printer"])
-        await open_highlighted(pilot, screen, desk["printer"])
-        assert screen.row_id(screen.table.cursor_row) == desk["printer"]
-        await pilot.pause(0.5)  # the listener is connected
+        await highlight(pilot, screen, tui_desk["printer"])
+        await open_highlighted(pilot, screen, tui_desk["printer"])
+        assert screen.queue_pane.table.row_id(screen.queue_pane.table.cursor_row) == tui_desk["printer"]
+        await until(pilot, lambda: listening(database), timeout=10)  # the listener is connected
         started_at = time.monotonic()
         with database.session() as session:
-            set_fields(open_context(session, "bob"), desk["vpn"], {"subject": "VPN fixed by bob?"})
+            set_fields(open_context(session, "bob"), tui_desk["vpn"], {"subject": "VPN fixed by bob?"})
         await until(
-            pilot, lambda: cell_text(screen, desk["vpn"], "subject") == "VPN fixed by bob?", timeout=2
+            pilot, lambda: cell_text(screen, tui_desk["vpn"], "subject") == "VPN fixed by bob?", timeout=2
         )
         assert time.monotonic() - started_at < 2
         # The list reloaded (bob's ticket moved to the top) and the cursor stayed on the same ticket.
-        assert screen.row_id(0) == desk["vpn"]
-        assert screen.row_id(screen.table.cursor_row) == desk["printer"]
+        assert screen.queue_pane.table.row_id(0) == tui_desk["vpn"]
+        assert screen.queue_pane.table.row_id(screen.queue_pane.table.cursor_row) == tui_desk["printer"]
         with database.session() as session:
-            correspond(open_context(session, "bob"), desk["printer"], MessageIn(body="Bob was here live"))
+            correspond(open_context(session, "bob"), tui_desk["printer"], MessageIn(body="Bob was here live"))
         history_body = screen.query_one("#history-body", Static)
         await until(pilot, lambda: "Bob was here live" in str(history_body.render()), timeout=2)
 
 
 @run_async
-async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(database: Database, desk) -> None:
+async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(
+    database: Database, tui_desk
+) -> None:
     from tessera.core.search.service import save_search
-    from tessera.tui.screens import SearchScreen
+    from tessera.tui.search_screens import SearchScreen
 
     with database.session() as session:
         save_search(open_context(session, "root"), "Printers", "Subject LIKE 'printer'", shared=True)
@@ -793,7 +798,7 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
         await pilot.press(*"AND Subject LIKE 'vpn'", "enter")
         await until(pilot, lambda: app.screen is screen)
         await settle(pilot)
-        assert list(screen.rows) == [desk["vpn"]]
+        assert list(screen.queue_pane.rows) == [tui_desk["vpn"]]
         assert "search" in str(screen.query_one("#topbar", Static).render())
         # A bad query stays in the dialog with the column of the problem; nothing typed is lost.
         await pilot.press(key("search"))
@@ -808,38 +813,37 @@ async def test_search_bar_completes_and_runs_ticketsql_and_saved_views_show(data
         await until(pilot, lambda: app.screen is screen)
         # Saved view 1 by its digit, then escape back to the queue.
         await pilot.press(key("view.1"))
-        await until(pilot, lambda: screen.search_query == "Subject LIKE 'printer'")
+        await until(pilot, lambda: screen.queue_pane.view.search == "Subject LIKE 'printer'")
         await settle(pilot)
-        assert list(screen.rows) == [desk["printer"]]
+        assert list(screen.queue_pane.rows) == [tui_desk["printer"]]
         await pilot.press(key("cancel"))
         await settle(pilot)
-        assert screen.search_query == "" and len(screen.rows) == 4
+        assert screen.queue_pane.view.search == "" and len(screen.queue_pane.rows) == 4
         # A view's own order becomes the pane's sort: a saved one's, or an ORDER BY in the query.
         await pilot.press(key("view.2"))
-        await until(pilot, lambda: screen.search_query == "Priority >= 0")
-        assert (screen.sort, screen.descending) == ("priority", True)
+        await until(pilot, lambda: screen.queue_pane.view.search == "Priority >= 0")
+        assert (screen.queue_pane.view.sort, screen.queue_pane.view.descending) == ("priority", True)
         # V lists the views; typing narrows the list, enter opens one.
         await pilot.press(key("cancel"))
         await settle(pilot)
         await pilot.press(key("views"))
         await until(pilot, lambda: isinstance(app.screen, PickerScreen))
         await pilot.press(*"urgent", "enter")
-        await until(pilot, lambda: app.screen is screen and screen.search_query == "Priority >= 0")
-        assert (screen.sort, screen.descending) == ("priority", True)
-        screen.set_search("Priority >= 0 ORDER BY Created")
-        assert (screen.sort, screen.descending) == ("created", False)
+        await until(pilot, lambda: app.screen is screen and screen.queue_pane.view.search == "Priority >= 0")
+        assert (screen.queue_pane.view.sort, screen.queue_pane.view.descending) == ("priority", True)
+        screen.queue_pane.set_search("Priority >= 0 ORDER BY Created")
+        assert (screen.queue_pane.view.sort, screen.queue_pane.view.descending) == ("created", False)
         await settle(pilot)
-        assert len(screen.rows) == 4
+        assert len(screen.queue_pane.rows) == 4
 
 
 @run_async
-async def test_history_filter_and_scrip_trace_on_demand(database: Database, desk) -> None:
+async def test_history_filter_and_scrip_trace_on_demand(database: Database, tui_desk) -> None:
     from tessera.core.schemas import MessageIn
     from tessera.core.tickets import comment, correspond, set_status
-    from tests.test_scrips_support import engine_on
 
-    printer = desk["printer"]
-    with engine_on(), database.session() as session:
+    printer = tui_desk["printer"]
+    with database.session() as session:
         root = open_context(session, "root")
         correspond(root, printer, MessageIn(body="Still burning?"))
         set_status(root, printer, "open")
@@ -879,10 +883,10 @@ async def test_history_filter_and_scrip_trace_on_demand(database: Database, desk
 
 
 @run_async
-async def test_take_on_someone_elses_ticket_offers_to_steal(database: Database, desk) -> None:
+async def test_take_on_someone_elses_ticket_offers_to_steal(database: Database, tui_desk) -> None:
     from tessera.core import ownership
 
-    printer = desk["printer"]
+    printer = tui_desk["printer"]
     with database.session() as session:
         ownership.take(open_context(session, "bob"), printer)
     app = make_app(database)
@@ -907,16 +911,17 @@ async def test_take_on_someone_elses_ticket_offers_to_steal(database: Database, 
 
 @run_async
 async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
-    database: Database, desk
+    database: Database, tui_desk
 ) -> None:
     from tessera.core.schemas import MessageIn
     from tessera.core.tickets import correspond
-    from tessera.tui.app import HistoryPane
     from tessera.tui.history import PAGE
+    from tessera.tui.ticket_pane import HistoryPane
 
-    vpn = desk["vpn"]
+    vpn = tui_desk["vpn"]
     with database.session() as session:
         root = open_context(session, "root")
+        root.scrips = False  # seeded as a bulk load: exactly these transactions
         for i in range(PAGE * 2):
             correspond(root, vpn, MessageIn(body=f"message number {i:03d}"))
     total = PAGE * 2 + 1  # and the create
@@ -932,6 +937,9 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
 
         assert f"▲ {total - PAGE} earlier transactions" in hist()
         assert f"message number {PAGE * 2 - 1:03d}" in hist() and "message number 000" not in hist()
+        # Only the newest page was read from the database; the title counts all of it.
+        assert screen.ticket_pane.current is not None and len(screen.ticket_pane.current.history) == PAGE
+        assert f"History ({total})" in str(pane.border_title)
         assert pane.is_vertical_scroll_end  # opens at the newest
         # scrolling to the top lays out the page before, keeping the reader's place
         first_shown = f"message number {PAGE:03d}"
@@ -945,11 +953,69 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
         await until(pilot, lambda: "earlier transactions" not in hist())
         assert "VPN drops every hour" in str(screen.query_one("#detail-body", Static).render())
         assert "message number 000" in hist()
+        assert len(screen.ticket_pane.current.history) == total
 
 
 @run_async
-async def test_empty_list_says_why_and_a_new_search_drops_the_quick_filter(database: Database, desk) -> None:
-    from tessera.tui.screens import SearchScreen
+async def test_a_long_history_read_a_page_at_a_time_keeps_the_filter_quote_trace_and_attachments(
+    database: Database, tui_desk, tmp_path: Path
+) -> None:
+    """What lies before the page the panes read first still counts: the correspondence filter
+    finds older messages, a reply quotes the requestor's message even when it is older than the
+    page, the scrip trace shows under earlier transactions once read, and `o` lists an old
+    attachment."""
+    from tessera.core.schemas import AttachmentIn, MessageIn
+    from tessera.core.tickets import correspond, set_fields
+    from tessera.tui.history import PAGE
+    from tessera.tui.screens import PromptScreen
+
+    vpn = tui_desk["vpn"]
+    with database.session() as session:
+        bob = open_context(session, "bob")
+        correspond(
+            bob,
+            vpn,
+            MessageIn(
+                body="Logs attached, it dropped again.",
+                attachments=[AttachmentIn(filename="vpn.log", data=b"drop")],
+            ),
+        )
+        alice = open_context(session, "alice")
+        for i in range(PAGE * 2):  # a page and more of field changes after it
+            set_fields(alice, vpn, {"priority": str(i % 50 + 1)})
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await open_highlighted(pilot, screen, vpn)
+
+        def hist() -> str:
+            return str(screen.query_one("#history-body", Static).render())
+
+        assert "Logs attached" not in hist()  # older than the page read
+        await pilot.press(key("history_filter"))  # correspondence only: reads back to find them
+        await until(pilot, lambda: "Logs attached, it dropped again." in hist())
+        assert "VPN drops every hour" in hist()  # and the first message
+        await pilot.press(key("history_filter"), key("history_filter"))  # everything again
+        await pilot.press(key("toggle_trace"))
+        await until(pilot, lambda: "⚙" in hist())
+        # a reply quotes bob's message, older than the page the panes read
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert "bob wrote:\n> Logs attached, it dropped again." in app.screen.text
+        await pilot.press(key("compose.discard"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        # o finds the old attachment
+        await pilot.press(key("save_attachment"))
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        assert app.screen.query_one(Input).value.endswith("vpn.log")
+
+
+@run_async
+async def test_empty_list_says_why_and_a_new_search_drops_the_quick_filter(
+    database: Database, tui_desk
+) -> None:
+    from tessera.tui.search_screens import SearchScreen
 
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
@@ -959,7 +1025,7 @@ async def test_empty_list_says_why_and_a_new_search_drops_the_quick_filter(datab
         await pilot.press(key("queue.filter"))
         await pilot.press(*"zzzz", "enter")
         await settle(pilot)
-        assert not screen.rows and empty.display
+        assert not screen.queue_pane.rows and empty.display
         assert "No tickets match the filter “zzzz”: esc clears it." in str(empty.render())
         assert not screen.query_one("#filter", Input).display  # the rows get the room back
         assert "filter zzzz" in str(screen.query_one("#queue-pane").border_title)
@@ -968,5 +1034,41 @@ async def test_empty_list_says_why_and_a_new_search_drops_the_quick_filter(datab
         await pilot.press(*"Subject LIKE 'VPN'", "enter")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await settle(pilot)
-        assert screen.filter_text == "" and list(screen.rows) == [desk["vpn"]]
+        assert screen.queue_pane.view.filter == "" and list(screen.queue_pane.rows) == [tui_desk["vpn"]]
         assert not empty.display
+
+
+@run_async
+async def test_history_shows_each_recipient_and_marks_a_refusal(database: Database, tui_desk) -> None:
+    from tessera.core.schemas import MessageIn
+    from tessera.core.tickets import correspond
+    from tessera.mail.delivery import SmtpSettings, deliver_due
+    from tests.support.net import free_port
+    from tests.support.smtp import SmtpServer, smtp_env
+
+    printer = tui_desk["printer"]
+    with database.session() as session:
+        root = open_context(session, "root")
+        correspond(root, printer, MessageIn(body="Is it out now?"))
+    smtp = SmtpServer(free_port()).start()
+    smtp.answers["printer@customer.example"] = "550 5.1.1 mailbox unknown"
+    try:
+        assert deliver_due(database, SmtpSettings.from_env(smtp_env(smtp.port))).failed == 1
+    finally:
+        smtp.stop()
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, printer)
+        await open_highlighted(pilot, screen, printer)
+        detail = str(screen.query_one("#detail-body", Static).render())
+        assert "⚠ Not delivered: printer@customer.example (mail #" in detail  # the mark on the ticket
+        hist = str(screen.query_one("#history-body", Static).render())
+        reply = hist.index("Is it out now?")
+        mail = hist.index("✉ mail #", reply)  # under the reply that sent it
+        assert "failed" in hist[mail : hist.index("\n", mail)]
+        assert "printer@customer.example  refused: 550 5.1.1 mailbox unknown" in hist
+        assert "⚠ Delivery failed: printer@customer.example did not get the mail" in hist
+        # The mark stays when only the correspondence is shown.
+        await pilot.press(key("history_filter"))
+        assert "⚠ Delivery failed" in str(screen.query_one("#history-body", Static).render())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tessera.tui.actions import ACTIONS
-from tests.helpers import assert_one_line_error, run
+from tests.support.cli import assert_one_line_error, run
 
 
-def test_keys_lists_the_registry_with_the_users_keymap(cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_lists_the_registry_with_the_users_keymap(cli_env, tmp_path) -> None:
     config = tmp_path / "config"
     config.mkdir()
     (config / "keymap.toml").write_text('[keys]\nresolve = "ctrl+x"\n')
@@ -21,11 +21,11 @@ def test_keys_lists_the_registry_with_the_users_keymap(cli_env, tmp_path) -> Non
     assert str(config / "keymap.toml") in result.out
 
 
-def test_bad_theme_is_one_line(cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_bad_theme_is_one_line(cli_env) -> None:
     assert_one_line_error(run(["tui", "--theme", "purple"], cli_env), "--theme must be light or dark")
 
 
-def test_help_still_works_without_opening_the_tui(cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_help_still_works_without_opening_the_tui(cli_env) -> None:
     result = run(["--help"], cli_env)
     assert result.code == 0 and "tui" in result.out
     result = run(["tui", "--help"], cli_env)

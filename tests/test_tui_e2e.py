@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -15,8 +13,9 @@ from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.serialize import history, ticket_json
 from tessera.core.tickets import get_ticket
-from tests.helpers import tessera_cmd
-from tests.test_tui_support import build_desk
+from tests.support.cli import tessera_cmd
+from tests.support.desks import build_desk
+from tests.support.terminal import Terminal
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,37 +23,8 @@ pytestmark = [
 ]
 
 
-class Terminal:
-    def __init__(self, socket: str, session: str) -> None:
-        self.socket = socket
-        self.session = session
-
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20, check=False
-        )
-        return done.stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.session)
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            self.tmux("send-keys", "-t", self.session, key)
-            time.sleep(0.15)
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
-
-
 @pytest.fixture
-def terminal(database: Database, cli_env: dict[str, str], tmp_path) -> Iterator[Terminal]:  # type: ignore[no-untyped-def]
+def terminal(database: Database, cli_env: dict[str, str], tmp_path) -> Iterator[Terminal]:
     build_desk(database)
     env = {
         "TESSERA_DATABASE_URL": cli_env["TESSERA_DATABASE_URL"],
@@ -78,7 +48,7 @@ def terminal(database: Database, cli_env: dict[str, str], tmp_path) -> Iterator[
     try:
         yield term
     finally:
-        term.tmux("kill-server")
+        term.kill()
 
 
 def state(database: Database, ticket_id: int) -> dict:
@@ -96,7 +66,10 @@ def test_find_read_take_and_resolve_in_tmux(terminal: Terminal, database: Databa
     terminal.keys("Enter")
     screen = terminal.wait_for("Have you tried water?")
     assert "steps.txt" in screen and "printer@customer.example" in screen
-    terminal.keys("q", "t")  # back to the list, take it
+    terminal.wait_for_focus("History (")
+    terminal.keys("q")  # back to the list
+    terminal.wait_for_focus("General (")
+    terminal.keys("t")  # take it
     terminal.wait_for("Taken: TKT-0001")
     assert state(database, 1)["owner"] == "alice"
     terminal.keys("X")
@@ -120,7 +93,93 @@ def test_find_read_take_and_resolve_in_tmux(terminal: Terminal, database: Databa
     assert events[-1]["message"]["content"] == "Written in the editor\n"
     terminal.keys("?")
     terminal.wait_for("Tessera keys")
-    terminal.keys("Escape")
-    time.sleep(0.5)
+    terminal.keys("Escape")  # a lone Escape: the help closes before q is typed (not Alt+q)
+    terminal.wait_for_gone("Tessera keys")
+    terminal.keys("q")
+    terminal.wait_for("TESSERA-EXIT=0")
+
+
+def test_jump_quoted_reply_q_rules_save_view_and_create_in_tmux(
+    terminal: Terminal, database: Database
+) -> None:
+    terminal.wait_for("TKT-0001")
+    # jump by number from the search bar
+    terminal.keys("F")
+    terminal.wait_for("Search (TicketSQL")
+    # Keys sent the moment the bar is drawn are sometimes lost under load (an open problem, see
+    # the issue): type again until the bar shows them, then submit.
+    for attempt in range(5):
+        terminal.keys("#4")
+        try:
+            terminal.wait_for("#4", timeout=3)
+            break
+        except AssertionError:
+            if attempt == 4:
+                raise
+    terminal.keys("Enter")
+    terminal.wait_for("Black screen.")
+    terminal.wait_for_focus("History (")
+    # a reply starts quoted; what you write goes below the quote
+    terminal.keys("r")
+    screen = terminal.wait_for("Reply to TKT-0004")
+    assert "root wrote:" in screen and "> Black screen." in screen
+    terminal.keys("Plugged in?")
+    terminal.wait_for("Plugged in?")
+    terminal.keys("F2")
+    terminal.wait_for("Review reply to TKT-0004")
+    terminal.keys("y")
+    terminal.wait_for("Replied: TKT-0004")
+    with database.session() as session:
+        ctx = open_context(session, "root")
+        events = history(ctx, get_ticket(ctx, 4))
+    content = next(e for e in events if e["type"] == "Correspond" and e["actor"] == "alice")["message"][
+        "content"
+    ]
+    assert content.startswith("On ") and content.endswith("wrote:\n> Black screen.\n\nPlugged in?")
+    # q: panes -> list; a filter -> the queue; never out of the app
+    terminal.keys("q")
+    terminal.wait_for_focus("General (")
+    terminal.keys("/")
+    terminal.wait_for("filter: subject words")
+    terminal.keys("VPN", "Enter")
+    terminal.wait_for("filter VPN")
+    terminal.keys("q")
+    terminal.wait_for_gone("filter VPN")
+    # save the queue as a view, show it with its digit, q back to the queue
+    terminal.keys("W")
+    terminal.wait_for("Save this list as a view named")
+    terminal.keys("everything general", "Enter")
+    terminal.wait_for("Who sees the view")
+    terminal.keys("Enter")
+    terminal.wait_for("Saved view everything general")
+    terminal.keys("1")
+    terminal.wait_for("search Queue = 'General'")
+    terminal.keys("q")
+    terminal.wait_for("queue General")
+    assert "TESSERA-EXIT" not in terminal.screen()
+    # a new ticket: queue, form, review with the dry run, created and opened
+    terminal.keys("n")
+    terminal.wait_for("New ticket in which queue?")
+    terminal.keys("Enter")
+    terminal.wait_for("New ticket in General")
+    for typed in ("e2e@customer.example", "Made in tmux"):
+        terminal.keys(typed)
+        terminal.wait_for(typed)
+        terminal.keys("Tab")
+    terminal.wait_until(lambda screen: "Made in tmux" in screen and "e2e@customer.exampleMade" not in screen)
+    terminal.keys("Body from tmux")
+    terminal.wait_for("Body from tmux")
+    terminal.keys("F2")
+    screen = terminal.wait_for("Review new ticket in General")
+    assert "Dry run of the scrips" in screen and "e2e@customer.example" in screen
+    terminal.keys("y")
+    # (the dry run took a number from the sequence, as a rolled-back insert does: the ticket is 6)
+    screen = terminal.wait_for("Created TKT-")
+    made = int(screen.split("Created TKT-")[1][:4])
+    terminal.wait_for(f"TKT-{made:04d}  Made in tmux")
+    assert state(database, made)["subject"] == "Made in tmux"
+    # nothing unsent: q from the panes to the list, q again quits without a question
+    terminal.keys("q")
+    terminal.wait_for_focus("General (")
     terminal.keys("q")
     terminal.wait_for("TESSERA-EXIT=0")

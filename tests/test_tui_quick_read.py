@@ -13,12 +13,13 @@ from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.quick_read import QuickReader
 from tessera.tui import backend as tui_backend
+from tessera.tui import ticket_ops
 from tessera.tui.backend import PREF_VIEW, Backend, first_page_request
-from tests.test_tui_support import build_desk
+from tests.support.desks import build_desk
 
 
 @pytest.fixture
-def ready(database: Database, tmp_path, monkeypatch) -> Database:  # type: ignore[no-untyped-def]
+def ready(database: Database, tmp_path, monkeypatch) -> Database:
     monkeypatch.setenv("TESSERA_DATABASE_URL", database.url.render_as_string(hide_password=False))
     monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("TESSERA_USER", raising=False)
@@ -35,9 +36,9 @@ def ready(database: Database, tmp_path, monkeypatch) -> Database:  # type: ignor
 
 def full_first_screen(db: Database, user: str) -> tui_backend.FirstScreen:
     backend = Backend(db, user)
-    info = backend.startup()
+    info = backend.run(ticket_ops.startup)
     request = first_page_request(info)
-    page = backend.tickets(request[0], **request[1]) if request is not None else None
+    page = backend.run(ticket_ops.tickets, request[0], **request[1]) if request is not None else None
     return tui_backend.FirstScreen(info, request, page)
 
 
@@ -67,7 +68,7 @@ def test_a_saved_filter_or_search_takes_the_full_path(ready: Database) -> None:
     assert tui_backend._quick_first_screen("alice") is None
 
 
-def test_it_steps_aside_for_whatever_the_full_path_must_explain(ready: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_it_steps_aside_for_whatever_the_full_path_must_explain(ready: Database, monkeypatch) -> None:
     assert QuickReader.open("nobody") is None  # the full path: "unknown user"
     assert QuickReader.open("dave") is None  # the full path: "user 'dave' is disabled"
     monkeypatch.setenv("TESSERA_USER", "bob")
@@ -87,6 +88,6 @@ def test_a_desk_not_bootstrapped_takes_the_full_path(ready: Database) -> None:
     assert QuickReader.open("alice") is None
 
 
-def test_an_unreachable_server_takes_the_full_path(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_server_takes_the_full_path(monkeypatch) -> None:
     monkeypatch.setenv("TESSERA_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none?connect_timeout=2")
     assert QuickReader.open("alice") is None

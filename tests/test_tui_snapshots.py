@@ -14,7 +14,8 @@ from sqlalchemy import update
 from tessera.core.db import Database
 from tessera.core.models import Ticket, Transaction
 from tessera.tui.app import TesseraApp
-from tests.test_tui_support import FIXED_NOW, build_desk, key, settle, until
+from tests.support.desks import build_desk
+from tests.support.tui import FIXED_NOW, key, settle, until
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -49,10 +50,10 @@ async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
 async def ticket_open(pilot) -> None:  # type: ignore[no-untyped-def]
     await ready(pilot)
     screen = pilot.app.main
-    screen.table.move_cursor(row=list(screen.rows).index(1))
+    screen.queue_pane.table.move_cursor(row=list(screen.queue_pane.rows).index(1))
     await pilot.press(key("queue.open"))
     await settle(pilot)
-    await until(pilot, lambda: screen.current is not None)
+    await until(pilot, lambda: screen.ticket_pane.current is not None)
     screen.query_one("#history").scroll_home(animate=False)
     await pilot.pause()
 

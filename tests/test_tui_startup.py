@@ -19,31 +19,18 @@ from tessera.cli.main import _plain_tui
 from tessera.core import listing
 from tessera.core.bootstrap import BUILTIN_LIFECYCLES, bootstrap_database, is_bootstrapped
 from tessera.core.db import Database
-from tessera.core.lifecycles_builtin import builtin_lifecycles
+from tessera.core.lifecycles.builtin import builtin_lifecycles
 from tessera.tui import app as tui_app
-from tessera.tui.backend import (
-    FIRST_PAGE,
-    PREF_VIEW,
-    Backend,
-    FirstScreen,
-    FirstScreenHelper,
-    first_page_request,
-)
-from tests.helpers import tessera_cmd
-from tests.test_tui_support import FIXED_NOW, build_desk, run_async, settle
+from tessera.tui import ticket_ops
+from tessera.tui.backend import Backend, FirstScreen, FirstScreenHelper, first_page_request
+from tessera.tui.queue_view import PREF_VIEW, SORT_LABELS
+from tests.support.cli import tessera_cmd
+from tests.support.desks import build_desk
+from tests.support.tui import FIXED_NOW, run_async, settle, until
 
 
-@pytest.fixture
-def desk(database: Database, tmp_path, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path / "data"))
-    return build_desk(database)
-
-
-def test_the_helper_asks_for_the_page_the_app_asks_for() -> None:
-    assert FIRST_PAGE == tui_app.PAGE
-    assert PREF_VIEW == tui_app.PREF_VIEW
-    assert set(tui_app.SORT_LABELS) == set(listing.SORT_KEYS)
+def test_the_queue_pane_sorts_by_every_key_core_sorts_by() -> None:
+    assert set(SORT_LABELS) == set(listing.SORT_KEYS)
 
 
 def test_builtin_lifecycle_names_are_in_step() -> None:
@@ -143,14 +130,14 @@ async def _open_with_helper(
     showed, whether the table had focus, and whether rows were on screen when it opened the
     database itself (which it does once the first page is painted)."""
     backend = Backend(database, "alice")
-    info = backend.startup()
+    info = backend.run(ticket_ops.startup)
     request = first_page_request(info)
     assert request is not None
-    first = FirstScreen(info, request, backend.tickets(request[0], **request[1]))
+    first = FirstScreen(info, request, backend.run(ticket_ops.tickets, request[0], **request[1]))
     rows_on_screen_when_opened: list[bool] = []
 
     def factory() -> Database:
-        rows_on_screen_when_opened.append(bool(app.main.rows))
+        rows_on_screen_when_opened.append(bool(app.main.queue_pane.rows))
         return database
 
     app = tui_app.TesseraApp(factory, user="alice", clock=lambda: FIXED_NOW, first_screen=_Ready(first, done))  # type: ignore[arg-type]
@@ -158,27 +145,24 @@ async def _open_with_helper(
         screen = app.main
         await screen.ready.wait()
         await settle(pilot)
-        shown, focused = list(screen.rows), app.focused is screen.table
-        for _ in range(100):  # then Backend.warm opens the database, in a thread
-            if rows_on_screen_when_opened:
-                break
-            await pilot.pause(0.05)
+        shown, focused = list(screen.queue_pane.rows), app.focused is screen.queue_pane.table
+        # then Backend.warm opens the database, in a thread
+        await until(pilot, lambda: bool(rows_on_screen_when_opened), timeout=20)
     return first, shown, focused, rows_on_screen_when_opened
 
 
 @pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
 @run_async
 async def test_the_first_screen_comes_from_the_helper_and_the_database_opens_after(
-    database: Database, desk, done: bool
+    database: Database, tui_desk, done: bool
 ) -> None:
     first, shown, focused, opened = await _open_with_helper(database, done)
     assert shown == [row.id for row in first.page.rows]  # type: ignore[union-attr]
     assert focused and opened == [True]
 
 
-def test_listening_after_a_helper_read_catches_up_once(database: Database, desk) -> None:
-    backend = Backend(database, "alice")
-    info = backend.startup()
+def test_listening_after_a_helper_read_catches_up_once(database: Database, tui_desk) -> None:
+    info = Backend(database, "alice").run(ticket_ops.startup)
     late = Backend(None, "alice", opener=lambda: database, first=FirstScreen(info, None, None))
     changes: list[set[int] | None] = []
     stop = threading.Event()
@@ -245,10 +229,11 @@ def test_startup_probe_notes_the_first_page_and_exits(database: Database, cli_en
 
 @pytest.mark.parametrize("done", [True, False], ids=["done-at-mount", "still-reading"])
 @run_async
-async def test_a_saved_search_is_shown_from_the_helper_too(database: Database, desk, done: bool) -> None:
+async def test_a_saved_search_is_shown_from_the_helper_too(database: Database, tui_desk, done: bool) -> None:
     """A saved search's page is asked for every queue (None): the helper's page must still be the
     one shown first, before the database is opened here."""
-    Backend(database, "alice").set_preference(PREF_VIEW, {"queue": "General", "search": "Status = 'new'"})
+    view = {"queue": "General", "search": "Status = 'new'"}
+    Backend(database, "alice").run(ticket_ops.set_preference, PREF_VIEW, view)
     first, shown, _focused, opened = await _open_with_helper(database, done)
     assert first.request is not None and first.request[0] is None
     assert shown == [row.id for row in first.page.rows] and opened == [True]  # type: ignore[union-attr]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
+
+if TYPE_CHECKING:
+    from tessera.core.models import CustomField, Queue, User
 
 # Core is imported inside each command, so the CLI starts without loading it.
 
@@ -14,24 +19,19 @@ group_app = typer.Typer(help="Groups of users, for granting rights.")
 right_app = typer.Typer(help="Rights: grant to users, groups or roles, on a queue or globally.")
 cf_app = typer.Typer(help="Custom fields: freeform, select, integer or date; global or per queue.")
 user_app.add_typer(__import__("tessera.cli.ssh_cmds", fromlist=["key_app"]).key_app, name="key")
+user_app.add_typer(__import__("tessera.cli.token_cmds", fromlist=["token_app"]).token_app, name="token")
 
 
-def _queue_json(q) -> dict:  # type: ignore[no-untyped-def]
-    return {
-        "id": q.id,
-        "name": q.name,
-        "description": q.description,
-        "correspond_address": q.correspond_address,
-        "comment_address": q.comment_address,
-        "lifecycle": q.lifecycle,
-        "disabled": q.disabled,
-    }
+def _queue_json(q: Queue) -> dict[str, Any]:
+    from tessera.core.serialize import queue_json
+
+    return queue_json(q)
 
 
 @queue_app.command("list")
 def queue_list(
     include_disabled: bool = typer.Option(False, "--all", help="Include disabled queues."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the queues you can see."""
@@ -53,9 +53,14 @@ def queue_create(
     name: str = typer.Argument(..., help="Queue name."),
     description: str = typer.Option("", "--description", help="What the queue is for."),
     lifecycle: str = typer.Option("default", "--lifecycle", help="Lifecycle name."),
-    correspond_address: str = typer.Option(None, "--correspond-address", help="Address replies come from."),
-    comment_address: str = typer.Option(None, "--comment-address", help="Address comments come from."),
-    user: str = USER_OPTION,
+    correspond_address: str | None = typer.Option(
+        None, "--correspond-address", help="Address replies come from."
+    ),
+    comment_address: str | None = typer.Option(None, "--comment-address", help="Address comments come from."),
+    subject_tag: str | None = typer.Option(
+        None, "--subject-tag", help="The queue's own subject tag: its mail says [TAG #42] (RT's SubjectTag)."
+    ),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a queue (needs AdminQueue)."""
@@ -69,6 +74,7 @@ def queue_create(
             lifecycle=lifecycle,
             correspond_address=correspond_address,
             comment_address=comment_address,
+            subject_tag=subject_tag,
         )
         if as_json:
             print_json(_queue_json(q))
@@ -80,9 +86,11 @@ def queue_create(
 def queue_set(
     name: str = typer.Argument(..., help="Queue name."),
     assignments: list[str] = typer.Argument(
-        ..., help="FIELD=VALUE: name, description, correspond_address, comment_address, lifecycle, disabled."
+        ...,
+        help="FIELD=VALUE: name, description, correspond_address, comment_address, lifecycle, disabled,"
+        " subject_tag.",
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a queue's settings."""
@@ -98,7 +106,7 @@ def queue_set(
             echo(f"updated queue {q.name}")
 
 
-def _user_json(u) -> dict:  # type: ignore[no-untyped-def]
+def _user_json(u: User) -> dict[str, Any]:
     return {
         "id": u.id,
         "name": u.name,
@@ -111,8 +119,10 @@ def _user_json(u) -> dict:  # type: ignore[no-untyped-def]
 
 @user_app.command("list")
 def user_list(
-    privileged: bool = typer.Option(None, "--privileged/--unprivileged", help="Only agents / requestors."),
-    user: str = USER_OPTION,
+    privileged: bool | None = typer.Option(
+        None, "--privileged/--unprivileged", help="Only agents / requestors."
+    ),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List users."""
@@ -141,10 +151,10 @@ def user_list(
 @user_app.command("add")
 def user_add(
     name: str = typer.Argument(..., help="Login name."),
-    email: str = typer.Option(None, "--email", help="Email address."),
-    real_name: str = typer.Option(None, "--real-name", help="Full name."),
+    email: str | None = typer.Option(None, "--email", help="Email address."),
+    real_name: str | None = typer.Option(None, "--real-name", help="Full name."),
     unprivileged: bool = typer.Option(False, "--unprivileged", help="A requestor, not an agent."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a user: an agent by default (needs AdminUsers)."""
@@ -162,9 +172,9 @@ def user_add(
 def user_set(
     name: str = typer.Argument(..., help="User name or email."),
     assignments: list[str] = typer.Argument(
-        ..., help="FIELD=VALUE: name, email, real_name, privileged, disabled."
+        ..., help="FIELD=VALUE: name, email, real_name, privileged, disabled, notify_actor (yes|no|default)."
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a user."""
@@ -181,7 +191,7 @@ def user_set(
 
 
 @group_app.command("list")
-def group_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
+def group_list(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List groups and their members."""
     from tessera.core import users
 
@@ -210,7 +220,7 @@ def group_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
 def group_add(
     name: str = typer.Argument(..., help="Group name."),
     description: str = typer.Option("", "--description", help="What the group is for."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Create a group (needs AdminGroups)."""
     from tessera.core import users
@@ -225,7 +235,7 @@ def group_member(
     group: str = typer.Argument(..., help="Group name."),
     member: str = typer.Argument(..., help="User name or email."),
     remove: bool = typer.Option(False, "--remove", help="Remove instead of add."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Add a user to a group (or --remove)."""
     from tessera.core import users
@@ -242,8 +252,8 @@ def group_member(
 
 @right_app.command("list")
 def right_list(
-    queue: str = typer.Option(None, "--queue", "-q", help="Only grants that apply to this queue."),
-    user: str = USER_OPTION,
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Only grants that apply to this queue."),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List grants."""
@@ -263,8 +273,8 @@ def right_grant(
     to: str = typer.Argument(
         ..., help="user:NAME, group:NAME or role:Requestor|Cc|AdminCc|Owner|Everyone|Privileged."
     ),
-    queue: str = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
-    user: str = USER_OPTION,
+    queue: str | None = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
+    user: str | None = USER_OPTION,
 ) -> None:
     """Grant a right."""
     from tessera.core import grants
@@ -279,8 +289,8 @@ def right_grant(
 def right_revoke(
     right: str = typer.Argument(..., help="Right name."),
     to: str = typer.Argument(..., help="user:NAME, group:NAME or role:NAME."),
-    queue: str = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
-    user: str = USER_OPTION,
+    queue: str | None = typer.Option(None, "--queue", "-q", help="On this queue (default: globally)."),
+    user: str | None = USER_OPTION,
 ) -> None:
     """Revoke a right."""
     from tessera.core import grants
@@ -290,24 +300,16 @@ def right_revoke(
         echo(f"revoked {right} from {to}" if removed else f"{to} had no such grant")
 
 
-def _cf_json(cf, scopes: dict[int, str]) -> dict:  # type: ignore[no-untyped-def]
-    return {
-        "id": cf.id,
-        "name": cf.name,
-        "type": cf.type,
-        "multiple": cf.multiple,
-        "values": [o.value for o in cf.options],
-        "pattern": cf.pattern,
-        "queue_id": cf.queue_id,
-        "queue": scopes.get(cf.queue_id) if cf.queue_id is not None else None,
-        "description": cf.description,
-    }
+def _cf_json(cf: CustomField, scopes: dict[int, str]) -> dict[str, Any]:
+    from tessera.core.serialize import custom_field_json
+
+    return custom_field_json(cf, scopes)
 
 
 @cf_app.command("list")
 def cf_list(
-    queue: str = typer.Option(None, "--queue", "-q", help="Only fields that apply to this queue."),
-    user: str = USER_OPTION,
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Only fields that apply to this queue."),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List custom fields."""
@@ -338,11 +340,15 @@ def cf_create(
     name: str = typer.Argument(..., help="Field name."),
     type_: str = typer.Option("freeform", "--type", help="freeform, select, integer or date."),
     multiple: bool = typer.Option(False, "--multiple", help="Allow several values."),
-    value: list[str] = typer.Option(None, "--value", help="An allowed value of a select field (repeatable)."),
-    queue: str = typer.Option(None, "--queue", "-q", help="Only for this queue (default: global)."),
-    pattern: str = typer.Option(None, "--pattern", help="A regular expression every value must match."),
+    value: list[str] | None = typer.Option(
+        None, "--value", help="An allowed value of a select field (repeatable)."
+    ),
+    queue: str | None = typer.Option(None, "--queue", "-q", help="Only for this queue (default: global)."),
+    pattern: str | None = typer.Option(
+        None, "--pattern", help="A regular expression every value must match."
+    ),
     description: str = typer.Option("", "--description", help="What the field is for."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a custom field (needs AdminCustomField)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tessera.cli import state
-from tessera.cli.state import database, set_global_user  # noqa: F401 (commands import them from here)
+
+# (re-exported: commands import them from here)
+from tessera.cli.state import database as database
+from tessera.cli.state import set_global_user as set_global_user
 from tessera.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -86,3 +89,23 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
     echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in rows:
         echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@contextmanager
+def progress_bar(verb: str, total: int, log_as: str | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A bar for long work on standard error, only on a terminal (standard output stays the
+    command's one summary). Off a terminal, `log_as` names the work in a line per report instead."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn(verb), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("tickets", total=total)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+            if log_as and not console.is_terminal and total > done:
+                print(f"{log_as}: {done}/{total} tickets written", file=sys.stderr, flush=True)
+
+        yield report

@@ -10,35 +10,25 @@ import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table, warn
 from tessera.core.errors import InvalidInput, NotFound
-from tessera.core.lifecycle import CATEGORIES, CREATE_RIGHT, Lifecycle, LifecycleInvalid
+from tessera.core.lifecycles import grid
+from tessera.core.lifecycles.errors import LifecycleInvalid
+from tessera.core.lifecycles.model import Lifecycle
+from tessera.core.lifecycles.rules import CATEGORIES
 
 app = typer.Typer(help="Lifecycles: the status machine of each queue (list, show, export, apply).")
 
-NOT_ALLOWED = "."
-SAME = "-"
-
 
 @app.command("list")
-def lifecycle_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
+def lifecycle_list(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List lifecycles with their statuses by category and the queues using each."""
-    from tessera.core import lifecycle_store
+    from tessera.core.lifecycles import store as lifecycle_store
 
     with acting(user) as ctx:
         found = lifecycle_store.list_lifecycles(ctx)
         if as_json:
-            print_json(
-                [
-                    {
-                        "name": s.name,
-                        "initial": s.initial,
-                        "active": s.active,
-                        "inactive": s.inactive,
-                        "queues": s.queues,
-                        "updated": s.updated,
-                    }
-                    for s in found
-                ]
-            )
+            from tessera.core.serialize import lifecycle_summary_json
+
+            print_json([lifecycle_summary_json(s) for s in found])
             return
         table(
             [[s.name, *(", ".join(x) for x in (s.initial, s.active, s.inactive, s.queues))] for s in found],
@@ -46,35 +36,14 @@ def lifecycle_list(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None
         )
 
 
-def _right_codes(rights: list[str]) -> dict[str, str]:
-    """Short cell marks for rights, from their initials (M for ModifyTicket), unique by a digit."""
-    codes: dict[str, str] = {}
-    for right in rights:
-        base = "".join(c for c in right if c.isupper())[:1] or right[:1].upper()
-        code, n = base, 2
-        while code in codes.values() or code in (NOT_ALLOWED, SAME):
-            code, n = f"{base}{n}", n + 1
-        codes[right] = code
-    return codes
-
-
 def transition_grid(lifecycle: Lifecycle) -> tuple[list[str], list[list[str]], dict[str, str]]:
-    """Headers, rows and legend of the readable transitions table: one row per from status (and one
-    for creation), one column per to status, each allowed cell marked with the code of its right."""
-    statuses = list(lifecycle.statuses)
-    used = [CREATE_RIGHT, *lifecycle.rights_used()]
-    codes = _right_codes(list(dict.fromkeys(used)))
-    rows: list[list[str]] = []
-    for from_status in ["", *statuses]:
-        allowed = set(lifecycle.next_statuses(from_status))
-        cells = [
-            SAME
-            if to == from_status
-            else (codes[lifecycle.right_for(from_status, to)] if to in allowed else NOT_ALLOWED)
-            for to in statuses
-        ]
-        rows.append([lifecycle.display(from_status) if from_status else "(create)", *cells])
-    headers = ["FROM \\ TO", *(lifecycle.display(s) for s in statuses)]
+    """Headers, rows and codes of the transitions table (`core.lifecycles.grid`), as text."""
+    codes = grid.grid_codes(lifecycle)
+    rows = [
+        [lifecycle.display(from_status) if from_status else grid.CREATION_ROW, *cells]
+        for from_status, cells in grid.grid_cells(lifecycle, codes)
+    ]
+    headers = ["FROM \\ TO", *(lifecycle.display(s) for s in lifecycle.statuses)]
     return headers, rows, codes
 
 
@@ -102,11 +71,11 @@ def _show_json(lifecycle: Lifecycle, queues: list[str]) -> dict[str, Any]:
 @app.command("show")
 def lifecycle_show(
     name: str = typer.Argument(..., help="Lifecycle name."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a lifecycle: statuses by category, the transitions table with rights, actions, maps."""
-    from tessera.core import lifecycle_store
+    from tessera.core.lifecycles import store as lifecycle_store
 
     with acting(user) as ctx:
         lifecycle = lifecycle_store.get_lifecycle(ctx, name)
@@ -122,8 +91,7 @@ def lifecycle_show(
     echo()
     headers, rows, codes = transition_grid(lifecycle)
     table(rows, headers)
-    legend = ", ".join(f"{code} = {right}" for right, code in codes.items())
-    echo(f"({legend}; {NOT_ALLOWED} not allowed; {SAME} same status)")
+    echo(f"({grid.legend(codes)})")
     if lifecycle.actions:
         echo()
         table(
@@ -141,11 +109,11 @@ def lifecycle_show(
 @app.command("export")
 def lifecycle_export(
     name: str = typer.Argument(..., help="Lifecycle name."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Write the definition as JSON instead of YAML."),
 ) -> None:
     """Write a lifecycle's canonical definition (YAML) to standard output; apply takes it back."""
-    from tessera.core import lifecycle_store
+    from tessera.core.lifecycles import store as lifecycle_store
 
     with acting(user) as ctx:
         lifecycle = lifecycle_store.get_lifecycle(ctx, name)
@@ -171,13 +139,13 @@ def _read(source: str) -> str:
 @app.command("apply")
 def lifecycle_apply(
     source: str = typer.Argument(..., metavar="FILE", help="A YAML or JSON lifecycle file; - reads stdin."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or replace a lifecycle from a file: validated first, applied atomically (AdminLifecycles)."""
     text = _read(source)
     label = "stdin" if source == "-" else source
-    from tessera.core import lifecycle_store
+    from tessera.core.lifecycles import store as lifecycle_store
 
     with acting(user) as ctx:
         try:

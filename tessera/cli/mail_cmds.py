@@ -14,8 +14,7 @@ import time
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, database, echo, print_json, table
-
-EX_TEMPFAIL = 75
+from tessera.core.ids import display_id
 
 
 def _fail(code: int, message: str) -> None:
@@ -36,31 +35,61 @@ def _read_message(limit: int) -> bytes:
 
 def mailgate(
     queue: str = typer.Option(..., "--queue", "-q", help="Queue for new tickets (RT's --queue)."),
-    action: str = typer.Option("correspond", "--action", "-a", help="correspond or comment."),
+    action: str = typer.Option(
+        "correspond",
+        "--action",
+        "-a",
+        help="correspond or comment, chained with take or resolve (take-correspond, correspond-resolve).",
+    ),
+    extension: str | None = typer.Option(
+        None,
+        "--extension",
+        help="queue, action or ticket: taken from $EXTENSION, the MTA's plus-address (support+take@...).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read one RFC 5322 message on standard input and file it (for an MTA's pipe transport)."""
+    import os
+
     from tessera.core.db import translate_db_errors
-    from tessera.core.errors import TesseraError
-    from tessera.mail.gateway import Settings, deliver
+    from tessera.core.db_wait import Limits, deadline
+    from tessera.core.errors import DatabaseUnavailable, TesseraError
+    from tessera.mail.gateway import EX_TEMPFAIL, Settings, deliver, from_extension
 
     try:
+        queue, action, ticket = from_extension(extension, os.environ.get("EXTENSION"), queue, action)
         settings = Settings.from_env()
         raw = _read_message(settings.max_bytes)
-        db = database()
-        with db.session() as session:
-            # A lost or refused connection becomes DatabaseUnavailable: a temporary failure.
-            outcome = translate_db_errors(deliver)(session, raw, queue, action, settings)
+        # The whole delivery, connecting included, is bounded (TESSERA_DB_TIMEOUT): a frozen
+        # database is a temporary failure in time for the MTA, which gives a pipe about a minute.
+        with deadline(Limits.from_env().answer_s):
+            db = database()
+            with db.session() as session:
+                # A lost or refused connection becomes DatabaseUnavailable: a temporary failure.
+                outcome = translate_db_errors(deliver)(session, raw, queue, action, settings, ticket=ticket)
+    except DatabaseUnavailable as exc:
+        if exc.committed is True:  # the commit's answer was lost, but it was checked: filed
+            reason = " ".join(exc.message.split())
+            if as_json:
+                print_json({"action": "filed", "ticket": None, "reason": reason})
+            else:
+                echo(f"filed: {reason}")
+            return
+        _fail(EX_TEMPFAIL, f"temporary failure: {exc.message}")
+        return
     except TesseraError as exc:
         _fail(EX_TEMPFAIL, f"temporary failure: {exc.message}")
         return
     except Exception as exc:  # never a traceback, never a lost message: the MTA retries
-        _fail(EX_TEMPFAIL, f"temporary failure: internal error: {type(exc).__name__}: {exc}")
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        _fail(
+            EX_TEMPFAIL, f"temporary failure: internal error: {type(exc).__name__}: {text[0] if text else ''}"
+        )
         return
     if as_json:
         print_json(outcome.as_dict())  # exactly action, ticket, reason
     else:
-        target = f" TKT-{outcome.ticket:04d}" if outcome.ticket else ""
+        target = f" {display_id(outcome.ticket)}" if outcome.ticket else ""
         echo(f"{outcome.action}{target}: {outcome.reason}")
     if outcome.exit_code:
         _fail(outcome.exit_code, outcome.reason)
@@ -102,10 +131,12 @@ mail_app = typer.Typer(
 
 @mail_app.command("list")
 def mail_list(
-    queue: str = typer.Option(None, "--queue", "-q", help="Only mail that came in through this queue."),
-    action: str = typer.Option(None, "--action", help="create, correspond, comment or dropped."),
+    queue: str | None = typer.Option(
+        None, "--queue", "-q", help="Only mail that came in through this queue."
+    ),
+    action: str | None = typer.Option(None, "--action", help="create, correspond, comment or dropped."),
     limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Received messages, newest first, with the decision taken (needs AdminQueue on the queue)."""
@@ -124,7 +155,7 @@ def mail_list(
             str(r.id),
             r.received.strftime("%Y-%m-%d %H:%M"),
             r.queue or "",
-            r.action + (f" TKT-{r.ticket:04d}" if r.ticket else ""),
+            r.action + (f" {display_id(r.ticket)}" if r.ticket else ""),
             (r.sender or "")[:40],
             " ".join((r.reason or "").split())[:80],
         ]
@@ -137,7 +168,7 @@ def mail_list(
 def mail_show(
     inbound_id: int = typer.Argument(..., metavar="ID", help="Id from tessera mail list."),
     raw: bool = typer.Option(False, "--raw", help="Print the raw message as received, nothing else."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One received message: the decision, why, and (with --raw) the bytes as received."""
@@ -158,3 +189,61 @@ def mail_show(
         return
     for key, value in record.as_dict().items():
         echo(f"{key + ':':18} {'' if value is None else value}")
+
+
+# -- `tessera mail outbox|retry`: outgoing mail, recipient by recipient -----------------------------
+
+
+@mail_app.command("outbox")
+def mail_outbox(
+    failed: bool = typer.Option(False, "--failed", help="Only messages with a refused recipient."),
+    ticket: str | None = typer.Option(None, "--ticket", "-t", help="Only the mail of this ticket."),
+    limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Outgoing mail not yet delivered (queued, deferred, sending) or failed, each recipient's state
+    (needs AdminQueue on the ticket's queue)."""
+    from tessera.core.outgoing import list_outbox
+
+    with acting(user) as ctx:
+        messages = list_outbox(ctx, failed=failed, ticket=ticket, limit=limit)
+    if as_json:
+        print_json(messages)
+        return
+    if not messages:
+        echo("no failed mail you may see" if failed else "the outbox is empty (of mail you may see)")
+        return
+    rows: list[list[str]] = []
+    for m in messages:
+        subject = " ".join(str(m["subject"] or "").split())[:50]
+        where = display_id(m["ticket"]) if m["ticket"] else ""
+        for i, r in enumerate(m["recipients"]):
+            head = [str(m["id"]), where, m["state"], subject] if i == 0 else ["", "", "", ""]
+            said = r["state"]
+            if r["state"] == "deferred" and r.get("next_attempt"):
+                said += f" until {str(r['next_attempt'])[11:16]}"
+            reply = " ".join(str(r.get("reply") or "").split())[:80] if r["state"] != "accepted" else ""
+            rows.append([*head, r["address"], said, reply])
+    table(rows, ["id", "ticket", "message", "subject", "recipient", "state", "reply"])
+
+
+@mail_app.command("retry")
+def mail_retry(
+    outbox_id: int = typer.Argument(..., metavar="ID", help="Message id from tessera mail outbox."),
+    recipient: list[str] | None = typer.Option(
+        None, "--recipient", "-r", help="Only this refused recipient (repeatable; default: all refused)."
+    ),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Queue a message's refused recipients again (after their address was fixed); those who
+    accepted it are not sent it again."""
+    from tessera.core.outgoing import retry
+
+    with acting(user) as ctx:
+        done = retry(ctx, outbox_id, recipient)
+    if as_json:
+        print_json(done)
+        return
+    echo(f"message #{done['id']} queued again for {', '.join(done['requeued'])}")

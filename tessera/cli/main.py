@@ -16,9 +16,12 @@ import os
 import sys
 from collections.abc import Callable
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.core.errors import TesseraError
+
+if TYPE_CHECKING:
+    import typer  # imported by `_typer_app`, into this module's globals
 
 _app: Any = None
 
@@ -56,7 +59,7 @@ def _typer_app() -> Any:
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
-        user: str = typer.Option(
+        user: str | None = typer.Option(
             None, "--user", "-u", help="Act as this user (default: $TESSERA_USER, else your login name)."
         ),
     ) -> None:
@@ -76,6 +79,7 @@ def _cli(module: str) -> Any:
 def _ticket() -> None:
     ticket_cmds = _cli("ticket_cmds")
     ticket_cmds.app.command("preview")(_cli("preview_cmd").preview)
+    ticket_cmds.app.add_typer(_cli("reminder_cmds").app, name="reminder")
     _app.add_typer(ticket_cmds.app, name="ticket")
 
 
@@ -90,6 +94,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "cf": lambda: _app.add_typer(_cli("admin_cmds").cf_app, name="cf"),
     "lifecycle": lambda: _app.add_typer(_cli("lifecycle_cmds").app, name="lifecycle"),
     "demo": lambda: _app.command("demo")(_cli("demo_cmd").demo),
+    "import": lambda: _app.command("import")(_cli("import_cmd").import_),
     "search": lambda: _app.add_typer(_cli("search_cmds").app, name="search"),
     "scrip": lambda: _app.add_typer(_cli("scrip_cmds").app, name="scrip"),
     "worker": lambda: _app.command("worker")(_cli("worker_cmd").worker),
@@ -98,6 +103,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "lmtp": lambda: _app.command("lmtp")(_cli("mail_cmds").lmtp),
     "mail": lambda: _app.add_typer(_cli("mail_cmds").mail_app, name="mail"),
     "ssh-server": lambda: _app.command("ssh-server")(_cli("ssh_cmds").ssh_server),
+    "api": lambda: _app.command("api")(_cli("api_cmd").api),
 }
 _registered: set[str] = set()
 
@@ -175,7 +181,17 @@ def __getattr__(name: str) -> Any:
 
 def run() -> None:
     """Entry point: every failure a person can cause is one line on stderr and a non-zero exit."""
+    if not (sys.warnoptions or os.environ.get("TESSERA_DEBUG")):
+        # A library's warning is for its developers, not for a user of this program; -W or
+        # TESSERA_DEBUG=1 brings them back.
+        import warnings
+
+        warnings.simplefilter("ignore")
     args = sys.argv[1:]
+    undecodable = _not_utf8(args)
+    if undecodable:
+        sys.stderr.write(f"tessera: {undecodable}\n")
+        sys.exit(5)  # as any other invalid input
     plain = _plain_tui(args)
     if plain is not None and plain[1]["keys"]:
         plain = None  # `tessera tui --keys` prints a table: the CLI's work, typer and all
@@ -183,13 +199,11 @@ def run() -> None:
         gc.disable()  # until the first page is on screen (TesseraApp turns it back on): ~15% faster
     elif plain is None:
         _register(_commands_for(args))
-    from tessera.cli import state
-
-    state.run_scrips = True  # every change made through this program runs the scrips
     try:
         if plain is None:
             _invoke(_app)
         else:  # as `main` and the tui command would, given these options, without typer
+            from tessera.cli import state
             from tessera.cli.tui_launch import open_tui
 
             state.set_global_user(plain[0])
@@ -203,12 +217,37 @@ def run() -> None:
         sys.stderr.write("tessera: interrupted\n")
         sys.exit(130)
     except Exception as exc:
+        from tessera.core.db_faults import database_error
+
+        error = database_error(exc)  # lost or frozen mid-command: one line, and whether it committed
+        if error is not None:
+            sys.stderr.write(f"tessera: {' '.join(error.message.split())}\n")
+            sys.exit(error.exit_code)
         if os.environ.get("TESSERA_DEBUG"):
             raise
-        sys.stderr.write(
-            f"tessera: internal error: {type(exc).__name__}: {exc} (set TESSERA_DEBUG=1 for a traceback)\n"
-        )
+        what = f"{type(exc).__name__}: {_one_line(exc)}"
+        sys.stderr.write(f"tessera: internal error: {what} (set TESSERA_DEBUG=1 for a traceback)\n")
         sys.exit(70)
+
+
+def _not_utf8(args: list[str]) -> str | None:
+    """Why an argument cannot be used, if one holds bytes that are not UTF-8 (Python hands them
+    over as lone surrogates, which no database text, terminal or mail header can carry)."""
+    for index, arg in enumerate(args, 1):
+        for column, ch in enumerate(arg, 1):
+            if "\udc80" <= ch <= "\udcff":  # surrogateescape: byte 0x80-0xff
+                byte = ord(ch) - 0xDC00
+                return f"argument {index} is not UTF-8: byte 0x{byte:02x} at column {column}"
+            if "\ud800" <= ch <= "\udfff":
+                return f"argument {index} is not UTF-8 at column {column}"
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error's text on one line; a database library's wrapped error by its own
+    first line (without the statement, the parameters and the library's web page)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _invoke(app: Any) -> None:

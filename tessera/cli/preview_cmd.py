@@ -12,7 +12,7 @@ def preview(
     assignments: list[str] = typer.Argument(
         ..., help="FIELD=VALUE as for `tessera ticket set`: status, owner, queue, priority, cf.NAME, ..."
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Dry-run a change: which scrips fire and why, the mail they would send, the fields they change."""

@@ -14,9 +14,9 @@ app = typer.Typer(help="Scrips: automation on every ticket change (condition + a
 
 
 @app.command("list")
-def list_(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
+def list_(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List scrips in the order they run."""
-    from tessera.scrips.manage import list_scrips
+    from tessera.scrips.catalog_file import list_scrips
 
     with acting(user) as ctx:
         rows = list_scrips(ctx)
@@ -47,11 +47,11 @@ def list_(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show(
     scrip_id: int = typer.Argument(..., help="Scrip id."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one scrip and the template it uses."""
-    from tessera.scrips.manage import show_scrip
+    from tessera.scrips.catalog_file import show_scrip
 
     with acting(user) as ctx:
         data = show_scrip(ctx, scrip_id)
@@ -68,13 +68,13 @@ def show(
 
 @app.command("export")
 def export(
-    output: Path = typer.Option(
+    output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file instead of standard output."
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Export every scrip and template as YAML (apply it back with `tessera scrip apply`)."""
-    from tessera.scrips.manage import export_yaml
+    from tessera.scrips.catalog_file import export_yaml
 
     with acting(user) as ctx:
         text = export_yaml(ctx)
@@ -87,11 +87,11 @@ def export(
 @app.command("apply")
 def apply(
     file: str = typer.Argument(..., help="YAML file ('-' reads standard input)."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or update the scrips and templates a YAML file lists (all or nothing)."""
-    from tessera.scrips.manage import apply_file
+    from tessera.scrips.catalog_file import apply_file
 
     if file == "-":
         text = sys.stdin.read()
@@ -116,14 +116,14 @@ def apply(
 def test(
     scrip_id: int = typer.Argument(..., help="Scrip id."),
     ticket: str = typer.Argument(..., help="Ticket id (42 or TKT-0042)."),
-    transaction: int = typer.Option(
+    transaction: int | None = typer.Option(
         None, "--transaction", "-t", help="Transaction id (default: the ticket's latest)."
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Dry-run one scrip on a ticket's transaction: would it fire, and what would it do?"""
-    from tessera.scrips.manage import test_on_ticket
+    from tessera.scrips.preview import test_on_ticket
 
     with acting(user) as ctx:
         result = test_on_ticket(ctx, scrip_id, ticket, transaction)
@@ -149,10 +149,10 @@ def test(
 
 @app.command("log")
 def log(
-    scrip_id: int = typer.Argument(None, help="Only this scrip."),
-    ticket: str = typer.Option(None, "--ticket", help="Only this ticket."),
+    scrip_id: int | None = typer.Argument(None, help="Only this scrip."),
+    ticket: str | None = typer.Option(None, "--ticket", help="Only this ticket."),
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many entries, newest first."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The trace: every scrip considered for a transaction and what became of it."""
@@ -182,3 +182,16 @@ def log(
         ],
         ["RUN", "WHEN", "TICKET", "TXN", "SCRIP", "OUTCOME", "SCRIP / REASON"],
     )
+
+
+@app.command("secret")
+def secret(
+    scrip_id: int = typer.Argument(..., help="A webhook scrip's id."),
+    rotate: bool = typer.Option(False, "--rotate", help="Make a new secret (the old one stops working)."),
+    user: str = USER_OPTION,
+) -> None:
+    """Print a webhook scrip's signing secret, for its receiver to check `Tessera-Signature`."""
+    from tessera.scrips.editing import webhook_secret
+
+    with acting(user) as ctx:
+        echo(webhook_secret(ctx, scrip_id, rotate=rotate))

@@ -66,7 +66,7 @@ def query(
     limit: int = LIMIT_OPTION,
     offset: int = typer.Option(0, "--offset", help="Skip this many tickets (paging)."),
     count: bool = typer.Option(False, "--count", help="Print only how many tickets match."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a TicketSQL query."""
@@ -89,7 +89,7 @@ def save(
     text: str = typer.Argument(..., help=QUERY_HELP),
     order_by: list[str] = ORDER_OPTION,
     shared: bool = typer.Option(False, "--shared", help="Share with every agent (default: yours only)."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Save a search (checked first); saving under an existing name replaces it."""
     from tessera.core.search import service
@@ -100,7 +100,7 @@ def save(
 
 
 @app.command("list")
-def list_(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
+def list_(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List your saved searches and the shared ones."""
     from tessera.core.search import service
 
@@ -124,7 +124,7 @@ def list_(user: str = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
 def run_saved(
     name: str = typer.Argument(..., help="Name of the saved search."),
     limit: int = LIMIT_OPTION,
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a saved search."""
@@ -139,7 +139,7 @@ def run_saved(
 def delete(
     name: str = typer.Argument(..., help="Name of your saved search."),
     shared: bool = typer.Option(False, "--shared", help="Delete the shared search of that name (agents)."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Delete one of your saved searches (or, with --shared, a shared one)."""
     from tessera.core.search import service

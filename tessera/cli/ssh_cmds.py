@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table, warn
+
+if TYPE_CHECKING:
+    from tessera.core.models import SshKey
 
 # Core and the SSH server are imported inside each command, so the CLI starts without them.
 
 key_app = typer.Typer(help="SSH public keys: who may log in to `tessera ssh-server`, as whom.")
 
 
-def _key_json(key, user) -> dict:  # type: ignore[no-untyped-def]
+def _key_json(key: SshKey, user_name: str) -> dict[str, Any]:
     return {
         "id": key.id,
-        "user": user.name,
+        "user": user_name,
         "fingerprint": key.fingerprint,
         "type": key.key_type,
         "comment": key.comment,
@@ -42,7 +46,7 @@ def _read_key_file(path: str) -> tuple[str, str]:
 def key_add(
     name: str = typer.Argument(..., help="The Tessera user the key logs in as."),
     file: str = typer.Argument(..., help="The public key file (e.g. ~/.ssh/id_ed25519.pub), or - for stdin."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a user's SSH public key (needs AdminUsers, except for your own keys)."""
@@ -53,11 +57,12 @@ def key_add(
     with acting(user) as ctx:
         key = sshkeys.add_key(ctx, name, text, source=source)
         owner = ctx.session.get(User, key.user_id)
+        owner_name = owner.name if owner else name
         if as_json:
-            print_json(_key_json(key, owner))
+            print_json(_key_json(key, owner_name))
         else:
             comment = f" ({key.comment})" if key.comment else ""
-            echo(f"added {key.key_type} key {key.fingerprint}{comment} for {owner.name if owner else name}")
+            echo(f"added {key.key_type} key {key.fingerprint}{comment} for {owner_name}")
         if owner is not None and (owner.disabled or not owner.privileged):
             why = "is disabled" if owner.disabled else "is not privileged (an agent)"
             warn(f"{owner.name} {why}: `tessera ssh-server` refuses this key until that changes")
@@ -65,8 +70,8 @@ def key_add(
 
 @key_app.command("list")
 def key_list(
-    name: str = typer.Argument(None, help="Only this user's keys (default: every key you may see)."),
-    user: str = USER_OPTION,
+    name: str | None = typer.Argument(None, help="Only this user's keys (default: every key you may see)."),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List SSH keys: everyone's for admins, else your own."""
@@ -75,7 +80,7 @@ def key_list(
     with acting(user) as ctx:
         found = sshkeys.list_keys(ctx, name)
         if as_json:
-            print_json([_key_json(k, u) for k, u in found])
+            print_json([_key_json(k, u.name) for k, u in found])
             return
         if not found:
             echo(
@@ -108,7 +113,7 @@ def key_remove(
         help="Which key: its fingerprint as `user key list` prints it (SHA256:..., the prefix may be "
         "left out), or the public key file itself (e.g. ~/.ssh/id_ed25519.pub).",
     ),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Remove one of a user's SSH keys, named by fingerprint or by its .pub file: it no longer
     logs in (sessions already open are not ended). Needs AdminUsers, except for your own keys."""
@@ -137,13 +142,13 @@ def _fingerprint_of_argument(key: str) -> str:
 def ssh_server(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every one)."),
     port: int = typer.Option(2222, "--port", "-p", help="Port to listen on."),
-    idle_timeout: str = typer.Option(
+    idle_timeout: str | None = typer.Option(
         None,
         "--idle-timeout",
         help="Hang up a session after this long without input: seconds, or e.g. 30m, 1h; 0 = never "
         "(default: $TESSERA_SSH_IDLE_TIMEOUT, else 30m).",
     ),
-    max_sessions: str = typer.Option(
+    max_sessions: str | None = typer.Option(
         None,
         "--max-sessions",
         help="Open sessions allowed per user; 0 = no limit (default: $TESSERA_SSH_MAX_SESSIONS, else 4).",
@@ -156,7 +161,8 @@ def ssh_server(
     from tessera.cli import common
     from tessera.core import config
     from tessera.core.errors import InvalidInput
-    from tessera.ssh.server import ServerSettings, configure_logging, log, serve
+    from tessera.ssh.server import configure_logging, log, serve
+    from tessera.ssh.settings import ServerSettings
 
     if not 0 <= port <= 65535:
         raise InvalidInput(f"--port must be between 0 and 65535, not {port}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
@@ -60,6 +61,12 @@ def _print_ticket(data: dict[str, Any]) -> None:
             echo(f"  {kind.replace('_', ' ')}: {', '.join(ids)}")
     if data["merged_from"]:
         echo(f"  merged from: {', '.join(data['merged_from'])}")
+    for reminder in data.get("reminders") or []:
+        due = f"  due {_when(reminder['due'])}" if reminder["due"] else ""
+        echo(
+            f"  reminder #{reminder['id']} [{reminder['status']}] {reminder['subject']}"
+            f" (owner {reminder['owner'] or 'Nobody'}{due})"
+        )
     for txn in data.get("history", []):
         line = f"  [{_when(txn['created'])}] {txn['actor'] or 'system'}: {txn['type']}"
         if txn["field"] and txn["field"] != txn["type"]:
@@ -74,6 +81,27 @@ def _print_ticket(data: dict[str, Any]) -> None:
         if message and message.get("attachments"):
             for part in message["attachments"]:
                 echo(f"      [attachment] {part['filename']} ({part['content_type']}, {part['size']} bytes)")
+        if txn["type"] in ("Forward Transaction", "Forward Ticket"):
+            sent = txn.get("data") or {}
+            people = [*sent.get("to", []), *sent.get("cc", []), *sent.get("bcc", [])]
+            echo(f"      forwarded to {', '.join(people)}")
+        if txn["type"] == "DeliveryFailed":
+            for refused in (txn.get("data") or {}).get("refused") or []:
+                echo(f"      !! not delivered to {refused['address']}: {refused.get('reply') or 'refused'}")
+        for mail in txn.get("outgoing") or []:
+            echo(f"      mail #{mail['id']} {mail['state']}: {mail['subject'] or '(no subject)'}")
+            for rcpt in mail["recipients"]:
+                echo(f"        {rcpt['address']}  {_recipient_state(rcpt)}")
+
+
+def _recipient_state(rcpt: dict[str, Any]) -> str:
+    """accepted; refused: 550 ...; deferred (attempt 2, next 12:34 UTC): 451 ...; queued."""
+    state = str(rcpt["state"])
+    if state == "deferred" and rcpt.get("next_attempt"):
+        state += f" (attempt {rcpt['attempts']}, next {_when(rcpt['next_attempt'])})"
+    if state != "accepted" and rcpt.get("reply"):
+        state += f": {rcpt['reply']}"
+    return state
 
 
 def _custom_fields(pairs: list[str] | None) -> dict[str, str | list[str]]:
@@ -95,20 +123,24 @@ def _custom_fields(pairs: list[str] | None) -> dict[str, str | list[str]]:
 def create(
     queue: str = typer.Option(..., "--queue", "-q", help="Queue name."),
     subject: str = typer.Option(..., "--subject", "-s", help="Subject line."),
-    requestor: list[str] = typer.Option(
+    requestor: list[str] | None = typer.Option(
         None, "--requestor", "-r", help="Requestor: email or user name (repeatable)."
     ),
-    cc: list[str] = typer.Option(None, "--cc", help="Cc: email or user name (repeatable)."),
-    admincc: list[str] = typer.Option(None, "--admincc", help="AdminCc: email or user name (repeatable)."),
-    body: str = typer.Option(None, "--body", "-b", help="First message; '-' reads standard input."),
+    cc: list[str] | None = typer.Option(None, "--cc", help="Cc: email or user name (repeatable)."),
+    admincc: list[str] | None = typer.Option(
+        None, "--admincc", help="AdminCc: email or user name (repeatable)."
+    ),
+    body: str | None = typer.Option(None, "--body", "-b", help="First message; '-' reads standard input."),
     # Read as text so a bad number is a one-line error like every other field's.
-    priority: str = typer.Option(None, "--priority", help="Priority (a whole number)."),
-    owner: str = typer.Option(None, "--owner", help="Owner's user name."),
-    status: str = typer.Option(None, "--status", help="Initial status (default: the lifecycle's on_create)."),
-    due: str = typer.Option(None, "--due", help="Due date: 2026-12-01, tomorrow, in 3 days."),
-    cf: list[str] = typer.Option(None, "--cf", help="Custom field NAME=VALUE (repeatable)."),
-    attach: list[Path] = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
-    user: str = USER_OPTION,
+    priority: str | None = typer.Option(None, "--priority", help="Priority (a whole number)."),
+    owner: str | None = typer.Option(None, "--owner", help="Owner's user name."),
+    status: str | None = typer.Option(
+        None, "--status", help="Initial status (default: the lifecycle's on_create)."
+    ),
+    due: str | None = typer.Option(None, "--due", help="Due date: 2026-12-01, tomorrow, in 3 days."),
+    cf: list[str] | None = typer.Option(None, "--cf", help="Custom field NAME=VALUE (repeatable)."),
+    attach: list[Path] | None = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a ticket."""
@@ -146,7 +178,7 @@ def create(
 def show(
     ticket: str = typer.Argument(..., help="Ticket id: 42 or TKT-0042."),
     with_history: bool = typer.Option(False, "--history", help="Include the full history."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a ticket (with --history, every transaction and message)."""
@@ -154,7 +186,14 @@ def show(
         _show(ctx, ticket, as_json, with_history)
 
 
-def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> MessageIn:
+def _message(
+    body: str | None,
+    attach: list[Path] | None,
+    time_taken: int,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    squelch: list[str] | None = None,
+) -> MessageIn:
     from pydantic import ValidationError
 
     from tessera.core.schemas import MessageIn, pydantic_message
@@ -162,7 +201,14 @@ def _message(body: str | None, attach: list[Path] | None, time_taken: int) -> Me
     if body is None and not attach:
         raise InvalidInput("no message: give it with --body TEXT, or --body - to read standard input")
     try:
-        return MessageIn(body=read_body(body), attachments=read_attachments(attach), time_taken=time_taken)
+        return MessageIn(
+            body=read_body(body),
+            attachments=read_attachments(attach),
+            time_taken=time_taken,
+            cc=cc or [],
+            bcc=bcc or [],
+            squelch=squelch or [],
+        )
     except ValidationError as exc:
         raise InvalidInput(pydantic_message(exc)) from None
 
@@ -171,6 +217,16 @@ BODY_OPTION = typer.Option(None, "--body", "-b", help="Message text; '-' reads s
 ATTACH_OPTION = typer.Option(None, "--attach", help="Attach a file (repeatable).")
 TIME_OPTION = typer.Option(0, "--time-taken", help="Minutes worked, added to time worked.")
 VERSION_OPTION = typer.Option(None, "--if-version", help="Refuse if the ticket changed since this version.")
+ONCE_CC_OPTION = typer.Option(None, "--cc", help="Also send this message to ADDRESS, once (repeatable).")
+ONCE_BCC_OPTION = typer.Option(
+    None, "--bcc", help="Also send this message to ADDRESS in Bcc, once (repeatable)."
+)
+SQUELCH_OPTION = typer.Option(
+    None, "--squelch", help="Send this message's notifications not to ADDRESS (repeatable)."
+)
+FORCE_OPTION = typer.Option(
+    False, "--force", help="Resolve past unresolved dependencies (needs the ForceStatus right)."
+)
 
 
 def _post(
@@ -182,13 +238,17 @@ def _post(
     version: int | None,
     user: str | None,
     as_json: bool,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    squelch: list[str] | None = None,
 ) -> None:
     """A reply or a comment: the same input, a different core operation."""
     from tessera.core import tickets
 
     operation, verb = (tickets.correspond, "replied") if kind == "reply" else (tickets.comment, "commented")
+    message = _message(body, attach, time_taken, cc, bcc, squelch)
     with acting(user) as ctx:
-        txn = operation(ctx, ticket, _message(body, attach, time_taken), expected_version=version)
+        txn = operation(ctx, ticket, message, expected_version=version)
         shown = tickets.get_ticket(ctx, ticket).display_id
         _done(ctx, ticket, as_json, f"{verb} on {shown} (transaction {txn.id})")
 
@@ -196,29 +256,69 @@ def _post(
 @app.command("reply")
 def reply(
     ticket: str = typer.Argument(..., help="Ticket id."),
-    body: str = BODY_OPTION,
-    attach: list[Path] = ATTACH_OPTION,
+    body: str | None = BODY_OPTION,
+    attach: list[Path] | None = ATTACH_OPTION,
     time_taken: int = TIME_OPTION,
-    version: int = VERSION_OPTION,
-    user: str = USER_OPTION,
+    version: int | None = VERSION_OPTION,
+    cc: list[str] | None = ONCE_CC_OPTION,
+    bcc: list[str] | None = ONCE_BCC_OPTION,
+    squelch: list[str] | None = SQUELCH_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Reply to the requestors (correspondence)."""
-    _post("reply", ticket, body, attach, time_taken, version, user, as_json)
+    _post("reply", ticket, body, attach, time_taken, version, user, as_json, cc, bcc, squelch)
 
 
 @app.command("comment")
 def comment(
     ticket: str = typer.Argument(..., help="Ticket id."),
-    body: str = BODY_OPTION,
-    attach: list[Path] = ATTACH_OPTION,
+    body: str | None = BODY_OPTION,
+    attach: list[Path] | None = ATTACH_OPTION,
     time_taken: int = TIME_OPTION,
-    version: int = VERSION_OPTION,
-    user: str = USER_OPTION,
+    version: int | None = VERSION_OPTION,
+    cc: list[str] | None = ONCE_CC_OPTION,
+    bcc: list[str] | None = ONCE_BCC_OPTION,
+    squelch: list[str] | None = SQUELCH_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a private comment (staff only)."""
-    _post("comment", ticket, body, attach, time_taken, version, user, as_json)
+    _post("comment", ticket, body, attach, time_taken, version, user, as_json, cc, bcc, squelch)
+
+
+@app.command("forward")
+def forward(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    to: list[str] = typer.Option(..., "--to", help="Forward to ADDRESS (repeatable)."),
+    transaction: int | None = typer.Option(
+        None, "--transaction", help="The message to forward (a transaction id); without it, the whole ticket."
+    ),
+    body: str | None = typer.Option(
+        None, "--body", "-b", help="A note above what is forwarded; '-' reads standard input."
+    ),
+    cc: list[str] | None = typer.Option(None, "--cc", help="Copy the forward to ADDRESS (repeatable)."),
+    bcc: list[str] | None = typer.Option(None, "--bcc", help="Bcc the forward to ADDRESS (repeatable)."),
+    version: int | None = VERSION_OPTION,
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Forward a message of the ticket, or the whole ticket, to people outside it (RT's Forward)."""
+    from pydantic import ValidationError
+
+    from tessera.core import tickets
+    from tessera.core.forwarding import forward as forward_ticket
+    from tessera.core.schemas import ForwardIn, pydantic_message
+
+    try:
+        data = ForwardIn(to=to, cc=cc or [], bcc=bcc or [], body=read_body(body), transaction=transaction)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
+    with acting(user) as ctx:
+        txn = forward_ticket(ctx, ticket, data, expected_version=version)
+        shown = tickets.get_ticket(ctx, ticket).display_id
+        what = f"message #{transaction} of {shown}" if transaction is not None else shown
+        _done(ctx, ticket, as_json, f"forwarded {what} to {', '.join(data.to)} (transaction {txn.id})")
 
 
 def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
@@ -232,10 +332,13 @@ def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
 def set_(
     ticket: str = typer.Argument(..., help="Ticket id."),
     assignments: list[str] = typer.Argument(
-        ..., help="FIELD=VALUE: status, owner, queue, subject, priority, due, starts, time_worked, cf.NAME."
+        ...,
+        help="FIELD=VALUE: status, owner, queue, subject, priority, due, starts, time_worked, cf.NAME;"
+        " numbers also FIELD+=N and FIELD-=N (added under the ticket's lock: safe to run at once).",
     ),
-    version: int = VERSION_OPTION,
-    user: str = USER_OPTION,
+    version: int | None = VERSION_OPTION,
+    force: bool = FORCE_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change fields, all at once or none (status obeys the queue's lifecycle)."""
@@ -243,7 +346,7 @@ def set_(
 
     changes = tickets.parse_assignments(assignments)
     with acting(user) as ctx:
-        txns = tickets.set_fields(ctx, ticket, changes, expected_version=version)
+        txns = tickets.set_fields(ctx, ticket, changes, expected_version=version, force=force)
         if as_json:
             _show(ctx, ticket, True)
             return
@@ -254,16 +357,56 @@ def set_(
             echo(f"{shown}: {txn.field or txn.type} {txn.old_value or ''} -> {txn.new_value or ''}".rstrip())
 
 
-def _owner_command(fn_name: str, verb: str):  # type: ignore[no-untyped-def]
+@app.command("action")
+def action(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    name: str = typer.Argument(..., help="The lifecycle action's label (Resolve, Stall, Re-open...)."),
+    body: str | None = BODY_OPTION,
+    attach: list[Path] | None = ATTACH_OPTION,
+    time_taken: int = TIME_OPTION,
+    as_reply: bool = typer.Option(False, "--reply", help="Send the message as a reply."),
+    as_comment: bool = typer.Option(False, "--comment", help="Record the message as a comment."),
+    force: bool = FORCE_OPTION,
+    version: int | None = VERSION_OPTION,
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run a lifecycle action: its message (the action's update: a reply or a comment) and its
+    status change, in one transaction, as RT's action menu does."""
+    from tessera.core.lifecycle_actions import run_action
+
+    if as_reply and as_comment:
+        raise InvalidInput("give --reply or --comment, not both")
+    update: Literal["reply", "comment"] | None = "reply" if as_reply else "comment" if as_comment else None
+    message = _message(body, attach, time_taken) if body is not None or attach else None
+    with acting(user) as ctx:
+        done = run_action(ctx, ticket, name, message, update=update, force=force, expected_version=version)
+        if as_json:
+            _show(ctx, ticket, True)
+            return
+        shown = done.ticket.display_id
+        if done.message is not None:
+            echo(f"{shown}: {done.message.type.lower()} recorded (transaction {done.message.id})")
+        if done.status is not None:
+            echo(f"{shown}: {done.action.label}: status {done.status.old_value} -> {done.status.new_value}")
+        else:
+            echo(f"{shown}: {done.action.label}: already {done.action.to}")
+
+
+def _owner_command(fn_name: str, verb: str) -> Callable[..., None]:
     def command(
         ticket: str = typer.Argument(..., help="Ticket id."),
-        user: str = USER_OPTION,
+        user: str | None = USER_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         from tessera.core import ownership, tickets
+        from tessera.core.errors import InvalidInput
 
         with acting(user) as ctx:
-            getattr(ownership, fn_name)(ctx, ticket)
+            try:
+                getattr(ownership, fn_name)(ctx, ticket)
+            except ownership.OwnedBySomeoneElse as exc:  # e.g. the loser of a race to take it
+                raise InvalidInput(f"{exc.message}: tessera ticket steal {exc.display_id}") from None
             _done(ctx, ticket, as_json, f"{verb} {tickets.get_ticket(ctx, ticket).display_id}")
 
     command.__doc__ = {
@@ -283,7 +426,7 @@ app.command("untake")(_owner_command("untake", "released"))
 def give(
     ticket: str = typer.Argument(..., help="Ticket id."),
     to: str = typer.Argument(..., help="User name, or Nobody."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Give a ticket to someone (RT's rules decide whether you may)."""
@@ -304,7 +447,7 @@ def watcher_add(
     ticket: str = typer.Argument(..., help="Ticket id."),
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
     who: str = typer.Argument(..., help="User name or email address."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add a watcher (an unknown address becomes a new requestor-type user)."""
@@ -326,7 +469,7 @@ def watcher_remove(
     ticket: str = typer.Argument(..., help="Ticket id."),
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
     who: str = typer.Argument(..., help="User name or email address."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a watcher."""
@@ -344,7 +487,7 @@ def link(
         ..., help="DependsOn, DependedOnBy, RefersTo, ReferredToBy, MemberOf, HasMember."
     ),
     other: str = typer.Argument(..., help="The other ticket's id."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Link two tickets (recorded on both)."""
@@ -360,7 +503,7 @@ def unlink(
     ticket: str = typer.Argument(..., help="Ticket id."),
     kind: str = typer.Argument(..., help="The link type."),
     other: str = typer.Argument(..., help="The other ticket's id."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove a link between two tickets."""
@@ -375,7 +518,7 @@ def unlink(
 def merge(
     ticket: str = typer.Argument(..., help="The ticket to merge away."),
     into: str = typer.Argument(..., help="The ticket that survives."),
-    user: str = USER_OPTION,
+    user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Merge a ticket into another: history and watchers move; the old id resolves to the survivor."""
@@ -384,3 +527,22 @@ def merge(
     with acting(user) as ctx:
         links.merge(ctx, ticket, into)
         _done(ctx, into, as_json, f"merged {ticket} into {into}")
+
+
+@app.command("bookmark")
+def bookmark(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    remove: bool = typer.Option(False, "--remove", help="Remove your bookmark instead."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Bookmark a ticket for yourself (RT's bookmarks; find them with id = '__Bookmarked__')."""
+    from tessera.core.bookmarks import set_bookmark
+    from tessera.core.ids import display_id
+
+    with acting(user) as ctx:
+        ticket_id, marked = set_bookmark(ctx, ticket, not remove)
+    if as_json:
+        print_json({"id": ticket_id, "display_id": display_id(ticket_id), "bookmarked": marked})
+    else:
+        echo(f"{'bookmarked' if marked else 'removed the bookmark of'} {display_id(ticket_id)}")

@@ -14,7 +14,7 @@ KEYS_OPTION = typer.Option(
 )
 
 
-def tui(user: str = USER_OPTION, theme: str = THEME_OPTION, keys: bool = KEYS_OPTION) -> None:
+def tui(user: str | None = USER_OPTION, theme: str | None = THEME_OPTION, keys: bool = KEYS_OPTION) -> None:
     """Open the keyboard-first TUI: queues, ticket details and history (the default command)."""
     from tessera.cli.tui_launch import open_tui
 

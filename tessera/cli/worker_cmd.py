@@ -13,7 +13,7 @@ def worker(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Deliver queued mail by SMTP (TESSERA_SMTP_HOST/PORT/USER/PASSWORD/TLS), retrying with backoff."""
-    from tessera.mail.delivery import SmtpSettings, deliver_due, pending_count, run_worker
+    from tessera.mail.delivery import RunResult, SmtpSettings, deliver_due, pending_count, run_worker
 
     settings = SmtpSettings.from_env()
     db = database()
@@ -29,7 +29,7 @@ def worker(
             )
         return
 
-    def report(result) -> None:  # type: ignore[no-untyped-def]
+    def report(result: RunResult) -> None:
         echo(f"sent {result.sent}, failed {result.failed}, retrying {result.retried}")
 
     run_worker(db, settings, poll=poll, report=report)

@@ -1,4 +1,5 @@
-"""First-run data: shipped lifecycles, and a superuser so a fresh install is usable at once.
+"""First-run data: shipped lifecycles, and a superuser so a fresh install is usable at once; a new
+desk also ships RT's `General` queue, so the examples that name it work from the first command.
 
 `is_bootstrapped` answers "would bootstrap change anything?" in one query and without importing
 the lifecycle validator (pydantic) or the scrip defaults, so a start on a set-up desk skips both.
@@ -12,17 +13,22 @@ from sqlalchemy.orm import Session
 from tessera.core.config import login_name
 from tessera.core.db import Database, open_database
 from tessera.core.errors import SchemaOutOfDate
-from tessera.core.models import Grant, User
+from tessera.core.models import Grant, Queue, User
 from tessera.core.schema_version import BOOTSTRAPPED_SQL, BUILTIN_LIFECYCLES, bootstrapped
 
 _BOOTSTRAP_LOCK_KEY = 0x7E55E8B
+# RT's initialdata: the one queue a new desk has (rights are not granted: see the empty state).
+GENERAL_QUEUE = "General"
+GENERAL_DESCRIPTION = "The default queue"
 
 
-def bootstrap(session: Session, login: str | None = None) -> User | None:
-    """Idempotent. On a desk with no users, the OS login becomes its first superuser (returned).
+def bootstrap(session: Session, login: str | None = None, *, general: bool = False) -> User | None:
+    """Idempotent. On a desk with no users, the OS login becomes its first superuser (returned),
+    and with `general` (a real first run: `bootstrap_database`) the desk gets RT's General queue,
+    once: deleted or renamed later, it is not made again.
 
     Serialised by an advisory lock: processes starting together on a new desk seed it once."""
-    from tessera.core.statuses import ensure_builtin_lifecycles
+    from tessera.core.lifecycles.desk import ensure_builtin_lifecycles
 
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BOOTSTRAP_LOCK_KEY})
     ensure_builtin_lifecycles(session)
@@ -32,7 +38,9 @@ def bootstrap(session: Session, login: str | None = None) -> User | None:
         session.add(created)
         session.flush()
         session.add(Grant(right_name="SuperUser", principal_kind="user", user_id=created.id))
-    from tessera.scrips.defaults import seed_defaults  # RT's default scrips and templates, once
+        if general and session.scalar(select(func.count()).select_from(Queue)) == 0:
+            session.add(Queue(name=GENERAL_QUEUE, description=GENERAL_DESCRIPTION, lifecycle="default"))
+    from tessera.core.default_scrips import seed_defaults  # RT's default scrips and templates, once
 
     seed_defaults(session)
     session.commit()
@@ -41,7 +49,7 @@ def bootstrap(session: Session, login: str | None = None) -> User | None:
 
 def bootstrap_database(db: Database) -> User | None:
     with db.session() as session:
-        return bootstrap(session)
+        return bootstrap(session, general=True)
 
 
 def is_bootstrapped(db: Database) -> bool:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 DATABASE_URL_ENV = "TESSERA_DATABASE_URL"
 DATA_DIR_ENV = "TESSERA_DATA_DIR"
 USER_ENV = "TESSERA_USER"
+# Set by `tessera ssh-server` in every session's environment (to the peer): the TUI it runs then
+# serves a remote agent and refuses what would act on the server (an editor, saving a file).
+SSH_SESSION_ENV = "TESSERA_SSH_SESSION"
 
 
 def login_name() -> str:

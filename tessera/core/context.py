@@ -1,31 +1,38 @@
-"""Who is acting, in which session: every operation runs inside a `Context`.
+"""Who is acting, in which session, and the unit of work: every operation runs inside a `Context`.
 
 An operation is one database transaction. The outermost `@operation` commits (or rolls back
 everything); operations that call other operations join the same transaction. Before the commit,
-the transactions recorded by the unit of work are handed to the registered observers (the scrip
-engine plugs in there), so their effects land in the same database transaction.
+the transactions recorded by the unit of work are handed to the scrip engine (found through
+`scrip_runner`: core does not import it), so their effects land in the same database transaction.
+
+The unit of work is kept here and only here: `operation` (the one wrapper), `rolled_back` (a
+dry-run: operations inside join a unit that is then rolled back) and `savepoint` (a part of the
+caller's operation that may fail alone). Nothing else sets `depth`, commits, or clears what a unit
+keeps on its context (`batch`, `touched`, `bumped`, the per-ticket role cache).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import ColumnProperty, Session, make_transient_to_detached
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import Session
 
+from tessera.core import fast_sql, scrip_runner
 from tessera.core.config import USER_ENV, wanted_user
-from tessera.core.db import first_line
+from tessera.core.db import first_line, rollback_quietly
+from tessera.core.db_faults import database_error
 from tessera.core.errors import DatabaseUnavailable, InvalidInput, NotFound, PermissionDenied
-from tessera.core.live import ANNOUNCED_KEY, announce, payload
+from tessera.core.fast_sql import Ride
+from tessera.core.live import announce, payload
 from tessera.core.models import Ticket, Transaction, User
 from tessera.core.rights import RightsCache
 
@@ -33,40 +40,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class TransactionObserver(Protocol):
-    """Called with the unit of work's new transactions before it commits (the scrip engine)."""
+class ScripRunner(Protocol):
+    """What core asks of the scrip engine (found through `scrip_runner`, installed by the
+    `tessera` package): run the scrips on a unit's transactions before it commits."""
 
-    def __call__(self, ctx: Context, transactions: list[Transaction]) -> None: ...
-
-
-@dataclass
-class Ride:
-    """A read an observer wants done in the same statement as the unit's one-change write (one
-    round trip fewer on the commonest units). `sql` selects `(kind text, row json)` rows; its
-    parameter names must not clash with the write's; `rows` is filled in when it has run."""
-
-    sql: str
-    params: dict[str, Any]
-    rows: list[tuple[str, Any]] | None = None
-
-
-class RidingObserver(TransactionObserver, Protocol):
     def ride(self, ctx: Context, ticket: Ticket) -> Ride | None:
         """What to read along with the write of `ticket`'s one change (None: nothing)."""
         ...
 
-
-_observers: list[TransactionObserver] = []
-
-
-def add_observer(observer: TransactionObserver) -> None:
-    if observer not in _observers:
-        _observers.append(observer)
-
-
-def remove_observer(observer: TransactionObserver) -> None:
-    if observer in _observers:
-        _observers.remove(observer)
+    def run(self, ctx: Context, transactions: list[Transaction], ride: Ride | None) -> str | None:
+        """Run the scrips on `transactions`, in the unit's database transaction; `ride` is the
+        one this runner asked for in this unit, its rows read (None when there was none).
+        Returns the live-update notice its own write already sent (`live.payload`), if any, so
+        the commit does not send the same one again."""
+        ...
 
 
 @dataclass
@@ -85,8 +72,12 @@ class Context:
     touched: dict[int, Ticket] = field(default_factory=dict)
     bumped: dict[int, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    # Free for observers (the scrip engine keeps its recursion depth and trace here).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # RT's ActivateScrips: every unit of work runs the scrips, unless a bulk load (the demo seed,
+    # an import) turns them off for its own context (`scrips_off`).
+    scrips: bool = True
+    # Which client's change this is, named in its live-update notice (`live.announce`): a client
+    # that reloads what it changed itself skips its own notices.
+    origin: str | None = None
 
     def can(self, right: str, queue_id: int | None = None, ticket: Ticket | None = None) -> bool:
         return self.system or self.rights.has(right, queue_id, session=self.session, ticket=ticket)
@@ -142,6 +133,36 @@ def open_context(session: Session, actor: str | User | None = None) -> Context:
     return Context(session=session, actor=user, rights=RightsCache.load(session, user))
 
 
+@dataclass(frozen=True)
+class Acting:
+    """The acting user and their grants as one unit of work read them (`acting_of`), to open the
+    next units without reading them again (`context_for`). Whoever keeps one must drop it when
+    rights may have changed: `live.RIGHTS_CHANNEL` says when (its triggers fire for grants,
+    groups, members and user rows), so a client keeps one only while it listens there."""
+
+    user_id: int
+    user_row: tuple[Any, ...]
+    rights: RightsCache
+
+
+def acting_of(ctx: Context) -> Acting:
+    """What `context_for` needs to act as `ctx`'s user again (read from `ctx`, no query)."""
+    import copy
+
+    columns = fast_sql.loaded_columns(User)
+    row = tuple(copy.deepcopy(getattr(ctx.actor, key)) for key, _ in columns)
+    return Acting(ctx.actor.id, row, ctx.rights)
+
+
+def context_for(session: Session, acting: Acting) -> Context:
+    """A context in `session` for the kept user and rights (as `open_context`, without its two
+    queries); the user is a persistent object of this session, the per-ticket role cache new."""
+    import copy
+
+    user = fast_sql.persistent(session, User, copy.deepcopy(list(acting.user_row)))
+    return Context(session=session, actor=user, rights=acting.rights.for_user(user))
+
+
 def _translate_integrity(exc: IntegrityError) -> InvalidInput:
     text = first_line(exc)
     if "uq_users_email_lower" in text:
@@ -157,7 +178,7 @@ def _translate_integrity(exc: IntegrityError) -> InvalidInput:
     return InvalidInput(f"refused by the database: {text}")
 
 
-def _translate_data(exc: DBAPIError) -> InvalidInput:
+def translate_data_error(exc: DBAPIError) -> InvalidInput:
     """A value the database cannot hold (what the checks before it missed), as one clear line."""
     text = first_line(exc)
     if "out of range" in text:
@@ -168,182 +189,192 @@ def _translate_data(exc: DBAPIError) -> InvalidInput:
     return InvalidInput(f"refused by the database: {text}")
 
 
+# A unit of work chosen as a deadlock's victim (or refused by a serialisation check) is run
+# again from the start, this many times in all, before the user hears of it: its rollback undid
+# everything, and the other unit has the locks by now. Ticket locks are taken in one order (by
+# id), so this is for the rare cycles that order cannot rule out.
+RETRY_ATTEMPTS = 5
+
+
+class _RunAgain(Exception):
+    """Raised inside `operation` when the database asks for the unit to be run again."""
+
+
+def _must_run_again(exc: OperationalError) -> bool:
+    return isinstance(exc.orig, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
+
+
 def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[Context, P], R]:
     """Make `fn` one unit of work: all of it commits, or none of it does."""
 
     @wraps(fn)
-    def wrapper(ctx: Context, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(ctx: Context, /, *args: P.args, **kwargs: P.kwargs) -> R:
         if ctx.depth:
             return fn(ctx, *args, **kwargs)
-        ctx.depth = 1
-        ctx.now = datetime.now(UTC)
-        ctx.bumped.clear()
-        ctx.extras.pop(ANNOUNCED_KEY, None)
-        session = ctx.session
-        try:
-            result = fn(ctx, *args, **kwargs)
-            if not _flush_one_change(ctx):
-                session.flush()
-            if ctx.batch:
-                for observer in list(_observers):
-                    observer(ctx, list(ctx.batch))
-            for ticket_id, ticket in ctx.touched.items():
-                version = ctx.bumped.get(ticket_id)
-                if version is None:  # marked touched without `record` (a merged ticket)
-                    ticket.version = (ticket.version or 1) + 1
-                elif ticket.version != version:  # a savepoint rollback took the bump with it
-                    ticket.version = version
-            session.flush()
-            changed = {txn.ticket_id for txn in ctx.batch} | set(ctx.touched)
-            # Delivered by PostgreSQL only if this commits; an observer may have sent it already.
-            if changed and ctx.extras.pop(ANNOUNCED_KEY, None) != payload(changed):
-                announce(session, changed)
-            session.commit()
-            return result
-        except IntegrityError as exc:
-            session.rollback()
-            raise _translate_integrity(exc) from None
-        except DataError as exc:
-            session.rollback()
-            raise _translate_data(exc) from None
-        except OperationalError as exc:
-            session.rollback()
-            if isinstance(exc.orig, psycopg.errors.ProgramLimitExceeded):  # e.g. a huge indexed value
-                raise _translate_data(exc) from None
-            raise DatabaseUnavailable(f"database error: {first_line(exc)}") from None
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            ctx.depth = 0
-            ctx.batch.clear()
-            ctx.touched.clear()
-            ctx.bumped.clear()
-            ctx.extras.pop(ANNOUNCED_KEY, None)
-            ctx.rights._ticket_roles.clear()
+        warned = len(ctx.warnings)
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return _unit_of_work(ctx, fn, *args, **kwargs)
+            except _RunAgain as again:
+                del ctx.warnings[warned:]  # the rolled-back attempt's warnings went with it
+                if attempt == RETRY_ATTEMPTS:
+                    raise DatabaseUnavailable(
+                        f"database error: {again} (still, after {RETRY_ATTEMPTS} attempts); try again"
+                    ) from None
+        raise AssertionError("unreachable")
 
     return wrapper
 
 
-_ONE_CHANGE_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+def _begin_unit(ctx: Context) -> None:
+    """A unit of work starts: its own clock, and nothing left of a unit before it."""
+    ctx.depth = 1
+    ctx.now = datetime.now(UTC)
+    ctx.bumped.clear()
 
 
-def _one_change_statement(columns: tuple[str, ...], rides: tuple[str, ...] = ()) -> str:
-    """UPDATE of these ticket columns and INSERT of one transaction, in one statement; its first
-    row (`rider` -1) carries the UPDATE's row count and the transaction's id, the rides' rows follow."""
-    sql = _ONE_CHANGE_CACHE.get((columns, rides))
-    if sql is None:
-        sets = ", ".join(f"{name} = %(u_{name})s" for name in columns)
-        sql = f"""
-            WITH u AS (
-              UPDATE tickets SET {sets} WHERE id = %(u_id)s RETURNING 1
-            ), x AS (
-              INSERT INTO transactions (ticket_id, type, field, old_value, new_value, actor_id, created, data)
-              VALUES (%(ticket_id)s, %(type)s, %(field)s, %(old_value)s, %(new_value)s, %(actor_id)s,
-                      %(created)s, %(data)s)
-              RETURNING id
-            )
-            SELECT -1 AS rider, NULL::text AS kind,
-                   json_build_array((SELECT count(*) FROM u), (SELECT id FROM x))
-            """
-        for n, ride in enumerate(rides):
-            sql += f" UNION ALL SELECT {n}, r.kind, r.row FROM ({ride}) AS r(kind, row)"
-        _ONE_CHANGE_CACHE[(columns, rides)] = sql
-    return sql
+def _end_unit(ctx: Context) -> None:
+    """A unit of work is over (committed, rolled back, or a dry-run): forget what it kept."""
+    ctx.depth = 0
+    ctx.batch.clear()
+    ctx.touched.clear()
+    ctx.bumped.clear()
+    ctx.rights._ticket_roles.clear()
 
 
-def _flush_one_change(ctx: Context) -> bool:
-    """The commonest unit (one ticket's columns changed, one transaction recorded: a status, an
-    owner, a field) written in one statement instead of a flush's UPDATE and INSERT; the objects
-    end up as the flush leaves them. False (nothing done) for anything else: the caller flushes."""
+def _unit_of_work(ctx: Context, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """One attempt at the unit: run `fn`, the scrips, commit; roll back on any error."""
+    _begin_unit(ctx)
     session = ctx.session
-    if len(ctx.batch) != 1 or session.deleted:
-        return False
+    try:
+        result = fn(ctx, *args, **kwargs)
+        runner: ScripRunner | None = scrip_runner.runner() if ctx.scrips else None
+        written, ride = _flush_one_change(ctx, runner)
+        if not written:
+            session.flush()
+        announced = None
+        if ctx.batch and runner is not None:
+            announced = runner.run(ctx, list(ctx.batch), ride)
+        for ticket_id, ticket in ctx.touched.items():
+            version = ctx.bumped.get(ticket_id)
+            if version is None:  # marked touched without `record` (a merged ticket)
+                ticket.version = (ticket.version or 1) + 1
+            elif ticket.version != version:  # a savepoint rollback took the bump with it
+                ticket.version = version
+        session.flush()
+        changed = {txn.ticket_id for txn in ctx.batch} | set(ctx.touched)
+        # Delivered by PostgreSQL only if this commits; the scrips' write may have sent it already.
+        if changed and announced != payload(changed, ctx.origin):
+            announce(session, changed, ctx.origin)
+        session.commit()
+        return result
+    except IntegrityError as exc:
+        session.rollback()
+        raise _translate_integrity(exc) from None
+    except DataError as exc:
+        session.rollback()
+        raise translate_data_error(exc) from None
+    except OperationalError as exc:
+        if isinstance(exc.orig, psycopg.errors.ProgramLimitExceeded):  # e.g. a huge indexed value
+            session.rollback()
+            raise translate_data_error(exc) from None
+        if _must_run_again(exc):
+            session.rollback()
+            raise _RunAgain(first_line(exc)) from None
+        error = database_error(exc)  # lost, frozen, a lock not granted: says if it committed
+        rollback_quietly(session)
+        raise error or DatabaseUnavailable(f"database error: {first_line(exc)}") from None
+    except BaseException as exc:
+        error = database_error(exc) if isinstance(exc, Exception) else None
+        rollback_quietly(session)
+        if error is None or error is exc:
+            raise
+        raise error from None
+    finally:
+        _end_unit(ctx)
+
+
+@contextmanager
+def rolled_back(ctx: Context) -> Iterator[Context]:
+    """A dry-run: a unit of work that is always rolled back. Operations called inside join it (so
+    none commits); core runs no scrips at its end (a preview runs them itself, to collect their
+    plan); when it is over nothing of it is left, in the database or on `ctx`. Refused inside
+    another unit, whose work its rollback would take with it."""
+    if ctx.depth:
+        raise RuntimeError("a dry-run cannot run inside another operation")
+    _begin_unit(ctx)
+    try:
+        yield ctx
+    finally:
+        rollback_quietly(ctx.session)
+        _end_unit(ctx)
+
+
+@contextmanager
+def savepoint(ctx: Context) -> Iterator[None]:
+    """A part of the caller's operation that may fail alone (a scrip's commit): when the block
+    raises, its rows are rolled back and what it recorded leaves the unit (its transactions, the
+    tickets it first touched); the rest of the unit goes on. Only inside an operation."""
+    if not ctx.depth:
+        raise RuntimeError("a savepoint is part of an operation: open it inside one")
+    recorded, touched = len(ctx.batch), set(ctx.touched)
+    try:
+        with ctx.session.begin_nested():
+            yield
+            ctx.session.flush()
+    except BaseException:
+        del ctx.batch[recorded:]
+        for ticket_id in set(ctx.touched) - touched:
+            del ctx.touched[ticket_id]
+            ctx.bumped.pop(ticket_id, None)
+        raise
+
+
+def desk_context(session: Session, actor: User) -> Context:
+    """A context acting on the desk's behalf as `actor` (its rights not loaded, nor checked): for
+    the desk's own bookkeeping, such as a gateway filing what it refused or a key's last use."""
+    return Context(session=session, actor=actor, rights=RightsCache(user=actor), system=True)
+
+
+@contextmanager
+def scrips_off(ctx: Context) -> Iterator[Context]:
+    """Units of work of `ctx` inside this block run no scrips: for bulk loads only (the demo seed,
+    an import), as RT's ActivateScrips. Everything else runs them."""
+    was, ctx.scrips = ctx.scrips, False
+    try:
+        yield ctx
+    finally:
+        ctx.scrips = was
+
+
+_NOT_WRITTEN: tuple[bool, Ride | None] = (False, None)
+
+
+def _flush_one_change(ctx: Context, runner: ScripRunner | None) -> tuple[bool, Ride | None]:
+    """The commonest unit (one ticket's columns changed, one transaction recorded: a status, an
+    owner, a field) written in one statement instead of a flush's UPDATE and INSERT, with the
+    scrip runner's ride (`fast_sql.write_one_change`). Returns whether it wrote (else the caller
+    flushes) and the ride, its rows read."""
+    session = ctx.session
+    if len(ctx.batch) != 1 or session.deleted or not fast_sql.fast():
+        return _NOT_WRITTEN
     txn = ctx.batch[0]
     new = session.new
-    if len(new) != 1 or txn not in new or txn.id is not None:
-        return False
+    # (`id` is typed int, as loaded; a pending object has None until its INSERT: read it raw)
+    if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:
+        return _NOT_WRITTEN
     dirty = session.dirty
     if len(dirty) != 1:
-        return False
+        return _NOT_WRITTEN
     ticket = next(iter(dirty))
     if type(ticket) is not Ticket or ticket.id != txn.ticket_id:
-        return False
-    state = inspect(ticket)
-    mapper = state.mapper
-    changes: dict[str, Any] = {}
-    for key, old in state.committed_state.items():
-        prop = mapper.get_property(key)
-        if not isinstance(prop, ColumnProperty) or key in ("subject", "search_vector", "id"):
-            return False  # relationships, and what makes the database recompute a column
-        column = prop.columns[0]
-        value = state.dict.get(key)
-        if column.type.compare_values(value, old):
-            continue  # set to what it was: no change, as the flush would see it
-        if not isinstance(value, (str, int, float, datetime, type(None))):
-            return False  # bound as psycopg adapts it by itself: plain values only
-        changes[column.name] = value
+        return _NOT_WRITTEN
+    changes = fast_sql.changed_columns(ticket)
     if not changes:
-        return False
-    columns = tuple(sorted(changes))
-    params: dict[str, Any] = {f"u_{name}": changes[name] for name in columns}
-    params["u_id"] = ticket.id
-    params.update(
-        ticket_id=txn.ticket_id,
-        type=txn.type,
-        field=txn.field,
-        old_value=txn.old_value,
-        new_value=txn.new_value,
-        actor_id=txn.actor_id,
-        created=txn.created,
-        data=Jsonb(txn.data),
-    )
-    rides = []
-    for observer in _observers:
-        ride_for = getattr(observer, "ride", None)
-        ride = ride_for(ctx, ticket) if ride_for is not None else None
-        if ride is not None and not (ride.params.keys() & params.keys()):
-            rides.append(ride)
-            params.update(ride.params)
-    sql = _one_change_statement(columns, tuple(r.sql for r in rides))
-    rows = driver_execute(session, sql, params).fetchall()
-    for ride in rides:
-        ride.rows = []
-    updated = txn_id = None
-    for rider, kind, row in rows:
-        if rider < 0:
-            updated, txn_id = row
-        else:
-            rides[rider].rows.append((kind, row))  # type: ignore[union-attr]
-    if updated != 1:
-        raise StaleDataError(f"UPDATE of {ticket!r} matched {updated} rows; expected 1")
-    state._commit_all(state.dict, session.identity_map)  # as a flush leaves an updated object
-    session.expunge(txn)
-    txn.id = txn_id
-    adopt(session, txn)
-    return True
-
-
-def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
-    """Run `sql` (psycopg's `%(name)s` placeholders) on the session's connection, in its
-    transaction, without SQLAlchemy's statement machinery (a tenth of a millisecond a statement,
-    which counts on the hot paths); returns the psycopg cursor. Errors come out as SQLAlchemy's,
-    so `operation` translates them as it does any other. `binary` asks for rows in PostgreSQL's
-    binary format: a page of timestamps and numbers decodes ~20% faster than from text."""
-    connection = session.connection()
-    cursor = connection.connection.driver_connection.cursor(binary=binary)  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect) from exc
-    return cursor
-
-
-def adopt(session: Session, obj: Any) -> None:
-    """Make `obj`, whose row a statement of our own just inserted (its key and server-made values
-    set), persistent in `session` as if the ORM had inserted it: no SQL, no pending change."""
-    make_transient_to_detached(obj)
-    session.add(obj)
+        return _NOT_WRITTEN
+    ride = runner.ride(ctx, ticket) if runner is not None else None
+    fast_sql.write_one_change(session, ticket, changes, txn, ride)
+    return True, ride
 
 
 def new_transaction(

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.knowable import known_fields, may_know_field
 from tessera.core.models import CustomField, CustomFieldOption, Queue
 from tessera.core.queues import get_queue
 
@@ -36,9 +37,16 @@ def fields_for_queue(ctx: Context, queue_id: int) -> list[CustomField]:
     )
 
 
+def is_required(cf: CustomField) -> bool:
+    """RT's mandatory field: one whose pattern an empty value does not match."""
+    return bool(cf.pattern) and re.fullmatch(cf.pattern or "", "") is None
+
+
 def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
+    """The field to set on a ticket in `queue`; one of a queue the actor may not know is
+    reported exactly as one that does not exist."""
     cf = find_field(ctx, name)
-    if cf is None or cf.disabled:
+    if cf is None or cf.disabled or not may_know_field(ctx, cf):
         available = ", ".join(f.name for f in fields_for_queue(ctx, queue.id))
         raise NotFound(
             f"unknown custom field {name!r}" + (f" (fields here: {available})" if available else "")
@@ -57,9 +65,12 @@ def scope_names(ctx: Context, fields: list[CustomField]) -> dict[int, str]:
 
 
 def list_fields(ctx: Context, queue: str | None = None) -> list[CustomField]:
+    """The fields of `queue` (global ones too), or every field the actor may know of: an admin of
+    custom fields knows them all; others not those of queues they may not know."""
     if queue:
         return fields_for_queue(ctx, get_queue(ctx, queue).id)
-    return list(ctx.session.scalars(select(CustomField).order_by(CustomField.id)))
+    every = list(ctx.session.scalars(select(CustomField).order_by(CustomField.id)))
+    return every if ctx.can("AdminCustomField") else known_fields(ctx, every)
 
 
 def split_values(cf: CustomField, raw: str | list[str]) -> list[str]:

@@ -1,10 +1,11 @@
 """A realistic demo desk: queues, agents, requestors, rights, custom fields and tickets with history.
 
 Set-up (queues, people, grants, fields) goes through the ordinary operations and is idempotent.
-Tickets are written in bulk (like an import, without scrips), because 10,000 tickets through one
-operation each would take minutes; the rows are the same shape the operations write, history
-included. The whole seeding is one database transaction: interrupted, it leaves nothing behind.
-Run again, it adds more tickets and reuses everything else.
+Tickets take the import's path (`importing.write_records`, what `tessera import` runs): each story
+is an import record with its history, checked and written in bulk without scrips, because 10,000
+tickets through one operation each would take minutes. The whole seeding is one database
+transaction: interrupted, it leaves nothing behind. Run again, it adds more tickets and reuses
+everything else.
 """
 
 from __future__ import annotations
@@ -13,21 +14,18 @@ import random
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
-from tessera.core.context import Context, find_user
+from tessera.core.context import Context, find_user, operation, scrips_off
+from tessera.core.import_records import ImportReminder, ImportTicket, ImportTransaction
+from tessera.core.importing import write_records
 from tessera.core.models import (
-    Attachment,
     CustomField,
-    CustomFieldValue,
     Queue,
     Ticket,
-    Transaction,
     User,
-    Watcher,
 )
 
 QUEUES = [
@@ -58,6 +56,7 @@ PRIVILEGED_RIGHTS = [
     "ReplyToTicket",
     "CommentOnTicket",
     "ShowTicketComments",
+    "ForwardMessage",
     "OwnTicket",
     "TakeTicket",
     "Watch",
@@ -190,6 +189,12 @@ FOLLOW_UPS = [
     "Still broken, I'm afraid.",
     "Attached a screenshot of the error.",
 ]
+REMINDERS = [
+    "Check the fix held",
+    "Follow up with the requestor",
+    "Order the replacement part",
+    "Confirm with the vendor",
+]
 COMMENTS = [
     "Looks like the same root cause as last week's outage.",
     "Escalating to second line.",
@@ -244,7 +249,7 @@ def _applies(cf: CustomField, queue: Queue) -> bool:
 def _usable_queues(ctx: Context, found: list[Queue]) -> list[Queue]:
     """The demo's queues whose lifecycle has every status the stories end in (a desk may have
     moved one of them to a lifecycle of its own: its tickets would have statuses it lacks)."""
-    from tessera.core.statuses import lifecycle_of
+    from tessera.core.lifecycles.desk import lifecycle_of
 
     return [
         q
@@ -280,15 +285,19 @@ def _setup(ctx: Context, rng: random.Random) -> Cast:
     for right in REQUESTOR_RIGHTS:
         grants.grant(ctx, right, "role:Requestor")
     grants.grant(ctx, "CreateTicket", "role:Everyone")
-    fields = {
-        "Severity": dict(type_="select", values=SEVERITY),
-        "Category": dict(type_="select", multiple=True, values=CATEGORIES),
-        "Asset Tag": dict(type_="freeform", pattern=r"[A-Z]{2}-\d{4}", queue="Hardware"),
-        "Affected Users": dict(type_="integer"),
+    fields: dict[str, Callable[[str], object]] = {
+        "Severity": lambda name: customfields.create_field(ctx, name, type_="select", values=SEVERITY),
+        "Category": lambda name: customfields.create_field(
+            ctx, name, type_="select", multiple=True, values=CATEGORIES
+        ),
+        "Asset Tag": lambda name: customfields.create_field(
+            ctx, name, type_="freeform", pattern=r"[A-Z]{2}-\d{4}", queue="Hardware"
+        ),
+        "Affected Users": lambda name: customfields.create_field(ctx, name, type_="integer"),
     }
-    for name, spec in fields.items():
+    for name, create in fields.items():
         if customfields.find_field(ctx, name) is None:
-            customfields.create_field(ctx, name, **spec)  # type: ignore[arg-type]
+            create(name)
     requestors = list(ctx.session.scalars(_REQUESTORS))
     if len(requestors) < 300:
         rows = []
@@ -345,17 +354,8 @@ _REQUESTORS = (
 )
 
 
-@dataclass
-class Story:
-    """One ticket's life as rows, before ids exist."""
-
-    ticket: dict[str, Any]
-    watchers: list[tuple[str, int]]
-    cf: list[tuple[int, str]]
-    txns: list[tuple[dict[str, Any], str | None]]  # (transaction row, message body or None)
-
-
-def _story(rng: random.Random, cast: Cast, now: datetime) -> Story:
+def _story(rng: random.Random, cast: Cast, now: datetime) -> ImportTicket:
+    """One ticket's life, as a line of `tessera import` would give it."""
     queue = rng.choice(cast.queues)
     requestor = rng.choice(cast.requestors)
     agent = rng.choice(cast.agents)
@@ -365,7 +365,15 @@ def _story(rng: random.Random, cast: Cast, now: datetime) -> Story:
     final = rng.choices([s for s, _ in FINAL_STATUSES], weights=[w for _, w in FINAL_STATUSES])[0]
     created = now - timedelta(minutes=rng.randint(30, 180 * 24 * 60))
     clock = created
-    txns: list[tuple[dict[str, Any], str | None]] = []
+    name = (requestor.real_name or requestor.name).split()[0]
+    txns = [
+        ImportTransaction(
+            type="Create",
+            actor=requestor.name,
+            created=created,
+            body=rng.choice(OPENINGS).format(s=subject, name=name),
+        )
+    ]
 
     def step(
         kind: str,
@@ -381,42 +389,18 @@ def _story(rng: random.Random, cast: Cast, now: datetime) -> Story:
         gap = min(timedelta(minutes=rng.randint(5, 60 * 24)), (now - clock) * rng.uniform(0.1, 0.5))
         clock = min(clock + gap, now)
         txns.append(
-            (
-                {
-                    "type": kind,
-                    "field": field,
-                    "old_value": old,
-                    "new_value": new,
-                    "actor_id": actor.id,
-                    "created": clock,
-                    "data": {},
-                },
-                body,
+            ImportTransaction(
+                type=kind, actor=actor.name, created=clock, field=field, old=old, new=new, body=body
             )
         )
 
-    name = (requestor.real_name or requestor.name).split()[0]
-    txns.append(
-        (
-            {
-                "type": "Create",
-                "field": None,
-                "old_value": None,
-                "new_value": None,
-                "actor_id": requestor.id,
-                "created": created,
-                "data": {},
-            },
-            rng.choice(OPENINGS).format(s=subject, name=name),
-        )
-    )
-    status, owner, started, resolved = "new", None, None, None
+    status, owner = "new", None
     if final != "new":
         step("Take", agent, field="Owner", old="Nobody", new=agent.name)
-        owner = agent.id
+        owner = agent.name
         step("Correspond", agent, body=rng.choice(REPLIES))
         step("Status", agent, field="Status", old="new", new="open")
-        status, started = "open", clock
+        status = "open"
         for _ in range(rng.randint(0, 3)):
             step("Correspond", requestor, body=rng.choice(FOLLOW_UPS))
             if rng.random() < 0.5:
@@ -425,132 +409,75 @@ def _story(rng: random.Random, cast: Cast, now: datetime) -> Story:
         if final != "open":
             step("Status", agent, field="Status", old=status, new=final)
             status = final
-            if final in ("resolved", "rejected", "deleted"):
-                resolved = clock
     priority = rng.choice([0, 0, 10, 20, 50, 80])
-    watchers = [("Requestor", requestor.id)]
+    cc: list[str] = []
+    admincc: list[str] = []
     if rng.random() < 0.3:
         other = rng.choice(cast.requestors)
         if other.id != requestor.id:
-            watchers.append(("Cc", other.id))
+            cc.append(other.name)
     if rng.random() < 0.2:
-        watchers.append(("AdminCc", rng.choice(cast.agents).id))
-    cf: list[tuple[int, str]] = []
+        admincc.append(rng.choice(cast.agents).name)
+    cf: dict[str, str | list[str]] = {}
     severity = rng.choice(SEVERITY)
     if severity in cast.severities and _applies(cast.severity, queue):
-        cf.append((cast.severity.id, severity))
+        cf[cast.severity.name] = severity
     if rng.random() < 0.6 and cast.categories and _applies(cast.category, queue):
         picked = rng.sample(CATEGORIES, rng.randint(1, 2) if cast.category.multiple else 1)
-        for value in picked:
-            if value in cast.categories:
-                cf.append((cast.category.id, value))
+        kept = [value for value in picked if value in cast.categories]
+        if kept:
+            cf[cast.category.name] = kept
     if queue.name == "Hardware" and rng.random() < 0.7 and _applies(cast.asset, queue):
         tag = f"{rng.choice(['LT', 'PR', 'MN'])}-{rng.randint(1000, 9999)}"
         if _accepted(cast.asset, [tag]):
-            cf.append((cast.asset.id, tag))
-    ticket = {
-        "queue_id": queue.id,
-        "subject": subject,
-        "status": status,
-        "owner_id": owner,
-        "priority": priority,
-        "initial_priority": priority,
-        "final_priority": 0,
-        "created": created,
-        "updated": clock,
-        "started": started,
-        "resolved": resolved,
-        "creator_id": requestor.id,
-        "updated_by_id": txns[-1][0]["actor_id"],
-        "time_worked": rng.choice([0, 0, 15, 30, 45, 90]) if status != "new" else 0,
-        "due": created + timedelta(days=rng.choice([1, 3, 7])) if rng.random() < 0.3 else None,
-    }
-    return Story(ticket=ticket, watchers=watchers, cf=cf, txns=txns)
-
-
-def _ids(ctx: Context, table: str, count: int) -> list[int]:
-    """Reserve ids from the identity sequence, so bulk inserts need no RETURNING round trips."""
-    return list(
-        ctx.session.scalars(
-            select(func.nextval(func.pg_get_serial_sequence(table, "id"))).select_from(
-                func.generate_series(1, count)
+            cf[cast.asset.name] = tag
+    reminders = []
+    if status in ("open", "stalled") and rng.random() < 0.15:
+        reminders.append(
+            ImportReminder(
+                subject=rng.choice(REMINDERS), owner=agent.name, due=now + timedelta(days=rng.randint(-2, 7))
             )
         )
+    return ImportTicket(
+        queue=queue.name,
+        subject=subject,
+        status=status,
+        owner=owner,
+        creator=requestor.name,
+        requestors=[requestor.name],
+        cc=cc,
+        admincc=admincc,
+        priority=priority,
+        final_priority=0,
+        created=created,
+        updated=clock,
+        time_worked=rng.choice([0, 0, 15, 30, 45, 90]) if status != "new" else 0,
+        due=created + timedelta(days=rng.choice([1, 3, 7])) if rng.random() < 0.3 else None,
+        custom_fields=cf,
+        reminders=reminders,
+        transactions=txns,
     )
 
 
-def _copy(ctx: Context, table: str, rows: list[dict[str, Any]]) -> None:
-    """Bulk rows through COPY: ~4x faster than one INSERT each, on both ends of the connection.
-    Every row of a table has the same keys; columns left out take their server defaults, as an
-    INSERT would."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    cursor = ctx.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-
-
-def _write(ctx: Context, stories: list[Story]) -> None:
-    ids = _ids(ctx, "tickets", len(stories))
-    tickets, watchers, values, txn_rows, bodies = [], [], [], [], []
-    for ticket_id, story in zip(ids, stories, strict=True):
-        tickets.append({**story.ticket, "id": ticket_id})
-        watchers += [{"ticket_id": ticket_id, "role": r, "user_id": u} for r, u in story.watchers]
-        values += [{"ticket_id": ticket_id, "custom_field_id": c, "value": v} for c, v in story.cf]
-        for row, body in story.txns:
-            txn_rows.append({**row, "ticket_id": ticket_id})
-            bodies.append((body, story.ticket["subject"]))
-    _copy(ctx, Ticket.__tablename__, tickets)
-    _copy(ctx, Watcher.__tablename__, watchers)
-    _copy(ctx, CustomFieldValue.__tablename__, values)
-    for row, txn_id in zip(txn_rows, _ids(ctx, "transactions", len(txn_rows)), strict=True):
-        row["id"] = txn_id
-        row["data"] = "{}"  # jsonb, as text
-    _copy(ctx, Transaction.__tablename__, txn_rows)
-    parts = [
-        {
-            "transaction_id": row["id"],
-            "content_type": "text/plain",
-            "content": body,
-            "subject": subject,
-            "size": len(body.encode()),
-            "message_id": f"<demo.{row['id']}@desk.example>",
-            "created": row["created"],
-        }
-        for (body, subject), row in zip(bodies, txn_rows, strict=True)
-        if body is not None
-    ]
-    _copy(ctx, Attachment.__tablename__, parts)
-
-
 def seed(ctx: Context, tickets: int = 10_000, progress: Callable[[int, int], None] | None = None) -> int:
-    """Add `tickets` tickets (and the desk around them, if missing) in one transaction."""
+    """Add `tickets` tickets (and the desk around them, if missing) in one transaction. A bulk load:
+    no scrips run (RT's ActivateScrips), and it acts on the desk's behalf."""
+    was_system, ctx.system = ctx.system, True
+    try:
+        with scrips_off(ctx):
+            return _seed(ctx, tickets, progress)
+    finally:
+        ctx.system = was_system
+
+
+@operation
+def _seed(ctx: Context, tickets: int, progress: Callable[[int, int], None] | None) -> int:
     session = ctx.session
     already = session.scalar(select(func.count()).select_from(Ticket)) or 0
     rng = random.Random(20261127 + already)
-    ctx.system = True  # the seeder acts on the desk's behalf
-    try:
-        ctx.depth = 1  # join every set-up operation into this one transaction
-        cast = _setup(ctx, rng)
-        session.flush()
-        now = datetime.now(UTC)
-        done = 0
-        while done < tickets:
-            count = min(BATCH, tickets - done)
-            _write(ctx, [_story(rng, cast, now) for _ in range(count)])
-            done += count
-            if progress is not None:
-                progress(done, tickets)
-        from tessera.core.live import announce
-
-        announce(session, None)  # open TUIs reload what they show
-        session.commit()
-        return done
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        ctx.depth = 0
-        ctx.system = False
+    cast = _setup(ctx, rng)  # ordinary operations, joined into this one
+    session.flush()
+    now = ctx.now
+    # The import's own path (`importing.write_records`): each story is a line it checks and writes.
+    stories = ((n, _story(rng, cast, now)) for n in range(1, tickets + 1))
+    return len(write_records(ctx, stories, progress))

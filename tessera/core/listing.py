@@ -11,12 +11,14 @@ operations, serialisation, lifecycles, pydantic schemas) are imported by the fun
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.core.ids import display_id
+from tessera.core.lifecycles.rules import DELETED
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 SORT_KEYS = ("id", "subject", "status", "owner", "priority", "requestor", "created", "updated")
 MAX_PAGE = 500
-DELETED = "deleted"
 
 Cursor = tuple[Any, int]
 
@@ -40,7 +41,7 @@ class QueueInfo:
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~3 µs a row, a page is 100 rows
 class TicketRow:
-    """One row of a page; made straight from the page's SQL row (page_sql.COLUMNS, less the key)."""
+    """One row of a page; made straight from the page's SQL row (fast_sql.PAGE_COLUMNS, less the key)."""
 
     id: int
     subject: str
@@ -69,6 +70,8 @@ class StatusChoice:
     status: str
     label: str
     category: str | None
+    # A lifecycle action (run by `lifecycle_actions.run_action`), not a bare status.
+    action: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,20 @@ class TicketView:
     lifecycle: str
     category: str | None
     choices: list[StatusChoice] = field(default_factory=list)
+    bookmarked: bool = False  # by this user (RT's bookmarks; the TUI's b toggles it)
+    # When `history` is a page (the newest transactions): how many of each type the whole history
+    # has, and who was refused mail about the ticket (which the page may not show).
+    history_counts: dict[str, int] | None = None
+    undelivered: list[str] | None = None
+
+    @property
+    def history_total(self) -> int:
+        return sum(self.history_counts.values()) if self.history_counts is not None else len(self.history)
+
+    @property
+    def history_complete(self) -> bool:
+        """Whether `history` is all of it (else earlier transactions can be read: `history_page`)."""
+        return len(self.history) >= self.history_total
 
 
 def queues(ctx: Context) -> list[QueueInfo]:
@@ -94,6 +111,42 @@ def queues(ctx: Context) -> list[QueueInfo]:
         .order_by(func.lower(Queue.name))
     ).all()
     return [QueueInfo(*row) for row in found if ctx.can_any(("SeeQueue", "ShowTicket"), row[0])]
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    active: int  # tickets in a status of the queue's lifecycle that is initial or active (RT's)
+    unowned: int  # of those, the ones nobody owns
+
+
+def queue_counts(ctx: Context) -> dict[int, QueueCounts]:
+    """Active and unowned active tickets of each queue whose tickets the actor may see (the TUI's
+    queue picker): one grouped count, each status put in its queue's lifecycle's category."""
+    from sqlalchemy import func, select
+
+    from tessera.core.lifecycles.desk import lifecycle_of
+    from tessera.core.models import Queue, Ticket
+
+    shown = {
+        q.id: q
+        for q in ctx.session.scalars(select(Queue).where(Queue.disabled.is_(False)))
+        if ctx.can("ShowTicket", q.id)
+    }
+    counts = {queue_id: [0, 0] for queue_id in shown}
+    if not shown:
+        return {}
+    rows = ctx.session.execute(
+        select(Ticket.queue_id, Ticket.status, Ticket.owner_id.is_(None), func.count())
+        .where(Ticket.queue_id.in_(shown), Ticket.merged_into_id.is_(None), Ticket.status != DELETED)
+        .group_by(Ticket.queue_id, Ticket.status, Ticket.owner_id.is_(None))
+    ).all()
+    lifecycles = {queue_id: lifecycle_of(ctx.session, queue) for queue_id, queue in shown.items()}
+    for queue_id, status, nobody, n in rows:
+        if lifecycles[queue_id].category(status) in ("initial", "active"):
+            counts[queue_id][0] += n
+            if nobody:
+                counts[queue_id][1] += n
+    return {queue_id: QueueCounts(*pair) for queue_id, pair in counts.items()}
 
 
 def _visible_queue(ctx: Context, queue: str | int) -> Queue:
@@ -145,7 +198,7 @@ def _page_statement(
     else:
         key = getattr(Ticket, sort)
     # Plain columns (the first requestor is kept on the ticket): one round trip, no ORM objects.
-    # The same columns as page_sql.COLUMNS, which plain pages use.
+    # The same columns as fast_sql.PAGE_COLUMNS, which plain pages use.
     statement = (
         select(
             Ticket.id,
@@ -205,11 +258,12 @@ def list_tickets(
 ) -> TicketPage:
     """One page of a queue's tickets, sorted by `sort` (then id), filtered by `text`.
 
-    `text` matches a ticket number, a status or owner name exactly, or a piece of the subject.
+    `text` matches a ticket number, a status or owner name exactly, or a piece of the subject or
+    of the (first) requestor's address: every column the list shows that words can match.
     `query` is TicketSQL (a saved view or the search bar); with it, `queue` may be None: every queue
     the user may see. TicketSQL brings its own visibility, deleted and merged filters.
 
-    A plain page (no `text`, no `query`) is one round trip of the SQL in `page_sql`.
+    A plain page (no `text`, no `query`) is one round trip of the SQL in `fast_sql.page_sql`.
     """
 
     if sort not in SORT_KEYS:
@@ -232,19 +286,25 @@ def list_tickets(
         statement = _page_statement(ctx, sort, descending, query=query.strip(), words=text.strip(), **shape)
         found = ctx.session.execute(statement, values).all()
     else:
-        from tessera.core.context import driver_execute
-        from tessera.core.page_sql import page_sql
+        from tessera.core.fast_sql import driver_execute, page_sql
 
         # On the driver's cursor: SQLAlchemy's result wrapper would cost ~0.3 ms of a ~3 ms page.
-        sql = page_sql(sort, descending, **shape)
+        sql = page_sql(
+            sort,
+            descending,
+            in_queue=queue_id is not None,
+            after=after is not None,
+            hide_status=None if include_deleted else DELETED,
+            include_merged=include_merged,
+        )
         found = driver_execute(ctx.session, sql, values, binary=True).fetchall()
     if not found and queue_id is not None and not after:
         _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
     return page_of(found, limit)
 
 
-def page_of(found: list[Any], limit: int) -> TicketPage:
-    """The page for `found`, rows of `page_sql.COLUMNS` (one more than `limit` if there is more)."""
+def page_of(found: Sequence[Any], limit: int) -> TicketPage:
+    """The page for `found`, rows of `fast_sql.PAGE_COLUMNS` (one more than `limit` if there is more)."""
     more = len(found) > limit
     found = found[:limit]
     rows = [TicketRow(row[0], *row[2:]) for row in found]
@@ -264,12 +324,74 @@ def _matches(words: str, owner: Any) -> ColumnElement[bool]:
         number = None
     conditions: list[ColumnElement[bool]] = [
         Ticket.subject.icontains(words, autoescape=True),
+        Ticket.requestor.icontains(words, autoescape=True),  # the Requestor column shows it
         func.lower(Ticket.status) == words.lower(),
         func.lower(owner.name) == words.lower(),
     ]
     if number is not None and number < 2**31:
         conditions.append(Ticket.id == number)
     return or_(false(), *conditions)
+
+
+_ORDER_NAMES = {
+    "id": "id",
+    "subject": "Subject",
+    "status": "Status",
+    "priority": "Priority",
+    "created": "Created",
+    "updated": "LastUpdated",
+}
+
+
+def _ticketsql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def list_query(
+    queue: str | None, query: str, words: str, compiles: Callable[[str], bool] = lambda _: True
+) -> str:
+    """The TicketSQL of what a list shows (to save it as a view): its search, else its queue,
+    narrowed by the quick filter's `words` as `list_tickets` narrows by them (a piece of the
+    subject or a requestor, a status or owner name, a ticket number). "" when it shows nothing to save."""
+    query, words = query.strip(), words.strip()
+    if not words:
+        return query or (f"Queue = {_ticketsql_string(queue)}" if queue else "")
+    quoted = _ticketsql_string(words)
+    either = [f"Subject LIKE {quoted}", f"Requestor LIKE {quoted}"]
+    # A status or an owner only when the words name one (TicketSQL refuses an unknown one; the
+    # quick filter just finds nothing there).
+    either += [cond for cond in (f"Status = {quoted}", f"Owner = {quoted}") if compiles(cond)]
+    from tessera.core.ids import ticket_number
+
+    number = ticket_number(words)
+    if number is not None:
+        either.append(f"id = {number}")
+    narrowed = "(" + " OR ".join(either) + ")"
+    if query:
+        return f"({_without_order(query)}) AND {narrowed}"
+    return f"Queue = {_ticketsql_string(queue)} AND {narrowed}" if queue else narrowed
+
+
+def _without_order(query: str) -> str:
+    """The query less a trailing ORDER BY (the view keeps the list's order apart)."""
+    import re
+
+    from tessera.core.search.parser import SearchError, parse_with_order
+
+    try:
+        keys = parse_with_order(query)[1]
+    except SearchError:
+        return query
+    if not keys:
+        return query
+    found = list(re.finditer(r"\bORDER\s+BY\b", query, re.I))
+    return query[: found[-1].start()].strip() if found else query
+
+
+def list_order(sort: str, descending: bool) -> str:
+    """The order of a list as a saved search's `order_by` ("" where TicketSQL has no such key)."""
+    name = _ORDER_NAMES.get(sort)
+    return f"{name} {'DESC' if descending else 'ASC'}" if name else ""
 
 
 def desk_is_empty(ctx: Context) -> bool:
@@ -280,32 +402,50 @@ def desk_is_empty(ctx: Context) -> bool:
     return ctx.session.scalar(select(Ticket.id).limit(1)) is None
 
 
-def ticket_view(ctx: Context, ref: str | int) -> TicketView:
-    from tessera.core.serialize import history, ticket_json
-    from tessera.core.statuses import lifecycle_of
+def ticket_view(ctx: Context, ref: str | int, *, history_limit: int | None = None) -> TicketView:
+    """The ticket and its history; with `history_limit`, only that many of the newest transactions
+    (read in SQL: a long history costs a reader only what it shows), and the counts of the rest."""
+    from tessera.core.bookmarks import is_bookmarked
+    from tessera.core.lifecycles.desk import lifecycle_of
+    from tessera.core.serialize import history, history_counts, ticket_json, undelivered
     from tessera.core.tickets import get_ticket
 
     ticket = get_ticket(ctx, ref)
     lifecycle = lifecycle_of(ctx.session, ticket.queue)
     data = ticket_json(ctx, ticket)
-    events = history(ctx, ticket)
+    events = history(ctx, ticket, limit=history_limit)
+    paged = history_limit is not None
     return TicketView(
         ticket=data,
         history=events,
         lifecycle=lifecycle.name,
         category=lifecycle.category(ticket.status),
-        choices=status_choices(ctx, ticket.id),
+        choices=_status_choices(ctx, ticket, lifecycle),
+        history_counts=history_counts(ctx, ticket) if paged else None,
+        undelivered=undelivered(ctx, ticket) if paged else None,
+        bookmarked=is_bookmarked(ctx, ticket.id),
     )
+
+
+def history_page(ctx: Context, ref: str | int, before: int, limit: int | None) -> list[dict[str, Any]]:
+    """The `limit` transactions of the ticket's history before transaction `before` (None: all of
+    them), oldest first: what a reader scrolling up reads next."""
+    from tessera.core.serialize import history
+    from tessera.core.tickets import get_ticket
+
+    return history(ctx, get_ticket(ctx, ref), limit=limit, before=before)
 
 
 def status_choices(ctx: Context, ref: str | int) -> list[StatusChoice]:
     """The lifecycle's named actions, then plain statuses, that this user may apply to the ticket now."""
-    from tessera.core.statuses import lifecycle_of
+    from tessera.core.lifecycles.desk import lifecycle_of
     from tessera.core.tickets import get_ticket
 
     ticket = get_ticket(ctx, ref)
-    lifecycle = lifecycle_of(ctx.session, ticket.queue)
+    return _status_choices(ctx, ticket, lifecycle_of(ctx.session, ticket.queue))
 
+
+def _status_choices(ctx: Context, ticket: Any, lifecycle: Any) -> list[StatusChoice]:
     def can(right: str) -> bool:
         return ctx.can(right, ticket.queue_id, ticket)
 
@@ -314,7 +454,7 @@ def status_choices(ctx: Context, ref: str | int) -> list[StatusChoice]:
     for action in lifecycle.actions_for(ticket.status, can=can):
         if action.to not in seen:
             seen.add(action.to)
-            out.append(StatusChoice(action.to, action.label, lifecycle.category(action.to)))
+            out.append(StatusChoice(action.to, action.label, lifecycle.category(action.to), action=True))
     for status in lifecycle.next_statuses(ticket.status, can=can):
         if status not in seen and status != ticket.status:
             seen.add(status)
@@ -324,7 +464,7 @@ def status_choices(ctx: Context, ref: str | int) -> list[StatusChoice]:
 
 def resolve_target(ctx: Context, ref: str | int) -> str:
     """The status "resolve" means for this ticket: `resolved` if allowed, else the first inactive one."""
-    from tessera.core.statuses import lifecycle_of
+    from tessera.core.lifecycles.desk import lifecycle_of
     from tessera.core.tickets import get_ticket
 
     ticket = get_ticket(ctx, ref)
@@ -346,22 +486,27 @@ def mark_seen(ctx: Context, ticket_ids: list[int]) -> None:
     """Record that the actor has seen these tickets as they are now (clears their unread markers).
 
     The marker keeps the ticket's own `updated` time, not the clock's, so clock skew between
-    clients and the server can never hide a change.
+    clients and the server can never hide a change. One unit of work (`operation`, imported here:
+    this module stays light for the TUI's start).
     """
+    from tessera.core.context import operation
+
+    if ticket_ids:
+        operation(_mark_seen)(ctx, ticket_ids)
+
+
+def _mark_seen(ctx: Context, ticket_ids: list[int]) -> None:
     from sqlalchemy import literal, select
     from sqlalchemy.dialects.postgresql import insert
 
     from tessera.core.models import Ticket, TicketSeen
 
-    if not ticket_ids:
-        return
     rows = select(literal(ctx.actor.id), Ticket.id, Ticket.updated).where(Ticket.id.in_(set(ticket_ids)))
     stmt = insert(TicketSeen).from_select(["user_id", "ticket_id", "seen_at"], rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[TicketSeen.user_id, TicketSeen.ticket_id], set_={"seen_at": stmt.excluded.seen_at}
     )
     ctx.session.execute(stmt)
-    ctx.session.commit()
 
 
 def preferences(ctx: Context) -> dict[str, Any]:
@@ -369,12 +514,23 @@ def preferences(ctx: Context) -> dict[str, Any]:
 
 
 def set_preference(ctx: Context, key: str, value: str | int | bool | dict[str, Any] | None) -> None:
-    """Remember one of the actor's settings (theme, last view) in `users.preferences`."""
+    """Remember one of the actor's settings (theme, last view) in `users.preferences`: one unit of
+    work."""
+    from tessera.core.context import operation
+
+    ctx.actor.preferences = operation(_set_preference)(ctx, key, value)
+
+
+def _set_preference(
+    ctx: Context, key: str, value: str | int | bool | dict[str, Any] | None
+) -> dict[str, Any]:
     from tessera.core.models import User
 
     if not key or len(key) > 64:
         raise InvalidInput("a preference name is 1 to 64 characters")
-    user = ctx.session.get(User, ctx.actor.id)
+    # Read afresh and locked: the actor's row may be one a client kept (`context.Acting`), and
+    # another session of the same user may be setting one of its preferences too.
+    user = ctx.session.get(User, ctx.actor.id, populate_existing=True, with_for_update=True)
     if user is None:
         raise NotFound(f"no user {ctx.actor.name}")
     prefs = dict(user.preferences or {})
@@ -383,8 +539,7 @@ def set_preference(ctx: Context, key: str, value: str | int | bool | dict[str, A
     else:
         prefs[key] = value
     user.preferences = prefs
-    ctx.session.commit()
-    ctx.actor.preferences = prefs
+    return prefs
 
 
 def owner_choices(ctx: Context, queue: str | int) -> list[str]:
@@ -414,6 +569,7 @@ def attachment(ctx: Context, attachment_id: int) -> AttachmentData:
     """An attachment's bytes, if the actor may see the ticket (and comments, for a comment's)."""
     from sqlalchemy import select
 
+    from tessera.core.messages import PRIVATE_TYPES
     from tessera.core.models import Attachment, Transaction
     from tessera.core.tickets import get_ticket
 
@@ -426,7 +582,7 @@ def attachment(ctx: Context, attachment_id: int) -> AttachmentData:
         raise NotFound(f"no attachment {attachment_id}")
     part, ticket_id, kind = found
     ticket = get_ticket(ctx, ticket_id)
-    if kind == "Comment" and not ctx.can("ShowTicketComments", ticket.queue_id, ticket):
+    if kind in PRIVATE_TYPES and not ctx.can("ShowTicketComments", ticket.queue_id, ticket):
         raise NotFound(f"no attachment {attachment_id}")
     data = part.binary_content if part.binary_content is not None else (part.content or "").encode()
     return AttachmentData(part.filename or f"attachment-{part.id}", part.content_type, data)
@@ -448,47 +604,3 @@ def complete_query(ctx: Context, text: str) -> list[str]:
     from tessera.core.search.service import complete
 
     return complete(ctx, text)
-
-
-@dataclass(frozen=True)
-class View:
-    name: str
-    query: str
-    shared: bool
-    order_by: str = ""
-
-
-def saved_views(ctx: Context) -> list[View]:
-    """The user's saved searches, then the shared ones: the TUI's views (keys 1-9)."""
-    from tessera.core.search.service import list_saved
-
-    return [View(s.name, s.query, s.shared, s.order_by) for s in list_saved(ctx)]
-
-
-# TicketSQL sort keys the queue pane can sort by, and the pane's name for each.
-_PANE_SORTS = {
-    **{key: key for key in SORT_KEYS},
-    "lastupdated": "updated",
-    "requestors": "requestor",
-}
-
-
-def view_sort(query: str, order_by: str = "") -> tuple[str, bool] | None:
-    """The pane's (sort, descending) for a view: the first key of its order (`order_by`, else the
-    query's own ORDER BY), or None when it has none the pane sorts by (the pane keeps its sort)."""
-    keys = order_by.strip()
-    if not keys:
-        from tessera.core.search.parser import SearchError, parse_with_order
-
-        try:
-            keys = parse_with_order(query)[1]
-        except SearchError:
-            return None
-    words = keys.replace("|", ",").split(",")[0].split()
-    if not words:
-        return None
-    name, descending = words[0], len(words) > 1 and words[1].upper() == "DESC"
-    if name.startswith("-"):
-        name, descending = name[1:], True
-    sort = _PANE_SORTS.get(name.lower())
-    return (sort, descending) if sort else None

@@ -3,6 +3,10 @@
 `announce` runs inside the operation's transaction, so PostgreSQL delivers the notice only if the
 change commits (and never a notice for a rolled-back one). `listen` blocks on a dedicated
 connection and hands each notice's ticket ids to a callback; the TUI runs it in a worker thread.
+
+A notice may name its origin (`ORIGIN:ids`): the client whose unit of work made the change
+(`Context.origin`, e.g. one TUI). That client reloads what it changed itself, so its listener
+skips its own notices (`listen(..., ignore_origin=...)`) instead of reloading twice.
 """
 
 from __future__ import annotations
@@ -17,36 +21,49 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 CHANNEL = "tessera_tickets"
+# Sent by triggers (migration 0020) when what a user may do can have changed: the payload is the
+# user's id when one user's row changed, "" when grants or groups did (anyone's rights).
+RIGHTS_CHANNEL = "tessera_rights"
 EVERYTHING = "*"  # a bulk change (the demo seeder): reload whatever is on screen
 _MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 
 
-def payload(ticket_ids: Iterable[int]) -> str:
+def payload(ticket_ids: Iterable[int], origin: str | None = None) -> str:
+    """The notice's body ("" for no tickets: nothing to send)."""
     ids = sorted(set(ticket_ids))
     body = ",".join(str(i) for i in ids)
-    return body if len(body) <= _MAX_PAYLOAD else EVERYTHING
+    if not body:
+        return ""
+    body = body if len(body) <= _MAX_PAYLOAD else EVERYTHING
+    return f"{origin}:{body}" if origin else body
 
 
-# `ctx.extras` key: the payload already NOTIFYed in this unit of work by a statement that carried
-# it (the scrip engine's write), so the operation does not send the same notice a second time.
-ANNOUNCED_KEY = "tessera.live.announced"
-
-
-def announce(session: Session, ticket_ids: Iterable[int] | None) -> None:
+def announce(session: Session, ticket_ids: Iterable[int] | None, origin: str | None = None) -> None:
     """Tell listeners these tickets changed (None: anything may have changed)."""
-    body = EVERYTHING if ticket_ids is None else payload(ticket_ids)
+    if ticket_ids is None:
+        body = f"{origin}:{EVERYTHING}" if origin else EVERYTHING
+    else:
+        body = payload(ticket_ids, origin)
     if body:
         session.execute(text("SELECT pg_notify(:channel, :body)"), {"channel": CHANNEL, "body": body})
 
 
+def parse_notice(body: str) -> tuple[str | None, set[int] | None]:
+    """(the origin, if the notice names one; its ticket ids, None meaning "anything")."""
+    origin, colon, rest = body.partition(":")
+    if not colon:
+        origin, rest = "", body
+    if rest == EVERYTHING:
+        return origin or None, None
+    return origin or None, {int(part) for part in rest.split(",") if part.strip().isdigit()}
+
+
 def parse(body: str) -> set[int] | None:
     """The ticket ids of a notice; None means "anything"."""
-    if body == EVERYTHING:
-        return None
-    return {int(part) for part in body.split(",") if part.strip().isdigit()}
+    return parse_notice(body)[1]
 
 
-def _conninfo(url: URL) -> str:
+def conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -57,17 +74,29 @@ def listen(
     *,
     on_state: Callable[[str | None], None] | None = None,
     retry_seconds: float = 2.0,
+    ignore_origin: str | None = None,
+    on_rights: Callable[[int | None], None] | None = None,
 ) -> None:
-    """Call `on_change` for every notice until `stop` is set; reconnect when the database goes away."""
+    """Call `on_change` for every notice until `stop` is set; reconnect when the database goes
+    away. Notices from `ignore_origin` (the caller's own changes) are skipped. `on_rights` hears
+    rights changes (a user's id, or None: anyone's)."""
     while not stop.is_set():
         try:
-            with psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=5) as conn:
+            with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
+                if on_rights is not None:
+                    conn.execute(f"LISTEN {RIGHTS_CHANNEL}")
                 if on_state is not None:
                     on_state(None)
                 while not stop.is_set():
                     for notice in conn.notifies(timeout=0.5):
-                        on_change(parse(notice.payload))
+                        if notice.channel == RIGHTS_CHANNEL:
+                            if on_rights is not None:
+                                on_rights(int(notice.payload) if notice.payload.isdigit() else None)
+                            continue
+                        origin, ids = parse_notice(notice.payload)
+                        if origin is None or origin != ignore_origin:
+                            on_change(ids)
         except psycopg.Error as exc:
             if on_state is not None:
                 on_state(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from tessera.core.context import Context
 from tessera.core.models import Attachment, Queue, Transaction
 from tessera.core.schemas import MessageIn, MimePartIn
+
+# Transactions only those who hold ShowTicketComments may read (their message, recipients and
+# data): comments, and forwards (an agent's note to someone outside the ticket).
+PRIVATE_TYPES = frozenset({"Comment", "Forward Transaction", "Forward Ticket"})
 
 
 def new_message_id(queue: Queue) -> str:
@@ -15,6 +20,22 @@ def new_message_id(queue: Queue) -> str:
     if address and "@" in address:
         domain = address.rsplit("@", 1)[1]
     return f"<tessera.{uuid.uuid4().hex}@{domain}>"
+
+
+def plain_message_part(
+    transaction_id: int | None, message: MessageIn, message_id: str, now: datetime
+) -> Attachment:
+    """The one row of a plain message (no files, no MIME tree of its own): the message itself."""
+    return Attachment(
+        transaction_id=transaction_id,
+        message_id=message_id,
+        subject=message.subject,
+        headers=message.headers,
+        content_type=message.content_type,
+        content=message.body,
+        size=len(message.body.encode()),
+        created=now,
+    )
 
 
 def store_message(ctx: Context, txn: Transaction, queue: Queue, message: MessageIn) -> Attachment:
@@ -27,16 +48,19 @@ def store_message(ctx: Context, txn: Transaction, queue: Queue, message: Message
     if message.mime is not None:
         return _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
     has_files = bool(message.attachments)
-    root = Attachment(
-        transaction_id=txn.id,
-        message_id=message_id,
-        subject=message.subject,
-        headers=message.headers,
-        content_type="multipart/mixed" if has_files else message.content_type,
-        content=None if has_files else message.body,
-        size=0 if has_files else len(message.body.encode()),
-        created=ctx.now,
-    )
+    if has_files:
+        root = Attachment(
+            transaction_id=txn.id,
+            message_id=message_id,
+            subject=message.subject,
+            headers=message.headers,
+            content_type="multipart/mixed",
+            content=None,
+            size=0,
+            created=ctx.now,
+        )
+    else:
+        root = plain_message_part(txn.id, message, message_id, ctx.now)
     ctx.session.add(root)
     if has_files:
         ctx.session.flush()

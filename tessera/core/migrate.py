@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from tessera.core.db import Database
+from tessera.core.db_wait import unbounded
 from tessera.core.schema_version import SchemaStatus
 
 # Serialises concurrent upgrades (two tessera processes starting on a fresh database).
@@ -50,7 +51,10 @@ def status(db: Database) -> SchemaStatus:  # SchemaStatus lives in schema_versio
 
 def _run(db: Database, fn_name: str, target: str) -> None:
     cfg = alembic_config()
-    with db.engine.begin() as conn:
+    # A migration is long by nature (an index over a million tickets): no statement limit, no
+    # client-side bound on its waits (see tessera.core.db_wait); lock_timeout still holds.
+    with unbounded(), db.engine.begin() as conn:
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
         cfg.attributes["connection"] = conn
         getattr(command, fn_name)(cfg, target)

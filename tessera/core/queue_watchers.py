@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from tessera.core.context import Context, find_user, operation
+from tessera.core.desk_addresses import check_watcher
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.models import QueueWatcher, User
 from tessera.core.queues import get_queue
@@ -57,6 +58,7 @@ def add_queue_watcher(ctx: Context, queue: str, role: str, who: str) -> bool:
     if not who:
         raise InvalidInput("name a user or an e-mail address to add as a watcher")
     user = find_user(ctx.session, who)
+    check_watcher(ctx.session, user, who, role, f"queue {found.name}")  # before a user is made for it
     if user is None:
         if "@" not in who:
             raise NotFound(f"unknown user {who!r}")

@@ -6,24 +6,37 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.knowable import may_know_queue
 from tessera.core.models import Queue
-from tessera.core.schemas import normalise_email
+from tessera.core.schemas import as_int32, normalise_email
+from tessera.core.subject_tags import check_tag
 
-QUEUE_FIELDS = ("name", "description", "correspond_address", "comment_address", "lifecycle", "disabled")
+QUEUE_FIELDS = (
+    "name",
+    "description",
+    "correspond_address",
+    "comment_address",
+    "lifecycle",
+    "disabled",
+    "subject_tag",
+)
 
 
 def find_queue(ctx: Context, name: str) -> Queue | None:
+    """The queue named (or numbered) `name`, whether or not the actor may know it."""
     key = name.strip()
-    if key.isdigit():
-        return ctx.session.get(Queue, int(key))
+    queue_id = as_int32(key)
+    if queue_id is not None and key.isdigit():
+        return ctx.session.get(Queue, queue_id)
     return ctx.session.scalars(select(Queue).where(func.lower(Queue.name) == key.lower())).first()
 
 
 def get_queue(ctx: Context, name: str) -> Queue:
-    """Case-insensitive, as RT: `general` finds `General`."""
+    """Case-insensitive, as RT: `general` finds `General`. A queue the actor may not know is
+    reported exactly as one that does not exist, listing only queues they may see."""
     queue = find_queue(ctx, name)
-    if queue is None:
-        known = ", ".join(q.name for q in ctx.session.scalars(select(Queue).order_by(Queue.name)).all()[:10])
+    if queue is None or not may_know_queue(ctx, queue):
+        known = ", ".join(q.name for q in list_queues(ctx)[:10])
         raise NotFound(f"unknown queue {name!r}" + (f" (queues: {known})" if known else ""))
     return queue
 
@@ -41,7 +54,7 @@ def _address(raw: str | None) -> str | None:
 
 
 def _check_lifecycle(ctx: Context, name: str) -> str:
-    from tessera.core.statuses import lifecycle_names
+    from tessera.core.lifecycles.desk import lifecycle_names
 
     names = lifecycle_names(ctx.session)
     for known in names:
@@ -59,6 +72,7 @@ def create_queue(
     lifecycle: str = "default",
     correspond_address: str | None = None,
     comment_address: str | None = None,
+    subject_tag: str | None = None,
 ) -> Queue:
     ctx.require(("AdminQueue",), "create queues", "on this desk")
     name = name.strip()
@@ -74,6 +88,7 @@ def create_queue(
         lifecycle=_check_lifecycle(ctx, lifecycle),
         correspond_address=_address(correspond_address),
         comment_address=_address(comment_address),
+        subject_tag=check_tag(subject_tag),
     )
     ctx.session.add(queue)
     ctx.session.flush()
@@ -103,6 +118,8 @@ def update_queue(ctx: Context, name: str, changes: dict[str, str]) -> Queue:
             from tessera.core.statuses import change_queue_lifecycle
 
             change_queue_lifecycle(ctx, queue, _check_lifecycle(ctx, raw))
+        elif key == "subject_tag":
+            queue.subject_tag = check_tag(raw)
         elif key == "disabled":
             from tessera.core.users import _bool
 

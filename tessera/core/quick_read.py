@@ -4,7 +4,7 @@ The start-up helper (tessera.tui.backend) has to hand the app its first page whi
 Textual; through SQLAlchemy and the models that took ~0.65 s, longer than the app, and so set the
 cold start. This reads the same things (the actor, its rights and preferences, the queues it may
 see, the first plain page) with psycopg and the light modules only (config, embedded, rights,
-page_sql, listing's dataclasses). It answers only the common case: a desk that is ready (server
+fast_sql, listing's dataclasses). It answers only the common case: a desk that is ready (server
 up, schema at head, bootstrapped) and an enabled user; for anything else it returns None and the
 caller takes the full path, which also makes every error message the usual one.
 """
@@ -18,8 +18,10 @@ from typing import Any
 import psycopg
 
 from tessera.core import config
+from tessera.core.db_wait import connect
+from tessera.core.fast_sql import QUICK_EMPTY, QUICK_QUEUES, QUICK_SCHEMA, QUICK_USER, page_sql
+from tessera.core.lifecycles.rules import DELETED
 from tessera.core.listing import QueueInfo, TicketPage, page_of
-from tessera.core.page_sql import page_sql
 from tessera.core.rights import GRANTS_SQL, RightsCache
 
 CONNECT_TIMEOUT_S = 10
@@ -68,7 +70,7 @@ class QuickReader:
         if conninfo is None or head is None:
             return None
         try:
-            conn = psycopg.connect(conninfo, autocommit=True)
+            conn = connect(conninfo, autocommit=True)  # bounded: a frozen server is no hang
         except psycopg.Error:
             return None
         try:
@@ -84,18 +86,14 @@ class QuickReader:
         conn.execute("SET TIME ZONE 'UTC'")  # as every engine connection does (core.db)
         from tessera.core.schema_version import BOOTSTRAPPED_SQL, BUILTIN_LIFECYCLES, bootstrapped
 
-        versions = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()]
+        versions = [r[0] for r in conn.execute(QUICK_SCHEMA).fetchall()]
         if versions != [head]:  # not migrated (or an empty database): the full path
             return None
         ready = conn.execute(BOOTSTRAPPED_SQL, {"names": list(BUILTIN_LIFECYCLES)}).fetchone()
         if not bootstrapped(ready):
             return None
         key = wanted.strip().lower()
-        row = conn.execute(
-            "SELECT id, name, privileged, disabled, preferences FROM users"
-            " WHERE lower(name) = %(key)s OR lower(email) = %(key)s LIMIT 1",
-            {"key": key},
-        ).fetchone()
+        row = conn.execute(QUICK_USER, {"key": key}).fetchone()
         if not key or row is None or row[3]:  # unknown or disabled: the full path says so
             return None
         actor = Actor(*row[:4])
@@ -107,21 +105,20 @@ class QuickReader:
 
     def queues(self) -> list[QueueInfo]:
         """As `listing.queues`: the enabled queues the actor may see, by name."""
-        found = self.conn.execute(
-            "SELECT id, name, description FROM queues WHERE NOT disabled ORDER BY lower(name)"
-        ).fetchall()
+        found = self.conn.execute(QUICK_QUEUES).fetchall()
         return [
             QueueInfo(*row) for row in found if self.can("SeeQueue", row[0]) or self.can("ShowTicket", row[0])
         ]
 
     def desk_is_empty(self) -> bool:
-        return self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tickets)").fetchone()[0]  # type: ignore[index,no-any-return]
+        row = self.conn.execute(QUICK_EMPTY).fetchone()
+        return row is not None and bool(row[0])
 
     def page(self, queue_id: int, *, sort: str, descending: bool, limit: int) -> TicketPage | None:
         """As `listing.list_tickets` for a plain page of a queue (None: not one it answers)."""
         if not self.can("ShowTicket", queue_id):
             return None
-        sql = page_sql(sort, descending, in_queue=True, after=False)
+        sql = page_sql(sort, descending, in_queue=True, after=False, hide_status=DELETED)
         values = {"me": self.actor.id, "queue": queue_id, "limit": limit + 1}
         found = self.conn.cursor(binary=True).execute(sql, values).fetchall()
         return page_of(found, limit)

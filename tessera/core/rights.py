@@ -37,6 +37,7 @@ QUEUE_RIGHTS: tuple[str, ...] = (
     "ReplyToTicket",
     "CommentOnTicket",
     "ShowTicketComments",
+    "ForwardMessage",
     "OwnTicket",
     "TakeTicket",
     "StealTicket",
@@ -51,6 +52,8 @@ QUEUE_RIGHTS: tuple[str, ...] = (
     "ModifyTemplate",
     "ShowTemplate",
     "AdminQueue",
+    # Tessera's: resolve past unresolved dependencies (RT's Force, which RT gives only to code).
+    "ForceStatus",
 )
 GLOBAL_RIGHTS: tuple[str, ...] = (
     "SuperUser",
@@ -58,6 +61,8 @@ GLOBAL_RIGHTS: tuple[str, ...] = (
     "AdminGroups",
     "AdminCustomField",
     "AdminLifecycles",
+    # Tessera's: create tickets and transactions with past times and other actors (`tessera import`).
+    "Import",
 )
 ALL_RIGHTS: tuple[str, ...] = QUEUE_RIGHTS + GLOBAL_RIGHTS
 
@@ -70,7 +75,7 @@ def canonical_right(name: str, extra: tuple[str, ...] | list[str] = ()) -> str:
     """`modifyticket` -> `ModifyTicket`; unknown names are refused with a suggestion.
 
     `extra` are rights that lifecycles name (RT registers those so they can be granted)."""
-    known = (*ALL_RIGHTS, *extra)
+    known: tuple[str, ...] = (*ALL_RIGHTS, *extra)
     by_lower = {r.lower(): r for r in known}
     found = by_lower.get(name.strip().lower())
     if found is None:
@@ -134,12 +139,17 @@ class RightsCache:
             return cache
         system_roles = ["Everyone", "Privileged" if user.privileged else "Unprivileged"]
         for right, kind, role, queue_id in rows:
-            if kind == "role" and role not in system_roles:
+            if kind == "role" and role is not None and role not in system_roles:  # (never None: a check)
                 cache.by_role[queue_id][role].add(right)
             else:
                 cache.direct[queue_id].add(right)
         cache.superuser = "SuperUser" in cache.direct[None]
         return cache
+
+    def for_user(self, user: Any) -> RightsCache:
+        """The same grants for `user` (the same user, as loaded in another session), with its own
+        per-ticket role cache (roles change with every ticket's owner and watchers)."""
+        return RightsCache(user=user, superuser=self.superuser, direct=self.direct, by_role=self.by_role)
 
     def roles_on(self, session: Session, ticket: Ticket) -> set[str]:
         cached = self._ticket_roles.get(ticket.id)

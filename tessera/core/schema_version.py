@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tessera.core.db import Database
 
-# The names of the shipped lifecycles (`tessera.core.lifecycles_builtin`; a test keeps the two in step).
+# The names of the shipped lifecycles (`tessera.core.lifecycles.builtin`; a test keeps the two in step).
 BUILTIN_LIFECYCLES = ("default", "approvals")
 # Would `bootstrap` change nothing? (psycopg parameters; `names`: BUILTIN_LIFECYCLES as a list)
 BOOTSTRAPPED_SQL = (

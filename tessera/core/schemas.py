@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from tessera.core.errors import InvalidInput
 
@@ -84,14 +85,37 @@ class MessageIn(BaseModel):
     message_id: str | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list)
     time_taken: Int32 = 0
-    # Extra recipients for this message only (RT's one-time Cc/Bcc).
-    cc: list[Email] = Field(default_factory=list)
-    bcc: list[Email] = Field(default_factory=list)
+    # Extra recipients for this message only (RT's one-time Cc/Bcc), and addresses this message's
+    # notifications skip (RT's squelch checkboxes); an agent's, never a received message's.
+    cc: list[Email] = Field(default_factory=list, max_length=100)
+    bcc: list[Email] = Field(default_factory=list, max_length=100)
+    squelch: list[Email] = Field(default_factory=list, max_length=100)
     # Mail: the whole MIME tree as received; when set, it is stored instead of body + attachments.
     mime: MimePartIn | None = None
 
     def is_empty(self) -> bool:
         return not self.body.strip() and not self.attachments and self.mime is None
+
+
+def message_in(body: str, cc: Sequence[str] = (), bcc: Sequence[str] = ()) -> MessageIn:
+    """A message typed in a form, with its one-time Cc and Bcc; a bad address is one line."""
+    try:
+        return MessageIn(body=body, cc=list(cc), bcc=list(bcc))
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
+
+
+class ForwardIn(BaseModel):
+    """RT's Forward: one message of a ticket (`transaction`), or the whole ticket, sent on to
+    people outside it, with an agent's note (`body`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: list[Email] = Field(min_length=1, max_length=100)
+    cc: list[Email] = Field(default_factory=list, max_length=100)
+    bcc: list[Email] = Field(default_factory=list, max_length=100)
+    body: str = ""
+    transaction: Int32 | None = None
 
 
 class TicketCreate(BaseModel):
@@ -133,8 +157,11 @@ def parse_datetime(raw: str, *, field: str = "date") -> datetime | None:
     if match:
         amount, unit, ago = int(match.group(1)), match.group(2).lower(), match.group(3)
         minutes = {"minute": 1, "min": 1, "hour": 60, "day": 1440, "week": 10080}[unit] * amount
-        delta = timedelta(minutes=minutes)
-        return now - delta if ago else now + delta
+        try:
+            delta = timedelta(minutes=minutes)
+            return now - delta if ago else now + delta
+        except OverflowError:
+            raise InvalidInput(f"{field}: {raw!r} is too far away") from None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -147,6 +174,17 @@ def parse_datetime(raw: str, *, field: str = "date") -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
+
+
+def as_int32(text: str) -> int | None:
+    """`text` as an integer PostgreSQL's `integer` holds (ASCII digits, an optional sign), else
+    None: for names that may also be ids (`Queue = 5`), where a long run of digits is no id."""
+    text = text.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits.lstrip("0")) > 10:
+        return None
+    value = int(text)
+    return value if INT_MIN <= value <= INT_MAX else None
 
 
 def parse_int(raw: str, *, field: str) -> int:
@@ -181,6 +219,20 @@ class TicketLinks(BaseModel):
     has_member: list[str] = Field(default_factory=list)
 
 
+class ReminderOut(BaseModel):
+    """A reminder as it is listed with its ticket."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    subject: str
+    owner: str | None
+    due: datetime | None
+    status: str
+    created: datetime
+    resolved: datetime | None
+
+
 class TicketOut(BaseModel):
     """The ticket JSON of the brief: the stable keys every interface prints (`--json`)."""
 
@@ -211,4 +263,5 @@ class TicketOut(BaseModel):
     custom_fields: dict[str, str | list[str] | None]
     links: TicketLinks
     merged_from: list[str]
+    reminders: list[ReminderOut]
     version: int

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tessera.core.context import Context
-from tessera.core.links import links_of
-from tessera.core.models import Attachment, CustomField, CustomFieldValue, Ticket, Transaction, display_id
+from tessera.core.fast_sql import fast, ticket_extras
+from tessera.core.links import LINK_TYPES, REVERSE, links_of
+from tessera.core.messages import PRIVATE_TYPES
+from tessera.core.models import (
+    Attachment,
+    CustomField,
+    CustomFieldValue,
+    Ticket,
+    Transaction,
+    User,
+    display_id,
+)
+from tessera.core.reminders import reminders_json
 from tessera.core.schemas import TicketOut
-from tessera.core.watchers import watchers_of
+from tessera.core.watchers import WATCHER_ROLES, watchers_of
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -21,28 +32,37 @@ def _iso(value: datetime | None) -> str | None:
 def custom_fields_of(ctx: Context, ticket: Ticket) -> dict[str, str | list[str] | None]:
     from tessera.core.customfields import fields_for_queue
 
-    fields = fields_for_queue(ctx, ticket.queue_id)
+    fields = [(cf.id, cf.name, cf.multiple) for cf in fields_for_queue(ctx, ticket.queue_id)]
     rows = ctx.session.execute(
-        select(CustomFieldValue.custom_field_id, CustomFieldValue.value)
+        select(
+            CustomFieldValue.custom_field_id, CustomField.name, CustomField.multiple, CustomFieldValue.value
+        )
+        .join(CustomField, CustomField.id == CustomFieldValue.custom_field_id)
         .where(CustomFieldValue.ticket_id == ticket.id)
         .order_by(CustomFieldValue.id)
     ).all()
-    values: dict[int, list[str]] = {}
-    for cf_id, value in rows:
-        values.setdefault(cf_id, []).append(value)
+    return _custom_fields(fields, [tuple(r) for r in rows])
+
+
+def _custom_fields(fields: list[Any], values: list[Any]) -> dict[str, str | list[str] | None]:
+    """Each field of the ticket's queue by name (a list where it takes several values), then any
+    value kept from a field the ticket no longer has (a queue it left, a field since disabled)."""
+    got: dict[int, list[str]] = {}
+    kept: dict[int, tuple[str, bool]] = {}
+    for cf_id, name, multiple, value in values:
+        got.setdefault(cf_id, []).append(value)
+        kept[cf_id] = (name, multiple)
     out: dict[str, str | list[str] | None] = {}
-    known: dict[int, CustomField] = {cf.id: cf for cf in fields}
-    for cf in fields:
-        got = values.get(cf.id, [])
-        out[cf.name] = got if cf.multiple else (got[0] if got else None)
-    for cf_id in set(values) - set(known):  # a value kept from a queue the ticket left
-        cf = ctx.session.get(CustomField, cf_id)
-        if cf is not None:
-            out[cf.name] = values[cf_id] if cf.multiple else values[cf_id][0]
+    for cf_id, name, multiple in fields:
+        mine = got.pop(cf_id, [])
+        out[name] = mine if multiple else (mine[0] if mine else None)
+    for cf_id in sorted(got):
+        name, multiple = kept[cf_id]
+        out[name] = got[cf_id] if multiple else got[cf_id][0]
     return out
 
 
-def _person(user: Any) -> str:
+def _person(user: User) -> str:
     return user.email or user.name
 
 
@@ -51,9 +71,42 @@ def ticket_json(ctx: Context, ticket: Ticket) -> dict[str, Any]:
     return TicketOut.model_validate(_ticket_fields(ctx, ticket)).model_dump(mode="json")
 
 
+def _extras(
+    ctx: Context, ticket: Ticket
+) -> tuple[dict[str, list[str]], dict[str, list[int]], Any, list[int], list[dict[str, Any]]]:
+    """People by role, links by kind, custom fields, merged ids and reminders: one round trip on
+    the fast path (fast_sql.TICKET_EXTRAS_SQL), the ORM's six reads inside `plain_orm()`; the
+    tests compare the two for tickets with every kind of each."""
+    if not fast():
+        people = {
+            role: [_person(u) for u in users]
+            for role, users in watchers_of(ctx, [ticket.id])[ticket.id].items()
+        }
+        merged = list(
+            ctx.session.scalars(
+                select(Ticket.id).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id)
+            )
+        )
+        reminders = reminders_json(ctx, ticket)
+        return people, links_of(ctx, ticket.id), custom_fields_of(ctx, ticket), merged, reminders
+    extras = ticket_extras(ctx.session, ticket.id, ticket.queue_id)
+    watchers, link_rows, fields, values, merged, reminder_rows = extras
+    people = {role: [] for role in WATCHER_ROLES}
+    for role, who in watchers:
+        people[role].append(who)
+    links: dict[str, list[int]] = {k: [] for k in (*LINK_TYPES, *REVERSE.values())}
+    for base_id, kind, target_id in link_rows:
+        if base_id == ticket.id:
+            links[kind].append(target_id)
+        else:
+            links[REVERSE[kind]].append(base_id)
+    keys = ("id", "subject", "owner", "due", "status", "created", "resolved")
+    reminders = [dict(zip(keys, row, strict=True)) for row in reminder_rows]
+    return people, links, _custom_fields(fields, values), merged, reminders
+
+
 def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
-    people = watchers_of(ctx, [ticket.id])[ticket.id]
-    links = links_of(ctx, ticket.id)
+    people, links, custom_fields, merged, reminders = _extras(ctx, ticket)
     return {
         "id": ticket.id,
         "display_id": ticket.display_id,
@@ -61,9 +114,9 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "subject": ticket.subject,
         "status": ticket.status,
         "owner": ticket.owner.name if ticket.owner is not None else None,
-        "requestors": [_person(u) for u in people["Requestor"]],
-        "cc": [_person(u) for u in people["Cc"]],
-        "admincc": [_person(u) for u in people["AdminCc"]],
+        "requestors": people["Requestor"],
+        "cc": people["Cc"],
+        "admincc": people["AdminCc"],
         "priority": ticket.priority,
         "initial_priority": ticket.initial_priority,
         "final_priority": ticket.final_priority,
@@ -77,7 +130,7 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "due": _iso(ticket.due),
         "starts": _iso(ticket.starts),
         "told": _iso(ticket.told),
-        "custom_fields": custom_fields_of(ctx, ticket),
+        "custom_fields": custom_fields,
         "links": {
             "depends_on": [display_id(i) for i in links["DependsOn"]],
             "depended_on_by": [display_id(i) for i in links["DependedOnBy"]],
@@ -86,12 +139,8 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
             "member_of": [display_id(i) for i in links["MemberOf"]],
             "has_member": [display_id(i) for i in links["HasMember"]],
         },
-        "merged_from": [
-            display_id(i)
-            for i in ctx.session.scalars(
-                select(Ticket.id).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id)
-            )
-        ],
+        "merged_from": [display_id(i) for i in merged],
+        "reminders": reminders,
         "version": ticket.version,
     }
 
@@ -100,12 +149,22 @@ def _attachment_json(part: Attachment) -> dict[str, Any]:
     return {"id": part.id, "filename": part.filename, "content_type": part.content_type, "size": part.size}
 
 
-def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
-    """Every transaction, oldest first, with its message; comments only for those who may see them."""
+def history(
+    ctx: Context, ticket: Ticket, *, limit: int | None = None, before: int | None = None
+) -> list[dict[str, Any]]:
+    """Every transaction, oldest first, with its message; comments only for those who may see them.
+
+    A page of it, for a reader that shows the newest first (the TUI): with `limit`, only the newest
+    `limit` transactions (before transaction id `before`, if given), still oldest first."""
     see_comments = ctx.can("ShowTicketComments", ticket.queue_id, ticket)
-    txns = ctx.session.scalars(
-        select(Transaction).where(Transaction.ticket_id == ticket.id).order_by(Transaction.id)
-    ).all()
+    query = select(Transaction).where(Transaction.ticket_id == ticket.id)
+    if before is not None:
+        query = query.where(Transaction.id < before)
+    if limit is None:
+        txns = list(ctx.session.scalars(query.order_by(Transaction.id)).all())
+    else:
+        txns = list(ctx.session.scalars(query.order_by(Transaction.id.desc()).limit(limit)).all())
+        txns.reverse()
     parts = (
         ctx.session.scalars(
             select(Attachment)
@@ -119,8 +178,13 @@ def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
     for part in parts:
         by_txn.setdefault(part.transaction_id, []).append(part)
     from tessera.core.models.scrips import trace_for_transactions
+    from tessera.core.outgoing import outgoing_for_transactions
 
     traces = trace_for_transactions(ctx.session, [t.id for t in txns])
+    # The mail each transaction sent, recipient by recipient (a comment's only to those who may
+    # read the comment: its notice quotes it).
+    readable = [t.id for t in txns if t.type not in PRIVATE_TYPES or see_comments]
+    outgoing = outgoing_for_transactions(ctx.session, {t.ticket_id for t in txns}, readable)
     out = []
     for txn in txns:
         entry: dict[str, Any] = {
@@ -131,12 +195,13 @@ def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
             "new": txn.new_value,
             "actor": txn.actor.name if txn.actor is not None else None,
             "created": _iso(txn.created),
-            "data": txn.data,
+            "data": txn.data if txn.type not in PRIVATE_TYPES or see_comments else None,
             "message": None,
             "scrips": traces.get(txn.id, []),
+            "outgoing": outgoing.get(txn.id, []),
         }
         tree = by_txn.get(txn.id, [])
-        if tree and (txn.type != "Comment" or see_comments):
+        if tree and (txn.type not in PRIVATE_TYPES or see_comments):
             root = tree[0]
             body = next((p for p in tree if p.content is not None and not p.filename), None)
             entry["message"] = {
@@ -150,3 +215,84 @@ def history(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
             entry["message"] = {"hidden": True, "reason": "needs ShowTicketComments"}
         out.append(entry)
     return out
+
+
+def history_counts(ctx: Context, ticket: Ticket) -> dict[str, int]:
+    """How many transactions of each type the ticket has (what a page of its history leaves out)."""
+    rows = ctx.session.execute(
+        select(Transaction.type, func.count())
+        .where(Transaction.ticket_id == ticket.id)
+        .group_by(Transaction.type)
+    ).all()
+    return {kind: int(count) for kind, count in rows}
+
+
+def undelivered(ctx: Context, ticket: Ticket) -> list[str]:
+    """Who was refused mail about this ticket and not sent it since (a retry clears the mark):
+    "address (mail #12)", oldest first; a comment's mail only for those who may see comments."""
+    from sqlalchemy import Text, cast, or_
+
+    from tessera.core.models import OutboxMessage
+    from tessera.core.outgoing import REFUSED, outgoing_json
+
+    # Only the messages that may have a refusal (the rest are most of them, bodies and all).
+    refusals = or_(
+        OutboxMessage.status.notin_(("pending", "sending", "sent")),
+        cast(OutboxMessage.delivery, Text).contains(REFUSED),
+    )
+    query = (
+        select(OutboxMessage)
+        .join(Transaction, Transaction.id == OutboxMessage.transaction_id)
+        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.mail_from != "", refusals)
+        .order_by(OutboxMessage.id)
+    )
+    if not ctx.can("ShowTicketComments", ticket.queue_id, ticket):
+        query = query.where(Transaction.type != "Comment")
+    out: list[str] = []
+    for row in ctx.session.scalars(query):
+        mail = outgoing_json(row)
+        for rcpt in mail.get("recipients") or []:
+            if rcpt.get("state") == "refused":
+                out.append(f"{rcpt.get('address')} (mail #{mail.get('id')})")
+    return out
+
+
+# -- the desk's structure, as `--json` prints it and the API answers --------------------------------
+
+
+def queue_json(queue: Any) -> dict[str, Any]:
+    return {
+        "id": queue.id,
+        "name": queue.name,
+        "description": queue.description,
+        "correspond_address": queue.correspond_address,
+        "comment_address": queue.comment_address,
+        "lifecycle": queue.lifecycle,
+        "disabled": queue.disabled,
+        "subject_tag": queue.subject_tag,
+    }
+
+
+def custom_field_json(cf: Any, scopes: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": cf.id,
+        "name": cf.name,
+        "type": cf.type,
+        "multiple": cf.multiple,
+        "values": [o.value for o in cf.options],
+        "pattern": cf.pattern,
+        "queue_id": cf.queue_id,
+        "queue": scopes.get(cf.queue_id) if cf.queue_id is not None else None,
+        "description": cf.description,
+    }
+
+
+def lifecycle_summary_json(summary: Any) -> dict[str, Any]:
+    return {
+        "name": summary.name,
+        "initial": summary.initial,
+        "active": summary.active,
+        "inactive": summary.inactive,
+        "queues": summary.queues,
+        "updated": _iso(summary.updated),
+    }

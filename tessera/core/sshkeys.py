@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera.core.context import Context, operation
-from tessera.core.db import transaction
+from tessera.core.context import Context, desk_context, operation
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.models import SshKey, User
-from tessera.core.users import get_user
+from tessera.core.users import get_user, require_self_or_admin
 
 FINGERPRINT_PREFIX = "SHA256:"
 
@@ -42,8 +41,9 @@ def fingerprint_of(blob: bytes) -> str:
 
 def parse_public_key(text: str, *, source: str = "the key") -> ParsedKey:
     """One public key in OpenSSH (`id_ed25519.pub`) or RFC 4716 form; anything else is refused."""
-    import asyncssh
+    from tessera.core.thirdparty import asyncssh as _asyncssh
 
+    asyncssh = _asyncssh()
     stripped = text.strip()
     if not stripped:
         raise InvalidInput(f"{source} is empty: expected an SSH public key such as ~/.ssh/id_ed25519.pub")
@@ -97,16 +97,11 @@ def normalise_fingerprint(raw: str) -> str:
     return FINGERPRINT_PREFIX + value
 
 
-def _may_manage(ctx: Context, user: User, what: str) -> None:
-    if user.id != ctx.actor.id:
-        ctx.require(("AdminUsers",), what, f"of user {user.name}")
-
-
 @operation
 def add_key(ctx: Context, user_name: str, key_text: str, *, source: str = "the key") -> SshKey:
     """Register a public key for a user (needs AdminUsers, except for your own keys)."""
     user = get_user(ctx, user_name)
-    _may_manage(ctx, user, "add SSH keys")
+    require_self_or_admin(ctx, user, "add SSH keys")
     parsed = parse_public_key(key_text, source=source)
     existing = ctx.session.scalars(select(SshKey).where(SshKey.fingerprint == parsed.fingerprint)).first()
     if existing is not None:
@@ -131,7 +126,7 @@ def list_keys(ctx: Context, user_name: str | None = None) -> list[tuple[SshKey, 
     query = select(SshKey, User).join(User, User.id == SshKey.user_id)
     if user_name is not None:
         user = get_user(ctx, user_name)
-        _may_manage(ctx, user, "list SSH keys")
+        require_self_or_admin(ctx, user, "list SSH keys")
         query = query.where(SshKey.user_id == user.id)
     elif not ctx.can("AdminUsers"):
         query = query.where(SshKey.user_id == ctx.actor.id)
@@ -143,7 +138,7 @@ def list_keys(ctx: Context, user_name: str | None = None) -> list[tuple[SshKey, 
 def remove_key(ctx: Context, user_name: str, fingerprint: str) -> SshKey:
     """Remove one of a user's keys by its fingerprint (needs AdminUsers, except for your own)."""
     user = get_user(ctx, user_name)
-    _may_manage(ctx, user, "remove SSH keys")
+    require_self_or_admin(ctx, user, "remove SSH keys")
     wanted = normalise_fingerprint(fingerprint)
     key = ctx.session.scalars(
         select(SshKey).where(SshKey.user_id == user.id, SshKey.fingerprint == wanted)
@@ -230,6 +225,11 @@ def decide_login(
     if refused is not None:
         session.rollback()
         return LoginDecision(False, refused[0], fingerprint, refused[1], user.id, user.name)
-    with transaction(session):
-        key.last_used = now or datetime.now(UTC)
+    _stamp(desk_context(session, user), key, now or datetime.now(UTC))
     return LoginDecision(True, "ok", fingerprint, "", user.id, user.name)
+
+
+@operation
+def _stamp(ctx: Context, key: SshKey, when: datetime) -> None:
+    """The key's last use, recorded as one unit of work."""
+    key.last_used = when

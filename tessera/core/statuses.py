@@ -1,11 +1,10 @@
 """The lifecycle hook of core: every status a ticket gets passes through here.
 
-Lifecycles are stored in the database (table `lifecycles`); the shipped ones are written there on
-first use. A status change is checked against the ticket's queue's lifecycle (a valid status, an
-allowed transition, the transition's right) and then applied with RT's date rules: Started is set
-once, when a ticket first leaves an initial status; Resolved each time it enters an inactive one.
-Every refusal names the lifecycle, the from and to statuses and why, and changes nothing (the
-caller's `@operation` rolls back).
+The desk's lifecycles come from `lifecycles.desk`. A status change is checked against the
+ticket's queue's lifecycle (a valid status, an allowed transition, the transition's right) and then
+applied with RT's date rules: Started is set once, when a ticket first leaves an initial status;
+Resolved each time it enters an inactive one. Every refusal names the lifecycle, the from and to
+statuses and why, and changes nothing (the caller's `@operation` rolls back).
 
 The read-only helpers at the end (`status_sets`, `next_steps`, `status_category`) are what search
 (`__Active__`/`__Inactive__`) and the TUI's menus use, so they agree with the enforcement here.
@@ -16,72 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from tessera.core.context import Context, record
-from tessera.core.errors import NotFound
-from tessera.core.lifecycle import (
-    Action,
-    Category,
-    Lifecycle,
-    TransitionForbidden,
-    TransitionRefused,
-    lifecycle_from_dict,
-)
-from tessera.core.lifecycles_builtin import builtin_lifecycles
-from tessera.core.models import LifecycleRecord, Link, Queue, Ticket, Transaction
+from tessera.core.lifecycles.desk import lifecycle_by_name, lifecycle_of
+from tessera.core.lifecycles.errors import TransitionForbidden, TransitionRefused
+from tessera.core.lifecycles.model import Action, Lifecycle
+from tessera.core.lifecycles.rules import Category
+from tessera.core.models import Link, Queue, Ticket, Transaction
 
-_CACHE_KEY = "tessera.lifecycles"
-
-
-def ensure_builtin_lifecycles(session: Session) -> None:
-    """Write the shipped lifecycles the database does not have yet (never overwrites edits)."""
-    have = set(session.scalars(select(LifecycleRecord.name)))
-    for lifecycle in builtin_lifecycles():
-        if lifecycle.name not in have:
-            session.add(LifecycleRecord(name=lifecycle.name, definition=lifecycle.to_dict()))
-    session.flush()
-
-
-def lifecycle_names(session: Session) -> list[str]:
-    """Stored lifecycle names; the shipped ones when the table is still empty (before bootstrap)."""
-    names = list(session.scalars(select(LifecycleRecord.name).order_by(LifecycleRecord.name)))
-    return names or [lc.name for lc in builtin_lifecycles()]
-
-
-def _cache(session: Session) -> dict[str, Lifecycle]:
-    return session.info.setdefault(_CACHE_KEY, {})
-
-
-def forget_lifecycles(session: Session) -> None:
-    """Drop the session's parsed lifecycles, so the next look-up sees an applied change."""
-    session.info.pop(_CACHE_KEY, None)
-
-
-def lifecycle_by_name(session: Session, name: str) -> Lifecycle:
-    """The validated lifecycle stored under `name` (any case), parsed once per session."""
-    cache = _cache(session)
-    if name in cache:
-        return cache[name]
-    row = session.get(LifecycleRecord, name)
-    if row is None:
-        row = session.scalars(
-            select(LifecycleRecord).where(func.lower(LifecycleRecord.name) == name.lower())
-        ).first()
-    if row is not None:
-        lifecycle = lifecycle_from_dict(row.definition)
-    else:
-        builtin = {lc.name: lc for lc in builtin_lifecycles()}
-        if name not in builtin:
-            known = ", ".join(lifecycle_names(session))
-            raise NotFound(f"unknown lifecycle {name!r} (lifecycles: {known})")
-        lifecycle = builtin[name]
-    cache[name] = lifecycle
-    return lifecycle
-
-
-def lifecycle_of(session: Session, queue: Queue) -> Lifecycle:
-    return lifecycle_by_name(session, queue.lifecycle)
+# RT lets only code force a status past unresolved dependencies; Tessera lets people with this right.
+FORCE_RIGHT = "ForceStatus"
 
 
 def creation_status(ctx: Context, queue: Queue, requested: str | None) -> str:
@@ -111,12 +55,20 @@ def apply_dates(ctx: Context, ticket: Ticket, lifecycle: Lifecycle, old: str | N
 
 
 def unresolved_dependencies(ctx: Context, ticket: Ticket, lifecycle: Lifecycle) -> list[Ticket]:
-    """Tickets this one depends on that are not inactive in their own queue's lifecycle (RT's gate)."""
+    """Tickets this one depends on that are not inactive in their own queue's lifecycle (RT's gate).
+
+    Their rows are share-locked (in id order) and read as they are once locked: a dependency being
+    reopened meanwhile is waited for and seen open, so this ticket cannot close over it."""
     targets = ctx.session.scalars(
         select(Ticket)
         .join(Link, Link.target_id == Ticket.id)
         .where(Link.base_id == ticket.id, Link.type == "DependsOn")
         .order_by(Ticket.id)
+        # Queue and owner read after the lock, not joined into it: a row waited for is re-checked
+        # against the joined rows from before the wait (a dependency just moved would drop out).
+        .options(selectinload(Ticket.queue), lazyload(Ticket.owner))
+        .with_for_update(read=True, of=Ticket)
+        .execution_options(populate_existing=True)
     ).all()
     return [t for t in targets if lifecycle_of(ctx.session, t.queue).category(t.status) != "inactive"]
 
@@ -143,7 +95,9 @@ def change_status(
 ) -> Transaction | None:
     """Check the lifecycle and the actor's right, then change; None when the status is unchanged.
 
-    `force` skips only the unresolved-dependency gate (RT's `Force`), never the lifecycle.
+    `force` skips only the unresolved-dependency gate (RT's `Force`), never the lifecycle, and only
+    for an actor holding FORCE_RIGHT on the ticket (the desk's own scrips hold every right); the
+    Status transaction names the tickets it was forced past (`data.forced_past`).
     `depends=False`: the caller read, with the ticket's row lock, that it depends on no ticket."""
     lifecycle = lifecycle_of(ctx.session, ticket.queue)
     new = requested.strip().lower()
@@ -151,22 +105,27 @@ def change_status(
     if new == old and lifecycle.is_valid(new):
         return None
     check_status_change(ctx, ticket, lifecycle, new)
-    if (
-        depends
-        and not force
-        and lifecycle.category(old) != "inactive"
-        and lifecycle.category(new) == "inactive"
-    ):
+    forced: list[str] = []
+    if depends and lifecycle.category(old) != "inactive" and lifecycle.category(new) == "inactive":
         blockers = unresolved_dependencies(ctx, ticket, lifecycle)
         if blockers:
             ids = ", ".join(t.display_id for t in blockers)
-            raise TransitionRefused(
-                f"{ticket.display_id}: lifecycle '{lifecycle.name}' does not allow {old} -> {new} yet: "
-                f"it depends on unresolved {ids}; resolve them first"
-            )
+            if not force:
+                raise TransitionRefused(
+                    f"{ticket.display_id}: lifecycle '{lifecycle.name}' does not allow {old} -> {new} yet: "
+                    f"it depends on unresolved {ids}; resolve them first (or force it, with the "
+                    f"{FORCE_RIGHT} right)"
+                )
+            if not ctx.can(FORCE_RIGHT, ticket.queue_id, ticket):
+                raise TransitionForbidden(
+                    f"{ctx.actor.name} may not force {ticket.display_id} to {lifecycle.display(new)} past "
+                    f"its unresolved dependencies ({ids}): that needs the {FORCE_RIGHT} right"
+                )
+            forced = [t.display_id for t in blockers]
     ticket.status = new
     apply_dates(ctx, ticket, lifecycle, old, new)
-    return record(ctx, ticket, "Status", field="Status", old=old, new=new)
+    data = {"forced_past": forced} if forced else None
+    return record(ctx, ticket, "Status", field="Status", old=old, new=new, data=data)
 
 
 def mapped_status(session: Session, ticket: Ticket, target: Queue) -> str:

@@ -7,120 +7,32 @@ back as a whole. A change based on a stale version (`expected_version`) is refus
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from functools import cache
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import Text, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm.attributes import set_committed_value
 
-from tessera.core import statuses
-from tessera.core.context import Context, adopt, driver_execute, new_transaction, operation, record
+from tessera.core import fast_sql, ownership, statuses
+from tessera.core.context import Context, new_transaction, operation, record
 from tessera.core.customfields import field_for_ticket, normalise_values, split_values
-from tessera.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tessera.core.messages import new_message_id, store_message
-from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, User, display_id
+from tessera.core.desk_addresses import ALL_QUEUE_ADDRESSES, desk_addresses, loop_address, refuse
+from tessera.core.errors import InvalidInput, PermissionDenied
+from tessera.core.knowable import may_know_queue
+from tessera.core.lifecycles.desk import lifecycle_of
+from tessera.core.messages import new_message_id, plain_message_part, store_message
+from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, User, Watcher
 from tessera.core.queues import get_queue
-from tessera.core.rowload import loaded_columns, persistent, select_list
-from tessera.core.schemas import INT_MAX, MessageIn, TicketCreate, parse_datetime, parse_int
+from tessera.core.schemas import INT_MAX, INT_MIN, MessageIn, TicketCreate, parse_datetime, parse_int
+from tessera.core.spelling import did_you_mean
+from tessera.core.ticket_read import for_change, locked_for_change
+from tessera.core.ticket_read import get_ticket as get_ticket  # the public read, also offered here
+from tessera.core.ticket_read import parse_ref as parse_ref
 from tessera.core.users import address_keys, get_user, known_users, user_for_address
-
-_REF = re.compile(r"^\s*(?:(?:TKT-?)|#)?0*(\d+)\s*$", re.I)
 
 DATE_FIELDS = ("due", "starts")
 INT_FIELDS = ("priority", "initial_priority", "final_priority", "time_worked", "time_estimated", "time_left")
 SETTABLE_FIELDS = ("subject", "status", "owner", "queue", *INT_FIELDS, *DATE_FIELDS)
 MAX_SUBJECT = 200
-
-
-def parse_ref(ref: str | int) -> int:
-    """`42`, `TKT-0042`, `tkt-42`, `#42` -> 42."""
-    if isinstance(ref, int):
-        return ref
-    match = _REF.match(ref)
-    if not match:
-        raise InvalidInput(f"not a ticket id: {ref!r} (use 42 or TKT-0042)")
-    ticket_id = int(match.group(1))
-    if ticket_id > INT_MAX:  # past any id the database can hold
-        raise NotFound(f"no ticket {display_id(ticket_id)}")
-    return ticket_id
-
-
-_READ = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
-
-
-@cache
-def _lock_sql() -> str:
-    """The ticket, its queue and owner (what the ORM's joined load reads) and whether it depends
-    on other tickets, with the ticket's row locked."""
-    return (
-        f"SELECT {select_list(Ticket, 't')}, {select_list(Queue, 'q')}, {select_list(User, 'u')},"
-        " EXISTS (SELECT 1 FROM links l WHERE l.base_id = t.id AND l.type = 'DependsOn')"
-        " FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.owner_id"
-        " WHERE t.id = %(ticket_id)s FOR UPDATE OF t"
-    )
-
-
-def _lock_one(ctx: Context, ticket_id: int) -> tuple[Ticket | None, bool]:
-    """Read on the driver cursor: the ORM's load of the same row costs four times the Python."""
-    session = ctx.session
-    if session.autoflush and (session.dirty or session.new or session.deleted):
-        session.flush()  # as the ORM's own read would: the row read over them must include them
-    row = driver_execute(session, _lock_sql(), {"ticket_id": ticket_id}).fetchone()
-    if row is None:
-        return None, True
-    n_ticket, n_queue = len(loaded_columns(Ticket)), len(loaded_columns(Queue))
-    queue = persistent(session, Queue, row[n_ticket : n_ticket + n_queue])
-    owner_row = row[n_ticket + n_queue : -1]
-    owner = persistent(session, User, owner_row) if owner_row[0] is not None else None
-    ticket = persistent(session, Ticket, row[:n_ticket])
-    set_committed_value(ticket, "queue", queue)
-    set_committed_value(ticket, "owner", owner)
-    return ticket, bool(row[-1])
-
-
-def _load(ctx: Context, ref: str | int, *, for_update: bool, check: bool) -> tuple[Ticket, bool]:
-    """The ticket (following merges) and, when locked, whether it depends on other tickets."""
-    ticket_id = parse_ref(ref)
-    seen: set[int] = set()
-    depends = True
-    while True:
-        if for_update:
-            ticket, depends = _lock_one(ctx, ticket_id)
-        else:
-            ticket = ctx.session.scalars(_READ, {"ticket_id": ticket_id}).first()
-        if ticket is None:
-            raise NotFound(f"no ticket {display_id(ticket_id)}")
-        if ticket.merged_into_id is None or ticket.merged_into_id in seen:
-            break
-        seen.add(ticket.id)
-        ticket_id = ticket.merged_into_id
-    if check and not ctx.can("ShowTicket", ticket.queue_id, ticket):
-        # Same words as a missing ticket: a stranger learns nothing from guessing ids.
-        raise NotFound(f"no ticket {display_id(parse_ref(ref))}")
-    return ticket, bool(depends)
-
-
-def get_ticket(ctx: Context, ref: str | int, *, for_update: bool = False, check: bool = True) -> Ticket:
-    """Load a ticket; a merged id resolves to the ticket it was merged into (as RT does)."""
-    return _load(ctx, ref, for_update=for_update, check=check)[0]
-
-
-def _for_change(ctx: Context, ref: str | int, expected_version: int | None) -> Ticket:
-    return _locked(ctx, ref, expected_version)[0]
-
-
-def _locked(ctx: Context, ref: str | int, expected_version: int | None) -> tuple[Ticket, bool]:
-    """The ticket locked for a change, and whether it depends on other tickets (read with the lock)."""
-    ticket, depends = _load(ctx, ref, for_update=True, check=True)
-    if expected_version is not None and ticket.version != expected_version:
-        raise Conflict(
-            f"{ticket.display_id} changed since you loaded it (version {expected_version}, "
-            f"now {ticket.version}); reload it and try again"
-        )
-    return ticket, depends
 
 
 def _clean_subject(subject: str) -> str:
@@ -141,71 +53,37 @@ def _check_owner(ctx: Context, user_name: str, queue: Queue) -> int:
 
 _KEYS = bindparam("keys", type_=ARRAY(Text))
 _QUEUE_AND_PEOPLE = (
-    select(Queue, User)
+    select(Queue, User, ALL_QUEUE_ADDRESSES)
     .outerjoin(User, or_(func.lower(User.name) == any_(_KEYS), func.lower(User.email) == any_(_KEYS)))
     .where(func.lower(Queue.name) == bindparam("queue"))
 )
 
 
-def _queue_and_people(ctx: Context, data: TicketCreate) -> tuple[Queue, dict[str, User]]:
-    """The queue, and the known users among the ticket's addresses, in one round trip."""
+def _queue_and_people(ctx: Context, data: TicketCreate) -> tuple[Queue, dict[str, User], set[str]]:
+    """The queue, the known users among the ticket's addresses and the desk's own addresses (which
+    may watch no ticket), in one round trip."""
     keys = address_keys([*data.requestors, *data.cc, *data.admincc])
     name = data.queue.strip()
-    if not keys or name.isdigit():
-        return get_queue(ctx, data.queue), {}
+    if not keys:
+        return get_queue(ctx, data.queue), {}, set()
+    if name.isdigit():
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session)
     rows = ctx.session.execute(_QUEUE_AND_PEOPLE, {"queue": name.lower(), "keys": sorted(keys)}).all()
-    if not rows:
-        return get_queue(ctx, data.queue), {}  # not found: its usual error
-    return rows[0][0], known_users(keys, [user for _, user in rows])
-
-
-# A new ticket, its watchers and custom field values, its Create transaction and (a plain message)
-# the message's one attachment row, in one statement; the rows are those the ORM would write.
-_CREATE = """
-    WITH t AS (
-      INSERT INTO tickets (queue_id, subject, status, owner_id, priority, initial_priority,
-                           final_priority, time_estimated, time_left, due, starts, started, resolved,
-                           told, created, updated, creator_id, updated_by_id, merged_into_id)
-      VALUES (%(queue_id)s, %(subject)s, %(status)s, %(owner_id)s, %(priority)s, %(initial_priority)s,
-              %(final_priority)s, %(time_estimated)s, %(time_left)s, %(due)s, %(starts)s, %(started)s,
-              %(resolved)s, NULL, %(created)s, %(updated)s, %(creator_id)s, %(updated_by_id)s, NULL)
-      RETURNING id, time_worked, version
-    ), w AS (
-      INSERT INTO watchers (ticket_id, role, user_id)
-      SELECT t.id, w.role, w.user_id
-        FROM t, unnest(CAST(%(w_roles)s AS text[]), CAST(%(w_users)s AS int[]))
-                WITH ORDINALITY AS w(role, user_id, n)
-       ORDER BY w.n
-    ), v AS (
-      INSERT INTO custom_field_values (ticket_id, custom_field_id, value)
-      SELECT t.id, v.field, v.value
-        FROM t, unnest(CAST(%(cf_fields)s AS int[]), CAST(%(cf_values)s AS text[]))
-                WITH ORDINALITY AS v(field, value, n)
-       ORDER BY v.n
-    ), x AS (
-      INSERT INTO transactions (ticket_id, type, field, old_value, new_value, actor_id, created, data)
-      SELECT t.id, 'Create', NULL, NULL, NULL, %(actor_id)s, %(created)s, CAST(%(data)s AS jsonb) FROM t
-      RETURNING id
-    ), a AS (
-      INSERT INTO attachments (transaction_id, parent_id, message_id, subject, filename, content_type,
-                               headers, content, binary_content, size, created)
-      SELECT x.id, NULL, %(message_id)s, %(m_subject)s, NULL, %(m_content_type)s, %(m_headers)s,
-             %(m_content)s, NULL, %(m_size)s, %(created)s
-        FROM x WHERE %(with_message)s
-      RETURNING id
-    )
-    SELECT t.id, t.time_worked, t.version, x.id, (SELECT id FROM a) FROM t, x
-    """
+    if not rows or not may_know_queue(ctx, rows[0][0]):
+        # not found (or not to be known): its usual error
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session)
+    own = desk_addresses(ctx.session, rows[0][2] or [])
+    return rows[0][0], known_users(keys, [r[1] for r in rows]), own
 
 
 @operation
 def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
-    queue, people = _queue_and_people(ctx, data)
+    queue, people, own = _queue_and_people(ctx, data)
     if queue.disabled:
         raise InvalidInput(f"queue {queue.name} is disabled")
     ctx.require("CreateTicket", "create tickets", f"in queue {queue.name}", queue_id=queue.id)
     status = statuses.creation_status(ctx, queue, data.status)
-    lifecycle = statuses.lifecycle_of(ctx.session, queue)
+    lifecycle = lifecycle_of(ctx.session, queue)
     owner_id = _check_owner(ctx, data.owner, queue) if data.owner else None
     initial = data.initial_priority if data.initial_priority is not None else (data.priority or 0)
     ticket = Ticket(
@@ -231,77 +109,67 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
     )
     ticket.queue = queue
     statuses.apply_dates(ctx, ticket, lifecycle, None, status)
-    watchers: list[tuple[str, int]] = []
+    watchers: list[Watcher] = []
     for role, addresses in (("Requestor", data.requestors), ("Cc", data.cc), ("AdminCc", data.admincc)):
         seen: set[int] = set()
         for address in addresses:
+            if (looped := loop_address(None, address, own)) is not None:
+                raise refuse(looped, role, "a ticket")  # before a user is made for it
             user = user_for_address(ctx, address, people)
+            if (looped := loop_address(user, address, own)) is not None:
+                raise refuse(looped, role, "a ticket")
             if user.id not in seen:
                 seen.add(user.id)
-                watchers.append((role, user.id))
-    values: list[tuple[int, str]] = []
+                watchers.append(Watcher(role=role, user_id=user.id))
+    values: list[CustomFieldValue] = []
     for name, raw in data.custom_fields.items():
         cf = field_for_ticket(ctx, name, queue)
         for value in normalise_values(cf, split_values(cf, raw)):
-            values.append((cf.id, value))
+            values.append(CustomFieldValue(custom_field_id=cf.id, value=value))
     message = data.message
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
     has_message = not message.is_empty()
     plain = has_message and message.mime is None and not message.attachments
     message_id = (message.message_id or new_message_id(queue)) if has_message else None
-    txn = new_transaction(ctx, ticket, "Create", data={"message_id": message_id} if has_message else None)
-    ctx.session.flush()  # as a statement through the session would (users just made are flushed)
-    ticket_id, time_worked, version, txn_id, _root = driver_execute(
-        ctx.session,
-        _CREATE,
-        {
-            "queue_id": ticket.queue_id,
-            "subject": ticket.subject,
-            "status": ticket.status,
-            "owner_id": ticket.owner_id,
-            "priority": ticket.priority,
-            "initial_priority": ticket.initial_priority,
-            "final_priority": ticket.final_priority,
-            "time_estimated": ticket.time_estimated,
-            "time_left": ticket.time_left,
-            "due": ticket.due,
-            "starts": ticket.starts,
-            "started": ticket.started,
-            "resolved": ticket.resolved,
-            "created": ctx.now,
-            "updated": ctx.now,
-            "creator_id": ticket.creator_id,
-            "updated_by_id": ticket.updated_by_id,
-            "w_roles": [role for role, _ in watchers],
-            "w_users": [user_id for _, user_id in watchers],
-            "cf_fields": [field_id for field_id, _ in values],
-            "cf_values": [value for _, value in values],
-            "actor_id": txn.actor_id,
-            "data": Jsonb(txn.data),
-            "with_message": plain,
-            "message_id": message_id,
-            "m_subject": message.subject,
-            "m_content_type": message.content_type,
-            "m_headers": message.headers,
-            "m_content": message.body,
-            "m_size": len(message.body.encode()) if plain else 0,
-        },
-    ).fetchone()
-    ticket.id, ticket.time_worked, ticket.version = ticket_id, time_worked, version
-    adopt(ctx.session, ticket)
-    txn.id, txn.ticket_id = txn_id, ticket_id
-    adopt(ctx.session, txn)
+    txn_data: dict[str, object] = {"message_id": message_id} if has_message else {}
+    txn_data.update(one_time_recipients(ctx, message, "a new ticket"))
+    txn = new_transaction(ctx, ticket, "Create", data=txn_data or None)
+    part = plain_message_part(None, message, message_id, ctx.now) if plain and message_id else None
+    # One statement for all of it (the ORM's way inside fast_sql.plain_orm, for the tests).
+    fast_sql.insert_ticket(ctx.session, ticket, watchers, values, txn, part)
     ctx.batch.append(txn)  # as `record` does; a new ticket starts at version 1
     if has_message and not plain:
         store_message(ctx, txn, queue, message.model_copy(update={"message_id": message_id}))
     return ticket
 
 
+def one_time_recipients(ctx: Context, message: MessageIn, where: str) -> dict[str, list[str]]:
+    """RT's RT-Send-Cc/RT-Send-Bcc: extra recipients of this one message, kept on its transaction
+    for the Notify Other Recipients scrips, and RT's squelch list: addresses none of this message's
+    notifications go to. Only an agent (a privileged user) gives them, never a received message;
+    the desk's own addresses are refused as recipients (the desk would mail itself)."""
+    if not (message.cc or message.bcc or message.squelch):
+        return {}
+    if not ctx.system and not ctx.actor.privileged:
+        raise PermissionDenied(f"only agents may add one-time Cc, Bcc or squelched recipients to {where}")
+    own = desk_addresses(ctx.session)
+    found: dict[str, list[str]] = {}
+    for key, addresses in (("cc", message.cc), ("bcc", message.bcc), ("squelch", message.squelch)):
+        for address in addresses:
+            if key != "squelch" and address.strip().lower() in own:
+                raise refuse(address, key.capitalize(), where)
+        if addresses:
+            found[key] = list(dict.fromkeys(a.strip() for a in addresses))
+    return found
+
+
 def _post(ctx: Context, ticket: Ticket, kind: str, message: MessageIn) -> Transaction:
     if message.is_empty():
         raise InvalidInput("no message: the body is empty and nothing is attached")
-    txn = record(ctx, ticket, kind, data={"time_taken": message.time_taken} if message.time_taken else None)
+    data: dict[str, object] = {"time_taken": message.time_taken} if message.time_taken else {}
+    data.update(one_time_recipients(ctx, message, ticket.display_id))
+    txn = record(ctx, ticket, kind, data=data or None)
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
     store_message(ctx, txn, ticket.queue, message)
@@ -315,7 +183,7 @@ def correspond(
     ctx: Context, ref: str | int, message: MessageIn, *, expected_version: int | None = None
 ) -> Transaction:
     """A public reply: it goes to the requestors and Ccs."""
-    ticket = _for_change(ctx, ref, expected_version)
+    ticket = for_change(ctx, ref, expected_version)
     ctx.require(
         ("ReplyToTicket", "ModifyTicket"),
         "reply to",
@@ -334,7 +202,7 @@ def comment(
     ctx: Context, ref: str | int, message: MessageIn, *, expected_version: int | None = None
 ) -> Transaction:
     """A private comment: staff only."""
-    ticket = _for_change(ctx, ref, expected_version)
+    ticket = for_change(ctx, ref, expected_version)
     ctx.require(
         ("CommentOnTicket", "ModifyTicket"),
         "comment on",
@@ -349,12 +217,13 @@ def comment(
 def set_status(
     ctx: Context, ref: str | int, status: str, *, expected_version: int | None = None, force: bool = False
 ) -> Transaction | None:
-    ticket, depends = _locked(ctx, ref, expected_version)
+    ticket, depends = locked_for_change(ctx, ref, expected_version)
     return statuses.change_status(ctx, ticket, status, force=force, depends=depends)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    """`FIELD=VALUE` words from the CLI (or a TUI form) into an ordered dict; keys lower-cased."""
+    """`FIELD=VALUE` words from the CLI (or a TUI form) into an ordered dict; keys lower-cased.
+    `FIELD+=N` and `FIELD-=N` come out as keys `field+` and `field-` (see `set_fields`)."""
     changes: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -372,29 +241,55 @@ def _set_column(ctx: Context, ticket: Ticket, field: str, value: object) -> Tran
         return None
     setattr(ticket, field, value)
     name = "".join(part.capitalize() for part in field.split("_"))
-    fmt = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
-    return record(ctx, ticket, "Set", field=name, old=fmt(old), new=fmt(value))
+    return record(ctx, ticket, "Set", field=name, old=_as_text(old), new=_as_text(value))
+
+
+def _as_text(value: object) -> object:
+    """A transaction's old or new value: dates as ISO text, the rest as they are."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _adding(key: str) -> tuple[str, int]:
+    """`priority+` (from `priority+=N`) -> ("priority", 1); `priority-` -> -1; a plain key -> 0."""
+    if key[-1:] in ("+", "-") and len(key) > 1:
+        return key[:-1], 1 if key[-1] == "+" else -1
+    return key, 0
 
 
 @operation
 def set_fields(
-    ctx: Context, ref: str | int, changes: dict[str, str], *, expected_version: int | None = None
+    ctx: Context,
+    ref: str | int,
+    changes: dict[str, str],
+    *,
+    expected_version: int | None = None,
+    force: bool = False,
 ) -> list[Transaction]:
-    """Change several fields at once: queue first (it decides the lifecycle), then status, then the rest."""
-    from tessera.core import ownership
+    """Change several fields at once: queue first (it decides the lifecycle), then status, then the rest.
 
-    ticket = _for_change(ctx, ref, expected_version)
+    `FIELD+=N` and `FIELD-=N` (keys `field+`/`field-` from `parse_assignments`) add to a number:
+    the sum is taken from the value read under the ticket's row lock and written with the change,
+    so increments from many agents at once all count (a client's read-then-set would lose some).
+    `force`: a status change passes the dependency gate (with the ForceStatus right)."""
+    ticket = for_change(ctx, ref, expected_version)
     for key in changes:
-        if key not in SETTABLE_FIELDS and not key.startswith("cf."):
-            raise InvalidInput(f"unknown field {key!r} (fields: {', '.join(SETTABLE_FIELDS)}, cf.NAME)")
+        base = _adding(key)[0]
+        if base not in SETTABLE_FIELDS and not base.startswith("cf."):
+            raise InvalidInput(
+                f"unknown field {key!r}{did_you_mean(base, SETTABLE_FIELDS)} (fields: "
+                f"{', '.join(SETTABLE_FIELDS)}, cf.NAME; numbers also take += and -=)"
+            )
     order = sorted(changes, key=lambda k: (k != "queue", k != "status"))
     txns: list[Transaction | None] = []
     for key in order:
         raw = changes[key]
-        if key == "queue":
+        base, sign = _adding(key)
+        if sign:
+            txns.append(_add_to(ctx, ticket, base, sign, raw))
+        elif key == "queue":
             txns.extend(move_to_queue(ctx, ticket, raw))
         elif key == "status":
-            txns.append(statuses.change_status(ctx, ticket, raw))
+            txns.append(statuses.change_status(ctx, ticket, raw, force=force))
         elif key == "owner":
             txns.append(ownership.set_owner(ctx, ticket, raw))
         elif key.startswith("cf."):
@@ -410,6 +305,43 @@ def set_fields(
             else:
                 txns.append(_set_column(ctx, ticket, key, parse_datetime(raw, field=key)))
     return [t for t in txns if t is not None]
+
+
+def _sum(field: str, current: int, amount: int) -> int:
+    total = current + amount
+    if not INT_MIN <= total <= INT_MAX:
+        raise InvalidInput(f"{field}: {current} {'+' if amount >= 0 else '-'} {abs(amount)} is out of range")
+    return total
+
+
+def _add_to(ctx: Context, ticket: Ticket, field: str, sign: int, raw: str) -> Transaction | None:
+    """`field += raw` (`sign` -1: `-=`) on a locked ticket: a number column or an integer field."""
+    if not field.startswith("cf.") and field not in INT_FIELDS:
+        raise InvalidInput(
+            f"{field} is not a number: += and -= apply to {', '.join(INT_FIELDS)} and integer cf.NAME"
+        )
+    amount = sign * parse_int(raw, field=f"{field}{'+' if sign > 0 else '-'}=")
+    if field.startswith("cf."):
+        return add_to_custom_field(ctx, ticket, field[3:], amount)
+    ctx.require(
+        "ModifyTicket", f"change {field} of", ticket.display_id, queue_id=ticket.queue_id, ticket=ticket
+    )
+    return _set_column(ctx, ticket, field, _sum(field, getattr(ticket, field), amount))
+
+
+def add_to_custom_field(ctx: Context, ticket: Ticket, name: str, amount: int) -> Transaction | None:
+    """`cf.NAME += amount` on a locked ticket: a single-value integer field; no value counts as 0."""
+    cf = field_for_ticket(ctx, name, ticket.queue)
+    if cf.type != "integer" or cf.multiple:
+        kind = "several values" if cf.multiple else f"{cf.type} values"
+        raise InvalidInput(f"custom field {cf.name!r} holds {kind}: += and -= need one integer")
+    current = ctx.session.scalars(
+        select(CustomFieldValue.value).where(
+            CustomFieldValue.ticket_id == ticket.id, CustomFieldValue.custom_field_id == cf.id
+        )
+    ).first()
+    total = _sum(f"cf.{cf.name}", int(current) if current is not None else 0, amount)
+    return set_custom_field(ctx, ticket, name, [str(total)])
 
 
 def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transaction]:
@@ -429,7 +361,7 @@ def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transac
     if new_status != ticket.status:
         old_status = ticket.status
         ticket.status = new_status
-        statuses.apply_dates(ctx, ticket, statuses.lifecycle_of(ctx.session, target), old_status, new_status)
+        statuses.apply_dates(ctx, ticket, lifecycle_of(ctx.session, target), old_status, new_status)
         txns.append(
             record(
                 ctx, ticket, "Status", field="Status", old=old_status, new=new_status, data={"mapped": True}
@@ -498,5 +430,5 @@ def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str] 
 def set_custom_field_values(
     ctx: Context, ref: str | int, name: str, values: list[str], *, expected_version: int | None = None
 ) -> Transaction | None:
-    ticket = _for_change(ctx, ref, expected_version)
+    ticket = for_change(ctx, ref, expected_version)
     return set_custom_field(ctx, ticket, name, values)

@@ -6,21 +6,34 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from tessera.core.context import Context, find_user, operation
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.core.knowable import may_know_user
 from tessera.core.models import Group, GroupMember, User
 from tessera.core.schemas import is_user_name, normalise_email
 
-USER_FIELDS = ("email", "real_name", "privileged", "disabled", "name")
+USER_FIELDS = ("email", "real_name", "privileged", "disabled", "name", "notify_actor")
+SELF_FIELDS = {"real_name", "email", "notify_actor"}  # what users may change of their own
 MAX_NAME = 200  # users.name, users.real_name and groups.name are varchar(200)
 
 
 def get_user(ctx: Context, name_or_email: str) -> User:
+    """The user by name or address; to a requestor, who may not list the desk's people, anyone
+    but themselves is reported exactly as a user who does not exist."""
     user = find_user(ctx.session, name_or_email)
-    if user is None:
+    if user is None or not may_know_user(ctx, user):
         raise NotFound(f"unknown user {name_or_email!r}")
     return user
+
+
+def require_self_or_admin(ctx: Context, user: User, what: str) -> None:
+    """A user's own credentials (SSH keys, API tokens) are theirs to manage; anyone else's need
+    AdminUsers."""
+    if user.id != ctx.actor.id:
+        ctx.require(("AdminUsers",), what, f"of user {user.name}")
 
 
 def require_agent(ctx: Context, what: str) -> None:
@@ -91,7 +104,7 @@ def _bool(raw: str, field: str) -> bool:
 @operation
 def update_user(ctx: Context, name_or_email: str, changes: dict[str, str]) -> User:
     user = get_user(ctx, name_or_email)
-    if not (ctx.can("AdminUsers") or (user.id == ctx.actor.id and set(changes) <= {"real_name", "email"})):
+    if not (ctx.can("AdminUsers") or (user.id == ctx.actor.id and set(changes) <= SELF_FIELDS)):
         ctx.require(("AdminUsers",), "change users", "on this desk")
     for key, raw in changes.items():
         if key not in USER_FIELDS:
@@ -110,6 +123,14 @@ def update_user(ctx: Context, name_or_email: str, changes: dict[str, str]) -> Us
             user.name = new_name
         elif key == "real_name":
             user.real_name = _check_real_name(raw)
+        elif key == "notify_actor":
+            # RT's per-user NotifyActor: mail me my own changes (yes/no), or the desk's default.
+            prefs = dict(user.preferences or {})
+            if raw.strip().lower() in ("", "default"):
+                prefs.pop("notify_actor", None)
+            else:
+                prefs["notify_actor"] = _bool(raw, key)
+            user.preferences = prefs
         else:
             setattr(user, key, _bool(raw, key))
     return user
@@ -138,12 +159,30 @@ def user_for_address(ctx: Context, address: str, known: dict[str, User] | None =
     if user is None:
         user = find_user(ctx.session, address)
     if user is None:
-        user = User(name=address, email=address, privileged=False)
-        ctx.session.add(user)
-        ctx.session.flush()
+        user = _new_requestor(ctx, address)
     if known is not None:
         known[key] = user
     return user
+
+
+def _new_requestor(ctx: Context, address: str) -> User:
+    return new_user_once(ctx.session, address)[0]
+
+
+def new_user_once(session: Session, address: str, real_name: str | None = None) -> tuple[User, bool]:
+    """A new unprivileged user for `address` (name and email), and whether this unit made it.
+
+    Two units of work may meet the same new address at once (two alerts from one monitor, two
+    mails from a new sender): the second waits for the first's insert, then takes that user
+    instead of failing on the unique index."""
+    new = insert(User).values(name=address, email=address, real_name=real_name, privileged=False)
+    made = session.scalars(new.on_conflict_do_nothing().returning(User)).first()
+    if made is not None:
+        return made, True
+    user = find_user(session, address)  # committed by the other unit (a new statement sees it)
+    if user is None:
+        raise InvalidInput(f"a user with the address {address!r} could not be made")
+    return user, False
 
 
 def address_keys(addresses: Iterable[str]) -> set[str]:

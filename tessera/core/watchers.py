@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tessera.core.context import Context, find_user, operation, record
+from tessera.core.desk_addresses import check_watcher
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.models import Ticket, Transaction, User, Watcher
+from tessera.core.ticket_read import for_change
 
 WATCHER_ROLES = ("Requestor", "Cc", "AdminCc")
 
@@ -30,7 +32,9 @@ def watchers_of(ctx: Context, ticket_ids: list[int]) -> dict[int, dict[str, list
     if not ticket_ids:
         return out
     rows = ctx.session.scalars(
-        select(Watcher).where(Watcher.ticket_id.in_(ticket_ids)).order_by(Watcher.ticket_id, Watcher.role)
+        select(Watcher)
+        .where(Watcher.ticket_id.in_(ticket_ids))
+        .order_by(Watcher.ticket_id, Watcher.role, Watcher.user_id)
     )
     for w in rows:
         out[w.ticket_id][w.role].append(w.user)
@@ -62,10 +66,9 @@ def add_watcher(
     ctx: Context, ref: str | int, role: str, who: str, *, expected_version: int | None = None
 ) -> Transaction | None:
     """Add a user (by name or address; an unknown address becomes a new requestor-type user)."""
-    from tessera.core.tickets import _for_change
     from tessera.core.users import user_for_address
 
-    ticket = _for_change(ctx, ref, expected_version)
+    ticket = for_change(ctx, ref, expected_version)
     role = canonical_watcher_role(role)
     user = find_user(ctx.session, who)
     if user is None:
@@ -73,6 +76,7 @@ def add_watcher(
             raise NotFound(f"unknown user {who!r}")
         user = user_for_address(ctx, who)
     _require(ctx, ticket, role, user, "add")
+    check_watcher(ctx.session, user, who, role, ticket.display_id)
     if ctx.session.get(Watcher, (ticket.id, role, user.id)) is not None:
         return None
     ctx.session.add(Watcher(ticket_id=ticket.id, role=role, user_id=user.id))
@@ -86,9 +90,7 @@ def add_watcher(
 def remove_watcher(
     ctx: Context, ref: str | int, role: str, who: str, *, expected_version: int | None = None
 ) -> Transaction | None:
-    from tessera.core.tickets import _for_change
-
-    ticket = _for_change(ctx, ref, expected_version)
+    ticket = for_change(ctx, ref, expected_version)
     role = canonical_watcher_role(role)
     user = find_user(ctx.session, who)
     if user is None:

@@ -9,344 +9,39 @@ and Tessera's own code where the stdlib is known to be weak on real mail:
 * address lists are split by a bounded, iterative scanner (the stdlib recurses on long lists);
 * bodies are decoded with the declared charset, then UTF-8, then a guess (never an exception);
   `ks_c_5601-1987` and friends are mapped, format=flowed is re-flowed, HTML-only mail gets a
-  readable text rendering next to the HTML it keeps;
+  readable text rendering next to the HTML it keeps (the decoding itself: tessera.mail.decoding);
 * every part is kept, in a tree mirroring the MIME structure; a `multipart/*` part whose boundary
   never appears keeps its payload as text instead of being dropped.
 
-`parse()` never raises on any input; what it could not read is reported in `defects`.
+`parse()` never raises on any input; what it could not read is reported in `defects`. What it
+returns can be stored: a NUL or a lone surrogate (PostgreSQL text holds neither) in any field,
+header, name, address, subject, filename, part or body is replaced by U+FFFD (`storable`), an
+address or Message-ID with a control character in it is not one, and a part's type fits its column.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import email
 import email.policy
 import email.utils
 import mimetypes
-import quopri
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from html.parser import HTMLParser
 
-# -- charsets -------------------------------------------------------------------------------------
-
-_CHARSET_ALIASES = {
-    "ks_c_5601-1987": "cp949",
-    "ks_c_5601": "cp949",
-    "ksc5601": "cp949",
-    "euc-kr": "cp949",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "shift_jis": "cp932",
-    "x-sjis": "cp932",
-    "iso-8859-8-i": "iso-8859-8",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unknown": "",
-    "unknown-8bit": "",
-    "none": "",
-    "us-ascii": "ascii",
-    "ansi_x3.4-1968": "ascii",
-    "iso-8859-1": "cp1252",  # what senders mean by it (the Windows superset)
-    "latin1": "cp1252",
-}
-
-
-def codec_for(charset: str | None) -> str | None:
-    """A Python codec name for a MIME charset label, or None when unknown."""
-    if not charset:
-        return None
-    label = charset.strip().strip('"').lower().split("*", 1)[0]
-    label = _CHARSET_ALIASES.get(label, label)
-    if not label:
-        return None
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def guess_legacy(data: bytes) -> str:
-    """No charset worked: tell Cyrillic 8-bit text (runs of high bytes) from West-European text."""
-    high = sum(1 for b in data if b >= 0xC0)
-    letters = sum(1 for b in data if 0x41 <= (b | 0x20) <= 0x7A) + high
-    if letters and high / letters > 0.5:
-        koi = data.decode("koi8_r", "replace")
-        win = data.decode("cp1251", "replace")
-        # The reading with more of Russian's most frequent letters wins.
-        if _cyrillic_score(koi) >= _cyrillic_score(win):
-            return koi
-        return win
-    return data.decode("cp1252", "replace")
-
-
-_FREQUENT_CYRILLIC = set("оеаинтсрвлкОЕАИНТСРВЛК")
-
-
-def _cyrillic_score(text: str) -> int:
-    return sum(c in _FREQUENT_CYRILLIC for c in text)
-
-
-def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str]:
-    """Text and the codec used: valid UTF-8, else the declared charset, else a guess; never raises."""
-    codec = codec_for(charset)
-    if not data.isascii() and codec not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
-        # 8-bit text that is valid UTF-8 is UTF-8 whatever the label says (mislabelled mail is
-        # common; a legacy text that happens to be valid UTF-8 is not).
-        try:
-            return _clean(data.decode("utf-8")), "utf-8"
-        except UnicodeDecodeError:
-            pass
-    if codec and codec not in ("ascii",):
-        try:
-            return _clean(data.decode(codec)), codec
-        except (UnicodeDecodeError, LookupError):
-            pass
-    if data.isascii():
-        return _clean(data.decode("ascii")), "ascii"
-    for candidate in ("utf-8", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8",):
-        try:
-            return _clean(data.decode(candidate)), candidate
-        except UnicodeDecodeError:
-            pass
-    return _clean(guess_legacy(data)), "guessed"
-
-
-def _clean(text: str) -> str:
-    return text.replace("\x00", "")
-
-
-def unescape_surrogates(text: str) -> str:
-    """Strings from the stdlib parser carry raw 8-bit bytes as surrogates: decode those bytes."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
-        return text
-    raw = text.encode("utf-8", "surrogateescape")
-    return decode_bytes(raw)[0]
-
-
-# -- RFC 2047 -------------------------------------------------------------------------------------
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-
-
-def _ew_bytes(encoding: str, text: str) -> bytes:
-    if encoding in "bB":
-        stripped = text.rstrip("=")
-        stripped = re.sub(r"[^A-Za-z0-9+/]", "", stripped)
-        stripped = stripped[: len(stripped) - (len(stripped) % 4 == 1)]
-        try:
-            return base64.b64decode(stripped + "=" * (-len(stripped) % 4))
-        except (binascii.Error, ValueError):
-            return text.encode("ascii", "replace")
-    return quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=False)
-
-
-def decode_header(value: str | None) -> str:
-    """A header value as text: unfolded, encoded-words decoded, raw 8-bit read as UTF-8 or guessed."""
-    if not value:
-        return ""
-    value = unescape_surrogates(str(value))
-    value = re.sub(r"\r?\n(?=[ \t])|\r(?=[ \t])", "", value)
-    value = value.replace("\r", " ").replace("\n", " ")
-    out: list[str] = []
-    pending: list[tuple[str | None, bytes]] = []  # adjacent encoded-words, not yet decoded
-    pos = 0
-
-    def flush() -> None:
-        for charset, data in _merge(pending):
-            out.append(decode_bytes(data, charset)[0])
-        pending.clear()
-
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[pos : match.start()]
-        if pending and between.strip() == "":
-            pass  # whitespace between encoded-words is not part of the text (RFC 2047 6.2)
-        else:
-            flush()
-            out.append(between)
-        label = match.group(1).split("*", 1)[0]
-        pending.append((label, _ew_bytes(match.group(2), match.group(3))))
-        pos = match.end()
-    flush()
-    out.append(value[pos:])
-    return "".join(out)
-
-
-def _merge(words: list[tuple[str | None, bytes]]) -> list[tuple[str | None, bytes]]:
-    merged: list[tuple[str | None, bytes]] = []
-    for charset, data in words:
-        if merged and (merged[-1][0] or "").lower() == (charset or "").lower():
-            merged[-1] = (charset, merged[-1][1] + data)
-        else:
-            merged.append((charset, data))
-    return merged
-
-
-# -- addresses ------------------------------------------------------------------------------------
-
-MAX_ADDRESSES = 100
-_ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+$")
-
-
-@dataclass(frozen=True)
-class Address:
-    name: str
-    address: str  # empty when the entry had no usable address
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.address}>" if self.name else self.address
-
-
-def _split_addresses(value: str, limit: int) -> list[str]:
-    """Top-level entries of an address list; groups' `name:` and `;` are separators. Iterative."""
-    entries: list[str] = []
-    current: list[str] = []
-    quoted = False
-    comment = 0
-    angle = False
-    escaped = False
-    for ch in value:
-        if escaped:
-            current.append(ch)
-            escaped = False
-            continue
-        if ch == "\\" and (quoted or comment):
-            escaped = True
-            current.append(ch)
-            continue
-        if quoted:
-            quoted = ch != '"'
-        elif comment:
-            comment += {"(": 1, ")": -1}.get(ch, 0)
-        elif ch == '"':
-            quoted = True
-        elif ch == "(":
-            comment = 1
-        elif ch == "<":
-            angle = True
-        elif ch == ">":
-            angle = False
-        elif not angle and ch in ",;:":
-            if ch == ":":
-                current = []  # a group's display name
-                continue
-            entries.append("".join(current))
-            current = []
-            if len(entries) >= limit:
-                return entries
-            continue
-        current.append(ch)
-    entries.append("".join(current))
-    return entries[:limit]
-
-
-def _strip_comments(text: str) -> str:
-    out, depth = [], 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif not depth:
-            out.append(ch)
-    return "".join(out)
-
-
-def parse_addresses(value: str | None, *, limit: int = MAX_ADDRESSES) -> list[Address]:
-    """Addresses of a header (raw value, encoded-words in display names decoded after splitting)."""
-    if not value:
-        return []
-    text = unescape_surrogates(str(value)).replace("\r", " ").replace("\n", " ")
-    found: list[Address] = []
-    for entry in _split_addresses(text, limit):
-        entry = entry.strip()
-        if not entry:
-            continue
-        if "<" in entry:
-            start = entry.rfind("<")
-            end = entry.find(">", start)
-            addr = entry[start + 1 : end if end != -1 else None]
-            name = entry[:start]
-        else:
-            addr = _strip_comments(entry)
-            comments = re.findall(r"\(([^()]*)\)", entry)
-            name = comments[0] if comments else ""
-        addr = addr.strip().strip(".").replace(" ", "")
-        if addr.startswith("@") and ":" in addr:  # obsolete source route
-            addr = addr.split(":", 1)[1]
-        name = decode_header(name.strip().strip('"').replace('\\"', '"')).strip()
-        if name.startswith('"') and name.endswith('"'):
-            name = name[1:-1]
-        if not _ADDR_SPEC.match(addr):
-            addr = ""
-        found.append(Address(name=name, address=addr))
-    return [a for a in found if a.address]
-
-
-# -- HTML to text ---------------------------------------------------------------------------------
-
-_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre"}
-
-
-class _TextRenderer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self.skip += 1
-        elif tag in _BLOCK:
-            self.out.append("\n")
-        if tag == "li":
-            self.out.append("* ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(re.sub(r"[ \t\r\n]+", " ", data))
-
-
-def html_to_text(html: str) -> str:
-    renderer = _TextRenderer()
-    try:
-        renderer.feed(html)
-        renderer.close()
-    except Exception:  # html.parser on hostile input: fall back to stripping tags
-        return re.sub(r"<[^>]*>", " ", html)
-    text = "".join(renderer.out).replace("\xa0", " ")
-    lines = [line.strip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def unflow(text: str, delsp: bool) -> str:
-    """RFC 3676 format=flowed: join soft-broken lines (a line ending in a space continues)."""
-    out: list[str] = []
-    buffer = ""
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
-        if line != "-- " and line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line != "-- ":
-            # delsp=yes: the space marks the break (CJK text); between ASCII words it is kept.
-            drop_space = delsp and not (line[-2:-1].isascii() and len(line) > 1)
-            buffer += line[:-1] if drop_space else line
-        else:
-            out.append(buffer + line)
-            buffer = ""
-    if buffer:
-        out.append(buffer)
-    return "\n".join(out)
-
+from tessera.mail.decoding import (
+    MAX_ADDRESSES,
+    Address,
+    decode_bytes,
+    decode_header,
+    html_to_text,
+    parse_addresses,
+    storable,
+    unescape_surrogates,
+    unflow,
+)
 
 # -- the parsed message ---------------------------------------------------------------------------
 
@@ -419,7 +114,7 @@ def _leaves(part: Part) -> list[Part]:
     return out
 
 
-_MSG_ID = re.compile(r"<[^<>\s]+>")
+_MSG_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -466,9 +161,29 @@ def _repair_header_block(raw: bytes) -> bytes:
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 
 
+# Python's email package parses a Content-Type header again at every look, in time that grows
+# with its parameters (10,000 of them: seconds of CPU). No real message has more than a few.
+MAX_CONTENT_TYPE_PARAMS = 100
+_CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*")
+
+
+def _clamp_content_types(data: bytes) -> bytes:
+    """Each Content-Type header (of the message and of every part) keeps its first
+    MAX_CONTENT_TYPE_PARAMS parameters: parsing stays bounded whatever a stranger sends."""
+
+    def clamp(match: re.Match[bytes]) -> bytes:
+        header = match.group(0)
+        pieces = header.split(b";")
+        if len(pieces) <= MAX_CONTENT_TYPE_PARAMS + 1:
+            return header
+        return b";".join(pieces[: MAX_CONTENT_TYPE_PARAMS + 1])
+
+    return _CONTENT_TYPE.sub(clamp, data) if b";" in data else data
+
+
 def parse(raw: bytes) -> ParsedMail:
     """Decode one message. Never raises; structure problems end up in `defects`."""
-    data = normalise_raw(raw)
+    data = _clamp_content_types(normalise_raw(raw))
     first_line = data.split(b"\n", 1)[0]
     has_header_block = bool(_HEADER_LINE.match(first_line))
     msg = email.message_from_bytes(data, policy=email.policy.default)
@@ -498,11 +213,11 @@ def parse(raw: bytes) -> ParsedMail:
     tree = _extract_uuencoded(tree)
     body, body_type, html, notes = _choose_body(tree)
     subject = header_map.get("subject", [""])[0].strip()
-    return ParsedMail(
+    parsed = ParsedMail(
         raw=raw,
         headers=headers_text,
         subject=subject,
-        message_id=(message_ids(raw_values.get("message-id", [""])[0]) or [None])[0],
+        message_id=next(iter(message_ids(raw_values.get("message-id", [""])[0])), None),
         from_=addrs("from"),
         sender=addrs("sender"),
         reply_to=addrs("reply-to"),
@@ -519,6 +234,33 @@ def parse(raw: bytes) -> ParsedMail:
         header_map=header_map,
         notes=notes,
     )
+    return _storable(parsed)
+
+
+def _storable(parsed: ParsedMail) -> ParsedMail:
+    """Every string of the parsed message, as the database can store it (one pass, in place)."""
+    parsed.headers = storable(parsed.headers)
+    parsed.subject = storable(parsed.subject)
+    parsed.message_id = storable(parsed.message_id) if parsed.message_id else parsed.message_id
+    parsed.body = storable(parsed.body)
+    parsed.html = storable(parsed.html) if parsed.html is not None else None
+    for group in ("from_", "sender", "reply_to", "to", "cc"):
+        found = getattr(parsed, group)
+        setattr(parsed, group, [Address(storable(a.name), storable(a.address)) for a in found])
+    parsed.in_reply_to = [storable(r) for r in parsed.in_reply_to]
+    parsed.references = [storable(r) for r in parsed.references]
+    parsed.header_map = {storable(k): [storable(v) for v in vs] for k, vs in parsed.header_map.items()}
+    stack = [parsed.tree]
+    while stack:
+        node = stack.pop()
+        node.headers = storable(node.headers)
+        node.content_type = storable(node.content_type)
+        node.disposition = storable(node.disposition)
+        node.filename = storable(node.filename) if node.filename is not None else None
+        node.text = storable(node.text) if node.text is not None else None
+        node.params = {storable(k): storable(v) for k, v in node.params.items()}
+        stack.extend(node.children)
+    return parsed
 
 
 _ADDRESS_HEADERS = {"from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to"}
@@ -546,7 +288,9 @@ def _param_list(part: Message, header: str) -> list[tuple[str, str]]:
     except Exception:
         return []
     out = []
-    for key, value in params:
+    for key, raw in params:
+        # typeshed says str; an RFC 2231 value comes as (charset, language, text)
+        value: str | tuple[str | None, str | None, str] = raw
         try:
             text = email.utils.collapse_rfc2231_value(value) if isinstance(value, tuple) else str(value)
         except Exception:
@@ -559,8 +303,10 @@ def _info(part: Message) -> _Info:
     ctype_params = _param_list(part, "content-type")
     if ctype_params:
         declared = ctype_params[0][0].strip().lower()
-        # RFC 2045: an invalid type (no slash) is read as text/plain.
-        ctype = declared if declared.count("/") == 1 and " " not in declared else "text/plain"
+        # RFC 2045: an invalid type (no slash; here also controls, or longer than RFC 6838's 255) is
+        # read as text/plain.
+        shape = declared.count("/") == 1 and " " not in declared and len(declared) <= 255
+        ctype = declared if shape and declared.isascii() and declared.isprintable() else "text/plain"
     else:
         ctype = part.get_default_type()
     params = {k: v for k, v in ctype_params[1:20]}
@@ -616,7 +362,8 @@ def _walk(part: Message, defects: list[str], linesep: str, depth: int) -> Part:
         inner = part.get_payload()
         try:
             gen_policy = email.policy.compat32.clone(linesep=linesep)
-            node.data = inner[0].as_bytes(policy=gen_policy) if inner else b""
+            first = inner[0] if isinstance(inner, list) and inner else None
+            node.data = first.as_bytes(policy=gen_policy) if isinstance(first, Message) else b""
         except Exception:
             node.data = b""
         if not node.filename and ctype == "message/rfc822":
@@ -728,7 +475,7 @@ def _choose_body(tree: Part) -> tuple[str, str, str | None, list[str]]:
         texts.append(
             html_to_text(extra.text or "") if extra.content_type == "text/html" else extra.text or ""
         )
-    return "\n\n".join(t.strip("\n") for t in texts if t is not None), body_type, html, notes
+    return "\n\n".join(t.strip("\n") for t in texts), body_type, html, notes
 
 
 def _mark(node: Part, chosen: list[Part], notes: list[str]) -> None:

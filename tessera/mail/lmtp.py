@@ -4,7 +4,8 @@ Each recipient maps to a queue and an action by the queues' addresses: a queue's
 address means correspond, its comment address means comment. Unknown recipients are refused at
 RCPT (550). After DATA there is one reply per accepted recipient, as LMTP requires: 250 when the
 message was recorded (on a ticket or as a recorded drop), 550 for a message that can never be
-accepted (kept raw all the same), 451 when the database is unreachable (the MTA retries).
+accepted (kept raw all the same), 451 when the database is unreachable, frozen or lost the
+connection before the commit (the MTA retries; each message is bounded by TESSERA_DB_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from aiosmtpd.lmtp import LMTP
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tessera.core.db import Database
-from tessera.core.errors import TesseraError
+from tessera.core.db import Database, translate_db_errors
+from tessera.core.db_wait import Limits, deadline
+from tessera.core.errors import DatabaseUnavailable, TesseraError
+from tessera.core.ids import display_id
 from tessera.core.models import Queue
 from tessera.mail.gateway import EX_OK, Settings, deliver
 
@@ -55,11 +58,16 @@ class GatewayHandler:
     def __init__(self, db: Database, settings: Settings | None = None) -> None:
         self.db = db
         self.settings = settings or Settings.from_env()
+        self.limits = Limits.from_env()
+
+    def bounded_route(self, address: str) -> Route | None:
+        with deadline(self.limits.answer_s):
+            return translate_db_errors(route_for)(self.db, address)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         loop = asyncio.get_running_loop()
         try:
-            route = await loop.run_in_executor(None, route_for, self.db, address)
+            route = await loop.run_in_executor(None, self.bounded_route, address)
         except (TesseraError, SQLAlchemyError) as exc:
             return f"451 4.3.0 temporary failure: {_one_line(exc)}"
         if route is None:
@@ -78,18 +86,27 @@ class GatewayHandler:
         return "\r\n".join(replies)
 
     def deliver_one(self, rcpt: str, raw: bytes) -> str:
+        # Bounded as a whole (TESSERA_DB_TIMEOUT): a frozen database is a 451 the client hears in
+        # time, not a session that hangs until it gives up.
         try:
-            route = route_for(self.db, rcpt)
-            if route is None:
-                return f"550 5.1.1 <{rcpt}>: no queue receives mail at this address"
-            with self.db.session() as session:
-                outcome = deliver(session, raw, route.queue, route.action, self.settings)
+            with deadline(self.limits.answer_s):
+                route = translate_db_errors(route_for)(self.db, rcpt)
+                if route is None:
+                    return f"550 5.1.1 <{rcpt}>: no queue receives mail at this address"
+                with self.db.session() as session:
+                    outcome = translate_db_errors(deliver)(
+                        session, raw, route.queue, route.action, self.settings
+                    )
+        except DatabaseUnavailable as exc:
+            if exc.committed is True:  # the commit's answer was lost, and a check found it made
+                return f"250 2.0.0 <{rcpt}> filed: {_one_line(exc)}"[:500]
+            return f"451 4.3.0 <{rcpt}> temporary failure: {_one_line(exc)}"
         except (TesseraError, SQLAlchemyError) as exc:
             return f"451 4.3.0 <{rcpt}> temporary failure: {_one_line(exc)}"
         except Exception as exc:  # a bug must not lose mail: the MTA keeps it and retries
             log.exception("lmtp delivery failed")
             return f"451 4.3.0 <{rcpt}> internal error: {type(exc).__name__}"
-        summary = f"{outcome.action}" + (f" TKT-{outcome.ticket:04d}" if outcome.ticket else "")
+        summary = f"{outcome.action}" + (f" {display_id(outcome.ticket)}" if outcome.ticket else "")
         if outcome.exit_code == EX_OK:
             return f"250 2.0.0 <{rcpt}> {summary}: {_one_line(outcome.reason)}"[:500]
         return f"550 5.6.0 <{rcpt}> {_one_line(outcome.reason)}"[:500]

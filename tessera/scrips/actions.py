@@ -10,58 +10,28 @@ Operators add actions as installed packages under the entry-point group `tessera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import os
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
+from tessera.core import subject_tags
 from tessera.core.errors import InvalidInput
 from tessera.core.models import User
-from tessera.mail import compose
-
-if TYPE_CHECKING:
-    from tessera.scrips.engine import ScripContext
-
-
-@dataclass(slots=True, eq=False)
-class OutboxRow:
-    """One `outbox` row being built: the attributes of `OutboxMessage` that the engine writes
-    (with the unit's trace, in one statement)."""
-
-    ticket_id: int | None
-    transaction_id: int | None
-    scrip_id: int | None
-    message_id: str
-    mail_from: str
-    recipients: list[str]
-    summary: dict[str, Any]
-    message: str
-    next_attempt: datetime
-    created: datetime
-    id: int | None = None
-
-
-class Skip(Exception):
-    """Prepare found nothing to do (no recipients, empty template, already in that status)."""
-
-
-class ScripAction:
-    uses_template: ClassVar[bool] = False
-    changes_ticket: ClassVar[bool] = False
-
-    def __init__(self, sc: ScripContext, argument: str) -> None:
-        self.sc = sc
-        self.argument = argument.strip()
-        self.outgoing: compose.Outgoing | None = None
-        self.changes: list[dict[str, Any]] = []
-
-    def prepare(self) -> None:
-        raise Skip("this action does nothing")
-
-    def commit(self) -> None:
-        return None
-
+from tessera.scrips import compose
+from tessera.scrips.action_base import OutboxRow as OutboxRow
+from tessera.scrips.action_base import ScripAction as ScripAction
+from tessera.scrips.action_base import Skip as Skip
+from tessera.scrips.change_actions import AddComment as AddComment
+from tessera.scrips.change_actions import ExtractSubjectTag as ExtractSubjectTag
+from tessera.scrips.change_actions import OpenInactive as OpenInactive
+from tessera.scrips.change_actions import RecordComment as RecordComment
+from tessera.scrips.change_actions import RecordCorrespondence as RecordCorrespondence
+from tessera.scrips.change_actions import SetCustomField as SetCustomField
+from tessera.scrips.change_actions import SetOwner as SetOwner
+from tessera.scrips.change_actions import SetPriority as SetPriority
+from tessera.scrips.change_actions import SetStatus as SetStatus
+from tessera.scrips.change_actions import TicketChange as TicketChange
 
 # -- mail -------------------------------------------------------------------------------------
 
@@ -83,10 +53,20 @@ def _norm_role(word: str) -> str:
     return {"requestors": "requestor", "ccs": "cc", "adminccs": "admincc"}.get(w, w)
 
 
+NOTIFY_ACTOR_ENV = "TESSERA_NOTIFY_ACTOR"
+
+
+def notify_actor_default() -> bool:
+    """RT's $NotifyActor, the desk's default (off: no one is mailed their own change)."""
+    return os.environ.get(NOTIFY_ACTOR_ENV, "").strip().lower() in ("1", "yes", "true", "on")
+
+
 class SendEmail(ScripAction):
     uses_template = True
     as_comment: ClassVar[bool] = False
     autoreply: ClassVar[bool] = False
+    # Recipients that bypass squelching (RT: the one-time Cc/Bcc of Notify Other Recipients).
+    unsquelchable: frozenset[str] = frozenset()
 
     def recipients(self) -> tuple[list[str], list[str], list[str]]:
         return [], [], []
@@ -109,20 +89,22 @@ class SendEmail(ScripAction):
         address = (queue.comment_address if self.as_comment else queue.correspond_address) or (
             queue.correspond_address or compose.fallback_address()
         )
-        if self.autoreply:
-            display = queue.description.strip() or queue.name
+        if self.autoreply:  # RT's Autoreply: the queue speaks (its description, else its name)
+            name = queue.description.strip() or queue.name
         else:
-            display = f"{sc.actor.real_name or sc.actor.name} via {compose.desk_name()}"
+            name = sc.actor.real_name or sc.actor.name
+        display = compose.from_name(name)
         message = sc.txn_view.message
         parent_refs: list[str] = []
         if message.headers:
             for name in ("References", "In-Reply-To"):
-                value = message.header(name)
-                if value:
-                    parent_refs.extend(v for v in value.split() if v.startswith("<"))
+                refs = message.header(name)
+                if refs:
+                    parent_refs.extend(v for v in refs.split() if v.startswith("<"))
         self.outgoing = compose.build(
             ticket_id=sc.ticket.id,
             tag=sc.ticket.display_id,
+            subject_tag=subject_tags.written(queue.subject_tag, sc.ticket.id),
             scrip_id=sc.scrip.id,
             template_headers=headers,
             body=body,
@@ -155,20 +137,30 @@ class SendEmail(ScripAction):
         drop: set[str] = set(sc.engine_state.desk_addresses(sc.ctx))
         actor_email = (sc.actor.email or "").lower()
         flags = {w.strip().lower() for w in self.argument.split(",")}
-        notify_actor = bool(sc.actor_user.preferences.get("notify_actor")) if sc.actor_user else False
+        # RT's NotifyActor: the desk's default, then the actor's own preference, then the scrip's
+        # AlwaysNotifyActor / NeverNotifyActor.
+        notify_actor = notify_actor_default()
+        preferences = (sc.actor_user.preferences or {}) if sc.actor_user else {}
+        if preferences.get("notify_actor") is not None:
+            notify_actor = bool(preferences["notify_actor"])
         if "alwaysnotifyactor" in flags:
             notify_actor = True
         if "nevernotifyactor" in flags:
             notify_actor = False
         if actor_email and not notify_actor and not self.autoreply:
             drop.add(actor_email)
+        squelched = {str(a).strip().lower() for a in (sc.txn.data or {}).get("squelch", [])}
+        drop |= squelched - self.unsquelchable
+        if sc.triggered_by_loop():
+            return [], [], []  # our own mail come back and kept: answering it would loop again
         if sc.triggered_by_robot():
             privileged = sc.engine_state.privileged_addresses(sc.ctx)
             for group in lists:
                 for addr in group:
                     if addr.lower() not in privileged:
                         drop.add(addr.lower())
-        return tuple([a for a in group if a.lower() not in drop] for group in lists)  # type: ignore[return-value]
+        to, cc, bcc = ([a for a in group if a.lower() not in drop] for group in lists)
+        return to, cc, bcc
 
     def commit(self) -> None:
         out = self.outgoing
@@ -225,15 +217,26 @@ class Notify(SendEmail):
         if "admincc" in roles:
             bcc += _emails(view._role_users("AdminCc")) + _emails(view._queue_users("AdminCc"))
         if "otherrecipients" in roles:
-            message = sc.txn_view.message
-            for name, target in (("RT-Send-Cc", cc), ("RT-Send-Bcc", bcc)):
-                value = message.header(name)
-                if value:
-                    target.extend(compose.addresses(value))
+            # RT's RT-Send-Cc/RT-Send-Bcc: the one-time recipients an agent gave with this reply or
+            # comment, kept on the transaction by core. Never a header of the message: a received
+            # message's headers are a stranger's words (the gateway strips those headers too).
             target_data = sc.txn.data or {}
-            cc += [str(a) for a in target_data.get("cc", [])]
-            bcc += [str(a) for a in target_data.get("bcc", [])]
+            once = [str(a) for a in target_data.get("cc", [])], [str(a) for a in target_data.get("bcc", [])]
+            cc += once[0]
+            bcc += once[1]
+            self.unsquelchable = frozenset(a.strip().lower() for a in (*once[0], *once[1]))
         to += [w for w in words if "@" in w]
+        return to, cc, bcc
+
+
+class SendForward(SendEmail):
+    """RT's SendForward: to exactly the people the agent forwarded to (core keeps them on the
+    Forward transaction); the template writes the note and the forwarded messages."""
+
+    def recipients(self) -> tuple[list[str], list[str], list[str]]:
+        data = self.sc.txn.data or {}
+        to, cc, bcc = ([str(a) for a in data.get(key, [])] for key in ("to", "cc", "bcc"))
+        self.unsquelchable = frozenset(a.strip().lower() for a in (*to, *cc, *bcc))
         return to, cc, bcc
 
 
@@ -250,173 +253,61 @@ class AutoReply(SendEmail):
         return _emails(self.sc.ticket_view._role_users("Requestor")), [], []
 
 
-# -- ticket changes ---------------------------------------------------------------------------
-
-
-class TicketChange(ScripAction):
-    changes_ticket = True
-    field: ClassVar[str] = ""
-
-    def target(self) -> str:
-        if not self.argument:
-            raise InvalidInput(f"{type(self).__name__} needs an argument")
-        return self.argument
-
-    def current(self) -> Any:
-        return getattr(self.sc.ticket, self.field)
+class Webhook(ScripAction):
+    """Argument: an http(s) URL. POSTs the transaction and the ticket as JSON, signed with the
+    scrip's secret (`tessera scrip secret ID`), through the outbox: sent only if the change commits,
+    retried with backoff while the receiver is down."""
 
     def prepare(self) -> None:
-        new = self.target()
-        old = self.current()
-        if str(old) == str(new):
-            raise Skip(f"{self.field} is already {new}")
-        self.changes = [{"field": self.field, "old": old, "new": new}]
+        from urllib.parse import urlsplit
 
+        from tessera.core.ids import display_id
+        from tessera.core.serialize import ticket_json
 
-class SetStatus(TicketChange):
-    """Argument: a status, or `initial`/`active`/`inactive` for the first allowed one of that kind."""
-
-    field = "status"
-
-    def target(self) -> str:
-        arg = super().target().lower()
-        lifecycle = self.sc.lifecycle
-        current = self.sc.ticket.status
-        if arg in ("active", "inactive", "initial"):
-            if lifecycle.category(current) == arg:
-                raise Skip(f"status {current} is already {arg}")
-            choice = next((s for s in lifecycle.next_statuses(current) if lifecycle.category(s) == arg), None)
-            if choice is None:
-                raise InvalidInput(f"no {arg} status is reachable from {current}")
-            return choice
-        if not lifecycle.is_valid(arg):
-            raise InvalidInput(f"{arg!r} isn't a status of lifecycle {lifecycle.name!r}")
-        if arg != current:
-            lifecycle.check_transition(current, arg)
-        return arg
-
-    def commit(self) -> None:
-        from tessera.core.statuses import change_status
-
-        change_status(self.sc.ctx, self.sc.ticket, self.changes[0]["new"])
-
-
-class OpenInactive(SetStatus):
-    """RT's Open Inactive Tickets: unless the status is in the active list, go to the first active
-    status (so a reply opens `new` and `resolved` tickets, and leaves `stalled` alone)."""
-
-    def target(self) -> str:
-        lifecycle = self.sc.lifecycle
-        current = self.sc.ticket.status
-        message = self.sc.txn_view.message
-        control = (message.header("RT-Control") or message.header("X-Tessera-Control") or "").lower()
-        if "no-autoopen" in control:
-            raise Skip("the message asks not to reopen (no-autoopen)")
-        if lifecycle.in_active_list(current):
-            raise Skip(f"status {current} is active")
-        first = lifecycle.first_active_status(current)
-        if first is None:
-            raise Skip(f"no active status is reachable from {current}")
-        return first
-
-
-class SetOwner(TicketChange):
-    field = "owner"
-
-    def current(self) -> Any:
-        owner = self.sc.ticket.owner
-        return owner.name if owner is not None else "Nobody"
-
-    def target(self) -> str:
-        from tessera.core.ownership import NOBODY
-        from tessera.core.users import get_user
-
-        arg = super().target()
-        if arg.strip().lower() in NOBODY:
-            return "Nobody"
-        return get_user(self.sc.ctx, arg).name
-
-    def commit(self) -> None:
-        from tessera.core.ownership import set_owner
-
-        set_owner(self.sc.ctx, self.sc.ticket, self.changes[0]["new"])
-
-
-class SetPriority(TicketChange):
-    """Argument: a number, or `+N`/`-N` to add to the current priority."""
-
-    field = "priority"
-
-    def target(self) -> str:
-        arg = super().target().replace(" ", "")
-        try:
-            value = int(arg)
-        except ValueError:
-            raise InvalidInput(f"SetPriority: {arg!r} is not a whole number") from None
-        if arg.startswith(("+", "-")):
-            value += self.sc.ticket.priority
-        return str(value)
-
-    def current(self) -> Any:
-        return str(self.sc.ticket.priority)
-
-    def commit(self) -> None:
-        from tessera.core.context import record
-
-        ticket = self.sc.ticket
-        old = ticket.priority
-        ticket.priority = int(self.changes[0]["new"])
-        record(self.sc.ctx, ticket, "Set", field="Priority", old=old, new=ticket.priority)
-
-
-class SetCustomField(TicketChange):
-    """Argument: `NAME=VALUE` (a comma list for multi-value fields; empty clears)."""
-
-    def prepare(self) -> None:
-        from tessera.core.customfields import field_for_ticket, normalise_values
-
-        name, sep, raw = self.argument.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput("SetCustomField needs NAME=VALUE")
+        url = self.argument
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+            raise InvalidInput(f"the webhook URL must be http:// or https://, not {url!r}")
         sc = self.sc
-        cf = field_for_ticket(sc.ctx, name.strip(), sc.ticket.queue)
-        values = normalise_values(cf, [v.strip() for v in raw.split(",")] if raw.strip() else [])
-        old = sc.ticket_view.custom_fields.get(cf.name)
-        old_list = old if isinstance(old, list) else ([old] if old else [])
-        if old_list == values:
-            raise Skip(f"{cf.name} already has that value")
-        self.cf_name = cf.name
-        self.values = values
-        self.changes = [{"field": f"cf.{cf.name}", "old": old, "new": values if cf.multiple else raw.strip()}]
+        txn = sc.txn
+        self.payload = {
+            "event": "transaction",
+            "transaction": {
+                "id": txn.id,
+                "type": txn.type,
+                "field": txn.field,
+                "old": txn.old_value,
+                "new": txn.new_value,
+                "actor": sc.ctx.actor.name,
+                "created": txn.created.isoformat(),
+            },
+            "ticket": ticket_json(sc.ctx, sc.ticket),
+            "scrip": sc.scrip.id,
+            "display_id": display_id(sc.ticket.id),
+        }
 
     def commit(self) -> None:
-        from tessera.core.tickets import set_custom_field
+        import json
+        import uuid
 
-        set_custom_field(self.sc.ctx, self.sc.ticket, self.cf_name, self.values)
-
-
-class AddComment(ScripAction):
-    """A private comment on the ticket: the template's body, or the argument when no template."""
-
-    changes_ticket = True
-
-    def prepare(self) -> None:
         sc = self.sc
-        if sc.txn.type in ("Comment", "Correspond") and sc.txn.data.get("scrip_id"):
-            raise Skip("triggered by a scrip's own comment (loop guard)")
-        text = sc.render_template() if sc.scrip.template else self.argument
-        headers, body = compose.split_template(text)
-        if not body.strip():
-            raise Skip("nothing to comment")
-        self.subject = next((v for k, v in headers if k.lower() == "subject"), None)
-        self.body = body
-        self.changes = [{"field": "comment", "old": None, "new": body}]
-
-    def commit(self) -> None:
-        from tessera.core.schemas import MessageIn
-        from tessera.core.tickets import _post
-
-        _post(self.sc.ctx, self.sc.ticket, "Comment", MessageIn(body=self.body, subject=self.subject))
+        body = json.dumps(self.payload, sort_keys=True, default=str)
+        summary = {"kind": "webhook", "to": [self.argument], "cc": [], "bcc": [], "headers": ""}
+        summary.update({"subject": f"POST {self.argument}", "body": body})
+        sc.engine_state.outbox.append(
+            OutboxRow(
+                ticket_id=sc.ticket.id,
+                transaction_id=sc.txn.id,
+                scrip_id=sc.scrip.id,
+                message_id=f"<webhook-{uuid.uuid4()}@tessera>",
+                mail_from="",
+                recipients=[self.argument],
+                summary=summary,
+                message=body,
+                next_attempt=sc.ctx.now,
+                created=sc.ctx.now,
+            )
+        )
 
 
 BUILTIN: dict[str, type[ScripAction]] = {
@@ -429,6 +320,11 @@ BUILTIN: dict[str, type[ScripAction]] = {
     "SetPriority": SetPriority,
     "SetCustomField": SetCustomField,
     "AddComment": AddComment,
+    "RecordComment": RecordComment,
+    "RecordCorrespondence": RecordCorrespondence,
+    "ExtractSubjectTag": ExtractSubjectTag,
+    "Webhook": Webhook,
+    "SendForward": SendForward,
 }
 
 

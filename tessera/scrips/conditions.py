@@ -12,23 +12,32 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tessera.core.errors import InvalidInput
+from tessera.core.lifecycles.rules import CATEGORIES
 
 if TYPE_CHECKING:
-    from tessera.scrips.engine import ScripContext
+    from tessera.scrips.scrip_context import ScripContext
 
 ConditionFn = Callable[["ScripContext", str], bool]
 ANY = ("Any",)
 OWNER_TYPES = ("Set", "Take", "Steal", "Untake", "Give")
-CATEGORIES = ("initial", "active", "inactive")
 
 
-def condition(*types: str) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
-    def wrap(fn: Callable[..., bool]) -> Callable[..., bool]:
-        fn.transaction_types = types or ANY  # type: ignore[attr-defined]
-        return fn
+class MarkedCondition(Protocol):
+    """A condition that says which transaction types it looks at (what `condition` makes)."""
+
+    transaction_types: tuple[str, ...]
+
+    def __call__(self, sc: ScripContext, argument: str) -> bool: ...
+
+
+def condition(*types: str) -> Callable[[ConditionFn], MarkedCondition]:
+    def wrap(fn: ConditionFn) -> MarkedCondition:
+        marked = cast(MarkedCondition, fn)  # a function takes attributes; its type does not say so
+        marked.transaction_types = types or ANY
+        return marked
 
     return wrap
 
@@ -147,6 +156,29 @@ def on_merge(sc: ScripContext, argument: str) -> bool:
     return True
 
 
+@condition("Forward Transaction", "Forward Ticket")
+def on_forward(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("Forward Transaction")
+def on_forward_transaction(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("Forward Ticket")
+def on_forward_ticket(sc: ScripContext, argument: str) -> bool:
+    return True
+
+
+@condition("DeliveryFailed")
+def on_delivery_failure(sc: ScripContext, argument: str) -> bool:
+    """The mail server refused a recipient of a message about the ticket for good. Not when the
+    refused message was itself the notice of a delivery failure (a bad owner address would
+    otherwise be told of it again and again)."""
+    return (sc.txn.data or {}).get("about_type") != "DeliveryFailed"
+
+
 BUILTIN: dict[str, ConditionFn] = {
     "OnCreate": on_create,
     "OnTransaction": on_transaction,
@@ -162,6 +194,10 @@ BUILTIN: dict[str, ConditionFn] = {
     "OnQueueChange": on_queue_change,
     "OnCustomFieldChange": on_custom_field_change,
     "OnMerge": on_merge,
+    "OnDeliveryFailure": on_delivery_failure,
+    "OnForward": on_forward,
+    "OnForwardTransaction": on_forward_transaction,
+    "OnForwardTicket": on_forward_ticket,
 }
 
 

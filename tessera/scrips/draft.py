@@ -11,18 +11,17 @@ With no change, the draft runs on the ticket's latest transaction (its creation,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from tessera.core.context import Context
+from tessera.core.context import Context, rolled_back
 from tessera.core.errors import InvalidInput
 from tessera.core.models import Scrip, ScripTemplate, Transaction
 from tessera.core.tickets import get_ticket, set_fields
-from tessera.scrips import admin
-from tessera.scrips.engine import COMMITTED, PREPARED, STATE_KEY, EngineState, run_unit
-from tessera.scrips.manage import _validate_scrip, scrip_values
+from tessera.scrips import access, checks, specs
+from tessera.scrips.engine import COMMITTED, PREPARED, EngineState, run_unit
+from tessera.scrips.specs import scrip_values, validate_scrip
 
 DRAFT_DESCRIPTION = "(draft)"
 
@@ -55,29 +54,28 @@ def dry_run(
     draft `template` text (an export entry, or None for the stored one) on `ticket_ref` after
     `changes` (FIELD=VALUE as `tessera ticket set` takes them); roll everything back."""
     session = ctx.session
-    if ctx.depth:
-        raise RuntimeError("dry_run() must not run inside another operation")
-    queues = admin._queue_names(ctx)
+    queues = specs.queue_names(ctx)
     spec = dict(spec)
     if not str(spec.get("description") or "").strip():
         spec["description"] = DRAFT_DESCRIPTION
-    parsed = admin._parse_spec(spec)
-    qid = admin._queue_id(ctx, parsed.queue, queues)
-    ctx.require(admin.SHOW_SCRIPS, "dry-run", "scrips", queue_id=qid)
-    ctx.depth = 1  # operations join this unit instead of committing
-    ctx.now = datetime.now(UTC)
-    try:
+    parsed = specs.parse_scrip_spec(spec)
+    qid = specs.queue_id_named(ctx, parsed.queue, queues)
+    ctx.require(access.SHOW_SCRIPS, "dry-run", "scrips", queue_id=qid)
+    with rolled_back(ctx):  # operations join this unit, which is then rolled back
         ticket = get_ticket(ctx, ticket_ref)
         shown = ticket.display_id
         notes: list[str] = []
         # The draft template, at the scope being edited (a queue's template shadows the global one).
         if template is not None:
-            tqid = admin._queue_id(ctx, template.get("queue"), queues)
+            tqid = specs.queue_id_named(ctx, template.get("queue"), queues)
             name = str(template.get("name") or parsed.template or "")
             if not name:
                 raise InvalidInput("the draft template has no name")
+            kind = str(template.get("type") or "jinja").lower()
             problems = [
-                p for p in admin.check_template_text(template.get("content") or "") if p.severity == "error"
+                p
+                for p in checks.check_template_text(template.get("content") or "", kind=kind)
+                if p.severity == "error"
             ]
             if problems:
                 raise InvalidInput(f"template: {problems[0].text()}")
@@ -91,6 +89,7 @@ def dry_run(
                 row = ScripTemplate(name=name, queue_id=tqid, content="")
                 session.add(row)
             row.content = str(template.get("content") or "")
+            row.type = "simple" if kind == "simple" else "jinja"
             if tqid is None and ticket.queue_id != tqid:
                 shadow = session.scalars(
                     select(ScripTemplate).where(
@@ -105,7 +104,7 @@ def dry_run(
                     )
             session.flush()
         template_names = {(t.name.lower(), t.queue_id) for t in session.scalars(select(ScripTemplate))}
-        condition_name, action_name = _validate_scrip(parsed, "scrip", template_names, qid)
+        condition_name, action_name = validate_scrip(parsed, "scrip", template_names, qid)
         values = scrip_values(parsed, condition_name, action_name)
         values["enabled"] = True  # a disabled draft is tried as if enabled (and says so)
         if not parsed.enabled:
@@ -154,12 +153,6 @@ def dry_run(
         for run in plan["runs"]:
             run["condition_name"] = label  # the scrip's condition (OnResolve), not the txn type
         return plan
-    finally:
-        session.rollback()
-        ctx.depth = 0
-        ctx.batch.clear()
-        ctx.touched.clear()
-        ctx.extras.pop(STATE_KEY, None)
 
 
 def _collect(

@@ -1,7 +1,8 @@
 """The scrip engine: RT's two phases on every unit of work, with a trace of every scrip considered.
 
-Plugged into core as a transaction observer (`install()`): when an operation is about to commit,
-core hands over the transactions it recorded. Then, inside the same database transaction:
+Core runs it on every unit of work (it is core's `ScripRunner`, found through
+`tessera.core.scrip_runner`): when an operation is about to commit, core hands over the transactions
+it recorded. Then, inside the same database transaction:
 
 * TransactionCreate stage, for each transaction in order: the enabled scrips of the ticket's queue
   and the global ones whose condition accepts the transaction's type, in one shared sort order.
@@ -25,7 +26,6 @@ sandbox), an action whose prepare fails, and a commit that fails (its savepoint 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +34,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tessera.core import live
-from tessera.core.context import Context, Ride, add_observer, driver_execute, remove_observer
+from tessera.core import fast_sql, live
+from tessera.core.context import Context, savepoint
 from tessera.core.errors import NotFound
-from tessera.core.lifecycle import Lifecycle
+from tessera.core.fast_sql import Ride, driver_execute
 from tessera.core.models import (
     OutboxMessage,
     Scrip,
@@ -47,16 +47,14 @@ from tessera.core.models import (
     User,
     display_id,
 )
-from tessera.core.statuses import lifecycle_of
 from tessera.scrips import actions as action_registry
 from tessera.scrips import conditions as condition_registry
-from tessera.scrips import sandbox
-from tessera.scrips.views import MESSAGE_TYPES, TicketView, TransactionView, UserView
+from tessera.scrips import limits, sandbox
+from tessera.scrips.scrip_context import AnyScrip, Part, Person, ScripContext, ScripRow, SharedViews
+from tessera.scrips.simple import SimpleSource
+from tessera.scrips.views import MESSAGE_TYPES
 
 STAGES = ("TransactionCreate", "TransactionBatch")
-STATE_KEY = "tessera.scrips"
-DISABLE_KEY = "tessera.scrips.disabled"
-RIDE_KEY = "tessera.scrips.ride"
 MAX_DEPTH_ENV = "TESSERA_SCRIP_MAX_DEPTH"
 DEFAULT_MAX_DEPTH = 5
 
@@ -74,83 +72,6 @@ DEPTH_LIMIT = "depth limit"
 def max_depth() -> int:
     raw = os.environ.get(MAX_DEPTH_ENV, "")
     return int(raw) if raw.strip().isdigit() else DEFAULT_MAX_DEPTH
-
-
-@dataclass(frozen=True)
-class ScripRow:
-    """A scrip as the engine uses it: plain values, loaded with the rest of the catalog."""
-
-    id: int
-    description: str
-    queue_id: int | None
-    stage: str
-    sort_order: int
-    condition: str | None
-    condition_argument: str
-    condition_expression: str | None
-    action: str
-    action_argument: str
-    template: str | None
-
-
-AnyScrip = Scrip | ScripRow
-
-
-@dataclass(frozen=True)
-class Person:
-    """A watcher as the recipient rules need it."""
-
-    id: int
-    name: str
-    email: str | None
-    real_name: str | None
-    disabled: bool
-
-
-@dataclass(frozen=True)
-class Part:
-    """One node of a transaction's message, as views read it."""
-
-    id: int
-    message_id: str | None
-    subject: str | None
-    headers: str
-    content_type: str
-    content: str | None
-    filename: str | None
-
-
-# Everything the scrips of a unit of work read, in one round trip, always current: the catalog
-# (the scrips, the templates, the desk's own addresses), the watchers of the unit's tickets and of
-# their queues, and the messages of the unit's transactions. The catalog comes with its token
-# (new on every change to scrips, templates or queues: migration 0010), and its rows only when the
-# token is not the one this process already holds (`%(known)s`): what is unchanged is not sent,
-# parsed and sorted again on every unit of work.
-_PREFETCH = """
-    WITH catalog AS (
-      SELECT 's' AS kind, id, json_build_array(id, description, queue_id, stage, sort_order, condition,
-             condition_argument, condition_expression, action, action_argument, template) AS row
-        FROM scrips WHERE enabled
-      UNION ALL
-      SELECT 't', id, json_build_array(lower(name), queue_id, content) FROM scrip_templates
-      UNION ALL
-      SELECT 'q', id, json_build_array(correspond_address, comment_address) FROM queues
-    )
-    SELECT 'd' AS kind, to_json(token::text) AS row FROM scrip_catalog_token
-    UNION ALL
-    SELECT kind, row FROM catalog
-     WHERE (SELECT token::text FROM scrip_catalog_token) IS DISTINCT FROM %(known)s
-    UNION ALL
-    SELECT 'w', json_build_array(w.ticket_id, w.role, u.id, u.name, u.email, u.real_name, u.disabled)
-      FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(%(tickets)s)
-    UNION ALL
-    SELECT 'v', json_build_array(qw.queue_id, qw.role, u.id, u.name, u.email, u.real_name, u.disabled)
-      FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(%(queues)s)
-    UNION ALL
-    SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
-           a.content_type, a.content, a.filename)
-      FROM attachments a WHERE a.transaction_id = ANY(%(messages)s)
-    """
 
 
 @dataclass(frozen=True)
@@ -187,7 +108,7 @@ OutboxRow = action_registry.OutboxRow
 
 @dataclass
 class EngineState:
-    """Everything the engine keeps for one unit of work (in `ctx.extras`)."""
+    """Everything the engine keeps for one unit of work."""
 
     scrips: dict[str, list[ScripRow]] = field(default_factory=dict)
     templates: dict[tuple[str, int | None], str] = field(default_factory=dict)
@@ -204,8 +125,8 @@ class EngineState:
     _desk: set[str] = field(default_factory=set)
     _privileged: set[str] | None = None
 
-    def prefetch(self, ctx: Context, transactions: list[Transaction]) -> None:
-        from tessera.mail.compose import fallback_address
+    def prefetch(self, ctx: Context, transactions: list[Transaction], ride: Ride | None = None) -> None:
+        from tessera.scrips.compose import fallback_address
 
         ticket_ids = sorted({t.ticket_id for t in transactions})
         queue_ids = set()
@@ -215,18 +136,17 @@ class EngineState:
                 queue_ids.add(ticket.queue_id)
         message_ids = [t.id for t in transactions if t.type in MESSAGE_TYPES]
         global _catalog
-        params = {
+        params: dict[str, Any] = {
             "tickets": ticket_ids,
             "queues": sorted(queue_ids),
             "messages": message_ids,
         }
-        ridden = ctx.extras.pop(RIDE_KEY, None)
-        if ridden is not None and ridden.fits(ctx, params):
-            catalog, rows = ridden.catalog, ridden.ride.rows
+        if isinstance(ride, PrefetchRide) and ride.rows is not None and ride.fits(params):
+            catalog, rows = ride.catalog, ride.rows
         else:
             catalog = _catalog
             params["known"] = catalog.token
-            rows = driver_execute(ctx.session, _PREFETCH, params).fetchall()  # no flush, as before
+            rows = driver_execute(ctx.session, fast_sql.SCRIP_PREFETCH, params).fetchall()  # no flush
         token = None
         scrips: list[ScripRow] = []
         templates: dict[tuple[str, int | None], str] = {}
@@ -249,7 +169,7 @@ class EngineState:
             elif kind == "s":
                 scrips.append(ScripRow(*row))
             elif kind == "t":
-                templates[(row[0], row[1])] = row[2]
+                templates[(row[0], row[1])] = SimpleSource(row[2]) if row[3] == "simple" else row[2]
             else:
                 desk.update(a.lower() for a in row if a)
         if token != catalog.token:  # changed (or first use): the rows came, parse them
@@ -299,110 +219,9 @@ class EngineState:
                     for e in ctx.session.scalars(
                         select(User.email).where(User.privileged.is_(True), User.email.is_not(None))
                     )
+                    if e is not None
                 }
         return self._privileged
-
-
-class ScripContext:
-    """What a condition and an action get: the scrip, the transaction, the ticket, and views."""
-
-    def __init__(
-        self,
-        ctx: Context,
-        state: EngineState,
-        scrip: AnyScrip,
-        txn: Transaction,
-        ticket: Ticket,
-        shared: SharedViews,
-        stage: str,
-        depth: int,
-    ) -> None:
-        self.ctx = ctx
-        self.engine_state = state
-        self.scrip = scrip
-        self.txn = txn
-        self.ticket = ticket
-        self.stage = stage
-        self.depth = depth
-        self._shared = shared
-
-    @property
-    def ticket_view(self) -> TicketView:
-        return self._shared.ticket
-
-    @property
-    def txn_view(self) -> TransactionView:
-        return self._shared.txn
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        return self._shared.lifecycle
-
-    @property
-    def actor(self) -> UserView:
-        return self._shared.actor
-
-    @property
-    def actor_user(self) -> User | None:
-        return self.ctx.actor if self.txn.actor_id == self.ctx.actor.id else self.txn.actor
-
-    def variables(self) -> dict[str, Any]:
-        return self._shared.variables(self.scrip)
-
-    def render_template(self) -> str:
-        name = self.scrip.template
-        if not name:
-            raise ValueError("this action needs a template and the scrip names none")
-        source = self.engine_state.template(self.ctx, name, self.ticket.queue_id)
-        if source is None:
-            raise LookupError(f"no template {name!r} for queue {self.ticket.queue.name} or global")
-        return sandbox.render(source, self.variables())
-
-    def triggered_by_robot(self) -> bool:
-        """RFC 3834 / RT: the triggering message was generated by a machine."""
-        message = self.txn_view.message
-        if not message.headers:
-            return False
-        auto = (message.header("Auto-Submitted") or "no").strip().lower()
-        precedence = (message.header("Precedence") or "").strip().lower()
-        return auto != "no" or precedence in ("bulk", "junk", "list")
-
-
-class SharedViews:
-    """Views of one transaction, built once and shared by all scrips considered for it."""
-
-    def __init__(
-        self, ctx: Context, txn: Transaction, ticket: Ticket, state: EngineState | None = None
-    ) -> None:
-        self.ctx = ctx
-        self.ticket = TicketView(ctx, ticket)
-        self.txn = TransactionView(ctx, txn, state.messages.get(txn.id) if state else None)  # type: ignore[arg-type]
-        if state is not None and ticket.id in state.people and ticket.queue_id in state.queue_people:
-            self.ticket._prefetched(state.people[ticket.id], state.queue_people[ticket.queue_id])
-        self.lifecycle = lifecycle_of(ctx.session, ticket.queue)
-        self.actor = UserView(ctx.actor if txn.actor_id == ctx.actor.id else txn.actor)
-        self._ticket_id = ticket.id
-
-    def history(self, limit: int | None = None) -> list[TransactionView]:
-        query = select(Transaction).where(Transaction.ticket_id == self._ticket_id).order_by(Transaction.id)
-        rows = list(self.ctx.session.scalars(query))
-        if limit is not None:
-            rows = rows[-int(limit) :]
-        return [TransactionView(self.ctx, t) for t in rows]
-
-    def variables(self, scrip: AnyScrip) -> dict[str, Any]:
-        return {
-            "ticket": self.ticket,
-            "transaction": self.txn,
-            "queue": self.ticket.queue,
-            "actor": self.actor,
-            "argument": scrip.action_argument,
-            "scrip": {"id": scrip.id, "description": scrip.description},
-            "display_id": display_id,
-            "history": self.history,
-            "quote": sandbox.quote,
-            "desk": os.environ.get("TESSERA_DESK_NAME") or "Tessera",
-        }
 
 
 Check = Callable[["ScripContext"], bool]
@@ -448,89 +267,56 @@ def _why(exc: BaseException) -> str:
     return sandbox.reason(exc)
 
 
-@dataclass(frozen=True)
-class Ridden:
-    """The prefetch read along with a unit's one-change write (`context.Ride`), and for what."""
+@dataclass
+class PrefetchRide(Ride):
+    """The prefetch read along with a unit's one-change write (core's `Ride`), and the catalog its
+    `known` token came from."""
 
-    ride: Ride
-    catalog: Catalog
-    now: datetime  # the unit's `ctx.now`: a ride left by a failed unit is never taken for a later one
+    catalog: Catalog = field(default=_catalog)
 
-    def fits(self, ctx: Context, params: dict[str, Any]) -> bool:
-        asked = self.ride.params
-        return (
-            self.ride.rows is not None
-            and self.now is ctx.now
-            and all(asked[key] == value for key, value in params.items())
-        )
+    def fits(self, params: dict[str, Any]) -> bool:
+        return self.rows is not None and all(self.params[key] == value for key, value in params.items())
 
 
 class Engine:
-    def __call__(self, ctx: Context, transactions: list[Transaction]) -> None:
-        if ctx.extras.get(DISABLE_KEY):
-            return
-        state = EngineState()
-        ctx.extras[STATE_KEY] = state
-        try:
-            run_unit(ctx, state, transactions)
-        finally:
-            ctx.extras.pop(STATE_KEY, None)
-            ctx.extras.pop(RIDE_KEY, None)
+    """Core's `ScripRunner`."""
+
+    def run(self, ctx: Context, transactions: list[Transaction], ride: Ride | None = None) -> str | None:
+        return run_unit(ctx, EngineState(), transactions, ride)
 
     def ride(self, ctx: Context, ticket: Ticket) -> Ride | None:
         """The unit's prefetch, read in the statement that writes its one change: a status, owner
         or field change then costs one round trip fewer (no messages to read: none were posted)."""
-        if ctx.extras.get(DISABLE_KEY):
-            return None
         catalog = _catalog
         params = {"tickets": [ticket.id], "queues": [ticket.queue_id], "messages": [], "known": catalog.token}
-        ride = Ride(_PREFETCH, params)
-        ctx.extras[RIDE_KEY] = Ridden(ride, catalog, ctx.now)
-        return ride
+        return PrefetchRide(fast_sql.SCRIP_PREFETCH, params, catalog=catalog)
 
 
-def run_unit(ctx: Context, state: EngineState, transactions: list[Transaction]) -> None:
+def run_unit(
+    ctx: Context, state: EngineState, transactions: list[Transaction], ride: Ride | None = None
+) -> str | None:
+    """The scrips of a unit's transactions, their trace and outbox written; returns the live-update
+    notice sent with that write (None when nothing was written)."""
     ctx.session.flush()
-    state.prefetch(ctx, transactions)
-    for txn in transactions:
-        run_create_stage(ctx, state, txn, 0)
-    by_ticket: dict[int, list[Transaction]] = {}
-    for txn in transactions:
-        by_ticket.setdefault(txn.ticket_id, []).append(txn)
-    for ticket_id, txns in by_ticket.items():
-        run_batch_stage(ctx, state, ticket_id, txns)
-    write_results(ctx, state)
+    state.prefetch(ctx, transactions, ride)
+    # The unit's templates and expressions share limits.UNIT_SECONDS: its tickets are locked
+    # meanwhile, so no template holds another agent's change up for longer than that.
+    with limits.unit():
+        for txn in transactions:
+            run_create_stage(ctx, state, txn, 0)
+        by_ticket: dict[int, list[Transaction]] = {}
+        for txn in transactions:
+            by_ticket.setdefault(txn.ticket_id, []).append(txn)
+        for ticket_id, txns in by_ticket.items():
+            run_batch_stage(ctx, state, ticket_id, txns)
+    return write_results(ctx, state)
 
 
-# The trace and the outbox of a unit in one statement (one round trip, however many rows).
-_WRITE = """
-    WITH runs AS (
-      INSERT INTO scrip_runs (scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason,
-                              created)
-      SELECT scrip_id, ticket_id, transaction_id, stage, depth, fired, outcome, reason, created
-        FROM jsonb_to_recordset(CAST(%(runs)s AS jsonb))
-             AS r(scrip_id int, ticket_id int, transaction_id bigint, stage text, depth int,
-                  fired boolean, outcome text, reason text, created timestamptz)
-      RETURNING 1
-    ), mail AS (
-      INSERT INTO outbox (ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary,
-                          message, next_attempt, created)
-      SELECT ticket_id, transaction_id, scrip_id, message_id, mail_from, recipients, summary, message,
-             next_attempt, created
-        FROM jsonb_to_recordset(CAST(%(mail)s AS jsonb))
-             AS m(ticket_id int, transaction_id bigint, scrip_id int, message_id text, mail_from text,
-                  recipients jsonb, summary jsonb, message text, next_attempt timestamptz,
-                  created timestamptz)
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM mail),
-           (SELECT pg_notify(%(channel)s, %(body)s) WHERE %(body)s <> '')
-    """
-
-
-def write_results(ctx: Context, state: EngineState) -> None:
+def write_results(ctx: Context, state: EngineState) -> str | None:
+    """The unit's trace and outbox rows in one statement, which also sends the unit's live-update
+    notice (returned); None when there is nothing to write."""
     if not state.runs and not state.outbox:
-        return
+        return None
     runs = [
         {
             "scrip_id": r.scrip_id,
@@ -541,7 +327,7 @@ def write_results(ctx: Context, state: EngineState) -> None:
             "fired": r.fired,
             "outcome": r.outcome,
             "reason": r.reason,
-            "created": r.created.isoformat(),
+            "created": r.created,
         }
         for r in state.runs
     ]
@@ -555,19 +341,17 @@ def write_results(ctx: Context, state: EngineState) -> None:
             "recipients": m.recipients,
             "summary": m.summary,
             "message": m.message,
-            "next_attempt": m.next_attempt.isoformat(),
-            "created": m.created.isoformat(),
+            "next_attempt": m.next_attempt,
+            "created": m.created,
         }
         for m in state.outbox
     ]
     # The unit's live-update notice rides along (the operation then does not send it again): the
     # tickets are final here, the scrips having run.
-    body = live.payload({t.ticket_id for t in ctx.batch} | set(ctx.touched))
-    params = {"runs": json.dumps(runs), "mail": json.dumps(mail), "channel": live.CHANNEL, "body": body}
-    ctx.session.flush()
-    driver_execute(ctx.session, _WRITE, params)
-    ctx.extras[live.ANNOUNCED_KEY] = body
+    body = live.payload({t.ticket_id for t in ctx.batch} | set(ctx.touched), ctx.origin)
+    sent = fast_sql.write_trace_and_outbox(ctx.session, runs, mail, live.CHANNEL, body)
     state.runs_written, state.outbox_written = len(runs), len(mail)
+    return body if sent else None
 
 
 def _trace(
@@ -610,15 +394,15 @@ def run_create_stage(ctx: Context, state: EngineState, txn: Transaction, depth: 
     ticket = ctx.session.get(Ticket, txn.ticket_id)
     if ticket is None:
         return
-    candidates = []
-    for scrip in state.scrips_for(ctx, "TransactionCreate", ticket.queue_id):
+    candidates: list[tuple[AnyScrip, Callable[[ScripContext], bool] | None, str]] = []
+    for row in state.scrips_for(ctx, "TransactionCreate", ticket.queue_id):
         try:
-            types, check = condition_of(scrip)
+            types, condition = condition_of(row)
         except Exception as exc:
-            candidates.append((scrip, None, _why(exc)))
+            candidates.append((row, None, _why(exc)))
             continue
         if condition_registry.applies_to_type(types, txn.type):
-            candidates.append((scrip, check, ""))
+            candidates.append((row, condition, ""))
     if not candidates:
         return
     shared = SharedViews(ctx, txn, ticket, state)
@@ -707,14 +491,12 @@ def _commit(
     ctx.system = True
     try:
         if action.changes_ticket:
-            with session.begin_nested():
+            with savepoint(ctx):  # failing, it takes its own rows and transactions with it
                 action.commit()
-                session.flush()
         else:
-            action.commit()
+            action.commit()  # records no transaction (its outgoing message is the unit's outbox row)
         run.outcome = COMMITTED
     except Exception as exc:
-        del ctx.batch[before:]
         run.outcome, run.reason = COMMIT_FAILED, _why(exc)
         return
     finally:
@@ -736,15 +518,6 @@ def _commit(
 
 
 ENGINE = Engine()
-
-
-def install() -> None:
-    """Plug the engine into core: every operation runs the scrips before it commits."""
-    add_observer(ENGINE)
-
-
-def uninstall() -> None:
-    remove_observer(ENGINE)
 
 
 def scrip_by_id(ctx: Context, scrip_id: int) -> Scrip:
@@ -825,7 +598,7 @@ def scrip_log(
             "fired": run.fired,
             "outcome": run.outcome,
             "reason": run.reason,
-            "created": run.created.isoformat() if run.created else None,
+            "created": run.created.isoformat(),
         }
         for run, description in ctx.session.execute(query)
     ]
@@ -836,10 +609,8 @@ __all__ = [
     "STAGES",
     "EngineState",
     "ScripContext",
-    "install",
     "max_depth",
     "scrip_by_id",
     "scrip_log",
     "test_scrip",
-    "uninstall",
 ]

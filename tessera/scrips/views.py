@@ -7,16 +7,21 @@ custom fields and history are loaded on first use only: most conditions never to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from email.utils import format_datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import literal, select, union_all
 
+from tessera.core import subject_tags
 from tessera.core.context import Context
 from tessera.core.models import Attachment, Queue, QueueWatcher, Ticket, Transaction, User, Watcher
 
-MESSAGE_TYPES = ("Create", "Correspond", "Comment")
+MESSAGE_TYPES = ("Create", "Correspond", "Comment", "Forward Transaction", "Forward Ticket")
+# What a Forward Ticket sends on: the ticket's public conversation (comments stay inside).
+PUBLIC_MESSAGE_TYPES = ("Create", "Correspond")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -41,7 +46,15 @@ class UserView:
 
 
 class QueueView:
-    __slots__ = ("comment_address", "correspond_address", "description", "id", "lifecycle", "name")
+    __slots__ = (
+        "comment_address",
+        "correspond_address",
+        "description",
+        "id",
+        "lifecycle",
+        "name",
+        "subject_tag",
+    )
 
     def __init__(self, queue: Queue) -> None:
         self.id = queue.id
@@ -49,16 +62,35 @@ class QueueView:
         self.description = queue.description
         self.correspond_address = queue.correspond_address
         self.comment_address = queue.comment_address
+        self.subject_tag = queue.subject_tag  # RT's per-queue SubjectTag (None: the desk's)
         self.lifecycle = queue.lifecycle
 
     def __str__(self) -> str:
         return self.name
 
 
+class MessagePart(Protocol):
+    """What a view reads of one node of a message: an `Attachment`, or the engine's prefetched
+    `scrip_context.Part`."""
+
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def headers(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def content(self) -> str | None: ...
+    @property
+    def filename(self) -> str | None: ...
+
+
 class MessageView:
     """The message a transaction carries (the root of its MIME tree and its text body)."""
 
-    def __init__(self, parts: list[Attachment]) -> None:
+    def __init__(self, parts: Sequence[MessagePart]) -> None:
         root = parts[0] if parts else None
         body = next((p for p in parts if p.content is not None and not p.filename), None)
         self.message_id: str | None = root.message_id if root else None
@@ -82,9 +114,10 @@ class MessageView:
 
 
 class TransactionView:
-    def __init__(self, ctx: Context, txn: Transaction, parts: list[Attachment] | None = None) -> None:
+    def __init__(self, ctx: Context, txn: Transaction, parts: Sequence[MessagePart] | None = None) -> None:
         self._ctx = ctx
         self._txn_id = txn.id
+        self._ticket_id = txn.ticket_id
         self._parts = parts
         self.id = txn.id
         self.type = txn.type
@@ -114,6 +147,38 @@ class TransactionView:
     @property
     def content(self) -> str:
         return self.message.content
+
+    @cached_property
+    def forwarded(self) -> list[dict[str, str]]:
+        """What a forward sends on, oldest first: the message a Forward Transaction names, or every
+        public message of the ticket for a Forward Ticket; empty for any other transaction."""
+        if self.type == "Forward Transaction":
+            wanted = select(Transaction).where(Transaction.id == self.data.get("forwarded"))
+        elif self.type == "Forward Ticket":
+            wanted = select(Transaction).where(
+                Transaction.ticket_id == self._ticket_id, Transaction.type.in_(PUBLIC_MESSAGE_TYPES)
+            )
+        else:
+            return []
+        out = []
+        for txn in self._ctx.session.scalars(wanted.order_by(Transaction.id)):
+            view = TransactionView(self._ctx, txn)
+            who = txn.actor
+            if who is None:
+                sender = "(unknown)"
+            elif who.real_name and who.email:
+                sender = f"{who.real_name} <{who.email}>"
+            else:
+                sender = who.email or who.name
+            out.append(
+                {
+                    "date": format_datetime(txn.created),
+                    "from": sender,
+                    "subject": view.subject or "",
+                    "content": view.content,
+                }
+            )
+        return out
 
     @property
     def subject(self) -> str | None:
@@ -158,6 +223,8 @@ class TicketView:
         self.told = _iso(ticket.told)
         self.queue = QueueView(ticket.queue)
         self.owner = UserView(ticket.owner)
+        # RT's $Ticket->SubjectTag: `[Acme Help #42]` with the queue's tag, else `[TKT-0042]`.
+        self.subject_tag = f"[{subject_tags.written(ticket.queue.subject_tag, ticket.id)}]"
 
     @cached_property
     def _all_people(self) -> dict[str, dict[str, list[User]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # Where a binding lives: the main screen (global and ticket verbs), the ticket table, the queue
 # list, the history pane, or modal dialogs.
@@ -43,11 +43,6 @@ class ActionSpec:
     destructive: bool = False
     priority: bool = False
 
-    @property
-    def palette_action(self) -> str:
-        """The action run from the palette (on the main screen)."""
-        return self.action.removeprefix("screen.")
-
     def binding(self, keys: str | None = None) -> Binding:
         first = (keys or self.keys).split(",")[0]
         return Binding(
@@ -70,11 +65,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_pane", "next_pane", "Next pane", "global", "tab,l", palette=False),
     ActionSpec("prev_pane", "prev_pane", "Previous pane", "global", "shift+tab,h", palette=False),
     ActionSpec("refresh", "refresh", "Refresh", "global", "ctrl+r,f5"),
+    ActionSpec("maximize", "maximize", "Maximise the focused pane / restore", "global", "z"),
     ActionSpec("toggle_theme", "toggle_theme", "Light/dark theme", "global", "T"),
+    # No key: a setting, turned on and off from the command palette (and remembered).
+    ActionSpec("toggle_quote", "toggle_quote", "Replies start quoted: on / off", "global", ""),
     ActionSpec("cancel", "cancel", "Clear filter / marks", "global", "escape", palette=False),
     # ticket verbs
+    ActionSpec("create", "create", "New ticket", "global", "n"),
     ActionSpec("reply", "reply", "Reply", "ticket", "r", footer=True),
+    ActionSpec("reply_blank", "reply(False)", "Reply without the quote", "ticket", "R"),
     ActionSpec("comment", "comment", "Comment", "ticket", "c", footer=True),
+    ActionSpec("forward", "forward", "Forward the ticket to someone outside it", "ticket", "w"),
     ActionSpec("status", "status", "Status", "ticket", "s", footer=True),
     ActionSpec("take", "take", "Take", "ticket", "t", footer=True),
     ActionSpec("assign", "assign", "Assign owner", "ticket", "a"),
@@ -86,18 +87,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save_attachment", "save_attachment", "Save attachment", "ticket", "o"),
     ActionSpec("history_filter", "history_filter", "History: all / replies / + comments", "ticket", "f"),
     ActionSpec("toggle_trace", "toggle_trace", "Show / hide the scrip trace", "ticket", "i"),
+    ActionSpec("bookmark", "bookmark", "Bookmark / remove the bookmark", "ticket", "b"),
     # ticket table
     ActionSpec("queue.down", "cursor_down", "Down", "queue", "j", palette=False),
     ActionSpec("queue.up", "cursor_up", "Up", "queue", "k", palette=False),
-    ActionSpec("queue.first", "screen.first_row", "First ticket", "queue", "g,home", palette=False),
-    ActionSpec("queue.last", "screen.last_row", "Last ticket", "queue", "G,end", palette=False),
+    ActionSpec("queue.first", "first_row", "First ticket", "queue", "g,home", palette=False),
+    ActionSpec("queue.last", "last_row", "Last ticket", "queue", "G,end", palette=False),
     # ctrl+j: an Enter typed before the app has the terminal in raw mode reaches it as a line feed.
-    ActionSpec("queue.open", "screen.open_ticket", "Open ticket", "queue", "enter,ctrl+j"),
-    ActionSpec("queue.mark", "screen.toggle_mark", "Mark / unmark", "queue", "x,space"),
-    ActionSpec("queue.filter", "screen.filter", "Filter", "global", "slash", footer=True),
-    ActionSpec("queue.sort", "screen.sort", "Sort by column", "queue", "S"),
+    ActionSpec("queue.open", "open_ticket", "Open ticket", "queue", "enter,ctrl+j"),
+    ActionSpec("queue.mark", "toggle_mark", "Mark / unmark", "queue", "x,space"),
+    ActionSpec("queue.filter", "filter", "Filter", "global", "slash", footer=True),
+    ActionSpec("queue.sort", "sort", "Sort by column", "queue", "S"),
     ActionSpec("search", "search", "Search (TicketSQL)", "global", "F", footer=True),
-    ActionSpec("views", "views", "Saved views", "global", "V"),
+    ActionSpec("views", "views", "Saved views (show, save, rename, delete)", "global", "V"),
+    ActionSpec("save_view", "save_view", "Save this list as a view (mine or shared)", "global", "W"),
     *(
         ActionSpec(f"view.{n}", f"view({n})", f"Saved view {n}", "global", str(n), palette=False)
         for n in range(1, 10)
@@ -105,7 +108,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # queue list
     ActionSpec("queues.down", "cursor_down", "Down", "queues", "j", palette=False),
     ActionSpec("queues.up", "cursor_up", "Up", "queues", "k", palette=False),
-    ActionSpec("queues.pick", "screen.pick_queue", "Choose a queue", "global", "Q"),
+    ActionSpec("queues.pick", "pick_queue", "Choose a queue", "global", "Q"),
     # history
     ActionSpec("history.down", "scroll_down", "Scroll down", "history", "j", palette=False),
     ActionSpec("history.up", "scroll_up", "Scroll up", "history", "k", palette=False),
@@ -159,6 +162,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("dialog.cancel", "cancel", "Cancel", "dialog", "escape", footer=True, palette=False),
     ActionSpec(
+        "views.rename", "choose('rename')", "Rename the view", "dialog", "f2", footer=True, palette=False
+    ),
+    ActionSpec(
+        "views.delete",
+        "choose('delete')",
+        "Delete the view",
+        "dialog",
+        "delete",
+        footer=True,
+        palette=False,
+        destructive=True,
+    ),
+    ActionSpec(
         "help.close", "close", "Close help", "dialog", "escape,q,question_mark,f1", footer=True, palette=False
     ),
     # the admin area (scrips, templates, lifecycles, queues, custom fields)
@@ -176,7 +192,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("admin.bottom", "list('bottom')", "Last row", "admin", "G", palette=False),
     ActionSpec("scrips.new", "new", "New scrip", "scrips", "n", footer=True, palette=False),
     ActionSpec("scrips.edit", "edit", "Edit scrip", "scrips", "e", footer=True, palette=False),
-    ActionSpec("scrips.toggle", "toggle", "Enable / disable", "scrips", "space", footer=True, palette=False),
+    ActionSpec(
+        "scrips.toggle", "toggle_enabled", "Enable / disable", "scrips", "space", footer=True, palette=False
+    ),
     ActionSpec("scrips.up", "move(-1)", "Move up (runs earlier)", "scrips", "K", footer=True, palette=False),
     ActionSpec("scrips.down", "move(1)", "Move down (runs later)", "scrips", "J", footer=True, palette=False),
     ActionSpec("scrips.delete", "delete", "Delete scrip", "scrips", "d", palette=False, destructive=True),
@@ -223,8 +241,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
         footer=True,
         palette=False,
     ),
-    ActionSpec("editor.history", "history", "History and revert", "editor", "f6", palette=False),
-    ActionSpec("editor.dry_panel", "dry_panel", "Show / hide the dry-run", "editor", "f7", palette=False),
+    # priority: the template and expression boxes (TextArea) bind F6 and F7 to select line / all.
+    ActionSpec(
+        "editor.history", "history", "History and revert", "editor", "f6", palette=False, priority=True
+    ),
+    ActionSpec(
+        "editor.dry_panel",
+        "dry_panel",
+        "Show / hide the dry-run",
+        "editor",
+        "f7",
+        palette=False,
+        priority=True,
+    ),
     ActionSpec("editor.external", "external", "Edit the text in $EDITOR", "editor", "f4", palette=False),
     ActionSpec(
         "revisions.revert",
@@ -299,13 +328,17 @@ def display_key(key: str) -> str:
     return _DISPLAY.get(key, key)
 
 
-def bindings(scope: str, keymap: dict[str, str] | None = None) -> list[Binding]:
+def bindings(scope: str, keymap: dict[str, str] | None = None) -> list[BindingType]:
     """Textual bindings for one scope; `keymap` (id -> keys) overrides the defaults."""
     keymap = keymap or {}
-    return [spec.binding(keymap.get(spec.id)) for spec in ACTIONS if spec.scope == scope]
+    return [
+        spec.binding(keymap.get(spec.id))
+        for spec in ACTIONS
+        if spec.scope == scope and (keymap.get(spec.id) or spec.keys)
+    ]
 
 
-def bindings_for(*ids: str) -> list[Binding]:
+def bindings_for(*ids: str) -> list[BindingType]:
     return [BY_ID[i].binding() for i in ids]
 
 

@@ -1,7 +1,13 @@
-"""The TUI's door to core: one short session per call, plain data out, run from worker threads.
+"""The TUI's door to core: `Backend` runs database work off the UI thread, one short session per
+call, plain data out; and the start-up helper that reads the first screen before the app has drawn.
 
-Nothing here touches the screen; the app calls these methods through `asyncio.to_thread` so the UI
-never waits on the database.
+Every database call of the TUI goes through one `Backend`, handed to each pane when it is made:
+`await backend.call(fn, *args)` runs `fn(ctx, *args)` (a function of a Context, e.g. from
+`tessera.tui.ticket_ops`) in a worker thread and raises a refusal as `TesseraError`, for a pane
+that shows it where it happened; `await backend.ask(fn, *args)` does the same but reports a
+refusal as a one-line notification and a lost database as the banner (through the app, its
+`Reporter`) and returns None after either. `backend.run(fn, *args)` is the blocking step both take,
+for code already in a thread. Nothing here touches the screen.
 
 Start-up: `FirstScreenHelper.start` forks a helper that opens the database and reads what the
 first screen shows (the user's preferences and queues, and the page of tickets the saved view asks
@@ -13,6 +19,7 @@ screen by `Backend.warm`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import os
@@ -21,46 +28,26 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
 
 from tessera.core import listing
 from tessera.core.db import translate_db_errors
-from tessera.core.errors import TesseraError
+from tessera.core.errors import DatabaseUnavailable, TesseraError
+from tessera.tui import ticket_ops
+from tessera.tui.lazy import Later
+from tessera.tui.queue_view import PREF_VIEW, QueueView
+from tessera.tui.ticket_ops import Startup
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
     from tessera.core.db import Database
 
 T = TypeVar("T")
-DEMO_TICKETS = 500
-# The queue pane's page size (tessera.tui.app.PAGE) and saved-view preference, for the helper.
-FIRST_PAGE = 100
-PREF_VIEW = "tui.view"
-
-
-class _Later:
-    """A module, or a name in one, imported on first use (by a worker thread, not at start-up)."""
-
-    def __init__(self, module: str, name: str | None = None) -> None:
-        self._where = (module, name)
-
-    def _resolve(self) -> Any:
-        module, name = self._where
-        found = import_module(module)
-        return getattr(found, name) if name else found
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._resolve(), attr)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._resolve()(*args, **kwargs)
-
-
-live = _Later("tessera.core.live")
-open_context = _Later("tessera.core.context", "open_context")
-ownership = _Later("tessera.core.ownership")
-tickets = _Later("tessera.core.tickets")
-MessageIn = _Later("tessera.core.schemas", "MessageIn")
+P = ParamSpec("P")
+live = Later("tessera.core.live")
+open_context = Later("tessera.core.context", "open_context")
+acting_of = Later("tessera.core.context", "acting_of")
+context_for = Later("tessera.core.context", "context_for")
 WARM_MODULES = (
     "tessera.core.context",
     "tessera.core.tickets",
@@ -69,22 +56,22 @@ WARM_MODULES = (
     "tessera.core.statuses",
 )  # not the scrip engine (Jinja): the first change imports it, in its worker
 
-
-@dataclass(frozen=True)
-class Startup:
-    user: str
-    preferences: dict[str, Any]
-    queues: list[listing.QueueInfo]
-    empty: bool
-    can_seed: bool
+__all__ = ["PREF_VIEW", "Backend", "FirstScreen", "FirstScreenHelper", "Reporter", "Startup"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a ticket action did to each ticket: the ids it changed and one message per failure."""
+class Reporter(Protocol):
+    """Where `Backend.ask` reports what went wrong: the app, which owns the notifications and the
+    lost-database banner."""
 
-    done: list[int]
-    errors: list[str]
+    def refused(self, message: str) -> None:
+        """A refusal (a TesseraError's one line)."""
+
+    def reachable(self, problem: str | None) -> None:
+        """The database was lost (`problem`), or answered again (None)."""
+
+    def closed(self) -> bool:
+        """Whether the screen a result would be shown on is gone (the app closing)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -97,20 +84,10 @@ class FirstScreen:
 
 
 def first_page_request(info: Startup) -> tuple[int | None, dict[str, Any]] | None:
-    """The `tickets` call the queue pane makes first, from the saved view (as MainScreen.start)."""
-    view = info.preferences.get(PREF_VIEW)
-    view = view if isinstance(view, dict) else {}
-    sort, descending = "updated", True
-    if view.get("sort") in listing.SORT_KEYS:
-        sort, descending = str(view["sort"]), bool(view.get("descending", True))
-    text = view["filter"] if isinstance(view.get("filter"), str) and view["filter"] else ""
-    search = view["search"] if isinstance(view.get("search"), str) else ""
-    preferred = view.get("queue")
-    queue = next((q for q in info.queues if q.name == preferred), info.queues[0] if info.queues else None)
-    if queue is None:
-        return None
-    options = {"query": search, "sort": sort, "descending": descending, "text": text, "limit": FIRST_PAGE}
-    return (None if search else queue.id), options
+    """The `tickets` call the queue pane makes first, from the saved view (as the pane does)."""
+    view = QueueView.from_preference(info.preferences.get(PREF_VIEW))
+    queue = view.choose(info.queues)
+    return view.request(queue) if queue is not None else None
 
 
 class FirstScreenHelper:
@@ -183,9 +160,9 @@ def _helper(fd: int, opener: Callable[[], Database], user: str | None) -> NoRetu
         if first is None:  # not the common case: the full path (SQLAlchemy, migrations, errors)
             db = opener()
             backend = Backend(db, user)
-            info = backend.startup()
+            info = backend.run(ticket_ops.startup)
             request = first_page_request(info)
-            page = backend.tickets(request[0], **request[1]) if request is not None else None
+            page = backend.run(ticket_ops.tickets, request[0], **request[1]) if request else None
             db.dispose()
             first = FirstScreen(info, request, page)
         with os.fdopen(fd, "wb") as pipe:
@@ -227,6 +204,8 @@ def _quick_first_screen(user: str | None) -> FirstScreen | None:
 
 
 class Backend:
+    """The one way the TUI runs database work: see the module's docstring."""
+
     def __init__(
         self,
         db: Database | None,
@@ -234,14 +213,36 @@ class Backend:
         *,
         opener: Callable[[], Database] | None = None,
         first: FirstScreen | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
-        """`db`, or (with a helper's `first` screen) an `opener` called when a call first needs it."""
+        """`db`, or an `opener` called when a call first needs the database (with a helper's
+        `first` screen, after the first page is shown); `reporter`: where `ask` reports."""
         self._db = db
         self._opener = opener
         self._opening = threading.Lock()
         self.user = user
+        self.reporter = reporter
+        self._first: FirstScreen | None = None
+        self._catch_up = False
+        # This app's changes are tagged with it; its listener skips them (the app reloads what it
+        # changed itself, so its own notice would only reload it twice).
+        self.origin = f"tui{os.getpid()}-{id(self):x}"
+        # The user and their rights, kept between calls while the listener hears rights changes
+        # (`live.RIGHTS_CHANNEL`); dropped on every such notice and whenever it is not listening.
+        self._acting: Any = None
+        self._acting_lock = threading.Lock()
+        self._rights_epoch = 0
+        self._rights_heard = False
+        if first is not None:
+            self.adopt(first)
+
+    def adopt(self, first: FirstScreen) -> Startup:
+        """Take what the start-up helper read: its start-up data now, its page once (`first_page`),
+        and, once listening, one reload for what changed since it read."""
         self._first = first
-        self._catch_up = first is not None
+        self._catch_up = True
+        self.user = first.startup.user
+        return first.startup
 
     @property
     def db(self) -> Database:
@@ -256,55 +257,86 @@ class Backend:
     def db(self, value: Database) -> None:
         self._db = value
 
-    def listen(
-        self,
-        on_change: Callable[[set[int] | None], None],
-        stop: threading.Event,
-        on_state: Callable[[str | None], None] | None = None,
-    ) -> None:
-        """Block, handing the ids of tickets others change to `on_change`, until `stop` is set."""
-        catch_up, self._catch_up = self._catch_up, False
-        while True:
-            try:
-                url = self.db.url
-                break
-            except TesseraError as exc:
-                if on_state is not None:
-                    on_state(exc.message)
-                if stop.wait(2.0):
-                    return
+    # -- the one way to run database work ----------------------------------------------------------
 
-        def state(problem: str | None) -> None:
-            nonlocal catch_up
-            if problem is None and catch_up:
-                catch_up = False
-                on_change(None)  # what changed since the helper read the first screen: reload it
-            if on_state is not None:
-                on_state(problem)
+    def run(self, fn: Callable[Concatenate[Context, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(ctx, *args, **kwargs)` in one session as this user; blocks, so only from a thread."""
 
-        live.listen(url, on_change, stop, on_state=state)
+        @translate_db_errors
+        def in_session() -> T:
+            with self.db.session() as session:
+                ctx = self._context(session)
+                ctx.origin = self.origin
+                return fn(ctx, *args, **kwargs)
 
-    @translate_db_errors
-    def _run(self, fn: Callable[[Context], T]) -> T:
-        with self.db.session() as session:
-            return fn(open_context(session, self.user))
+        return in_session()
 
-    def startup(self) -> Startup:
-        if self._first is not None:
-            self.user = self._first.startup.user
-            return self._first.startup
+    def _context(self, session: Any) -> Context:
+        """This user's context in `session`: from the kept user and rights when they may be
+        trusted (no queries), else read, and kept if they may be from now on."""
+        acting = self._acting
+        ctx: Context
+        if acting is not None:
+            ctx = context_for(session, acting)
+            return ctx
+        epoch = self._rights_epoch
+        ctx = open_context(session, self.user)
+        if self._rights_heard:
+            kept = acting_of(ctx)
+            with self._acting_lock:
+                if epoch == self._rights_epoch and self._rights_heard:
+                    self._acting = kept
+        return ctx
 
-        def load(ctx: Context) -> Startup:
-            self.user = ctx.actor.name
-            return Startup(
-                user=ctx.actor.name,
-                preferences=listing.preferences(ctx),
-                queues=listing.queues(ctx),
-                empty=listing.desk_is_empty(ctx),
-                can_seed=ctx.can("SuperUser"),
-            )
+    def rights_changed(self, user_id: int | None = None) -> None:
+        """What a user may do changed (`user_id`'s row, or None: anyone's grants): read afresh."""
+        with self._acting_lock:
+            acting = self._acting
+            if user_id is None or acting is None or acting.user_id == user_id:
+                self._rights_epoch += 1
+                self._acting = None
 
-        return self._run(load)
+    def _hearing_rights(self, heard: bool) -> None:
+        with self._acting_lock:
+            self._rights_heard = heard
+            self._rights_epoch += 1
+            self._acting = None
+
+    async def call(self, fn: Callable[Concatenate[Context, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run` in a worker thread, the UI free meanwhile; a refusal raises `TesseraError`."""
+        return await asyncio.to_thread(lambda: self.run(fn, *args, **kwargs))
+
+    async def ask(
+        self, fn: Callable[Concatenate[Context, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T | None:
+        """`call`, reporting what went wrong instead of raising it: a refusal as one line, a lost
+        database as the banner (and a reachable one clears it); None after either, and when the
+        screen is gone by the time the answer comes. Without a reporter, errors propagate."""
+        reporter = self.reporter
+        if reporter is None:
+            return await self.call(fn, *args, **kwargs)
+        try:
+            result = await self.call(fn, *args, **kwargs)
+        except DatabaseUnavailable as exc:
+            if not reporter.closed():
+                reporter.reachable(exc.message)
+            return None
+        except TesseraError as exc:
+            reporter.refused(exc.message)
+            return None
+        if reporter.closed():  # the app closed while the call ran: no screen to show it on
+            return None
+        reporter.reachable(None)
+        return result
+
+    # -- start-up and live changes -----------------------------------------------------------------
+
+    def first_page(self, queue: int | None, **options: Any) -> listing.TicketPage | None:
+        """The page the start-up helper read, if it is this one (once; no database)."""
+        first, self._first = self._first, None
+        if first is not None and first.page is not None and first.request == (queue, options):
+            return first.page
+        return None
 
     def warm(self) -> None:
         """Open the database and import what opening and changing a ticket need, in a thread after
@@ -314,124 +346,36 @@ class Backend:
         for module in WARM_MODULES:
             import_module(module)
 
-    def seed_demo(self, count: int = DEMO_TICKETS) -> int:
-        from tessera.core.demo import seed
+    def listen(
+        self,
+        on_change: Callable[[set[int] | None], None],
+        stop: threading.Event,
+        on_state: Callable[[str | None], None] | None = None,
+    ) -> None:
+        """Block, handing the ids of tickets others change to `on_change`, until `stop` is set."""
+        catch_up, self._catch_up = self._catch_up, False
+        url = None
+        while url is None:
+            try:
+                url = self.db.url
+            except TesseraError as exc:
+                if on_state is not None:
+                    on_state(exc.message)
+                if stop.wait(2.0):
+                    return
 
-        def run(ctx: Context) -> int:
-            ctx.require("SuperUser", "seed demo data", "on this desk")
-            return seed(ctx, count)
+        def state(problem: str | None) -> None:
+            nonlocal catch_up
+            self._hearing_rights(problem is None)
+            if problem is None and catch_up:
+                catch_up = False
+                on_change(None)  # what changed since the helper read the first screen: reload it
+            if on_state is not None:
+                on_state(problem)
 
-        return self._run(run)
-
-    def queues(self) -> list[listing.QueueInfo]:
-        return self._run(listing.queues)
-
-    def check_query(self, query: str) -> str | None:
-        return self._run(lambda ctx: listing.check_query(ctx, query))
-
-    def complete_query(self, text: str) -> list[str]:
-        return self._run(lambda ctx: listing.complete_query(ctx, text))
-
-    def views(self) -> list[listing.View]:
-        return self._run(listing.saved_views)
-
-    def first_page(self, queue: int | None, **options: Any) -> listing.TicketPage | None:
-        """The page the start-up helper read, if it is this one (once; no database)."""
-        first, self._first = self._first, None
-        if first is not None and first.page is not None and first.request == (queue, options):
-            return first.page
-        return None
-
-    def tickets(self, queue: int | None, **options: Any) -> listing.TicketPage:
-        page = self.first_page(queue, **options)
-        if page is not None:
-            return page
-        return self._run(lambda ctx: listing.list_tickets(ctx, queue, **options))
-
-    def view(self, ticket_id: int, *, mark_seen: bool = True) -> listing.TicketView:
-        def load(ctx: Context) -> listing.TicketView:
-            view = listing.ticket_view(ctx, ticket_id)
-            if mark_seen:
-                listing.mark_seen(ctx, [view.ticket["id"]])
-            return view
-
-        return self._run(load)
-
-    def status_choices(self, ticket_id: int) -> list[listing.StatusChoice]:
-        return self._run(lambda ctx: listing.status_choices(ctx, ticket_id))
-
-    def status_preview(self, ticket_id: int, status: str | None) -> dict[str, Any]:
-        """The scrip dry-run of a status change (None: what "resolve" means for this ticket)."""
-        from tessera.scrips.preview import preview
-
-        def run(ctx: Context) -> dict[str, Any]:
-            target = status or listing.resolve_target(ctx, ticket_id)
-            plan = preview(ctx, ticket_id, {"status": target})
-            plan["status"] = target
-            return plan
-
-        return self._run(run)
-
-    def message_preview(self, ticket_id: int, kind: str, body: str) -> dict[str, Any]:
-        """The scrip dry-run of a reply or comment: the mail it would cause; nothing recorded."""
-        from tessera.scrips.preview import preview_message
-
-        return self._run(lambda ctx: preview_message(ctx, ticket_id, kind, body))
-
-    def owner_choices(self, queue: int) -> list[str]:
-        return self._run(lambda ctx: listing.owner_choices(ctx, queue))
-
-    def set_preference(self, key: str, value: Any) -> None:
-        self._run(lambda ctx: listing.set_preference(ctx, key, value))
-
-    def attachment(self, attachment_id: int) -> listing.AttachmentData:
-        return self._run(lambda ctx: listing.attachment(ctx, attachment_id))
-
-    # -- ticket actions: each ticket is its own operation, so one refusal does not undo the rest
-
-    def _each(self, ticket_ids: list[int], act: Callable[[Context, int], object]) -> Outcome:
-        from tessera.core.errors import TesseraError
-
-        def run(ctx: Context) -> Outcome:
-            done, errors = [], []
-            for ticket_id in ticket_ids:
-                try:
-                    act(ctx, ticket_id)
-                    done.append(ticket_id)
-                except TesseraError as exc:
-                    ctx.session.rollback()
-                    errors.append(exc.message)
-            return Outcome(done, errors)
-
-        return self._run(run)
-
-    def reply(self, ticket_ids: list[int], body: str) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: tickets.correspond(ctx, t, MessageIn(body=body)))
-
-    def comment(self, ticket_ids: list[int], body: str) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: tickets.comment(ctx, t, MessageIn(body=body)))
-
-    def set_status(self, ticket_ids: list[int], status: str) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: tickets.set_status(ctx, t, status))
-
-    def resolve(self, ticket_ids: list[int]) -> Outcome:
-        return self._each(
-            ticket_ids, lambda ctx, t: tickets.set_status(ctx, t, listing.resolve_target(ctx, t))
-        )
-
-    def take(self, ticket_ids: list[int]) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: ownership.take(ctx, t))
-
-    def steal(self, ticket_ids: list[int]) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: ownership.steal(ctx, t))
-
-    def assign(self, ticket_ids: list[int], owner: str) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: ownership.give(ctx, t, owner))
-
-    def move(self, ticket_ids: list[int], queue: str) -> Outcome:
-        return self._each(ticket_ids, lambda ctx, t: tickets.set_fields(ctx, t, {"queue": queue}))
-
-    def edit(self, ticket_id: int, changes: dict[str, str], version: int) -> Outcome:
-        return self._each(
-            [ticket_id], lambda ctx, t: tickets.set_fields(ctx, t, changes, expected_version=version)
-        )
+        try:
+            live.listen(
+                url, on_change, stop, on_state=state, ignore_origin=self.origin, on_rights=self.rights_changed
+            )
+        finally:
+            self._hearing_rights(False)

@@ -42,3 +42,22 @@ def load(path: Path) -> str | None:
 
 def remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def pending(user: str) -> list[tuple[str, str]]:
+    """`user`'s unsent drafts, newest first, as (kind, ticket ids): ("reply", "42")."""
+    prefix = _UNSAFE.sub("-", f"{user}.")
+    found = []
+    try:
+        paths = list(drafts_dir().glob(f"{prefix}*.txt"))
+    except OSError:
+        return []
+    for path in paths:
+        parts = path.stem[len(prefix) :].split(".")
+        try:
+            info = path.stat()
+        except OSError:  # sent (and removed) meanwhile
+            continue
+        if len(parts) == 2 and info.st_size:
+            found.append((info.st_mtime, parts[0], parts[1].replace("_", ", ")))
+    return [(kind, ids) for _when, kind, ids in sorted(found, reverse=True)]

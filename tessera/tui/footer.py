@@ -9,14 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+
+# Left off a compact (narrow) footer so the rest fits 80 columns: `?` help lists them.
+HIDDEN_WHEN_COMPACT = frozenset({"filter", "search"})
 
 
 class QuietFooter(Footer):
     _shown: tuple[Any, ...] | None = None
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def compose(self) -> ComposeResult:
+        shown = 0
+        for widget in super().compose():
+            action = getattr(widget, "action", None)  # a key (FooterKey) has the action it runs
+            if self.compact and action in HIDDEN_WHEN_COMPACT:
+                continue
+            shown += action is not None
+            yield widget
+        self.styles.grid_size_columns = shown
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True  # as Footer does: compose shows nothing before the first change
         if not screen.app.app_focus:
             return

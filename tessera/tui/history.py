@@ -7,6 +7,7 @@ each (fired, condition false, failed and why): RT hides this in its logs, Tesser
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,21 +16,40 @@ from rich.text import Text
 from tessera.tui import safe
 
 EVERYTHING, MESSAGES, CONVERSATION = "everything", "messages", "conversation"
+BAR_WIDTH = 4  # "  │ " before each line of a message
 PAGE = 25  # transactions laid out at first, and added each time you scroll to the top
 # The order `f` cycles through, and how each is named in the pane's title.
 MODES = {EVERYTHING: "", MESSAGES: "correspondence only", CONVERSATION: "correspondence and comments"}
-MESSAGE_TYPES = {"Create", "Correspond"}
+# A delivery failure stays in every view: it says a message above did not reach someone.
+MESSAGE_TYPES = {"Create", "Correspond", "DeliveryFailed"}
 KIND_TITLES = {
     "Create": "Ticket created",
     "Correspond": "Correspondence",
     "Comment": "Comment",
 }
+# Each recipient of an outgoing message, by state.
+RECIPIENT_STYLES = {"accepted": "green", "refused": "bold red", "deferred": "yellow", "queued": "dim"}
 OUTCOME_STYLES = {"committed": "bold", "condition false": "dim", "prepare failed": "bold red"}
 
 
 def next_mode(mode: str) -> str:
     modes = list(MODES)
     return modes[(modes.index(mode) + 1) % len(modes)] if mode in MODES else EVERYTHING
+
+
+def types_in(mode: str) -> set[str] | None:
+    """The transaction types a mode shows (None: all)."""
+    if mode == MESSAGES:
+        return set(MESSAGE_TYPES)
+    if mode == CONVERSATION:
+        return {*MESSAGE_TYPES, "Comment"}
+    return None
+
+
+def count_in(counts: dict[str, int], mode: str) -> int:
+    """How many transactions of a history (its counts by type) the mode shows."""
+    types = types_in(mode)
+    return sum(n for kind, n in counts.items() if types is None or kind in types)
 
 
 def shown(events: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
@@ -45,9 +65,13 @@ def hidden(events: list[dict[str, Any]], mode: str, newest: int) -> int:
     return max(0, len(shown(events, mode)) - newest)
 
 
-def title(events: list[dict[str, Any]], mode: str, trace: bool) -> str:
-    visible = len(shown(events, mode))
-    count = f"{visible} of {len(events)}" if visible != len(events) else str(len(events))
+def title(events: list[dict[str, Any]], mode: str, trace: bool, counts: dict[str, int] | None = None) -> str:
+    """The pane's title; `counts`: the whole history's by type, when `events` is only a page of it."""
+    if counts is None:
+        visible, total = len(shown(events, mode)), len(events)
+    else:
+        visible, total = count_in(counts, mode), sum(counts.values())
+    count = f"{visible} of {total}" if visible != total else str(total)
     parts = [f"History ({count})"]
     if MODES.get(mode):
         parts.append(MODES[mode])
@@ -73,38 +97,66 @@ def size_text(size: int) -> str:
 
 def event_title(event: dict[str, Any]) -> str:
     kind = event["type"]
+    if kind == "DeliveryFailed":
+        return f"⚠ Delivery failed: {event.get('new') or 'a recipient'} did not get the mail"
     if kind in KIND_TITLES:
         return KIND_TITLES[kind]
     field = event.get("field")
     old, new = event.get("old"), event.get("new")
     if field:
         return f"{field}: {old if old is not None else '-'} → {new if new is not None else '-'}  ({kind})"
-    return kind
+    return str(kind)
+
+
+def bar_lines(body: str, width: int | None) -> list[str]:
+    """A message's lines, each under the bar ("  │ "): cut to `width` cells so that a long
+    line goes on under the bar instead of wrapping back to the margin (None: as they are)."""
+    lines = body.split("\n")
+    if width is None or width <= BAR_WIDTH + 8:
+        return lines
+    room = width - BAR_WIDTH
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= room:
+            out.append(line)
+        else:
+            out.extend(textwrap.wrap(line, room, break_on_hyphens=False, drop_whitespace=True) or [""])
+    return out
 
 
 def render_history(
-    events: list[dict[str, Any]], mode: str = EVERYTHING, trace: bool = False, newest: int | None = None
+    events: list[dict[str, Any]],
+    mode: str = EVERYTHING,
+    trace: bool = False,
+    newest: int | None = None,
+    width: int | None = None,
+    unloaded: int = 0,
 ) -> Text:
-    """The history as text; with `newest`, only that many of the latest transactions.
+    """The history as text; with `newest`, only that many of the latest transactions; `width`:
+    the pane's, for message lines that keep their bar when they wrap; `unloaded`: how many earlier
+    transactions this mode would show that are not in `events` yet (a page of the history).
 
     Laying text out is what costs (about 2 s for 600 messages here), so the pane shows the newest
     page and brings earlier ones as you scroll up, like a chat client, instead of the whole thread.
     """
     out = Text()
     visible = shown(events, mode)
-    if not visible:
+    if not visible and not unloaded:
         out.append("No history" if not events else f"Nothing here: {MODES[mode]} (f shows more)", style="dim")
     earlier = max(0, len(visible) - newest) if newest is not None else 0
-    if earlier:
+    if earlier or unloaded:
         visible = visible[earlier:]
-        out.append(f"▲ {earlier} earlier transactions: scroll up for more, g for all\n\n", style="dim italic")
+        more = earlier + unloaded
+        out.append(f"▲ {more} earlier transactions: scroll up for more, g for all\n\n", style="dim italic")
     for event in visible:
         message = event.get("message")
         loud = event["type"] in ("Create", "Correspond", "Comment")
         out.append(when(event["created"]) + "  ", style="dim")
         out.append(safe.clean_line(event.get("actor") or "system"), style="bold")
         out.append("  ")
-        out.append(safe.clean_line(event_title(event)), style="bold" if loud else "")
+        failed = event["type"] == "DeliveryFailed"
+        style = "bold red" if failed else "bold" if loud else ""
+        out.append(safe.clean_line(event_title(event)), style=style)
         if event["type"] == "Comment":
             out.append("  [internal]", style="italic")
         out.append("\n")
@@ -114,16 +166,39 @@ def render_history(
             else:
                 body = safe.clean(message.get("content") or "").rstrip()
                 if body:
-                    for body_line in body.split("\n"):
+                    for body_line in bar_lines(body, width):
                         out.append("  │ " + body_line + "\n")
                 for att in message.get("attachments") or []:
                     out.append("  attached: ")
                     out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
                     out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
+        if failed:
+            for refused in (event.get("data") or {}).get("refused") or []:
+                out.append("  ✗ " + safe.clean_line(str(refused.get("address"))), style="bold red")
+                out.append(": " + safe.clean_line(str(refused.get("reply") or "refused")) + "\n")
+        render_outgoing(event.get("outgoing") or [], out)
         if trace:
             render_trace(event.get("scrips") or [], out)
         out.append("\n")
     return out
+
+
+def render_outgoing(mails: list[dict[str, Any]], out: Text) -> None:
+    """Under a transaction, the mail it sent and what became of each recipient."""
+    for mail in mails:
+        out.append(f"  ✉ mail #{mail['id']} ", style="dim")
+        out.append(safe.clean_line(str(mail.get("subject") or "(no subject)")))
+        out.append(f"  {mail['state']}\n", style="dim")
+        for rcpt in mail.get("recipients") or []:
+            state = str(rcpt.get("state"))
+            out.append("      " + safe.clean_line(str(rcpt.get("address"))) + "  ")
+            out.append(state, style=RECIPIENT_STYLES.get(state, ""))
+            if state == "deferred" and rcpt.get("next_attempt"):
+                retry = when(rcpt["next_attempt"])
+                out.append(f" (attempt {rcpt.get('attempts')}, next {retry})", style="dim")
+            if state != "accepted" and rcpt.get("reply"):
+                out.append(": " + safe.clean_line(str(rcpt["reply"])), style="dim")
+            out.append("\n")
 
 
 def render_trace(runs: list[dict[str, Any]], out: Text) -> None:

@@ -4,7 +4,9 @@
     resolve = "ctrl+x"          # one key
     "queue.mark" = "x,v"        # or several, comma-separated
 
-Unknown ids and malformed values are reported (as warnings in the app), never fatal.
+Unknown ids and malformed values are reported (as warnings in the app), never fatal. A binding
+that gives one key two actions where both are live at once (the ticket list's `x` and a ticket
+verb, say) is refused: the action it rebinds keeps its default keys, and the warning names both.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from tessera.tui.actions import ACTIONS, BY_ID
+from tessera.tui.actions import ACTIONS, BY_ID, ActionSpec
 
 CONFIG_DIR_ENV = "TESSERA_CONFIG_DIR"
 FILENAME = "keymap.toml"
@@ -57,7 +59,62 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
             problems.append(f'{path}: {action_id} needs a key string such as "ctrl+x"')
         else:
             keymap[action_id] = ",".join(k.strip() for k in keys.split(",") if k.strip())
-    return keymap, problems
+    return keymap, problems + refuse_conflicts(keymap, path)
+
+
+# Scopes whose bindings are live at the same time: the main screen's keys with the focused pane's,
+# the admin area's with its tab's, the editor's. (Dialogs are screens of their own, one at a time.)
+LIVE_TOGETHER: tuple[frozenset[str], ...] = (
+    frozenset({"global", "ticket", "queue"}),
+    frozenset({"global", "ticket", "queues"}),
+    frozenset({"global", "ticket", "history"}),
+    *(frozenset({"admin", tab}) for tab in ("scrips", "templates", "lifecycles", "queueadmin", "cfadmin")),
+    frozenset({"editor"}),
+)
+
+
+def _keys(spec: ActionSpec, keymap: dict[str, str]) -> list[str]:
+    return [k.strip() for k in (keymap.get(spec.id) or spec.keys).split(",") if k.strip()]
+
+
+def clashes(keymap: dict[str, str]) -> set[tuple[str, str, str]]:
+    """(key, action id, action id) for each key two actions live at once are bound to."""
+    found: set[tuple[str, str, str]] = set()
+    for scopes in LIVE_TOGETHER:
+        by_key: dict[str, list[str]] = {}
+        for spec in ACTIONS:
+            if spec.scope in scopes:
+                for key in _keys(spec, keymap):
+                    by_key.setdefault(key, []).append(spec.id)
+        for key, ids in by_key.items():
+            found.update((key, a, b) for a in ids for b in ids if a < b)
+    return found
+
+
+DEFAULT_CLASHES = clashes({})  # by design (an admin tab's own escape over the area's)
+
+
+def refuse_conflicts(keymap: dict[str, str], path: Path) -> list[str]:
+    """Drop each rebinding that gives a key two live actions (`keymap` is changed in place): the
+    action keeps its default keys. One problem per conflict, naming the key and both actions."""
+    problems: list[str] = []
+    while True:
+        new = sorted(clashes(keymap) - DEFAULT_CLASHES)
+        if not new:
+            return problems
+        key, a, b = new[0]
+        mine = [i for i in (a, b) if i in keymap]
+        if not mine:  # cannot be (defaults' clashes are left out), but never loop on it
+            return problems
+        first = mine[0]
+        other = b if first == a else a
+        for action_id in mine:
+            keymap.pop(action_id, None)
+        kept = "; ".join(f"{i} keeps {BY_ID[i].keys}" for i in mine)
+        problems.append(
+            f"{path}: refused: {key} is bound to both {first} ({BY_ID[first].description}) and "
+            f"{other} ({BY_ID[other].description}); {kept}"
+        )
 
 
 def default_keymap_text() -> str:

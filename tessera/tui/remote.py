@@ -11,12 +11,12 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from tessera.core.config import SSH_SESSION_ENV as SESSION_ENV
 
 if TYPE_CHECKING:
     from textual.screen import Screen
-
-SESSION_ENV = "TESSERA_SSH_SESSION"  # set by tessera.ssh.server for every session it starts
 
 NO_EDITOR = "No external editor over SSH (it would run on the server): write the text here"
 NO_SAVE = (
@@ -29,7 +29,7 @@ def over_ssh() -> bool:
     return bool(os.environ.get(SESSION_ENV))
 
 
-def edit_in_editor(screen: Screen[object], path: Path) -> bool:
+def edit_in_editor(screen: Screen[Any], path: Path) -> bool:
     """Run $VISUAL/$EDITOR on `path` with the app suspended; False (and a notice saying why) when
     it could not run: over SSH, a terminal that cannot suspend, or no such program."""
     from textual.app import SuspendNotSupported

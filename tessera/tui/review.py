@@ -32,8 +32,17 @@ class ReviewScreen(ModalScreen[str]):
     )
 
     def __init__(
-        self, kind: str, targets: str, to: list[str], cc: list[str], body: str, plan: dict[str, Any] | None
+        self,
+        kind: str,
+        targets: str,
+        to: list[str],
+        cc: list[str],
+        body: str,
+        plan: dict[str, Any] | None,
+        subject: str = "",
+        once: tuple[list[str], list[str]] = ([], []),
     ) -> None:
+        """`kind`: "reply", "comment" or "create" (a new ticket: `to` its requestors; no postponing)."""
         super().__init__(classes="dialog-screen")
         self.kind = kind
         self.targets = targets
@@ -41,29 +50,51 @@ class ReviewScreen(ModalScreen[str]):
         self.cc = cc
         self.body = body
         self.plan = plan
+        self.subject = subject
+        self.once = once
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="review"):
-            title = "Review reply to" if self.kind == "reply" else "Review comment on"
+            title = {"reply": "Review reply to", "create": "Review", "forward": "Review forward of"}.get(
+                self.kind, "Review comment on"
+            )
             yield Label(safe.line(f"{title} {self.targets}", "bold"), classes="title")
             with VerticalScroll(id="review-scroll"):
                 yield Static(self.render_message(), id="review-message")
                 if self.plan is not None:
                     yield Static(render_plan(self.plan, skip_body=self.body), id="review-plan")
-            yield Label(
-                "y = send    e = edit again    p = postpone    n = discard", classes="hint", id="review-hint"
+            hint = (
+                "y = create    e = edit again    n = discard"
+                if self.kind == "create"
+                else ("y = send    e = edit again    p = postpone    n = discard")
             )
+            yield Label(hint, classes="hint", id="review-hint")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A new ticket has no draft to postpone to: its p leaves the footer and does nothing."""
+        return not (self.kind == "create" and action == "choose" and parameters == (POSTPONE,))
 
     def on_mount(self) -> None:
         self.query_one("#review-scroll").focus()  # arrows and page keys scroll a long review
 
     def render_message(self) -> Text:
         out = Text()
-        if self.kind == "reply":
+        if self.kind == "create":
+            out.append("Requestors: ", style="bold")
+            out.append(safe.clean_line(", ".join(self.to) or "-") + "\n")
+            out.append("Subject: ", style="bold")
+            out.append(safe.clean_line(self.subject) + "\n")
+        elif self.kind == "reply":
             _people("To:", self.to, out)
             _people("Cc:", self.cc, out)
+        elif self.kind == "forward":
+            _people("Forward to: ", self.to, out)
+            out.append("with the ticket's conversation (not its comments)\n")
         else:
             out.append("Internal comment: not sent to requestors\n", style="bold")
+        for label, people in zip(("Once, Cc: ", "Once, Bcc: "), self.once, strict=True):
+            if people:
+                _people(label, people, out)
         out.append("\n")
         out.append(safe.clean(self.body))
         out.append("\n")
@@ -92,6 +123,8 @@ def render_plan(plan: dict[str, Any], skip_body: str | None = None) -> Text:
 
     `skip_body`: the message under review, so mail quoting it in full is not shown twice.
     """
+    if plan.get("set"):
+        return render_set_plan(plan)
     out = Text()
     out.append("Dry run of the scrips\n", style="bold underline")
     fired = [s for s in plan.get("scrips", []) if s.get("fires")]
@@ -136,4 +169,39 @@ def render_plan(plan: dict[str, Any], skip_body: str | None = None) -> Text:
                 old, new = change.get("old") or "-", change.get("new") or "-"
                 line = f"  {change.get('field')}: {old} → {new}{who}"
             out.append(safe.clean_line(line) + "\n")
+    return out
+
+
+def render_set_plan(plan: dict[str, Any]) -> Text:
+    """The dry-run of one change to each ticket of a set (`scrips.preview.preview_set`): the
+    tickets it would refuse, each named with why; the mail counted and grouped by the scrip that
+    would send it, to whom; the changes counted; and how a refusal is handled."""
+    from tessera.core.bulk import EACH_ON_ITS_OWN
+
+    out = Text()
+    refused = plan.get("refused") or []
+    applies = plan.get("applies") or []
+    out.append(f"Dry run on {plan.get('total', 0)} tickets: ", style="bold underline")
+    out.append(f"{len(applies)} would change, {len(refused)} refused\n", style="bold underline")
+    for item in refused:
+        out.append("  refused  ", style="bold")
+        out.append(safe.clean_line(item.get("line") or f"{item['ticket']}: {item['reason']}") + "\n")
+    out.append(f"\nMail that would be queued: {plan.get('mails', 0)}\n", style="bold underline")
+    for group in plan.get("groups") or []:
+        count, tickets = group["count"], len(group.get("tickets") or [])
+        out.append(f"  {count} × ", style="bold")
+        out.append(safe.clean_line(group["scrip"]))
+        out.append(f" ({tickets} ticket{'s' if tickets != 1 else ''})\n", style="dim")
+        for label in ("to", "cc", "bcc"):
+            people = group.get(label) or []
+            if people:
+                out.append(f"      {label.capitalize()}: ", style="bold")
+                out.append(safe.clean_line(", ".join(people)) + "\n")
+    changes = plan.get("changes") or []
+    if changes:
+        out.append("\nChanges\n", style="bold underline")
+        for change in changes:
+            what = f"{change['field']} → {change['new']}" if change.get("new") else change["field"]
+            out.append(safe.clean_line(f"  {what}: {change['count']} ticket(s)") + "\n")
+    out.append("\n" + EACH_ON_ITS_OWN + "\n", style="bold")
     return out

@@ -1,4 +1,5 @@
-"""Modal dialogs: y/N confirmation, pickers, compose, field editing, a one-line prompt, and help."""
+"""Modal dialogs: y/N confirmation, pickers, compose, field editing, a one-line prompt, help, and
+the new-ticket form (the search bar and the views picker: tessera.tui.search_screens)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,38 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tessera.tui import drafts, remote, safe
+from tessera.tui import drafts, remote, safe, ticket_ops
 from tessera.tui.actions import ACTIONS, SCOPES, ActionSpec, bindings_for, effective_keys
+
+if TYPE_CHECKING:
+    pass
+
+
+def type_into(screen: ModalScreen[Any], field: Input, event: events.Key) -> None:
+    """A key typed before the dialog's field has the focus (right after it opened: a fast typist,
+    or keys sent in a burst) goes into the field instead of being lost."""
+    if screen.focused is not None:
+        return
+    if event.is_printable and event.character:
+        field.focus()
+        field.insert_text_at_cursor(event.character)
+        event.stop()
+    elif event.key == "enter":
+        field.focus()
+        screen.call_later(field.action_submit)
+        event.stop()
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -56,14 +75,18 @@ class PickerScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("dialog.cancel")
 
-    def __init__(self, title: str, choices: list[Choice]) -> None:
+    def __init__(self, title: str, choices: list[Choice], detail: str = "") -> None:
+        """`detail`: more than the title's one line says (wrapped below it)."""
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.choices = choices
+        self.detail = detail
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="picker"):
             yield Label(safe.line(self.title_text, "bold"), classes="title")
+            if self.detail:
+                yield Static(safe.text(self.detail), id="picker-detail")
             yield Input(placeholder="type to narrow", id="picker-filter", select_on_focus=False)
             yield OptionList(*self._options(""), id="picker-options")
             yield Label("enter = choose    esc = cancel", classes="hint")
@@ -103,7 +126,7 @@ class PickerScreen(ModalScreen[str | None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_key(self, event: events.Key) -> None:
         """Printable keys typed on the list go to the narrowing input; j/k move."""
         options = self.query_one("#picker-options", OptionList)
         if self.focused is options:
@@ -142,6 +165,12 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(value=self.value, id="prompt-input")
             yield Label("enter = ok    esc = cancel", classes="hint")
 
+    def on_mount(self) -> None:
+        self.query_one("#prompt-input", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        type_into(self, self.query_one("#prompt-input", Input), event)
+
     @on(Input.Submitted)
     def _ok(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -160,25 +189,46 @@ class ComposeScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("compose.send", "compose.editor", "compose.discard")
 
-    def __init__(self, kind: str, targets: str, to: list[str], cc: list[str], draft: Path) -> None:
+    def __init__(
+        self,
+        kind: str,
+        targets: str,
+        to: list[str],
+        cc: list[str],
+        draft: Path,
+        start: str = "",
+        once: tuple[list[str], list[str]] = ([], []),
+    ) -> None:
+        """`start`: the text a new message begins with (a reply's quote); a draft wins over it.
+        `once`: the one-time Cc and Bcc given before (back from the review to edit again)."""
         super().__init__(classes="dialog-screen")
+        self.once_given = once
         self.kind = kind
         self.targets = targets
         self.to = to
         self.cc = cc
         self.draft = draft
+        self.start = start
         self._save_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="compose"):
-            title = "Reply to" if self.kind == "reply" else "Comment on"
+            title = {"reply": "Reply to", "forward": "Forward"}.get(self.kind, "Comment on")
             yield Label(safe.line(f"{title} {self.targets}", "bold"), classes="title")
-            if self.kind == "reply":
+            if self.kind == "forward":
+                yield Label(safe.line("To: " + ", ".join(self.to)), id="compose-to")
+                yield Label("Your note, above the ticket's conversation (may be empty)", id="compose-cc")
+            elif self.kind == "reply":
                 yield Label(safe.line("To: " + (", ".join(self.to) or "(no requestors)")), id="compose-to")
                 yield Label(safe.line("Cc: " + (", ".join(self.cc) or "-")), id="compose-cc")
             else:
                 yield Label("Internal comment: not sent to requestors", id="compose-to")
-            yield TextArea(drafts.load(self.draft) or "", id="compose-body", soft_wrap=True)
+            if self.kind in ("reply", "comment"):  # RT's one-time Cc and Bcc (agents only)
+                with Horizontal(id="compose-once"):
+                    once_cc, once_bcc = (", ".join(a) for a in self.once_given)
+                    yield Input(once_cc, placeholder="Cc, once", id="compose-once-cc", classes="once")
+                    yield Input(once_bcc, placeholder="Bcc, once", id="compose-once-bcc", classes="once")
+            yield TextArea(drafts.load(self.draft) or self.start, id="compose-body", soft_wrap=True)
             editor = "" if remote.over_ssh() else "    F4 = $EDITOR"
             hint = f"ctrl+s / F2 = review and send{editor}    esc = postpone or discard"
             yield Label(hint, classes="hint")
@@ -187,12 +237,28 @@ class ComposeScreen(ModalScreen[str | None]):
         area = self.query_one(TextArea)
         area.focus()
         if area.text:
-            area.move_cursor(area.document.end)
-            self.notify(f"Draft restored from {self.draft}", markup=False, timeout=4)
+            area.move_cursor(area.document.end)  # below the quote, as mutt and aerc put it
+            if not self.untouched:
+                self.notify(f"Draft restored from {self.draft}", markup=False, timeout=4)
 
     @property
     def text(self) -> str:
         return self.query_one(TextArea).text
+
+    @property
+    def once(self) -> tuple[list[str], list[str]]:
+        """The one-time Cc and Bcc typed above the message (addresses, comma separated)."""
+        if self.kind not in ("reply", "comment"):
+            return [], []
+        return (
+            ticket_ops.split_addresses(self.query_one("#compose-once-cc", Input).value),
+            ticket_ops.split_addresses(self.query_one("#compose-once-bcc", Input).value),
+        )
+
+    @property
+    def untouched(self) -> bool:
+        """Nothing of yours in it: empty, or only the quote it started with."""
+        return not self.text.strip() or self.text.strip() == self.start.strip()
 
     @on(TextArea.Changed)
     def _changed(self) -> None:
@@ -202,7 +268,7 @@ class ComposeScreen(ModalScreen[str | None]):
 
     def save_draft(self) -> None:
         try:
-            if self.text.strip():
+            if not self.untouched:
                 drafts.save(self.draft, self.text)
             else:
                 drafts.remove(self.draft)
@@ -212,8 +278,9 @@ class ComposeScreen(ModalScreen[str | None]):
             )
 
     def action_send(self) -> None:
-        if not self.text.strip():
-            self.notify("Nothing to send: the message is empty", severity="warning", markup=False)
+        if self.untouched and self.kind != "forward":  # a forward may go without a note
+            why = "the message is only the quote" if self.text.strip() else "the message is empty"
+            self.notify(f"Nothing to send: {why}", severity="warning", markup=False)
             return
         self.save_draft()  # removed by the caller once the message is recorded
         self.dismiss(self.text)
@@ -230,12 +297,14 @@ class ComposeScreen(ModalScreen[str | None]):
         if not remote.edit_in_editor(self, self.draft):
             return
         self.query_one(TextArea).text = drafts.load(self.draft) or ""
-        if self.text.strip():
+        if self.untouched:
+            drafts.remove(self.draft)  # only the quote came back: nothing of yours to keep
+        else:
             self.action_send()  # straight to the review, as mutt and aerc do after the editor
 
     @work(group="compose")
     async def action_discard(self) -> None:
-        if not self.text.strip():
+        if self.untouched:
             drafts.remove(self.draft)
             self.dismiss(None)
             return
@@ -287,7 +356,8 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         for key, _label in EDITABLE:
             value = ticket.get(key)
             self.original[key] = "" if value is None else str(value)
-        for name, value in dict(ticket.get("custom_fields") or {}).items():  # type: ignore[call-overload]
+        fields = ticket.get("custom_fields")
+        for name, value in fields.items() if isinstance(fields, dict) else ():
             joined = ",".join(value) if isinstance(value, list) else ("" if value is None else str(value))
             self.original[f"cf.{name}"] = joined
         self.labels = {key: dict(EDITABLE).get(key) or key[3:] for key in self.original}
@@ -354,13 +424,19 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings_for("help.close")
 
-    def __init__(self, keymap: dict[str, str], config_path: str) -> None:
+    def __init__(self, keymap: dict[str, str], config_path: str, before: Text | None = None) -> None:
+        """`before`: what the screen that opened the help shows first (the editor: the names a
+        template may use)."""
         super().__init__(classes="dialog-screen")
         self.keymap = keymap
         self.config_path = config_path
+        self.before = before
 
     def compose(self) -> ComposeResult:
         body = Text()
+        if self.before is not None:
+            body.append_text(self.before)
+            body.append("\n")
         for scope, title in SCOPES.items():
             rows = self.rows(scope)
             if not rows:
@@ -399,7 +475,7 @@ class HelpScreen(ModalScreen[None]):
                 )
                 rows.append((f"1-{last}", spec))
                 continue
-            rows.append((", ".join(keys), spec))
+            rows.append((", ".join(keys) or "palette", spec))
         return rows
 
     def on_mount(self) -> None:
@@ -409,105 +485,88 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class SearchScreen(ModalScreen[str | None]):
-    """A TicketSQL query with completion: fields, operators and values appear as you type.
+class CreateScreen(ModalScreen[ticket_ops.NewTicket | None]):
+    """A new ticket: requestors, subject, the queue's custom fields (a required one marked *), and
+    the first message. ctrl+s / F2 goes to the review (the scrips' dry-run) before anything is
+    made; esc leaves (y/N once something is typed). `start`: the values to show again."""
 
-    Tab takes the highlighted suggestion; Enter runs the query once it compiles (an error stays on
-    screen, pointing at its column, and nothing typed is lost); Escape leaves the view unchanged.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *bindings_for("dialog.cancel"),
-        Binding("tab", "accept", "Complete", show=True, priority=True),
-        Binding("down", "suggestion(1)", show=False, priority=True),
-        Binding("up", "suggestion(-1)", show=False, priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for("compose.send", "dialog.cancel")
 
     def __init__(
-        self,
-        value: str,
-        complete: Callable[[str], list[str]],
-        check: Callable[[str], str | None],
+        self, queue: str, fields: list[ticket_ops.FormField], start: ticket_ops.NewTicket | None = None
     ) -> None:
         super().__init__(classes="dialog-screen")
-        self.value = value
-        self.complete = complete
-        self.check = check
+        self.queue = queue
+        self.fields = fields
+        self.start = start
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="search"):
-            yield Label(safe.line("Search (TicketSQL, every queue you may see)", "bold"), classes="title")
-            yield Input(
-                value=self.value, id="search-input", placeholder="Status = '__Active__' AND Owner = 'Nobody'"
-            )
-            yield Static("", id="search-error")
-            yield OptionList(id="search-suggestions")
-            yield Label(
-                "tab = complete    enter = search    empty = back to the queue    esc = cancel",
-                classes="hint",
-            )
+        start = self.start
+        values = start.custom_fields if start else {}
+        with Vertical(classes="dialog", id="create"):
+            yield Label(safe.line(f"New ticket in {self.queue}", "bold"), classes="title")
+            with VerticalScroll(id="create-fields"):
+                people = ", ".join(start.requestors) if start else ""
+                rows = [
+                    ("Requestors", "create-requestors", people, "name@example.com, …"),
+                    ("Subject", "create-subject", start.subject if start else "", ""),
+                ]
+                for index, cf in enumerate(self.fields):
+                    hint = " / ".join(cf.values[:6]) if cf.values else safe.clean_line(cf.description)
+                    label = f"{cf.name}{' *' if cf.required else ''}"
+                    rows.append((label, f"create-cf-{index}", values.get(cf.name, ""), hint))
+                for label, widget_id, value, placeholder in rows:
+                    with Horizontal(classes="field"):
+                        yield Label(safe.line(label), classes="field-label")
+                        yield Input(
+                            value=safe.clean_line(value),
+                            placeholder=safe.clean_line(placeholder),
+                            id=widget_id,
+                            select_on_focus=False,
+                        )
+            yield TextArea(start.body if start else "", id="create-body", soft_wrap=True)
+            yield Static("", id="create-error")
+            yield Label("tab = next field    ctrl+s / F2 = review and create    esc = cancel", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#search-input", Input).cursor_position = len(self.value)
-        self.suggest(self.value)
+        self.query_one("#create-error").display = False
+        self.query_one("#create-requestors", Input).focus()
 
-    @on(Input.Changed, "#search-input")
-    def _changed(self, event: Input.Changed) -> None:
-        self.query_one("#search-error", Static).update("")
-        self.suggest(event.value)
+    def collected(self) -> ticket_ops.NewTicket:
+        def value(widget_id: str) -> str:
+            return self.query_one(f"#{widget_id}", Input).value
 
-    @work(exclusive=True, group="suggest", thread=True)
-    def suggest(self, text: str) -> None:
-        try:
-            found = self.complete(text)
-        except Exception:  # a lost database: no suggestions, the query still runs later
-            found = []
-        self.app.call_from_thread(self._show, found)
+        requestors = ticket_ops.split_addresses(value("create-requestors"))
+        return ticket_ops.NewTicket(
+            queue=self.queue,
+            requestors=requestors,
+            subject=value("create-subject").strip(),
+            body=self.query_one("#create-body", TextArea).text,
+            custom_fields={cf.name: value(f"create-cf-{i}").strip() for i, cf in enumerate(self.fields)},
+        )
 
-    def _show(self, found: list[str]) -> None:
-        options = self.query_one("#search-suggestions", OptionList)
-        options.clear_options()
-        options.add_options([Option(safe.line(s), id=s) for s in found])
-        if found:
-            options.highlighted = 0
-
-    def action_suggestion(self, step: int) -> None:
-        options = self.query_one("#search-suggestions", OptionList)
-        if options.option_count:
-            current = options.highlighted or 0
-            options.highlighted = max(0, min(options.option_count - 1, current + step))
-
-    def action_accept(self) -> None:
-        options = self.query_one("#search-suggestions", OptionList)
-        if options.highlighted is None or not options.option_count:
+    def action_send(self) -> None:
+        new = self.collected()
+        missing = [cf.name for cf in self.fields if cf.required and not new.custom_fields.get(cf.name)]
+        if missing:
+            self.show_problem(f"Required in {self.queue}: {', '.join(missing)}")
+            field = self.fields.index(next(cf for cf in self.fields if cf.name == missing[0]))
+            self.query_one(f"#create-cf-{field}", Input).focus()
             return
-        chosen = options.get_option_at_index(options.highlighted).id or ""
-        # Imported here: it brings SQLAlchemy, which the first screen is painted without.
-        from tessera.core.search.completion import partial_start
-
-        field = self.query_one("#search-input", Input)
-        text = field.value
-        # TicketSQL's word, not the last run of non-spaces: `'last we` and `CF.{Asset T` hold spaces.
-        field.value = f"{text[: partial_start(text)]}{chosen} "
-        field.cursor_position = len(field.value)
-
-    @on(Input.Submitted, "#search-input")
-    def _submit(self, event: Input.Submitted) -> None:
-        self.run_check(event.value)
-
-    @work(exclusive=True, group="check", thread=True)
-    def run_check(self, text: str) -> None:
-        try:
-            problem = self.check(text) if text.strip() else None
-        except Exception as exc:
-            problem = str(exc)
-        self.app.call_from_thread(self._checked, text, problem)
-
-    def _checked(self, text: str, problem: str | None) -> None:
-        if problem:
-            self.query_one("#search-error", Static).update(safe.line(problem, "bold"))
+        if not new.subject:
+            self.show_problem("A new ticket needs a subject")
+            self.query_one("#create-subject", Input).focus()
             return
-        self.dismiss(text.strip())
+        self.dismiss(new)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def show_problem(self, problem: str) -> None:
+        error = self.query_one("#create-error", Static)
+        error.update(safe.text("✗ " + problem, "bold"))
+        error.display = True
+
+    @work(group="compose")
+    async def action_cancel(self) -> None:
+        new = self.collected()
+        typed = new.requestors or new.subject or new.body.strip() or any(new.custom_fields.values())
+        if not typed or await self.app.push_screen_wait(ConfirmScreen("Discard this new ticket?")):
+            self.dismiss(None)

@@ -1,20 +1,25 @@
 """All mapped classes; importing this module registers every table on `Base.metadata`."""
 
+from tessera.core.ids import display_id
+from tessera.core.models.api import ApiToken, IdempotentReply, TicketDedupKey
 from tessera.core.models.base import Base
 from tessera.core.models.customfield import CustomField, CustomFieldOption, CustomFieldValue
 from tessera.core.models.lifecycle import LifecycleRecord
 from tessera.core.models.mail import InboundMail
 from tessera.core.models.people import Group, GroupMember, User
 from tessera.core.models.queue import Queue, QueueWatcher
+from tessera.core.models.reminder import Reminder
 from tessera.core.models.rights import Grant
 from tessera.core.models.scrip_revision import ScripRevision
 from tessera.core.models.scrips import OutboxMessage, Scrip, ScripCatalogToken, ScripRun, ScripTemplate
 from tessera.core.models.search import SavedSearch
-from tessera.core.models.seen import TicketSeen
+from tessera.core.models.seen import TicketBookmark, TicketSeen
 from tessera.core.models.sshkey import SshKey
-from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher, display_id
+from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher
+from tessera.core.models.webhook import WebhookSecret
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Base",
     "CustomField",
@@ -23,12 +28,14 @@ __all__ = [
     "Grant",
     "Group",
     "GroupMember",
+    "IdempotentReply",
     "InboundMail",
     "LifecycleRecord",
     "Link",
     "OutboxMessage",
     "Queue",
     "QueueWatcher",
+    "Reminder",
     "SavedSearch",
     "Scrip",
     "ScripCatalogToken",
@@ -37,9 +44,12 @@ __all__ = [
     "ScripTemplate",
     "SshKey",
     "Ticket",
+    "TicketBookmark",
+    "TicketDedupKey",
     "TicketSeen",
     "Transaction",
     "User",
     "Watcher",
+    "WebhookSecret",
     "display_id",
 ]

@@ -29,7 +29,7 @@ class InboundMail(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     received: Mapped[datetime] = created_column()
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
-    requested_action: Mapped[str] = mapped_column(String(16), server_default="correspond")
+    requested_action: Mapped[str] = mapped_column(String(64), server_default="correspond")  # a chain
     action: Mapped[str] = mapped_column(String(16))
     classification: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, server_default="")

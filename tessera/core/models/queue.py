@@ -20,6 +20,8 @@ class Queue(Base):
     correspond_address: Mapped[str | None] = mapped_column(String(320))
     comment_address: Mapped[str | None] = mapped_column(String(320))
     lifecycle: Mapped[str] = mapped_column(String(64), server_default="default")
+    # RT's per-queue SubjectTag: its mail is tagged `[<tag> #N]` and the gateway knows the tag.
+    subject_tag: Mapped[str | None] = mapped_column(String(120))
     disabled: Mapped[bool] = mapped_column(server_default=text("false"))
     created: Mapped[datetime] = created_column()
 

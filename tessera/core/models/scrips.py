@@ -38,6 +38,9 @@ class ScripTemplate(Base):
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
     description: Mapped[str] = mapped_column(Text, server_default="")
     content: Mapped[str] = mapped_column(Text, server_default="")
+    # RT's template types: 'jinja' (sandboxed logic; RT's Perl) or 'simple' (RT's Simple: only
+    # `{$Name}` placeholders, for admins who should not write logic).
+    type: Mapped[str] = mapped_column(String(16), server_default="jinja")
     updated: Mapped[datetime] = created_column()
 
 
@@ -87,11 +90,18 @@ class ScripRun(Base):
 
 
 class OutboxMessage(Base):
-    """A rendered message waiting for `tessera worker`; written in the change's own transaction."""
+    """A rendered message waiting for `tessera worker`; written in the change's own transaction.
+
+    `status`: pending, sending (claimed by the worker whose backend is `claimed_by`, committed before
+    the SMTP transaction starts), sent (every recipient accepted), failed (done, and at least one
+    recipient refused). `delivery` holds each tried recipient's outcome, by address (see
+    `tessera.core.outgoing`); a recipient not in it has not been tried yet."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "next_attempt", "id", postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_in_flight", "id", postgresql_where=text("status = 'sending'")),
+        Index("ix_outbox_failed", "id", postgresql_where=text("status = 'failed'")),
         Index("ix_outbox_ticket_id", "ticket_id"),
     )
 
@@ -112,6 +122,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None]  # the claiming worker's backend (pg_backend_pid)
+    delivery: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
 
 
 def trace_for_transactions(session: Any, transaction_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -120,26 +133,27 @@ def trace_for_transactions(session: Any, transaction_ids: list[int]) -> dict[int
 
     if not transaction_ids:
         return {}
+    # Columns, not objects: a transaction has a run per scrip considered (17 on a new desk).
     rows = session.execute(
-        select(ScripRun, Scrip.description)
+        select(
+            ScripRun.transaction_id,
+            ScripRun.id,
+            ScripRun.scrip_id,
+            Scrip.description,
+            ScripRun.stage,
+            ScripRun.depth,
+            ScripRun.fired,
+            ScripRun.outcome,
+            ScripRun.reason,
+        )
         .outerjoin(Scrip, Scrip.id == ScripRun.scrip_id)
         .where(ScripRun.transaction_id.in_(transaction_ids))
         .order_by(ScripRun.id)
     ).all()
+    keys = ("run", "scrip", "description", "stage", "depth", "fired", "outcome", "reason")
     out: dict[int, list[dict[str, Any]]] = {}
-    for run, description in rows:
-        out.setdefault(run.transaction_id, []).append(
-            {
-                "run": run.id,
-                "scrip": run.scrip_id,
-                "description": description,
-                "stage": run.stage,
-                "depth": run.depth,
-                "fired": run.fired,
-                "outcome": run.outcome,
-                "reason": run.reason,
-            }
-        )
+    for row in rows:
+        out.setdefault(row[0], []).append(dict(zip(keys, row[1:], strict=True)))
     return out
 
 

@@ -16,3 +16,13 @@ class TicketSeen(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     seen_at: Mapped[datetime]
+
+
+class TicketBookmark(Base):
+    """A ticket a user bookmarked (RT's per-user Bookmarks): TicketSQL's `id = '__Bookmarked__'`."""
+
+    __tablename__ = "ticket_bookmarks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    created: Mapped[datetime]

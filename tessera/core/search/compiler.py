@@ -10,19 +10,24 @@ table, never spliced into SQL. Choices that differ from RT, on purpose:
 * Deleted tickets are hidden unless the query asks for them (`Status = 'deleted'`), merged ones
   unless it asks for them (`MergedInto IS NOT NULL`, `MergedInto = 12`): RT always hides both.
 * Numbers outside PostgreSQL's integer range are errors at their column, not database errors.
+* Priority names (`Priority = 'High'`, `TESSERA_PRIORITY_NAMES`) cover a range each, from the
+  name's number up to the next name's: RT compares with the name's one number.
+As RT: an unquoted field name compares two columns (`Due < Resolved`, `Priority > InitialPriority`);
+`EffectiveId` is the id a merged ticket was merged into (so `EffectiveId = 12` finds 12 and the
+tickets merged into it); `id = '__Bookmarked__'` is the searcher's bookmarks.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    SQLColumnExpression,
     and_,
     case,
     cast,
@@ -36,191 +41,44 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from tessera.core.context import Context, find_user
+from tessera.core.context import Context
+from tessera.core.knowable import known_fields
+from tessera.core.lifecycles.rules import DELETED
 from tessera.core.models import (
     Attachment,
     CustomField,
     CustomFieldValue,
     Link,
     Queue,
+    Reminder,
     Ticket,
+    TicketBookmark,
     Transaction,
-    User,
-    Watcher,
 )
+from tessera.core.schemas import as_int32
 from tessera.core.search.dates import date_range
-from tessera.core.search.parser import BoolOp, Comparison, Node, SearchError
-
-INT_FIELDS: dict[str, InstrumentedAttribute[int]] = {
-    "priority": Ticket.priority,
-    "initialpriority": Ticket.initial_priority,
-    "finalpriority": Ticket.final_priority,
-    "timeworked": Ticket.time_worked,
-    "timeleft": Ticket.time_left,
-    "timeestimated": Ticket.time_estimated,
-}
-DATE_FIELDS: dict[str, InstrumentedAttribute] = {
-    "created": Ticket.created,
-    "updated": Ticket.updated,
-    "lastupdated": Ticket.updated,
-    "resolved": Ticket.resolved,
-    "started": Ticket.started,
-    "due": Ticket.due,
-    "starts": Ticket.starts,
-    "told": Ticket.told,
-}
-INT_MAX = 2**31 - 1  # PostgreSQL's integer: ids, priorities, minutes
-USER_FIELDS: dict[str, InstrumentedAttribute] = {
-    "owner": Ticket.owner_id,
-    "creator": Ticket.creator_id,
-    "lastupdatedby": Ticket.updated_by_id,
-}
-ROLE_FIELDS = {
-    "requestor": ("Requestor",),
-    "requestors": ("Requestor",),
-    "cc": ("Cc",),
-    "admincc": ("AdminCc",),
-    "watcher": ("Requestor", "Cc", "AdminCc"),
-}
-ROLE_SUBFIELDS = {"": "address", "emailaddress": "email", "name": "name", "realname": "real_name", "id": "id"}
-LINK_FIELDS = {
-    "dependson": ("DependsOn", True),
-    "dependedonby": ("DependsOn", False),
-    "dependenton": ("DependsOn", False),
-    "refersto": ("RefersTo", True),
-    "referredtoby": ("RefersTo", False),
-    "memberof": ("MemberOf", True),
-    "parent": ("MemberOf", True),
-    "hasmember": ("MemberOf", False),
-    "children": ("MemberOf", False),
-    "members": ("MemberOf", False),
-}
-TEXT_FIELDS = {"subject": Ticket.subject}
-# The names people type, for suggestions and completion.
-FIELD_NAMES = [
-    "id",
-    "Queue",
-    "Status",
-    "Lifecycle",
-    "Owner",
-    "Owner.EmailAddress",
-    "Owner.RealName",
-    "Creator",
-    "LastUpdatedBy",
-    "Requestor",
-    "Requestor.EmailAddress",
-    "Requestor.Name",
-    "Requestor.RealName",
-    "Cc",
-    "AdminCc",
-    "Watcher",
-    "Subject",
-    "Content",
-    "Priority",
-    "InitialPriority",
-    "FinalPriority",
-    "TimeWorked",
-    "TimeLeft",
-    "TimeEstimated",
-    "Created",
-    "Updated",
-    "LastUpdated",
-    "Resolved",
-    "Started",
-    "Due",
-    "Starts",
-    "Told",
-    "DependsOn",
-    "DependedOnBy",
-    "RefersTo",
-    "ReferredToBy",
-    "MemberOf",
-    "HasMember",
-    "MergedInto",
-]
-STRING_OPS = ("=", "!=", "LIKE", "NOT LIKE", "STARTSWITH", "NOT STARTSWITH", "ENDSWITH", "NOT ENDSWITH")
-ORDER_OPS = ("=", "!=", "<", "<=", ">", ">=")
-NULL_OPS = ("IS", "IS NOT")
+from tessera.core.search.fields import (
+    DATE_FIELDS,
+    FIELD_NAMES,
+    INT_FIELDS,
+    INTEGER,
+    LINK_FIELDS,
+    NULL_OPS,
+    ORDER_OPS,
+    PRIORITY_FIELDS,
+    ROLE_FIELDS,
+    STRING_OPS,
+    TEXT_FIELDS,
+    USER_FIELDS,
+    like_pattern,
+    suggest,
+)
+from tessera.core.search.parser import BoolOp, Comparison, Node, SearchError, shown
+from tessera.core.search.people import PeopleCompiler
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _pattern(op: str, text: str) -> str:
-    core = _escape_like(text)
-    if op.endswith("STARTSWITH"):
-        return core + "%"
-    if op.endswith("ENDSWITH"):
-        return "%" + core
-    return "%" + core + "%"
-
-
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), [o.lower() for o in options], n=1, cutoff=0.6)
-    if not close:
-        return ""
-    original = next(o for o in options if o.lower() == close[0])
-    return f" - did you mean {original}?"
-
-
-@dataclass
-class Compiler:
-    ctx: Context
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    asks_for_deleted: bool = False
-    asks_for_merged: bool = False
-    _queues: dict[str, Queue] | None = None
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _err(self, message: str, column: int) -> SearchError:
-        """`unknown field 'Statsu' at column 1 - did you mean Status?`: the place, then the hint."""
-        head, sep, hint = message.partition(" - did you mean")
-        return SearchError(f"{head} at column {column}{sep}{hint}", column)
-
-    def _queues_by_name(self) -> dict[str, Queue]:
-        if self._queues is None:
-            self._queues = {q.name.lower(): q for q in self.ctx.session.scalars(select(Queue))}
-        return self._queues
-
-    def _text(self, c: Comparison) -> str:
-        if c.value is None:
-            raise self._err(f"{c.field} {c.op} needs a value", c.value_column)
-        return str(c.value)
-
-    def _number(self, c: Comparison, what: str = "a whole number") -> int:
-        """The comparison's value as an integer PostgreSQL can hold, or an error at its column."""
-        try:
-            number = c.value if isinstance(c.value, int) else int(self._text(c).strip())
-        except ValueError:
-            raise self._err(f"{c.field} needs {what}, not {c.value!r}", c.value_column) from None
-        if abs(number) > INT_MAX:
-            raise self._err(f"{c.field}: {number} is out of range", c.value_column)
-        return number
-
-    def _ticket_ref(self, c: Comparison) -> int:
-        from tessera.core.tickets import parse_ref
-
-        try:
-            number = parse_ref(c.value if isinstance(c.value, int) else self._text(c))
-        except Exception:
-            raise self._err(f"{c.field} needs a ticket number, not {c.value!r}", c.value_column) from None
-        if abs(number) > INT_MAX:
-            raise self._err(f"{c.field}: {number} is out of range", c.value_column)
-        return number
-
-    def _check_op(self, c: Comparison, allowed: tuple[str, ...]) -> None:
-        if c.op not in allowed:
-            raise self._err(
-                f"operator {c.op} does not apply to {c.field} (use {', '.join(allowed)})", c.column
-            )
-
-    def _null_test(self, c: Comparison, column: ColumnElement) -> ColumnElement[bool] | None:
-        if c.op in NULL_OPS:
-            return column.is_(None) if c.op == "IS" else column.is_not(None)
-        if c.value_kind == "null":
-            raise self._err(f"use {c.field} IS NULL or IS NOT NULL to test for no value", c.value_column)
-        return None
+class Compiler(PeopleCompiler):
+    """A TicketSQL tree to one SQLAlchemy condition on `tickets` (see the module's docstring)."""
 
     # -- the tree --------------------------------------------------------------------------------
     def compile(self, node: Node | None) -> ColumnElement[bool]:
@@ -240,10 +98,14 @@ class Compiler:
             return self._role(c, ROLE_FIELDS[base], sub)
         if base in USER_FIELDS and sub:
             return self._user_sub(c, USER_FIELDS[base], sub)
+        if base == "reminder":
+            return self._reminder(c, sub)
         if sub:
-            raise self._err(f"unknown field {c.field!r}{_suggest(c.field, FIELD_NAMES)}", c.column)
-        if key in ("id", "effectiveid"):
+            raise self._err(f"unknown field {c.field!r}{suggest(c.field, FIELD_NAMES)}", c.column)
+        if key == "id":
             return self._id(c)
+        if key == "effectiveid":
+            return self._effective_id(c)
         if key == "queue":
             return self._queue(c)
         if key == "status":
@@ -264,12 +126,44 @@ class Compiler:
             return self._link(c, *LINK_FIELDS[key])
         if key == "mergedinto":
             return self._merged_into(c)
-        raise self._err(f"unknown field {c.field!r}{_suggest(c.field, FIELD_NAMES)}", c.column)
+        raise self._err(f"unknown field {c.field!r}{suggest(c.field, FIELD_NAMES)}", c.column)
 
     # -- fields ----------------------------------------------------------------------------------
     def _id(self, c: Comparison) -> ColumnElement[bool]:
         self._check_op(c, ORDER_OPS)
+        if isinstance(c.value, str) and c.value.strip().lower() == "__bookmarked__":
+            return self._bookmarked(c)
         return _compare(Ticket.id, c.op, self._ticket_ref(c))
+
+    def _bookmarked(self, c: Comparison) -> ColumnElement[bool]:
+        """RT's `__Bookmarked__`: the searcher's bookmarks, each as its effective ticket (a bookmarked
+        ticket merged away is found as the one it was merged into); no bookmarks, nothing."""
+        if c.op not in ("=", "!="):
+            raise self._err("__Bookmarked__ works with = and != only", c.column)
+        marked = aliased(Ticket)
+        mine = (
+            select(func.coalesce(marked.merged_into_id, marked.id))
+            .select_from(TicketBookmark)
+            .join(marked, marked.id == TicketBookmark.ticket_id)
+            .where(TicketBookmark.user_id == self.ctx.actor.id)
+        )
+        return Ticket.id.in_(mine) if c.op == "=" else Ticket.id.not_in(mine)
+
+    def _effective_id(self, c: Comparison) -> ColumnElement[bool]:
+        """RT's EffectiveId: a ticket's own id, or for a merged one the id it was merged into (merges
+        are flattened, so one step). Naming it shows merged tickets, as in RT."""
+        self._check_op(c, ORDER_OPS)
+        self.asks_for_merged = True
+        effective = func.coalesce(Ticket.merged_into_id, Ticket.id)
+        return _compare(effective, c.op, self._ticket_ref(c))
+
+    def _other_column(
+        self, c: Comparison, columns: dict[str, InstrumentedAttribute[Any]]
+    ) -> InstrumentedAttribute[Any] | None:
+        """RT's column comparison: an unquoted value that names a field of the same kind."""
+        if c.value_kind != "word" or not isinstance(c.value, str):
+            return None
+        return columns.get(c.value.strip().lower())
 
     def _queue(self, c: Comparison) -> ColumnElement[bool]:
         self._check_op(c, (*STRING_OPS, *NULL_OPS))
@@ -279,22 +173,23 @@ class Compiler:
         if c.op in ("=", "!="):
             queues = self._queues_by_name()
             queue = queues.get(text.lower())
-            if queue is None and text.isdigit():
-                queue = next((q for q in queues.values() if q.id == int(text)), None)
-            if queue is None:
+            queue_id = as_int32(text)
+            if queue is None and queue_id is not None:
+                queue = next((q for q in queues.values() if q.id == queue_id), None)
+            if queue is None or not self._knows(queue):  # hidden reads exactly as missing
                 from tessera.core.queues import list_queues
 
                 names = [q.name for q in list_queues(self.ctx)]  # never name a queue they may not see
-                hint = _suggest(text, names) or f" (queues: {', '.join(names[:12])})"
-                raise self._err(f"unknown queue {text!r}{hint}", c.value_column)
+                hint = suggest(text, names) or f" (queues: {', '.join(names[:12])})"
+                raise self._err(f"unknown queue {shown(text)}{hint}", c.value_column)
             return Ticket.queue_id == queue.id if c.op == "=" else Ticket.queue_id != queue.id
-        matching = select(Queue.id).where(Queue.name.ilike(_pattern(c.op, text), escape="\\"))
+        matching = select(Queue.id).where(Queue.name.ilike(like_pattern(c.op, text), escape="\\"))
         condition = Ticket.queue_id.in_(matching)
         return not_(condition) if c.op.startswith("NOT") else condition
 
     def _lifecycle_sets(self) -> dict[str, tuple[list[int], set[str], set[str], set[str]]]:
         """lifecycle name -> (queue ids, every status, active = initial+active, inactive)."""
-        from tessera.core.statuses import lifecycle_by_name
+        from tessera.core.lifecycles.desk import lifecycle_by_name
 
         out: dict[str, tuple[list[int], set[str], set[str], set[str]]] = {}
         for queue in self._queues_by_name().values():
@@ -327,10 +222,11 @@ class Compiler:
             known = sorted(set().union(*(entry[1] for entry in sets.values())) or {"new"})
             if text not in known:
                 raise self._err(
-                    f"unknown status {c.value!r}{_suggest(text, [*known, '__Active__', '__Inactive__'])}",
+                    f"unknown status {shown(str(c.value))}"
+                    f"{suggest(text, [*known, '__Active__', '__Inactive__'])}",
                     c.value_column,
                 )
-            if text == "deleted" and c.op == "=":
+            if text == DELETED and c.op == "=":
                 self.asks_for_deleted = True
             return Ticket.status == text if c.op == "=" else Ticket.status != text
         return self._string(c, Ticket.status)
@@ -342,108 +238,7 @@ class Compiler:
         qids = sets[text][0] if text in sets else []
         return Ticket.queue_id.in_(qids) if c.op == "=" else Ticket.queue_id.not_in(qids)
 
-    def _user_id(self, c: Comparison) -> int | None:
-        """A user for `=`/`!=`: a name, an address, an id, Nobody (None) or __CurrentUser__."""
-        text = self._text(c).strip()
-        if text.lower() == "nobody":
-            return None
-        if text.lower() in ("__currentuser__", "__currentusername__"):
-            return self.ctx.actor.id
-        user = find_user(self.ctx.session, text)
-        if user is None and text.isdigit():
-            user = self.ctx.session.get(User, int(text))
-        if user is None:
-            agents = (  # suggestions name agents, and only to agents
-                list(self.ctx.session.scalars(select(User.name).where(User.privileged.is_(True)).limit(500)))
-                if self.ctx.actor.privileged or self.ctx.system
-                else []
-            )
-            raise self._err(f"unknown user {text!r}{_suggest(text, agents)}", c.value_column)
-        return user.id
-
-    def _user_column(self, c: Comparison, column: InstrumentedAttribute) -> ColumnElement[bool]:
-        self._check_op(c, (*STRING_OPS, *NULL_OPS))
-        null = self._null_test(c, column)
-        if null is not None:
-            return null
-        if c.op in ("=", "!="):
-            user_id = self._user_id(c)
-            if user_id is None:
-                return column.is_(None) if c.op == "=" else column.is_not(None)
-            return column == user_id if c.op == "=" else column.is_distinct_from(user_id)
-        pattern = _pattern(c.op, self._text(c))
-        matching = select(User.id).where(
-            or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
-        )
-        condition = column.in_(matching)
-        return or_(not_(condition), column.is_(None)) if c.op.startswith("NOT") else condition
-
-    def _user_sub(self, c: Comparison, column: InstrumentedAttribute, sub: str) -> ColumnElement[bool]:
-        """Owner.EmailAddress, Creator.Name, ...: RT's watcher sub-fields on a user column."""
-        if sub not in ROLE_SUBFIELDS or not sub:
-            raise self._err(
-                f"unknown field {c.field!r} (sub-fields: EmailAddress, Name, RealName, id)", c.column
-            )
-        self._check_op(c, (*STRING_OPS, *NULL_OPS))
-        null = self._null_test(c, column)
-        if null is not None:
-            return null
-        text = self._text(c)
-        kind = ROLE_SUBFIELDS[sub]
-        positive_op = c.op.removeprefix("NOT ").replace("!=", "=")
-        if kind == "id":
-            match: ColumnElement[bool] = User.id == self._number(c, "a user id")
-        else:
-            user_column = {"email": User.email, "name": User.name, "real_name": User.real_name}[kind]
-            if positive_op == "=":
-                match = func.lower(user_column) == text.lower()
-            else:
-                match = user_column.ilike(_pattern(positive_op, text), escape="\\")
-        condition = column.in_(select(User.id).where(match))
-        if c.op.startswith("NOT") or c.op == "!=":
-            return or_(not_(condition), column.is_(None))
-        return condition
-
-    def _role(self, c: Comparison, roles: tuple[str, ...], sub: str) -> ColumnElement[bool]:
-        if sub not in ROLE_SUBFIELDS:
-            raise self._err(
-                f"unknown field {c.field!r} (sub-fields: EmailAddress, Name, RealName, id)", c.column
-            )
-        self._check_op(c, (*STRING_OPS, *NULL_OPS))
-        anyone = exists().where(Watcher.ticket_id == Ticket.id, Watcher.role.in_(roles))
-        if c.op in NULL_OPS:
-            return not_(anyone) if c.op == "IS" else anyone
-        if c.value_kind == "null":
-            raise self._err(f"use {c.field} IS NULL to find tickets with nobody in the role", c.value_column)
-        text = self._text(c)
-        kind = ROLE_SUBFIELDS[sub]
-        member = (
-            select(Watcher.ticket_id)
-            .join(User, User.id == Watcher.user_id)
-            .where(Watcher.ticket_id == Ticket.id, Watcher.role.in_(roles))
-        )
-        positive_op = c.op.removeprefix("NOT ").replace("!=", "=")
-        if text.lower() == "__currentuser__" and positive_op == "=":
-            match = User.id == self.ctx.actor.id
-        elif kind == "id":
-            match = User.id == self._number(c, "a user id")
-        else:
-            columns = {
-                "address": [User.email, User.name],
-                "email": [User.email],
-                "name": [User.name],
-                "real_name": [User.real_name],
-            }[kind]
-            if positive_op == "=":
-                match = or_(*(func.lower(col) == text.lower() for col in columns))
-            else:
-                pattern = _pattern(positive_op, text)
-                match = or_(*(col.ilike(pattern, escape="\\") for col in columns))
-        condition = exists(member.where(match))
-        # RT: != and NOT LIKE mean "no member matches", so tickets with nobody in the role match.
-        return not_(condition) if c.op.startswith("NOT") or c.op == "!=" else condition
-
-    def _string(self, c: Comparison, column: InstrumentedAttribute) -> ColumnElement[bool]:
+    def _string(self, c: Comparison, column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
         self._check_op(c, (*STRING_OPS, *NULL_OPS))
         null = self._null_test(c, column)
         if null is not None:
@@ -453,7 +248,7 @@ class Compiler:
             return func.lower(column) == text.lower()
         if c.op == "!=":
             return func.lower(column) != text.lower()
-        condition = column.ilike(_pattern(c.op, text), escape="\\")
+        condition = column.ilike(like_pattern(c.op, text), escape="\\")
         return not_(condition) if c.op.startswith("NOT") else condition
 
     def _content(self, c: Comparison) -> ColumnElement[bool]:
@@ -479,18 +274,53 @@ class Compiler:
 
     def _int(self, c: Comparison, column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
         self._check_op(c, ORDER_OPS)
+        other = self._other_column(c, INT_FIELDS)
+        if other is not None:
+            return _compare(column, c.op, other)
+        named = isinstance(c.value, str) and not INTEGER.fullmatch(c.value.strip())
+        if named and c.field.lower() in PRIORITY_FIELDS:
+            return self._priority_name(c, column)
         return _compare(column, c.op, self._number(c))
 
-    def _date(self, c: Comparison, column: InstrumentedAttribute) -> ColumnElement[bool]:
+    def _priority_name(self, c: Comparison, column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+        """`Priority = 'High'`: the name's range, from its number to the next name's (exclusive)."""
+        from tessera.core import priorities
+
+        found = priorities.span(str(c.value))
+        if found is None:
+            labels = [name for name, _ in priorities.names()]
+            hint = suggest(str(c.value), labels)
+            error = self._err(f"{c.field}: unknown priority {shown(str(c.value))}{hint}", c.value_column)
+            if not hint:
+                error = SearchError(f"{error.message} (names: {', '.join(labels)})", c.value_column)
+            raise error
+        _, low, high = found
+        inside = column >= low if high is None else and_(column >= low, column < high)
+        if c.op == "=":
+            return inside
+        if c.op == "!=":
+            return not_(inside)
+        if c.op == "<":
+            return column < low
+        if c.op == ">=":
+            return column >= low
+        if c.op == "<=":
+            return column.is_not(None) if high is None else column < high
+        return false() if high is None else column >= high  # >
+
+    def _date(self, c: Comparison, column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
         self._check_op(c, (*ORDER_OPS, *NULL_OPS))
         null = self._null_test(c, column)
         if null is not None:
             return null
+        other = self._other_column(c, DATE_FIELDS)
+        if other is not None:  # `Due < Resolved`: unset dates never compare, as in RT
+            return _compare(column, c.op, other)
         text = self._text(c)
         span = date_range(text, self.now)
         if span is None:
             raise self._err(
-                f"{c.field}: cannot read {text!r} as a date "
+                f"{c.field}: cannot read {shown(text)} as a date "
                 "(try '2026-12-01', 'today', '2 days ago', 'last week')",
                 c.value_column,
             )
@@ -512,6 +342,26 @@ class Compiler:
         if c.op == ">":
             return column >= end if end != start else column > start
         return column < end if end != start else column <= start  # <=
+
+    def _reminder(self, c: Comparison, sub: str) -> ColumnElement[bool]:
+        """Tickets with a reminder matching: `Reminder IS NOT NULL` (any), `Reminder.Subject`,
+        `.Owner`, `.Due`, `.Status` (RT searches its reminder tickets with `Type = 'reminder'`)."""
+        mine = Reminder.ticket_id == Ticket.id
+        if not sub:
+            self._check_op(c, NULL_OPS)
+            anyone = exists().where(mine)
+            return not_(anyone) if c.op == "IS" else anyone
+        if sub == "subject":
+            match = self._string(c, Reminder.subject)
+        elif sub == "status":
+            match = self._string(c, Reminder.status)
+        elif sub == "owner":
+            match = self._user_column(c, Reminder.owner_id)
+        elif sub == "due":
+            match = self._date(c, Reminder.due)
+        else:
+            raise self._err(f"unknown field {c.field!r} (sub-fields: Subject, Owner, Due, Status)", c.column)
+        return exists().where(mine, match)
 
     def _link(self, c: Comparison, kind: str, forward: bool) -> ColumnElement[bool]:
         self._check_op(c, ("=", "!=", *NULL_OPS))
@@ -541,9 +391,9 @@ class Compiler:
         cf = self.ctx.session.scalars(
             select(CustomField).where(func.lower(CustomField.name) == name.strip().lower())
         ).first()
-        if cf is None:
-            names = list(self.ctx.session.scalars(select(CustomField.name)))
-            raise self._err(f"unknown custom field {name!r}{_suggest(name, names)}", c.column)
+        if cf is None or not self._knows_field(cf):  # a field of a hidden queue reads as missing
+            names = [f.name for f in known_fields(self.ctx, self.ctx.session.scalars(select(CustomField)))]
+            raise self._err(f"unknown custom field {shown(name)}{suggest(name, names)}", c.column)
         has_value = select(CustomFieldValue.id).where(
             CustomFieldValue.ticket_id == Ticket.id, CustomFieldValue.custom_field_id == cf.id
         )
@@ -552,7 +402,7 @@ class Compiler:
         if c.value_kind == "null":
             raise self._err(f"use {c.field} IS NULL to find tickets without a value", c.value_column)
         text = self._text(c)
-        column: ColumnElement = CustomFieldValue.value
+        column: SQLColumnExpression[str] = CustomFieldValue.value
         if cf.type == "integer":
             self._check_op(c, ORDER_OPS)
             number = self._number(c)
@@ -570,19 +420,19 @@ class Compiler:
         if positive_op == "=":
             match = func.lower(column) == text.lower()
         else:
-            match = column.ilike(_pattern(positive_op, text), escape="\\")
+            match = column.ilike(like_pattern(positive_op, text), escape="\\")
         condition = exists(has_value.where(match))
         # RT: != includes tickets with no value at all.
         return not_(condition) if c.op.startswith("NOT") or c.op == "!=" else condition
 
-    def _cf_date(self, c: Comparison, has_value: Select) -> ColumnElement[bool]:
+    def _cf_date(self, c: Comparison, has_value: Select[int]) -> ColumnElement[bool]:
         """Date fields hold YYYY-MM-DD, which compares as text; `=` is the whole day (or week)."""
         self._check_op(c, ORDER_OPS)
         text = self._text(c)
         span = date_range(text, self.now)
         if span is None:
             raise self._err(
-                f"{c.field}: cannot read {text!r} as a date (try '2026-12-01', 'today', 'last week')",
+                f"{c.field}: cannot read {shown(text)} as a date (try '2026-12-01', 'today', 'last week')",
                 c.value_column,
             )
         first = span[0].date()
@@ -600,7 +450,7 @@ class Compiler:
         return not_(condition) if c.op == "!=" else condition
 
 
-_COMPARE: dict[str, Callable[[ColumnElement, object], ColumnElement[bool]]] = {
+_COMPARE: dict[str, Callable[[SQLColumnExpression[Any], object], ColumnElement[bool]]] = {
     "=": lambda col, v: col == v,
     "!=": lambda col, v: col != v,
     "<": lambda col, v: col < v,
@@ -610,7 +460,7 @@ _COMPARE: dict[str, Callable[[ColumnElement, object], ColumnElement[bool]]] = {
 }
 
 
-def _compare(column: ColumnElement, op: str, value: object) -> ColumnElement[bool]:
+def _compare(column: SQLColumnExpression[Any], op: str, value: object) -> ColumnElement[bool]:
     return _COMPARE[op](column, value)
 
 

@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tessera.core.context import Context
-from tessera.core.models import CustomField, CustomFieldValue, Queue, User
-from tessera.core.search.compiler import FIELD_NAMES
+from tessera.core.knowable import known_fields, may_know_field
+from tessera.core.models import CustomField, CustomFieldValue, Queue, Ticket, User
+from tessera.core.search.fields import FIELD_NAMES
+from tessera.core.search.ordering import ORDER_KEYS
+from tessera.core.search.visibility import visible_filter
 
 _TOKEN = re.compile(
     r"""(?:CF|CustomField)\.\{[^}]*\}?|'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|!=|<>|<=|>=|[=<>(),]"""
@@ -38,7 +41,7 @@ def _custom_field_values(ctx: Context, field: str, prefix: str) -> list[str]:
     """A select field's options; a freeform field's values in use (a bounded index range)."""
     name = field.partition(".")[2].strip("{}")
     cf = ctx.session.scalars(select(CustomField).where(func.lower(CustomField.name) == name.lower())).first()
-    if cf is None:
+    if cf is None or not may_know_field(ctx, cf):
         return []
     if cf.type == "select":
         return [o.value for o in cf.options]
@@ -49,7 +52,9 @@ def _custom_field_values(ctx: Context, field: str, prefix: str) -> list[str]:
     lowered = func.lower(CustomFieldValue.value)
     rows = ctx.session.scalars(
         select(CustomFieldValue.value)
-        .where(CustomFieldValue.custom_field_id == cf.id, lowered >= prefix.lower())
+        .join(Ticket, Ticket.id == CustomFieldValue.ticket_id)
+        # Values in use on tickets the actor may see: a value is as private as its ticket.
+        .where(CustomFieldValue.custom_field_id == cf.id, lowered >= prefix.lower(), visible_filter(ctx))
         .order_by(lowered)
         .limit(500)
     )
@@ -65,7 +70,7 @@ def _values(ctx: Context, field: str, prefix: str) -> list[str]:
 
         options = [q.name for q in list_queues(ctx)]
     elif key == "status":
-        from tessera.core.statuses import lifecycle_by_name
+        from tessera.core.lifecycles.desk import lifecycle_by_name
 
         names = {q.lifecycle for q in session.scalars(select(Queue))}
         options = ["__Active__", "__Inactive__"]
@@ -81,6 +86,12 @@ def _values(ctx: Context, field: str, prefix: str) -> list[str]:
         options = _custom_field_values(ctx, field.strip("'\""), prefix)
     elif key in _DATE_FIELDS:
         options = _DATES
+    elif key in ("priority", "initialpriority", "finalpriority"):
+        from tessera.core import priorities
+
+        options = [name for name, _ in priorities.names()]
+    elif key == "id":
+        options = ["__Bookmarked__"]
     else:
         options = []
     return [_quote(o) for o in options if o.lower().startswith(prefix.lower())][:LIMIT]
@@ -91,10 +102,9 @@ def _quote(value: str) -> str:
 
 
 def _fields(ctx: Context) -> list[str]:
-    cfs = [
-        f"CF.{{{name}}}" for name in ctx.session.scalars(select(CustomField.name).order_by(CustomField.name))
-    ]
-    return [*FIELD_NAMES, *cfs]
+    """The fields, and the custom fields the actor may know (none of a queue they may not)."""
+    fields = known_fields(ctx, ctx.session.scalars(select(CustomField).order_by(CustomField.name)))
+    return [*FIELD_NAMES, *(f"CF.{{{cf.name}}}" for cf in fields)]
 
 
 def partial_start(text: str) -> int:
@@ -135,8 +145,6 @@ def suggestions(ctx: Context, text: str) -> list[str]:
             elif upper == "ORDER":
                 state = "order"
     if state == "order":
-        from tessera.core.search.service import ORDER_KEYS
-
         keys = ["Queue", "Owner", *(k for k in FIELD_NAMES if k.lower() in ORDER_KEYS)]
         last = partial.upper() if partial else (tokens[-1].upper() if tokens else "")
         if last == "ORDER":

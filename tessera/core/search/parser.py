@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from tessera.core.errors import InvalidInput
 
@@ -90,6 +91,15 @@ OPERATORS = (
 )
 
 
+MAX_LENGTH = 10_000
+# Brackets nest at most this deep (RT's query builder writes two or three levels). Deeper queries
+# are refused at the bracket that goes past it: the tree, its compilation and SQLAlchemy's SQL
+# writer all recurse once or more per level, and a few hundred levels exhausted Python's stack.
+MAX_DEPTH = 32
+# Longer runs of digits are no number PostgreSQL holds; kept as text, refused where it matters.
+_MAX_DIGITS = 20
+
+
 class SearchError(InvalidInput):
     """A query that cannot be run; the message names the token and its column."""
 
@@ -136,7 +146,7 @@ def _unquote(text: str) -> str:
     return "".join(out)
 
 
-class _ToTree(Transformer):
+class _ToTree(Transformer[Token, tuple["Node | None", str]]):
     @v_args(inline=True)
     def comparison(
         self, field: Token, op: tuple[str, int], value: tuple[str | int | None, str, int]
@@ -167,7 +177,10 @@ class _ToTree(Transformer):
         if token.type in ("STRING_SQ", "STRING_DQ"):
             return (_unquote(str(token)), "string", col)
         if token.type == "NUMBER":
-            return (int(str(token)), "number", col)
+            text = str(token)
+            if len(text.lstrip("-").lstrip("0")) > _MAX_DIGITS:  # int() refuses past 4,300 digits
+                return (text, "number", col)
+            return (int(text), "number", col)
         if token.type == "NULL":
             return (None, "null", col)
         return (str(token), "word", col)
@@ -186,7 +199,7 @@ class _ToTree(Transformer):
         return f"{name} {direction}".strip()
 
     def order_clause(self, items: list[Token | str]) -> Ordering:
-        return Ordering(", ".join(i for i in items if isinstance(i, str) and not isinstance(i, Token)))
+        return Ordering(", ".join(i for i in items if not isinstance(i, Token)))  # the keys, not ORDER BY
 
     def start(self, items: list[Node | Ordering]) -> tuple[Node | None, str]:
         node = next((i for i in items if not isinstance(i, Ordering)), None)
@@ -236,10 +249,49 @@ def parse(query: str) -> Node | None:
     return parse_with_order(query)[0]
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """`text` as an error message quotes it: repr'd, and cut short past `limit` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def check_text(query: str) -> None:
+    """Refuse what no query may hold, at its column: a NUL (PostgreSQL's text cannot hold one),
+    text that was not UTF-8 (undecodable bytes arrive as lone surrogates), brackets deeper than
+    MAX_DEPTH. Quoted values and `CF.{...}` names are skipped for brackets, not for the rest."""
+    depth = 0
+    closer = ""  # the quote or brace that ends the literal being read, if any
+    escaped = False
+    for column, ch in enumerate(query, 1):
+        if ch == "\x00":
+            raise SearchError(f"a NUL character at column {column}: no text on the desk can hold one", column)
+        if "\ud800" <= ch <= "\udfff":
+            raise SearchError(f"text that is not UTF-8 at column {column}", column)
+        if closer:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and closer != "}":
+                escaped = True
+            elif ch == closer:
+                closer = ""
+        elif ch in "'\"":
+            closer = ch
+        elif ch == "{":
+            closer = "}"
+        elif ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SearchError(
+                    f"brackets nested deeper than {MAX_DEPTH} levels at column {column}", column
+                )
+        elif ch == ")":
+            depth = max(0, depth - 1)
+
+
 def parse_with_order(query: str) -> tuple[Node | None, str]:
     """The query's tree and the sort keys of a trailing ORDER BY ("" when there is none)."""
-    if len(query) > 10_000:
-        raise SearchError("query is longer than 10,000 characters")
+    if len(query) > MAX_LENGTH:
+        raise SearchError(f"query is longer than {MAX_LENGTH:,} characters")
+    check_text(query)
     try:
         tree = _parser().parse(query)
     except UnexpectedEOF as exc:
@@ -248,19 +300,26 @@ def parse_with_order(query: str) -> tuple[Node | None, str]:
         token = exc.token
         if token.type == "$END":
             raise SearchError(f"query ends too early: expected {_expected(set(exc.expected))}") from None
+        expected = _expected(set(exc.expected))
         raise SearchError(
-            f"unexpected {str(token)!r} at column {token.column}: expected {_expected(set(exc.expected))}",
-            token.column,
+            f"unexpected {shown(str(token))} at column {token.column}: expected {expected}", token.column
         ) from None
     except UnexpectedCharacters as exc:
-        bad = query[exc.pos_in_stream] if exc.pos_in_stream < len(query) else ""
+        # lark declares `pos_in_stream = None` on the base class; this subclass sets the lexer's int
+        pos = cast(int, exc.pos_in_stream)
+        bad = query[pos] if pos < len(query) else ""
         if bad in "'\"":
             hint = " (unclosed quote?)"
         else:
-            word = re.match(r"[^\s()'\"]+", query[exc.pos_in_stream :])
+            word = re.match(r"[^\s()'\"]+", query[pos:])
             bad = word.group(0) if word else bad
             hint = f": expected {_expected(set(exc.allowed or ()))}"
-        raise SearchError(f"unexpected {bad!r} at column {exc.column}{hint}", exc.column) from None
+        raise SearchError(f"unexpected {shown(bad)} at column {exc.column}{hint}", exc.column) from None
     except UnexpectedInput as exc:  # pragma: no cover - lark's other input errors
         raise SearchError(f"cannot read the query at column {exc.column}", exc.column) from None
-    return _ToTree().transform(tree)
+    try:
+        return _ToTree().transform(tree)
+    except VisitError as exc:  # lark wraps what a callback raised
+        if isinstance(exc.orig_exc, SearchError):
+            raise exc.orig_exc from None
+        raise SearchError(f"cannot read the query ({type(exc.orig_exc).__name__})") from None

@@ -18,11 +18,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static, TextArea
 
+from tessera.core.errors import TesseraError
 from tessera.tui import safe
 from tessera.tui.actions import bindings
-from tessera.tui.admin import structure_backend as sb
-from tessera.tui.admin.lifecycles import STYLES, set_status
+from tessera.tui.admin import structure_ops as sb
+from tessera.tui.admin.lifecycles import set_status
 from tessera.tui.backend import Backend
+from tessera.tui.styles import stylesheet
 
 ALL_QUEUES = "\x00all"
 
@@ -30,73 +32,11 @@ ALL_QUEUES = "\x00all"
 class CustomFieldAdmin(Widget):
     """Lists custom fields; creates and changes them (AdminCustomField)."""
 
-    DEFAULT_CSS = (
-        STYLES
-        + """
-    CustomFieldAdmin {
-        layout: vertical;
-        height: 1fr;
-    }
-    CustomFieldAdmin #cf-body {
-        height: 1fr;
-    }
-    CustomFieldAdmin #cf-table {
-        width: 1fr;
-        height: 1fr;
-        border: round $foreground 30%;
-    }
-    CustomFieldAdmin #cf-table:focus {
-        border: round $primary;
-    }
-    CustomFieldAdmin #cf-side {
-        width: 42%;
-        min-width: 34;
-        max-width: 56;
-        height: 1fr;
-        border: round $foreground 30%;
-        padding: 0 1;
-    }
-    CustomFieldAdmin #cf-side:focus-within {
-        border: round $primary;
-    }
-    CustomFieldAdmin .form-title {
-        text-style: bold;
-        height: 1;
-    }
-    CustomFieldAdmin Label {
-        height: 1;
-        margin-top: 1;
-        color: $foreground-muted;
-    }
-    CustomFieldAdmin #cf-form {
-        height: auto;
-    }
-    CustomFieldAdmin Input, CustomFieldAdmin Select {
-        width: 1fr;
-    }
-    CustomFieldAdmin Input, CustomFieldAdmin #cf-values {
-        background: $surface;
-    }
-    CustomFieldAdmin Input:focus, CustomFieldAdmin #cf-values:focus {
-        background: $primary 15%;
-    }
-    CustomFieldAdmin Checkbox {
-        margin-top: 1;
-    }
-    CustomFieldAdmin #cf-values {
-        height: 5;
-    }
-    CustomFieldAdmin .refusal {
-        color: $warning;
-        margin-top: 1;
-        height: auto;
-    }
-    """
-    )
+    DEFAULT_CSS = stylesheet("admin/panes.tcss", "admin/customfields.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("cfadmin")
 
-    def __init__(self, backend: Backend, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, backend: Backend, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backend = backend
         self.powers: sb.Powers | None = None
@@ -138,7 +78,7 @@ class CustomFieldAdmin(Widget):
         yield Static("", id="cf-status", classes="admin-status")
 
     @property
-    def table(self) -> DataTable:
+    def table(self) -> DataTable[Any]:
         return self.query_one("#cf-table", DataTable)
 
     def _in_side(self) -> bool:
@@ -174,15 +114,12 @@ class CustomFieldAdmin(Widget):
 
     @work(exclusive=True, group="cf-load")
     async def reload(self, select: int | None = None) -> None:
-        powers, error = await sb.attempt(sb.powers, self.backend)
-        rows: list[sb.FieldRow] | None = None
-        queues: list[sb.QueueRow] | None = None
-        if error is None:
-            rows, error = await sb.attempt(sb.field_rows, self.backend)
-        if error is None:
-            queues, error = await sb.attempt(sb.queue_rows, self.backend)
-        if error is not None or powers is None or rows is None or queues is None:
-            self.say(error or "could not load custom fields", "error")
+        try:
+            powers = await self.backend.call(sb.powers)
+            rows = await self.backend.call(sb.field_rows)
+            queues = await self.backend.call(sb.queue_rows)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.powers, self.rows = powers, rows
         self.queue_names = [q.name for q in queues]
@@ -348,9 +285,10 @@ class CustomFieldAdmin(Widget):
 
     @work(exclusive=True, group="cf-save")
     async def create(self, values: dict[str, Any]) -> None:
-        created, error = await sb.attempt(sb.create_field, self.backend, values)
-        if error is not None or created is None:
-            self.say(error or "not created", "error")
+        try:
+            created = await self.backend.call(sb.create_field, values)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.creating = False
         self.say(f"created custom field {created.name} ({created.type})", "ok")
@@ -359,9 +297,10 @@ class CustomFieldAdmin(Widget):
 
     @work(exclusive=True, group="cf-save")
     async def update(self, name: str, changes: dict[str, Any]) -> None:
-        saved, error = await sb.attempt(sb.update_field, self.backend, name, changes)
-        if error is not None or saved is None:
-            self.say(error or "not saved", "error")
+        try:
+            saved = await self.backend.call(sb.update_field, name, changes)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         what = ", ".join(k.replace("new_name", "name") for k in changes)
         self.say(f"saved custom field {saved.name}: {what}", "ok")

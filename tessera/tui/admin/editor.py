@@ -1,5 +1,6 @@
 """The built-in scrip editor: condition, action and template in one screen, validated as you type,
-with a live dry-run beside it; and the revision history with diffs and revert.
+with a live dry-run beside it (tessera.tui.admin.dry_run); its fields are in
+tessera.tui.admin.editor_fields, the revision history in tessera.tui.admin.revisions_screen.
 
 The template is a TextArea with Jinja highlighting (tree-sitter-jinja registered on the instance;
 without it, plain text), line numbers, undo/redo (ctrl+z / ctrl+y), find (ctrl+f, F3) and go to
@@ -12,198 +13,40 @@ the history (diffs; r reverts), F4 edits the focused text in $EDITOR, escape lea
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.color import Color
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, Label, OptionList, Static, TextArea
-from textual.widgets.option_list import Option
-from textual.widgets.text_area import Selection
+from textual.widgets import Input, Static, TextArea
 
-from tessera.core.errors import TesseraError
-from tessera.scrips import admin
+from tessera.scrips import checks, editing
 from tessera.tui import safe
 from tessera.tui.actions import bindings, bindings_for
-from tessera.tui.admin import backend as ab
+from tessera.tui.admin import scrip_ops as ab
+from tessera.tui.admin.dry_run import Draft, DryRunPanel
+from tessera.tui.admin.editor_fields import (
+    EXPRESSION,
+    GLOBAL,
+    ChoiceChanged,
+    ChoiceField,
+    CodeArea,
+    FindBar,
+    jinja_language,
+    scrip_form,
+    template_form,
+)
+from tessera.tui.admin.revisions_screen import HistoryScreen
 from tessera.tui.backend import Backend
 from tessera.tui.footer import QuietFooter
-from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
+from tessera.tui.screens import Choice, ConfirmScreen, PromptScreen
 
 CHECK_DELAY = 0.3
 NARROW = 120  # narrower than this: the dry-run goes below the template, shown with ctrl+t / F7
-DRY_RUN_DELAY = 0.8
-EXPRESSION = "(expression)"
-GLOBAL = "(global)"
-# Headers the dry-run does not repeat (shown above, or different on every run).
-SHOWN_ELSEWHERE = ("subject", "to", "cc", "bcc", "from", "message-id", "date", "references", "in-reply-to")
-
-
-@cache
-def jinja_language() -> tuple[Any, str] | None:
-    """The tree-sitter Jinja grammar and its highlight query, if the wheel is installed."""
-    try:
-        from importlib.resources import files
-
-        import tree_sitter_jinja
-        from tree_sitter import Language
-    except ImportError:
-        return None
-    query = (files(tree_sitter_jinja) / "queries" / "highlights.scm").read_text(encoding="utf-8")
-    return Language(tree_sitter_jinja.language()), query
-
-
-class CodeArea(TextArea):
-    """A TextArea that marks the lines with problems (the error line shown where it is)."""
-
-    def __init__(self, text: str = "", *, kind: str = "template", **kwargs: Any) -> None:
-        super().__init__(text, show_line_numbers=True, soft_wrap=False, tab_behavior="indent", **kwargs)
-        self.kind = kind
-        self.marks: dict[int, str] = {}
-        grammar = jinja_language() if kind == "template" else None
-        if grammar is not None:
-            self.register_language("jinja", grammar[0], grammar[1])
-            self.language = "jinja"
-        elif kind == "expression":
-            try:
-                self.language = "python"  # Jinja expressions read like Python
-            except Exception:
-                self.language = None
-
-    def set_marks(self, marks: dict[int, str]) -> None:
-        if marks != self.marks:
-            self.marks = marks
-            cache_ = getattr(self, "_line_cache", None)
-            if cache_ is not None:
-                cache_.clear()
-            self.refresh()
-
-    def get_line(self, line_index: int) -> Text:
-        line = super().get_line(line_index)
-        severity = self.marks.get(line_index)
-        if severity is not None:
-            theme = self.app.current_theme
-            colour = Color.parse((theme.error if severity == "error" else theme.warning) or "red")
-            ground = Color.parse(
-                theme.surface or theme.background or ("#000000" if theme.dark else "#ffffff")
-            )
-            tint = ground.blend(colour, 0.25)
-            line.stylize(Style(underline=True, bgcolor=tint.rich_color, bold=severity == "error"))
-            if not line.plain:
-                line.append(" ", Style(bgcolor=tint.rich_color))
-        return line
-
-
-class ChoiceChanged(Message):
-    """A ChoiceField took a new value."""
-
-    def __init__(self, field: ChoiceField) -> None:
-        super().__init__()
-        self.field = field
-
-
-class ChoiceField(Static, can_focus=True):
-    """One line showing a choice; enter or space opens the list to pick from."""
-
-    BINDINGS: ClassVar[list[BindingType]] = []
-
-    def __init__(self, label: str, value: str, choices: list[Choice], **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
-        self.label_text = label
-        self.value = value
-        self.choices = choices
-        self._show()
-
-    def _show(self) -> None:
-        text = Text()
-        text.append(safe.clean_line(self.value) or "-", style="bold")
-        text.append("  ▾", style="dim")
-        self.update(text)
-
-    def set_value(self, value: str) -> None:
-        if value != self.value:
-            self.value = value
-            self._show()
-            self.post_message(ChoiceChanged(self))
-
-    async def _on_key(self, event: Any) -> None:
-        if event.key in ("enter", "space"):
-            event.stop()
-            self.pick()
-
-    def on_click(self) -> None:
-        self.pick()
-
-    @work(group="compose")
-    async def pick(self) -> None:
-        chosen = await self.app.push_screen_wait(PickerScreen(self.label_text, self.choices))
-        if chosen is not None:
-            self.set_value(chosen)
-
-
-def _row(label: str, *widgets: Any, id: str | None = None) -> Horizontal:
-    return Horizontal(Label(label, classes="ad-label"), *widgets, classes="ad-row", id=id)
-
-
-def render_dry_run(plan: dict[str, Any]) -> Text:
-    """What the draft would do: condition, mail (headers, recipients, body), field changes."""
-    out = Text()
-    out.append(safe.clean_line(f"{plan['ticket']} · {plan['trigger']}") + "\n", style="bold")
-    for note in plan.get("notes", []):
-        out.append("! " + safe.clean_line(note) + "\n", style="bold italic")
-    if not plan.get("runs"):
-        out.append("The scrip does not run.\n")
-    for run in plan.get("runs", []):
-        depth = f" (nested {run['depth']})" if run.get("depth") else ""
-        name = run.get("condition_name") or "condition"
-        out.append(safe.clean_line(f"{name}{depth}") + ": ", style="bold")
-        out.append(f"{run['condition']}")
-        if run["condition"] == "true":
-            out.append(f" → {run['outcome']}", style="bold")
-        if run.get("reason"):
-            out.append(": " + safe.clean_line(run["reason"]))
-        if run.get("transaction_type"):
-            out.append(" ")
-            out.append(safe.clean_line(f"(on a {run['transaction_type']} transaction)"), style="dim")
-        out.append("\n")
-    for n, message in enumerate(plan.get("messages", []), start=1):
-        out.append(f"\nMail {n}\n", style="bold underline")
-        out.append("  From: ", style="bold")
-        out.append(safe.clean_line(message.get("from") or "") + "\n")
-        for label in ("to", "cc", "bcc"):
-            people = message.get(label) or []
-            if people:
-                out.append(f"  {label.capitalize()}: ", style="bold")
-                out.append(safe.clean_line(", ".join(people)) + "\n")
-        out.append("  Subject: ", style="bold")
-        out.append(safe.clean_line(message.get("subject") or "") + "\n")
-        headers = message.get("headers") or {}
-        pairs = headers.items() if isinstance(headers, dict) else headers
-        for name, value in pairs:
-            if name.lower() not in SHOWN_ELSEWHERE:
-                out.append(f"  {safe.clean_line(name)}: ", style="bold")
-                out.append(safe.clean_line(value) + "\n")
-        out.append("\n")
-        for body_line in safe.clean(message.get("body") or "").rstrip().split("\n"):
-            out.append("  │ " + body_line + "\n")
-    changes = plan.get("changes") or [c for r in plan.get("runs", []) for c in r.get("changes", [])]
-    if changes:
-        out.append("\nField changes\n", style="bold underline")
-        for change in changes:
-            line = f"  {change.get('field')}: {change.get('old') or '-'} → {change.get('new') or '-'}"
-            out.append(safe.clean_line(line) + "\n")
-    if not plan.get("messages") and not changes and plan.get("fires"):
-        out.append("\n(no mail and no change)\n", style="dim")
-    out.append("\nNothing was written and nothing was sent.\n", style="dim italic")
-    return out
 
 
 class EditorScreen(Screen[bool]):
@@ -229,7 +72,7 @@ class EditorScreen(Screen[bool]):
         self.queues = queues or []
         self.scrip_id: int | None = scrip["id"] if scrip else None
         self.updated: str | None = scrip["updated"] if scrip else None
-        self.spec: dict[str, Any] = dict(scrip["spec"]) if scrip else admin.new_scrip_spec(default_queue)
+        self.spec: dict[str, Any] = dict(scrip["spec"]) if scrip else editing.new_scrip_spec(default_queue)
         info = template if template is not None else (scrip or {}).get("template")
         self.template_id: int | None = info["id"] if info else None
         self.template_updated: str | None = info["updated"] if info else None
@@ -238,12 +81,9 @@ class EditorScreen(Screen[bool]):
             self.template_entry = {"name": "", "content": "Subject: \n\n"}
         self.used_by: int = info.get("used_by", 0) if info else 0
         self.saved_state: tuple[Any, ...] | None = None
-        self.problems: list[admin.Problem] = []
+        self.problems: list[checks.Problem] = []
         self.saved_any = False
         self._check_timer: Timer | None = None
-        self._dry_timer: Timer | None = None
-        self._find_text = ""
-        self.dry_ticket = ""
         self.refused_save = False
         self.narrow = False
         self.dry_shown = False
@@ -251,113 +91,21 @@ class EditorScreen(Screen[bool]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        choices = admin.choices()
-        spec = self.spec
-        condition = spec.get("condition") or {}
         queue_choices = [Choice(GLOBAL, GLOBAL, "every queue"), *(Choice(q, q) for q in self.queues)]
         title = self._title()
         yield Static(safe.line(title, "bold"), id="editor-title")
         with Horizontal(id="editor-main"):
             with Vertical(id="editor-left"):
                 if not self.template_only:
-                    yield _row("Description", Input(spec.get("description", ""), id="ed-description"))
-                    yield _row(
-                        "Applies to",
-                        ChoiceField("Applies to", spec.get("queue") or GLOBAL, queue_choices, id="ed-queue"),
-                        Label("Stage", classes="ad-label-inline"),
-                        ChoiceField(
-                            "Stage",
-                            spec.get("stage", "TransactionCreate"),
-                            [Choice(s["name"], s["name"]) for s in choices["stages"]],
-                            id="ed-stage",
-                        ),
-                        Label("Enabled", classes="ad-label-inline"),
-                        ChoiceField(
-                            "Enabled",
-                            "yes" if spec.get("enabled", True) else "no",
-                            [Choice("yes", "yes"), Choice("no", "no", "saved, but never run")],
-                            id="ed-enabled",
-                        ),
-                    )
-                    condition_choices = [
-                        *(
-                            Choice(c["name"], c["name"], f"{c['types']} · {c['help']}")
-                            for c in choices["conditions"]
-                        ),
-                        Choice(
-                            EXPRESSION, EXPRESSION, "a sandboxed Jinja expression, e.g. ticket.priority > 50"
-                        ),
-                    ]
-                    yield _row(
-                        "Condition",
-                        ChoiceField(
-                            "Condition",
-                            EXPRESSION
-                            if condition.get("expression")
-                            else (condition.get("name") or "OnCreate"),
-                            condition_choices,
-                            id="ed-condition",
-                        ),
-                        Input(
-                            condition.get("argument", ""),
-                            placeholder="argument, e.g. open -> resolved",
-                            id="ed-condition-arg",
-                        ),
-                    )
-                    yield CodeArea(condition.get("expression") or "", kind="expression", id="ed-expression")
-                    action = spec.get("action") or {}
-                    yield _row(
-                        "Action",
-                        ChoiceField(
-                            "Action",
-                            action.get("name") or "Notify",
-                            [Choice(a["name"], a["name"], a["help"]) for a in choices["actions"]],
-                            id="ed-action",
-                        ),
-                        Input(
-                            action.get("argument", ""),
-                            placeholder="argument, e.g. Requestor,Cc",
-                            id="ed-action-arg",
-                        ),
-                    )
-                    yield Static("", id="ed-action-help")
-                    yield _row(
-                        "Template",
-                        Input(spec.get("template") or "", placeholder="template name", id="ed-template-name"),
-                        Static("", id="ed-template-note"),
-                    )
+                    yield from scrip_form(self.spec, queue_choices)
                 else:
-                    yield _row(
-                        "Name",
-                        Input(self.template_entry.get("name", ""), id="ed-template-name"),
-                        Label("Queue", classes="ad-label-inline"),
-                        ChoiceField(
-                            "Template of",
-                            self.template_entry.get("queue") or GLOBAL,
-                            queue_choices,
-                            id="ed-template-queue",
-                        ),
-                    )
-                    yield Static("", id="ed-template-note")
+                    yield from template_form(self.template_entry, queue_choices)
                 area = CodeArea(self.template_entry.get("content", ""), kind="template", id="ed-template")
                 yield area
-                yield Input(placeholder="find (enter: next, esc: close)", id="ed-find")
+                yield FindBar()
                 yield Static("", id="ed-problems")
             if not self.template_only:
-                with Vertical(id="editor-right"):
-                    yield Label(Text("Dry run (ctrl+t)", style="bold"))
-                    yield Static("", id="dry-hint")
-                    yield _row("Ticket", Input(placeholder="42 or TKT-0042", id="dry-ticket"))
-                    yield _row("Change", Input(placeholder="status=resolved", id="dry-change"))
-                    yield Static(
-                        Text("Change: FIELD=VALUE …; empty: the latest transaction", style="dim"),
-                        id="dry-change-help",
-                    )
-                    with VerticalScroll(id="dry-scroll"):
-                        yield Static(
-                            Text("Choose a ticket (and a change), then ctrl+t.", style="dim"),
-                            id="dry-result",
-                        )
+                yield DryRunPanel(self.backend, self.draft)
         yield QuietFooter()
 
     def _title(self) -> str:
@@ -381,17 +129,8 @@ class EditorScreen(Screen[bool]):
     def show_dry(self, shown: bool) -> None:
         self.dry_shown = shown
         self.set_class(shown, "-dry-shown")
-        if self.template_only:
-            return
-        hint = self.query_one("#dry-hint", Static)
-        hint.update(
-            Text(
-                "F7 hides this panel · nothing is written, nothing is sent"
-                if self.narrow
-                else "Nothing is written, nothing is sent.",
-                style="dim",
-            )
-        )
+        if not self.template_only:
+            self.query_one(DryRunPanel).show_hint(self.narrow)
 
     def action_dry_panel(self) -> None:
         """F7: on a narrow terminal show or hide the dry-run panel (below the template)."""
@@ -408,7 +147,6 @@ class EditorScreen(Screen[bool]):
 
     def on_mount(self) -> None:
         self.set_narrow(self.size.width < NARROW)
-        self.query_one("#ed-find").display = False
         area = self.query_one("#ed-template", CodeArea)
         grammar = "Jinja highlighting" if jinja_language() else "no Jinja grammar installed: plain text"
         area.border_title = "Template (headers, a blank line, the body)"
@@ -416,7 +154,7 @@ class EditorScreen(Screen[bool]):
         if not self.template_only:
             self.query_one("#ed-expression").border_title = "Expression"
             self._condition_shown()
-            self._action_help()
+            self._show_action_help()
             self.query_one("#ed-description").focus()
         else:
             area.focus()
@@ -465,6 +203,8 @@ class EditorScreen(Screen[bool]):
             queue = self.query_one("#ed-template-queue", ChoiceField).value
             if queue != GLOBAL:
                 entry["queue"] = queue
+            if self.template_entry.get("type") == "simple":  # kept: RT's Simple template stays one
+                entry["type"] = "simple"
             entry["content"] = content
             if self.template_entry.get("description"):
                 entry["description"] = self.template_entry["description"]
@@ -476,6 +216,8 @@ class EditorScreen(Screen[bool]):
         if self.template_id is not None and self.template_entry.get("name", "").lower() == name.lower():
             if self.template_entry.get("queue"):
                 entry["queue"] = self.template_entry["queue"]
+            if self.template_entry.get("type") == "simple":
+                entry["type"] = "simple"
         elif self.current_spec().get("queue"):
             entry["queue"] = self.current_spec()["queue"]
         entry["content"] = content
@@ -494,8 +236,6 @@ class EditorScreen(Screen[bool]):
     @on(TextArea.Changed)
     def _edited(self, event: Any) -> None:
         control = getattr(event, "control", None) or getattr(event, "text_area", None)
-        if control is not None and control.id in ("ed-find", "dry-ticket", "dry-change"):
-            return
         if control is not None and control.id == "ed-template-name":
             self._template_renamed()
         self.schedule_check()
@@ -505,7 +245,7 @@ class EditorScreen(Screen[bool]):
         if event.field.id == "ed-condition":
             self._condition_shown()
         elif event.field.id == "ed-action":
-            self._action_help()
+            self._show_action_help()
         self.schedule_check()
 
     def _condition_shown(self) -> None:
@@ -513,9 +253,9 @@ class EditorScreen(Screen[bool]):
         self.query_one("#ed-expression").display = expression
         self.query_one("#ed-condition-arg").display = not expression
 
-    def _action_help(self) -> None:
+    def _show_action_help(self) -> None:
         name = self.query_one("#ed-action", ChoiceField).value
-        found = next((a for a in admin.choices()["actions"] if a["name"] == name), None)
+        found = next((a for a in checks.choices()["actions"] if a["name"] == name), None)
         text = (found or {}).get("help") or ""
         self.query_one("#ed-action-help", Static).update(Text(safe.clean_line(text), style="dim"))
 
@@ -538,7 +278,7 @@ class EditorScreen(Screen[bool]):
         if not name or name.lower() == (self.template_entry.get("name") or "").lower():
             return
         queue = self.current_spec().get("queue")
-        info = await self.tui_db(ab.template_for, self.backend, name, queue)
+        info = await self.backend.ask(ab.template_for, name, queue)
         if info is None or name != self._value("#ed-template-name").strip():
             return
         area = self.query_one("#ed-template", CodeArea)
@@ -563,14 +303,16 @@ class EditorScreen(Screen[bool]):
     @work(thread=True, exclusive=True, group="validate")
     def validate(self, spec: dict[str, Any], template: dict[str, Any] | None) -> None:
         if self.template_only:
-            problems = admin.check_template_text((template or {}).get("content") or "")
+            problems = checks.check_template_text(
+                (template or {}).get("content") or "", kind=(template or {}).get("type") or "jinja"
+            )
             if not (template or {}).get("name"):
-                problems.insert(0, admin.Problem("name", "a template needs a name"))
+                problems.insert(0, checks.Problem("name", "a template needs a name"))
         else:
-            problems = admin.check_draft(spec, template)
+            problems = checks.check_draft(spec, template)
         self.app.call_from_thread(self.show_problems, problems)
 
-    def show_problems(self, problems: list[admin.Problem]) -> None:
+    def show_problems(self, problems: list[checks.Problem]) -> None:
         from textual.css.query import NoMatches
 
         try:
@@ -578,7 +320,7 @@ class EditorScreen(Screen[bool]):
         except NoMatches:  # the check finished after the editor was closed: nothing to show it in
             return
 
-    def _show_problems(self, problems: list[admin.Problem]) -> None:
+    def _show_problems(self, problems: list[checks.Problem]) -> None:
         self.problems = problems
         template_marks: dict[int, str] = {}
         expression_marks: dict[int, str] = {}
@@ -614,25 +356,8 @@ class EditorScreen(Screen[bool]):
             if first
             else ("Jinja highlighting" if jinja_language() else "plain text (no Jinja grammar installed)")
         )
-        if self.dry_ticket and not errors:
-            self.schedule_dry_run()
-
-    # -- database calls ----------------------------------------------------------------------
-
-    async def tui_db(self, fn: Any, *args: Any) -> Any:
-        """The main screen's `db`: a worker thread, a TesseraError shown as one line."""
-        from tessera.tui.app import MainScreen
-
-        main = next((s for s in self.app.screen_stack if isinstance(s, MainScreen)), None)
-        if main is not None:
-            return await main.db(fn, *args)
-        import asyncio
-
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except TesseraError as exc:
-            self.notify(exc.message, severity="error", markup=False, timeout=8)
-            return None
+        if not errors and not self.template_only:
+            self.query_one(DryRunPanel).follow()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -640,9 +365,11 @@ class EditorScreen(Screen[bool]):
     async def action_save(self) -> None:
         spec, template = self.current_spec(), self.current_template()
         if self.template_only:
-            problems = admin.check_template_text((template or {}).get("content") or "")
+            problems = checks.check_template_text(
+                (template or {}).get("content") or "", kind=(template or {}).get("type") or "jinja"
+            )
         else:
-            problems = admin.check_draft(spec, template)
+            problems = checks.check_draft(spec, template)
         self.show_problems(problems)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
@@ -652,16 +379,16 @@ class EditorScreen(Screen[bool]):
             self.jump_to(errors[0])
             return
         if self.template_only:
-            saved = await self.tui_db(
-                ab.save_template, self.backend, self.template_id, template, self.template_updated
+            assert template is not None  # a template's editor always has one
+            saved = await self.backend.ask(
+                ab.save_template, self.template_id, template, self.template_updated
             )
             if saved is None:
                 return
             self.load_template(saved)
         else:
-            saved = await self.tui_db(
+            saved = await self.backend.ask(
                 ab.save_scrip,
-                self.backend,
                 self.scrip_id,
                 spec,
                 template,
@@ -695,59 +422,15 @@ class EditorScreen(Screen[bool]):
         if self.template_only:
             self.notify("Dry-run a template from a scrip that uses it", markup=False)
             return
-        ticket = self._value("#dry-ticket").strip()
         if self.narrow and not self.dry_shown:
             self.show_dry(True)
-        if not ticket:
-            self.query_one("#dry-ticket").focus()
-            self.query_one("#dry-result", Static).update(
-                Text("Which ticket? Type its number, then ctrl+t (or enter).", style="bold")
-            )
-            return
-        self.dry_ticket = ticket
-        self.run_dry()
+        self.query_one(DryRunPanel).start()
 
-    @on(Input.Submitted, "#dry-ticket, #dry-change")
-    def _dry_submitted(self) -> None:
-        self.action_dry_run()
+    def draft(self) -> Draft:
+        """The scrip as it stands in the form, for the dry-run."""
+        return Draft(self.current_spec(), self.current_template(), self.scrip_id)
 
-    def schedule_dry_run(self) -> None:
-        if self._dry_timer is not None:
-            self._dry_timer.stop()
-        self._dry_timer = self.set_timer(DRY_RUN_DELAY, self.run_dry)
-
-    @work(group="dry-run", exclusive=True)
-    async def run_dry(self) -> None:
-        import asyncio
-
-        result = self.query_one("#dry-result", Static)
-        try:
-            changes = ab.parse_change(self._value("#dry-change"))
-        except TesseraError as exc:
-            result.update(safe.text(exc.message, "bold"))
-            return
-        ticket = self.dry_ticket or self._value("#dry-ticket").strip()
-        spec, template = self.current_spec(), self.current_template()
-        # Held, not queried again after the wait: the editor may be closed by then (its widgets gone).
-        scroll = self.query_one("#dry-scroll")
-        scroll.loading = True
-        try:
-            plan = await asyncio.to_thread(
-                ab.dry_run, self.backend, spec, template, ticket, changes, self.scrip_id
-            )
-        except TesseraError as exc:  # the reason stays in the panel, not in a passing toast
-            refused = Text("The dry-run was refused:\n", style="bold")
-            refused.append(safe.clean(exc.message))
-            result.update(refused)
-            scroll.border_title = "refused"
-            return
-        finally:
-            if scroll.is_attached:
-                scroll.loading = False
-        result.update(render_dry_run(plan))
-        scroll.border_title = "fires" if plan["fires"] else "does not fire"
-
-    def jump_to(self, problem: admin.Problem) -> None:
+    def jump_to(self, problem: checks.Problem) -> None:
         if problem.field in ("template", "expression") and problem.line:
             area = self.query_one(
                 "#ed-template" if problem.field == "template" else "#ed-expression", CodeArea
@@ -785,53 +468,17 @@ class EditorScreen(Screen[bool]):
         return focused if isinstance(focused, CodeArea) else self.query_one("#ed-template", CodeArea)
 
     def action_find(self) -> None:
-        self._find_area = self._area()
-        field = self.query_one("#ed-find", Input)
-        field.display = True
-        field.value = self._find_text
-        field.focus()
-
-    @on(Input.Submitted, "#ed-find")
-    def _find_submitted(self, event: Input.Submitted) -> None:
-        self._find_text = event.value
-        self.find_next(keep_focus=True)
-
-    @on(Input.Changed, "#ed-find")
-    def _find_typed(self, event: Input.Changed) -> None:
-        self._find_text = event.value
+        self.query_one(FindBar).open(self._area())
 
     def action_find_next(self) -> None:
-        self.find_next(keep_focus=False)
-
-    def find_next(self, *, keep_focus: bool) -> None:
-        needle = self._find_text
-        if not needle:
+        if not self.query_one(FindBar).find_next(self.query_one("#ed-template", CodeArea)):
             self.action_find()
-            return
-        area: CodeArea = getattr(self, "_find_area", None) or self.query_one("#ed-template", CodeArea)
-        lines = area.text.split("\n")
-        row, col = area.selection.end
-        found = None
-        for offset in range(len(lines) + 1):
-            index = (row + offset) % len(lines)
-            start = col if offset == 0 else 0
-            at = lines[index].lower().find(needle.lower(), start)
-            if at >= 0:
-                found = (index, at)
-                break
-        if found is None:
-            self.notify(f"Not found: {safe.clean_line(needle)}", markup=False, timeout=2)
-            return
-        area.selection = Selection(found, (found[0], found[1] + len(needle)))
-        area.scroll_cursor_visible()
-        if not keep_focus:
-            area.focus()
 
     def action_help(self) -> None:
         from tessera.tui.keymap import keymap_path
         from tessera.tui.screens import HelpScreen
 
-        self.app.push_screen(HelpScreen(getattr(self.app, "keymap", {}), str(keymap_path())))
+        self.app.push_screen(HelpScreen(getattr(self.app, "keymap", {}), str(keymap_path()), template_help()))
 
     def action_external(self) -> None:
         """F4: the focused text (the template unless the expression is focused) in $EDITOR, in a
@@ -874,17 +521,15 @@ class EditorScreen(Screen[bool]):
         ):
             return
         name = self.template_entry.get("name", "") if self.template_only else self.spec.get("description", "")
-        reverted = await self.app.push_screen_wait(
-            HistoryScreen(self.backend, kind, object_id, self.tui_db, name=name)
-        )
+        reverted = await self.app.push_screen_wait(HistoryScreen(self.backend, kind, object_id, name=name))
         if reverted:
             if self.template_only:
-                fresh = await self.tui_db(ab.template, self.backend, object_id)
+                fresh = await self.backend.ask(ab.template, object_id)
                 if fresh is not None:
                     self.load_template(fresh)
                     self.query_one("#ed-template", CodeArea).load_text(fresh["entry"]["content"])
             else:
-                fresh = await self.tui_db(ab.scrip, self.backend, object_id)
+                fresh = await self.backend.ask(ab.scrip, object_id)
                 if fresh is not None:
                     self.reload_scrip(fresh)
             self.saved_any = True
@@ -915,10 +560,9 @@ class EditorScreen(Screen[bool]):
 
     @work(group="compose")
     async def action_close(self) -> None:
-        find = self.query_one("#ed-find", Input)
+        find = self.query_one(FindBar)
         if find.display:
-            find.display = False
-            getattr(self, "_find_area", self.query_one("#ed-template")).focus()
+            (find.close() or self.query_one("#ed-template", CodeArea)).focus()
             return
         if self.dirty and not await self.app.push_screen_wait(
             ConfirmScreen(
@@ -930,115 +574,15 @@ class EditorScreen(Screen[bool]):
         self.dismiss(self.saved_any)
 
 
-def render_diff(diff: str) -> Text:
-    out = Text()
-    if not diff:
-        out.append("(no difference)", style="dim")
-    for line in safe.clean(diff).split("\n"):
-        style = ""
-        if line.startswith("+") and not line.startswith("+++"):
-            style = "bold green"
-        elif line.startswith("-") and not line.startswith("---"):
-            style = "bold red"
-        elif line.startswith("@@"):
-            style = "dim"
-        out.append(line + "\n", style=style)
+def template_help() -> Text:
+    """The names a template or an expression may use, with how to call each helper: the registry
+    the check and the dry-run use (tessera.scrips.helpers), so the help cannot promise more."""
+    from tessera.scrips.helpers import NAMES
+
+    out = Text("Names in templates and expressions\n", style="bold underline")
+    width = max(len(n.usage) for n in NAMES) + 3
+    for name in NAMES:
+        out.append(f"  {name.usage:<{width}}", style="bold")
+        out.append(name.doc + "\n")
+    out.append("  Jinja filters work too: {{ transaction.content|quote }}, {{ ticket.subject|upper }}\n")
     return out
-
-
-class HistoryScreen(ModalScreen[bool]):
-    """The revisions of one scrip or template, newest first, with the diff of the highlighted one;
-    `r` reverts to it (y/N). Dismisses True after a revert."""
-
-    BINDINGS: ClassVar[list[BindingType]] = bindings_for("dialog.cancel", "revisions.revert")
-
-    def __init__(self, backend: Backend, kind: str, object_id: int, db: Any, name: str = "") -> None:
-        super().__init__(classes="dialog-screen")
-        self.backend = backend
-        self.kind = kind
-        self.object_id = object_id
-        self.object_name = name
-        self.db = db
-        self.rows: list[dict[str, Any]] = []
-
-    def version(self, index: int) -> int:
-        """Versions are numbered per object from 1 (the oldest); the list is newest first."""
-        return len(self.rows) - index
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="scrip-history"):
-            title = f"History of {self.kind} {self.object_id}" + (
-                f": {self.object_name}" if self.object_name else ""
-            )
-            yield Label(safe.line(title, "bold"), classes="title")
-            with Horizontal(id="history-split"):
-                yield OptionList(id="history-revisions")
-                with VerticalScroll(id="history-diff"):
-                    yield Static("", id="history-diff-body")
-            yield Label("j/k move · r revert to the highlighted version (y/N) · esc close", classes="hint")
-
-    def on_mount(self) -> None:
-        self.load()
-
-    @work(group="history-load", exclusive=True)
-    async def load(self) -> None:
-        rows = await self.db(ab.revisions, self.backend, self.kind, self.object_id)
-        if rows is None:
-            self.dismiss(False)
-            return
-        self.rows = rows
-        options = self.query_one("#history-revisions", OptionList)
-        options.clear_options()
-        if not rows:
-            options.add_option(Option(Text("(none)", style="dim"), disabled=True))
-            self.query_one("#history-diff-body", Static).update(
-                Text("No revisions yet: the first save makes one.", style="bold")
-            )
-        for n, row in enumerate(rows):
-            label = Text()
-            label.append(f"v{self.version(n)} ", style="bold")
-            label.append(safe.clean_line((row["created"] or "")[:16].replace("T", " ")) + " ")
-            label.append(safe.clean_line(row["actor"] or "?"), style="bold")
-            label.append(f" {row['change']}: " + safe.clean_line(row["summary"]))
-            options.add_option(Option(label, id=str(row["id"])))
-        if rows:
-            options.highlighted = 0
-            self.show(0)
-        options.focus()
-
-    @on(OptionList.OptionHighlighted, "#history-revisions")
-    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.show(event.option_index)
-
-    def show(self, index: int) -> None:
-        if 0 <= index < len(self.rows):
-            self.query_one("#history-diff-body", Static).update(render_diff(self.rows[index]["diff"]))
-
-    def on_key(self, event: Any) -> None:
-        options = self.query_one("#history-revisions", OptionList)
-        if event.key == "j":
-            options.action_cursor_down()
-            event.stop()
-        elif event.key == "k":
-            options.action_cursor_up()
-            event.stop()
-
-    @work(group="compose")
-    async def action_revert(self) -> None:
-        options = self.query_one("#history-revisions", OptionList)
-        index = options.highlighted
-        if index is None or not 0 <= index < len(self.rows):
-            return
-        row = self.rows[index]
-        version = self.version(index)
-        if not await self.app.push_screen_wait(
-            ConfirmScreen(f"Make this {self.kind} what version v{version} saved?")
-        ):
-            return
-        done = await self.db(ab.revert, self.backend, row["id"])
-        if done is not None:
-            self.notify(f"Reverted to version v{version} (a new version)", markup=False, timeout=4)
-            self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

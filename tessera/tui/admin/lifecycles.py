@@ -9,7 +9,7 @@ ctrl+r reload the stored definition. Tab moves between the list and the editor.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.measure import Measurement
@@ -24,50 +24,18 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tessera.core.lifecycle import CATEGORIES, CREATE_RIGHT, Lifecycle
+from tessera.core.errors import TesseraError
+from tessera.core.lifecycles import grid
+from tessera.core.lifecycles.model import Lifecycle
+from tessera.core.lifecycles.rules import CATEGORIES
 from tessera.tui import safe
 from tessera.tui.actions import bindings
-from tessera.tui.admin import structure_backend as sb
+from tessera.tui.admin import structure_ops as sb
 from tessera.tui.backend import Backend
+from tessera.tui.styles import stylesheet
 
 CHECK_DELAY = 0.4
 NEW = "\x00new"  # the draft key of a lifecycle not saved yet
-NOT_ALLOWED = "·"
-SAME = "-"
-
-STYLES = """
-.admin-note {
-    height: auto;
-    padding: 0 1;
-    color: $foreground-muted;
-}
-.admin-note.-refused {
-    color: $warning;
-    text-style: bold;
-}
-.admin-status {
-    height: auto;
-    max-height: 4;
-    padding: 0 1;
-    background: $panel;
-    color: $foreground;
-}
-.admin-status.-error {
-    color: $error;
-    text-style: bold;
-}
-.admin-status.-ok {
-    color: $success;
-}
-.admin-list {
-    width: 28;
-    height: 1fr;
-    border: round $foreground 30%;
-}
-.admin-list:focus {
-    border: round $primary;
-}
-"""
 
 
 def set_status(widget: Static, message: str, kind: str = "info") -> None:
@@ -76,18 +44,6 @@ def set_status(widget: Static, message: str, kind: str = "info") -> None:
     widget.set_class(kind == "error", "-error")
     widget.set_class(kind == "ok", "-ok")
     widget.update(safe.line(mark + message) if message else Text(""))
-
-
-def _right_codes(rights: list[str]) -> dict[str, str]:
-    """Short cell marks from the rights' initials (M for ModifyTicket), unique by a digit."""
-    codes: dict[str, str] = {}
-    for right in rights:
-        base = "".join(c for c in right if c.isupper())[:1] or right[:1].upper()
-        code, n = base, 2
-        while code in codes.values() or code in (NOT_ALLOWED, SAME):
-            code, n = f"{base}{n}", n + 1
-        codes[right] = code
-    return codes
 
 
 def _table(*headers: str, wrap_last: bool = False) -> Table:
@@ -123,25 +79,16 @@ def render_lifecycle(lifecycle: Lifecycle, queues: list[str]) -> RenderableType:
     parts += [cats, Text("")]
 
     statuses = list(lifecycle.statuses)
-    codes = _right_codes(list(dict.fromkeys([CREATE_RIGHT, *lifecycle.rights_used()])))
-    grid = _table("FROM \\ TO", *(safe.clean_line(d(s)) for s in statuses))
-    for from_status in ["", *statuses]:
-        allowed = set(lifecycle.next_statuses(from_status))
-        cells = []
-        for to in statuses:
-            if to == from_status:
-                cells.append(Text(SAME, style="dim"))
-            elif to in allowed:
-                cells.append(Text(codes[lifecycle.right_for(from_status, to)], style="bold"))
-            else:
-                cells.append(Text(NOT_ALLOWED, style="dim"))
-        label = safe.line(d(from_status)) if from_status else Text("(create)", style="italic")
-        grid.add_row(label, *cells)
+    codes = grid.grid_codes(lifecycle)
+    table = _table("FROM \\ TO", *(safe.clean_line(d(s)) for s in statuses))
+    for from_status, marks in grid.grid_cells(lifecycle, codes):
+        cells = [Text(m, style="dim" if m in (grid.SAME, grid.NOT_ALLOWED) else "bold") for m in marks]
+        label = safe.line(d(from_status)) if from_status else Text(grid.CREATION_ROW, style="italic")
+        table.add_row(label, *cells)
     parts.append(Text("Transitions (rows: from, columns: to; the letter is the right it needs)", "bold"))
     parts.append(Text("wide? ←/→ scroll it (the view focused)", "dim"))
-    parts.append(grid)
-    legend = ", ".join(f"{code} = {right}" for right, code in codes.items())
-    parts.append(safe.line(f"{legend}; {NOT_ALLOWED} not allowed; {SAME} same status", "dim"))
+    parts.append(table)
+    parts.append(safe.line(grid.legend(codes), "dim"))
     parts.append(Text(""))
 
     parts.append(Text("Next statuses", style="bold"))
@@ -197,49 +144,11 @@ def yaml_highlighting() -> str | None:
 class LifecycleAdmin(Widget):
     """Lists lifecycles, shows the highlighted one, and edits it as YAML (AdminLifecycles)."""
 
-    DEFAULT_CSS = (
-        STYLES
-        + """
-    LifecycleAdmin {
-        layout: vertical;
-        height: 1fr;
-    }
-    LifecycleAdmin #lc-body {
-        height: 1fr;
-    }
-    LifecycleAdmin #lc-switch {
-        width: 1fr;
-        height: 1fr;
-    }
-    LifecycleAdmin #lc-view {
-        height: 1fr;
-        overflow-x: auto;
-        padding: 0 1;
-        border: round $foreground 30%;
-    }
-    LifecycleAdmin #lc-view:focus {
-        border: round $primary;
-    }
-    LifecycleAdmin #lc-edit {
-        height: 1fr;
-    }
-    LifecycleAdmin #lc-detail {
-        width: 100%;
-    }
-    LifecycleAdmin #lc-editor {
-        height: 1fr;
-    }
-    LifecycleAdmin #lc-edit-hint {
-        height: auto;
-        padding: 0 1;
-        color: $foreground-muted;
-    }
-    """
-    )
+    DEFAULT_CSS = stylesheet("admin/panes.tcss", "admin/lifecycles.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("lifecycles")
 
-    def __init__(self, backend: Backend, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, backend: Backend, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backend = backend
         self.powers: sb.Powers | None = None
@@ -306,14 +215,14 @@ class LifecycleAdmin(Widget):
 
     @work(exclusive=True, group="lc-load")
     async def reload(self, select: str | None = None) -> None:
-        powers, error = await sb.attempt(sb.powers, self.backend)
-        if error is None:
-            summaries, error = await sb.attempt(sb.lifecycles, self.backend)
-        if error is not None or powers is None:
-            self.say(error or "could not load lifecycles", "error")
+        try:
+            powers = await self.backend.call(sb.powers)
+            summaries = await self.backend.call(sb.lifecycles)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.powers = powers
-        self.summaries = summaries or []
+        self.summaries = summaries
         note = self.query_one("#lc-note", Static)
         if self.can_edit:
             note.set_class(False, "-refused")
@@ -358,9 +267,10 @@ class LifecycleAdmin(Widget):
 
     @work(exclusive=True, group="lc-detail")
     async def show(self, name: str) -> None:
-        detail, error = await sb.attempt(sb.lifecycle_detail, self.backend, name)
-        if error is not None or detail is None:
-            self.say(error or f"could not load {name}", "error")
+        try:
+            detail = await self.backend.call(sb.lifecycle_detail, name)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.detail = detail
         shown = render_lifecycle(detail.lifecycle, detail.queues)
@@ -430,9 +340,10 @@ class LifecycleAdmin(Widget):
 
     @work(exclusive=True, group="lc-detail")
     async def _reload_editor(self, name: str) -> None:
-        detail, error = await sb.attempt(sb.lifecycle_detail, self.backend, name)
-        if error is not None or detail is None:
-            self.say(error or f"could not load {name}", "error")
+        try:
+            detail = await self.backend.call(sb.lifecycle_detail, name)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.detail = detail
         self._load_text(detail.yaml)
@@ -488,12 +399,14 @@ class LifecycleAdmin(Widget):
 
     @work(exclusive=True, group="lc-check")
     async def check(self, text: str) -> None:
-        result, error = await sb.attempt(sb.check_lifecycle, self.backend, text)
+        try:
+            result = await self.backend.call(sb.check_lifecycle, text)
+        except TesseraError as exc:
+            if self.editing is not None and text == self.editor.text:
+                self.say(exc.message, "error")
+            return
         if self.editing is None or text != self.editor.text:
             return  # stale: the text changed or the editor closed while checking
-        if error is not None or result is None:
-            self.say(error or "could not check the lifecycle", "error")
-            return
         self.last_check = result
         if not result.ok:
             self.say(self._where(result.line, result.message or ""), "error")
@@ -529,12 +442,13 @@ class LifecycleAdmin(Widget):
     async def save(self, text: str) -> None:
         self.say("saving…")
         self.workers.cancel_group(self, "lc-check")
-        saved, error = await sb.attempt(sb.apply_lifecycle, self.backend, text)
-        if error is not None or saved is None:
-            from tessera.core.lifecycle_check import error_line
+        try:
+            saved = await self.backend.call(sb.apply_lifecycle, text)
+        except TesseraError as exc:
+            from tessera.core.lifecycles.check import error_line
 
-            line = error_line(text, error or "")
-            self.say(self._where(line, error or "not saved"), "error")
+            line = error_line(text, exc.message)
+            self.say(self._where(line, exc.message), "error")
             if line is not None and self.editing is not None:
                 self.editor.move_cursor((line - 1, 0), center=True)
             return

@@ -9,7 +9,7 @@ chosen beside it); in the watcher list, d or delete removes the highlighted one.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -20,11 +20,13 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from tessera.core.errors import TesseraError
 from tessera.tui import safe
 from tessera.tui.actions import bindings
-from tessera.tui.admin import structure_backend as sb
-from tessera.tui.admin.lifecycles import STYLES, set_status
+from tessera.tui.admin import structure_ops as sb
+from tessera.tui.admin.lifecycles import set_status
 from tessera.tui.backend import Backend
+from tessera.tui.styles import stylesheet
 
 FIELDS = ("name", "description", "correspond_address", "comment_address")
 
@@ -32,84 +34,11 @@ FIELDS = ("name", "description", "correspond_address", "comment_address")
 class QueueAdmin(Widget):
     """Lists queues; creates and changes them (AdminQueue); manages queue watchers."""
 
-    DEFAULT_CSS = (
-        STYLES
-        + """
-    QueueAdmin {
-        layout: vertical;
-        height: 1fr;
-    }
-    QueueAdmin #q-body {
-        height: 1fr;
-    }
-    QueueAdmin #q-table {
-        width: 1fr;
-        height: 1fr;
-        border: round $foreground 30%;
-    }
-    QueueAdmin #q-table:focus {
-        border: round $primary;
-    }
-    QueueAdmin #q-side {
-        width: 42%;
-        min-width: 34;
-        max-width: 56;
-        height: 1fr;
-        border: round $foreground 30%;
-        padding: 0 1;
-    }
-    QueueAdmin #q-side:focus-within {
-        border: round $primary;
-    }
-    QueueAdmin .form-title {
-        text-style: bold;
-        height: 1;
-    }
-    QueueAdmin Label {
-        height: 1;
-        margin-top: 1;
-        color: $foreground-muted;
-    }
-    QueueAdmin #q-form, QueueAdmin #q-watch-box {
-        height: auto;
-    }
-    QueueAdmin Input, QueueAdmin Select {
-        width: 1fr;
-    }
-    QueueAdmin Input {
-        background: $surface;
-    }
-    QueueAdmin Input:focus {
-        background: $primary 15%;
-    }
-    QueueAdmin Checkbox {
-        margin-top: 1;
-    }
-    QueueAdmin #q-watchers {
-        height: 5;
-        border: round $foreground 30%;
-    }
-    QueueAdmin #q-watchers:focus {
-        border: round $primary;
-    }
-    QueueAdmin #q-watch-add {
-        height: auto;
-    }
-    QueueAdmin #q-watch-role {
-        width: 12;
-        margin-right: 1;
-    }
-    QueueAdmin .refusal {
-        color: $warning;
-        margin-top: 1;
-        height: auto;
-    }
-    """
-    )
+    DEFAULT_CSS = stylesheet("admin/panes.tcss", "admin/queues.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("queueadmin")
 
-    def __init__(self, backend: Backend, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, backend: Backend, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backend = backend
         self.powers: sb.Powers | None = None
@@ -157,7 +86,7 @@ class QueueAdmin(Widget):
         yield Static("", id="q-status", classes="admin-status")
 
     @property
-    def table(self) -> DataTable:
+    def table(self) -> DataTable[Any]:
         return self.query_one("#q-table", DataTable)
 
     def _in_side(self) -> bool:
@@ -187,15 +116,12 @@ class QueueAdmin(Widget):
 
     @work(exclusive=True, group="q-load")
     async def reload(self, select: int | None = None) -> None:
-        powers, error = await sb.attempt(sb.powers, self.backend)
-        rows: list[sb.QueueRow] | None = None
-        names: list[str] | None = None
-        if error is None:
-            rows, error = await sb.attempt(sb.queue_rows, self.backend)
-        if error is None:
-            names, error = await sb.attempt(sb.lifecycle_names, self.backend)
-        if error is not None or powers is None or rows is None or names is None:
-            self.say(error or "could not load queues", "error")
+        try:
+            powers = await self.backend.call(sb.powers)
+            rows = await self.backend.call(sb.queue_rows)
+            names = await self.backend.call(sb.lifecycle_names)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.powers, self.rows, self.lifecycles = powers, rows, names
         note = self.query_one("#q-note", Static)
@@ -374,9 +300,10 @@ class QueueAdmin(Widget):
 
     @work(exclusive=True, group="q-save")
     async def create(self, values: dict[str, str]) -> None:
-        created, error = await sb.attempt(sb.create_queue, self.backend, values)
-        if error is not None or created is None:
-            self.say(error or "not created", "error")
+        try:
+            created = await self.backend.call(sb.create_queue, values)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         self.creating = False
         self.say(f"created queue {created.name} (lifecycle {created.lifecycle})", "ok")
@@ -385,9 +312,10 @@ class QueueAdmin(Widget):
 
     @work(exclusive=True, group="q-save")
     async def update(self, name: str, changes: dict[str, str]) -> None:
-        saved, error = await sb.attempt(sb.update_queue, self.backend, name, changes)
-        if error is not None or saved is None:
-            self.say(error or "not saved", "error")
+        try:
+            saved = await self.backend.call(sb.update_queue, name, changes)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         fields = ", ".join(k.replace("_", " ") for k in changes)
         self.say(f"saved queue {saved.name}: {fields}", "ok")
@@ -398,9 +326,10 @@ class QueueAdmin(Widget):
 
     @work(exclusive=True, group="q-watchers")
     async def load_watchers(self, queue: str) -> None:
-        found, error = await sb.attempt(sb.queue_watchers, self.backend, queue)
-        if error is not None or found is None:
-            self.say(error or "could not load watchers", "error")
+        try:
+            found = await self.backend.call(sb.queue_watchers, queue)
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         if self.current is None or self.current.name != queue:
             return
@@ -449,13 +378,14 @@ class QueueAdmin(Widget):
 
     @work(exclusive=True, group="q-watch-save")
     async def _change_watcher(self, queue: str, role: str, who: str, *, add: bool) -> None:
-        if add:
-            done, error = await sb.attempt(sb.add_queue_watcher, self.backend, queue, role, who)
-        else:
-            _, error = await sb.attempt(sb.remove_queue_watcher, self.backend, queue, role, who)
-            done = True
-        if error is not None:
-            self.say(error, "error")
+        try:
+            if add:
+                done = await self.backend.call(sb.add_queue_watcher, queue, role, who)
+            else:
+                await self.backend.call(sb.remove_queue_watcher, queue, role, who)
+                done = True
+        except TesseraError as exc:
+            self.say(exc.message, "error")
             return
         if add:
             self.query_one("#q-watch-who", Input).value = ""

@@ -1,6 +1,6 @@
 """The admin area: one screen with tabs (Scrips, Templates, Lifecycles, Queues, Custom fields).
 
-Opened with F9 or the command palette ("Admin"). Core decides who gets in (`scrips.admin.access`):
+Opened with F9 or the command palette ("Admin"). Core decides who gets in (`scrips.access.access`):
 a user with none of the admin rights gets a one-line notification and stays on the main screen.
 Each tab is a widget constructed with the main screen's `Backend`; digits 1-5 switch tabs, escape
 or q leave.
@@ -8,10 +8,11 @@ or q leave.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widget import Widget
@@ -19,29 +20,20 @@ from textual.widgets import DataTable, OptionList, Static, TabbedContent, TabPan
 
 from tessera.tui import safe
 from tessera.tui.actions import bindings, bindings_for
-from tessera.tui.admin import backend as ab
+from tessera.tui.admin import scrip_ops as ab
+from tessera.tui.admin.customfields import CustomFieldAdmin
+from tessera.tui.admin.lifecycles import LifecycleAdmin
+from tessera.tui.admin.queues import QueueAdmin
 from tessera.tui.admin.scrips import ScripAdmin, TemplateAdmin
 from tessera.tui.backend import Backend
 from tessera.tui.footer import QuietFooter
 
-if TYPE_CHECKING:
-    from tessera.tui.app import MainScreen
-
-
-def _other_tabs() -> list[tuple[str, str, type[Widget]]]:
-    """The panes another part of the admin area provides, when installed."""
-    found: list[tuple[str, str, type[Widget]]] = []
-    for module, name, tab_id, title in (
-        ("tessera.tui.admin.lifecycles", "LifecycleAdmin", "tab-lifecycles", "Lifecycles"),
-        ("tessera.tui.admin.queues", "QueueAdmin", "tab-queues", "Queues"),
-        ("tessera.tui.admin.customfields", "CustomFieldAdmin", "tab-customfields", "Custom fields"),
-    ):
-        try:
-            imported = __import__(module, fromlist=[name])
-            found.append((tab_id, title, getattr(imported, name)))
-        except (ImportError, AttributeError):
-            continue
-    return found
+# The tabs after Scrips and Templates: (id, title, the pane, made with the screen's Backend).
+OTHER_TABS: tuple[tuple[str, str, Callable[[Backend], Widget]], ...] = (
+    ("tab-lifecycles", "Lifecycles", LifecycleAdmin),
+    ("tab-queues", "Queues", QueueAdmin),
+    ("tab-customfields", "Custom fields", CustomFieldAdmin),
+)
 
 
 class AdminScreen(Screen[None]):
@@ -65,9 +57,9 @@ class AdminScreen(Screen[None]):
                 yield ScripAdmin(self.backend, id="scrip-admin")
             with TabPane("2 Templates", id="tab-templates"):
                 yield TemplateAdmin(self.backend, id="template-admin")
-            for n, (tab_id, title, widget) in enumerate(_other_tabs(), start=3):
+            for n, (tab_id, title, pane) in enumerate(OTHER_TABS, start=3):
                 with TabPane(f"{n} {title}", id=tab_id):
-                    yield widget(self.backend)
+                    yield pane(self.backend)
         yield QuietFooter()
 
     def on_mount(self) -> None:
@@ -120,15 +112,9 @@ class AdminScreen(Screen[None]):
         self.app.push_screen(HelpScreen(keymap, str(keymap_path())))
 
 
-async def _open(main: MainScreen) -> None:
-    if main.backend is None:
-        return
-    access: Any = await main.db(ab.access, main.backend)
-    if access is None:  # refused: core's one-line reason is already showing
-        return
-    main.app.push_screen(AdminScreen(main.backend, access))
-
-
-def open_admin(main: MainScreen) -> None:
-    """F9 / palette: the admin area, for those whose rights let them in."""
-    main.run_worker(_open(main), group="admin-open", exclusive=True)
+async def open_admin(app: App[Any], backend: Backend) -> None:
+    """F9 / palette: the admin area, for those whose rights let them in (core decides; a refusal
+    is shown as one line and the main screen stays)."""
+    access = await backend.ask(ab.access)
+    if access is not None:
+        app.push_screen(AdminScreen(backend, access))

@@ -9,38 +9,23 @@ what the actor may not do is refused with a one-line notification.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from tessera.core.errors import TesseraError
 from tessera.tui import safe
 from tessera.tui.actions import bindings
-from tessera.tui.admin import backend as ab
+from tessera.tui.admin import scrip_ops as ab
+from tessera.tui.admin.editor import EditorScreen
+from tessera.tui.admin.revisions_screen import HistoryScreen
 from tessera.tui.backend import Backend
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen
 
 ALL = "\x00all"
-
-
-async def db_call(node: DOMNode, fn: Any, *args: Any) -> Any:
-    """Run `fn(*args)` in a thread; a TesseraError becomes a one-line notification (None back)."""
-    from tessera.tui.app import MainScreen
-
-    main = next((s for s in node.app.screen_stack if isinstance(s, MainScreen)), None)
-    if main is not None:
-        return await main.db(fn, *args)
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except TesseraError as exc:
-        node.app.notify(exc.message, severity="error", markup=False, timeout=8)
-        return None
 
 
 class AdminTable(DataTable[Any]):
@@ -98,10 +83,11 @@ class ScripAdmin(Widget):
 
     @work(group="admin-scrips", exclusive=True)
     async def load(self, keep: int | None = None) -> None:
-        if keep is None and self.current() is not None:
-            keep = self.current()["id"]  # type: ignore[index]
-        rows = await db_call(self, ab.scrips, self.backend, self.scope)
-        queues = await db_call(self, ab.queue_names, self.backend)
+        current = self.current()
+        if keep is None and current is not None:
+            keep = current["id"]
+        rows = await self.backend.ask(ab.scrips, self.scope)
+        queues = await self.backend.ask(ab.queue_names)
         if rows is None:
             self.query_one("#scrips-scope", Static).update(Text("You may not see scrips here.", style="bold"))
             return
@@ -151,34 +137,39 @@ class ScripAdmin(Widget):
 
     @work(group="compose")
     async def action_new(self) -> None:
-        from tessera.tui.admin.editor import EditorScreen
-
         saved = await self.app.push_screen_wait(
             EditorScreen(self.backend, queues=self.queues, default_queue=self.scope)
         )
         if saved:
             self.load()
+            self.templates_changed()
+
+    def templates_changed(self) -> None:
+        """A scrip saved from the editor may have made its template, or changed which it uses:
+        the Templates tab shows it (and the counts of its users) without a restart."""
+        for pane in self.screen.query(TemplateAdmin):
+            current = pane.current()
+            pane.load(keep=current["id"] if current else None)
 
     @work(group="compose")
     async def action_edit(self) -> None:
-        from tessera.tui.admin.editor import EditorScreen
-
         row = self.current()
         if row is None:
             return
-        scrip = await db_call(self, ab.scrip, self.backend, row["id"])
+        scrip = await self.backend.ask(ab.scrip, row["id"])
         if scrip is None:
             return
         saved = await self.app.push_screen_wait(EditorScreen(self.backend, scrip=scrip, queues=self.queues))
         if saved:
             self.load(keep=row["id"])
+            self.templates_changed()
 
     @work(group="admin-scrips-change")
-    async def action_toggle(self) -> None:
+    async def action_toggle_enabled(self) -> None:
         row = self.current()
         if row is None:
             return
-        done = await db_call(self, ab.set_enabled, self.backend, row["id"], not row["enabled"])
+        done = await self.backend.ask(ab.set_enabled, row["id"], not row["enabled"])
         if done is not None:
             state = "enabled" if done["spec"]["enabled"] else "disabled"
             self.notify(f"Scrip {row['id']} {state}", markup=False, timeout=3)
@@ -189,7 +180,7 @@ class ScripAdmin(Widget):
         row = self.current()
         if row is None:
             return
-        rows = await db_call(self, ab.move, self.backend, row["id"], step, self.scope)
+        rows = await self.backend.ask(ab.move, row["id"], step, self.scope)
         if rows is not None:
             self.show(rows, row["id"])
 
@@ -201,27 +192,21 @@ class ScripAdmin(Widget):
         question = f"Delete scrip {row['id']} ({row['description']})? U restores it from its history."
         if not await self.app.push_screen_wait(ConfirmScreen(question)):
             return
-        if await db_call(self, ab.delete_scrip, self.backend, row["id"]) is not None or True:
-            self.load()
+        await self.backend.ask(ab.delete_scrip, row["id"])
+        self.load()
+        self.templates_changed()
 
     @work(group="compose")
     async def action_history(self) -> None:
-        from tessera.tui.admin.editor import HistoryScreen
-
         row = self.current()
         if row is None:
             return
         reverted = await self.app.push_screen_wait(
-            HistoryScreen(
-                self.backend,
-                "scrip",
-                row["id"],
-                lambda fn, *a: db_call(self, fn, *a),
-                name=row["description"],
-            )
+            HistoryScreen(self.backend, "scrip", row["id"], name=row["description"])
         )
         if reverted:
             self.load(keep=row["id"])
+            self.templates_changed()
 
     @work(group="compose")
     async def action_scope(self) -> None:
@@ -237,7 +222,7 @@ class ScripAdmin(Widget):
 
     @work(group="compose")
     async def action_restore(self) -> None:
-        gone = await db_call(self, ab.deleted_scrips, self.backend)
+        gone = await self.backend.ask(ab.deleted_scrips)
         if gone is None:
             return
         if not gone:
@@ -250,7 +235,7 @@ class ScripAdmin(Widget):
         chosen = await self.app.push_screen_wait(PickerScreen("Restore which scrip?", choices))
         if chosen is None:
             return
-        back = await db_call(self, ab.revert, self.backend, int(chosen))
+        back = await self.backend.ask(ab.revert, int(chosen))
         if back is not None:
             self.notify(f"Restored scrip {back['id']}", markup=False, timeout=3)
             self.load(keep=back["id"])
@@ -301,8 +286,8 @@ class TemplateAdmin(Widget):
 
     @work(group="admin-templates", exclusive=True)
     async def load(self, keep: int | None = None) -> None:
-        rows = await db_call(self, ab.templates, self.backend)
-        queues = await db_call(self, ab.queue_names, self.backend)
+        rows = await self.backend.ask(ab.templates)
+        queues = await self.backend.ask(ab.queue_names)
         if rows is None:
             return
         self.queues = queues or []
@@ -328,8 +313,6 @@ class TemplateAdmin(Widget):
 
     @work(group="compose")
     async def action_new(self) -> None:
-        from tessera.tui.admin.editor import EditorScreen
-
         if await self.app.push_screen_wait(
             EditorScreen(self.backend, queues=self.queues, template_only=True)
         ):
@@ -337,12 +320,10 @@ class TemplateAdmin(Widget):
 
     @work(group="compose")
     async def action_edit(self) -> None:
-        from tessera.tui.admin.editor import EditorScreen
-
         row = self.current()
         if row is None:
             return
-        info = await db_call(self, ab.template, self.backend, row["id"])
+        info = await self.backend.ask(ab.template, row["id"])
         if info is None:
             return
         screen = EditorScreen(self.backend, template=info, queues=self.queues, template_only=True)
@@ -356,18 +337,14 @@ class TemplateAdmin(Widget):
             return
         if not await self.app.push_screen_wait(ConfirmScreen(f"Delete template {row['name']}?")):
             return
-        await db_call(self, ab.delete_template, self.backend, row["id"])
+        await self.backend.ask(ab.delete_template, row["id"])
         self.load()
 
     @work(group="compose")
     async def action_history(self) -> None:
-        from tessera.tui.admin.editor import HistoryScreen
-
         row = self.current()
         if row is None:
             return
-        screen = HistoryScreen(
-            self.backend, "template", row["id"], lambda fn, *a: db_call(self, fn, *a), name=row["name"]
-        )
+        screen = HistoryScreen(self.backend, "template", row["id"], name=row["name"])
         if await self.app.push_screen_wait(screen):
             self.load(keep=row["id"])

@@ -1,0 +1,465 @@
+"""/tickets: list, create (idempotent, deduplicated), show, change, preview, reply, comment, history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from tessera.api.deps import Acting, etag, expected_version
+from tessera.api.problems import ApiProblem
+from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, TicketBody
+from tessera.core.context import Context
+from tessera.core.errors import Conflict, InvalidInput, NotFound
+from tessera.core.listing import MAX_PAGE
+from tessera.core.schemas import ForwardIn, TicketOut
+
+router = APIRouter(tags=["tickets"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retries with the same key get the first response and change nothing (24 h).",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description="The ETag you read: refused (412) if the ticket changed."),
+]
+
+
+def _ticket_response(ctx: Context, ref: str | int, status: int = 200) -> JSONResponse:
+    from tessera.core import tickets
+    from tessera.core.serialize import ticket_json
+
+    ticket = tickets.get_ticket(ctx, ref)
+    return JSONResponse(ticket_json(ctx, ticket), status_code=status, headers={"ETag": etag(ticket.version)})
+
+
+def _fingerprint(request: Request, body: Any) -> str:
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{request.method} {request.url.path} {digest}"
+
+
+def _once(ctx: Context, request: Request, key: str | None, body: Any, act: Any) -> JSONResponse:
+    """Run a POST's work, exactly once per Idempotency-Key when one is sent."""
+    from tessera.core import intake
+
+    if key is None:
+        status, payload = act(ctx)
+        return JSONResponse(payload, status_code=status, headers=_etag_of(payload))
+    reply = intake.idempotent(ctx, key, _fingerprint(request, body), act)
+    headers = {**_etag_of(reply.body), "Idempotency-Replayed": "true" if reply.replayed else "false"}
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def _etag_of(payload: Any) -> dict[str, str]:
+    version = payload.get("version") if isinstance(payload, dict) else None
+    return {"ETag": etag(version)} if isinstance(version, int) else {}
+
+
+def _ticketsql_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@router.get("/tickets", summary="Search tickets (TicketSQL and filters), keyset-paged")
+def list_tickets(
+    ctx: Acting,
+    request: Request,
+    queue: str | None = None,
+    status: str | None = None,
+    owner: str | None = None,
+    query: Annotated[
+        str | None, Query(max_length=10_000, description="TicketSQL, as `tessera search`.")
+    ] = None,
+    order_by: Annotated[
+        str | None, Query(max_length=500, description="E.g. `Priority DESC, Created`.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="The `next` link's cursor.")] = None,
+) -> dict[str, Any]:
+    from tessera.core.search import service
+    from tessera.core.serialize import ticket_json
+
+    # The filters are compiled apart from the query, so an error in it names the user's column.
+    parts = []
+    for field, value in (("Queue", queue), ("Status", status), ("Owner", owner)):
+        if value is not None:
+            parts.append(f"{field} = {_ticketsql_value(value)}")
+    after, offset = _read_cursor(cursor)
+    text = query or ""
+    next_cursor: str | None
+    if order_by:  # any order: the cursor carries the position
+        found = service.search(ctx, text, order_by, limit + 1, offset, also=" AND ".join(parts))
+        next_cursor = _cursor(offset=offset + limit)
+    else:  # by id: true keyset paging, stable under inserts and cheap at any depth
+        if after is not None:
+            parts.append(f"id > {after}")
+        found = service.search(ctx, text, "id", limit + 1, 0, also=" AND ".join(parts))
+        next_cursor = _cursor(after=found[limit - 1].id) if len(found) > limit else None
+    more = len(found) > limit
+    page = [ticket_json(ctx, t) for t in found[:limit]]
+    link = None
+    if more and next_cursor is not None:
+        params = dict(request.query_params)
+        params["cursor"] = next_cursor
+        link = str(request.url.replace_query_params(**params))
+    return {"tickets": page, "next": link}
+
+
+def _cursor(*, after: int | None = None, offset: int | None = None) -> str:
+    raw = json.dumps({"after": after} if after is not None else {"offset": offset})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str | None) -> tuple[int | None, int]:
+    if not cursor:
+        return None, 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after, offset = data.get("after"), data.get("offset", 0)
+        if (after is not None and not isinstance(after, int)) or not isinstance(offset, int):
+            raise ValueError
+        if offset < 0 or offset > 2**31 - 1 or (after is not None and not 0 <= after <= 2**31 - 1):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError):
+        raise InvalidInput("cursor: not a cursor this API gave (use the `next` link as it is)") from None
+    return after, offset
+
+
+def _create_data(body: TicketBody) -> Any:
+    from pydantic import ValidationError
+
+    from tessera.core.schemas import AttachmentIn, MessageIn, TicketCreate, pydantic_message
+
+    try:
+        return TicketCreate(
+            queue=body.queue,
+            subject=body.subject,
+            requestors=body.requestors,
+            cc=body.cc,
+            admincc=body.admincc,
+            owner=body.owner,
+            status=body.status,
+            priority=body.priority,
+            due=body.due,
+            starts=body.starts,
+            custom_fields=body.custom_fields,
+            message=MessageIn(
+                body=body.body,
+                content_type=body.content_type,
+                attachments=[
+                    AttachmentIn(filename=a.filename, content_type=a.content_type, data=a.data())
+                    for a in body.attachments
+                ],
+            ),
+        )
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
+
+
+@router.post(
+    "/tickets",
+    status_code=201,
+    summary="Open a ticket (or, with dedup_key, add to the active one)",
+    responses={
+        201: {"model": TicketOut, "description": "Opened"},
+        200: {"model": TicketOut, "description": "Added to the active ticket with the same dedup_key"},
+    },
+)
+def create_ticket(
+    ctx: Acting, request: Request, body: TicketBody, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    from tessera.core import intake
+    from tessera.core.serialize import ticket_json
+
+    data = _create_data(body)
+
+    def act(unit: Context) -> tuple[int, dict[str, Any]]:
+        with _named_in_body():  # an unknown queue, owner or field is the body's fault
+            done = intake.create_or_add(unit, data, body.dedup_key, body.dedup_action)
+        return (201 if done.created else 200), ticket_json(unit, done.ticket)
+
+    response = _once(ctx, request, idempotency_key, body.model_dump(mode="json"), act)
+    if response.status_code == 201:
+        response.headers["Location"] = f"/tickets/{json.loads(bytes(response.body))['id']}"
+    return response
+
+
+@router.get(
+    "/tickets/{ticket}",
+    summary="A ticket: fields, people, custom fields, links",
+    responses={200: {"model": TicketOut, "description": "The ticket (its version also in ETag)"}},
+)
+def show_ticket(ctx: Acting, ticket: str) -> JSONResponse:
+    return _ticket_response(ctx, ticket)
+
+
+@router.patch(
+    "/tickets/{ticket}",
+    summary="Change fields (as `tessera ticket set`), all or none",
+    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+)
+def change_ticket(
+    ctx: Acting,
+    ticket: str,
+    changes: dict[str, str | int | list[str] | None],
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    from tessera.core import tickets
+
+    if not changes:
+        raise InvalidInput('nothing to change: send {"FIELD": VALUE, ...} as `tessera ticket set` takes')
+    version = expected_version(if_match)
+    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing name is the body's
+    try:
+        with _named_in_body():
+            tickets.set_fields(ctx, ticket, _assignments(changes), expected_version=version)
+    except Conflict as exc:
+        if version is None:
+            raise
+        raise ApiProblem(412, exc.message) from None
+    return _ticket_response(ctx, ticket)
+
+
+@contextmanager
+def _named_in_body() -> Iterator[None]:
+    """A user, queue or field named in the body that does not exist is a bad body (422), not a
+    missing resource (404): the ticket in the path was found."""
+    try:
+        yield
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+
+
+def _assignments(changes: dict[str, Any]) -> dict[str, str]:
+    from tessera.core import tickets
+
+    words = []
+    for key, value in changes.items():
+        if isinstance(value, list):
+            value = ", ".join(value)
+        words.append(f"{key}={'' if value is None else value}")
+    return tickets.parse_assignments(words)
+
+
+@router.post("/tickets/{ticket}/preview", summary="Dry-run a change: scrips, messages, field changes")
+def preview_change(ctx: Acting, ticket: str, body: PreviewBody) -> dict[str, Any]:
+    from tessera.core import tickets
+    from tessera.scrips.preview import preview
+
+    if not body.changes:
+        raise InvalidInput("changes: give at least one FIELD: VALUE")
+    tickets.get_ticket(ctx, ticket)
+    with _named_in_body():
+        result: dict[str, Any] = preview(ctx, ticket, _assignments(body.changes))
+    return result
+
+
+async def _message_of(request: Request) -> MessageBody:
+    """JSON (attachments base64) or multipart/form-data (`body`, `time_taken`, files)."""
+    from pydantic import ValidationError
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "multipart/form-data":
+            form = await request.form()
+            files = []
+            for _, item in form.multi_items():
+                if not isinstance(item, str):  # a file
+                    data = await item.read()
+                    files.append(
+                        {
+                            "filename": item.filename or "attachment",
+                            "content_type": item.content_type or "application/octet-stream",
+                            "content_base64": base64.b64encode(data).decode(),
+                        }
+                    )
+            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            return MessageBody.model_validate({**fields, "attachments": files})
+        if kind not in ("application/json", ""):
+            raise ApiProblem(415, f"send the message as application/json or multipart/form-data, not {kind}")
+        raw = await request.body()
+        try:
+            data = json.loads(raw or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiProblem(400, f"the body is not valid JSON ({exc})") from None
+        return MessageBody.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the body"
+        raise ApiProblem(422, f"{where}: {first['msg']}") from None
+
+
+_MESSAGE_DOC = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": MessageBody.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "body": {"type": "string"},
+                        "time_taken": {"type": "integer"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def _post(kind: str) -> Any:
+    async def handler(
+        request: Request,
+        ctx: Acting,
+        ticket: str,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        message = await _message_of(request)
+        version = expected_version(if_match)
+        return await run_in_threadpool(
+            _post_sync, kind, ctx, request, ticket, message, idempotency_key, version
+        )
+
+    handler.__name__ = f"{kind}_ticket"
+    return handler
+
+
+def _post_sync(
+    kind: str,
+    ctx: Context,
+    request: Request,
+    ref: str,
+    message: MessageBody,
+    key: str | None,
+    version: int | None,
+) -> JSONResponse:
+    from pydantic import ValidationError
+
+    from tessera.core import tickets
+    from tessera.core.schemas import AttachmentIn, MessageIn, pydantic_message
+    from tessera.core.serialize import ticket_json
+
+    if not message.body.strip() and not message.attachments:
+        raise InvalidInput("no message: give `body` (or attachments)")
+    try:
+        core_message = MessageIn(
+            body=message.body,
+            content_type=message.content_type,
+            time_taken=message.time_taken,
+            attachments=[
+                AttachmentIn(filename=a.filename, content_type=a.content_type, data=a.data())
+                for a in message.attachments
+            ],
+            cc=message.cc,
+            bcc=message.bcc,
+            squelch=message.squelch,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_message(exc)) from None
+    operation = tickets.correspond if kind == "reply" else tickets.comment
+
+    def act(unit: Context) -> tuple[int, dict[str, Any]]:
+        operation(unit, ref, core_message, expected_version=version)
+        return 201, ticket_json(unit, tickets.get_ticket(unit, ref))  # as `ticket reply --json` prints
+
+    try:
+        response = _once(ctx, request, key, {"ticket": ref, **message.model_dump(mode="json")}, act)
+    except Conflict as exc:
+        if version is None:
+            raise
+        raise ApiProblem(412, exc.message) from None
+    return response
+
+
+router.add_api_route(
+    "/tickets/{ticket}/reply",
+    _post("reply"),
+    methods=["POST"],
+    status_code=201,
+    summary="Reply to the requestors (correspondence); scrips run",
+    openapi_extra=_MESSAGE_DOC,
+)
+router.add_api_route(
+    "/tickets/{ticket}/comment",
+    _post("comment"),
+    methods=["POST"],
+    status_code=201,
+    summary="Add a private comment; scrips run",
+    openapi_extra=_MESSAGE_DOC,
+)
+
+
+@router.post(
+    "/tickets/{ticket}/forward",
+    status_code=201,
+    summary="Forward a message (`transaction`) or the whole ticket to people outside it; scrips run",
+    responses={201: {"model": TicketOut, "description": "The ticket after the forward"}},
+)
+def forward_ticket(ctx: Acting, ticket: str, body: ForwardIn, if_match: IfMatch = None) -> JSONResponse:
+    from tessera.core import tickets
+    from tessera.core.forwarding import forward
+
+    version = expected_version(if_match)
+    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing message is the body's
+    try:
+        with _named_in_body():
+            forward(ctx, ticket, body, expected_version=version)
+    except Conflict as exc:
+        if version is None:
+            raise
+        raise ApiProblem(412, exc.message) from None
+    return _ticket_response(ctx, ticket, status=201)
+
+
+@router.get("/tickets/{ticket}/transactions", summary="A ticket's history, oldest first, paged")
+def transactions(
+    ctx: Acting,
+    request: Request,
+    ticket: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    from tessera.core import tickets
+    from tessera.core.serialize import history
+
+    after, _ = _read_cursor(cursor)
+    found = history(ctx, tickets.get_ticket(ctx, ticket))
+    if after is not None:
+        found = [t for t in found if t["id"] > after]
+    page = found[:limit]
+    link = None
+    if len(found) > limit:
+        params = dict(request.query_params)
+        params["cursor"] = _cursor(after=page[-1]["id"])
+        link = str(request.url.replace_query_params(**params))
+    return {"transactions": page, "next": link}
+
+
+@router.post(
+    "/tickets/{ticket}/bookmark",
+    summary="Bookmark the ticket for yourself, or remove your bookmark (RT's bookmarks)",
+)
+def bookmark(ctx: Acting, ticket: str, body: BookmarkBody | None = None) -> dict[str, Any]:
+    return _bookmark(ctx, ticket, True if body is None else body.bookmarked)
+
+
+def _bookmark(ctx: Context, ticket: str, on: bool) -> dict[str, Any]:
+    """As `tessera ticket bookmark --json`; search them with TicketSQL's `id = '__Bookmarked__'`."""
+    from tessera.core.bookmarks import set_bookmark
+    from tessera.core.ids import display_id
+
+    ticket_id, marked = set_bookmark(ctx, ticket, on)
+    return {"id": ticket_id, "display_id": display_id(ticket_id), "bookmarked": marked}

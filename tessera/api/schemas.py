@@ -1,0 +1,132 @@
+"""Request bodies: typed, so OpenAPI documents them and a wrong field is a 422 naming it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+ShortText = Annotated[str, Field(max_length=1000)]
+FieldValue = str | int | list[str] | None
+
+
+class AttachmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: Annotated[str, Field(min_length=1, max_length=255)]
+    content_type: Annotated[str, Field(max_length=255)] = "application/octet-stream"
+    content_base64: str = Field(description="The file's bytes, base64-encoded.")
+
+    @field_validator("content_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is not valid base64") from None
+        return value
+
+    def data(self) -> bytes:
+        return base64.b64decode(self.content_base64)
+
+
+class MessageBody(BaseModel):
+    """A reply or comment (JSON); multipart/form-data takes `body` and files instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = ""
+    content_type: Literal["text/plain", "text/html"] = "text/plain"
+    attachments: list[AttachmentBody] = Field(default_factory=list, max_length=100)
+    time_taken: Int32 = 0
+    # RT's one-time Cc/Bcc and squelching, for this message only (agents only).
+    cc: list[ShortText] = Field(default_factory=list, max_length=100)
+    bcc: list[ShortText] = Field(default_factory=list, max_length=100)
+    squelch: list[ShortText] = Field(default_factory=list, max_length=100)
+
+
+class TicketBody(BaseModel):
+    """A new ticket: the CLI's `ticket create` options, with intake deduplication."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: Annotated[str, Field(min_length=1, max_length=200)]
+    subject: Annotated[str, Field(max_length=2000)] = ""
+    requestors: list[ShortText] = Field(default_factory=list, max_length=1000)
+    cc: list[ShortText] = Field(default_factory=list, max_length=1000)
+    admincc: list[ShortText] = Field(default_factory=list, max_length=1000)
+    owner: ShortText | None = None
+    status: ShortText | None = None
+    priority: Int32 | None = None
+    due: datetime | None = None
+    starts: datetime | None = None
+    custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
+    body: str = ""
+    content_type: Literal["text/plain", "text/html"] = "text/plain"
+    attachments: list[AttachmentBody] = Field(default_factory=list, max_length=100)
+    dedup_key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        None,
+        description="E.g. an alert's fingerprint: while a ticket opened with this key is active in the "
+        "queue, a repeat adds its message to that ticket (200) instead of opening another (201).",
+    )
+    dedup_action: Literal["correspond", "comment"] = "correspond"
+
+
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[str, FieldValue] = Field(
+        description="FIELD: VALUE as `tessera ticket set` takes them (status, owner, queue, cf.NAME...)."
+    )
+
+
+class BookmarkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bookmarked: bool = Field(
+        True, description="true bookmarks the ticket for you, false removes your bookmark."
+    )
+
+
+class QueueBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    lifecycle: Annotated[str, Field(max_length=200)] | None = None
+    correspond_address: Annotated[str, Field(max_length=320)] | None = None
+    comment_address: Annotated[str, Field(max_length=320)] | None = None
+    subject_tag: Annotated[str, Field(max_length=120)] | None = None
+
+
+class CustomFieldBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Literal["freeform", "select", "date", "integer"] = "freeform"
+    multiple: bool = False
+    queue: Annotated[str, Field(max_length=200)] | None = None
+    values: list[ShortText] = Field(default_factory=list, max_length=1000)
+    pattern: Annotated[str, Field(max_length=500)] | None = None
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class LifecycleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition: str = Field(
+        description="The lifecycle as `tessera lifecycle export` prints it (YAML or JSON text)."
+    )
+
+
+class ScripsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document: str = Field(
+        description="Scrips and templates as `tessera scrip export` prints them (YAML or JSON text); "
+        "applied as `tessera scrip apply` applies a file."
+    )

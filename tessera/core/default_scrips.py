@@ -1,0 +1,184 @@
+"""RT's default scrips and templates (etc/initialdata), as Jinja templates; seeded once.
+
+RT ships 17 global scrips; these are the 15 whose parts Tessera has, in RT's order. Not shipped:
+the two SLA scrips (no SLA yet). Migrations 0016 and 0017 added the six that came later to desks
+seeded before (as RT's upgrade steps do).
+
+Rows only, written by `bootstrap` on a new desk as it writes the built-in lifecycles (core seeds its
+own initial data and imports nothing above it); the engine that runs them is `tessera.scrips`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tessera.core.models import Scrip, ScripTemplate
+
+_SUBJECT = "{{ transaction.subject or ticket.subject }}"
+
+# The owner's notice of a refused recipient (the "On delivery failure" scrip, shipped disabled);
+# migration 0015 adds the same template and scrip to a desk seeded before it.
+DELIVERY_FAILURE_TEMPLATE = """Subject: Undelivered mail: {{ ticket.subject }}
+
+Mail about {{ ticket.display_id }} ("{{ ticket.subject }}") was refused by the mail server
+for these recipients, who did not get it:
+
+{% for r in transaction.data.refused %}    {{ r.address }}: {{ r.reply }}
+{% endfor %}
+Fix the address and run `tessera mail retry {{ transaction.data.outbox }}`, or reach them another way.
+"""
+
+# RT's Forward and Forward Ticket: the agent's note (or a line saying what this is), then each
+# forwarded message inline with its date, sender and subject. (RT attaches them as files.)
+FORWARD_TEMPLATE = """Subject: Fwd: {{ ticket.subject }}
+
+{{ transaction.content or "This is a forward of WHAT " ~ ticket.display_id ~ "." }}
+{% for m in transaction.forwarded %}
+
+---------- Forwarded message ----------
+Date: {{ m.date }}
+From: {{ m.from }}
+Subject: {{ m.subject }}
+
+{{ m.content }}
+{% endfor %}
+"""
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "Blank": "",
+    "Autoreply": """Subject: AutoReply: {{ ticket.subject }}
+
+Greetings,
+
+This message has been automatically generated in response to the
+creation of a ticket regarding:
+        "{{ ticket.subject }}",
+a summary of which appears below.
+
+There is no need to reply to this message right now.  Your ticket has been
+assigned an ID of [{{ ticket.display_id }}].
+
+Please include the string:
+
+         [{{ ticket.display_id }}]
+
+in the subject line of all future correspondence about this issue. To do so,
+you may reply to this message.
+
+                        Thank you,
+                        {{ queue.description or queue.name }}
+
+-------------------------------------------------------------------------
+{{ transaction.content }}
+""",
+    "Transaction": f"""Subject: {_SUBJECT}
+
+{{{{ transaction.description }}}} by {{{{ actor.real_name }}}}
+       Ticket {{{{ ticket.display_id }}}}
+        Queue: {{{{ queue.name }}}}
+      Subject: {{{{ ticket.subject }}}}
+        Owner: {{{{ ticket.owner.name }}}}
+   Requestors: {{{{ ticket.requestors | join(", ") }}}}
+       Status: {{{{ ticket.status }}}}
+-------------------------------------------------------------------------
+{{{{ transaction.content }}}}
+""",
+    "Admin Correspondence": f"""Subject: {_SUBJECT}
+
+{{{{ ticket.display_id }}}}: reply by {{{{ actor.real_name }}}}
+
+{{{{ transaction.content }}}}
+""",
+    "Correspondence": f"""Subject: {_SUBJECT}
+
+{{{{ transaction.content }}}}
+""",
+    "Admin Comment": """{% set s = (transaction.subject or ticket.subject).replace("[Comment] ", "") %}
+Subject: [Comment] {{ s[4:] if s.lower().startswith("re: ") else s }}
+
+This is a comment.  It is not sent to the Requestor(s):
+
+{{ transaction.content }}
+""",
+    "Status Change": """Subject: Status Changed to: {{ transaction.new }}
+
+{{ ticket.display_id }} ({{ ticket.subject }}) went from {{ transaction.old }} to {{ transaction.new }}.
+
+{{ transaction.content }}
+""",
+    "Resolved": """Subject: Resolved: {{ ticket.subject }}
+
+According to our records, your request has been resolved. If you have any
+further questions or concerns, please respond to this message.
+""",
+    "Delivery Failure": DELIVERY_FAILURE_TEMPLATE,
+    "Forward": FORWARD_TEMPLATE.replace("WHAT", "a message of"),
+    "Forward Ticket": FORWARD_TEMPLATE.replace("WHAT", "ticket"),
+}
+
+DEFAULT_SCRIPS: list[dict[str, Any]] = [
+    {"description": "On Comment Notify AdminCcs as Comment", "condition": "OnComment",
+     "action": "NotifyAsComment", "action_argument": "AdminCc", "template": "Admin Comment"},
+    {"description": "On Comment Notify Other Recipients as Comment", "condition": "OnComment",
+     "action": "NotifyAsComment", "action_argument": "OtherRecipients", "template": "Correspondence"},
+    {"description": "On Correspond Notify Owner and AdminCcs", "condition": "OnCorrespond",
+     "action": "Notify", "action_argument": "Owner,AdminCc", "template": "Admin Correspondence"},
+    {"description": "On Correspond Notify Other Recipients", "condition": "OnCorrespond",
+     "action": "Notify", "action_argument": "OtherRecipients", "template": "Correspondence"},
+    {"description": "On Correspond Notify Requestors and Ccs", "condition": "OnCorrespond",
+     "action": "Notify", "action_argument": "Requestor,Cc", "template": "Correspondence"},
+    {"description": "On Correspond Open Inactive Tickets", "condition": "OnCorrespond",
+     "action": "OpenInactive", "action_argument": "", "template": "Blank"},
+    {"description": "On Create Autoreply To Requestors", "condition": "OnCreate",
+     "action": "AutoReply", "action_argument": "", "template": "Autoreply"},
+    {"description": "On Create Notify Owner and AdminCcs", "condition": "OnCreate",
+     "action": "Notify", "action_argument": "Owner,AdminCc", "template": "Transaction"},
+    {"description": "On Create Notify Ccs", "condition": "OnCreate",
+     "action": "Notify", "action_argument": "Cc", "template": "Correspondence"},
+    {"description": "On Create Notify Other Recipients", "condition": "OnCreate",
+     "action": "Notify", "action_argument": "OtherRecipients", "template": "Correspondence"},
+    {"description": "On Owner Change Notify Owner", "condition": "OnOwnerChange",
+     "action": "Notify", "action_argument": "Owner", "template": "Transaction"},
+    {"description": "On Resolve Notify Requestors", "condition": "OnResolve",
+     "action": "Notify", "action_argument": "Requestor", "template": "Resolved"},
+    {"description": "On Transaction Extract Subject Tag", "condition": "OnTransaction",
+     "action": "ExtractSubjectTag", "action_argument": "", "template": "Blank"},
+    {"description": "On Forward Transaction Send Forward", "condition": "OnForwardTransaction",
+     "action": "SendForward", "action_argument": "", "template": "Forward"},
+    {"description": "On Forward Ticket Send Forward", "condition": "OnForwardTicket",
+     "action": "SendForward", "action_argument": "", "template": "Forward Ticket"},
+    {"description": "On Delivery Failure Notify Owner", "condition": "OnDeliveryFailure",
+     "action": "Notify", "action_argument": "Owner", "template": "Delivery Failure", "enabled": False},
+]  # fmt: skip
+
+
+def seed_defaults(session: Session) -> bool:
+    """Idempotent and cheap: seeds only a desk that has no global template yet (a fresh one), so
+    scrips and templates an admin deleted or changed are never brought back."""
+    have = session.scalar(
+        select(func.count()).select_from(ScripTemplate).where(ScripTemplate.queue_id.is_(None))
+    )
+    if have:
+        return False
+    for name, content in DEFAULT_TEMPLATES.items():
+        session.add(ScripTemplate(name=name, queue_id=None, content=content))
+    for order, spec in enumerate(DEFAULT_SCRIPS, start=1):
+        session.add(
+            Scrip(
+                description=spec["description"],
+                queue_id=None,
+                stage="TransactionCreate",
+                sort_order=order * 10,
+                enabled=spec.get("enabled", True),
+                condition=spec["condition"],
+                condition_argument="",
+                action=spec["action"],
+                action_argument=spec["action_argument"],
+                template=spec["template"],
+            )
+        )
+    session.flush()
+    return True

@@ -1,0 +1,725 @@
+"""Every statement Tessera writes by hand, in one place: the hot paths' SQL.
+
+Why by hand: SQLAlchemy's statement machinery and the ORM's flush cost a tenth of a millisecond
+and more per statement, and a status change is ~1.5 ms in all. What is here:
+
+* queue pages (`page_sql`) and the TUI's quick first read (`QUICK_*`), which the start-up helper
+  runs on a bare psycopg connection before SQLAlchemy is imported: this module imports nothing
+  heavy at its top (what needs the models imports them when first used);
+* the locked read of one ticket with its queue and owner (`lock_ticket_sql`) and the objects
+  built from its row (`persistent`);
+* a new ticket in one statement (`insert_ticket`), the one-change write (`write_one_change`),
+  and the scrip engine's prefetch (`SCRIP_PREFETCH`) and write (`write_trace_and_outbox`).
+
+Column lists: every INSERT and UPDATE names the columns of the models (those the objects being
+written hold, as the ORM's flush would), never a copy, and the locked read reads what the ORM's load
+would. The other reads name the few columns they want: tests/test_fast_sql.py has PostgreSQL plan
+every statement against the migrated schema, which the models match (tests/test_migrations.py).
+
+SQLAlchemy's private API is used in one function, `settle`; the test above fails loudly if an
+upgrade changes what it relies on (and pyproject bounds SQLAlchemy to the minor it is tested with).
+
+The plain ORM path: inside `plain_orm()` every fast write takes the ORM's way instead. The tests run
+the same operations both ways and compare every row written.
+
+Longer than the ~600 lines a module is kept to, on purpose: this module is the fence around the
+hand-written SQL, and what it fences in is one concept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache, wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    from sqlalchemy import Column, Connection, Table
+    from sqlalchemy.orm import Session
+
+    from tessera.core.models import Attachment, CustomFieldValue, Ticket, Transaction, Watcher
+
+T = TypeVar("T")
+
+# -- the switch to the plain ORM path (the reference the tests compare with) ----------------------
+
+_fast = True
+
+
+def fast() -> bool:
+    """Whether the hand-written writes are used (always, outside `plain_orm`)."""
+    return _fast
+
+
+@contextmanager
+def plain_orm() -> Iterator[None]:
+    """Write with the ORM alone while inside (tests compare both ways, row for row)."""
+    global _fast
+    was, _fast = _fast, False
+    try:
+        yield
+    finally:
+        _fast = was
+
+
+R = TypeVar("R")
+
+
+def _per_model(fn: Callable[[type[Any]], R]) -> Callable[[type[Any]], R]:
+    """`fn` of a model class, worked out once per class (functools.cache wants hashable keys
+    as the type checker sees them; classes are, but are typed `type[Any]`)."""
+    done: dict[type[Any], R] = {}
+
+    @wraps(fn)
+    def cached(cls: type[Any]) -> R:
+        if cls not in done:
+            done[cls] = fn(cls)
+        return done[cls]
+
+    return cached
+
+
+# -- running a statement on the driver's cursor --------------------------------------------------
+
+
+def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under SQLAlchemy's `connection` (a session's: in its transaction)."""
+    from tessera.core.errors import DatabaseUnavailable
+
+    driver: psycopg.Connection[Any] | None = connection.connection.driver_connection
+    if driver is None:  # only once the pool has let the connection go
+        raise DatabaseUnavailable("the database connection was closed")
+    return driver
+
+
+def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
+    """Run `sql` (psycopg's `%(name)s` placeholders) on the session's connection, in its
+    transaction, without SQLAlchemy's statement machinery (a tenth of a millisecond a statement,
+    which counts on the hot paths); returns the psycopg cursor. Errors come out as SQLAlchemy's,
+    so `operation` translates them as it does any other. `binary` asks for rows in PostgreSQL's
+    binary format: a page of timestamps and numbers decodes ~20% faster than from text."""
+    connection = session.connection()
+    cursor = driver_connection(connection).cursor(binary=binary)
+    try:
+        cursor.execute(sql, params)
+    except psycopg.Error as exc:
+        from sqlalchemy.exc import DBAPIError
+
+        error = DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect)
+        if cursor.connection.closed or cursor.connection.broken:  # as SQLAlchemy's own execute does
+            error.connection_invalidated = True
+            connection.invalidate(exc)
+        raise error from exc
+    return cursor
+
+
+# -- ORM objects for rows written or read here ---------------------------------------------------
+
+
+def settle(session: Session, obj: object) -> None:
+    """Leave `obj` as a flush leaves an object it wrote (or `populate_existing` one it read): its
+    present values are what the database holds, nothing pending, not in `session.dirty`.
+
+    The one use of SQLAlchemy's private API in Tessera: `InstanceState._commit_all`, which flush
+    and loading call themselves; there is no public way to say "this row is written". Checked by
+    tests/test_fast_sql.py::test_settle_leaves_an_object_as_a_flush_does on every upgrade."""
+    from sqlalchemy.orm.attributes import instance_state
+
+    state = instance_state(obj)
+    state._commit_all(state.dict, session.identity_map)
+
+
+def adopt(session: Session, obj: Any) -> None:
+    """Make `obj`, whose row a statement of our own just inserted (its key and server-made values
+    set), persistent in `session` as if the ORM had inserted it: no SQL, no pending change."""
+    from tessera.core.db_faults import note_inserted
+
+    _attach(session, obj)
+    note_inserted(session, obj)  # the row that proves, after a lost COMMIT, whether it committed
+
+
+def _attach(session: Session, obj: Any) -> None:
+    """`obj` (transient, holding a row's values) persistent in `session` as loaded: history reset,
+    what it does not hold unloaded; no SQL."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+@_per_model
+def loaded_columns(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute, column) of what a plain ORM load of `cls` reads: every column not deferred."""
+    from sqlalchemy import inspect
+
+    return tuple(
+        (prop.key, prop.columns[0].name)
+        for prop in inspect(cls).column_attrs
+        if not prop.deferred and len(prop.columns) == 1
+    )
+
+
+@_per_model
+def _primary_key(cls: type[Any]) -> tuple[str, ...]:
+    from sqlalchemy import inspect
+
+    mapper = inspect(cls)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
+def select_list(cls: type[Any], alias: str) -> str:
+    """`alias.col, ...` for `loaded_columns(cls)`, in that order."""
+    return ", ".join(f"{alias}.{column}" for _, column in loaded_columns(cls))
+
+
+def persistent(session: Session, cls: type[T], row: tuple[Any, ...] | list[Any]) -> T:
+    """The `cls` instance for `row` (values in `loaded_columns(cls)` order), persistent in
+    `session` and holding exactly the row's values: the instance already in the session is
+    refreshed (as `populate_existing` does), otherwise a new one is made, as the ORM's load would."""
+    keys, pk_at, identity_key = _row_shape(cls)
+    values = dict(zip(keys, row, strict=True))
+    obj = session.identity_map.get(identity_key(tuple(row[n] for n in pk_at)))
+    if obj is None:
+        obj = cls()
+        vars(obj).update(values)  # transient: no history to keep (vars: the instance dict)
+        _attach(session, obj)  # as loaded (read, not inserted: no witness of this transaction)
+        return obj
+    vars(obj).update(values)
+    settle(session, obj)  # the row's values committed, pending changes dropped
+    return obj  # type: ignore[no-any-return]
+
+
+@_per_model
+def _row_shape(cls: type[Any]) -> tuple[tuple[str, ...], tuple[int, ...], Callable[[tuple[Any, ...]], Any]]:
+    """For `persistent`: the attribute of each value of a row, where its primary key is, and how
+    the identity map's key is made of it."""
+    from sqlalchemy import inspect
+
+    keys = tuple(key for key, _ in loaded_columns(cls))
+    pk_at = tuple(keys.index(name) for name in _primary_key(cls))
+    return keys, pk_at, inspect(cls).identity_key_from_primary_key
+
+
+# -- statements built from the models -------------------------------------------------------------
+
+
+def _table(cls: type[Any]) -> Table:
+    return cls.__table__  # type: ignore[no-any-return]
+
+
+def _written_by_database(column: Column[Any]) -> bool:
+    """An identity or a computed column: the database fills it, an INSERT never names it."""
+    return column.identity is not None or column.computed is not None
+
+
+@_per_model
+def _sql_types(cls: type[Any]) -> dict[str, str]:
+    """Each column's type as PostgreSQL spells it (for casts)."""
+    from sqlalchemy.dialects.postgresql.base import PGDialect
+
+    dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+    return {c.name: str(c.type.compile(dialect=dialect)) for c in _table(cls).columns}
+
+
+def _sql_type(cls: type[Any], column: str) -> str:
+    return _sql_types(cls)[column]
+
+
+@_per_model
+def _mapped(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    """(column, attribute) for every column of `cls`'s table an INSERT may name (not an identity,
+    not computed), in the table's order."""
+    from sqlalchemy import inspect
+
+    keys = {prop.columns[0].name: prop.key for prop in inspect(cls).column_attrs}
+    return tuple((c.name, keys[c.name]) for c in _table(cls).columns if not _written_by_database(c))
+
+
+@_per_model
+def _json_columns(cls: type[Any]) -> frozenset[str]:
+    return frozenset(c for c, _ in _mapped(cls) if _sql_type(cls, c) in ("JSONB", "JSON"))
+
+
+def _columns_held(cls: type[Any], obj: object) -> tuple[str, ...]:
+    """The columns of `cls` an INSERT of `obj` names, in the table's order: those `obj` holds a
+    value for (None included), as the ORM's flush does; the rest take the database's defaults."""
+    held = vars(obj)  # (what sqlalchemy.orm.attributes.instance_dict returns)
+    return tuple(column for column, key in _mapped(cls) if key in held)
+
+
+@_per_model
+def _attr_of_column(cls: type[Any]) -> dict[str, str]:
+    return dict(_mapped(cls))
+
+
+def _params(cls: type[Any], obj: object, columns: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """`obj`'s values for `columns`, bound as psycopg needs them (JSON columns as Jsonb)."""
+    values = vars(obj)
+    keys = _attr_of_column(cls)
+    json_columns = _json_columns(cls)
+    return {f"{prefix}{c}": Jsonb(values[keys[c]]) if c in json_columns else values[keys[c]] for c in columns}
+
+
+# -- queue pages: the SQL of a plain page (no text filter, no TicketSQL) ------------------------
+#
+# Plain pages are what the queue pane asks for all day; `listing.list_tickets` runs this text and
+# builds filtered pages with SQLAlchemy (tests/test_tui_listing.py checks both give the same rows
+# for every sort, direction and option). Parameters: `me` (the viewer, for the unread marker),
+# `queue`, `limit`, and with `after` the cursor `after_value`, `after_id`.
+
+# Sort key expressions (an index serves queue + updated, created and priority) and the type the
+# cursor's value is bound as.
+SORT_KEY = {
+    "id": "t.id",
+    "subject": "lower(t.subject)",
+    "status": "t.status",
+    "owner": "coalesce(lower(o.name), '')",
+    "priority": "t.priority",
+    "requestor": "coalesce(lower(t.requestor), '')",
+    "created": "t.created",
+    "updated": "t.updated",
+}
+_KEY_TYPE = {
+    "id": "integer",
+    "subject": "text",
+    "status": "varchar",
+    "owner": "text",
+    "priority": "integer",
+    "requestor": "text",
+    "created": "timestamptz",
+    "updated": "timestamptz",
+}
+
+# The row every page returns, in this order (listing.list_tickets turns it into a TicketRow).
+# The unread marker: updated by someone else since the viewer last looked (or never looked).
+PAGE_COLUMNS = (
+    "t.id, {key} AS sort_key, t.subject, t.status, o.name AS owner, t.priority, t.requestor,"
+    " t.created, t.updated,"
+    " (t.updated_by_id IS DISTINCT FROM %(me)s AND (s.seen_at IS NULL OR s.seen_at < t.updated)) AS unread"
+)
+PAGE_FROM = (
+    "tickets t LEFT JOIN users o ON o.id = t.owner_id"
+    " LEFT JOIN ticket_seen s ON s.ticket_id = t.id AND s.user_id = %(me)s"
+)
+
+
+@cache
+def page_sql(
+    sort: str,
+    descending: bool,
+    *,
+    in_queue: bool,
+    after: bool,
+    hide_status: str | None,
+    include_merged: bool = False,
+) -> str:
+    """One page's SELECT for this shape (psycopg `%(name)s` parameters). Tickets in `hide_status`
+    are left out (callers pass the lifecycles' DELETED; None shows them all)."""
+    key = SORT_KEY[sort]
+    where = []
+    if in_queue:
+        where.append("t.queue_id = %(queue)s")
+    if hide_status is not None:
+        where.append(f"t.status <> '{hide_status}'")
+    if not include_merged:
+        where.append("t.merged_into_id IS NULL")
+    if after:
+        op = "<" if descending else ">"
+        if sort == "id":
+            where.append(f"t.id {op} %(after_id)s::integer")
+        else:
+            cast = _KEY_TYPE[sort]
+            where.append(f"({key}, t.id) {op} (%(after_value)s::{cast}, %(after_id)s::integer)")
+    direction = "DESC" if descending else "ASC"
+    order = f"t.id {direction}" if sort == "id" else f"{key} {direction}, t.id {direction}"
+    sql = f"SELECT {PAGE_COLUMNS.format(key=key)} FROM {PAGE_FROM}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + f" ORDER BY {order} LIMIT %(limit)s"
+
+
+# -- the TUI's quick first read (core.quick_read), on a bare psycopg connection ------------------
+
+QUICK_SCHEMA = "SELECT version_num FROM alembic_version"
+QUICK_USER = (
+    "SELECT id, name, privileged, disabled, preferences FROM users"
+    " WHERE lower(name) = %(key)s OR lower(email) = %(key)s LIMIT 1"
+)
+QUICK_QUEUES = "SELECT id, name, description FROM queues WHERE NOT disabled ORDER BY lower(name)"
+QUICK_EMPTY = "SELECT NOT EXISTS (SELECT 1 FROM tickets)"
+
+
+# -- the locked read of one ticket ---------------------------------------------------------------
+
+
+@cache
+def lock_ticket_sql() -> str:
+    """The ticket, its queue and owner (what the ORM's joined load reads), the queue's stored
+    lifecycle (what a status change checks next: read here, it costs no round trip of its own)
+    and whether it depends on other tickets, with the ticket's row locked.
+
+    Not waiting (`SKIP LOCKED`) is the fast path: no one holds the row, one statement. A row that
+    is locked must not be waited for here: PostgreSQL would hand back the row as the holder left
+    it, but joined to the queue and owner as they were *before* the wait (a moved ticket drops
+    out of the join, a new owner's columns come back empty) and with the dependency read from
+    the old snapshot. `ticket_read` waits with `WAIT_FOR_TICKET_LOCK` and then reads afresh."""
+    from tessera.core.models import LifecycleRecord, Queue, Ticket, User
+
+    return (
+        f"SELECT {select_list(Ticket, 't')}, {select_list(Queue, 'q')}, {select_list(User, 'u')},"
+        f" {select_list(LifecycleRecord, 'lc')},"
+        " EXISTS (SELECT 1 FROM links l WHERE l.base_id = t.id AND l.type = 'DependsOn')"
+        " FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users u ON u.id = t.owner_id"
+        " LEFT JOIN lifecycles lc ON lc.name = q.lifecycle"
+        " WHERE t.id = %(ticket_id)s FOR UPDATE OF t SKIP LOCKED"
+    )
+
+
+WAIT_FOR_TICKET_LOCK = "SELECT 1 FROM tickets WHERE id = %(ticket_id)s FOR UPDATE"
+
+
+# -- a ticket's people, links, custom fields and merged ids in one read (serialize.ticket_json) ---
+
+# Five reads of the ORM path in one round trip, in the same orders (the tie-breakers included):
+# the ticket JSON is what every `GET /tickets/{id}` and `ticket show --json` answers.
+TICKET_EXTRAS_SQL = (
+    "SELECT"
+    " (SELECT coalesce(json_agg(json_build_array(w.role, coalesce(u.email, u.name))"
+    "   ORDER BY w.role, w.user_id), '[]')"
+    "  FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = %(id)s),"
+    " (SELECT coalesce(json_agg(json_build_array(l.base_id, l.type, l.target_id)"
+    "   ORDER BY l.created, l.base_id, l.type, l.target_id), '[]')"
+    "  FROM links l WHERE l.base_id = %(id)s OR l.target_id = %(id)s),"
+    " (SELECT coalesce(json_agg(json_build_array(f.id, f.name, f.multiple) ORDER BY f.id), '[]')"
+    "  FROM custom_fields f WHERE NOT f.disabled AND (f.queue_id IS NULL OR f.queue_id = %(queue)s)),"
+    " (SELECT coalesce(json_agg(json_build_array(v.custom_field_id, f.name, f.multiple, v.value)"
+    "   ORDER BY v.id), '[]')"
+    "  FROM custom_field_values v JOIN custom_fields f ON f.id = v.custom_field_id"
+    "  WHERE v.ticket_id = %(id)s),"
+    " (SELECT coalesce(json_agg(t.id ORDER BY t.id), '[]') FROM tickets t WHERE t.merged_into_id = %(id)s),"
+    " (SELECT coalesce(json_agg(json_build_array(r.id, r.subject, u.name, r.due, r.status, r.created,"
+    "   r.resolved) ORDER BY r.id), '[]')"
+    "  FROM reminders r LEFT JOIN users u ON u.id = r.owner_id WHERE r.ticket_id = %(id)s)"
+)
+
+
+def ticket_extras(session: Session, ticket_id: int, queue_id: int) -> tuple[list[Any], ...]:
+    """(people, links, fields, values, merged, reminders) of TICKET_EXTRAS_SQL, as JSON arrays."""
+    row = driver_execute(session, TICKET_EXTRAS_SQL, {"id": ticket_id, "queue": queue_id}).fetchone()
+    return tuple(row)
+
+
+# -- a new ticket in one statement ---------------------------------------------------------------
+
+
+@cache
+def _create_sql(
+    ticket_cols: tuple[str, ...],
+    returned: tuple[str, ...],
+    txn_cols: tuple[str, ...],
+    part_cols: tuple[str, ...],
+) -> str:
+    """INSERT of the ticket, its watchers and custom field values, its Create transaction and (a
+    plain message) the message's one part, each naming the columns given; the watchers and values
+    come as one array per column (`w_<column>`, `v_<column>`), kept in their order."""
+    from tessera.core.models import CustomFieldValue, Transaction, Watcher
+
+    def rows_of(cls: type[Any], prefix: str, alias: str) -> str:
+        cols = [c for c, _ in _mapped(cls) if c != "ticket_id"]
+        arrays = ", ".join(f"CAST(%({prefix}_{c})s AS {_sql_type(cls, c)}[])" for c in cols)
+        return (
+            f"INSERT INTO {_table(cls).name} (ticket_id, {', '.join(cols)})"
+            f" SELECT t.id, {', '.join(f'{alias}.{c}' for c in cols)}"
+            f" FROM t, unnest({arrays}) WITH ORDINALITY AS {alias}({', '.join(cols)}, n) ORDER BY {alias}.n"
+        )
+
+    txn_values = ", ".join("t.id" if c == "ticket_id" else f"%(x_{c})s" for c in txn_cols)
+    sql = (
+        f"WITH t AS (INSERT INTO tickets ({', '.join(ticket_cols)})"
+        f" VALUES ({', '.join(f'%(t_{c})s' for c in ticket_cols)}) RETURNING {', '.join(returned)}),"
+        f" w AS ({rows_of(Watcher, 'w', 'w')}),"
+        f" v AS ({rows_of(CustomFieldValue, 'v', 'v')}),"
+        f" x AS (INSERT INTO {_table(Transaction).name} ({', '.join(txn_cols)}) SELECT {txn_values} FROM t"
+        " RETURNING id)"
+    )
+    if part_cols:
+        part_values = ", ".join("x.id" if c == "transaction_id" else f"%(a_{c})s" for c in part_cols)
+        sql += (
+            f", a AS (INSERT INTO attachments ({', '.join(part_cols)}) SELECT {part_values} FROM x"
+            " RETURNING id)"
+            f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, (SELECT id FROM a) FROM t, x"
+        )
+    else:
+        sql += f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, NULL FROM t, x"
+    return sql
+
+
+def insert_ticket(
+    session: Session,
+    ticket: Ticket,
+    watchers: list[Watcher],
+    values: list[CustomFieldValue],
+    txn: Transaction,
+    part: Attachment | None,
+) -> None:
+    """Write a new ticket, its watchers and custom field values (their `ticket_id` unset), its
+    Create transaction (`ticket_id` unset) and the message's one part (`transaction_id` unset;
+    None: no plain message), with the rows the ORM's flush would write, in one statement.
+    Afterwards `ticket` and `txn` are persistent in `session` with their ids and the values the
+    database made, as after a flush. (Pending users the ticket refers to are flushed first.)"""
+    from tessera.core.models import Attachment as Part
+    from tessera.core.models import CustomFieldValue, Ticket, Transaction, Watcher
+
+    if not _fast:
+        session.add(ticket)
+        session.flush()
+        for watcher in watchers:
+            watcher.ticket_id = ticket.id
+        for value in values:
+            value.ticket_id = ticket.id
+        txn.ticket_id = ticket.id
+        session.add_all([*watchers, *values, txn])
+        session.flush()
+        if part is not None:
+            part.transaction_id = txn.id
+            session.add(part)
+            session.flush()
+        return
+    session.flush()  # as a statement through the session would (users just made are flushed)
+    ticket_cols = _columns_held(Ticket, ticket)
+    held = set(ticket_cols)
+    returned = tuple(c for _, c in loaded_columns(Ticket) if c not in held)
+    txn.ticket_id = 0  # named, so the transaction's column list has it (filled from t.id)
+    txn_cols = _columns_held(Transaction, txn)
+    if part is not None:
+        part.transaction_id = 0  # the same: filled from x.id
+    part_cols = _columns_held(Part, part) if part is not None else ()
+    params = _params(Ticket, ticket, ticket_cols, "t_")
+    for cls, prefix, rows in ((Watcher, "w", watchers), (CustomFieldValue, "v", values)):
+        for column, key in _mapped(cls):
+            if column != "ticket_id":
+                params[f"{prefix}_{column}"] = [getattr(row, key) for row in rows]
+    params.update(_params(Transaction, txn, txn_cols, "x_"))
+    if part is not None:
+        params.update(_params(Part, part, part_cols, "a_"))
+    row = driver_execute(session, _create_sql(ticket_cols, returned, txn_cols, part_cols), params).fetchone()
+    for (key, _), value in zip((kc for kc in loaded_columns(Ticket) if kc[1] in returned), row, strict=False):
+        setattr(ticket, key, value)
+    txn_id = row[len(returned)]
+    adopt(session, ticket)
+    txn.id, txn.ticket_id = txn_id, ticket.id
+    adopt(session, txn)
+
+
+# -- the one-change write ------------------------------------------------------------------------
+
+
+@dataclass
+class Ride:
+    """A read the scrip runner wants done in the same statement as the unit's one-change write (one
+    round trip fewer on the commonest units). `sql` selects `(kind text, row json)` rows; its
+    parameter names must not clash with the write's; `rows` is filled in when it has run."""
+
+    sql: str
+    params: dict[str, Any]
+    rows: list[tuple[str, Any]] | None = None
+
+
+_ONE_CHANGE_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...], str | None], str] = {}
+
+
+def _one_change_sql(columns: tuple[str, ...], txn_cols: tuple[str, ...], ride: str | None) -> str:
+    """UPDATE of these ticket columns and INSERT of one transaction, in one statement; its first
+    row (`rider` -1) carries the UPDATE's row count and the transaction's id, the ride's rows follow."""
+    key = (columns, txn_cols, ride)
+    sql = _ONE_CHANGE_CACHE.get(key)
+    if sql is None:
+        from tessera.core.models import Ticket, Transaction
+
+        sets = ", ".join(f"{name} = %(u_{name})s" for name in columns)
+        sql = (
+            f"WITH u AS (UPDATE {_table(Ticket).name} SET {sets} WHERE id = %(u_id)s RETURNING 1),"
+            f" x AS (INSERT INTO {_table(Transaction).name} ({', '.join(txn_cols)})"
+            f" VALUES ({', '.join(f'%(x_{c})s' for c in txn_cols)}) RETURNING id)"
+            " SELECT -1 AS rider, NULL::text AS kind,"
+            " json_build_array((SELECT count(*) FROM u), (SELECT id FROM x))"
+        )
+        if ride is not None:
+            sql += f" UNION ALL SELECT 0, r.kind, r.row FROM ({ride}) AS r(kind, row)"
+        _ONE_CHANGE_CACHE[key] = sql
+    return sql
+
+
+def changed_columns(ticket: Ticket) -> dict[str, Any] | None:
+    """The columns a flush of `ticket` would UPDATE, with their new values; None when the one-change
+    write cannot take it (a relationship changed, a column the database recomputes from, a value
+    psycopg would not bind as it is)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm.attributes import get_history
+
+    state = inspect(ticket)
+    columns = _column_of_attr(type(ticket))
+    changes: dict[str, Any] = {}
+    for key in _attr_keys(type(ticket)) - state.unmodified:
+        column = columns.get(key)
+        if column is None or key in ("subject", "search_vector", "id"):
+            return None  # relationships, and what makes the database recompute a column
+        history = get_history(ticket, key)
+        if not history.added and not history.deleted:
+            continue  # set to what it was: no change, as the flush would see it
+        value = state.dict.get(key)
+        if not isinstance(value, (str, int, float, datetime, date, type(None))):
+            return None  # bound as psycopg adapts it by itself: plain values only
+        changes[column] = value
+    return changes
+
+
+@_per_model
+def _attr_keys(cls: type[Any]) -> frozenset[str]:
+    """Every mapped attribute of `cls` (columns and relationships)."""
+    from sqlalchemy import inspect
+
+    return frozenset(inspect(cls).attrs.keys())
+
+
+@_per_model
+def _column_of_attr(cls: type[Any]) -> dict[str, str]:
+    """attribute -> column, for the column attributes of `cls`."""
+    from sqlalchemy import inspect
+
+    return {prop.key: prop.columns[0].name for prop in inspect(cls).column_attrs}
+
+
+def write_one_change(
+    session: Session, ticket: Ticket, changes: dict[str, Any], txn: Transaction, ride: Ride | None
+) -> None:
+    """UPDATE `changes` of `ticket` and INSERT `txn` in one statement, reading `ride` along with
+    them; the objects end up as the flush leaves them."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from tessera.core.models import Transaction
+
+    columns = tuple(sorted(changes))
+    txn_cols = _columns_held(Transaction, txn)
+    params: dict[str, Any] = {f"u_{name}": changes[name] for name in columns}  # plain values only
+    params["u_id"] = ticket.id
+    params.update(_params(Transaction, txn, txn_cols, "x_"))
+    if ride is not None and ride.params.keys() & params.keys():
+        ride = None  # clashing names: the runner reads by itself
+    if ride is not None:
+        params.update(ride.params)
+        ride.rows = []
+    rows = driver_execute(
+        session, _one_change_sql(columns, txn_cols, ride.sql if ride is not None else None), params
+    ).fetchall()
+    updated: int | None = None
+    txn_id = 0
+    for rider, kind, row in rows:
+        if rider < 0:
+            updated, txn_id = row
+        elif ride is not None and ride.rows is not None:
+            ride.rows.append((kind, row))
+    if updated != 1:
+        raise StaleDataError(f"UPDATE of {ticket!r} matched {updated} rows; expected 1")
+    settle(session, ticket)
+    session.expunge(txn)
+    txn.id = txn_id
+    adopt(session, txn)
+
+
+# -- the scrip engine's prefetch and write -------------------------------------------------------
+
+# Everything the scrips of a unit of work read, in one round trip, always current: the catalog
+# (the scrips, the templates, the desk's own addresses), the watchers of the unit's tickets and of
+# their queues, and the messages of the unit's transactions. The catalog comes with its token
+# (new on every change to scrips, templates or queues: migration 0010), and its rows only when the
+# token is not the one the process already holds (`%(known)s`): what is unchanged is not sent,
+# parsed and sorted again on every unit of work. Each kind's row is a JSON array the engine reads
+# by position (scrips.engine: ScripRow, Person, Part).
+SCRIP_PREFETCH = """
+    WITH catalog AS (
+      SELECT 's' AS kind, id, json_build_array(id, description, queue_id, stage, sort_order, condition,
+             condition_argument, condition_expression, action, action_argument, template) AS row
+        FROM scrips WHERE enabled
+      UNION ALL
+      SELECT 't', id, json_build_array(lower(name), queue_id, content, type) FROM scrip_templates
+      UNION ALL
+      SELECT 'q', id, json_build_array(correspond_address, comment_address) FROM queues
+    )
+    SELECT 'd' AS kind, to_json(token::text) AS row FROM scrip_catalog_token
+    UNION ALL
+    SELECT kind, row FROM catalog
+     WHERE (SELECT token::text FROM scrip_catalog_token) IS DISTINCT FROM %(known)s
+    UNION ALL
+    SELECT 'w', json_build_array(w.ticket_id, w.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(%(tickets)s)
+    UNION ALL
+    SELECT 'v', json_build_array(qw.queue_id, qw.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(%(queues)s)
+    UNION ALL
+    SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
+           a.content_type, a.content, a.filename)
+      FROM attachments a WHERE a.transaction_id = ANY(%(messages)s)
+    """
+
+
+@cache
+def _write_sql(runs: tuple[str, ...], mail: tuple[str, ...]) -> str:
+    """The trace and the outbox of a unit in one statement (one round trip, however many rows),
+    with the unit's live-update notice; the rows come as JSON, their columns and types those of
+    the models."""
+    from tessera.core.models import OutboxMessage, ScripRun
+
+    def rows_of(cls: type[Any], cols: tuple[str, ...], param: str) -> str:
+        name = _table(cls).name
+        typed = ", ".join(f"{c} {_sql_type(cls, c)}" for c in cols)
+        listed = ", ".join(cols)
+        return (
+            f"INSERT INTO {name} ({listed}) SELECT {listed}"
+            f" FROM jsonb_to_recordset(CAST(%({param})s AS jsonb)) AS r({typed}) RETURNING 1"
+        )
+
+    return (
+        f"WITH runs AS ({rows_of(ScripRun, runs, 'runs')}), mail AS ({rows_of(OutboxMessage, mail, 'mail')})"
+        " SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM mail),"
+        " (SELECT pg_notify(%(channel)s, %(body)s) WHERE %(body)s <> '')"
+    )
+
+
+def _iso(value: Any) -> str:
+    """A time in the rows' JSON (json.dumps asks only for what it cannot write itself)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not written as JSON")
+
+
+def write_trace_and_outbox(
+    session: Session, runs: list[dict[str, Any]], mail: list[dict[str, Any]], channel: str, notice: str
+) -> bool:
+    """Insert the unit's `scrip_runs` and `outbox` rows (dicts of their columns' values, every row
+    of a kind with the same keys) and send `notice` on `channel` with them; True when the notice
+    went with them (the plain ORM path leaves it to the operation's commit)."""
+    from tessera.core.models import OutboxMessage, ScripRun
+
+    session.flush()
+    if not _fast:
+        session.add_all([ScripRun(**row) for row in runs])
+        session.add_all([OutboxMessage(**row) for row in mail])
+        session.flush()
+        return False
+    run_cols = tuple(runs[0]) if runs else ("ticket_id",)
+    mail_cols = tuple(mail[0]) if mail else ("ticket_id",)
+    params = {
+        "runs": json.dumps(runs, default=_iso),
+        "mail": json.dumps(mail, default=_iso),
+        "channel": channel,
+        "body": notice,
+    }
+    driver_execute(session, _write_sql(run_cols, mail_cols), params)
+    return True

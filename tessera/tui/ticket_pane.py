@@ -1,0 +1,367 @@
+"""The reading panes: the open ticket's fields (detail) beside its transactions (history).
+
+`TicketPane` owns which ticket is open (`current`), what the history shows (`history_mode`, the
+scrip trace `show_trace`) and how much of it is laid out (the newest `history_window`
+transactions; scrolling to the top lays out earlier ones, as `HistoryPane.ReachedTop` asks). It
+loads a ticket through the `Backend` it is given and posts `Shown` once it is on screen (the
+queue pane then drops the row's unread mark).
+
+A ticket is read with only the newest page of its history (`history_text.PAGE` transactions, read
+in SQL): a long history costs opening nothing. `current.history` is then the newest part of it,
+and earlier pages are read as the reader scrolls up (or `g`, or a history filter that shows too
+few), and put before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import var
+from textual.widgets import Static
+
+from tessera.core import priorities
+from tessera.core.listing import TicketView
+from tessera.tui import history as history_text
+from tessera.tui import safe, ticket_ops
+from tessera.tui.actions import bindings
+from tessera.tui.backend import Backend
+from tessera.tui.history import when
+
+SCROLLBAR = 2  # the history pane's scrollbar, kept free of text
+SLOW_TICKET = 0.4  # seconds before a ticket still loading shows the loading indicator
+EARLIER_PAGE = 100  # transactions read at a time when scrolling up past what was read
+
+
+class ReadPane(VerticalScroll):
+    """The detail and history panes: scrollable, read-only, with vim keys."""
+
+    BINDINGS = bindings("history")
+    ALLOW_MAXIMIZE = True  # z (containers are not maximisable by default)
+
+
+class HistoryPane(ReadPane):
+    """The history pane: tells its owner when the reader reaches the top (to lay out earlier ones)."""
+
+    class ReachedTop(Message):
+        def __init__(self, everything: bool) -> None:
+            super().__init__()
+            self.everything = everything
+
+    # Set before earlier transactions are laid out above: the distance from the reading position
+    # to the end, kept when the content grows, so the reader stays where they were.
+    keep_from_end: float | None = None
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value:
+            self.post_message(self.ReachedTop(everything=False))
+
+    class Resized(Message):
+        """The pane's width changed (messages are laid out to it)."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.keep_from_end is not None:
+            self.scroll_to(y=size.height - self.keep_from_end, animate=False)
+            self.keep_from_end = None
+
+    def action_scroll_home(self) -> None:
+        self.post_message(self.ReachedTop(everything=True))
+        super().action_scroll_home()
+
+
+class TicketPane(Horizontal):
+    """The detail and history panes of the open ticket; see the module's docstring."""
+
+    class Shown(Message):
+        """Ticket `ticket_id` was loaded (and marked seen) and is on screen."""
+
+        def __init__(self, ticket_id: int) -> None:
+            super().__init__()
+            self.ticket_id = ticket_id
+
+    current: var[TicketView | None] = var(None, init=False)
+    history_mode: var[str] = var(history_text.EVERYTHING, init=False)
+    show_trace: var[bool] = var(False, init=False)
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(id="reading")
+        self.backend = backend
+        self.history_window = history_text.PAGE  # how many of the newest transactions are laid out
+        self._laid_out_for: int | None = None  # the width messages were laid out to
+
+    def compose(self) -> ComposeResult:
+        with ReadPane(id="detail", classes="pane"):
+            yield Static(Text("No ticket open: highlight one and press enter", style="dim"), id="detail-body")
+        with HistoryPane(id="history", classes="pane"):
+            yield Static("", id="history-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#detail").border_title = "Ticket"
+        self.query_one("#history").border_title = "History"
+
+    @property
+    def history(self) -> HistoryPane:
+        return self.query_one(HistoryPane)
+
+    @property
+    def reading(self) -> bool:
+        """Whether the focus is in the detail or history pane (verbs then act on the open ticket)."""
+        return self.is_reading_pane(self.screen.focused)
+
+    def is_reading_pane(self, widget: object) -> bool:
+        return widget in (self.query_one("#detail"), self.history)
+
+    @property
+    def current_id(self) -> int | None:
+        return self.current.ticket["id"] if self.current is not None else None
+
+    # -- opening a ticket ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="detail")
+    async def open_ticket(self, ticket_id: int, focus: bool = False, follow: bool = False) -> None:
+        """Load and show the ticket; `follow`: scroll its history to the newest transaction even
+        if you had scrolled up (after a change of yours, so you see it)."""
+        detail = self.query_one("#detail")
+        slow = self.set_timer(SLOW_TICKET, lambda: setattr(detail, "loading", True))
+        try:
+            view = await self.backend.ask(ticket_ops.view, ticket_id, history_limit=history_text.PAGE)
+        finally:
+            slow.stop()
+            detail.loading = False
+        if view is None:
+            return
+        self.show(view, follow=follow)
+        self.post_message(self.Shown(ticket_id))
+        if focus:
+            self.history.focus()
+
+    def reopen(self, follow: bool = False) -> None:
+        """Load the open ticket again (a change, yours or someone else's); the focus stays."""
+        if self.current is not None:
+            self.open_ticket(self.current.ticket["id"], focus=False, follow=follow)
+
+    def show(self, view: TicketView, follow: bool = False) -> None:
+        pane = self.history
+        same = self.current is not None and self.current.ticket["id"] == view.ticket["id"]
+        if same and self.current is not None:
+            # A refresh (yours or a live change): what was laid out stays, new transactions join it,
+            # and the view follows the end only if you were at the end.
+            self.history_window += max(0, view.history_total - self.current.history_total)
+            view = _with_earlier(view, self.current.history)
+        else:
+            self.history_window = history_text.PAGE
+        follow = follow or not same or pane.is_vertical_scroll_end
+        self.current = view
+        self.query_one("#detail-body", Static).update(render_detail(view))
+        self.query_one("#detail").border_title = safe.clean_line(view.ticket["display_id"])
+        self.render_history()
+        if follow:
+            pane.scroll_end(animate=False)
+
+    # -- the history ----------------------------------------------------------------------------------
+
+    def render_history(self) -> None:
+        if self.current is None:
+            return
+        events, mode, trace = self.current.history, self.history_mode, self.show_trace
+        # Room for the scrollbar whether or not it shows: it never covers a line.
+        width = max(0, self.history.size.width - SCROLLBAR) or None
+        self._laid_out_for = width
+        text = history_text.render_history(
+            events, mode, trace, newest=self.history_window, width=width, unloaded=self._unloaded()
+        )
+        self.query_one("#history-body", Static).update(text)
+        self.history.border_title = history_text.title(events, mode, trace, self.current.history_counts)
+
+    def _unloaded(self) -> int:
+        """How many earlier transactions the history filter shows that are not read yet."""
+        view = self.current
+        if view is None or view.history_counts is None:
+            return 0
+        shown = len(history_text.shown(view.history, self.history_mode))
+        return max(0, history_text.count_in(view.history_counts, self.history_mode) - shown)
+
+    @work(exclusive=True, group="history-earlier")
+    async def read_earlier(self, everything: bool = False) -> None:
+        """Read earlier transactions (all of them, or until the window is full in this filter),
+        put them before those read, and lay the window out."""
+        view = self.current
+        while view is not None and self.current is view and not view.history_complete and view.history:
+            filled = len(history_text.shown(view.history, self.history_mode)) >= self.history_window
+            if filled and not everything:
+                break
+            before = view.history[0]["id"]
+            limit = None if everything else EARLIER_PAGE
+            page = await self.backend.ask(ticket_ops.history_page, view.ticket["id"], before, limit)
+            if page is None or self.current is not view:
+                return
+            if not page:  # the history changed under us: what was read is all there is
+                view = dataclasses.replace(view, history_counts=None)
+            else:
+                view = dataclasses.replace(view, history=page + view.history)
+            self.current = view
+        if view is None or self.current is not view:
+            return
+        pane = self.history
+        if everything:
+            self.history_window = max(self.history_window, len(view.history))
+            self.render_history()
+            pane.call_after_refresh(pane.scroll_home, animate=False)
+        else:
+            self.render_history()
+
+    def watch_history_mode(self) -> None:
+        self.render_history()
+        if self._unloaded():
+            self.read_earlier()
+
+    def watch_show_trace(self) -> None:
+        self.render_history()
+
+    @on(HistoryPane.Resized)
+    def _history_resized(self) -> None:
+        if (max(0, self.history.size.width - SCROLLBAR) or None) != self._laid_out_for:
+            self.render_history()
+
+    @on(HistoryPane.ReachedTop)
+    def _history_top(self, event: HistoryPane.ReachedTop) -> None:
+        if self.current is None:
+            return
+        events = self.current.history
+        unloaded = self._unloaded()
+        if not history_text.hidden(events, self.history_mode, self.history_window) and not unloaded:
+            return
+        pane = self.history
+        if event.everything:
+            if unloaded:
+                self.read_earlier(everything=True)
+                return
+            self.history_window = len(events)
+            self.render_history()
+            pane.call_after_refresh(pane.scroll_home, animate=False)
+            return
+        pane.keep_from_end = pane.virtual_size.height - pane.scroll_y
+        self.history_window += history_text.PAGE
+        if len(history_text.shown(events, self.history_mode)) < self.history_window and unloaded:
+            self.read_earlier()  # lays the window out once the earlier page is read
+            return
+        self.render_history()
+
+    def cycle_history_filter(self) -> None:
+        """f: everything → correspondence only → correspondence and comments."""
+        self.history_mode = history_text.next_mode(self.history_mode)
+        shown = history_text.MODES[self.history_mode] or "everything"
+        self.notify(f"History: {shown}", markup=False, timeout=2)
+
+    def toggle_trace(self) -> None:
+        """i: under each transaction, the scrips that considered it and what came of each."""
+        self.show_trace = not self.show_trace
+        self.notify(f"Scrip trace {'shown' if self.show_trace else 'hidden'}", markup=False, timeout=2)
+
+
+def _with_earlier(view: TicketView, before: list[dict[str, Any]]) -> TicketView:
+    """A reloaded ticket's newest page with the earlier transactions read before it: kept when
+    the page reaches back into them (else too much is new to join them up, and the page stands
+    alone, as a ticket opened anew)."""
+    page = view.history
+    if view.history_complete or not page or not before or page[0]["id"] > before[-1]["id"]:
+        return view
+    earlier = [event for event in before if event["id"] < page[0]["id"]]
+    return dataclasses.replace(view, history=earlier + page) if earlier else view
+
+
+def _people(label: str, people: list[str], out: Text) -> None:
+    out.append(f"{label:<11}", style="bold")
+    out.append(safe.clean_line(", ".join(people) or "-"))
+    out.append("\n")
+
+
+def _undelivered(history: list[dict[str, Any]]) -> list[str]:
+    """Who was refused mail about this ticket and not sent it since (a retry clears the mark):
+    "address (mail #12)", oldest first."""
+    out: list[str] = []
+    for event in history:
+        for mail in event.get("outgoing") or []:
+            for rcpt in mail.get("recipients") or []:
+                if rcpt.get("state") == "refused":
+                    out.append(f"{rcpt.get('address')} (mail #{mail.get('id')})")
+    return out
+
+
+def render_detail(view: TicketView) -> Text:
+    t: dict[str, Any] = view.ticket
+    out = Text()
+    out.append(safe.clean_line(t["display_id"]), style="bold")
+    out.append("  ")
+    out.append(safe.clean_line(t["subject"]), style="bold")
+    if view.bookmarked:
+        out.append("  ★ bookmarked", style="yellow")
+    out.append("\n")
+    undelivered = view.undelivered if view.undelivered is not None else _undelivered(view.history)
+    if undelivered:
+        out.append("⚠ Not delivered: ", style="bold red")
+        out.append(safe.clean_line(", ".join(undelivered)), style="bold red")
+        out.append("  (the mail server refused it; see the history)\n", style="dim")
+    out.append("\n")
+    fields = [
+        ("Queue", t["queue"]),
+        ("Status", f"{t['status']} ({view.category or '?'}, lifecycle {view.lifecycle})"),
+        ("Owner", t["owner"] or "Nobody"),
+        (
+            "Priority",
+            f"{priorities.shown(t['priority'])}, "
+            f"initial {t['initial_priority']}, final {t['final_priority']}",
+        ),
+        ("Created", when(t["created"])),
+        ("Updated", when(t["updated"])),
+        ("Started", when(t["started"])),
+        ("Resolved", when(t["resolved"])),
+        ("Due", when(t["due"])),
+        ("Time", f"worked {t['time_worked']}m, estimated {t['time_estimated']}m, left {t['time_left']}m"),
+    ]
+    for label, value in fields:
+        out.append(f"{label:<11}", style="bold")
+        out.append(safe.clean_line(value))
+        out.append("\n")
+    out.append("\n")
+    _people("Requestors", t["requestors"], out)
+    _people("Cc", t["cc"], out)
+    _people("AdminCc", t["admincc"], out)
+    cfs = t.get("custom_fields") or {}
+    if cfs:
+        out.append("\nCustom fields\n", style="bold underline")
+        for name, value in cfs.items():
+            shown = ", ".join(value) if isinstance(value, list) else ("-" if value is None else str(value))
+            out.append(f"  {safe.clean_line(name)}: ", style="bold")
+            out.append(safe.clean_line(shown) + "\n")
+    links = {k: v for k, v in (t.get("links") or {}).items() if v}
+    if links or t.get("merged_from"):
+        out.append("\nLinks\n", style="bold underline")
+        for kind, ids in links.items():
+            out.append(f"  {kind.replace('_', ' ')}: ", style="bold")
+            out.append(", ".join(ids) + "\n")
+        if t.get("merged_from"):
+            out.append("  merged from: ", style="bold")
+            out.append(", ".join(t["merged_from"]) + "\n")
+    reminders = t.get("reminders") or []
+    if reminders:
+        out.append("\nReminders\n", style="bold underline")
+        for r in reminders:
+            due = f", due {when(r['due'])}" if r.get("due") else ""
+            out.append(f"  #{r['id']} [{safe.clean_line(r['status'])}] ", style="bold")
+            out.append(safe.clean_line(f"{r['subject']} (owner {r['owner'] or 'Nobody'}{due})") + "\n")
+    if view.choices:
+        out.append("\nYou may: ", style="bold")
+        out.append(", ".join(f"{c.label} (→{c.status})" for c in view.choices))
+        out.append("\n")
+    return out

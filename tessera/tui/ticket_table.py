@@ -1,0 +1,254 @@
+"""The ticket table of the queue pane: the rows of one view a page at a time, their columns
+fitted to the width, the unread marker, and the marks an agent sets (x) for the ticket verbs.
+
+It talks by messages: `Opened` (enter on a row), `Marked`, `SortAsked` (S) and `EndReached` (G);
+`QueuePane` (tessera.tui.queue_pane) owns the view it shows and pages it from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tessera.core.listing import TicketRow
+from tessera.tui import safe
+from tessera.tui.actions import bindings
+
+COLUMNS = (
+    ("flag", "  ", 2),
+    ("id", "ID", 9),
+    ("subject", "Subject", 28),
+    ("status", "Status", 8),
+    ("owner", "Owner", 8),
+    ("priority", "Pri", 3),
+    ("created", "Age", 4),
+    ("updated", "Updated", 7),
+    ("requestor", "Requestor", 18),
+)
+# Below this many columns for the table, columns are one space apart (not two) and Age and
+# Updated take their short labels: every column stays on screen at 80 columns.
+TIGHT_TABLE = 90
+SHORT_LABELS = {"created": ("Age", 3), "updated": ("Upd", 3), "owner": ("Owner", 7)}
+SCROLLBAR = 2  # the vertical scrollbar's width, kept free so it never covers a column
+SHARED = ("subject", "requestor")  # the columns that share what the others leave
+MORE_WITHIN = 5  # rows from the end at which the next page is fetched
+SLOW_PAGE = 0.4  # seconds before a page still loading shows the loading indicator
+FILTER_DELAY = 0.25  # seconds of quiet typing before the quick filter runs
+
+
+def age(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return ""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "<1m"
+    for size, unit in ((31_536_000, "y"), (604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "<1m"
+
+
+class TicketTable(DataTable[Any]):
+    """The rows of the queue pane, with their unread (●) and marked (✓) flags; the keys of the
+    `queue` scope: g/G first and last row, enter opens (`Opened`), x/space marks, S sorts."""
+
+    BINDINGS = bindings("queue")
+
+    class Opened(Message):
+        """Enter on a row: open this ticket."""
+
+        def __init__(self, ticket_id: int) -> None:
+            super().__init__()
+            self.ticket_id = ticket_id
+
+    class Marked(Message):
+        """A mark was set or cleared."""
+
+    class SortAsked(Message):
+        """S: the sort picker, please."""
+
+    class EndReached(Message):
+        """G: the last row is highlighted; the next page, if any, please."""
+
+    def __init__(self, clock: Callable[[], datetime], **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.clock = clock
+        self.tickets: dict[int, TicketRow] = {}  # not `rows`: DataTable has its own
+        self.marked: set[int] = set()
+        # The ticket the cursor was put on (by you, or where the first page put it); a reload
+        # never moves it. When a reload hides it (a filter, a change by someone else), the cursor
+        # lands on a neighbour you did not choose: `drifted` until you move it yourself.
+        self.chosen: int | None = None
+        self.drifted = False
+        self._reloading = False
+        self.tight = False  # one space between columns (a narrow table)
+        self.widths = {key: width for key, _label, width in COLUMNS}
+        self._fitted_to = 0
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key, label, _width in COLUMNS:
+            shown = SHORT_LABELS[key][0] if self.tight and key in SHORT_LABELS else label
+            # Tight: no cell padding; each cell ends in a space of its own (see `cells`).
+            self.add_column(shown, key=key, width=self.widths[key] + (1 if self.tight else 0))
+
+    def on_resize(self) -> None:
+        self.fit(self.size.width)
+
+    def fit(self, width: int) -> None:
+        """Column widths for a table `width` cells wide: the fixed columns as they are (short ones
+        when tight), Subject and Requestor sharing the rest (3:2), so every column shows."""
+        if width <= 0 or width == self._fitted_to:
+            return
+        self._fitted_to = width
+        tight = width < TIGHT_TABLE
+        per_column = 1 if tight else 2 * self.cell_padding
+        widths = {key: w for key, _label, w in COLUMNS}
+        if tight:
+            widths.update({key: w for key, (_label, w) in SHORT_LABELS.items()})
+        fixed = sum(w + per_column for key, w in widths.items() if key not in SHARED)
+        rest = max(0, width - SCROLLBAR - fixed - per_column * len(SHARED))
+        widths["subject"] = max(12, rest * 3 // 5)
+        widths["requestor"] = max(8, rest - widths["subject"])
+        if tight == self.tight and widths == self.widths:
+            return
+        self.tight, self.widths = tight, widths
+        self.cell_padding = 0 if tight else 1
+        rows = list(self.tickets.values())
+        self.clear(columns=True)
+        self._add_columns()
+        if rows:
+            self.show(rows)
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def show(self, rows: Iterable[TicketRow], keep: int | None = None) -> None:
+        """These rows instead of the shown ones; the cursor goes to `keep`, else back to the
+        `chosen` ticket (the ticket it was put on, even if an earlier reload had hidden it)."""
+        target = keep if keep is not None else self.chosen
+        if target is None and self.row_count and self.cursor_row < self.row_count:
+            target = self.row_id(self.cursor_row)
+        self._reloading = True  # the cursor moves below are the reload's, not yours
+        try:
+            self.clear()
+            self.tickets.clear()
+            self.add(rows)
+            self.marked &= set(self.tickets)
+            if target in self.tickets:
+                self.move_cursor(row=list(self.tickets).index(target))
+        finally:
+            self._reloading = False
+        if keep is not None or self.chosen is None:
+            self.chosen = target if target in self.tickets else self.highlighted_id
+        self.drifted = self.chosen is not None and self.highlighted_id != self.chosen
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if not self._reloading and self.row_count:
+            self.chosen = self.row_id(new.row)  # you moved it (a key, a click, J/K)
+            self.drifted = False
+
+    def add(self, rows: Iterable[TicketRow]) -> None:
+        now = self.clock()
+        for row in rows:
+            self.tickets[row.id] = row
+            self.add_row(*self.cells(row, now), key=str(row.id))
+
+    def cells(self, row: TicketRow, now: datetime) -> list[Text]:
+        weight = "bold" if row.unread else ""
+        cells = [
+            self.flag(row),
+            Text(row.display_id, style=weight),
+            safe.line(row.subject, weight),
+            safe.line(row.status),
+            safe.line(row.owner or "-"),
+            Text(str(row.priority).rjust(self.widths["priority"]), justify="right"),
+            Text(age(row.created, now)),
+            Text(age(row.updated, now)),
+            safe.line(row.requestor or "-"),
+        ]
+        if self.tight:  # each cell cut to its column and a space after it: one space apart
+            for (key, _label, _width), cell in zip(COLUMNS, cells, strict=True):
+                cell.truncate(self.widths[key], overflow="ellipsis")
+                cell.justify = "left"
+                cell.append(" ")
+        return cells
+
+    def flag(self, row: TicketRow) -> Text:
+        out = Text()
+        out.append("✓" if row.id in self.marked else " ", style="bold")
+        out.append("●" if row.unread else " ", style="bold")
+        return out
+
+    def redraw_row(self, ticket_id: int) -> None:
+        row = self.tickets.get(ticket_id)
+        if row is None:
+            return
+        for column, cell in zip(COLUMNS, self.cells(row, self.clock()), strict=True):
+            self.update_cell(str(ticket_id), column[0], cell)
+
+    def row_id(self, index: int) -> int | None:
+        if 0 <= index < self.row_count:
+            key = self.coordinate_to_cell_key(Coordinate(index, 0)).row_key
+            return int(str(key.value))
+        return None
+
+    @property
+    def highlighted_id(self) -> int | None:
+        return self.row_id(self.cursor_row)
+
+    def mark_read(self, ticket_id: int) -> None:
+        row = self.tickets.get(ticket_id)
+        if row is not None and row.unread:
+            self.tickets[ticket_id] = replace(row, unread=False)
+            self.redraw_row(ticket_id)
+
+    def unmark(self, ticket_ids: Iterable[int]) -> None:
+        gone = self.marked & set(ticket_ids)
+        self.marked -= gone
+        for ticket_id in gone:
+            self.redraw_row(ticket_id)
+
+    def step(self, step: int) -> int | None:
+        """Move the cursor `step` rows (within the table); the ticket it lands on."""
+        if not self.row_count:
+            return None
+        index = max(0, min(self.row_count - 1, self.cursor_row + step))
+        self.move_cursor(row=index)
+        return self.row_id(index)
+
+    # -- the `queue` scope's keys -------------------------------------------------------------------
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+        self.post_message(self.EndReached())
+
+    def action_open_ticket(self) -> None:
+        ticket_id = self.highlighted_id
+        if ticket_id is not None:
+            self.chosen, self.drifted = ticket_id, False  # opened: you chose it
+            self.post_message(self.Opened(ticket_id))
+
+    def action_toggle_mark(self) -> None:
+        ticket_id = self.highlighted_id
+        if ticket_id is None:
+            return
+        self.marked.symmetric_difference_update({ticket_id})
+        self.redraw_row(ticket_id)
+        self.action_cursor_down()
+        self.post_message(self.Marked())
+
+    def action_sort(self) -> None:
+        self.post_message(self.SortAsked())

@@ -1,0 +1,256 @@
+"""The core through the real `tessera` program, as a user (or a script) would drive it."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import pytest
+
+from tests.support.cli import assert_one_line_error, run
+
+
+@pytest.fixture
+def cli(cli_env):
+    first = run(["db", "upgrade"], cli_env)
+    assert first.code == 0, first.err
+    assert f"created superuser {getpass.getuser()!r} (your login name)" in first.out
+
+    def tessera(*args: str, stdin: str | None = None, ok: bool = True):
+        result = run(list(args), cli_env, stdin=stdin)
+        if ok:
+            assert result.code == 0, f"tessera {' '.join(args)}: {result.err}"
+        return result
+
+    return tessera
+
+
+def test_a_ticket_from_creation_to_merge(cli, tmp_path) -> None:
+    cli(
+        "queue",
+        "create",
+        "Support",
+        "--description",
+        "Front line",
+        "--correspond-address",
+        "help@desk.example",
+    )
+    cli("user", "add", "alice", "--email", "alice@desk.example", "--real-name", "Alice Martin")
+    cli("right", "grant", "OwnTicket", "role:Privileged")
+    cli("right", "grant", "ShowTicket", "role:Privileged")
+    cli("cf", "create", "Severity", "--type", "select", "--value", "Low", "--value", "High")
+    attachment = tmp_path / "log.txt"
+    attachment.write_text("boot failed\n")
+    created = json.loads(
+        cli(
+            "ticket",
+            "create",
+            "--queue",
+            "support",
+            "--subject",
+            "VPN down",
+            "--requestor",
+            "ann@customer.example",
+            "--cc",
+            "cc@customer.example",
+            "--admincc",
+            "alice@desk.example",
+            "--priority",
+            "30",
+            "--owner",
+            "alice",
+            "--cf",
+            "Severity=High",
+            "--attach",
+            str(attachment),
+            "--body",
+            "-",
+            "--json",
+            stdin="It dropped.\n",
+        ).out
+    )
+    assert created["display_id"] == "TKT-0001" and created["owner"] == "alice" and created["priority"] == 30
+    assert created["custom_fields"] == {"Severity": "High"}
+    assert created["requestors"] == ["ann@customer.example"]
+    cli("ticket", "reply", "TKT-0001", "--body", "Looking now.")
+    cli("ticket", "comment", "1", "--body", "-", stdin="Internal: router flapping\n")
+    out = cli("ticket", "set", "1", "status=stalled", "priority=40", "due=2026-12-24", "cf.Severity=Low").out
+    assert "Status open -> stalled" in out  # the reply opened it (RT's default scrip)
+    cli("ticket", "watcher", "add", "1", "Cc", "bob@customer.example")
+    cli("ticket", "watcher", "remove", "1", "Cc", "bob@customer.example")
+    cli("queue", "create", "Triage")
+    cli("ticket", "create", "-q", "Triage", "-s", "VPN down again", "-r", "ann@customer.example")
+    moved = cli("ticket", "set", "TKT-0002", "queue=Support", "owner=alice", "subject=VPN down, again").out
+    assert "Queue Triage -> Support" in moved and "Subject VPN down again -> VPN down, again" in moved
+    cli("ticket", "link", "2", "RefersTo", "1")
+    cli("ticket", "unlink", "2", "RefersTo", "1")
+    cli("ticket", "untake", "1", "--user", "alice")
+    cli("ticket", "take", "1")
+    cli("ticket", "give", "1", "alice")
+    cli("ticket", "steal", "1")
+    cli("ticket", "merge", "2", "1")
+    shown = json.loads(cli("ticket", "show", "TKT-0002", "--history", "--json").out)
+    assert shown["id"] == 1  # the merged id resolves to the survivor
+    types = [h["type"] for h in shown["history"]]
+    for expected in (
+        "Create",
+        "Correspond",
+        "Comment",
+        "Status",
+        "Set",
+        "CustomField",
+        "AddWatcher",
+        "DelWatcher",
+        "AddLink",
+        "DeleteLink",
+        "Untake",
+        "Take",
+        "Give",
+        "Steal",
+        "Merged",
+    ):
+        assert expected in types, f"{expected} missing from {types}"
+    create = shown["history"][0]
+    assert create["message"]["content"] == "It dropped.\n"
+    assert create["message"]["attachments"][0]["filename"] == "log.txt"
+    comment = next(h for h in shown["history"] if h["type"] == "Comment")
+    assert comment["message"]["content"] == "Internal: router flapping\n"
+    assert shown["merged_from"] == ["TKT-0002"]
+    fields = {(h["type"], h["field"]) for h in shown["history"]}
+    assert {("Set", "Queue"), ("Set", "Subject"), ("Give", "Owner")} <= fields, fields
+    text = cli("ticket", "show", "1", "--history").out
+    assert "TKT-0001  VPN down" in text and "Looking now." in text
+
+
+def test_lists_in_json(cli) -> None:
+    cli("queue", "create", "Support")
+    cli("queue", "set", "Support", "description=Help", "comment_address=help-comment@desk.example")
+    cli("group", "add", "Helpers")
+    cli("user", "add", "bob")
+    cli("group", "member", "Helpers", "bob")
+    cli("right", "grant", "ShowTicket", "group:Helpers", "--queue", "Support")
+    cli("cf", "create", "Tags", "--multiple")
+    listed = {q["name"]: q for q in json.loads(cli("queue", "list", "--json").out)}
+    assert listed["Support"]["comment_address"] == "help-comment@desk.example"
+    assert listed["General"]["description"] == "The default queue"  # shipped with a new desk, as RT
+    assert json.loads(cli("group", "list", "--json").out) == [
+        {"id": 1, "name": "Helpers", "description": "", "members": ["bob"]}
+    ]
+    assert {"right": "ShowTicket", "principal": "group:Helpers", "queue": "Support"} in json.loads(
+        cli("right", "list", "--json").out
+    )
+    assert [u["name"] for u in json.loads(cli("user", "list", "--json").out)] == ["bob", "root"]
+    assert json.loads(cli("cf", "list", "--json").out)[0]["multiple"] is True
+    cli("user", "set", "bob", "disabled=yes")
+    assert_one_line_error(cli("ticket", "show", "1", "--user", "bob", ok=False), "disabled")
+
+
+@pytest.fixture(scope="module")
+def error_desk(pg_server, template_db, tmp_path_factory):
+    """One desk for the whole error table: every case is refused, so they can share it."""
+    import os
+
+    from tests.support import pg
+
+    url = pg.clone(pg_server, template_db)
+    env = dict(os.environ)
+    env["TESSERA_DATABASE_URL"] = url.render_as_string(hide_password=False)
+    env["TESSERA_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    env.pop("TESSERA_USER", None)
+    for args in (
+        ["db", "upgrade"],
+        ["queue", "create", "Support"],
+        ["cf", "create", "Severity", "--type", "select", "--value", "Low"],
+        ["cf", "create", "Code", "--pattern", "[A-Z]{3}-\\d+"],
+        ["user", "add", "viewer", "--email", "viewer@desk.example"],
+        ["right", "grant", "ShowTicket", "user:viewer"],
+        ["ticket", "create", "-q", "Support", "-s", "existing"],
+    ):
+        result = run(args, env)
+        assert result.code == 0, result.err
+    yield env
+    pg.drop(url)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["ticket", "show", "99"], "no ticket TKT-0099"),
+        (["ticket", "show", "abc"], "not a ticket id"),
+        (["ticket", "create", "-q", "Nope", "-s", "x"], "unknown queue 'Nope'"),
+        (["ticket", "create", "-q", "Support", "-s", "x", "-r", "not-an-email"], "malformed email address"),
+        (["ticket", "create", "-q", "Support", "-s", "x", "--cf", "Nope=1"], "unknown custom field 'Nope'"),
+        (["ticket", "create", "-q", "Support", "-s", "x", "--cf", "Severity=Urgent"], "not allowed"),
+        (["ticket", "create", "-q", "Support", "-s", "x", "--attach", "/no/such/file"], "cannot attach"),
+        (["ticket", "set", "1", "status=bogus"], "'bogus'"),
+        (["ticket", "set", "1", "priority=high"], "not a whole number"),
+        (["ticket", "set", "1", "colour=red"], "unknown field 'colour'"),
+        # a typo names the nearest status or field, as search does
+        (
+            ["ticket", "set", "1", "status=stalld"],
+            "'stalld' is not a status of this lifecycle - did you mean stalled?",
+        ),
+        (["ticket", "set", "1", "subjet=Hello"], "unknown field 'subjet' - did you mean subject?"),
+        (["ticket", "set", "1", "status"], "expected FIELD=VALUE"),
+        (["ticket", "reply", "1", "--body", ""], "no message"),
+        (["ticket", "set", "1", "subject=x", "--if-version", "99"], "changed since you loaded it"),
+        (["ticket", "show", "1", "--user", "ghost"], "unknown user 'ghost'"),
+        (["ticket", "reply", "1", "--body", "hi", "--user", "viewer"], "viewer may not reply to TKT-0001"),
+        (["right", "grant", "ShowTickt", "user:viewer"], "did you mean ShowTicket"),
+        (["queue", "create", "Support"], "already exists"),
+        (["user", "add", "viewer2", "--email", "VIEWER@desk.example"], "already exists"),
+        (["cf", "create", "Kind", "--type", "select"], "needs at least one allowed value"),
+        (["queue", "set", "Support", "lifecycle=nope"], "unknown lifecycle 'nope'"),
+        (
+            ["ticket", "create", "-q", "Support", "-s", "x", "--priority", "abc"],
+            "priority: 'abc' is not a whole",
+        ),
+        (
+            ["ticket", "set", "1", "priority=99999999999", "cf.Code=ABC-1"],
+            "priority: 99999999999 is out of range",
+        ),
+        (["ticket", "set", "1", "cf.Code=abc"], "does not match"),
+        (["ticket", "reply", "1", "--body", "x", "--time-taken", "99999999999"], "time_taken"),
+        (["user", "add", "u" * 201], "at most 200 characters"),
+        (["ticket", "watchers", "add", "1", "Owner", "viewer"], "unknown watcher role 'Owner'"),
+        (["ticket", "merge", "TKT-0001", "1"], "cannot merge TKT-0001 into itself"),
+        # Usage errors too: one line naming the problem and where the help is, not click's panel.
+        (["ticket", "show"], "Missing argument"),
+        (["ticket", "create", "-s", "x"], "Missing option '--queue'"),
+        (["search", "Status = 'open'", "--limit", "many"], "'tessera search --help'"),
+        (["tickets"], "No such command 'tickets'"),
+    ],
+)
+def test_errors_are_one_line(error_desk, args, fragment) -> None:
+    result = run(args, error_desk)
+    assert_one_line_error(result, fragment)
+    assert result.out == ""
+
+
+def test_errors_left_nothing_half_written(error_desk) -> None:
+    """Runs after the error table (same module database): every refusal changed nothing."""
+    shown = json.loads(run(["ticket", "show", "1", "--history", "--json"], error_desk).out)
+    assert len(shown["history"]) == 1 and shown["subject"] == "existing" and shown["status"] == "new"
+    users = json.loads(run(["user", "list", "--json"], error_desk).out)
+    assert [u["name"] for u in users] == ["root", "viewer"]
+
+
+def test_environment_names_the_actor(cli, cli_env) -> None:
+    cli("queue", "create", "Support")
+    cli("user", "add", "carol")
+    cli("right", "grant", "CreateTicket", "user:carol")
+    env = dict(cli_env, TESSERA_USER="carol")
+    result = run(["ticket", "create", "-q", "Support", "-s", "mine", "--json"], env)
+    assert result.code == 0, result.err
+    history = json.loads(run(["ticket", "show", "1", "--history", "--json"], cli_env).out)["history"]
+    assert history[0]["actor"] == "carol"
+
+
+def test_demo_seeds_then_adds(cli) -> None:
+    first = cli("demo", "--tickets", "120")
+    assert "120 tickets added" in first.out
+    again = cli("demo", "--tickets", "30")
+    assert "30 tickets added" in again.out
+    assert len(json.loads(cli("queue", "list", "--json").out)) == 5
+    assert json.loads(cli("ticket", "show", "150", "--json").out)["id"] == 150
+    assert_one_line_error(cli("demo", "--tickets", "5", "--user", "alice", ok=False), "needs SuperUser")
