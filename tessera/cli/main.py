@@ -93,6 +93,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "right": lambda: _app.add_typer(_cli("admin_cmds").right_app, name="right"),
     "cf": lambda: _app.add_typer(_cli("admin_cmds").cf_app, name="cf"),
     "lifecycle": lambda: _app.add_typer(_cli("lifecycle_cmds").app, name="lifecycle"),
+    "calendar": lambda: _app.add_typer(_cli("calendar_cmds").app, name="calendar"),
     "demo": lambda: _app.command("demo")(_cli("demo_cmd").demo),
     "import": lambda: _app.command("import")(_cli("import_cmd").import_),
     "search": lambda: _app.add_typer(_cli("search_cmds").app, name="search"),

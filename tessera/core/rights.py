@@ -61,6 +61,8 @@ GLOBAL_RIGHTS: tuple[str, ...] = (
     "AdminGroups",
     "AdminCustomField",
     "AdminLifecycles",
+    # Tessera's: apply business calendars and service levels (`tessera calendar|sla apply`).
+    "AdminServiceLevels",
     # Tessera's: create tickets and transactions with past times and other actors (`tessera import`).
     "Import",
 )
