@@ -320,6 +320,11 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
     a, b, c, d, e = made
     watchers.add_watcher(root, a, "AdminCc", "zed")
     watchers.add_watcher(root, a, "Requestor", "zed")
+    users.add_group(root, "Ops")
+    users.add_group(root, "Admins")  # made second: groups come by id, after the people
+    watchers.add_watcher(root, a, "AdminCc", "group:Admins")
+    watchers.add_watcher(root, a, "AdminCc", "group:Ops")
+    watchers.add_watcher(root, a, "Cc", "group:Ops")
     links.add_link(root, a, "DependsOn", b)
     links.add_link(root, a, "DependsOn", c)  # the same transaction time as the one before
     links.add_link(root, c, "RefersTo", a)
@@ -358,7 +363,8 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
         shown[ticket_id] = fast_json
     rich = shown[a]
     assert sorted(rich["requestors"]) == ["ann@customer.example", "zed", "zoe@customer.example"]
-    assert rich["cc"] == ["carl@customer.example"] and rich["admincc"] == ["zed"]
+    assert rich["cc"] == ["carl@customer.example", "group:Ops"]
+    assert rich["admincc"] == ["zed", "group:Ops", "group:Admins"]
     assert rich["links"]["depends_on"] and rich["links"]["referred_to_by"] and rich["links"]["member_of"]
     assert rich["merged_from"] and rich["custom_fields"]["Tags"] == ["paper", "fire"]
     assert rich["custom_fields"]["Rack"] == "R1" and rich["custom_fields"]["Gone"] == "x"

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from tessera.api.deps import Acting, etag, expected_version
 from tessera.api.problems import ApiProblem
-from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, TicketBody
+from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, TicketBody, WatcherBody
 from tessera.core.context import Context
 from tessera.core.errors import Conflict, InvalidInput, NotFound
 from tessera.core.listing import MAX_PAGE
@@ -463,3 +463,38 @@ def _bookmark(ctx: Context, ticket: str, on: bool) -> dict[str, Any]:
 
     ticket_id, marked = set_bookmark(ctx, ticket, on)
     return {"id": ticket_id, "display_id": display_id(ticket_id), "bookmarked": marked}
+
+
+def _watcher_change(ctx: Context, ticket: str, body: WatcherBody, if_match: str | None, add: bool) -> None:
+    from tessera.core import tickets, watchers
+
+    version = expected_version(if_match)
+    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing name is the body's
+    change = watchers.add_watcher if add else watchers.remove_watcher
+    try:
+        with _named_in_body():
+            change(ctx, ticket, body.role, body.who, expected_version=version)
+    except Conflict as exc:
+        if version is None:
+            raise
+        raise ApiProblem(412, exc.message) from None
+
+
+@router.post(
+    "/tickets/{ticket}/watchers",
+    summary="Add a watcher: a person, or a group (group:NAME) as Cc or AdminCc (as `ticket watcher add`)",
+    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+)
+def add_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch = None) -> JSONResponse:
+    _watcher_change(ctx, ticket, body, if_match, add=True)
+    return _ticket_response(ctx, ticket)
+
+
+@router.post(
+    "/tickets/{ticket}/watchers/remove",
+    summary="Remove a watcher (as `ticket watcher remove`)",
+    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+)
+def remove_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch = None) -> JSONResponse:
+    _watcher_change(ctx, ticket, body, if_match, add=False)
+    return _ticket_response(ctx, ticket)

@@ -92,6 +92,16 @@ class BookmarkBody(BaseModel):
     )
 
 
+class WatcherBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["Requestor", "Cc", "AdminCc"] = Field(description="The role on the ticket.")
+    who: ShortText = Field(
+        description="A user name, an e-mail address (a new one makes a requestor-type user), or a group"
+        " as group:NAME (Cc or AdminCc only; its members receive the role's mail)."
+    )
+
+
 class QueueBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

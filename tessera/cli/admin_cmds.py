@@ -9,6 +9,7 @@ import typer
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
 
 if TYPE_CHECKING:
+    from tessera.core.context import Context
     from tessera.core.models import CustomField, Queue, User
 
 # Core is imported inside each command, so the CLI starts without loading it.
@@ -104,6 +105,73 @@ def queue_set(
             print_json(_queue_json(q))
         else:
             echo(f"updated queue {q.name}")
+
+
+queue_watcher_app = typer.Typer(help="A queue's Cc and AdminCc: people or groups (group:NAME).")
+queue_app.add_typer(queue_watcher_app, name="watcher")
+queue_app.add_typer(queue_watcher_app, name="watchers", hidden=True)  # the plural works too
+
+
+def _queue_watchers_out(ctx: Context, name: str, as_json: bool) -> None:
+    from tessera.core import queue_watchers
+
+    found = queue_watchers.list_queue_watchers(ctx, name)
+    if as_json:
+        print_json([{"role": w.role, "name": w.name, "email": w.email} for w in found])
+        return
+    table([[w.role, w.name, w.email or ""] for w in found], ["ROLE", "NAME", "EMAIL"])
+
+
+@queue_watcher_app.command("list")
+def queue_watcher_list(
+    name: str = typer.Argument(..., help="Queue name."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A queue's watchers (their mail is added to every ticket's, as in RT)."""
+    with acting(user) as ctx:
+        _queue_watchers_out(ctx, name, as_json)
+
+
+@queue_watcher_app.command("add")
+def queue_watcher_add(
+    name: str = typer.Argument(..., help="Queue name."),
+    role: str = typer.Argument(..., help="Cc or AdminCc."),
+    who: str = typer.Argument(..., help="User name, email address, or group:NAME."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add a queue watcher (needs AdminQueue or ModifyQueueWatchers)."""
+    from tessera.core import queue_watchers
+
+    with acting(user) as ctx:
+        added = queue_watchers.add_queue_watcher(ctx, name, role, who)
+        role = queue_watchers.canonical_queue_role(role)
+        if as_json:
+            _queue_watchers_out(ctx, name, True)
+        else:
+            echo(
+                f"added {who} as {role} of queue {name}" if added else f"{who} already is a {role} of {name}"
+            )
+
+
+@queue_watcher_app.command("remove")
+def queue_watcher_remove(
+    name: str = typer.Argument(..., help="Queue name."),
+    role: str = typer.Argument(..., help="Cc or AdminCc."),
+    who: str = typer.Argument(..., help="User name, email address, or group:NAME."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Remove a queue watcher."""
+    from tessera.core import queue_watchers
+
+    with acting(user) as ctx:
+        queue_watchers.remove_queue_watcher(ctx, name, role, who)
+        if as_json:
+            _queue_watchers_out(ctx, name, True)
+        else:
+            echo(f"removed {who} as {queue_watchers.canonical_queue_role(role)} of queue {name}")
 
 
 def _user_json(u: User) -> dict[str, Any]:

@@ -437,7 +437,7 @@ def give(
         _done(ctx, ticket, as_json, f"gave {tickets.get_ticket(ctx, ticket).display_id} to {to}")
 
 
-watcher_app = typer.Typer(help="Watchers: Requestor, Cc and AdminCc of a ticket.")
+watcher_app = typer.Typer(help="Watchers: Requestor, Cc and AdminCc of a ticket (a group: group:NAME).")
 app.add_typer(watcher_app, name="watcher")
 app.add_typer(watcher_app, name="watchers", hidden=True)  # the plural works too
 
@@ -446,7 +446,7 @@ app.add_typer(watcher_app, name="watchers", hidden=True)  # the plural works too
 def watcher_add(
     ticket: str = typer.Argument(..., help="Ticket id."),
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
-    who: str = typer.Argument(..., help="User name or email address."),
+    who: str = typer.Argument(..., help="User name, email address, or group:NAME (Cc or AdminCc)."),
     user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -468,7 +468,7 @@ def watcher_add(
 def watcher_remove(
     ticket: str = typer.Argument(..., help="Ticket id."),
     role: str = typer.Argument(..., help="Requestor, Cc or AdminCc."),
-    who: str = typer.Argument(..., help="User name or email address."),
+    who: str = typer.Argument(..., help="User name, email address, or group:NAME (Cc or AdminCc)."),
     user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:

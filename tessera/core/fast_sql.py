@@ -390,9 +390,11 @@ WAIT_FOR_TICKET_LOCK = "SELECT 1 FROM tickets WHERE id = %(ticket_id)s FOR UPDAT
 # the ticket JSON is what every `GET /tickets/{id}` and `ticket show --json` answers.
 TICKET_EXTRAS_SQL = (
     "SELECT"
-    " (SELECT coalesce(json_agg(json_build_array(w.role, coalesce(u.email, u.name))"
-    "   ORDER BY w.role, w.user_id), '[]')"
-    "  FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = %(id)s),"
+    " (SELECT coalesce(json_agg(json_build_array(p.role, p.who) ORDER BY p.role, p.kind, p.key), '[]')"
+    "  FROM (SELECT w.role, 0 AS kind, w.user_id AS key, coalesce(u.email, u.name) AS who"
+    "   FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = %(id)s"
+    "   UNION ALL SELECT gw.role, 1, gw.group_id, 'group:' || g.name"
+    "   FROM group_watchers gw JOIN groups g ON g.id = gw.group_id WHERE gw.ticket_id = %(id)s) p),"
     " (SELECT coalesce(json_agg(json_build_array(l.base_id, l.type, l.target_id)"
     "   ORDER BY l.created, l.base_id, l.type, l.target_id), '[]')"
     "  FROM links l WHERE l.base_id = %(id)s OR l.target_id = %(id)s),"
@@ -660,8 +662,16 @@ SCRIP_PREFETCH = """
     SELECT 'w', json_build_array(w.ticket_id, w.role, u.id, u.name, u.email, u.real_name, u.disabled)
       FROM watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = ANY(%(tickets)s)
     UNION ALL
+    SELECT 'w', json_build_array(gw.ticket_id, gw.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM group_watchers gw JOIN group_members gm ON gm.group_id = gw.group_id
+      JOIN users u ON u.id = gm.user_id WHERE gw.ticket_id = ANY(%(tickets)s)
+    UNION ALL
     SELECT 'v', json_build_array(qw.queue_id, qw.role, u.id, u.name, u.email, u.real_name, u.disabled)
       FROM queue_watchers qw JOIN users u ON u.id = qw.user_id WHERE qw.queue_id = ANY(%(queues)s)
+    UNION ALL
+    SELECT 'v', json_build_array(qg.queue_id, qg.role, u.id, u.name, u.email, u.real_name, u.disabled)
+      FROM queue_group_watchers qg JOIN group_members gm ON gm.group_id = qg.group_id
+      JOIN users u ON u.id = gm.user_id WHERE qg.queue_id = ANY(%(queues)s)
     UNION ALL
     SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
            a.content_type, a.content, a.filename)

@@ -7,7 +7,7 @@ from sqlalchemy import delete, or_, select, update
 from tessera.core.context import Context, operation, record
 from tessera.core.errors import InvalidInput
 from tessera.core.lifecycles.rules import DELETED
-from tessera.core.models import Link, Reminder, Ticket, Transaction, Watcher, display_id
+from tessera.core.models import GroupWatcher, Link, Reminder, Ticket, Transaction, Watcher, display_id
 from tessera.core.ticket_read import lock_tickets, parse_ref
 
 LINK_TYPES = ("DependsOn", "RefersTo", "MemberOf")
@@ -135,6 +135,14 @@ def merge(ctx: Context, ref: str | int, into_ref: str | int) -> Transaction:
     for w in session.scalars(select(Watcher).where(Watcher.ticket_id == source.id)).all():
         if (w.role, w.user_id) not in existing:
             session.add(Watcher(ticket_id=target.id, role=w.role, user_id=w.user_id))
+    held = set(
+        session.execute(
+            select(GroupWatcher.role, GroupWatcher.group_id).where(GroupWatcher.ticket_id == target.id)
+        ).all()
+    )
+    for g in session.scalars(select(GroupWatcher).where(GroupWatcher.ticket_id == source.id)).all():
+        if (g.role, g.group_id) not in held:
+            session.add(GroupWatcher(ticket_id=target.id, role=g.role, group_id=g.group_id))
     # Links move; duplicates and links that would point at the survivor itself are dropped.
     links = session.execute(
         select(Link.base_id, Link.type, Link.target_id).where(

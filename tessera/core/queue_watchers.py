@@ -1,6 +1,7 @@
 """Queue watchers: the Cc and AdminCc of a queue, added to every ticket's notifications (as in RT).
 
-Changing them needs AdminQueue or ModifyQueueWatchers on the queue (SuperUser has both).
+Changing them needs AdminQueue or ModifyQueueWatchers on the queue (SuperUser has both). A group
+(`group:NAME`) may be one too: its members receive the role's mail.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from sqlalchemy import func, select
 from tessera.core.context import Context, find_user, operation
 from tessera.core.desk_addresses import check_watcher
 from tessera.core.errors import InvalidInput, NotFound
-from tessera.core.models import QueueWatcher, User
+from tessera.core.models import Group, QueueGroupWatcher, QueueWatcher, User
 from tessera.core.queues import get_queue
+from tessera.core.watchers import GROUP_PREFIX, group_named
 
 QUEUE_WATCHER_ROLES = ("AdminCc", "Cc")
 RIGHTS = ("AdminQueue", "ModifyQueueWatchers")
@@ -43,7 +45,15 @@ def list_queue_watchers(ctx: Context, queue: str) -> list[QueueWatcherInfo]:
         .where(QueueWatcher.queue_id == found.id)
         .order_by(QueueWatcher.role, func.lower(User.name))
     ).all()
-    return [QueueWatcherInfo(role, name, email) for role, name, email in rows]
+    groups = ctx.session.execute(
+        select(QueueGroupWatcher.role, Group.name)
+        .join(Group, Group.id == QueueGroupWatcher.group_id)
+        .where(QueueGroupWatcher.queue_id == found.id)
+        .order_by(QueueGroupWatcher.role, func.lower(Group.name))
+    ).all()
+    out = [QueueWatcherInfo(role, name, email) for role, name, email in rows]
+    out += [QueueWatcherInfo(role, GROUP_PREFIX + name, None) for role, name in groups]
+    return sorted(out, key=lambda w: w.role)  # stable: by role, people then groups
 
 
 @operation
@@ -57,6 +67,12 @@ def add_queue_watcher(ctx: Context, queue: str, role: str, who: str) -> bool:
     who = who.strip()
     if not who:
         raise InvalidInput("name a user or an e-mail address to add as a watcher")
+    group = group_named(ctx, who)
+    if group is not None:
+        if ctx.session.get(QueueGroupWatcher, (found.id, role, group.id)) is not None:
+            return False
+        ctx.session.add(QueueGroupWatcher(queue_id=found.id, role=role, group_id=group.id))
+        return True
     user = find_user(ctx.session, who)
     check_watcher(ctx.session, user, who, role, f"queue {found.name}")  # before a user is made for it
     if user is None:
@@ -74,6 +90,13 @@ def remove_queue_watcher(ctx: Context, queue: str, role: str, who: str) -> None:
     found = get_queue(ctx, queue)
     role = canonical_queue_role(role)
     ctx.require(RIGHTS, f"change the {role} watchers of", f"queue {found.name}", queue_id=found.id)
+    group = group_named(ctx, who)
+    if group is not None:
+        held = ctx.session.get(QueueGroupWatcher, (found.id, role, group.id))
+        if held is None:
+            raise InvalidInput(f"{GROUP_PREFIX}{group.name} is not a {role} of queue {found.name}")
+        ctx.session.delete(held)
+        return
     user = find_user(ctx.session, who)
     if user is None:
         raise NotFound(f"unknown user {who!r}")

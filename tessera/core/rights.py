@@ -159,11 +159,17 @@ class RightsCache:
             return cached
         from sqlalchemy import select
 
-        from tessera.core.models import Watcher
+        from tessera.core.models import GroupMember, GroupWatcher, Watcher
 
         roles = set(
             session.scalars(
-                select(Watcher.role).where(Watcher.ticket_id == ticket.id, Watcher.user_id == self.user.id)
+                select(Watcher.role)
+                .where(Watcher.ticket_id == ticket.id, Watcher.user_id == self.user.id)
+                .union(  # a member of a group in a role holds the role (as in RT)
+                    select(GroupWatcher.role)
+                    .join(GroupMember, GroupMember.group_id == GroupWatcher.group_id)
+                    .where(GroupWatcher.ticket_id == ticket.id, GroupMember.user_id == self.user.id)
+                )
             )
         )
         if ticket.owner_id == self.user.id:

@@ -22,7 +22,7 @@ from tessera.core.models import (
 )
 from tessera.core.reminders import reminders_json
 from tessera.core.schemas import TicketOut
-from tessera.core.watchers import WATCHER_ROLES, watchers_of
+from tessera.core.watchers import WATCHER_ROLES, group_label, group_watchers_of, watchers_of
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -82,6 +82,8 @@ def _extras(
             role: [_person(u) for u in users]
             for role, users in watchers_of(ctx, [ticket.id])[ticket.id].items()
         }
+        for role, groups in group_watchers_of(ctx, [ticket.id])[ticket.id].items():
+            people[role] += [group_label(g) for g in groups]
         merged = list(
             ctx.session.scalars(
                 select(Ticket.id).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id)

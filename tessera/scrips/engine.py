@@ -180,8 +180,9 @@ class EngineState:
             catalog = Catalog(token, {k: tuple(v) for k, v in stages.items()}, templates, frozenset(desk))
             _catalog = catalog
         for people in (*self.people.values(), *self.queue_people.values()):
-            for members in people.values():
-                members.sort(key=lambda p: p.id)
+            for role, members in people.items():
+                # a person in the role and in a group in the role too is there once
+                people[role] = sorted({p.id: p for p in members}.values(), key=lambda p: p.id)
         for parts in self.messages.values():
             parts.sort(key=lambda p: p.id)
         # This state's own copies: nothing done to them reaches the process's catalog.

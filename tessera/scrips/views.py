@@ -13,11 +13,22 @@ from email.utils import format_datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import literal, select, union
 
 from tessera.core import subject_tags
 from tessera.core.context import Context
-from tessera.core.models import Attachment, Queue, QueueWatcher, Ticket, Transaction, User, Watcher
+from tessera.core.models import (
+    Attachment,
+    GroupMember,
+    GroupWatcher,
+    Queue,
+    QueueGroupWatcher,
+    QueueWatcher,
+    Ticket,
+    Transaction,
+    User,
+    Watcher,
+)
 
 MESSAGE_TYPES = ("Create", "Correspond", "Comment", "Forward Transaction", "Forward Ticket")
 # What a Forward Ticket sends on: the ticket's public conversation (comments stay inside).
@@ -235,7 +246,18 @@ class TicketView:
         queue = select(literal("queue"), QueueWatcher.role, QueueWatcher.user_id).where(
             QueueWatcher.queue_id == self.queue.id
         )
-        both = union_all(mine, queue).subquery()
+        # A group in a role: its members, expanded now (as RT does when it sends).
+        my_groups = (
+            select(literal("ticket"), GroupWatcher.role, GroupMember.user_id)
+            .join(GroupMember, GroupMember.group_id == GroupWatcher.group_id)
+            .where(GroupWatcher.ticket_id == self.id)
+        )
+        queue_groups = (
+            select(literal("queue"), QueueGroupWatcher.role, GroupMember.user_id)
+            .join(GroupMember, GroupMember.group_id == QueueGroupWatcher.group_id)
+            .where(QueueGroupWatcher.queue_id == self.queue.id)
+        )
+        both = union(mine, queue, my_groups, queue_groups).subquery()  # a person once per role
         out: dict[str, dict[str, list[User]]] = {
             "ticket": {"Requestor": [], "Cc": [], "AdminCc": []},
             "queue": {"Cc": [], "AdminCc": []},

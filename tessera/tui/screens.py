@@ -334,6 +334,10 @@ EDITABLE = (
     ("time_worked", "Time worked (min)"),
     ("time_estimated", "Time estimated (min)"),
     ("time_left", "Time left (min)"),
+    # The people, comma separated; a group as group:NAME (Cc, AdminCc). Saved as watcher changes.
+    ("requestors", "Requestors"),
+    ("cc", "Cc"),
+    ("admincc", "AdminCc"),
 )
 
 
@@ -355,7 +359,10 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         self.original: dict[str, str] = {}
         for key, _label in EDITABLE:
             value = ticket.get(key)
-            self.original[key] = "" if value is None else str(value)
+            if isinstance(value, list):
+                self.original[key] = ", ".join(str(v) for v in value)
+            else:
+                self.original[key] = "" if value is None else str(value)
         fields = ticket.get("custom_fields")
         for name, value in fields.items() if isinstance(fields, dict) else ():
             joined = ",".join(value) if isinstance(value, list) else ("" if value is None else str(value))

@@ -255,9 +255,44 @@ def move(ctx: Context, ticket_ids: list[int], queue: str) -> Outcome:
     return each(ctx, ticket_ids, lambda c, t: core_tickets.set_fields(c, t, {"queue": queue}))
 
 
+PEOPLE_FIELDS = {"requestors": "Requestor", "cc": "Cc", "admincc": "AdminCc"}
+
+
 def edit(ctx: Context, ticket_id: int, changes: dict[str, str], version: int) -> Outcome:
-    def change(c: Context, t: int) -> object:
-        return core_tickets.set_fields(c, t, changes, expected_version=version)
+    """The edit form's changes in one unit: fields, then the people (each list compared with the
+    ticket's: who is gone is removed, who is new is added, a group as group:NAME)."""
+    fields = {k: v for k, v in changes.items() if k not in PEOPLE_FIELDS}
+    people = {k: v for k, v in changes.items() if k in PEOPLE_FIELDS}
+
+    from tessera.core.context import operation
+
+    @operation
+    def change(c: Context, t: int) -> object:  # one unit: all of the form is saved, or none of it
+        from tessera.core import watchers
+        from tessera.core.serialize import ticket_json
+
+        expected: int | None = version
+        done: list[object] = []
+        if fields:
+            done += core_tickets.set_fields(c, t, fields, expected_version=expected)
+            expected = None  # the unit holds the ticket's lock from here
+        if people:
+            shown = ticket_json(c, core_tickets.get_ticket(c, t))
+            for key, raw in people.items():
+                role = PEOPLE_FIELDS[key]
+                now = [str(v) for v in shown[key]]
+                wanted = [w.strip() for w in raw.split(",") if w.strip()]
+                held = {w.lower() for w in now}
+                keep = {w.lower() for w in wanted}
+                for who in now:
+                    if who.lower() not in keep:
+                        done.append(watchers.remove_watcher(c, t, role, who, expected_version=expected))
+                        expected = None
+                for who in wanted:
+                    if who.lower() not in held:
+                        done.append(watchers.add_watcher(c, t, role, who, expected_version=expected))
+                        expected = None
+        return done
 
     return each(ctx, [ticket_id], change)
 

@@ -8,7 +8,7 @@ from tessera.core.models.customfield import CustomField, CustomFieldOption, Cust
 from tessera.core.models.lifecycle import LifecycleRecord
 from tessera.core.models.mail import InboundMail
 from tessera.core.models.people import Group, GroupMember, User
-from tessera.core.models.queue import Queue, QueueWatcher
+from tessera.core.models.queue import Queue, QueueGroupWatcher, QueueWatcher
 from tessera.core.models.reminder import Reminder
 from tessera.core.models.rights import Grant
 from tessera.core.models.scrip_revision import ScripRevision
@@ -16,7 +16,7 @@ from tessera.core.models.scrips import OutboxMessage, Scrip, ScripCatalogToken, 
 from tessera.core.models.search import SavedSearch
 from tessera.core.models.seen import TicketBookmark, TicketSeen
 from tessera.core.models.sshkey import SshKey
-from tessera.core.models.ticket import Attachment, Link, Ticket, Transaction, Watcher
+from tessera.core.models.ticket import Attachment, GroupWatcher, Link, Ticket, Transaction, Watcher
 from tessera.core.models.webhook import WebhookSecret
 
 __all__ = [
@@ -30,12 +30,14 @@ __all__ = [
     "Grant",
     "Group",
     "GroupMember",
+    "GroupWatcher",
     "IdempotentReply",
     "InboundMail",
     "LifecycleRecord",
     "Link",
     "OutboxMessage",
     "Queue",
+    "QueueGroupWatcher",
     "QueueWatcher",
     "Reminder",
     "SavedSearch",

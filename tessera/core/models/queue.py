@@ -37,3 +37,14 @@ class QueueWatcher(Base):
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class QueueGroupWatcher(Base):
+    """A group as a queue's Cc or AdminCc: its members are added to every ticket's notifications."""
+
+    __tablename__ = "queue_group_watchers"
+    __table_args__ = (Index("ix_queue_group_watchers_group_id", "group_id"),)
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)

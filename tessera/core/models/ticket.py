@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera.core.ids import display_id
 from tessera.core.models.base import Base, created_column
-from tessera.core.models.people import User
+from tessera.core.models.people import Group, User
 from tessera.core.models.queue import Queue
 
 
@@ -97,6 +97,20 @@ class Watcher(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class GroupWatcher(Base):
+    """A group in a ticket role (Cc or AdminCc), as RT allows: its members receive that role's
+    mail, expanded when the mail is made, and `AdminCc.Name = 'group'` finds the ticket."""
+
+    __tablename__ = "group_watchers"
+    __table_args__ = (Index("ix_group_watchers_group_id", "group_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+
+    group: Mapped[Group] = relationship(lazy="joined", innerjoin=True)
 
 
 class Link(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, exists, func, not_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tessera.core.context import find_user
-from tessera.core.models import Ticket, User, Watcher
+from tessera.core.models import Group, GroupMember, GroupWatcher, Ticket, User, Watcher
 from tessera.core.schemas import as_int32
 from tessera.core.search.compiler_base import CompilerBase
 from tessera.core.search.fields import NO_ONE, NULL_OPS, ROLE_SUBFIELDS, STRING_OPS, like_pattern, suggest
@@ -88,7 +88,10 @@ class PeopleCompiler(CompilerBase):
                 f"unknown field {c.field!r} (sub-fields: EmailAddress, Name, RealName, id)", c.column
             )
         self._check_op(c, (*STRING_OPS, *NULL_OPS))
-        anyone = exists().where(Watcher.ticket_id == Ticket.id, Watcher.role.in_(roles))
+        anyone = or_(
+            exists().where(Watcher.ticket_id == Ticket.id, Watcher.role.in_(roles)),
+            exists().where(GroupWatcher.ticket_id == Ticket.id, GroupWatcher.role.in_(roles)),
+        )
         if c.op in NULL_OPS:
             return not_(anyone) if c.op == "IS" else anyone
         if c.value_kind == "null":
@@ -118,6 +121,27 @@ class PeopleCompiler(CompilerBase):
             else:
                 pattern = like_pattern(positive_op, text)
                 match = or_(*(col.ilike(pattern, escape="\\") for col in columns))
-        condition = exists(member.where(match))
+        # RT's searches are deep: a person in a group in the role matches as the role's member,
+        # and the group itself matches by its name (`AdminCc.Name = 'Support'`).
+        via_group = (
+            select(GroupWatcher.ticket_id)
+            .join(GroupMember, GroupMember.group_id == GroupWatcher.group_id)
+            .join(User, User.id == GroupMember.user_id)
+            .where(GroupWatcher.ticket_id == Ticket.id, GroupWatcher.role.in_(roles))
+        )
+        conditions = [exists(member.where(match)), exists(via_group.where(match))]
+        if kind in ("name", "address") and text.lower() != "__currentuser__":
+            if positive_op == "=":
+                group_match = func.lower(Group.name) == text.lower()
+            else:
+                group_match = Group.name.ilike(like_pattern(positive_op, text), escape="\\")
+            conditions.append(
+                exists(
+                    select(GroupWatcher.ticket_id)
+                    .join(Group, Group.id == GroupWatcher.group_id)
+                    .where(GroupWatcher.ticket_id == Ticket.id, GroupWatcher.role.in_(roles), group_match)
+                )
+            )
+        condition = or_(*conditions)
         # RT: != and NOT LIKE mean "no member matches", so tickets with nobody in the role match.
         return not_(condition) if c.op.startswith("NOT") or c.op == "!=" else condition

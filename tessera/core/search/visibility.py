@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
 from tessera.core.context import Context
-from tessera.core.models import Ticket, Watcher
+from tessera.core.models import GroupMember, GroupWatcher, Ticket, Watcher
 
 
 def queues_with_right(ctx: Context, right: str) -> set[int] | None:
@@ -34,8 +34,18 @@ def visible_filter(ctx: Context, right: str = "ShowTicket") -> ColumnElement[boo
                 if role == "Owner":
                     holds = Ticket.owner_id == ctx.actor.id
                 else:
-                    holds = exists().where(
-                        Watcher.ticket_id == Ticket.id, Watcher.role == role, Watcher.user_id == ctx.actor.id
+                    holds = or_(
+                        exists().where(
+                            Watcher.ticket_id == Ticket.id,
+                            Watcher.role == role,
+                            Watcher.user_id == ctx.actor.id,
+                        ),
+                        exists().where(  # through a group in the role
+                            GroupWatcher.ticket_id == Ticket.id,
+                            GroupWatcher.role == role,
+                            GroupMember.group_id == GroupWatcher.group_id,
+                            GroupMember.user_id == ctx.actor.id,
+                        ),
                     )
                 parts.append(and_(where, holds))
     return or_(*parts) if parts else false()
