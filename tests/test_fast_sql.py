@@ -325,6 +325,9 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
     watchers.add_watcher(root, a, "AdminCc", "group:Admins")
     watchers.add_watcher(root, a, "AdminCc", "group:Ops")
     watchers.add_watcher(root, a, "Cc", "group:Ops")
+    from tessera.core.squelch import set_squelch
+
+    set_squelch(root, a, ["zoe@customer.example", "Carl@customer.example"])
     links.add_link(root, a, "DependsOn", b)
     links.add_link(root, a, "DependsOn", c)  # the same transaction time as the one before
     links.add_link(root, c, "RefersTo", a)
@@ -365,6 +368,7 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
     assert sorted(rich["requestors"]) == ["ann@customer.example", "zed", "zoe@customer.example"]
     assert rich["cc"] == ["carl@customer.example", "group:Ops"]
     assert rich["admincc"] == ["zed", "group:Ops", "group:Admins"]
+    assert rich["squelched"] == ["carl@customer.example", "zoe@customer.example"]
     assert rich["links"]["depends_on"] and rich["links"]["referred_to_by"] and rich["links"]["member_of"]
     assert rich["merged_from"] and rich["custom_fields"]["Tags"] == ["paper", "fire"]
     assert rich["custom_fields"]["Rack"] == "R1" and rich["custom_fields"]["Gone"] == "x"

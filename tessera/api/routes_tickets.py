@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from tessera.api.deps import Acting, etag, expected_version
 from tessera.api.problems import ApiProblem
-from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, TicketBody, WatcherBody
+from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, SquelchBody, TicketBody, WatcherBody
 from tessera.core.context import Context
 from tessera.core.errors import Conflict, InvalidInput, NotFound
 from tessera.core.listing import MAX_PAGE
@@ -497,4 +497,24 @@ def add_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch =
 )
 def remove_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch = None) -> JSONResponse:
     _watcher_change(ctx, ticket, body, if_match, add=False)
+    return _ticket_response(ctx, ticket)
+
+
+@router.post(
+    "/tickets/{ticket}/squelch",
+    summary="Squelch addresses for the whole ticket, or unsquelch them (as `ticket squelch`)",
+    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+)
+def squelch(ctx: Acting, ticket: str, body: SquelchBody, if_match: IfMatch = None) -> JSONResponse:
+    from tessera.core import tickets
+    from tessera.core.squelch import set_squelch
+
+    version = expected_version(if_match)
+    tickets.get_ticket(ctx, ticket)
+    try:
+        set_squelch(ctx, ticket, list(body.addresses), on=body.squelched, expected_version=version)
+    except Conflict as exc:
+        if version is None:
+            raise
+        raise ApiProblem(412, exc.message) from None
     return _ticket_response(ctx, ticket)

@@ -102,6 +102,15 @@ class WatcherBody(BaseModel):
     )
 
 
+class SquelchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    addresses: list[ShortText] = Field(min_length=1, max_length=100, description="E-mail addresses.")
+    squelched: bool = Field(
+        True, description="true: no scrip mails them about this ticket (RT's SquelchMailTo); false: again."
+    )
+
+
 class QueueBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -546,3 +546,22 @@ def bookmark(
         print_json({"id": ticket_id, "display_id": display_id(ticket_id), "bookmarked": marked})
     else:
         echo(f"{'bookmarked' if marked else 'removed the bookmark of'} {display_id(ticket_id)}")
+
+
+@app.command("squelch")
+def squelch(
+    ticket: str = typer.Argument(..., help="Ticket id."),
+    addresses: list[str] = typer.Argument(..., help="Addresses no scrip may mail about this ticket."),
+    unsquelch: bool = typer.Option(False, "--unsquelch", help="Let mail reach them again."),
+    version: int | None = VERSION_OPTION,
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Squelch addresses for the whole ticket (RT's SquelchMailTo), or --unsquelch them."""
+    from tessera.core.squelch import set_squelch
+
+    with acting(user) as ctx:
+        changed = set_squelch(ctx, ticket, addresses, on=not unsquelch, expected_version=version)
+        verb = "unsquelched" if unsquelch else "squelched"
+        text = f"{verb} {', '.join(addresses)} on {ticket}" if changed else f"nothing to do: already {verb}"
+        _done(ctx, ticket, as_json, text)

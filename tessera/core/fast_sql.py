@@ -407,12 +407,15 @@ TICKET_EXTRAS_SQL = (
     " (SELECT coalesce(json_agg(t.id ORDER BY t.id), '[]') FROM tickets t WHERE t.merged_into_id = %(id)s),"
     " (SELECT coalesce(json_agg(json_build_array(r.id, r.subject, u.name, r.due, r.status, r.created,"
     "   r.resolved) ORDER BY r.id), '[]')"
-    "  FROM reminders r LEFT JOIN users u ON u.id = r.owner_id WHERE r.ticket_id = %(id)s)"
+    "  FROM reminders r LEFT JOIN users u ON u.id = r.owner_id WHERE r.ticket_id = %(id)s),"
+    " (SELECT coalesce(json_agg(q.address ORDER BY q.address), '[]')"
+    "  FROM ticket_squelches q WHERE q.ticket_id = %(id)s)"
 )
 
 
 def ticket_extras(session: Session, ticket_id: int, queue_id: int) -> tuple[list[Any], ...]:
-    """(people, links, fields, values, merged, reminders) of TICKET_EXTRAS_SQL, as JSON arrays."""
+    """(people, links, fields, values, merged, reminders, squelched) of TICKET_EXTRAS_SQL, as JSON
+    arrays."""
     row = driver_execute(session, TICKET_EXTRAS_SQL, {"id": ticket_id, "queue": queue_id}).fetchone()
     return tuple(row)
 
@@ -672,6 +675,9 @@ SCRIP_PREFETCH = """
     SELECT 'v', json_build_array(qg.queue_id, qg.role, u.id, u.name, u.email, u.real_name, u.disabled)
       FROM queue_group_watchers qg JOIN group_members gm ON gm.group_id = qg.group_id
       JOIN users u ON u.id = gm.user_id WHERE qg.queue_id = ANY(%(queues)s)
+    UNION ALL
+    SELECT 'x', json_build_array(sq.ticket_id, sq.address)
+      FROM ticket_squelches sq WHERE sq.ticket_id = ANY(%(tickets)s)
     UNION ALL
     SELECT 'a', json_build_array(a.transaction_id, a.id, a.message_id, a.subject, a.headers,
            a.content_type, a.content, a.filename)

@@ -264,4 +264,7 @@ class TicketOut(BaseModel):
     links: TicketLinks
     merged_from: list[str]
     reminders: list[ReminderOut]
+    squelched: list[str] = Field(
+        default_factory=list, description="Addresses no scrip mails about this ticket (RT's SquelchMailTo)."
+    )
     version: int

@@ -22,6 +22,7 @@ from tessera.core.models import (
 )
 from tessera.core.reminders import reminders_json
 from tessera.core.schemas import TicketOut
+from tessera.core.squelch import squelched_of
 from tessera.core.watchers import WATCHER_ROLES, group_label, group_watchers_of, watchers_of
 
 
@@ -73,7 +74,7 @@ def ticket_json(ctx: Context, ticket: Ticket) -> dict[str, Any]:
 
 def _extras(
     ctx: Context, ticket: Ticket
-) -> tuple[dict[str, list[str]], dict[str, list[int]], Any, list[int], list[dict[str, Any]]]:
+) -> tuple[dict[str, list[str]], dict[str, list[int]], Any, list[int], list[dict[str, Any]], list[str]]:
     """People by role, links by kind, custom fields, merged ids and reminders: one round trip on
     the fast path (fast_sql.TICKET_EXTRAS_SQL), the ORM's six reads inside `plain_orm()`; the
     tests compare the two for tickets with every kind of each."""
@@ -90,9 +91,10 @@ def _extras(
             )
         )
         reminders = reminders_json(ctx, ticket)
-        return people, links_of(ctx, ticket.id), custom_fields_of(ctx, ticket), merged, reminders
+        squelched = squelched_of(ctx, ticket.id)
+        return people, links_of(ctx, ticket.id), custom_fields_of(ctx, ticket), merged, reminders, squelched
     extras = ticket_extras(ctx.session, ticket.id, ticket.queue_id)
-    watchers, link_rows, fields, values, merged, reminder_rows = extras
+    watchers, link_rows, fields, values, merged, reminder_rows, squelched = extras
     people = {role: [] for role in WATCHER_ROLES}
     for role, who in watchers:
         people[role].append(who)
@@ -104,11 +106,11 @@ def _extras(
             links[REVERSE[kind]].append(base_id)
     keys = ("id", "subject", "owner", "due", "status", "created", "resolved")
     reminders = [dict(zip(keys, row, strict=True)) for row in reminder_rows]
-    return people, links, _custom_fields(fields, values), merged, reminders
+    return people, links, _custom_fields(fields, values), merged, reminders, list(squelched)
 
 
 def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
-    people, links, custom_fields, merged, reminders = _extras(ctx, ticket)
+    people, links, custom_fields, merged, reminders, squelched = _extras(ctx, ticket)
     return {
         "id": ticket.id,
         "display_id": ticket.display_id,
@@ -143,6 +145,7 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         },
         "merged_from": [display_id(i) for i in merged],
         "reminders": reminders,
+        "squelched": squelched,
         "version": ticket.version,
     }
 

@@ -150,6 +150,7 @@ class SendEmail(ScripAction):
         if actor_email and not notify_actor and not self.autoreply:
             drop.add(actor_email)
         squelched = {str(a).strip().lower() for a in (sc.txn.data or {}).get("squelch", [])}
+        squelched |= sc.ticket_view._squelched  # the ticket's own list (RT's SquelchMailTo)
         drop |= squelched - self.unsquelchable
         if sc.triggered_by_loop():
             return [], [], []  # our own mail come back and kept: answering it would loop again

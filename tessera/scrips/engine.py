@@ -119,6 +119,7 @@ class EngineState:
     outbox: list[OutboxRow | OutboxMessage] = field(default_factory=list)
     people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
     queue_people: dict[int, dict[str, list[Person]]] = field(default_factory=dict)
+    squelched: dict[int, set[str]] = field(default_factory=dict)  # RT's SquelchMailTo, per ticket
     messages: dict[int, list[Part]] = field(default_factory=dict)
     runs_written: int = 0
     outbox_written: int = 0
@@ -153,6 +154,7 @@ class EngineState:
         desk: set[str] = set()
         for ticket_id in ticket_ids:
             self.people[ticket_id] = {"Requestor": [], "Cc": [], "AdminCc": []}
+            self.squelched[ticket_id] = set()
         for queue_id in queue_ids:
             self.queue_people[queue_id] = {"Cc": [], "AdminCc": []}
         for message_id in message_ids:
@@ -162,6 +164,8 @@ class EngineState:
                 self.people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
             elif kind == "v":
                 self.queue_people[row[0]].setdefault(row[1], []).append(Person(*row[2:]))
+            elif kind == "x":
+                self.squelched[row[0]].add(row[1])
             elif kind == "a":
                 self.messages[row[0]].append(Part(*row[1:]))
             elif kind == "d":

@@ -71,6 +71,7 @@ class UnitState(Protocol):
     actions queue messages in."""
 
     people: dict[int, dict[str, list[Person]]]
+    squelched: dict[int, set[str]]
     queue_people: dict[int, dict[str, list[Person]]]
     messages: dict[int, list[Part]]
     outbox: list[Any]
@@ -168,7 +169,9 @@ class SharedViews:
         self.ticket = TicketView(ctx, ticket)
         self.txn = TransactionView(ctx, txn, state.messages.get(txn.id) if state else None)
         if state is not None and ticket.id in state.people and ticket.queue_id in state.queue_people:
-            self.ticket._prefetched(state.people[ticket.id], state.queue_people[ticket.queue_id])
+            self.ticket._prefetched(
+                state.people[ticket.id], state.queue_people[ticket.queue_id], state.squelched.get(ticket.id)
+            )
         self.lifecycle = lifecycle_of(ctx.session, ticket.queue)
         self.actor = UserView(ctx.actor if txn.actor_id == ctx.actor.id else txn.actor)
         self._ticket_id = ticket.id

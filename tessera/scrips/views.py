@@ -272,9 +272,25 @@ class TicketView:
             out[source].setdefault(role, []).append(user)
         return out
 
-    def _prefetched(self, people: dict[str, list[Any]], queue_people: dict[str, list[Any]]) -> None:
-        """Watchers the engine already loaded with the rest of the unit's data."""
+    def _prefetched(
+        self, people: dict[str, list[Any]], queue_people: dict[str, list[Any]], squelched: set[str] | None
+    ) -> None:
+        """Watchers (and the ticket's squelch list) the engine already loaded with the unit's data."""
         self.__dict__["_all_people"] = {"ticket": people, "queue": queue_people}
+        if squelched is not None:
+            self.__dict__["_squelched"] = frozenset(squelched)
+
+    @cached_property
+    def _squelched(self) -> frozenset[str]:
+        """RT's SquelchMailTo: the addresses no scrip mails about this ticket (lower-case)."""
+        from tessera.core.models import TicketSquelch
+
+        with self._ctx.session.no_autoflush:
+            return frozenset(
+                self._ctx.session.scalars(
+                    select(TicketSquelch.address).where(TicketSquelch.ticket_id == self.id)
+                )
+            )
 
     @property
     def _people(self) -> dict[str, list[User]]:

@@ -338,6 +338,7 @@ EDITABLE = (
     ("requestors", "Requestors"),
     ("cc", "Cc"),
     ("admincc", "AdminCc"),
+    ("squelched", "Squelched"),  # addresses no scrip mails about the ticket (RT's SquelchMailTo)
 )
 
 

@@ -261,8 +261,9 @@ PEOPLE_FIELDS = {"requestors": "Requestor", "cc": "Cc", "admincc": "AdminCc"}
 def edit(ctx: Context, ticket_id: int, changes: dict[str, str], version: int) -> Outcome:
     """The edit form's changes in one unit: fields, then the people (each list compared with the
     ticket's: who is gone is removed, who is new is added, a group as group:NAME)."""
-    fields = {k: v for k, v in changes.items() if k not in PEOPLE_FIELDS}
+    fields = {k: v for k, v in changes.items() if k not in PEOPLE_FIELDS and k != "squelched"}
     people = {k: v for k, v in changes.items() if k in PEOPLE_FIELDS}
+    squelch = changes.get("squelched")
 
     from tessera.core.context import operation
 
@@ -292,6 +293,16 @@ def edit(ctx: Context, ticket_id: int, changes: dict[str, str], version: int) ->
                     if who.lower() not in held:
                         done.append(watchers.add_watcher(c, t, role, who, expected_version=expected))
                         expected = None
+        if squelch is not None:
+            from tessera.core.squelch import set_squelch, squelched_of
+
+            now_held = set(squelched_of(c, core_tickets.get_ticket(c, t).id))
+            wanted_set = {a.strip().lower() for a in split_addresses(squelch)}
+            if now_held - wanted_set:
+                done += set_squelch(c, t, sorted(now_held - wanted_set), on=False, expected_version=expected)
+                expected = None
+            if wanted_set - now_held:
+                done += set_squelch(c, t, sorted(wanted_set - now_held), on=True, expected_version=expected)
         return done
 
     return each(ctx, [ticket_id], change)

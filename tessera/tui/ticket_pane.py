@@ -337,6 +337,8 @@ def render_detail(view: TicketView) -> Text:
     _people("Requestors", t["requestors"], out)
     _people("Cc", t["cc"], out)
     _people("AdminCc", t["admincc"], out)
+    if t.get("squelched"):
+        _people("Squelched", t["squelched"], out)  # RT's SquelchMailTo: no mail to them
     cfs = t.get("custom_fields") or {}
     if cfs:
         out.append("\nCustom fields\n", style="bold underline")

@@ -16,7 +16,15 @@ from tessera.core.models.scrips import OutboxMessage, Scrip, ScripCatalogToken, 
 from tessera.core.models.search import SavedSearch
 from tessera.core.models.seen import TicketBookmark, TicketSeen
 from tessera.core.models.sshkey import SshKey
-from tessera.core.models.ticket import Attachment, GroupWatcher, Link, Ticket, Transaction, Watcher
+from tessera.core.models.ticket import (
+    Attachment,
+    GroupWatcher,
+    Link,
+    Ticket,
+    TicketSquelch,
+    Transaction,
+    Watcher,
+)
 from tessera.core.models.webhook import WebhookSecret
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "TicketBookmark",
     "TicketDedupKey",
     "TicketSeen",
+    "TicketSquelch",
     "Transaction",
     "User",
     "Watcher",

@@ -113,6 +113,16 @@ class GroupWatcher(Base):
     group: Mapped[Group] = relationship(lazy="joined", innerjoin=True)
 
 
+class TicketSquelch(Base):
+    """An address no scrip mails about this ticket until it is unsquelched (RT's SquelchMailTo).
+    Kept lower-case: addresses compare without case."""
+
+    __tablename__ = "ticket_squelches"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+
 class Link(Base):
     """`base --type--> target`: DependsOn, RefersTo or MemberOf between local tickets."""
 
