@@ -151,6 +151,7 @@ def _create_data(body: TicketBody) -> Any:
             priority=body.priority,
             due=body.due,
             starts=body.starts,
+            sla=body.sla,
             custom_fields=body.custom_fields,
             message=MessageIn(
                 body=body.body,

@@ -64,6 +64,7 @@ class TicketBody(BaseModel):
     priority: Int32 | None = None
     due: datetime | None = None
     starts: datetime | None = None
+    sla: ShortText | None = Field(None, description="A service level; default: the queue's")
     custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
     body: str = ""
     content_type: Literal["text/plain", "text/html"] = "text/plain"

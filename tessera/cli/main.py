@@ -94,6 +94,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "cf": lambda: _app.add_typer(_cli("admin_cmds").cf_app, name="cf"),
     "lifecycle": lambda: _app.add_typer(_cli("lifecycle_cmds").app, name="lifecycle"),
     "calendar": lambda: _app.add_typer(_cli("calendar_cmds").app, name="calendar"),
+    "sla": lambda: _app.add_typer(_cli("sla_cmds").app, name="sla"),
     "demo": lambda: _app.command("demo")(_cli("demo_cmd").demo),
     "import": lambda: _app.command("import")(_cli("import_cmd").import_),
     "search": lambda: _app.add_typer(_cli("search_cmds").app, name="search"),

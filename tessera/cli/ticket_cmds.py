@@ -41,6 +41,21 @@ def _when(iso: str) -> str:
     return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("Z", "+00:00")) else "")
 
 
+def business_minutes(minutes: int) -> str:
+    """`2h 05m`, `45m`; overdue is the caller's word."""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{hours}h {rest:02d}m" if hours else f"{rest}m"
+
+
+def _sla_state(data: dict[str, Any]) -> str:
+    left = data.get("sla_time_left")
+    if data.get("due") is None or left is None:
+        return "   (no deadline running)"
+    if left < 0:
+        return f"   overdue by {business_minutes(left)} (business time)"
+    return f"   {business_minutes(left)} left (business time)"
+
+
 def _print_ticket(data: dict[str, Any]) -> None:
     echo(f"{data['display_id']}  {data['subject']}")
     echo(
@@ -53,6 +68,8 @@ def _print_ticket(data: dict[str, Any]) -> None:
     for label in ("created", "updated", "started", "resolved", "due"):
         if data[label]:
             echo(f"  {label}: {_when(data[label])}")
+    if data.get("sla"):
+        echo(f"  sla: {data['sla']}{_sla_state(data)}")
     for name, value in data["custom_fields"].items():
         shown = ", ".join(value) if isinstance(value, list) else (value or "")
         echo(f"  cf.{name}: {shown}")
@@ -138,6 +155,7 @@ def create(
         None, "--status", help="Initial status (default: the lifecycle's on_create)."
     ),
     due: str | None = typer.Option(None, "--due", help="Due date: 2026-12-01, tomorrow, in 3 days."),
+    sla: str | None = typer.Option(None, "--sla", help="Service level (default: the queue's)."),
     cf: list[str] | None = typer.Option(None, "--cf", help="Custom field NAME=VALUE (repeatable)."),
     attach: list[Path] | None = typer.Option(None, "--attach", help="Attach a file (repeatable)."),
     user: str | None = USER_OPTION,
@@ -161,6 +179,7 @@ def create(
             status=status,
             priority=parse_int(priority, field="priority") if priority is not None else None,
             due=parse_datetime(due, field="due") if due else None,
+            sla=sla,
             custom_fields=_custom_fields(cf),
             message=MessageIn(body=read_body(body), attachments=read_attachments(attach)),
         )

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -273,7 +273,7 @@ def _timezone(raw: Any) -> str:
         raise CalendarInvalid(f"timezone: expected an IANA time zone such as Europe/Paris, got {_show(raw)}")
     name = raw.strip()
     try:
-        if name not in available_timezones() and name != "UTC":
+        if name not in _zones() and name != "UTC":
             raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -281,6 +281,11 @@ def _timezone(raw: Any) -> str:
             f"timezone: '{name}' is not a time zone (IANA names such as Europe/Paris, America/New_York, UTC)"
         ) from None
     return name
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def _holidays(raw: Any) -> tuple[str | None, str | None]:

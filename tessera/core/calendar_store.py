@@ -99,13 +99,24 @@ def _row(session: Session, name: str, *, lock: bool = False) -> CalendarRecord |
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
+# Parsed calendars by (name, updated): a stored definition never changes without a new `updated`,
+# and a parsed calendar keeps its holidays loaded (the holidays library computes them per year).
+_parsed: dict[tuple[str, datetime], Calendar] = {}
+
+
 def calendar_by_name(session: Session, name: str) -> Calendar:
     row = _row(session, name)
     if row is None:
         names = list(session.scalars(select(CalendarRecord.name).order_by(CalendarRecord.name)))
         listed = ", ".join(names) if names else "none yet: `tessera calendar apply FILE` adds one"
         raise NotFound(f"no calendar named '{name.strip()}' (calendars: {listed})")
-    return calendar_from_data(row.definition)
+    key = (row.name, row.updated)
+    found = _parsed.get(key)
+    if found is None:
+        if len(_parsed) > 256:
+            _parsed.clear()
+        found = _parsed[key] = calendar_from_data(row.definition)
+    return found
 
 
 def list_calendars(ctx: Context) -> list[CalendarSummary]:

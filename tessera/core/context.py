@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from tessera.core import fast_sql, scrip_runner
+from tessera.core import clock, fast_sql, scrip_runner
 from tessera.core.config import USER_ENV, wanted_user
 from tessera.core.db import first_line, rollback_quietly
 from tessera.core.db_faults import database_error
@@ -64,7 +64,7 @@ class Context:
     # Set by scrips and migrations: changes made on the desk's own behalf skip rights checks.
     system: bool = False
     depth: int = 0
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = field(default_factory=clock.now)
     batch: list[Transaction] = field(default_factory=list)
     # Tickets changed by this unit of work: each gets its version bumped once. `record` bumps it
     # with the first change (so the UPDATE that writes the change carries it); `bumped` keeps the
@@ -229,7 +229,7 @@ def operation(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[
 def _begin_unit(ctx: Context) -> None:
     """A unit of work starts: its own clock, and nothing left of a unit before it."""
     ctx.depth = 1
-    ctx.now = datetime.now(UTC)
+    ctx.now = clock.now()
     ctx.bumped.clear()
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from tessera.core import clock
 from tessera.core.errors import InvalidInput
 
 # PostgreSQL's `integer`: priorities, times and versions are stored in it; a number outside is
@@ -134,6 +135,7 @@ class TicketCreate(BaseModel):
     due: datetime | None = None
     starts: datetime | None = None
     time_estimated: Int32 | None = None
+    sla: str | None = None
     custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
     message: MessageIn = Field(default_factory=MessageIn)
 
@@ -146,7 +148,7 @@ def parse_datetime(raw: str, *, field: str = "date") -> datetime | None:
     text = raw.strip()
     if text == "" or text.lower() in ("none", "null", "unset", "-"):
         return None
-    now = datetime.now(UTC)
+    now = clock.now()
     lowered = text.lower()
     if lowered == "now":
         return now
@@ -260,6 +262,10 @@ class TicketOut(BaseModel):
     due: datetime | None
     starts: datetime | None
     told: datetime | None
+    sla: str | None = Field(description="The service level (a level of `tessera sla export`), or none")
+    sla_time_left: int | None = Field(
+        description="Business minutes from now to Due on the level's calendar; negative: overdue"
+    )
     custom_fields: dict[str, str | list[str] | None]
     links: TicketLinks
     merged_from: list[str]

@@ -134,6 +134,8 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "due": _iso(ticket.due),
         "starts": _iso(ticket.starts),
         "told": _iso(ticket.told),
+        "sla": ticket.sla,
+        "sla_time_left": _sla_time_left(ctx, ticket),
         "custom_fields": custom_fields,
         "links": {
             "depends_on": [display_id(i) for i in links["DependsOn"]],
@@ -148,6 +150,16 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "squelched": squelched,
         "version": ticket.version,
     }
+
+
+def _sla_time_left(ctx: Context, ticket: Ticket) -> int | None:
+    """Business minutes from now to Due on the ticket's service level (negative: overdue)."""
+    if ticket.sla is None or ticket.due is None:
+        return None
+    from tessera.core import clock, sla
+
+    left = sla.time_left(ctx, ticket, clock.now())
+    return None if left is None else int(left.total_seconds() // 60)
 
 
 def _attachment_json(part: Attachment) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Text, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from tessera.core import fast_sql, ownership, statuses
+from tessera.core import fast_sql, ownership, sla, statuses
 from tessera.core.context import Context, new_transaction, operation, record
 from tessera.core.customfields import field_for_ticket, normalise_values, split_values
 from tessera.core.desk_addresses import ALL_QUEUE_ADDRESSES, desk_addresses, loop_address, refuse
@@ -31,7 +31,7 @@ from tessera.core.users import address_keys, get_user, known_users, user_for_add
 
 DATE_FIELDS = ("due", "starts")
 INT_FIELDS = ("priority", "initial_priority", "final_priority", "time_worked", "time_estimated", "time_left")
-SETTABLE_FIELDS = ("subject", "status", "owner", "queue", *INT_FIELDS, *DATE_FIELDS)
+SETTABLE_FIELDS = ("subject", "status", "owner", "queue", "sla", *INT_FIELDS, *DATE_FIELDS)
 MAX_SUBJECT = 200
 
 
@@ -109,6 +109,9 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
     )
     ticket.queue = queue
     statuses.apply_dates(ctx, ticket, lifecycle, None, status)
+    level = sla.level_for_new_ticket(ctx, queue, data.sla)
+    if level is not None:
+        sla.start_new_ticket(ctx, ticket, level)
     watchers: list[Watcher] = []
     for role, addresses in (("Requestor", data.requestors), ("Cc", data.cc), ("AdminCc", data.admincc)):
         seen: set[int] = set()
@@ -194,6 +197,7 @@ def correspond(
     txn = _post(ctx, ticket, "Correspond", message)
     if "Requestor" not in ctx.rights.roles_on(ctx.session, ticket):
         ticket.told = ctx.now
+    sla.recompute(ctx, ticket, txn)
     return txn
 
 
@@ -300,6 +304,8 @@ def set_fields(
             )
             if key == "subject":
                 txns.append(_set_column(ctx, ticket, "subject", _clean_subject(raw)))
+            elif key == "sla":
+                txns.append(sla.set_level(ctx, ticket, raw))
             elif key in INT_FIELDS:
                 txns.append(_set_column(ctx, ticket, key, parse_int(raw, field=key)))
             else:
@@ -367,6 +373,7 @@ def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transac
                 ctx, ticket, "Status", field="Status", old=old_status, new=new_status, data={"mapped": True}
             )
         )
+        sla.recompute(ctx, ticket, txns[-1])
     if ticket.owner_id is not None:
         from tessera.core.rights import RightsCache
 

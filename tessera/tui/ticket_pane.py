@@ -280,6 +280,16 @@ def _with_earlier(view: TicketView, before: list[dict[str, Any]]) -> TicketView:
     return dataclasses.replace(view, history=earlier + page) if earlier else view
 
 
+def _sla_text(t: dict[str, Any]) -> str:
+    """`4h: 2h 05m left` / `4h: overdue by 30m` (business time on the level's calendar)."""
+    left = t.get("sla_time_left")
+    if left is None:
+        return f"{t['sla']}: no deadline running"
+    hours, rest = divmod(abs(left), 60)
+    span = f"{hours}h {rest:02d}m" if hours else f"{rest}m"
+    return f"{t['sla']}: overdue by {span}" if left < 0 else f"{t['sla']}: {span} left"
+
+
 def _people(label: str, people: list[str], out: Text) -> None:
     out.append(f"{label:<11}", style="bold")
     out.append(safe.clean_line(", ".join(people) or "-"))
@@ -327,6 +337,7 @@ def render_detail(view: TicketView) -> Text:
         ("Started", when(t["started"])),
         ("Resolved", when(t["resolved"])),
         ("Due", when(t["due"])),
+        *([("SLA", _sla_text(t))] if t.get("sla") else []),
         ("Time", f"worked {t['time_worked']}m, estimated {t['time_estimated']}m, left {t['time_left']}m"),
     ]
     for label, value in fields:

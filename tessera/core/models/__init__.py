@@ -3,7 +3,7 @@
 from tessera.core.ids import display_id
 from tessera.core.models.api import ApiToken, IdempotentReply, TicketDedupKey
 from tessera.core.models.base import Base
-from tessera.core.models.calendar import CalendarRecord
+from tessera.core.models.calendar import CalendarRecord, ServiceLevelsRecord
 from tessera.core.models.customfield import CustomField, CustomFieldOption, CustomFieldValue
 from tessera.core.models.lifecycle import LifecycleRecord
 from tessera.core.models.mail import InboundMail
@@ -54,6 +54,7 @@ __all__ = [
     "ScripRevision",
     "ScripRun",
     "ScripTemplate",
+    "ServiceLevelsRecord",
     "SshKey",
     "Ticket",
     "TicketBookmark",

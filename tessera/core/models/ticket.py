@@ -39,6 +39,8 @@ class Ticket(Base):
         # A queue's page in the default orders (keyset paging), without walking other queues' rows.
         Index("ix_tickets_queue_updated", "queue_id", "updated", "id"),
         Index("ix_tickets_queue_created", "queue_id", "created", "id"),
+        # Deadlines: `Due < 'now'`, what is due next (service levels keep Due current).
+        Index("ix_tickets_due", "due", postgresql_where=text("due IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -53,6 +55,8 @@ class Ticket(Base):
     time_estimated: Mapped[int] = mapped_column(server_default=text("0"))
     time_left: Mapped[int] = mapped_column(server_default=text("0"))
     due: Mapped[datetime | None]
+    # The service level (RT's SLA): a level name of the service-level file, or none.
+    sla: Mapped[str | None] = mapped_column(String(64))
     starts: Mapped[datetime | None]
     started: Mapped[datetime | None]
     resolved: Mapped[datetime | None]

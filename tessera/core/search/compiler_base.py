@@ -5,11 +5,12 @@ their column). tessera.core.search.people and tessera.core.search.compiler build
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, select
 
+from tessera.core import clock
 from tessera.core.context import Context
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.knowable import known_queue_ids
@@ -21,7 +22,7 @@ from tessera.core.search.parser import Comparison, SearchError, shown
 @dataclass
 class CompilerBase:
     ctx: Context
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = field(default_factory=clock.now)
     asks_for_deleted: bool = False
     asks_for_merged: bool = False
     _queues: dict[str, Queue] | None = None

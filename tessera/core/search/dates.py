@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from tessera.core import clock
+
 _AGO = re.compile(r"^(\d{1,9})\s*(minute|min|hour|day|week|month|year)s?\s+ago$")
 _AHEAD = re.compile(r"^(?:in\s+)?(\d{1,9})\s*(minute|min|hour|day|week|month|year)s?(?:\s+from now)?$")
 _UNITS = {"minute": 1, "min": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200, "year": 525600}
@@ -27,7 +29,7 @@ def _instant(t: datetime) -> tuple[datetime, datetime]:
 def date_range(text: str, now: datetime | None = None) -> tuple[datetime, datetime] | None:
     """The range a date value stands for, or None when it is not a date (or out of range)."""
     try:
-        return _date_range(text, now or datetime.now(UTC))
+        return _date_range(text, now or clock.now())
     except (OverflowError, ValueError):  # '9999-12-31' + a day, '99999999 years ago'
         return None
 

@@ -56,7 +56,7 @@ LINK_FIELDS = {
     "children": ("MemberOf", False),
     "members": ("MemberOf", False),
 }
-TEXT_FIELDS = {"subject": Ticket.subject}
+TEXT_FIELDS = {"subject": Ticket.subject, "sla": Ticket.sla}
 # The names people type, for suggestions and completion.
 FIELD_NAMES = [
     "id",
@@ -76,6 +76,7 @@ FIELD_NAMES = [
     "AdminCc",
     "Watcher",
     "Subject",
+    "SLA",
     "Content",
     "Priority",
     "InitialPriority",

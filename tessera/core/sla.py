@@ -1,0 +1,319 @@
+"""Service levels on tickets: the desk's service-level file (apply, export, list) and the
+recomputation of a ticket's Starts and Due, RT's rules (`lib/RT/Action/SLA_Set*.pm`), inside the
+operation whose change triggers it — so every caller (CLI, API, mail gateway, TUI, scrips) gets it
+and it commits or rolls back with that change.
+
+What recomputes (called by the ticket operations in `tickets.py` and `statuses.py`):
+* Create: the ticket takes its level (given, else its queue's default), Starts and Due.
+* Correspond: a requestor's message (re)starts the response clock, from the oldest of their
+  unanswered messages; an agent's reply (anyone not a requestor, and always the owner) meets it,
+  and starts the keep-in-loop clock if the level has one.
+* Status change: a status in the level's `pause_on` stops the clocks (Due unset) and the time spent
+  there is added back on leaving it; an inactive status (resolved, rejected...) stops them all.
+* SLA change (`ticket set ID SLA=24h`): Starts and Due anew for the new level.
+Resolve is counted from Created; Due is the earlier of the response (or keep-in-loop) and the
+resolve deadline. The new Due rides on the transaction that caused it (`data.sla_due`), so the
+history says which change moved it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import inspect, or_, select
+
+from tessera.core.business_hours import ALWAYS_OPEN, Calendar, CalendarInvalid, between
+from tessera.core.calendar_store import calendar_by_name, parse_documents
+from tessera.core.context import Context, operation
+from tessera.core.errors import InvalidInput
+from tessera.core.lifecycles.desk import lifecycle_of
+from tessera.core.models import (
+    CalendarRecord,
+    Queue,
+    ServiceLevelsRecord,
+    Ticket,
+    Transaction,
+    Watcher,
+)
+from tessera.core.service_levels import Deadline, Level, SlaConfig, SlaInvalid, config_from_data
+
+ADMIN_RIGHT = "AdminServiceLevels"
+MESSAGE_TYPES = ("Create", "Correspond")
+_SESSION_KEY = "tessera.sla"
+
+
+def load_config(ctx: Context) -> SlaConfig:
+    """The desk's service levels (none applied: no levels, no queue with SLA)."""
+    row = ctx.session.get(ServiceLevelsRecord, 1)
+    if row is None:
+        return SlaConfig()
+    cached = ctx.session.info.get(_SESSION_KEY)
+    if cached is not None and cached[0] == row.updated:
+        return cached[1]  # type: ignore[no-any-return]
+    data = row.definition
+    config = SlaConfig(
+        levels={name: _stored_level(name, raw) for name, raw in data.get("levels", {}).items()},
+        queues=dict(data.get("queues", {})),
+    )
+    ctx.session.info[_SESSION_KEY] = (row.updated, config)
+    return config
+
+
+def _stored_level(name: str, raw: dict[str, Any]) -> Level:
+    from tessera.core.service_levels import _level
+
+    return _level(name, raw, {raw["calendar"]} if raw.get("calendar") else set())
+
+
+@dataclass(frozen=True)
+class Applied:
+    config: SlaConfig
+    result: Literal["created", "replaced", "unchanged"]
+
+
+@operation
+def apply_service_levels(ctx: Context, text: str) -> Applied:
+    """Create or replace the desk's service-level file (AdminServiceLevels), validated against the
+    stored calendars and queues; refused whole if a level tickets still have would be dropped."""
+    ctx.require(ADMIN_RIGHT, "apply", "service levels on this desk")
+    docs = parse_documents(text)
+    if len(docs) != 1:
+        raise SlaInvalid("(document): a service-level file is one document (levels and queues)")
+    calendars = set(ctx.session.scalars(select(CalendarRecord.name)))
+    queues = {q.name.lower(): q.name for q in ctx.session.scalars(select(Queue))}
+    config = config_from_data(docs[0], calendars, queues)
+    names = {n.lower() for n in config.levels}
+    for level_name, count in ctx.session.execute(
+        select(Ticket.sla, _count()).where(Ticket.sla.is_not(None)).group_by(Ticket.sla)
+    ).all():
+        if level_name.lower() not in names:
+            raise SlaInvalid(
+                f"levels: '{level_name}' is dropped but {count} ticket{'s' if count != 1 else ''} "
+                f"still have it; give them another level first (search: SLA = '{level_name}')"
+            )
+    row = ctx.session.get(ServiceLevelsRecord, 1, with_for_update=True)
+    definition = config.to_data()
+    if row is None:
+        ctx.session.add(
+            ServiceLevelsRecord(id=1, definition=definition, updated=ctx.now, updated_by_id=ctx.actor.id)
+        )
+        result: Literal["created", "replaced", "unchanged"] = "created"
+    elif row.definition == definition:
+        result = "unchanged"
+    else:
+        row.definition, row.updated, row.updated_by_id = definition, ctx.now, ctx.actor.id
+        result = "replaced"
+    ctx.session.flush()
+    ctx.session.info.pop(_SESSION_KEY, None)
+    return Applied(config, result)
+
+
+def _count() -> Any:
+    from sqlalchemy import func
+
+    return func.count()
+
+
+def _calendar(ctx: Context, level: Level) -> Calendar:
+    if level.calendar is None:
+        return ALWAYS_OPEN
+    try:
+        return calendar_by_name(ctx.session, level.calendar)
+    except CalendarInvalid:  # (validated when stored)
+        return ALWAYS_OPEN
+
+
+def level_for_new_ticket(ctx: Context, queue: Queue, wanted: str | None) -> Level | None:
+    """The level a new ticket takes: the one asked for (which must exist), else its queue's default."""
+    config = load_config(ctx)
+    if wanted is not None and wanted.strip():
+        return require_level(config, wanted)
+    return config.level(config.queue_default(queue.name))
+
+
+def require_level(config: SlaConfig, name: str) -> Level:
+    level = config.level(name.strip())
+    if level is None:
+        listed = ", ".join(config.levels) or "none yet: `tessera sla apply FILE` adds them"
+        raise InvalidInput(f"SLA: no service level named '{name.strip()}' (levels: {listed})")
+    return level
+
+
+def start_new_ticket(ctx: Context, ticket: Ticket, level: Level) -> None:
+    """At creation: the level, Starts and Due (the Create is the request: its response clock runs
+    from Created, whoever typed it in)."""
+    cal = _calendar(ctx, level)
+    ticket.sla = level.name
+    ticket.starts = level.starts_at(cal, ticket.created)
+    ticket.due = _due(ctx, ticket, level, cal, response_base=ticket.created, inside_reply=None, pauses=[])
+
+
+def set_level(ctx: Context, ticket: Ticket, raw: str) -> Transaction | None:
+    """`SLA=NAME` (empty clears it: Starts and Due stay as they are, no longer kept)."""
+    from tessera.core.context import record
+
+    config = load_config(ctx)
+    level = require_level(config, raw) if raw.strip() else None
+    new = level.name if level is not None else None
+    if new == ticket.sla:
+        return None
+    old, ticket.sla = ticket.sla, new
+    txn = record(ctx, ticket, "Set", field="SLA", old=old, new=new)
+    if level is not None:
+        ticket.starts = level.starts_at(_calendar(ctx, level), ticket.created)
+        recompute(ctx, ticket, txn)
+    return txn
+
+
+def recompute(ctx: Context, ticket: Ticket, txn: Transaction | None) -> None:
+    """Due anew after `txn` (a Correspond, a status change, an SLA change) on a ticket with a level;
+    the new Due is noted on `txn` (`data.sla_due`)."""
+    if ticket.sla is None:
+        return
+    level = load_config(ctx).level(ticket.sla)
+    if level is None:
+        return
+    cal = _calendar(ctx, level)
+    with ctx.session.no_autoflush:
+        messages = _messages(ctx, ticket)
+        requestors = set(
+            ctx.session.scalars(
+                select(Watcher.user_id).where(Watcher.ticket_id == ticket.id, Watcher.role == "Requestor")
+            )
+        )
+        pauses = _pauses(ctx, ticket, level) if level.pause_on else []
+    response_base: datetime | None = None
+    inside_reply: datetime | None = None
+    for kind, actor_id, created in messages:  # newest first
+        outside = kind == "Create" or (actor_id in requestors and actor_id != ticket.owner_id)
+        if outside:
+            response_base = created  # the oldest of the newest run of unanswered ones
+            continue
+        if response_base is None:
+            inside_reply = created
+        break
+    due = _due(ctx, ticket, level, cal, response_base=response_base, inside_reply=inside_reply, pauses=pauses)
+    if due != ticket.due:
+        ticket.due = due
+        if txn is not None:
+            txn.data = {**(txn.data or {}), "sla_due": due.isoformat() if due is not None else None}
+
+
+def _due(
+    ctx: Context,
+    ticket: Ticket,
+    level: Level,
+    cal: Calendar,
+    *,
+    response_base: datetime | None,
+    inside_reply: datetime | None,
+    pauses: list[tuple[datetime, datetime | None]],
+) -> datetime | None:
+    lifecycle = lifecycle_of(ctx.session, ticket.queue)
+    if lifecycle.category(ticket.status) == "inactive" or ticket.status in level.pause_on:
+        return None
+    found: list[datetime] = []
+
+    def deadline(spec: Deadline | None, base: datetime | None) -> None:
+        if spec is None or base is None:
+            return
+        due = spec.apply(cal, base)
+        stopped = sum(
+            (
+                spec.paused(cal, max(begin, base), end)
+                for begin, end in pauses
+                if end is not None and end > base
+            ),
+            timedelta(0),
+        )
+        found.append(spec.extend(cal, due, stopped))
+
+    if response_base is not None:
+        deadline(level.response, response_base)
+    else:
+        deadline(level.keep_in_loop, inside_reply)
+    deadline(level.resolve, ticket.created)
+    return min(found) if found else None
+
+
+def _pending(ctx: Context, ticket: Ticket, types: tuple[str, ...]) -> list[Transaction]:
+    """This unit's transactions on `ticket` of `types` not written yet (newest last)."""
+    return [
+        t
+        for t in ctx.batch
+        if t.ticket_id == ticket.id and t.type in types and inspect(t).dict.get("id") is None
+    ]
+
+
+def _messages(ctx: Context, ticket: Ticket) -> list[tuple[str, int | None, datetime]]:
+    """Create and Correspond transactions, newest first."""
+    pending = [(t.type, t.actor_id, t.created) for t in reversed(_pending(ctx, ticket, MESSAGE_TYPES))]
+    stored = ctx.session.execute(
+        select(Transaction.type, Transaction.actor_id, Transaction.created)
+        .where(Transaction.ticket_id == ticket.id, Transaction.type.in_(MESSAGE_TYPES))
+        .order_by(Transaction.id.desc())
+    ).all()
+    return [*pending, *((k, a, c) for k, a, c in stored)]
+
+
+def _pauses(ctx: Context, ticket: Ticket, level: Level) -> list[tuple[datetime, datetime | None]]:
+    """The spans the ticket spent in the level's pause statuses (the last one open: None)."""
+    stored = ctx.session.execute(
+        select(Transaction.created, Transaction.old_value, Transaction.new_value)
+        .where(
+            Transaction.ticket_id == ticket.id,
+            or_(Transaction.type == "Status", (Transaction.type == "Set") & (Transaction.field == "Status")),
+        )
+        .order_by(Transaction.id)
+    ).all()
+    pending = [
+        (t.created, t.old_value, t.new_value)
+        for t in _pending(ctx, ticket, ("Status", "Set"))
+        if t.type == "Status" or t.field == "Status"
+    ]
+    events = [*stored, *pending]
+    spans: list[tuple[datetime, datetime | None]] = []
+    first = (events[0][1] if events else ticket.status) or ""
+    since: datetime | None = ticket.created if first in level.pause_on else None
+    for created, _old, new in events:
+        if new in level.pause_on and since is None:
+            since = created
+        elif new not in level.pause_on and since is not None:
+            spans.append((since, created))
+            since = None
+    if since is not None:
+        spans.append((since, None))
+    return spans
+
+
+def time_left(ctx: Context, ticket: Ticket, now: datetime) -> timedelta | None:
+    """Business time from `now` to Due on the ticket's level's calendar (negative: overdue)."""
+    if ticket.due is None:
+        return None
+    level = load_config(ctx).level(ticket.sla) if ticket.sla else None
+    cal = _calendar(ctx, level) if level is not None else ALWAYS_OPEN
+
+    if ticket.due >= now:
+        return between(cal, now, ticket.due)
+    return -between(cal, ticket.due, now)
+
+
+def export_text(ctx: Context) -> str:
+    import yaml
+
+    return yaml.safe_dump(load_config(ctx).to_data(), sort_keys=False, default_flow_style=False)
+
+
+__all__ = [
+    "CalendarInvalid",
+    "apply_service_levels",
+    "export_text",
+    "level_for_new_ticket",
+    "load_config",
+    "recompute",
+    "set_level",
+    "start_new_ticket",
+    "time_left",
+]
