@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy
+from psycopg.types.json import Jsonb
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm.state import InstanceState
@@ -97,6 +99,12 @@ def test_every_hand_written_statement_names_only_what_the_schema_has(session) ->
     for sql in (fast_sql.QUICK_SCHEMA, fast_sql.QUICK_QUEUES, fast_sql.QUICK_EMPTY):
         _explain(session, sql, {})
     _explain(session, fast_sql.QUICK_USER, {"key": "root"})
+    pending = fast_sql.pending_values(b"x", "correspond", {})
+    _explain(session, fast_sql.RECORD_PENDING, {**pending, "data": Jsonb(pending["data"])})
+    _explain(session, fast_sql.FILER_ALIVE, {})
+    _explain(session, fast_sql.FILED_ROW, {"id": 1})
+    _explain(session, fast_sql.FORGET_PENDING, {"id": 1})
+    _explain(session, fast_sql.NOTIFY_FILED, {"channel": fast_sql.FILED_CHANNEL, "payload": "1"})
     _explain(session, fast_sql.lock_ticket_sql(), {"ticket_id": 1})
     _explain(session, fast_sql.TICKET_EXTRAS_SQL, {"id": 1, "queue": 1})
     _explain(session, fast_sql.WAIT_FOR_TICKET_LOCK, {"ticket_id": 1})
@@ -373,3 +381,30 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
     assert rich["merged_from"] and rich["custom_fields"]["Tags"] == ["paper", "fire"]
     assert rich["custom_fields"]["Rack"] == "R1" and rich["custom_fields"]["Gone"] == "x"
     assert shown[b]["links"]["depended_on_by"] and shown[d]["links"]["has_member"]
+
+
+def test_the_piped_mailgates_pending_row_is_the_row_the_orm_writes(database: Database) -> None:
+    """`record_pending` (the piped mailgate's one statement, tessera.cli.mailgate_pipe) writes the
+    row the ORM writes from `pending_values`, column for column; with no filer alive, nothing."""
+    from tessera.core.models import InboundMail
+
+    raw = b"From: carla@customer.example\r\nSubject: hi\r\n\r\nbody \xe9\r\n"
+    meta = {"pending": {"queue": "General", "action": "take-correspond", "extension": None, "env": {}}}
+    dsn = database.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert fast_sql.record_pending(conn, raw, "take-correspond", meta) is None  # no filer alive
+        with psycopg.connect(dsn, autocommit=True) as filer:
+            filer.execute(fast_sql.FILER_HOLD)
+            assert fast_sql.filer_alive(conn)
+            by_hand = fast_sql.record_pending(conn, raw, "take-correspond", meta)
+        assert not fast_sql.filer_alive(conn)
+    with database.session() as session:
+        orm = InboundMail(**fast_sql.pending_values(raw, "take-correspond", meta))
+        session.add(orm)
+        session.commit()
+        rows = {row.id: row for row in session.scalars(sqlalchemy.select(InboundMail))}
+        columns = [c.key for c in InboundMail.__table__.columns if c.key not in ("id", "received")]
+        assert by_hand is not None and set(rows) == {by_hand, orm.id}
+        written = {c: getattr(rows[by_hand], c) for c in columns}
+        assert written == {c: getattr(rows[orm.id], c) for c in columns}
+        assert written["action"] == fast_sql.PENDING and written["raw"] == raw

@@ -49,6 +49,20 @@ def mailgate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read one RFC 5322 message on standard input and file it (for an MTA's pipe transport)."""
+    file_piped(queue, action, extension, as_json)
+
+
+def file_piped(
+    queue: str,
+    action: str,
+    extension: str | None,
+    as_json: bool,
+    raw: bytes | None = None,
+    pending: int | None = None,
+) -> None:
+    """File a piped message in this process and report it (raises typer.Exit with the MTA's exit
+    code). `raw`: the message, already read (else standard input is); `pending`: the id of its
+    pending row, recorded by the quick path (tessera.cli.mailgate_pipe), which the decision replaces."""
     import os
 
     from tessera.core.db import translate_db_errors
@@ -59,14 +73,17 @@ def mailgate(
     try:
         queue, action, ticket = from_extension(extension, os.environ.get("EXTENSION"), queue, action)
         settings = Settings.from_env()
-        raw = _read_message(settings.max_bytes)
+        if raw is None:
+            raw = _read_message(settings.max_bytes)
         # The whole delivery, connecting included, is bounded (TESSERA_DB_TIMEOUT): a frozen
         # database is a temporary failure in time for the MTA, which gives a pipe about a minute.
         with deadline(Limits.from_env().answer_s):
             db = database()
             with db.session() as session:
                 # A lost or refused connection becomes DatabaseUnavailable: a temporary failure.
-                outcome = translate_db_errors(deliver)(session, raw, queue, action, settings, ticket=ticket)
+                outcome = translate_db_errors(deliver)(
+                    session, raw, queue, action, settings, ticket=ticket, pending=pending
+                )
     except DatabaseUnavailable as exc:
         if exc.committed is True:  # the commit's answer was lost, but it was checked: filed
             reason = " ".join(exc.message.split())

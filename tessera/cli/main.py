@@ -194,6 +194,14 @@ def run() -> None:
     if undecodable:
         sys.stderr.write(f"tessera: {undecodable}\n")
         sys.exit(5)  # as any other invalid input
+    if args[:1] == ["mailgate"]:
+        # One process per message: the quick path imports psycopg, not typer nor SQLAlchemy.
+        from tessera.cli.mailgate_pipe import run as mailgate
+
+        code = mailgate(args[1:])
+        if code is not None:
+            sys.stdout.flush()
+            sys.exit(code)
     plain = _plain_tui(args)
     if plain is not None and plain[1]["keys"]:
         plain = None  # `tessera tui --keys` prints a table: the CLI's work, typer and all

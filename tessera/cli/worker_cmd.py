@@ -12,7 +12,8 @@ def worker(
     poll: float = typer.Option(2.0, "--poll", help="Seconds between looks at the outbox."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Deliver queued mail by SMTP (TESSERA_SMTP_HOST/PORT/USER/PASSWORD/TLS), retrying with backoff."""
+    """Deliver queued mail by SMTP (TESSERA_SMTP_HOST/PORT/USER/PASSWORD/TLS), retrying with backoff,
+    and file the messages `tessera mailgate` hands over (its processes then need not import the gateway)."""
     from tessera.mail.delivery import RunResult, SmtpSettings, deliver_due, pending_count, run_worker
 
     settings = SmtpSettings.from_env()
@@ -32,4 +33,11 @@ def worker(
     def report(result: RunResult) -> None:
         echo(f"sent {result.sent}, failed {result.failed}, retrying {result.retried}")
 
-    run_worker(db, settings, poll=poll, report=report)
+    from tessera.mail.filer import FilerThread
+
+    filer = FilerThread(db, poll=poll)  # files what `tessera mailgate` hands over (see its docs)
+    filer.start()
+    try:
+        run_worker(db, settings, poll=poll, report=report)
+    finally:
+        filer.stopping.set()

@@ -248,3 +248,24 @@ def connect(conninfo: str = "", *, limits: Limits | None = None, **kwargs: Any) 
     conn = BoundedConnection.connect(**params)
     conn.answer_s = limits.answer_s
     return conn
+
+
+def bare_conninfo() -> str | None:
+    """The database's conninfo for a bare psycopg connection, before SQLAlchemy is imported (the
+    TUI's first read, the piped mailgate): None when only the full path can tell (a URL it must
+    explain, an embedded server not running yet)."""
+    from tessera.core import config
+
+    raw = os.environ.get(config.DATABASE_URL_ENV)
+    if raw is not None:
+        scheme, sep, rest = raw.strip().partition("://")
+        if not sep or scheme not in ("postgresql", "postgresql+psycopg", "postgres"):
+            return None  # the full path explains what is wrong with it
+        url = f"postgresql://{rest}"
+        if "connect_timeout=" not in rest:
+            url += ("&" if "?" in rest else "?") + f"connect_timeout={CONNECT_TIMEOUT_S}"
+        return url
+    from tessera.core.embedded import ready_server
+
+    server = ready_server(config.data_dir())
+    return server.conninfo() if server is not None else None

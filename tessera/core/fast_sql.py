@@ -10,6 +10,8 @@ and more per statement, and a status change is ~1.5 ms in all. What is here:
   built from its row (`persistent`);
 * a new ticket in one statement (`insert_ticket`), the one-change write (`write_one_change`),
   and the scrip engine's prefetch (`SCRIP_PREFETCH`) and write (`write_trace_and_outbox`).
+* the piped mailgate's hand-off to a warm filer (`record_pending` and what waits on it), run on a
+  bare psycopg connection before SQLAlchemy is imported.
 
 Column lists: every INSERT and UPDATE names the columns of the models (those the objects being
 written hold, as the ORM's flush would), never a copy, and the locked read reads what the ORM's load
@@ -739,3 +741,81 @@ def write_trace_and_outbox(
     }
     driver_execute(session, _write_sql(run_cols, mail_cols), params)
     return True
+
+
+# -- `tessera mailgate`'s hand-off to a warm filer (tessera.cli.mailgate_pipe, tessera.mail.filer) --
+#
+# The piped mailgate runs these on a bare psycopg connection, before SQLAlchemy is imported (one
+# process per message: imports are most of its time). A filer (`tessera worker`) holds a shared
+# advisory lock on its LISTEN connection while it is alive; a message is recorded as `pending` only
+# when one is, and the filer's answer is a NOTIFY of the row's id once the row holds the decision.
+
+FILER_LOCK = (0x7E55, 0x0F11)  # pg_advisory_lock_shared(int4, int4): a filer is listening
+INBOUND_CHANNEL = "tessera_inbound"  # payload: a pending row's id (to the filers)
+FILED_CHANNEL = "tessera_filed"  # payload: "ID" (decided) or "ID retry" (file it yourself)
+PENDING = "pending"  # inbound_mail.action of a message recorded and not yet filed
+
+_FILER_ALIVE = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND classid = %(lock_a)s AND objid = %(lock_b)s AND objsubid = 2"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
+FILER_ALIVE = _FILER_ALIVE.replace("%(lock_a)s", str(FILER_LOCK[0])).replace("%(lock_b)s", str(FILER_LOCK[1]))
+FILER_HOLD = f"SELECT pg_try_advisory_lock_shared({FILER_LOCK[0]}, {FILER_LOCK[1]})"
+LISTEN_INBOUND = f"LISTEN {INBOUND_CHANNEL}"
+LISTEN_FILED = f"LISTEN {FILED_CHANNEL}"
+# The raw message, recorded only if a filer is alive, and the filers told: one statement (its
+# commit delivers the NOTIFY). The columns are the ORM's own for a pending row (see
+# `pending_values`); what the gateway learns by parsing is written when the row is filed.
+RECORD_PENDING = (
+    f"WITH filer AS ({FILER_ALIVE} AS alive),"
+    " ins AS (INSERT INTO inbound_mail (requested_action, action, size, raw, data)"
+    " SELECT %(requested_action)s, %(action)s, %(size)s, %(raw)s, %(data)s FROM filer WHERE alive"
+    " RETURNING id)"
+    f" SELECT id, pg_notify('{INBOUND_CHANNEL}', id::text) FROM ins"
+)
+FILED_ROW = "SELECT action, ticket_id, reason, classification FROM inbound_mail WHERE id = %(id)s"
+NOTIFY_FILED = "SELECT pg_notify(%(channel)s, %(payload)s)"
+FORGET_PENDING = "DELETE FROM inbound_mail WHERE id = %(id)s AND action = 'pending'"
+
+
+def pending_values(raw: bytes, requested: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A pending row's columns, as `RECORD_PENDING` writes them and as the ORM would
+    (`InboundMail(**pending_values(...))`, the reference tests/test_fast_sql.py compares with)."""
+    return {"requested_action": requested, "action": PENDING, "size": len(raw), "raw": raw, "data": meta}
+
+
+def record_pending(
+    conn: psycopg.Connection[Any], raw: bytes, requested: str, meta: dict[str, Any]
+) -> int | None:
+    """Record `raw` as pending and tell the filers, in one statement on an autocommit connection
+    that is LISTENing on FILED_CHANNEL already; None (nothing written) when no filer is alive."""
+    values = pending_values(raw, requested, meta)
+    values["data"] = Jsonb(values["data"])
+    row = conn.execute(RECORD_PENDING, values).fetchone()
+    return None if row is None else int(row[0])
+
+
+def filer_alive(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(FILER_ALIVE).fetchone()
+    return bool(row and row[0])
+
+
+def filed_row(
+    conn: psycopg.Connection[Any], inbound_id: int
+) -> tuple[str, int | None, str, str | None] | None:
+    """(action, ticket id, reason, classification) of a received message's row."""
+    row = conn.execute(FILED_ROW, {"id": inbound_id}).fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def forget_pending(conn: psycopg.Connection[Any], inbound_id: int) -> None:
+    """A pending row whose message was refused for now (the MTA keeps it and retries)."""
+    conn.execute(FORGET_PENDING, {"id": inbound_id})
+
+
+def notify_filed(conn: psycopg.Connection[Any], inbound_id: int, retry: bool = False) -> None:
+    conn.execute(
+        "SELECT pg_notify(%(channel)s, %(payload)s)",
+        {"channel": FILED_CHANNEL, "payload": f"{inbound_id}{' retry' if retry else ''}"},
+    )

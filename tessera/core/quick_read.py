@@ -11,20 +11,17 @@ caller takes the full path, which also makes every error message the usual one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from tessera.core import config
-from tessera.core.db_wait import connect
+from tessera.core.db_wait import bare_conninfo, connect
 from tessera.core.fast_sql import QUICK_EMPTY, QUICK_QUEUES, QUICK_SCHEMA, QUICK_USER, page_sql
 from tessera.core.lifecycles.rules import DELETED
 from tessera.core.listing import QueueInfo, TicketPage, page_of
 from tessera.core.rights import GRANTS_SQL, RightsCache
-
-CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -33,22 +30,6 @@ class Actor:
     name: str
     privileged: bool
     disabled: bool
-
-
-def _conninfo() -> str | None:
-    raw = os.environ.get(config.DATABASE_URL_ENV)
-    if raw is not None:
-        scheme, sep, rest = raw.strip().partition("://")
-        if not sep or scheme not in ("postgresql", "postgresql+psycopg", "postgres"):
-            return None  # the full path explains what is wrong with it
-        url = f"postgresql://{rest}"
-        if "connect_timeout=" not in rest:
-            url += ("&" if "?" in rest else "?") + f"connect_timeout={CONNECT_TIMEOUT_S}"
-        return url
-    from tessera.core.embedded import ready_server
-
-    server = ready_server(config.data_dir())
-    return server.conninfo() if server is not None else None
 
 
 class QuickReader:
@@ -65,7 +46,7 @@ class QuickReader:
         """Connected as `user` (else $TESSERA_USER, else the login), or None: not the common case."""
         from tessera.core.schema_version import head_from_files
 
-        conninfo = _conninfo()
+        conninfo = bare_conninfo()
         head = head_from_files()
         if conninfo is None or head is None:
             return None

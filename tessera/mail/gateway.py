@@ -53,8 +53,8 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from sqlalchemy import delete, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera.core import subject_tags
@@ -62,6 +62,7 @@ from tessera.core.context import Context, desk_context, find_user, open_context,
 from tessera.core.db import first_line
 from tessera.core.desk_addresses import desk_addresses
 from tessera.core.errors import ConfigError, DatabaseUnavailable, SchemaOutOfDate, TesseraError
+from tessera.core.fast_sql import PENDING
 from tessera.core.models import (
     InboundMail,
     OutboxMessage,
@@ -101,9 +102,10 @@ from tessera.mail.gateway_settings import Settings as Settings
 from tessera.mail.gateway_settings import _flag as _flag
 from tessera.mail.gateway_settings import from_extension as from_extension
 from tessera.mail.gateway_settings import parse_action as parse_action
+from tessera.mail.handoff import exit_code
 from tessera.mail.inbound import ParsedMail, parse
 from tessera.mail.stored_message import message_for, ticket_subject
-from tessera.mail.threads import Thread, find_thread, own_addresses
+from tessera.mail.threads import Lookups, Thread, find_thread, lookups
 from tessera.scrips import compose
 
 
@@ -118,7 +120,28 @@ def _address(raw: str) -> str | None:
     return address if len(address) <= MAX_ADDRESS else None
 
 
+PENDING_KEY = "tessera.mail.pending"  # session.info: the pending row this delivery files (mailgate's)
+
+
+class AlreadyFiled(Exception):
+    """The pending row this delivery was to file has been filed by another filer (a worker and the
+    mailgate that gave up waiting for it): nothing of this delivery is kept."""
+
+
 def _record(session: Session, row: InboundMail) -> InboundMail:
+    pending = session.info.get(PENDING_KEY)
+    if pending is not None:
+        # The decision replaces the pending row (same id, same time of receipt) in the transaction
+        # that files the message; deleting it waits for another filer's transaction, so only one
+        # filing of it can ever commit.
+        received = session.execute(
+            delete(InboundMail)
+            .where(InboundMail.id == pending, InboundMail.action == PENDING)
+            .returning(InboundMail.received)
+        ).scalar()
+        if received is None:
+            raise AlreadyFiled(f"inbound message #{pending} was filed by another filer")
+        row.id, row.received = pending, received
     session.add(row)
     session.flush()
     return row
@@ -236,10 +259,32 @@ def deliver(
     settings: Settings | None = None,
     *,
     ticket: str | None = None,
+    pending: int | None = None,
 ) -> Outcome:
     """Process one message end to end. Unknown queue, a bad action and database trouble raise
     (temporary failure, as RT's). `action` may be RT's chain (`take-correspond`); `ticket`, a
-    ticket named by the address extension (`support+42@`), is used instead of the subject's."""
+    ticket named by the address extension (`support+42@`), is used instead of the subject's.
+    `pending`: the id of the message's pending row (recorded by `tessera mailgate` for a warm
+    filer, tessera.mail.filer), which the decision replaces; when another filer has filed it
+    meanwhile, its decision is the outcome and nothing of this delivery is kept."""
+    if pending is not None:
+        session.info[PENDING_KEY] = pending
+        try:
+            return _deliver(session, raw, queue_name, action, settings, ticket)
+        except AlreadyFiled:
+            session.rollback()
+            row = session.get(InboundMail, pending, populate_existing=True)
+            assert row is not None  # filed: the decision replaced the row, it is not deleted
+            code = exit_code(row.action, row.classification)
+            return Outcome(row.action, row.ticket_id, row.reason, row.classification, row.id, code)
+        finally:
+            session.info.pop(PENDING_KEY, None)
+    return _deliver(session, raw, queue_name, action, settings, ticket)
+
+
+def _deliver(
+    session: Session, raw: bytes, queue_name: str, action: str, settings: Settings | None, ticket: str | None
+) -> Outcome:
     settings = settings or Settings.from_env()
     parse_action(action)
     action = action.strip().lower()
@@ -249,7 +294,7 @@ def deliver(
     try:
         return _process(session, system, raw, queue, action, settings, ticket)
     except Exception as exc:
-        if retrying_may_help(exc):
+        if retrying_may_help(exc) or isinstance(exc, AlreadyFiled):
             raise
         # Retrying cannot change the outcome (a value the database refuses, a bug met by this very
         # message): the MTA is told so (65, it bounces) and the message is kept raw for the admins.
@@ -314,11 +359,18 @@ def _process(
         reason = f"cannot parse the message ({type(exc).__name__}); kept raw"
         return drop(session, None, raw, queue, action, reason, "unparseable", exit_code=EX_DATAERR)
     strip_spoofable(parsed)  # before anything reads a header
-    earlier = _same_delivery(session, parsed, raw, queue)
-    if earlier is not None:
-        reason = f"duplicate delivery of inbound message #{earlier.id} ({earlier.action}); not recorded twice"
-        return drop(session, parsed, raw, queue, action, reason, "duplicate", ticket_id=earlier.ticket_id)
-    own, domains = own_addresses(session)
+    # One round trip: the same delivery filed already, the desk's addresses and tags, and the
+    # Message-IDs Tessera sent that the message names.
+    known = lookups(session, parsed, raw, queue.id)
+    if known.earlier is not None:
+        # The same bytes already filed through this queue: an MTA retrying a delivery that had in
+        # fact succeeded (a timeout after the commit), or one message sent to both the queue's
+        # correspond and comment addresses (one LMTP transaction, two recipients), must not open a
+        # second ticket nor add the same text twice. The first delivery's action stands.
+        first_id, first_action, first_ticket = known.earlier
+        reason = f"duplicate delivery of inbound message #{first_id} ({first_action}); not recorded twice"
+        return drop(session, parsed, raw, queue, action, reason, "duplicate", ticket_id=first_ticket)
+    own, domains = known.own, known.domains
     robot = classify(parsed, own)
     if robot is not None and robot[0] == "loop" and not settings.store_loops:
         reason = f"mail loop: {robot[1]}"
@@ -327,7 +379,7 @@ def _process(
     sender_address = _address(origin.address) if origin is not None else None
     if sender_address is not None and sender_address.lower() in own:
         sender_address = None  # the desk's own address acts as no one (RT: its mail is RT_System's)
-    thread = find_thread(system, parsed, domains, ticket_ref)
+    thread = find_thread(system, parsed, domains, ticket_ref, known)
     if ticket_ref is not None and thread is None:
         reason = (
             f"not recorded: could not find a ticket with id {ticket_ref!r} (named by the address extension)"
@@ -338,27 +390,7 @@ def _process(
     if sender_address is None:
         reason = "quarantined: no originator (no usable From or Sender address); kept raw"
         return drop(session, parsed, raw, queue, action, reason, "quarantine", exit_code=EX_DATAERR)
-    return _from_person(session, parsed, raw, queue, action, thread, sender_address, origin, settings, own)
-
-
-def _same_delivery(session: Session, parsed: ParsedMail, raw: bytes, queue: Queue) -> InboundMail | None:
-    """The same bytes already filed through this queue: an MTA retrying a delivery that had in
-    fact succeeded (a timeout after the commit), or one message sent to both the queue's
-    correspond and comment addresses (one LMTP transaction, two recipients), must not open a
-    second ticket nor add the same text twice. The first delivery's action stands."""
-    if not parsed.message_id:
-        return None
-    return session.scalars(
-        select(InboundMail)
-        .where(
-            InboundMail.message_id == parsed.message_id[:998],
-            InboundMail.queue_id == queue.id,
-            InboundMail.action.in_(("create", "correspond", "comment")),
-            InboundMail.size == len(raw),
-            InboundMail.raw == raw,
-        )
-        .limit(1)
-    ).first()
+    return _from_person(session, parsed, raw, queue, action, thread, sender_address, origin, settings, known)
 
 
 _GATEWAY = User(name="mail-gateway", privileged=False)
@@ -429,8 +461,9 @@ def _from_person(
     sender_address: str,
     origin: Any,
     settings: Settings,
-    own: set[str],
+    known: Lookups,
 ) -> Outcome:
+    own = known.own
     user, created = _sender(session, sender_address, origin.name if origin else None)
     if user.disabled:
         session.rollback()
@@ -439,7 +472,7 @@ def _from_person(
     note = ""
     kind, steps = parse_action(action)
     if thread is not None:
-        ticket = get_ticket(ctx, thread.ticket.id, check=False)
+        ticket = thread.ticket  # read by find_thread, in this transaction, as get_ticket reads it
         rights = _RECORD_RIGHTS[kind]
         if steps:
             # A chain (take-correspond): each action's right is checked as it runs, in its order
@@ -473,8 +506,7 @@ def _from_person(
                 cc.append(checked)
             if len(cc) >= MAX_CC_WATCHERS:
                 break
-    tags = subject_tags.queue_tags(session)
-    if thread is None and (tag := subject_tags.find(parsed.subject, compose.desk_name(), tags)):
+    if thread is None and (tag := subject_tags.find(parsed.subject, compose.desk_name(), known.tags)):
         # A tag of the right shape for no ticket here (a guess, or a ticket since deleted).
         note = f"subject tag {tag.group(0)} names no ticket on this desk; "
     reason = f"{note}new ticket in {queue.name}"

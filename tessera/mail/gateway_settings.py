@@ -11,10 +11,9 @@ from typing import Any
 from tessera.core.errors import InvalidInput, TesseraError
 from tessera.core.schemas import normalise_email
 from tessera.mail.decoding import storable
-
-EX_OK = 0
-EX_DATAERR = 65
-EX_TEMPFAIL = 75
+from tessera.mail.handoff import EX_DATAERR as EX_DATAERR
+from tessera.mail.handoff import EX_OK as EX_OK
+from tessera.mail.handoff import EX_TEMPFAIL as EX_TEMPFAIL
 
 MAX_BYTES_ENV = "TESSERA_MAIL_MAX_BYTES"
 ROBOTS_ENV = "TESSERA_MAIL_ROBOTS"

@@ -1,0 +1,210 @@
+"""`tessera mailgate`'s quick path: psycopg and the standard library only, before typer and
+SQLAlchemy are imported (an MTA runs one process per message, and those imports were most of it).
+
+When a warm filer is alive (`tessera worker`, tessera.mail.filer), the message is recorded in
+`inbound_mail` as pending and the filers are told, in one statement; the filer files it and
+answers with a NOTIFY, and this process prints and exits exactly as the in-process path would
+(the decision is read back from the row). When no filer is alive, or it does not answer in time
+(`TESSERA_MAILGATE_WAIT`, 10 s), or it dies meanwhile, or it asks to (settings that are not its
+own), the message is filed here as it always was (`mail_cmds.file_piped`), replacing its pending
+row: whoever files it first, the other finds it filed (see `gateway._record`).
+
+Anything this path does not read plainly (`--help`, an option it does not know, a setting it
+cannot parse, a database only the full path can reach) is left to typer: `run` returns None
+before standard input is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from tessera.mail.handoff import DEFAULT_WAIT_S, EX_TEMPFAIL, WAIT_ENV, desk_env, exit_code
+
+_VALUED = {
+    "--queue": "queue",
+    "-q": "queue",
+    "--action": "action",
+    "-a": "action",
+    "--extension": "extension",
+}
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # tessera.mail.gateway_settings.DEFAULT_MAX_BYTES
+
+
+def _options(args: list[str]) -> dict[str, Any] | None:
+    """mailgate's options, when given plainly (else None: typer reads them and says what is wrong)."""
+    options: dict[str, Any] = {"queue": None, "action": "correspond", "extension": None, "json": False}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, has_value, value = arg.partition("=")
+        if arg == "--json":
+            options["json"] = True
+        elif has_value and name.startswith("--") and name in _VALUED:
+            options[_VALUED[name]] = value
+        elif arg in _VALUED and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            options[_VALUED[arg]] = args[i + 1]
+            i += 1
+        else:
+            return None
+        i += 1
+    return options if options["queue"] is not None else None
+
+
+def _max_bytes() -> int | None:
+    raw = os.environ.get("TESSERA_MAIL_MAX_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None  # else the full path's message
+
+
+def _wait_s(answer_s: float | None) -> float | None:
+    raw = os.environ.get(WAIT_ENV, "").strip()
+    try:
+        wait = float(raw) if raw else DEFAULT_WAIT_S
+    except ValueError:
+        return None
+    if not 0 <= wait < 3600:
+        return None
+    return wait if answer_s is None else min(wait, answer_s / 2)
+
+
+def _read(limit: int) -> bytes:
+    """Standard input, at most limit + 1 bytes kept (the rest drained), as `mail_cmds` reads it."""
+    stream = sys.stdin.buffer
+    kept = bytearray()
+    while chunk := stream.read(1 << 20):
+        if len(kept) <= limit:
+            kept += chunk[: limit + 1 - len(kept)]
+    return bytes(kept)
+
+
+def _in_process(options: dict[str, Any], raw: bytes, pending: int | None) -> int:
+    import typer
+
+    from tessera.cli.mail_cmds import file_piped
+
+    try:
+        file_piped(options["queue"], options["action"], options["extension"], options["json"], raw, pending)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    return 0
+
+
+def _report(options: dict[str, Any], row: tuple[str, int | None, str, str | None]) -> int:
+    """Print the filer's decision as the in-process path prints an outcome; the exit code."""
+    action, ticket, reason, classification = row
+    if options["json"]:
+        data = {"action": action, "ticket": ticket, "reason": reason}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from tessera.core.ids import display_id
+
+        target = f" {display_id(ticket)}" if ticket else ""
+        sys.stdout.write(f"{action}{target}: {reason}\n")
+    code = exit_code(action, classification)
+    if code:
+        sys.stdout.flush()
+        sys.stderr.write(f"tessera: mailgate: {' '.join(reason.split())}\n")
+    return code
+
+
+def _wait(conn: Any, inbound_id: int, wait_s: float) -> tuple[str, int | None, str, str | None] | None:
+    """The filer's decision on the row, or None when it is this process's to file (the filer
+    asked so, died, or did not answer within `wait_s`)."""
+    from tessera.core import fast_sql
+
+    done, retry = str(inbound_id), f"{inbound_id} retry"
+    end = time.monotonic() + wait_s
+    while (left := end - time.monotonic()) > 0:
+        # Listed first: the generator holds the connection's lock until it is exhausted.
+        payloads = [note.payload for note in conn.notifies(timeout=min(0.5, left), stop_after=1)]
+        for payload in payloads:
+            if payload == retry:
+                return None
+            if payload == done:
+                row = fast_sql.filed_row(conn, inbound_id)
+                if row is not None and row[0] != fast_sql.PENDING:
+                    return row
+        if not fast_sql.filer_alive(conn):  # killed meanwhile: filed, or not, by now for good
+            row = fast_sql.filed_row(conn, inbound_id)
+            return row if row is not None and row[0] != fast_sql.PENDING else None
+    return None
+
+
+def run(args: list[str]) -> int | None:
+    """The exit code of `tessera mailgate ARGS`, or None when typer must read the command line."""
+    options = _options(args)
+    limit = _max_bytes()
+    if options is None or limit is None:
+        return None
+    import psycopg
+
+    from tessera.core import fast_sql
+    from tessera.core.db_wait import Limits, bare_conninfo, connect, deadline
+    from tessera.core.errors import TesseraError
+
+    try:
+        limits = Limits.from_env()
+        conninfo = bare_conninfo()
+    except TesseraError:
+        return None
+    wait_s = _wait_s(limits.answer_s)
+    if conninfo is None or wait_s is None:
+        return None
+    raw = _read(limit)
+    if not raw.strip() or len(raw) > limit or wait_s == 0:
+        return _in_process(options, raw, None)  # recorded and refused there, without the hand-off
+    meta = {
+        "pending": {
+            "queue": options["queue"],
+            "action": options["action"],
+            "extension": options["extension"],
+            "EXTENSION": os.environ.get("EXTENSION"),
+            "env": desk_env(),
+        }
+    }
+    pending = None
+    try:
+        with deadline(limits.answer_s):
+            conn = connect(conninfo, limits=limits, autocommit=True, application_name="tessera mailgate")
+            try:
+                conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
+                requested = options["action"][:64]
+                pending = fast_sql.record_pending(conn, raw, requested, meta)
+                decided = None if pending is None else _wait(conn, pending, wait_s)
+            finally:
+                conn.close()
+    except psycopg.Error as exc:
+        from tessera.core.db_faults import database_error
+
+        error = database_error(exc)
+        text = error.message if error is not None else str(exc).strip().split("\n")[0]
+        if pending is not None:  # recorded, not filed: a filer files it; the MTA's retry finds it filed
+            text = f"{text} (recorded as inbound message #{pending}, not yet filed)"
+        sys.stderr.write(f"tessera: mailgate: temporary failure: {' '.join(text.split())}\n")
+        return EX_TEMPFAIL
+    if decided is not None:
+        return _report(options, decided)
+    code = _in_process(options, raw, pending)
+    if code == EX_TEMPFAIL and pending is not None:
+        _forget(conninfo, limits, pending)  # the MTA keeps the message: no orphan to file later
+    return code
+
+
+def _forget(conninfo: str, limits: Any, pending: int) -> None:
+    from tessera.core import fast_sql
+    from tessera.core.db_wait import connect, deadline
+
+    try:
+        with deadline(2.0):
+            conn = connect(conninfo, limits=limits, autocommit=True, application_name="tessera mailgate")
+            try:
+                fast_sql.forget_pending(conn, pending)
+            finally:
+                conn.close()
+    except Exception:
+        pass  # a filer's sweep files it later; the MTA's retry is then found filed (a duplicate)

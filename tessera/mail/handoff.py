@@ -1,0 +1,46 @@
+"""What `tessera mailgate`'s quick path and the warm filer share, importable with nothing heavy
+(the piped command imports this before SQLAlchemy, and often instead of it): the exit codes an
+MTA reads, the exit code a recorded decision stands for, and the settings compared between the
+mailgate's process and the filer's (see tessera.mail.filer)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+EX_OK = 0
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+# Dropped with these classifications, a message can never be accepted: the MTA is told 65.
+REFUSED_FOR_GOOD = frozenset({"too-large", "unparseable", "quarantine", "error"})
+
+# The settings that can change how a message is filed: the mailgate records its own with the
+# message, and a filer whose own differ leaves the message to the mailgate. An allow-list: the
+# record is kept in the database, and a password (TESSERA_SMTP_PASSWORD) must never be.
+FILING_SETTINGS = (
+    "TESSERA_DESK_NAME",
+    "TESSERA_FROM_NAME",
+    "TESSERA_MAIL_CC_WATCHERS",
+    "TESSERA_MAIL_FROM",
+    "TESSERA_MAIL_MAX_BYTES",
+    "TESSERA_MAIL_ROBOTS",
+    "TESSERA_MAIL_STORE_LOOPS",
+    "TESSERA_NOTIFY_ACTOR",
+    "TESSERA_OWNER_EMAIL",
+    "TESSERA_OWNER_NOTICES_PER_HOUR",
+    "TESSERA_PRIORITY_NAMES",
+    "TESSERA_SCRIP_MAX_DEPTH",
+)
+WAIT_ENV = "TESSERA_MAILGATE_WAIT"  # seconds a mailgate waits for the filer (default 10, 0: never)
+DEFAULT_WAIT_S = 10.0
+
+
+def exit_code(action: str, classification: str | None) -> int:
+    return EX_DATAERR if action == "dropped" and classification in REFUSED_FOR_GOOD else EX_OK
+
+
+def desk_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings of a process that can change how a message is filed (FILING_SETTINGS)."""
+    env = os.environ if env is None else env
+    return {k: env[k] for k in FILING_SETTINGS if k in env}
