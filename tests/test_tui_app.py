@@ -302,7 +302,9 @@ async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Dat
         assert isinstance(picker, PickerScreen)
         # alice lacks DeleteTicket, so the lifecycle's Delete action is not offered to her
         assert [c.value for c in picker.choices] == ["open", "resolved", "rejected", "stalled"]
-        await pilot.press("enter")  # "Open It" is first
+        await pilot.press("enter")  # "Open It" is first: its update is a reply, so the composer opens
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(key("compose.send"))  # an action's message is optional (as in RT)
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press(key("confirm.yes"))
         await settle(pilot)
@@ -313,6 +315,8 @@ async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Dat
         values = [c.value for c in app.screen.choices]
         assert "open" not in values and "stalled" in values
         await pilot.press(*"stall", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press(key("confirm.yes"))
         await settle(pilot)

@@ -10,16 +10,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tessera.api.deps import Acting, etag, expected_version
 from tessera.api.problems import ApiProblem
-from tessera.api.schemas import BookmarkBody, MessageBody, PreviewBody, SquelchBody, TicketBody, WatcherBody
+from tessera.api.schemas import (
+    BookmarkBody,
+    MessageBody,
+    PreviewBody,
+    ReminderBody,
+    SquelchBody,
+    TicketBody,
+    WatcherBody,
+)
 from tessera.core.context import Context
 from tessera.core.errors import Conflict, InvalidInput, NotFound
 from tessera.core.listing import MAX_PAGE
-from tessera.core.schemas import ForwardIn, TicketOut
+from tessera.core.schemas import ForwardIn, ReminderOut, TicketOut
 
 router = APIRouter(tags=["tickets"])
 IdempotencyKey = Annotated[
@@ -519,3 +527,60 @@ def squelch(ctx: Acting, ticket: str, body: SquelchBody, if_match: IfMatch = Non
             raise
         raise ApiProblem(412, exc.message) from None
     return _ticket_response(ctx, ticket)
+
+
+@router.get(
+    "/tickets/{ticket}/reminders",
+    summary="A ticket's reminders, open and resolved (as `ticket reminder list`)",
+    response_model=list[ReminderOut],
+)
+def list_reminders(ctx: Acting, ticket: str) -> list[dict[str, Any]]:
+    from tessera.core.reminders import list_reminders
+
+    return list_reminders(ctx, ticket)
+
+
+@router.post(
+    "/tickets/{ticket}/reminders",
+    status_code=201,
+    summary="Add a reminder: subject, owner, due (as `ticket reminder add`)",
+    response_model=ReminderOut,
+)
+def add_reminder(ctx: Acting, ticket: str, body: ReminderBody) -> dict[str, Any]:
+    from tessera.core import tickets
+    from tessera.core.reminders import add_reminder, list_reminders
+    from tessera.core.schemas import parse_datetime
+
+    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing owner is the body's
+    when = parse_datetime(body.due, field="due") if body.due else None
+    with _named_in_body():
+        made = add_reminder(ctx, ticket, body.subject, owner=body.owner, due=when)
+    return next(r for r in list_reminders(ctx, ticket) if r["id"] == made.id)
+
+
+ReminderId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The reminder's number.")]
+
+
+def _reminder_state(ctx: Context, ticket: str, reminder: int, resolve: bool) -> dict[str, Any]:
+    from tessera.core.reminders import list_reminders, open_reminder, resolve_reminder
+
+    (resolve_reminder if resolve else open_reminder)(ctx, ticket, reminder)
+    return next(r for r in list_reminders(ctx, ticket) if r["id"] == reminder)
+
+
+@router.post(
+    "/tickets/{ticket}/reminders/{reminder}/resolve",
+    summary="Resolve a reminder (the lifecycle's reminder_on_resolve status)",
+    response_model=ReminderOut,
+)
+def resolve_reminder(ctx: Acting, ticket: str, reminder: ReminderId) -> dict[str, Any]:
+    return _reminder_state(ctx, ticket, reminder, True)
+
+
+@router.post(
+    "/tickets/{ticket}/reminders/{reminder}/open",
+    summary="Reopen a reminder (the lifecycle's reminder_on_open status)",
+    response_model=ReminderOut,
+)
+def open_reminder(ctx: Acting, ticket: str, reminder: ReminderId) -> dict[str, Any]:
+    return _reminder_state(ctx, ticket, reminder, False)

@@ -112,6 +112,16 @@ class SquelchBody(BaseModel):
     )
 
 
+class ReminderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: ShortText = Field(description="What to be reminded of.")
+    owner: ShortText | None = Field(
+        None, description="Whose reminder: a user name, or Nobody (default: the ticket's owner, else you)."
+    )
+    due: ShortText | None = Field(None, description="Due date: 2026-12-01, tomorrow, in 3 days.")
+
+
 class QueueBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

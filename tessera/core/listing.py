@@ -72,6 +72,8 @@ class StatusChoice:
     category: str | None
     # A lifecycle action (run by `lifecycle_actions.run_action`), not a bare status.
     action: bool = False
+    # The action's update (RT's action menu): "respond" (a reply), "comment", or "none".
+    update: str = "none"
 
 
 @dataclass(frozen=True)
@@ -454,7 +456,8 @@ def _status_choices(ctx: Context, ticket: Any, lifecycle: Any) -> list[StatusCho
     for action in lifecycle.actions_for(ticket.status, can=can):
         if action.to not in seen:
             seen.add(action.to)
-            out.append(StatusChoice(action.to, action.label, lifecycle.category(action.to), action=True))
+            category = lifecycle.category(action.to)
+            out.append(StatusChoice(action.to, action.label, category, action=True, update=action.update))
     for status in lifecycle.next_statuses(ticket.status, can=can):
         if status not in seen and status != ticket.status:
             seen.add(status)

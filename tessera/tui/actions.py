@@ -88,6 +88,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("history_filter", "history_filter", "History: all / replies / + comments", "ticket", "f"),
     ActionSpec("toggle_trace", "toggle_trace", "Show / hide the scrip trace", "ticket", "i"),
     ActionSpec("bookmark", "bookmark", "Bookmark / remove the bookmark", "ticket", "b"),
+    ActionSpec("reminders", "reminders", "Reminders: add, resolve, reopen", "ticket", "M"),
     # ticket table
     ActionSpec("queue.down", "cursor_down", "Down", "queue", "j", palette=False),
     ActionSpec("queue.up", "cursor_up", "Up", "queue", "k", palette=False),

@@ -427,6 +427,9 @@ class MainScreen(Screen[None]):
     def action_bookmark(self) -> None:
         self.act("Bookmark", self.verbs.bookmark)
 
+    def action_reminders(self) -> None:
+        self.act("Reminders", self.verbs.reminders)
+
     def action_assign(self) -> None:
         self.act("Assign", self.verbs.assign)
 

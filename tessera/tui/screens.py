@@ -198,10 +198,14 @@ class ComposeScreen(ModalScreen[str | None]):
         draft: Path,
         start: str = "",
         once: tuple[list[str], list[str]] = ([], []),
+        optional: bool = False,
     ) -> None:
         """`start`: the text a new message begins with (a reply's quote); a draft wins over it.
-        `once`: the one-time Cc and Bcc given before (back from the review to edit again)."""
+        `once`: the one-time Cc and Bcc given before (back from the review to edit again).
+        `optional`: the message of a lifecycle action, which may go without one (as on RT's
+        update page): sending it empty runs the action alone."""
         super().__init__(classes="dialog-screen")
+        self.optional = optional
         self.once_given = once
         self.kind = kind
         self.targets = targets
@@ -231,6 +235,8 @@ class ComposeScreen(ModalScreen[str | None]):
             yield TextArea(drafts.load(self.draft) or self.start, id="compose-body", soft_wrap=True)
             editor = "" if remote.over_ssh() else "    F4 = $EDITOR"
             hint = f"ctrl+s / F2 = review and send{editor}    esc = postpone or discard"
+            if self.optional:
+                hint = f"ctrl+s / F2 = go on (empty: no message){editor}    esc = cancel"
             yield Label(hint, classes="hint")
 
     def on_mount(self) -> None:
@@ -278,7 +284,7 @@ class ComposeScreen(ModalScreen[str | None]):
             )
 
     def action_send(self) -> None:
-        if self.untouched and self.kind != "forward":  # a forward may go without a note
+        if self.untouched and self.kind != "forward" and not self.optional:  # a forward may go without a note
             why = "the message is only the quote" if self.text.strip() else "the message is empty"
             self.notify(f"Nothing to send: {why}", severity="warning", markup=False)
             return

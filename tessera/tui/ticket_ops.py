@@ -212,9 +212,41 @@ def set_status(ctx: Context, ticket_ids: list[int], status: str) -> Outcome:
     return each(ctx, ticket_ids, lambda c, t: core_tickets.set_status(c, t, status))
 
 
-def run_action(ctx: Context, ticket_ids: list[int], label: str) -> Outcome:
-    """A lifecycle action picked from the status menu: core's `run_action`, as `ticket action` runs it."""
-    return each(ctx, ticket_ids, lambda c, t: lifecycle_actions.run_action(c, t, label))
+def run_action(
+    ctx: Context,
+    ticket_ids: list[int],
+    label: str,
+    body: str = "",
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+) -> Outcome:
+    """A lifecycle action picked from the status menu: core's `run_action`, as `ticket action` runs
+    it; with the composer's message (the action's update as a reply or comment) in the same unit."""
+    message = message_in(body, cc, bcc) if body.strip() else None
+    return each(ctx, ticket_ids, lambda c, t: lifecycle_actions.run_action(c, t, label, message))
+
+
+reminder_ops = Later("tessera.core.reminders")
+
+
+def reminders(ctx: Context, ticket_id: int) -> list[dict[str, Any]]:
+    """A ticket's reminders, as its JSON lists them."""
+    return list(reminder_ops.list_reminders(ctx, ticket_id))
+
+
+def add_reminder(ctx: Context, ticket_ids: list[int], subject: str, due: str) -> Outcome:
+    from tessera.core.schemas import parse_datetime
+
+    def act(c: Context, t: int) -> object:
+        when = parse_datetime(due, field="due") if due.strip() else None
+        return reminder_ops.add_reminder(c, t, subject, due=when)
+
+    return each(ctx, ticket_ids, act)
+
+
+def change_reminder(ctx: Context, ticket_ids: list[int], reminder_id: int, resolve: bool) -> Outcome:
+    change = reminder_ops.resolve_reminder if resolve else reminder_ops.open_reminder
+    return each(ctx, ticket_ids, lambda c, t: change(c, t, reminder_id))
 
 
 def resolve(ctx: Context, ticket_ids: list[int]) -> Outcome:

@@ -330,13 +330,55 @@ class TicketVerbs(Widget):
         status = await self.app.push_screen_wait(PickerScreen(f"Status of {targets.describe()}", picks))
         if not status:
             return
+        chosen = next((c for c in choices if c.status == status), None)
+        if chosen is not None and chosen.action and chosen.update != "none" and len(ids) == 1:
+            # RT's action menu: the action's update (a reply or a comment) in the composer first,
+            # then the message and the status change in one unit (`ticket action ID ACTION --body`).
+            await self._action_with_message(targets, chosen.label, chosen.status, chosen.update)
+            return
         if not await self.confirm_status(targets, status):
             return
-        chosen = next((c for c in choices if c.status == status), None)
         if chosen is not None and chosen.action:  # the lifecycle's action: core's one-step run
             self._apply_each(f"{chosen.label}", targets, ticket_ops.run_action, chosen.label)
             return
         self._apply_each(f"Status {status}", targets, ticket_ops.set_status, status)
+
+    async def _action_with_message(self, targets: Targets, label: str, status: str, update: str) -> None:
+        """The composer for a lifecycle action's update (a reply when it is `respond`, else a
+        comment; an empty message runs the action alone), the y/N with the status dry-run, then
+        core's `run_action` with the message: one transaction batch, as RT's action menu."""
+        ids = targets.ids
+        kind = "reply" if update == "respond" else "comment"
+        view = targets.view
+        if view is None or view.ticket["id"] != ids[0]:
+            view = await self.backend.ask(ticket_ops.view, ids[0], mark_seen=False)
+            if view is None:
+                return
+        to, cc = (list(view.ticket["requestors"]), list(view.ticket["cc"])) if kind == "reply" else ([], [])
+        draft = drafts.draft_path(self.backend.user or "me", kind, ids)
+        once: tuple[list[str], list[str]] = ([], [])
+        while True:
+            composer = ComposeScreen(
+                kind, f"{label}: {targets.title()}", to, cc, draft, "", once, optional=True
+            )
+            body = await self.app.push_screen_wait(composer)
+            if body is None:
+                return
+            once = composer.once
+            try:
+                ticket_ops.check_once(*once)
+            except TesseraError as exc:  # a malformed address: said in one line, back to the message
+                self.notify(exc.message, severity="error", markup=False, timeout=8)
+                continue
+            break
+        if not await self.confirm_status(targets, status):
+            if body.strip():
+                self.notify(f"The message is kept as a draft in {draft}", severity="warning", markup=False)
+            return
+        backend = self.backend
+        self.apply(
+            label, targets, lambda: backend.ask(ticket_ops.run_action, ids, label, body, *once), draft=draft
+        )
 
     async def confirm_status(self, targets: Targets, status: str | None) -> bool:
         """y/N before a status change; for one ticket, with the scrip dry-run (who gets mailed, what)."""
@@ -382,6 +424,39 @@ class TicketVerbs(Widget):
             )
         else:
             self._apply_each("Taken", targets, ticket_ops.take)
+
+    @work(group="compose")
+    async def reminders(self, targets: Targets) -> None:
+        """M: the ticket's reminders: add one (its subject, then its due date), or pick one to
+        resolve it (or reopen it, when resolved), as `ticket reminder add|resolve|open`."""
+        if not self._need_one(targets, "Reminders"):
+            return
+        found = await self.backend.ask(ticket_ops.reminders, targets.ids[0])
+        if found is None:
+            return
+        picks = [Choice("new", "+ New reminder", "its subject, then its due date")]
+        for r in found:
+            verb = "reopen" if r["resolved"] else "resolve"
+            detail = f"{r['owner'] or 'Nobody'}, due {(r['due'] or '-')[:16]}; enter: {verb}"
+            picks.append(Choice(str(r["id"]), f"#{r['id']} [{r['status']}] {r['subject']}", detail))
+        chosen = await self.app.push_screen_wait(PickerScreen(f"Reminders of {targets.describe()}", picks))
+        if not chosen:
+            return
+        if chosen == "new":
+            subject = await self.app.push_screen_wait(PromptScreen("Reminder: what to be reminded of"))
+            if not subject or not subject.strip():
+                return
+            due = await self.app.push_screen_wait(
+                PromptScreen("Due (2026-12-01, tomorrow, in 3 days; empty for none)")
+            )
+            if due is None:
+                return
+            self._apply_each("Reminder added", targets, ticket_ops.add_reminder, subject, due)
+            return
+        reminder = next(r for r in found if str(r["id"]) == chosen)
+        resolve = not reminder["resolved"]
+        verb = "Reminder resolved" if resolve else "Reminder reopened"
+        self._apply_each(verb, targets, ticket_ops.change_reminder, reminder["id"], resolve)
 
     def bookmark(self, targets: Targets) -> None:
         """b: bookmark the tickets for yourself, or remove their bookmarks (each toggled)."""
