@@ -104,18 +104,10 @@ def test_jump_quoted_reply_q_rules_save_view_and_create_in_tmux(
 ) -> None:
     terminal.wait_for("TKT-0001")
     # jump by number from the search bar
-    terminal.keys("F")
+    # F and the number typed at once, without waiting for the bar: every key reaches it
+    terminal.keys("F", "#4")
     terminal.wait_for("Search (TicketSQL")
-    # Keys sent the moment the bar is drawn are sometimes lost under load (an open problem, see
-    # the issue): type again until the bar shows them, then submit.
-    for attempt in range(5):
-        terminal.keys("#4")
-        try:
-            terminal.wait_for("#4", timeout=3)
-            break
-        except AssertionError:
-            if attempt == 4:
-                raise
+    terminal.wait_for("#4")
     terminal.keys("Enter")
     terminal.wait_for("Black screen.")
     terminal.wait_for_focus("History (")
@@ -139,9 +131,7 @@ def test_jump_quoted_reply_q_rules_save_view_and_create_in_tmux(
     # q: panes -> list; a filter -> the queue; never out of the app
     terminal.keys("q")
     terminal.wait_for_focus("General (")
-    terminal.keys("/")
-    terminal.wait_for("filter: subject words")
-    terminal.keys("VPN", "Enter")
+    terminal.keys("/", "VPN", "Enter")  # in one go: the keys after / go into the filter
     terminal.wait_for("filter VPN")
     terminal.keys("q")
     terminal.wait_for_gone("filter VPN")

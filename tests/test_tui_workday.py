@@ -574,6 +574,52 @@ async def test_tab_completes_the_common_prefix_then_cycles(database: Database, t
         assert field.value == candidates[0] + " = 'x'"
 
 
+def burst(app, keys: str) -> None:  # type: ignore[no-untyped-def]
+    """Keys as a terminal delivers a burst (tmux send-keys, a fast typist): all queued at once,
+    none waiting for what the one before it opens (Pilot's `press` waits for the app between keys)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for char in keys:
+        name = char if char.isalnum() else _character_to_key(char)
+        app._driver.send_message(events.Key(name, char))
+
+
+@run_async
+async def test_keys_typed_right_after_slash_or_f_all_reach_the_bar(database: Database, tui_desk) -> None:
+    from tessera.tui.search_screens import SearchScreen
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        # / and the filter typed with it, in one burst: every character is in the filter
+        burst(app, "/" + "vpn@cust")
+        field = screen.query_one("#filter", Input)
+        await until(pilot, lambda: field.value == "vpn@cust")
+        await until(pilot, lambda: set(screen.queue_pane.rows) == {tui_desk["vpn"]})
+        await pilot.press("enter")
+        await until(pilot, lambda: app.focused is screen.queue_pane.table and not field.display)
+        # letters that are keys of the list go into the filter too (t would take the ticket); the
+        # filter shown is selected when / opens it again, so what is typed replaces it
+        burst(app, "/" + "xt")
+        await until(pilot, lambda: field.value == "xt")
+        await pilot.press("escape")
+        await until(pilot, lambda: len(screen.queue_pane.rows) == 4)
+        assert ticket_state(database, tui_desk["vpn"])["owner"] in (None, "Nobody")
+        # F and a query typed at once: the bar opens with all of it, in order
+        burst(app, "F" + "#" + str(tui_desk["laptop"]))
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        bar = app.screen.query_one("#search-input", Input)
+        await until(pilot, lambda: bar.value == f"#{tui_desk['laptop']}")
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.ticket_pane.current_id == tui_desk["laptop"])
+        # and again from the reading panes, where the focus is after the jump
+        burst(app, "F" + "Status")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        bar = app.screen.query_one("#search-input", Input)
+        await until(pilot, lambda: bar.value == "Status")
+
+
 # -- point 8: screen fit at 80 columns ------------------------------------------------------------
 
 

@@ -8,13 +8,17 @@ opens on the main screen (tessera.tui.main_screen), whose panes are components o
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events, on
 from textual.app import App, SystemCommand
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 
 from tessera.core.errors import TesseraError
 from tessera.tui.actions import ACTIONS, SCOPES, ActionSpec, effective_keys
@@ -27,6 +31,10 @@ from tessera.tui.ticket_ops import DEMO_TICKETS
 
 if TYPE_CHECKING:
     from tessera.core.db import Database
+
+# Seconds a key may take to be handled before the next is sent on anyway (a widget removed with
+# the key still waiting in it never answers).
+KEY_WAIT = 0.5
 
 
 class TesseraApp(App[None]):
@@ -67,9 +75,55 @@ class TesseraApp(App[None]):
         # The one way every screen and pane runs database work (given to each when it is made).
         self.backend = Backend(None, user, opener=database_factory, reporter=self)
         self.main = MainScreen(self.backend)
+        self._keys_waiting: deque[events.Key] = deque()  # keys read, not yet sent on (see on_event)
+        self._key_out: Timer | None = None  # a key sent on and not yet handled: its time limit
+        self._keys_sent = 0
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
+
+    # -- keys typed in a burst ----------------------------------------------------------------------
+    # Textual sends each key on to the widget focused when the app reads it, before the keys ahead
+    # of it have been handled: of "/vpn" typed at once (tmux, a fast typist) the list got all four,
+    # `/` opened the filter, and "vpn" was lost (or taken as keys of the list: t takes a ticket).
+    # Here a key is sent on only once the one before it has been handled (a `KeyHandled` sent
+    # after it to the same widget has come back), so each goes where the keys before it put the
+    # focus: into the filter `/` opens, the search bar F opens, the field Tab moves to.
+
+    class KeyHandled(Message):
+        """Sent after a key to the widget the key went to; back at the app, the key was handled."""
+
+        def __init__(self, number: int) -> None:
+            super().__init__()
+            self.number = number
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._keys_waiting.append(event)
+            await self._send_keys()
+            return
+        await super().on_event(event)
+
+    async def _send_keys(self) -> None:
+        while self._keys_waiting and self._key_out is None:
+            key = self._keys_waiting.popleft()
+            await super().on_event(key)  # a priority binding runs here; else the key is sent on
+            if key.is_forwarded:
+                self._keys_sent += 1
+                (self.focused or self.screen).post_message(self.KeyHandled(self._keys_sent))
+                self._key_out = self.set_timer(KEY_WAIT, self._next_key)
+
+    @on(KeyHandled)
+    async def _key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        if message.number == self._keys_sent:  # (not one whose time ran out)
+            await self._next_key()
+
+    async def _next_key(self) -> None:
+        if self._key_out is not None:
+            self._key_out.stop()
+            self._key_out = None
+        await self._send_keys()
 
     # -- the backend's Reporter: refusals as one line, a lost database as the main screen's banner
 

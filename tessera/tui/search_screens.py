@@ -60,8 +60,13 @@ class SearchScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="search"):
             yield Label(safe.line("Search (TicketSQL, every queue you may see)", "bold"), classes="title")
+            # Not selected on focus: keys typed before the bar had the focus are in it, and typing
+            # goes on after them (or after the search shown), never replacing them.
             yield Input(
-                value=self.value, id="search-input", placeholder="Status = '__Active__' AND Owner = 'Nobody'"
+                value=self.value,
+                id="search-input",
+                placeholder="Status = '__Active__' AND Owner = 'Nobody'",
+                select_on_focus=False,
             )
             yield Static("", id="search-error")
             yield OptionList(id="search-suggestions")

@@ -166,7 +166,10 @@ class TicketPane(Horizontal):
         self.query_one("#detail").border_title = safe.clean_line(view.ticket["display_id"])
         self.render_history()
         if follow:
-            pane.scroll_end(animate=False)
+            # Anchored, the pane is laid out at its end from the first frame it is drawn in (a
+            # deferred scroll_end drew its top first, then the end a frame later); scrolling up
+            # releases the anchor, and reaching the end again puts it back.
+            pane.anchor()
 
     # -- the history ----------------------------------------------------------------------------------
 

@@ -12,9 +12,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable
 
 from tessera.core.listing import TicketRow
@@ -41,6 +45,17 @@ SHARED = ("subject", "requestor")  # the columns that share what the others leav
 MORE_WITHIN = 5  # rows from the end at which the next page is fetched
 SLOW_PAGE = 0.4  # seconds before a page still loading shows the loading indicator
 FILTER_DELAY = 0.25  # seconds of quiet typing before the quick filter runs
+# The table's looks that do not change with its focus (those that do: the cursor row's and the
+# header's, see `TicketTable.render_lines`).
+STEADY_COMPONENTS = (
+    "datatable--fixed",
+    "datatable--odd-row",
+    "datatable--even-row",
+    "datatable--hover",
+    "datatable--header-hover",
+    "datatable--header-cursor",
+)
+FOCUS_COMPONENTS = ("datatable--cursor", "datatable--fixed-cursor", "datatable--header")
 
 
 def age(moment: datetime | None, now: datetime) -> str:
@@ -60,6 +75,14 @@ class TicketTable(DataTable[Any]):
     `queue` scope: g/G first and last row, enter opens (`Opened`), x/space marks, S sorts."""
 
     BINDINGS = bindings("queue")
+    # The rows look the same focused or not (DataTable tints a focused table's background, which
+    # redraws every cell each time the focus comes or goes: most of enter's and q's time). The
+    # focus shows in the cursor row, the header and the pane's border.
+    DEFAULT_CSS = """
+    TicketTable:focus {
+        background-tint: $foreground 0%;
+    }
+    """
 
     class Opened(Message):
         """Enter on a row: open this ticket."""
@@ -91,6 +114,8 @@ class TicketTable(DataTable[Any]):
         self.tight = False  # one space between columns (a narrow table)
         self.widths = {key: width for key, _label, width in COLUMNS}
         self._fitted_to = 0
+        self._drawn_look: tuple[Style, ...] | None = None  # the steady looks the caches were drawn in
+        self._drawn_focus: tuple[Style, ...] | None = None  # the focus-dependent ones
         self._add_columns()
 
     def _add_columns(self) -> None:
@@ -101,6 +126,43 @@ class TicketTable(DataTable[Any]):
 
     def on_resize(self) -> None:
         self.fit(self.size.width)
+
+    # -- drawing: a focus change redraws the cursor row and the header, not every row ----------------
+
+    def notify_style_update(self) -> None:
+        # DataTable forgets every drawn cell on any style change (a focus change is one); which of
+        # them are out of date is decided when the table is next drawn (`render_lines`).
+        Widget.notify_style_update(self)
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        state = self.get_pseudo_class_state()
+        # DataTable keys its caches on the focus too; here only the looks that depend on it are
+        # dropped when it changes (the cursor row and the header), so the other rows are reused.
+        self._pseudo_class_state = state._replace(focus=False)
+        style = self.get_component_rich_style
+        steady = (self.rich_style, *(style(name, default=Style.null()) for name in STEADY_COMPONENTS))
+        focused = tuple(style(name, default=Style.null()) for name in FOCUS_COMPONENTS)
+        if steady != self._drawn_look:
+            self._clear_caches()
+        elif focused != self._drawn_focus:
+            self._forget_focus_rows()
+        self._drawn_look, self._drawn_focus = steady, focused
+        return Widget.render_lines(self, crop)
+
+    def _forget_focus_rows(self) -> None:
+        """Drop what was drawn with the cursor's or the header's look (they follow the focus)."""
+        header = self._header_row_key
+        locations = self._row_locations
+        cells = self._cell_render_cache
+        for cell_key in [k for k in list(cells.keys()) if k[3] or k[0] is header]:
+            cells.discard(cell_key)
+        rows = self._row_render_cache
+        for row_key in [k for k in list(rows.keys()) if k[0] is header or locations.get(k[0]) == k[3].row]:
+            rows.discard(row_key)
+        self._line_cache.clear()
+        self._styles_cache.clear()
+        self._get_styles_to_render_cell.cache_clear()
 
     def fit(self, width: int) -> None:
         """Column widths for a table `width` cells wide: the fixed columns as they are (short ones
