@@ -204,7 +204,7 @@ def main() -> None:
         finally:
             pg.drop(url)
         g = statistics.median(rounds[("synthetic", "gateway")])
-        print(f"`tessera mailgate`, one process per message: {rate:.1f} msg/s ({rate / g:.1%} of in-process)")
+        print(f"`tessera mailgate`, one process per message: {rate:.2f} msg/s ({rate / g:.1%} of in-process)")
 
 
 if __name__ == "__main__":
