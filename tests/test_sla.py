@@ -264,3 +264,38 @@ def test_a_level_tickets_still_have_cannot_be_dropped(sla_desk: Desk, at: Callab
     sla_desk.ticket()
     with pytest.raises(SlaInvalid, match="levels: '4h' is dropped but 1 ticket still have it"):
         sla.apply_service_levels(sla_desk.root, "levels: {other: {response: 1h}}")
+
+
+def test_a_requestors_group_or_a_custom_field_value_chooses_the_level_at_creation(
+    sla_desk: Desk, at: Callable[[datetime], None]
+) -> None:
+    from tessera.core import customfields, users
+
+    users.add_group(sla_desk.root, "VIP")
+    users.add_user(sla_desk.root, "boss", email="boss@example.com", privileged=False)
+    users.set_membership(sla_desk.root, "VIP", "boss", member=True)
+    customfields.create_field(sla_desk.root, "Tier", type_="select", values=["Gold", "Bronze"])
+    sla.apply_service_levels(
+        sla_desk.root,
+        LEVELS.replace(
+            "  General: 4h\n",
+            "  General:\n    default: 24h-real\n    requestor_groups: {VIP: 4h}\n"
+            "    custom_field: {name: Tier, values: {Gold: fast}}\n",
+        ),
+    )
+    at(paris(2026, 12, 7, 9, 0))
+    assert sla_desk.ticket().sla == "24h-real"
+    assert sla_desk.ticket(requestors=["customer@example.com", "boss@example.com"]).sla == "4h"
+    assert sla_desk.ticket(requestors=["boss@example.com"], custom_fields={"Tier": "Gold"}).sla == "fast"
+    assert sla_desk.ticket(custom_fields={"Tier": "Bronze"}).sla == "24h-real"
+    assert sla_desk.ticket(sla="4h", custom_fields={"Tier": "Gold"}).sla == "4h"  # asked for wins
+    exported = sla.load_config(sla_desk.root).to_data()["queues"]["General"]
+    assert exported == {
+        "default": "24h-real",
+        "requestor_groups": {"VIP": "4h"},
+        "custom_field": {"name": "Tier", "values": {"Gold": "fast"}},
+    }
+    with pytest.raises(SlaInvalid, match=r"queues\.General\.requestor_groups\.VIPs: no group named 'VIPs'"):
+        sla.apply_service_levels(
+            sla_desk.root, "levels: {x: {response: 1h}}\nqueues: {General: {requestor_groups: {VIPs: x}}}"
+        )

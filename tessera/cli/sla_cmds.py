@@ -22,6 +22,16 @@ def _deadline(data: object) -> str:
     return " + ".join(f"{v} {k}" for k, v in data.items())
 
 
+def _levels_of(rule: object) -> set[str]:
+    if isinstance(rule, str):
+        return {rule}
+    assert isinstance(rule, dict)
+    found = {rule["default"]} if rule.get("default") else set()
+    found.update(rule.get("requestor_groups", {}).values())
+    found.update((rule.get("custom_field") or {}).get("values", {}).values())
+    return found
+
+
 @app.command("list")
 def sla_list(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List levels (calendar, start rule, deadlines, pause statuses) and the queues using each."""
@@ -34,7 +44,7 @@ def sla_list(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> Non
         return
     rows = []
     for name, level in config["levels"].items():
-        queues = [q for q, lv in config["queues"].items() if lv == name]
+        queues = [q for q, rule in config["queues"].items() if name in _levels_of(rule)]
         rows.append(
             [
                 name,

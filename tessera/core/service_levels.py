@@ -35,7 +35,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
 LEVEL_KEYS = ("calendar", "starts", "response", "keep_in_loop", "resolve", "pause_on")
 DEADLINES = ("response", "keep_in_loop", "resolve")
 
-__all__ = ["Deadline", "Level", "SlaConfig", "SlaInvalid", "config_from_data"]
+__all__ = ["Deadline", "Level", "QueueRule", "SlaConfig", "SlaInvalid", "config_from_data"]
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,47 @@ class Level:
 
 
 @dataclass(frozen=True)
+class QueueRule:
+    """A queue's default level, and the levels its tickets take instead by a requestor's group
+    (the first group listed that a requestor is in) or by a custom field's value at creation."""
+
+    default: str | None = None
+    requestor_groups: tuple[tuple[str, str], ...] = ()
+    custom_field: str | None = None
+    values: tuple[tuple[str, str], ...] = ()
+
+    def to_data(self) -> Any:
+        if not self.requestor_groups and self.custom_field is None:
+            return self.default
+        data: dict[str, Any] = {}
+        if self.default is not None:
+            data["default"] = self.default
+        if self.requestor_groups:
+            data["requestor_groups"] = dict(self.requestor_groups)
+        if self.custom_field is not None:
+            data["custom_field"] = {"name": self.custom_field, "values": dict(self.values)}
+        return data
+
+    def level_for(self, groups: set[str], fields: Mapping[str, list[str]]) -> str | None:
+        """The level for a new ticket whose requestors are in `groups` (lower-case names) and whose
+        custom fields are `fields` (lower-case name -> values): a field's value first, then a group."""
+        if self.custom_field is not None:
+            given = {v.strip().lower() for v in fields.get(self.custom_field.lower(), [])}
+            for value, level in self.values:
+                if value.lower() in given:
+                    return level
+        for group, level in self.requestor_groups:
+            if group.lower() in groups:
+                return level
+        return self.default
+
+
+@dataclass(frozen=True)
 class SlaConfig:
     """Every level by name, and each queue's default level (a queue not listed has no SLA)."""
 
     levels: dict[str, Level] = field(default_factory=dict)
-    queues: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, QueueRule] = field(default_factory=dict)
 
     def level(self, name: str | None) -> Level | None:
         if name is None:
@@ -110,13 +146,13 @@ class SlaConfig:
             (lv for key, lv in self.levels.items() if key.lower() == name.lower()), None
         )
 
-    def queue_default(self, queue_name: str) -> str | None:
-        return next((lv for q, lv in self.queues.items() if q.lower() == queue_name.lower()), None)
+    def queue_rule(self, queue_name: str) -> QueueRule | None:
+        return next((rule for q, rule in self.queues.items() if q.lower() == queue_name.lower()), None)
 
     def to_data(self) -> dict[str, Any]:
         return {
             "levels": {name: level.to_data() for name, level in self.levels.items()},
-            "queues": dict(self.queues),
+            "queues": {name: rule.to_data() for name, rule in self.queues.items()},
         }
 
 
@@ -209,9 +245,64 @@ def _level(name: str, raw: Any, calendars: set[str]) -> Level:
     return level
 
 
-def config_from_data(data: Any, calendars: set[str], queues: dict[str, str]) -> SlaConfig:
-    """Validate a service-level file against the desk's calendars and queues (lower-case name ->
-    name); `SlaInvalid` names the first problem's place."""
+def _rule(
+    key: str, raw: Any, by_lower: dict[str, str], groups: dict[str, str], fields: dict[str, str]
+) -> QueueRule:
+    where = f"queues.{key}"
+    listed = ", ".join(by_lower.values()) or "none"
+
+    def level(value: Any, place: str) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in by_lower:
+            raise SlaInvalid(f"{place}: {_show(value)} is not a level (levels: {listed})")
+        return by_lower[value.strip().lower()]
+
+    if not isinstance(raw, Mapping):
+        return QueueRule(default=level(raw, where))
+    unknown = [str(k) for k in raw if k not in ("default", "requestor_groups", "custom_field")]
+    if unknown:
+        raise SlaInvalid(f"{where}.{unknown[0]}: unknown key (default, requestor_groups, custom_field)")
+    default = level(raw["default"], f"{where}.default") if raw.get("default") is not None else None
+    by_group: list[tuple[str, str]] = []
+    raw_groups = raw.get("requestor_groups") or {}
+    if not isinstance(raw_groups, Mapping):
+        raise SlaInvalid(
+            f"{where}.requestor_groups: expected group names with a level, got {_show(raw_groups)}"
+        )
+    for group, value in raw_groups.items():
+        name = groups.get(str(group).strip().lower())
+        if name is None:
+            raise SlaInvalid(f"{where}.requestor_groups.{group}: no group named '{group}'")
+        by_group.append((name, level(value, f"{where}.requestor_groups.{group}")))
+    field_name: str | None = None
+    values: list[tuple[str, str]] = []
+    cf = raw.get("custom_field")
+    if cf is not None:
+        if (
+            not isinstance(cf, Mapping)
+            or set(cf) != {"name", "values"}
+            or not isinstance(cf["values"], Mapping)
+        ):
+            raise SlaInvalid(f"{where}.custom_field: expected {{name: FIELD, values: {{VALUE: LEVEL}}}}")
+        field_name = fields.get(str(cf["name"]).strip().lower())
+        if field_name is None:
+            raise SlaInvalid(f"{where}.custom_field.name: no custom field named '{cf['name']}'")
+        values = [
+            (str(v).strip(), level(lv, f"{where}.custom_field.values.{v}")) for v, lv in cf["values"].items()
+        ]
+    return QueueRule(
+        default=default, requestor_groups=tuple(by_group), custom_field=field_name, values=tuple(values)
+    )
+
+
+def config_from_data(
+    data: Any,
+    calendars: set[str],
+    queues: dict[str, str],
+    groups: dict[str, str] | None = None,
+    fields: dict[str, str] | None = None,
+) -> SlaConfig:
+    """Validate a service-level file against the desk's calendars, and its queues, groups and custom
+    fields (lower-case name -> name); `SlaInvalid` names the first problem's place."""
     if not isinstance(data, Mapping):
         raise SlaInvalid(f"(document): expected levels and queues, got {_show(data)}")
     unknown = [str(k) for k in data if k not in ("levels", "queues")]
@@ -230,15 +321,12 @@ def config_from_data(data: Any, calendars: set[str], queues: dict[str, str]) -> 
     if not isinstance(raw_queues, Mapping):
         raise SlaInvalid(f"queues: expected queue names with their default level, got {_show(raw_queues)}")
     by_lower = {n.lower(): n for n in levels}
-    defaults: dict[str, str] = {}
-    for key, level_name in raw_queues.items():
+    defaults: dict[str, QueueRule] = {}
+    for key, raw in raw_queues.items():
         queue = queues.get(str(key).strip().lower())
         if queue is None:
             raise SlaInvalid(f"queues.{key}: no queue named '{key}'")
-        if not isinstance(level_name, str) or level_name.strip().lower() not in by_lower:
-            listed = ", ".join(levels) or "none"
-            raise SlaInvalid(f"queues.{key}: {_show(level_name)} is not a level (levels: {listed})")
-        defaults[queue] = by_lower[level_name.strip().lower()]
+        defaults[queue] = _rule(str(key), raw, by_lower, groups or {}, fields or {})
     return SlaConfig(levels=levels, queues=defaults)
 
 

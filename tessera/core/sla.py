@@ -18,6 +18,7 @@ history says which change moved it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,13 +32,23 @@ from tessera.core.errors import InvalidInput
 from tessera.core.lifecycles.desk import lifecycle_of
 from tessera.core.models import (
     CalendarRecord,
+    CustomField,
+    Group,
+    GroupMember,
     Queue,
     ServiceLevelsRecord,
     Ticket,
     Transaction,
     Watcher,
 )
-from tessera.core.service_levels import Deadline, Level, SlaConfig, SlaInvalid, config_from_data
+from tessera.core.service_levels import (
+    Deadline,
+    Level,
+    QueueRule,
+    SlaConfig,
+    SlaInvalid,
+    config_from_data,
+)
 
 ADMIN_RIGHT = "AdminServiceLevels"
 MESSAGE_TYPES = ("Create", "Correspond")
@@ -55,10 +66,20 @@ def load_config(ctx: Context) -> SlaConfig:
     data = row.definition
     config = SlaConfig(
         levels={name: _stored_level(name, raw) for name, raw in data.get("levels", {}).items()},
-        queues=dict(data.get("queues", {})),
+        queues={name: _stored_rule(name, raw, data) for name, raw in data.get("queues", {}).items()},
     )
     ctx.session.info[_SESSION_KEY] = (row.updated, config)
     return config
+
+
+def _stored_rule(name: str, raw: Any, data: dict[str, Any]) -> QueueRule:
+    from tessera.core.service_levels import _rule
+
+    by_lower = {n.lower(): n for n in data.get("levels", {})}
+    groups = {g.lower(): g for g in (raw.get("requestor_groups") or {})} if isinstance(raw, dict) else {}
+    cf = raw.get("custom_field") if isinstance(raw, dict) else None
+    fields = {cf["name"].lower(): cf["name"]} if cf else {}
+    return _rule(name, raw, by_lower, groups, fields)
 
 
 def _stored_level(name: str, raw: dict[str, Any]) -> Level:
@@ -83,7 +104,9 @@ def apply_service_levels(ctx: Context, text: str) -> Applied:
         raise SlaInvalid("(document): a service-level file is one document (levels and queues)")
     calendars = set(ctx.session.scalars(select(CalendarRecord.name)))
     queues = {q.name.lower(): q.name for q in ctx.session.scalars(select(Queue))}
-    config = config_from_data(docs[0], calendars, queues)
+    groups = {g.name.lower(): g.name for g in ctx.session.scalars(select(Group))}
+    fields = {f.name.lower(): f.name for f in ctx.session.scalars(select(CustomField))}
+    config = config_from_data(docs[0], calendars, queues, groups, fields)
     names = {n.lower() for n in config.levels}
     for level_name, count in ctx.session.execute(
         select(Ticket.sla, _count()).where(Ticket.sla.is_not(None)).group_by(Ticket.sla)
@@ -125,12 +148,32 @@ def _calendar(ctx: Context, level: Level) -> Calendar:
         return ALWAYS_OPEN
 
 
-def level_for_new_ticket(ctx: Context, queue: Queue, wanted: str | None) -> Level | None:
-    """The level a new ticket takes: the one asked for (which must exist), else its queue's default."""
+def level_for_new_ticket(
+    ctx: Context,
+    queue: Queue,
+    wanted: str | None,
+    requestor_ids: Sequence[int] = (),
+    fields: dict[str, list[str]] | None = None,
+) -> Level | None:
+    """The level a new ticket takes: the one asked for (which must exist), else its queue's rule:
+    a custom field's value, a requestor's group, the queue's default (`QueueRule.level_for`)."""
     config = load_config(ctx)
     if wanted is not None and wanted.strip():
         return require_level(config, wanted)
-    return config.level(config.queue_default(queue.name))
+    rule = config.queue_rule(queue.name)
+    if rule is None:
+        return None
+    groups: set[str] = set()
+    if rule.requestor_groups and requestor_ids:
+        groups = {
+            name.lower()
+            for name in ctx.session.scalars(
+                select(Group.name)
+                .join(GroupMember, GroupMember.group_id == Group.id)
+                .where(GroupMember.user_id.in_(list(requestor_ids)))
+            )
+        }
+    return config.level(rule.level_for(groups, {k.lower(): v for k, v in (fields or {}).items()}))
 
 
 def require_level(config: SlaConfig, name: str) -> Level:

@@ -109,9 +109,6 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
     )
     ticket.queue = queue
     statuses.apply_dates(ctx, ticket, lifecycle, None, status)
-    level = sla.level_for_new_ticket(ctx, queue, data.sla)
-    if level is not None:
-        sla.start_new_ticket(ctx, ticket, level)
     watchers: list[Watcher] = []
     for role, addresses in (("Requestor", data.requestors), ("Cc", data.cc), ("AdminCc", data.admincc)):
         seen: set[int] = set()
@@ -125,10 +122,21 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
                 seen.add(user.id)
                 watchers.append(Watcher(role=role, user_id=user.id))
     values: list[CustomFieldValue] = []
+    given: dict[str, list[str]] = {}
     for name, raw in data.custom_fields.items():
         cf = field_for_ticket(ctx, name, queue)
-        for value in normalise_values(cf, split_values(cf, raw)):
+        given[cf.name] = normalise_values(cf, split_values(cf, raw))
+        for value in given[cf.name]:
             values.append(CustomFieldValue(custom_field_id=cf.id, value=value))
+    level = sla.level_for_new_ticket(
+        ctx,
+        queue,
+        data.sla,
+        [w.user_id for w in watchers if w.role == "Requestor"],
+        given,
+    )
+    if level is not None:
+        sla.start_new_ticket(ctx, ticket, level)
     message = data.message
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
