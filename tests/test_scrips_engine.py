@@ -27,7 +27,7 @@ def test_defaults_are_seeded_once(desk: Desk) -> None:
     from tessera.core.models import Scrip
 
     count = len(desk.session.scalars(select(Scrip)).all())
-    assert count == 16  # RT's fifteen (of its 17: no SLA), and On Delivery Failure Notify Owner (disabled)
+    assert count == 18  # all 17 of RT's, and On Delivery Failure Notify Owner (disabled)
     bootstrap(desk.session, "root")
     assert len(desk.session.scalars(select(Scrip)).all()) == count
 

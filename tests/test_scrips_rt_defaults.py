@@ -1,7 +1,7 @@
 """RT's default scrips (issue 20, point 3): the set a new desk gets, in RT's order; Notify Other
 Recipients on create, reply and comment; Extract Subject Tag through the real gateway; the
-autoreply's From name as RT writes it; and migrations 0016 and 0017 bringing the later ones to an
-older desk."""
+autoreply's From name as RT writes it; and migrations 0016, 0017 and 0025 bringing the later ones
+to an older desk."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tests.support.net import free_port
 from tests.support.rights import AGENT_RIGHTS
 from tests.support.smtp import SmtpServer, smtp_env
 
-# rt-semantics §3.6, in RT's SortOrder; the SLA scrips are not shipped (no SLA yet).
+# rt-semantics §3.6, in RT's SortOrder: all 17 (the SLA scrips: tests/test_sla_scrips.py).
 RT_SCRIPS = [
     "On Comment Notify AdminCcs as Comment",
     "On Comment Notify Other Recipients as Comment",
@@ -40,9 +40,12 @@ RT_SCRIPS = [
     "On Transaction Extract Subject Tag",
     "On Forward Transaction Send Forward",
     "On Forward Ticket Send Forward",
+    "[SLA] Set starts date",
+    "[SLA] Set due date",
 ]
 LATER = RT_SCRIPS[1], RT_SCRIPS[3], RT_SCRIPS[9], RT_SCRIPS[12]
 FORWARDS = RT_SCRIPS[13], RT_SCRIPS[14]
+SLAS = RT_SCRIPS[15], RT_SCRIPS[16]
 
 
 def _global_scrips(session) -> list[Scrip]:
@@ -129,7 +132,7 @@ def test_autoreply_from_name_is_the_queue_via_the_desk(
     ]
 
 
-def test_migration_0016_brings_the_later_scrips_to_an_older_desk(pg_server) -> None:
+def test_migrations_0016_0017_and_0025_bring_the_later_scrips_to_an_older_desk(pg_server) -> None:
     url = pg.create_empty(pg_server)
     db = open_database(url)
     try:
@@ -137,16 +140,17 @@ def test_migration_0016_brings_the_later_scrips_to_an_older_desk(pg_server) -> N
         with db.session() as session:
             bootstrap(session, "root")
             session.commit()
-        migrate.downgrade(db, "0015")  # as a desk seeded before 0016: without the later six
+        migrate.downgrade(db, "0015")  # as a desk seeded before 0016: without the later eight
         with db.session() as session:
-            assert not {s.description for s in _global_scrips(session)} & {*LATER, *FORWARDS}
+            assert not {s.description for s in _global_scrips(session)} & {*LATER, *FORWARDS, *SLAS}
             # an admin deleted one of the older ones: it stays deleted
             session.delete(session.scalars(select(Scrip).where(Scrip.description == RT_SCRIPS[8])).one())
             session.commit()
         migrate.upgrade(db)
         with db.session() as session:
             found = [s.description for s in _global_scrips(session)]
-        assert found[-6:] == [*LATER, *FORWARDS] and RT_SCRIPS[8] not in found
+        assert found[-8:] == [*LATER, *FORWARDS, *SLAS] and RT_SCRIPS[8] not in found
+        assert len(RT_SCRIPS) == 17
         assert len(found) == len(set(found))
     finally:
         db.dispose()

@@ -1,8 +1,8 @@
 """RT's default scrips and templates (etc/initialdata), as Jinja templates; seeded once.
 
-RT ships 17 global scrips; these are the 15 whose parts Tessera has, in RT's order. Not shipped:
-the two SLA scrips (no SLA yet). Migrations 0016 and 0017 added the six that came later to desks
-seeded before (as RT's upgrade steps do).
+RT ships 17 global scrips; all 17 are here, in RT's order (the two SLA scrips, which keep a
+ticket's Starts and Due, last). Migrations 0016, 0017 and 0025 added the eight that came later to
+desks seeded before (as RT's upgrade steps do).
 
 Rows only, written by `bootstrap` on a new desk as it writes the built-in lifecycles (core seeds its
 own initial data and imports nothing above it); the engine that runs them is `tessera.scrips`.
@@ -150,6 +150,10 @@ DEFAULT_SCRIPS: list[dict[str, Any]] = [
      "action": "SendForward", "action_argument": "", "template": "Forward"},
     {"description": "On Forward Ticket Send Forward", "condition": "OnForwardTicket",
      "action": "SendForward", "action_argument": "", "template": "Forward Ticket"},
+    {"description": "[SLA] Set starts date", "condition": "SLARequireStartsSet",
+     "action": "SLASetStarts", "action_argument": "", "template": "Blank"},
+    {"description": "[SLA] Set due date", "condition": "SLARequireDueSet",
+     "action": "SLASetDue", "action_argument": "", "template": "Blank"},
     {"description": "On Delivery Failure Notify Owner", "condition": "OnDeliveryFailure",
      "action": "Notify", "action_argument": "Owner", "template": "Delivery Failure", "enabled": False},
 ]  # fmt: skip

@@ -1,10 +1,11 @@
 """Service levels on tickets: the desk's service-level file (apply, export, list) and the
-recomputation of a ticket's Starts and Due, RT's rules (`lib/RT/Action/SLA_Set*.pm`), inside the
-operation whose change triggers it — so every caller (CLI, API, mail gateway, TUI, scrips) gets it
-and it commits or rolls back with that change.
+computation of a ticket's Starts and Due, RT's rules (`lib/RT/Action/SLA_Set*.pm`). As in RT, the
+two shipped scrips "[SLA] Set starts date" and "[SLA] Set due date" (`tessera.scrips.change_actions`)
+apply them, in the unit of work of the change that triggers them (so for every caller, committed
+or rolled back with it); a desk that disables one stops that date being kept.
 
-What recomputes (called by the ticket operations in `tickets.py` and `statuses.py`):
-* Create: the ticket takes its level (given, else its queue's default), Starts and Due.
+When (the scrips' conditions):
+* Create: the ticket takes its level (given, else its queue's default: core), then Starts and Due.
 * Correspond: a requestor's message (re)starts the response clock, from the oldest of their
   unanswered messages; an agent's reply (anyone not a requestor, and always the owner) meets it,
   and starts the keep-in-loop clock if the level has one.
@@ -184,13 +185,15 @@ def require_level(config: SlaConfig, name: str) -> Level:
     return level
 
 
-def start_new_ticket(ctx: Context, ticket: Ticket, level: Level) -> None:
-    """At creation: the level, Starts and Due (the Create is the request: its response clock runs
-    from Created, whoever typed it in)."""
-    cal = _calendar(ctx, level)
-    ticket.sla = level.name
-    ticket.starts = level.starts_at(cal, ticket.created)
-    ticket.due = _due(ctx, ticket, level, cal, response_base=ticket.created, inside_reply=None, pauses=[])
+def level_of(ctx: Context, ticket: Ticket) -> Level | None:
+    """The ticket's level, when it has one the desk still defines."""
+    return load_config(ctx).level(ticket.sla) if ticket.sla is not None else None
+
+
+def starts_for(ctx: Context, ticket: Ticket) -> datetime | None:
+    """Starts by the ticket's level's start rule (None: no level)."""
+    level = level_of(ctx, ticket)
+    return level.starts_at(_calendar(ctx, level), ticket.created) if level is not None else None
 
 
 def set_level(ctx: Context, ticket: Ticket, raw: str) -> Transaction | None:
@@ -203,21 +206,23 @@ def set_level(ctx: Context, ticket: Ticket, raw: str) -> Transaction | None:
     if new == ticket.sla:
         return None
     old, ticket.sla = ticket.sla, new
-    txn = record(ctx, ticket, "Set", field="SLA", old=old, new=new)
-    if level is not None:
-        ticket.starts = level.starts_at(_calendar(ctx, level), ticket.created)
-        recompute(ctx, ticket, txn)
-    return txn
+    return record(ctx, ticket, "Set", field="SLA", old=old, new=new)
 
 
 def recompute(ctx: Context, ticket: Ticket, txn: Transaction | None) -> None:
-    """Due anew after `txn` (a Correspond, a status change, an SLA change) on a ticket with a level;
-    the new Due is noted on `txn` (`data.sla_due`)."""
-    if ticket.sla is None:
+    """Due anew after `txn` (a Create, a Correspond, a status change, an SLA change) on a ticket
+    with a level; the new Due is noted on `txn` (`data.sla_due`)."""
+    if ticket.sla is None or (level := level_of(ctx, ticket)) is None:
         return
-    level = load_config(ctx).level(ticket.sla)
-    if level is None:
-        return
+    due = due_for(ctx, ticket, level)
+    if due != ticket.due:
+        ticket.due = due
+        if txn is not None:
+            txn.data = {**(txn.data or {}), "sla_due": due.isoformat() if due is not None else None}
+
+
+def due_for(ctx: Context, ticket: Ticket, level: Level) -> datetime | None:
+    """Due by `level` as the ticket stands (None: no clock running)."""
     cal = _calendar(ctx, level)
     with ctx.session.no_autoflush:
         messages = _messages(ctx, ticket)
@@ -237,11 +242,9 @@ def recompute(ctx: Context, ticket: Ticket, txn: Transaction | None) -> None:
         if response_base is None:
             inside_reply = created
         break
-    due = _due(ctx, ticket, level, cal, response_base=response_base, inside_reply=inside_reply, pauses=pauses)
-    if due != ticket.due:
-        ticket.due = due
-        if txn is not None:
-            txn.data = {**(txn.data or {}), "sla_due": due.isoformat() if due is not None else None}
+    return _due(
+        ctx, ticket, level, cal, response_base=response_base, inside_reply=inside_reply, pauses=pauses
+    )
 
 
 def _due(
@@ -352,11 +355,13 @@ def export_text(ctx: Context) -> str:
 __all__ = [
     "CalendarInvalid",
     "apply_service_levels",
+    "due_for",
     "export_text",
     "level_for_new_ticket",
+    "level_of",
     "load_config",
     "recompute",
     "set_level",
-    "start_new_ticket",
+    "starts_for",
     "time_left",
 ]

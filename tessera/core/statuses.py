@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
-from tessera.core import sla
 from tessera.core.context import Context, record
 from tessera.core.lifecycles.desk import lifecycle_by_name, lifecycle_of
 from tessera.core.lifecycles.errors import TransitionForbidden, TransitionRefused
@@ -126,9 +125,7 @@ def change_status(
     ticket.status = new
     apply_dates(ctx, ticket, lifecycle, old, new)
     data = {"forced_past": forced} if forced else None
-    txn = record(ctx, ticket, "Status", field="Status", old=old, new=new, data=data)
-    sla.recompute(ctx, ticket, txn)
-    return txn
+    return record(ctx, ticket, "Status", field="Status", old=old, new=new, data=data)
 
 
 def mapped_status(session: Session, ticket: Ticket, target: Queue) -> str:

@@ -136,7 +136,7 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
         given,
     )
     if level is not None:
-        sla.start_new_ticket(ctx, ticket, level)
+        ticket.sla = level.name  # Starts and Due: the SLA scrips
     message = data.message
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
@@ -205,7 +205,6 @@ def correspond(
     txn = _post(ctx, ticket, "Correspond", message)
     if "Requestor" not in ctx.rights.roles_on(ctx.session, ticket):
         ticket.told = ctx.now
-    sla.recompute(ctx, ticket, txn)
     return txn
 
 
@@ -381,7 +380,6 @@ def move_to_queue(ctx: Context, ticket: Ticket, queue_name: str) -> list[Transac
                 ctx, ticket, "Status", field="Status", old=old_status, new=new_status, data={"mapped": True}
             )
         )
-        sla.recompute(ctx, ticket, txns[-1])
     if ticket.owner_id is not None:
         from tessera.core.rights import RightsCache
 

@@ -39,6 +39,9 @@ class Skip(Exception):
 class ScripAction:
     uses_template: ClassVar[bool] = False
     changes_ticket: ClassVar[bool] = False
+    # True: `changes` are written to the ticket with no transaction of their own (the dry-run
+    # lists them itself); `commit` leaves there what it actually set.
+    unrecorded: ClassVar[bool] = False
 
     def __init__(self, sc: ScripContext, argument: str) -> None:
         self.sc = sc

@@ -31,6 +31,8 @@ from tessera.scrips.change_actions import SetCustomField as SetCustomField
 from tessera.scrips.change_actions import SetOwner as SetOwner
 from tessera.scrips.change_actions import SetPriority as SetPriority
 from tessera.scrips.change_actions import SetStatus as SetStatus
+from tessera.scrips.change_actions import SLASetDue as SLASetDue
+from tessera.scrips.change_actions import SLASetStarts as SLASetStarts
 from tessera.scrips.change_actions import TicketChange as TicketChange
 
 # -- mail -------------------------------------------------------------------------------------
@@ -326,6 +328,8 @@ BUILTIN: dict[str, type[ScripAction]] = {
     "ExtractSubjectTag": ExtractSubjectTag,
     "Webhook": Webhook,
     "SendForward": SendForward,
+    "SLASetStarts": SLASetStarts,
+    "SLASetDue": SLASetDue,
 }
 
 

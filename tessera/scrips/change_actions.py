@@ -268,3 +268,69 @@ class ExtractSubjectTag(ScripAction):
         old = ticket.subject
         ticket.subject = self.changes[0]["new"]
         record(self.sc.ctx, ticket, "Set", field="Subject", old=old, new=ticket.subject)
+
+
+# -- service levels (RT's SLA_SetStarts, SLA_SetDue) -------------------------------------------
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class SLASetStarts(ScripAction):
+    """RT's Set starts date according to SLA: Starts by the ticket's level's start rule (from
+    Created). Written to the ticket with no transaction of its own."""
+
+    changes_ticket = True
+    unrecorded = True
+
+    def prepare(self) -> None:
+        from tessera.core.sla import starts_for
+
+        ticket = self.sc.ticket
+        new = starts_for(self.sc.ctx, ticket)
+        if new is None:
+            raise Skip("the ticket has no service level")
+        if new == ticket.starts:
+            raise Skip(f"Starts is already {_when(new)}")
+        self.changes = [{"field": "starts", "old": _when(ticket.starts), "new": _when(new)}]
+
+    def commit(self) -> None:
+        from tessera.core.sla import starts_for
+
+        ticket = self.sc.ticket
+        new = starts_for(self.sc.ctx, ticket)
+        if new is not None and new != ticket.starts:
+            self.changes = [{"field": "starts", "old": _when(ticket.starts), "new": _when(new)}]
+            ticket.starts = new
+
+
+class SLASetDue(ScripAction):
+    """RT's Set due date according to SLA: Due by the ticket's level as it now stands (response or
+    keep-in-loop and resolve deadlines, pauses, an inactive status). Computed again at commit, after
+    the scrips before it changed the ticket; the new Due is noted on the transaction that caused it
+    (`data.sla_due`), with no transaction of its own. Disabled, Due is no longer kept."""
+
+    changes_ticket = True
+    unrecorded = True
+
+    def prepare(self) -> None:
+        from tessera.core.sla import due_for, level_of
+
+        sc = self.sc
+        level = level_of(sc.ctx, sc.ticket)
+        if level is None:
+            raise Skip("the ticket has no service level")
+        new = due_for(sc.ctx, sc.ticket, level)
+        if new != sc.ticket.due:
+            self.changes = [{"field": "due", "old": _when(sc.ticket.due), "new": _when(new)}]
+
+    def commit(self) -> None:
+        from tessera.core.sla import recompute
+
+        ticket = self.sc.ticket
+        old = ticket.due
+        recompute(self.sc.ctx, ticket, self.sc.txn)
+        self.changes = (
+            [{"field": "due", "old": _when(old), "new": _when(ticket.due)}] if ticket.due != old else []
+        )

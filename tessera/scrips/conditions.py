@@ -179,6 +179,34 @@ def on_delivery_failure(sc: ScripContext, argument: str) -> bool:
     return (sc.txn.data or {}).get("about_type") != "DeliveryFailed"
 
 
+def _has_level(sc: ScripContext) -> bool:
+    """RT's SLAIsApplied and the ticket's SLA: the ticket has a level the desk defines."""
+    from tessera.core.sla import level_of
+
+    return level_of(sc.ctx, sc.ticket) is not None
+
+
+@condition("Create", "Set")
+def sla_require_starts_set(sc: ScripContext, argument: str) -> bool:
+    """RT's SLA_RequireStartsSet: a ticket with a level is created, or is given a level."""
+    if sc.txn.type == "Set" and sc.txn.field != "SLA":
+        return False
+    return _has_level(sc)
+
+
+@condition("Create", "Correspond", "Status", "Set")
+def sla_require_due_set(sc: ScripContext, argument: str) -> bool:
+    """RT's SLA_RequireDueSet: a create, a reply or a status change on a ticket with a level; any
+    change of the level (the action leaves Due alone when it was cleared)."""
+    txn = sc.txn
+    if txn.type == "Set":
+        if txn.field == "SLA":
+            return True
+        if txn.field != "Status":
+            return False
+    return _has_level(sc)
+
+
 BUILTIN: dict[str, ConditionFn] = {
     "OnCreate": on_create,
     "OnTransaction": on_transaction,
@@ -198,6 +226,8 @@ BUILTIN: dict[str, ConditionFn] = {
     "OnForward": on_forward,
     "OnForwardTransaction": on_forward_transaction,
     "OnForwardTicket": on_forward_ticket,
+    "SLARequireStartsSet": sla_require_starts_set,
+    "SLARequireDueSet": sla_require_due_set,
 }
 
 

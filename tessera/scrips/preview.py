@@ -87,6 +87,7 @@ def _dry_run(ctx: Context, make: Callable[[], str]) -> dict[str, Any]:
         if unit:
             run_unit(ctx, state, unit)
         plan = []
+        unrecorded: list[dict[str, Any]] = []  # what the SLA scrips set (Starts, Due): no transaction
         for item in state.plans:
             run = item["run"]
             scrip: Scrip = item["scrip"]
@@ -109,6 +110,11 @@ def _dry_run(ctx: Context, make: Callable[[], str]) -> dict[str, Any]:
                     "transaction_type": next((t.type for t in ctx.batch if t.id == run.transaction_id), None),
                 }
             )
+            action = item["action"]
+            if fires and action is not None and action.unrecorded:
+                sets = [{**c, "type": "Set", "by_scrip": scrip.id} for c in action.changes]
+                plan[-1]["sets"] = sets
+                unrecorded.extend(sets)
         messages = [
             {
                 "scrip": row.scrip_id,
@@ -125,7 +131,7 @@ def _dry_run(ctx: Context, make: Callable[[], str]) -> dict[str, Any]:
             "ticket": shown,
             "scrips": plan,
             "messages": messages,
-            "changes": [_change(t) for t in ctx.batch],
+            "changes": [*(_change(t) for t in ctx.batch), *unrecorded],
         }
 
 
