@@ -6,8 +6,7 @@ import sys
 
 import typer
 
-from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
-from tessera.cli.lifecycle_cmds import _read
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_config_source, table
 from tessera.core.business_hours import CalendarInvalid
 
 app = typer.Typer(help="Business calendars: time zone, opening hours, holidays (list, export, apply).")
@@ -63,8 +62,7 @@ def calendar_apply(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or replace calendars from a file: all checked first, applied atomically (AdminServiceLevels)."""
-    text = _read(source)
-    label = "stdin" if source == "-" else source
+    text, label = read_config_source(source)
     from tessera.core import calendar_store
 
     with acting(user) as ctx:

@@ -17,7 +17,7 @@ from tessera.cli import state
 # (re-exported: commands import them from here)
 from tessera.cli.state import database as database
 from tessera.cli.state import set_global_user as set_global_user
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -109,3 +109,17 @@ def progress_bar(verb: str, total: int, log_as: str | None = None) -> Iterator[C
                 print(f"{log_as}: {done}/{total} tickets written", file=sys.stderr, flush=True)
 
         yield report
+
+
+def read_config_source(source: str) -> tuple[str, str]:
+    """(text, label) of a config-as-code file (lifecycle, calendar, service levels); `-` is
+    standard input. The label prefixes every error about the file's content."""
+    if source == "-":
+        return sys.stdin.read(), "stdin"
+    try:
+        return Path(source).read_text(encoding="utf-8"), source
+    except FileNotFoundError:
+        raise NotFound(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InvalidInput(f"{source}: cannot read it: {reason}") from None

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table, warn
-from tessera.core.errors import InvalidInput, NotFound
+from tessera.cli.common import (
+    JSON_OPTION,
+    USER_OPTION,
+    acting,
+    echo,
+    print_json,
+    read_config_source,
+    table,
+    warn,
+)
 from tessera.core.lifecycles import grid
 from tessera.core.lifecycles.errors import LifecycleInvalid
 from tessera.core.lifecycles.model import Lifecycle
@@ -123,19 +130,6 @@ def lifecycle_export(
         sys.stdout.write(lifecycle.to_yaml())
 
 
-def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InvalidInput(f"{source}: cannot read it: {reason}") from None
-
-
 @app.command("apply")
 def lifecycle_apply(
     source: str = typer.Argument(..., metavar="FILE", help="A YAML or JSON lifecycle file; - reads stdin."),
@@ -143,8 +137,7 @@ def lifecycle_apply(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or replace a lifecycle from a file: validated first, applied atomically (AdminLifecycles)."""
-    text = _read(source)
-    label = "stdin" if source == "-" else source
+    text, label = read_config_source(source)
     from tessera.core.lifecycles import store as lifecycle_store
 
     with acting(user) as ctx:

@@ -6,8 +6,7 @@ import sys
 
 import typer
 
-from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, table
-from tessera.cli.lifecycle_cmds import _read
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_config_source, table
 from tessera.core.service_levels import SlaInvalid
 
 app = typer.Typer(help="Service levels: deadlines per level, each queue's default (list, export, apply).")
@@ -81,8 +80,7 @@ def sla_apply(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Replace the desk's service levels from a file: checked, applied atomically (AdminServiceLevels)."""
-    text = _read(source)
-    label = "stdin" if source == "-" else source
+    text, label = read_config_source(source)
     from tessera.core import sla
 
     with acting(user) as ctx:

@@ -21,7 +21,7 @@ from tessera.core.business_hours import Calendar, CalendarInvalid, calendar_from
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.lifecycles.errors import LifecycleInvalid
-from tessera.core.lifecycles.load import _json_object_once, _StrictLoader
+from tessera.core.lifecycles.load import StrictLoader, json_object_once
 from tessera.core.models import CalendarRecord
 
 ADMIN_RIGHT = "AdminServiceLevels"
@@ -34,7 +34,7 @@ class CalendarSummary:
     updated: datetime | None
 
 
-class _Loader(_StrictLoader):
+class _Loader(StrictLoader):
     """The strict loader, reading dates as text: `calendar_from_data` checks them and names a bad
     one (YAML's own date reader fails on 2026-13-01 with no place)."""
 
@@ -53,7 +53,7 @@ def parse_documents(text: str, label: str = "") -> list[Any]:
     try:
         if text.lstrip().startswith(("{", "[")):
             try:
-                data = json.loads(text, object_pairs_hook=_json_object_once)
+                data = json.loads(text, object_pairs_hook=json_object_once)
                 return data if isinstance(data, list) else [data]
             except json.JSONDecodeError:
                 pass  # maybe YAML flow style; YAML decides

@@ -29,11 +29,11 @@ def lifecycle_from_dict(data: Mapping[str, Any]) -> Lifecycle:
     return Lifecycle.from_data(data)
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """A safe YAML loader that refuses duplicate keys instead of silently keeping the last one."""
 
 
-def _construct_mapping_once(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+def _construct_mapping_once(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     loader.flatten_mapping(node)
     seen: set[Any] = set()
     for key_node, _ in node.value:
@@ -50,10 +50,10 @@ def _construct_mapping_once(loader: _StrictLoader, node: yaml.MappingNode, deep:
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_once)
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_once)
 
 
-def _json_object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def json_object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, refusing a key given twice (json keeps the last one silently)."""
     found: dict[str, Any] = {}
     for key, value in pairs:
@@ -76,11 +76,11 @@ def _parse_yaml(text: str) -> Any:
     json_error: json.JSONDecodeError | None = None
     if text.lstrip().startswith(("{", "[")):
         try:
-            return json.loads(text, object_pairs_hook=_json_object_once)
+            return json.loads(text, object_pairs_hook=json_object_once)
         except json.JSONDecodeError as exc:
             json_error = exc  # maybe YAML flow style ({name: x, ...}); YAML decides
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=StrictLoader)
     except yaml.YAMLError as exc:
         if json_error is not None:
             raise _json_problem(json_error) from None
