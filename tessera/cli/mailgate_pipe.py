@@ -19,10 +19,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from typing import Any
 
-from tessera.mail.handoff import DEFAULT_WAIT_S, EX_TEMPFAIL, WAIT_ENV, desk_env, exit_code
+from tessera.mail.handoff import (
+    DEFAULT_WAIT_S,
+    EX_TEMPFAIL,
+    WAIT_ENV,
+    desk_env,
+    exit_code,
+    forget_pending,
+    wait_for_filer,
+)
 
 _VALUED = {
     "--queue": "queue",
@@ -112,29 +119,6 @@ def _report(options: dict[str, Any], row: tuple[str, int | None, str, str | None
     return code
 
 
-def _wait(conn: Any, inbound_id: int, wait_s: float) -> tuple[str, int | None, str, str | None] | None:
-    """The filer's decision on the row, or None when it is this process's to file (the filer
-    asked so, died, or did not answer within `wait_s`)."""
-    from tessera.core import fast_sql
-
-    done, retry = str(inbound_id), f"{inbound_id} retry"
-    end = time.monotonic() + wait_s
-    while (left := end - time.monotonic()) > 0:
-        # Listed first: the generator holds the connection's lock until it is exhausted.
-        payloads = [note.payload for note in conn.notifies(timeout=min(0.5, left), stop_after=1)]
-        for payload in payloads:
-            if payload == retry:
-                return None
-            if payload == done:
-                row = fast_sql.filed_row(conn, inbound_id)
-                if row is not None and row[0] != fast_sql.PENDING:
-                    return row
-        if not fast_sql.filer_alive(conn):  # killed meanwhile: filed, or not, by now for good
-            row = fast_sql.filed_row(conn, inbound_id)
-            return row if row is not None and row[0] != fast_sql.PENDING else None
-    return None
-
-
 def run(args: list[str]) -> int | None:
     """The exit code of `tessera mailgate ARGS`, or None when typer must read the command line."""
     options = _options(args)
@@ -175,7 +159,7 @@ def run(args: list[str]) -> int | None:
                 conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
                 requested = options["action"][:64]
                 pending = fast_sql.record_pending(conn, raw, requested, meta)
-                decided = None if pending is None else _wait(conn, pending, wait_s)
+                decided = None if pending is None else wait_for_filer(conn, pending, wait_s)
             finally:
                 conn.close()
     except psycopg.Error as exc:
@@ -191,20 +175,5 @@ def run(args: list[str]) -> int | None:
         return _report(options, decided)
     code = _in_process(options, raw, pending)
     if code == EX_TEMPFAIL and pending is not None:
-        _forget(conninfo, limits, pending)  # the MTA keeps the message: no orphan to file later
+        forget_pending(conninfo, limits, pending)  # the MTA keeps the message: no orphan to file later
     return code
-
-
-def _forget(conninfo: str, limits: Any, pending: int) -> None:
-    from tessera.core import fast_sql
-    from tessera.core.db_wait import connect, deadline
-
-    try:
-        with deadline(2.0):
-            conn = connect(conninfo, limits=limits, autocommit=True, application_name="tessera mailgate")
-            try:
-                fast_sql.forget_pending(conn, pending)
-            finally:
-                conn.close()
-    except Exception:
-        pass  # a filer's sweep files it later; the MTA's retry is then found filed (a duplicate)

@@ -6,7 +6,9 @@ mailgate's process and the filer's (see tessera.mail.filer)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
+from typing import Any
 
 EX_OK = 0
 EX_DATAERR = 65
@@ -44,3 +46,43 @@ def desk_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings of a process that can change how a message is filed (FILING_SETTINGS)."""
     env = os.environ if env is None else env
     return {k: env[k] for k in FILING_SETTINGS if k in env}
+
+
+def wait_for_filer(
+    conn: Any, inbound_id: int, wait_s: float
+) -> tuple[str, int | None, str, str | None] | None:
+    """The filer's decision on the row, or None when it is this process's to file (the filer
+    asked so, died, or did not answer within `wait_s`)."""
+    from tessera.core import fast_sql
+
+    done, retry = str(inbound_id), f"{inbound_id} retry"
+    end = time.monotonic() + wait_s
+    while (left := end - time.monotonic()) > 0:
+        # Listed first: the generator holds the connection's lock until it is exhausted.
+        payloads = [note.payload for note in conn.notifies(timeout=min(0.5, left), stop_after=1)]
+        for payload in payloads:
+            if payload == retry:
+                return None
+            if payload == done:
+                row = fast_sql.filed_row(conn, inbound_id)
+                if row is not None and row[0] != fast_sql.PENDING:
+                    return row
+        if not fast_sql.filer_alive(conn):  # killed meanwhile: filed, or not, by now for good
+            row = fast_sql.filed_row(conn, inbound_id)
+            return row if row is not None and row[0] != fast_sql.PENDING else None
+    return None
+
+
+def forget_pending(conninfo: str, limits: Any, pending: int) -> None:
+    from tessera.core import fast_sql
+    from tessera.core.db_wait import connect, deadline
+
+    try:
+        with deadline(2.0):
+            conn = connect(conninfo, limits=limits, autocommit=True, application_name="tessera mailgate")
+            try:
+                fast_sql.forget_pending(conn, pending)
+            finally:
+                conn.close()
+    except Exception:
+        pass  # a filer's sweep files it later; the MTA's retry is then found filed (a duplicate)
