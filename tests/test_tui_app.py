@@ -72,6 +72,7 @@ async def test_opens_queue_with_every_column(database: Database, tui_desk: dict[
             "Status",
             "Owner",
             "Pri",
+            "Due",
             "Age",
             "Updated",
             "Requestor",

@@ -6,11 +6,13 @@ and review the SVGs (the HTML report shows the differences).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
+from tessera.core import clock
 from tessera.core.db import Database
 from tessera.core.models import Ticket, Transaction
 from tessera.tui.app import TesseraApp
@@ -21,21 +23,26 @@ pytest.importorskip("pytest_textual_snapshot")
 
 
 @pytest.fixture
-def fixed_desk(database: Database, tmp_path, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def fixed_desk(database: Database, tmp_path, monkeypatch) -> Iterator[dict[str, int]]:  # type: ignore[no-untyped-def]
     # a fixed path (no file there): the help screen shows it, and the snapshot must not vary
     monkeypatch.setenv("TESSERA_CONFIG_DIR", "/nonexistent/tessera-snapshot-config")
+    clock.set_clock(lambda: FIXED_NOW)  # the Due column's time left is the desk's
     ids = build_desk(database)
+    # Due: overdue, close (the warning look), comfortable, none
+    dues = (FIXED_NOW - timedelta(hours=2), FIXED_NOW + timedelta(minutes=90), FIXED_NOW + timedelta(days=2))
     with database.session() as session:
         for n, ticket_id in enumerate(sorted(ids.values())):
             moment = FIXED_NOW - timedelta(days=n + 1, hours=3 * n)
+            due = dues[n] if n < len(dues) else None
             session.execute(
-                update(Ticket).where(Ticket.id == ticket_id).values(created=moment, updated=moment)
+                update(Ticket).where(Ticket.id == ticket_id).values(created=moment, updated=moment, due=due)
             )
             session.execute(
                 update(Transaction).where(Transaction.ticket_id == ticket_id).values(created=moment)
             )
         session.commit()
-    return ids
+    yield ids
+    clock.set_clock(None)
 
 
 def app_for(database: Database, theme: str) -> TesseraApp:

@@ -638,7 +638,7 @@ async def test_at_80_columns_every_column_and_footer_key_fits(database: Database
         table = screen.queue_pane.table
         await until(pilot, lambda: table.tight)
         labels = [str(c.label) for c in table.columns.values()]
-        assert labels == ["  ", "ID", "Subject", "Status", "Owner", "Pri", "Age", "Upd", "Requestor"]
+        assert labels == ["  ", "ID", "Subject", "Status", "Owner", "Pri", "Due", "Age", "Upd", "Requestor"]
         used = sum(c.get_render_width(table) for c in table.columns.values())
         assert used <= table.size.width - 2  # the scrollbar's room stays free
         assert screen.query_one(QuietFooter).compact

@@ -156,8 +156,10 @@ def add_minutes(cal: Calendar, moment: datetime, minutes: int) -> datetime:
     return add(cal, moment, timedelta(minutes=minutes))
 
 
-def between(cal: Calendar, begin: datetime, end: datetime) -> timedelta:
-    """The business time from `begin` to `end` (zero when `end` is not after `begin`)."""
+def between(cal: Calendar, begin: datetime, end: datetime, limit: timedelta | None = None) -> timedelta:
+    """The business time from `begin` to `end` (zero when `end` is not after `begin`); with
+    `limit`, counting stops once it is reached (the result is then at least `limit`): a list that
+    only shows "more than 99h" need not walk every day of a deadline months away."""
     begin, end = _aware(begin), _aware(end)
     total = timedelta(0)
     if end <= begin:
@@ -166,6 +168,8 @@ def between(cal: Calendar, begin: datetime, end: datetime) -> timedelta:
         if start >= end:
             break
         total += min(stop, end) - max(start, begin)
+        if limit is not None and total >= limit:
+            break
     return total
 
 

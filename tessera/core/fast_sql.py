@@ -275,6 +275,10 @@ def _params(cls: type[Any], obj: object, columns: tuple[str, ...], prefix: str) 
 # for every sort, direction and option). Parameters: `me` (the viewer, for the unread marker),
 # `queue`, `limit`, and with `after` the cursor `after_value`, `after_id`.
 
+# Tickets with no Due sort as if due at this moment (after every real one): a key that is never NULL
+# keeps the keyset comparison simple. (Within Python's datetime range, unlike 'infinity'.)
+NO_DUE = "9999-12-31T00:00:00+00:00"
+
 # Sort key expressions (an index serves queue + updated, created and priority) and the type the
 # cursor's value is bound as.
 SORT_KEY = {
@@ -286,6 +290,7 @@ SORT_KEY = {
     "requestor": "coalesce(lower(t.requestor), '')",
     "created": "t.created",
     "updated": "t.updated",
+    "due": f"coalesce(t.due, '{NO_DUE}'::timestamptz)",
 }
 _KEY_TYPE = {
     "id": "integer",
@@ -296,6 +301,7 @@ _KEY_TYPE = {
     "requestor": "text",
     "created": "timestamptz",
     "updated": "timestamptz",
+    "due": "timestamptz",
 }
 
 # The row every page returns, in this order (listing.list_tickets turns it into a TicketRow).
@@ -303,7 +309,8 @@ _KEY_TYPE = {
 PAGE_COLUMNS = (
     "t.id, {key} AS sort_key, t.subject, t.status, o.name AS owner, t.priority, t.requestor,"
     " t.created, t.updated,"
-    " (t.updated_by_id IS DISTINCT FROM %(me)s AND (s.seen_at IS NULL OR s.seen_at < t.updated)) AS unread"
+    " (t.updated_by_id IS DISTINCT FROM %(me)s AND (s.seen_at IS NULL OR s.seen_at < t.updated)) AS unread,"
+    " t.due, t.sla"
 )
 PAGE_FROM = (
     "tickets t LEFT JOIN users o ON o.id = t.owner_id"
@@ -355,6 +362,8 @@ QUICK_USER = (
 )
 QUICK_QUEUES = "SELECT id, name, description FROM queues WHERE NOT disabled ORDER BY lower(name)"
 QUICK_EMPTY = "SELECT NOT EXISTS (SELECT 1 FROM tickets)"
+QUICK_LEVELS = "SELECT definition -> 'levels' FROM service_levels WHERE id = 1"
+QUICK_CALENDARS = "SELECT name, updated, definition FROM calendars"
 
 
 # -- the locked read of one ticket ---------------------------------------------------------------

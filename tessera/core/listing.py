@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tessera.core import clock
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
 from tessera.core.ids import display_id
 from tessera.core.lifecycles.rules import DELETED
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from tessera.core.context import Context
     from tessera.core.models import Queue
 
-SORT_KEYS = ("id", "subject", "status", "owner", "priority", "requestor", "created", "updated")
+SORT_KEYS = ("id", "subject", "status", "owner", "priority", "requestor", "created", "updated", "due")
 MAX_PAGE = 500
 
 Cursor = tuple[Any, int]
@@ -52,6 +53,12 @@ class TicketRow:
     created: datetime
     updated: datetime
     unread: bool  # updated by someone else since the viewer last looked (or never looked)
+    due: datetime | None = None
+    sla: str | None = None  # the ticket's service level
+    # Time to Due on the level's calendar (business time; real time without a level), negative
+    # when overdue; counted up to `time_left.LIMIT` at most (see `time_left.fill`). Set when the
+    # list asked for it (`list_tickets(time_left=True)`).
+    left: timedelta | None = None
 
     @property
     def display_id(self) -> str:
@@ -182,6 +189,7 @@ def _page_statement(
     include_merged: bool,
     query: str = "",
     words: str = "",
+    due_by: Any = None,
 ) -> Any:
     """A page's SELECT, its values as bind parameters: me, queue, after_value, after_id, limit."""
     from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
@@ -197,6 +205,10 @@ def _page_statement(
         key = func.coalesce(func.lower(owner.name), literal(""))
     elif sort == "requestor":
         key = func.coalesce(func.lower(Ticket.requestor), literal(""))
+    elif sort == "due":
+        from tessera.core.fast_sql import NO_DUE
+
+        key = func.coalesce(Ticket.due, literal(datetime.fromisoformat(NO_DUE), Ticket.due.type))
     else:
         key = getattr(Ticket, sort)
     # Plain columns (the first requestor is kept on the ticket): one round trip, no ORM objects.
@@ -216,6 +228,8 @@ def _page_statement(
                 Ticket.updated_by_id.is_distinct_from(bindparam("me")),
                 or_(TicketSeen.seen_at.is_(None), TicketSeen.seen_at < Ticket.updated),
             ),
+            Ticket.due,
+            Ticket.sla,
         )
         .select_from(Ticket)
         .outerjoin(owner, owner.id == Ticket.owner_id)
@@ -234,6 +248,8 @@ def _page_statement(
             statement = statement.where(Ticket.merged_into_id.is_(None))
     if words:
         statement = statement.where(_matches(words, owner))
+    if due_by is not None:
+        statement = statement.where(due_by)
     if after:
         last_id = bindparam("after_id", type_=Ticket.id.type)
         if sort == "id":
@@ -257,6 +273,8 @@ def list_tickets(
     after: Cursor | None = None,
     include_deleted: bool = False,
     include_merged: bool = False,
+    time_left: bool = False,
+    due_within: timedelta | None = None,
 ) -> TicketPage:
     """One page of a queue's tickets, sorted by `sort` (then id), filtered by `text`.
 
@@ -266,6 +284,11 @@ def list_tickets(
     the user may see. TicketSQL brings its own visibility, deleted and merged filters.
 
     A plain page (no `text`, no `query`) is one round trip of the SQL in `fast_sql.page_sql`.
+
+    `time_left`: each row's business time to Due (`TicketRow.left`), the page's in one go
+    (`time_left.fill`: the service levels and calendars read once). `due_within`: only tickets
+    due within that much business time from now, or overdue, each on its level's calendar (the
+    TUI's "breaching soon" view; `time_left.due_within`).
     """
 
     if sort not in SORT_KEYS:
@@ -284,8 +307,15 @@ def list_tickets(
         include_deleted=include_deleted,
         include_merged=include_merged,
     )
-    if query.strip() or text.strip():
-        statement = _page_statement(ctx, sort, descending, query=query.strip(), words=text.strip(), **shape)
+    if query.strip() or text.strip() or due_within is not None:
+        due_by = None
+        if due_within is not None:
+            from tessera.core.time_left import due_within_clause
+
+            due_by = due_within_clause(ctx, clock.now(), due_within)
+        statement = _page_statement(
+            ctx, sort, descending, query=query.strip(), words=text.strip(), due_by=due_by, **shape
+        )
         found = ctx.session.execute(statement, values).all()
     else:
         from tessera.core.fast_sql import driver_execute, page_sql
@@ -302,7 +332,12 @@ def list_tickets(
         found = driver_execute(ctx.session, sql, values, binary=True).fetchall()
     if not found and queue_id is not None and not after:
         _visible_queue(ctx, queue_id)  # an empty page: is there such a queue at all?
-    return page_of(found, limit)
+    page = page_of(found, limit)
+    if time_left:
+        from tessera.core.time_left import fill_for
+
+        fill_for(ctx, page.rows, clock.now())
+    return page
 
 
 def page_of(found: Sequence[Any], limit: int) -> TicketPage:
@@ -342,6 +377,7 @@ _ORDER_NAMES = {
     "priority": "Priority",
     "created": "Created",
     "updated": "LastUpdated",
+    "due": "Due",
 }
 
 

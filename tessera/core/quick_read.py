@@ -16,9 +16,17 @@ from typing import Any
 
 import psycopg
 
-from tessera.core import config
+from tessera.core import clock, config
 from tessera.core.db_wait import bare_conninfo, connect
-from tessera.core.fast_sql import QUICK_EMPTY, QUICK_QUEUES, QUICK_SCHEMA, QUICK_USER, page_sql
+from tessera.core.fast_sql import (
+    QUICK_CALENDARS,
+    QUICK_EMPTY,
+    QUICK_LEVELS,
+    QUICK_QUEUES,
+    QUICK_SCHEMA,
+    QUICK_USER,
+    page_sql,
+)
 from tessera.core.lifecycles.rules import DELETED
 from tessera.core.listing import QueueInfo, TicketPage, page_of
 from tessera.core.rights import GRANTS_SQL, RightsCache
@@ -95,14 +103,31 @@ class QuickReader:
         row = self.conn.execute(QUICK_EMPTY).fetchone()
         return row is not None and bool(row[0])
 
-    def page(self, queue_id: int, *, sort: str, descending: bool, limit: int) -> TicketPage | None:
+    def page(
+        self, queue_id: int, *, sort: str, descending: bool, limit: int, time_left: bool = False
+    ) -> TicketPage | None:
         """As `listing.list_tickets` for a plain page of a queue (None: not one it answers)."""
         if not self.can("ShowTicket", queue_id):
             return None
         sql = page_sql(sort, descending, in_queue=True, after=False, hide_status=DELETED)
         values = {"me": self.actor.id, "queue": queue_id, "limit": limit + 1}
         found = self.conn.cursor(binary=True).execute(sql, values).fetchall()
-        return page_of(found, limit)
+        page = page_of(found, limit)
+        if time_left:
+            self.fill_time_left(page)
+        return page
+
+    def fill_time_left(self, page: TicketPage) -> None:
+        """As `time_left.fill_for`: the levels and their calendars read once, if a row has a level."""
+        from tessera.core.time_left import fill, level_calendars
+
+        calendars = {}
+        if any(r.sla and r.due is not None for r in page.rows):
+            row = self.conn.execute(QUICK_LEVELS).fetchone()
+            levels = row[0] if row is not None and isinstance(row[0], dict) else {}
+            found = self.conn.execute(QUICK_CALENDARS).fetchall()
+            calendars = level_calendars(levels, {name: (updated, data) for name, updated, data in found})
+        fill(page.rows, clock.now(), calendars)
 
     def close(self) -> None:
         self.conn.close()

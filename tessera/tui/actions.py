@@ -102,6 +102,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("search", "search", "Search (TicketSQL)", "global", "F", footer=True),
     ActionSpec("views", "views", "Saved views (show, save, rename, delete)", "global", "V"),
     ActionSpec("save_view", "save_view", "Save this list as a view (mine or shared)", "global", "W"),
+    ActionSpec(
+        "breaching",
+        "breaching",
+        "Breaching soon: overdue or due within 4 business hours (again: back)",
+        "global",
+        "D",  # not in the footer: at 120 columns it is full (? help and the palette list it)
+    ),
     *(
         ActionSpec(f"view.{n}", f"view({n})", f"Saved view {n}", "global", str(n), palette=False)
         for n in range(1, 10)

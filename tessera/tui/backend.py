@@ -192,10 +192,11 @@ def _quick_first_screen(user: str | None) -> FirstScreen | None:
         page = None
         if request is not None:
             queue, options = request
-            if queue is None or options["query"] or options["text"]:
+            if queue is None or options["query"] or options["text"] or options.get("due_within"):
                 return None  # a saved search or filter: TicketSQL needs the full path
             sort, descending, limit = options["sort"], options["descending"], options["limit"]
-            page = reader.page(queue, sort=sort, descending=descending, limit=limit)
+            left = options.get("time_left", False)
+            page = reader.page(queue, sort=sort, descending=descending, limit=limit, time_left=left)
             if page is None:
                 return None
         return FirstScreen(info, request, page)

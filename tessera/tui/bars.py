@@ -12,7 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from tessera.tui import safe
-from tessera.tui.queue_view import SORT_LABELS
+from tessera.tui.queue_view import BREACHING_HOURS, SORT_LABELS
 
 RETRY_SECONDS = 5
 
@@ -28,6 +28,7 @@ class BarState:
     descending: bool = True
     filter: str = ""
     marked: int = 0
+    breaching: bool = False  # the "breaching soon" view (D)
 
 
 class TopBar(Static):
@@ -49,7 +50,10 @@ class TopBar(Static):
         if state.user:
             bar.append("  user ")
             bar.append(safe.clean_line(state.user), style="bold")
-        if state.search:
+        if state.breaching:
+            bar.append("  view ")
+            bar.append(f"breaching soon (due ≤ {BREACHING_HOURS} business h, or overdue)", style="bold")
+        elif state.search:
             bar.append("  search ")
             bar.append(safe.clean_line(state.search), style="bold")
         elif state.queue:

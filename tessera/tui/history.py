@@ -105,7 +105,8 @@ def event_title(event: dict[str, Any]) -> str:
     old, new = event.get("old"), event.get("new")
     if field:
         return f"{field}: {old if old is not None else '-'} → {new if new is not None else '-'}  ({kind})"
-    return str(kind)
+    # Any other type (a timer's firing, a squelch, a type added later): its name and what it says.
+    return f"{kind}: {new}" if new is not None else str(kind)
 
 
 def bar_lines(body: str, width: int | None) -> list[str]:
@@ -172,6 +173,13 @@ def render_history(
                     out.append("  attached: ")
                     out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
                     out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
+        fired = event.get("data") or {}
+        if fired.get("scrip") and fired.get("condition"):  # a timer's firing: which scrip, and why
+            out.append(f"  ⏱ fired by {safe.clean_line(str(fired['scrip']))}", style="italic")
+            out.append(f" ({safe.clean_line(str(fired['condition']))})", style="dim")
+            if fired.get("deadline"):
+                out.append(f", deadline {when(str(fired['deadline']))}", style="dim")
+            out.append("\n")
         if failed:
             for refused in (event.get("data") or {}).get("refused") or []:
                 out.append("  ✗ " + safe.clean_line(str(refused.get("address"))), style="bold red")

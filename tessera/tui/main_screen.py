@@ -280,6 +280,7 @@ class MainScreen(Screen[None]):
             descending=view.descending,
             filter=view.filter,
             marked=len(pane.marked),
+            breaching=view.breaching,
         )
 
     @on(QueuePane.Changed)
@@ -596,6 +597,11 @@ class MainScreen(Screen[None]):
 
     def action_pick_queue(self) -> None:
         self.queue_pane.pick_queue()
+
+    def action_breaching(self) -> None:
+        """D: the "breaching soon" view; D again (or q, esc) goes back to the queue."""
+        if self.ready.is_set():
+            self.queue_pane.toggle_breaching()
 
     async def run_palette_action(self, spec: ActionSpec) -> None:
         """A command chosen in the palette, run where its keys are bound."""

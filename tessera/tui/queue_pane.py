@@ -31,7 +31,7 @@ from tessera.core.saved_views import View, view_sort
 from tessera.tui import opening, safe, ticket_ops
 from tessera.tui.actions import bindings
 from tessera.tui.backend import Backend
-from tessera.tui.queue_view import PREF_VIEW, SORT_LABELS, QueueView
+from tessera.tui.queue_view import BREACHING_HOURS, PREF_VIEW, SORT_LABELS, QueueView
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
 from tessera.tui.search_screens import SAVE_VIEW, SearchScreen, ViewsScreen
 from tessera.tui.ticket_table import FILTER_DELAY, MORE_WITHIN, SLOW_PAGE, TicketTable
@@ -174,6 +174,8 @@ class QueuePane(Horizontal):
         view = self.view
         count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
         title = "Search" if view.search else (self.queue.name if self.queue else "Queue")
+        if view.breaching:
+            title = "Breaching soon"
         narrowed = f" · filter {safe.clean_line(view.filter)}" if view.filter else ""
         self.border_title = f"{title} ({count}){narrowed}"
         self.border_subtitle = "Q other queues" if self.narrow else ""
@@ -196,6 +198,11 @@ class QueuePane(Horizontal):
             return
         if self.view.filter:
             why = f"No tickets match the filter “{safe.clean_line(self.view.filter)}”: esc clears it."
+        elif self.view.breaching:
+            why = (
+                f"Nothing open is due within {BREACHING_HOURS} business hours, and nothing is overdue: "
+                "q or esc goes back to the queue."
+            )
         elif self.view.search:
             why = "No tickets match this search: F changes it, esc goes back to the queue."
         elif self.desk_empty:
@@ -311,6 +318,12 @@ class QueuePane(Horizontal):
         if value != self.view.filter:
             self.view = replace(self.view, filter=value)
 
+    def toggle_breaching(self) -> None:
+        """The "breaching soon" view (every queue's open tickets due within BREACHING business
+        hours or overdue, soonest first), or back to the queue if it shows already."""
+        self.view = self.view.home() if self.view.breaching else self.view.breaching_soon()
+        self.table.focus()
+
     def set_search(self, query: str, order_by: str = "") -> None:
         """Show a TicketSQL view (every queue the user may see), or back to the queue with "".
 
@@ -325,7 +338,7 @@ class QueuePane(Horizontal):
         """q: leave a search (or saved view) and any quick filter, back to the queue's own rows
         and sort. False when the pane already shows the plain queue (q then quits)."""
         field = self.query_one("#filter", Input)
-        if not (self.view.search or self.view.filter or field.display):
+        if not (self.view.search or self.view.breaching or self.view.filter or field.display):
             return False
         self._stop_filter_timer()
         field.value = ""
@@ -363,7 +376,7 @@ class QueuePane(Horizontal):
     def cancel(self) -> None:
         """Escape: leave a search, else clear the quick filter, else clear the marks."""
         field = self.query_one("#filter", Input)
-        if self.view.search and not (field.display or self.view.filter):
+        if (self.view.search or self.view.breaching) and not (field.display or self.view.filter):
             self.set_search("")
         elif field.display or self.view.filter:
             self._stop_filter_timer()
@@ -450,6 +463,9 @@ class QueuePane(Horizontal):
     @work(exclusive=True, group="views")
     async def save_view(self) -> None:
         """W: save what the list shows (its queue or search, its filter, its order) as a view."""
+        if self.view.breaching:  # its cutoff is business time from now: no TicketSQL says that
+            self.notify("Breaching soon is built in: D shows it from anywhere.", markup=False, timeout=4)
+            return
         views = await self.backend.ask(ticket_ops.views)
         if views is not None:
             await self._save_view(views)

@@ -8,12 +8,18 @@ two ask for the same page. Imports nothing heavy: the helper and the first paint
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from tessera.core.listing import SORT_KEYS, QueueInfo
 
 PAGE = 100  # rows per page the queue pane asks for
 PREF_VIEW = "tui.view"
+# "Breaching soon" (D): tickets due within this much business time, or overdue; the Due column
+# shows the same rows in the "close" look.
+BREACHING_HOURS = 4
+BREACHING = timedelta(hours=BREACHING_HOURS)
+BREACHING_QUERY = "Status = '__Active__'"  # of every queue you may see, still open
 DESCENDING_FIRST = {"updated", "created", "priority", "id"}  # a new sort key starts newest/highest first
 # What each of core's sort keys is called (the sort picker lists them in this order).
 SORT_LABELS = {
@@ -25,6 +31,7 @@ SORT_LABELS = {
     "created": "Age (created)",
     "updated": "Last update",
     "requestor": "Requestor",
+    "due": "Due (time left)",
 }
 
 
@@ -38,6 +45,7 @@ class QueueView:
     # In a search: the queue's own sort, put back when you leave the search (a saved view's
     # order is the view's, not the queue's).
     queue_sort: tuple[str, bool] | None = None
+    breaching: bool = False  # the "breaching soon" view (D): every queue's, by due
 
     @classmethod
     def from_preference(cls, value: object) -> QueueView:
@@ -51,9 +59,11 @@ class QueueView:
         queue = saved.get("queue")
         home = saved.get("queue_sort")
         queue_sort = None
-        if search and isinstance(home, list) and len(home) == 2 and home[0] in SORT_KEYS:
+        breaching = saved.get("breaching") is True
+        if (search or breaching) and isinstance(home, list) and len(home) == 2 and home[0] in SORT_KEYS:
             queue_sort = (str(home[0]), bool(home[1]))
-        return cls(queue if isinstance(queue, str) else None, search, sort, descending, text, queue_sort)
+        name = queue if isinstance(queue, str) else None
+        return cls(name, "" if breaching else search, sort, descending, text, queue_sort, breaching)
 
     def preference(self) -> dict[str, Any]:
         return {
@@ -63,16 +73,23 @@ class QueueView:
             "filter": self.filter,
             "search": self.search,
             "queue_sort": list(self.queue_sort) if self.queue_sort else None,
+            "breaching": self.breaching,
         }
 
     def searching(self, query: str, sorting: tuple[str, bool] | None) -> QueueView:
         """This view showing the TicketSQL `query` (sorted by `sorting`, if the search has an
         order), the queue's own sort kept to come back to."""
-        home = self.queue_sort if self.search else (self.sort, self.descending)
-        view = replace(self, search=query, queue_sort=home)
+        home = self.queue_sort if self.search or self.breaching else (self.sort, self.descending)
+        view = replace(self, search=query, queue_sort=home, breaching=False)
         if sorting is not None:
             view = replace(view, sort=sorting[0], descending=sorting[1])
         return view
+
+    def breaching_soon(self) -> QueueView:
+        """The "breaching soon" view: every queue's open tickets due within BREACHING business
+        hours or overdue, soonest first (the queue's own sort kept to come back to)."""
+        home = self.queue_sort if self.search or self.breaching else (self.sort, self.descending)
+        return replace(self, search="", breaching=True, sort="due", descending=False, queue_sort=home)
 
     def home(self, queue: str | None = None) -> QueueView:
         """Back to the queue (`queue`, else the one it was on), in the queue's own sort."""
@@ -84,6 +101,7 @@ class QueueView:
             sort=sort,
             descending=descending,
             queue_sort=None,
+            breaching=False,
         )
 
     def sorted_by(self, key: str) -> QueueView:
@@ -104,7 +122,10 @@ class QueueView:
             "descending": self.descending,
             "text": self.filter,
             "limit": PAGE,
+            "time_left": True,  # the Due column
         }
+        if self.breaching:
+            options["query"], options["due_within"] = BREACHING_QUERY, BREACHING
         if after is not None:
             options["after"] = after
-        return (None if self.search else queue.id), options
+        return (None if self.search or self.breaching else queue.id), options

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.style import Style
@@ -22,8 +22,10 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from tessera.core.listing import TicketRow
+from tessera.core.time_left import LIMIT
 from tessera.tui import safe
 from tessera.tui.actions import bindings
+from tessera.tui.queue_view import BREACHING
 
 COLUMNS = (
     ("flag", "  ", 2),
@@ -32,6 +34,7 @@ COLUMNS = (
     ("status", "Status", 8),
     ("owner", "Owner", 8),
     ("priority", "Pri", 3),
+    ("due", "Due", 6),
     ("created", "Age", 4),
     ("updated", "Updated", 7),
     ("requestor", "Requestor", 18),
@@ -54,8 +57,37 @@ STEADY_COMPONENTS = (
     "datatable--hover",
     "datatable--header-hover",
     "datatable--header-cursor",
+    "tickets--due-close",
+    "tickets--due-overdue",
 )
+# The Due cell's looks (tessera.tcss: the theme's warning and error colours). Not colour alone:
+# an overdue time starts with "!" and is reversed, a close one is bold (NO_COLOR keeps both).
+DUE_LOOKS = ("tickets--due-close", "tickets--due-overdue")
 FOCUS_COMPONENTS = ("datatable--cursor", "datatable--fixed-cursor", "datatable--header")
+
+
+def due_text(left: timedelta | None) -> str:
+    """A time left as the Due column shows it: 45m, 3h20m, 27h, 99h+ (business time), overdue with
+    "!" first (!45m, !3h20m, !99h+); "" without a Due."""
+    if left is None:
+        return ""
+    sign = "!" if left < timedelta(0) else ""
+    if abs(left) >= LIMIT:
+        return f"{sign}99h+"
+    minutes = int(abs(left).total_seconds()) // 60
+    if minutes < 60:
+        return f"{sign}{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{sign}{hours}h" if hours >= 10 or not minutes else f"{sign}{hours}h{minutes:02d}m"
+
+
+def due_look(left: timedelta | None) -> str | None:
+    """The Due cell's component class: overdue, close (within the breaching-soon window), or none."""
+    if left is None:
+        return None
+    if left < timedelta(0):
+        return "tickets--due-overdue"
+    return "tickets--due-close" if left <= BREACHING else None
 
 
 def age(moment: datetime | None, now: datetime) -> str:
@@ -75,6 +107,7 @@ class TicketTable(DataTable[Any]):
     `queue` scope: g/G first and last row, enter opens (`Opened`), x/space marks, S sorts."""
 
     BINDINGS = bindings("queue")
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(DUE_LOOKS)
     # The rows look the same focused or not (DataTable tints a focused table's background, which
     # redraws every cell each time the focus comes or goes: most of enter's and q's time). The
     # focus shows in the cursor row, the header and the pane's border.
@@ -116,6 +149,7 @@ class TicketTable(DataTable[Any]):
         self._fitted_to = 0
         self._drawn_look: tuple[Style, ...] | None = None  # the steady looks the caches were drawn in
         self._drawn_focus: tuple[Style, ...] | None = None  # the focus-dependent ones
+        self._due_drawn: tuple[Style, ...] | None = None  # the looks the Due cells were made with
         self._add_columns()
 
     def _add_columns(self) -> None:
@@ -144,11 +178,24 @@ class TicketTable(DataTable[Any]):
         steady = (self.rich_style, *(style(name, default=Style.null()) for name in STEADY_COMPONENTS))
         focused = tuple(style(name, default=Style.null()) for name in FOCUS_COMPONENTS)
         if steady != self._drawn_look:
+            if self._due_drawn is not None and steady[-2:] != self._due_drawn:
+                self.call_later(self._restyle_due)  # a theme change: the Due cells take its colours
             self._clear_caches()
         elif focused != self._drawn_focus:
             self._forget_focus_rows()
         self._drawn_look, self._drawn_focus = steady, focused
         return Widget.render_lines(self, crop)
+
+    def _restyle_due(self) -> None:
+        for ticket_id, row in self.tickets.items():
+            if due_look(row.left) is not None:
+                self.update_cell(str(ticket_id), "due", self.due_cell(row))
+
+    def due_cell(self, row: TicketRow) -> Text:
+        looks = tuple(self.get_component_rich_style(name, default=Style.null()) for name in DUE_LOOKS)
+        self._due_drawn = looks
+        look = due_look(row.left)
+        return Text(due_text(row.left), style=looks[DUE_LOOKS.index(look)] if look else "")
 
     def _forget_focus_rows(self) -> None:
         """Drop what was drawn with the cursor's or the header's look (they follow the focus)."""
@@ -232,6 +279,7 @@ class TicketTable(DataTable[Any]):
             safe.line(row.status),
             safe.line(row.owner or "-"),
             Text(str(row.priority).rjust(self.widths["priority"]), justify="right"),
+            self.due_cell(row),
             Text(age(row.created, now)),
             Text(age(row.updated, now)),
             safe.line(row.requestor or "-"),

@@ -1,0 +1,133 @@
+"""Time left to Due for a page of the ticket list, in business time, for the whole page in one go.
+
+A row's time left is the business time from now to its Due on its service level's calendar; real
+time for a ticket without a level, with one the desk no longer defines, or with a level that names
+no calendar (24x7); negative when overdue. The service levels and the calendars they name are read
+once for the page (`fill_for`: two small reads, none when no row of the page has a level), not once
+a row. Counting stops at `LIMIT` (the list shows "99h+" beyond it), so a Due months away or long
+past costs no more than one a few days off.
+
+`due_within_clause` is the "breaching soon" filter: due within N business hours from now, or
+overdue, each ticket on its own level's calendar, as one WHERE clause (one cutoff per calendar).
+
+Light at import (the TUI's start-up helper fills its first page with it): SQLAlchemy, the models
+and the service-level module are imported by the functions that read the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tessera.core.business_hours import ALWAYS_OPEN, Calendar, add, between, calendar_from_data
+from tessera.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tessera.core.context import Context
+
+LIMIT = timedelta(hours=100)  # the list shows up to 99h59m; beyond, "99h+"
+
+
+class TicketRow(Protocol):
+    """What `fill` reads and sets of a row (`listing.TicketRow`, which imports this module)."""
+
+    due: datetime | None
+    sla: str | None
+    left: timedelta | None
+
+
+_parsed: dict[tuple[str, Any], Calendar] = {}  # calendars read from their definitions, by (name, updated)
+
+
+def fill(rows: Iterable[TicketRow], now: datetime, calendars: Mapping[str, Calendar]) -> None:
+    """Set each row's `left` (None without a Due); `calendars`: level name (lower case) -> calendar."""
+    for row in rows:
+        due = row.due
+        if due is None:
+            row.left = None
+            continue
+        cal = calendars.get(row.sla.lower()) if row.sla else None
+        if cal is None or cal is ALWAYS_OPEN:
+            row.left = due - now
+        elif due >= now:
+            row.left = between(cal, now, due, LIMIT)
+        else:
+            row.left = -between(cal, due, now, LIMIT)
+
+
+def level_calendars(
+    levels: Mapping[str, Any], definitions: Mapping[str, tuple[Any, Any]]
+) -> dict[str, Calendar]:
+    """Level name (lower case) -> its calendar, from the levels' stored definitions (name -> a dict
+    with "calendar", or a `Level`) and the calendars' (name -> (updated, definition))."""
+    out: dict[str, Calendar] = {}
+    for name, level in levels.items():
+        wanted = level.get("calendar") if isinstance(level, dict) else getattr(level, "calendar", None)
+        found = definitions.get(wanted) if isinstance(wanted, str) else None
+        if found is None or not isinstance(wanted, str):
+            out[name.lower()] = ALWAYS_OPEN  # none named (24x7), or gone: real time
+            continue
+        updated, definition = found
+        key = (wanted, updated)
+        cal = _parsed.get(key)
+        if cal is None:
+            if len(_parsed) > 256:
+                _parsed.clear()
+            try:
+                cal = _parsed[key] = calendar_from_data(definition)
+            except InvalidInput:  # (validated when stored)
+                cal = ALWAYS_OPEN
+        out[name.lower()] = cal
+    return out
+
+
+def calendars_for(ctx: Context) -> dict[str, Calendar]:
+    """Every level's calendar (level name in lower case -> calendar): the service levels (cached
+    per session by `sla.load_config`) and the calendars they name, in one read."""
+    from sqlalchemy import select
+
+    from tessera.core.models import CalendarRecord
+    from tessera.core.sla import load_config
+
+    levels = load_config(ctx).levels
+    names = {level.calendar for level in levels.values() if level.calendar}
+    definitions: dict[str, tuple[Any, Any]] = {}
+    if names:
+        found = ctx.session.execute(
+            select(CalendarRecord.name, CalendarRecord.updated, CalendarRecord.definition).where(
+                CalendarRecord.name.in_(names)
+            )
+        )
+        definitions = {name: (updated, definition) for name, updated, definition in found}
+    return level_calendars(levels, definitions)
+
+
+def fill_for(ctx: Context, rows: Sequence[TicketRow], now: datetime) -> None:
+    """`fill` for a page read through `ctx` (levels and calendars read only if a row has a level)."""
+    calendars = calendars_for(ctx) if any(r.sla and r.due is not None for r in rows) else {}
+    fill(rows, now, calendars)
+
+
+def due_within_clause(ctx: Context, now: datetime, within: timedelta) -> Any:
+    """Tickets due within `within` of business time from `now` (on their level's calendar; real
+    time without one), or overdue (whatever their status: the view adds `Status = '__Active__'`)."""
+    from sqlalchemy import and_, false, or_, true
+
+    from tessera.core.models import Ticket
+    from tessera.core.sla import load_config
+
+    by_calendar: dict[Calendar, list[str]] = {}
+    calendars = calendars_for(ctx)
+    for name in load_config(ctx).levels:
+        by_calendar.setdefault(calendars[name.lower()], []).append(name)
+    known = [name for names in by_calendar.values() for name in names]
+    real = or_(Ticket.sla.is_(None), Ticket.sla.not_in(known)) if known else true()
+    either: list[Any] = [and_(real, Ticket.due <= now + within)]
+    for cal, names in by_calendar.items():
+        cutoff = now + within if cal is ALWAYS_OPEN else add(cal, now, within)
+        either.append(and_(Ticket.sla.in_(names), Ticket.due <= cutoff))
+    return and_(Ticket.due.is_not(None), or_(false(), *either))
+
+
+__all__ = ["LIMIT", "calendars_for", "due_within_clause", "fill", "fill_for", "level_calendars"]

@@ -1,0 +1,246 @@
+"""The queue's Due column (issue 21 point 5): business time left on each ticket's service-level
+calendar (real time without a level), its looks (close, overdue) and their NO_COLOR marker, sorting
+by Due, and the "breaching soon" view (D) and back; the history renders a timer's firing with its
+trace. The desk's clock and the app's are set explicitly: nothing waits for time to pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from tessera.core import clock, sla, tickets
+from tessera.core.calendar_store import apply_calendars
+from tessera.core.context import open_context
+from tessera.core.db import Database
+from tessera.core.listing import TicketRow, list_tickets
+from tessera.core.models import Ticket
+from tessera.core.time_left import fill
+from tessera.tui.app import TesseraApp
+from tessera.tui.history import render_history
+from tessera.tui.screens import PickerScreen
+from tessera.tui.ticket_table import due_text
+from tests.support.tui import key, run_async, settle, until
+from tests.test_tui_app import started
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 12, 4, 15, 0, tzinfo=PARIS)  # a Friday, two hours before the office closes
+CALENDAR = """\
+name: office
+timezone: Europe/Paris
+hours: {mon-fri: 09:00-17:00}
+"""
+LEVELS = """\
+levels:
+  4h: {calendar: office, response: 4h}
+"""
+
+
+@pytest.fixture
+def due_desk(database: Database, tui_desk: dict[str, int]) -> Iterator[dict[str, int]]:
+    """tui_desk's tickets with a Due each (and one in Network): under the 4h level, due Monday
+    10:00 (3 business hours left) and Tuesday 17:00 (18); without a level, due in 30 hours of real
+    time and 2 hours ago; one without a Due; an overdue ticket in Network, and a resolved one."""
+    clock.set_clock(lambda: NOW)
+    with database.session() as session:
+        root = open_context(session, "root")
+        apply_calendars(root, CALENDAR)
+        sla.apply_service_levels(root, LEVELS)
+        from tessera.core.schemas import MessageIn, TicketCreate
+
+        other = tickets.create_ticket(
+            root, TicketCreate(queue="Network", subject="Switch down", message=MessageIn(body="x"))
+        ).id
+        done = tickets.create_ticket(
+            root, TicketCreate(queue="General", subject="Done long ago", message=MessageIn(body="x"))
+        ).id
+        tickets.set_status(root, done, "resolved")
+        session.commit()
+    ids = {**tui_desk, "network": other, "done": done}
+    dues = {
+        "printer": ("4h", datetime(2026, 12, 7, 10, 0, tzinfo=PARIS)),
+        "vpn": ("4h", datetime(2026, 12, 8, 17, 0, tzinfo=PARIS)),
+        "laptop": (None, NOW + timedelta(hours=30)),
+        "hostile": (None, NOW - timedelta(hours=2)),
+        "network": (None, NOW - timedelta(minutes=5)),
+        "done": (None, NOW - timedelta(days=3)),
+    }
+    with database.session() as session:
+        for name, (level, due) in dues.items():
+            session.execute(update(Ticket).where(Ticket.id == ids[name]).values(sla=level, due=due))
+        session.commit()
+    yield ids
+    clock.set_clock(None)
+
+
+def make_app(database: Database) -> TesseraApp:
+    return TesseraApp(lambda: database, user="alice", clock=lambda: NOW.astimezone(UTC))
+
+
+def cell(app: TesseraApp, ticket_id: int, column: str = "due") -> str:
+    return app.main.queue_pane.table.get_cell(str(ticket_id), column).plain
+
+
+def test_time_left_counts_business_hours_on_the_levels_calendar_and_real_time_without_one(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    with database.session() as session:
+        page = list_tickets(open_context(session, "alice"), "General", time_left=True)
+    left = {row.id: row.left for row in page.rows}
+    assert left[due_desk["printer"]] == timedelta(hours=3)  # Fri 15-17, Mon 9-10
+    assert left[due_desk["vpn"]] == timedelta(hours=18)  # Fri 2h, Mon 8h, Tue 8h (real: 98h)
+    assert left[due_desk["laptop"]] == timedelta(hours=30)
+    assert left[due_desk["hostile"]] == -timedelta(hours=2)
+    assert left[due_desk["done"]] == -timedelta(days=3)
+    # a Due far away or long past counts no further than the list shows (99h+)
+    row = TicketRow(1, "s", "new", None, 0, None, NOW, NOW, False, NOW + timedelta(days=400), None)
+    fill([row], NOW, {})
+    assert due_text(row.left) == "99h+"
+    assert [due_text(timedelta(minutes=m)) for m in (-45, 5, 200, 600, -200)] == [
+        "!45m",
+        "5m",
+        "3h20m",
+        "10h",
+        "!3h20m",
+    ]
+
+
+@run_async
+async def test_due_column_shows_business_time_left_close_in_bold_overdue_marked_and_reversed(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    app = make_app(database)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(pilot)
+        assert cell(app, due_desk["printer"]) == "3h"
+        assert cell(app, due_desk["vpn"]) == "18h"
+        assert cell(app, due_desk["laptop"]) == "30h"
+        assert cell(app, due_desk["hostile"]) == "!2h"
+        table = app.main.queue_pane.table
+        close = table.get_cell(str(due_desk["printer"]), "due").style
+        overdue = table.get_cell(str(due_desk["hostile"]), "due").style
+        calm = table.get_cell(str(due_desk["laptop"]), "due").style
+        assert close.bold and close.color is not None and not close.reverse  # type: ignore[union-attr]
+        assert overdue.reverse and overdue.bold  # type: ignore[union-attr]
+        assert not calm
+        # a theme change gives the Due cells the new theme's colours
+        before = close.color  # type: ignore[union-attr]
+        await pilot.press(key("toggle_theme"))
+        await until(pilot, lambda: table.get_cell(str(due_desk["printer"]), "due").style.color != before)  # type: ignore[union-attr]
+
+
+@run_async
+async def test_without_colour_overdue_still_reads_as_overdue(
+    database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(database)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(pilot)
+        assert app.no_color
+        table = app.main.queue_pane.table
+        # The marker is text, and reverse and bold survive the NO_COLOR filter (colours do not).
+        overdue = table.get_cell(str(due_desk["hostile"]), "due")
+        assert overdue.plain.startswith("!") and overdue.style.reverse  # type: ignore[union-attr]
+        assert table.get_cell(str(due_desk["printer"]), "due").style.bold  # type: ignore[union-attr]
+        screen = app.export_screenshot()
+        assert "!2h" in screen
+
+
+@run_async
+async def test_sort_by_due_puts_the_soonest_first_and_no_due_last(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    app = make_app(database)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(pilot)
+        pane = app.main.queue_pane
+        await pilot.press(key("queue.sort"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        app.screen.dismiss("due")
+        await until(pilot, lambda: pane.view.sort == "due")
+        await settle(pilot)
+        order = list(pane.rows)
+        # by the Due moment (index order), soonest first; overdue first, no Due last
+        expected = ["done", "hostile", "laptop", "printer", "vpn"]
+        assert order == [due_desk[n] for n in expected]
+        assert not pane.view.descending and "sort due" in str(app.main.top_bar.render())
+        # again: latest first (no Due first, then the furthest)
+        pane.set_sort("due")
+        await until(pilot, lambda: pane.view.descending)
+        await settle(pilot)
+        assert list(pane.rows) == [due_desk[n] for n in reversed(expected)]
+
+
+@run_async
+async def test_breaching_soon_lists_every_queues_open_tickets_due_within_four_business_hours_and_q_goes_back(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    app = make_app(database)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        home = list(pane.rows)
+        await pilot.press(key("breaching"))
+        await until(pilot, lambda: pane.view.breaching and set(pane.rows) != set(home))
+        await settle(pilot)
+        # overdue (General and Network), then the 3 business hours; not the 18 business hours
+        # (though 98 real), not the 30 real hours without a level, not the resolved one
+        assert list(pane.rows) == [due_desk["hostile"], due_desk["network"], due_desk["printer"]]
+        assert "Breaching soon" in str(pane.border_title)
+        assert "breaching soon" in str(screen.top_bar.render())
+        await pilot.press(key("back"))
+        await until(pilot, lambda: not pane.view.breaching)
+        await settle(pilot)
+        assert list(pane.rows) == home and pane.view.sort == "updated"
+        # D again, esc, and D from the view itself all go back too
+        await pilot.press(key("breaching"))
+        await until(pilot, lambda: pane.view.breaching)
+        await pilot.press("escape")
+        await until(pilot, lambda: not pane.view.breaching)
+        await pilot.press(key("breaching"), key("breaching"))
+        await until(pilot, lambda: not pane.view.breaching)
+        await settle(pilot)
+        assert list(pane.rows) == home
+
+
+@run_async
+async def test_at_80_columns_the_due_column_fits_with_every_other(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    app = make_app(database)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await started(pilot)
+        table = screen.queue_pane.table
+        await until(pilot, lambda: table.tight)
+        used = sum(c.get_render_width(table) for c in table.columns.values())
+        assert used <= table.size.width - 2
+        assert "Due" in [str(c.label) for c in table.columns.values()]
+        assert cell(app, due_desk["hostile"]) == "!2h "  # tight cells end in their own space
+
+
+def test_a_timer_firing_shows_its_reason_and_its_scrip_trace() -> None:
+    """A transaction type the history has no title for (a timer's firing, issue 21 point 3) shows
+    its type and what it says, the scrip and condition that fired it, and, with i, its trace."""
+    event = {
+        "id": 9,
+        "type": "Timer",
+        "field": None,
+        "old": None,
+        "new": "overdue since 2026-12-07 10:00",
+        "created": "2026-12-07T10:05:00+00:00",
+        "actor": "timers",
+        "data": {
+            "scrip": "Escalate when overdue",
+            "condition": "On Overdue",
+            "deadline": "2026-12-07T09:00:00+00:00",
+        },
+        "scrips": [{"scrip": 31, "description": "Escalate when overdue", "outcome": "committed"}],
+    }
+    shown = render_history([event], trace=True).plain
+    assert "Timer: overdue since 2026-12-07 10:00" in shown
+    assert "fired by Escalate when overdue (On Overdue)" in shown
+    assert "#31 Escalate when overdue  committed" in shown
