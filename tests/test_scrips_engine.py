@@ -27,7 +27,8 @@ def test_defaults_are_seeded_once(desk: Desk) -> None:
     from tessera.core.models import Scrip
 
     count = len(desk.session.scalars(select(Scrip)).all())
-    assert count == 18  # all 17 of RT's, and On Delivery Failure Notify Owner (disabled)
+    # all 17 of RT's, On Delivery Failure Notify Owner and the five timers (disabled)
+    assert count == 23
     bootstrap(desk.session, "root")
     assert len(desk.session.scalars(select(Scrip)).all()) == count
 

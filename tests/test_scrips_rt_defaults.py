@@ -132,7 +132,7 @@ def test_autoreply_from_name_is_the_queue_via_the_desk(
     ]
 
 
-def test_migrations_0016_0017_and_0025_bring_the_later_scrips_to_an_older_desk(pg_server) -> None:
+def test_migrations_0016_0017_0025_and_0026_bring_the_later_scrips_to_an_older_desk(pg_server) -> None:
     url = pg.create_empty(pg_server)
     db = open_database(url)
     try:
@@ -149,6 +149,9 @@ def test_migrations_0016_0017_and_0025_bring_the_later_scrips_to_an_older_desk(p
         migrate.upgrade(db)
         with db.session() as session:
             found = [s.description for s in _global_scrips(session)]
+            timers = [s.description for s in _global_scrips(session) if s.description.startswith("[Timer]")]
+        assert len(timers) == 5 and found[-5:] == timers  # 0026: the shipped timers, disabled
+        found = found[:-5]
         assert found[-8:] == [*LATER, *FORWARDS, *SLAS] and RT_SCRIPS[8] not in found
         assert len(RT_SCRIPS) == 17
         assert len(found) == len(set(found))

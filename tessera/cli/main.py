@@ -100,6 +100,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "search": lambda: _app.add_typer(_cli("search_cmds").app, name="search"),
     "scrip": lambda: _app.add_typer(_cli("scrip_cmds").app, name="scrip"),
     "worker": lambda: _app.command("worker")(_cli("worker_cmd").worker),
+    "timers": lambda: _app.add_typer(_cli("timer_cmds").app, name="timers"),
     "tui": lambda: _app.command("tui")(_cli("tui_cmd").tui),
     "mailgate": lambda: _app.command("mailgate")(_cli("mail_cmds").mailgate),
     "lmtp": lambda: _app.command("lmtp")(_cli("mail_cmds").lmtp),

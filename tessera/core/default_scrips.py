@@ -119,6 +119,26 @@ further questions or concerns, please respond to this message.
     "Forward Ticket": FORWARD_TEMPLATE.replace("WHAT", "ticket"),
 }
 
+# Timers (scrips on the clock, rt-crontool's escalations): shipped disabled, as RT ships no cron
+# job; migration 0026 adds the same to a desk seeded before it. A firing's transaction (type Timer)
+# says why in `transaction.data.reason`.
+_TIMER_FACTS = """       Ticket {{ ticket.display_id }}: {{ ticket.subject }}
+        Queue: {{ queue.name }}
+        Owner: {{ ticket.owner.name }}
+     Priority: {{ ticket.priority }}
+       Status: {{ ticket.status }}
+          Due: {{ ticket.due or "-" }}
+"""
+TIMER_TEMPLATES: dict[str, str] = {
+    "Overdue": "Subject: Overdue: {{ ticket.subject }}\n\n"
+    "{{ ticket.display_id }} is {{ transaction.data.reason }}.\n\n" + _TIMER_FACTS,
+    "Due Soon": "Subject: Due soon: {{ ticket.subject }}\n\n"
+    "{{ ticket.display_id }} is {{ transaction.data.reason }}.\n\n" + _TIMER_FACTS,
+    "Reminder Due": "Subject: Reminder: {{ transaction.data.reminder.subject }}\n\n"
+    "A reminder on {{ ticket.display_id }} fell due: {{ transaction.data.reason }}.\n\n" + _TIMER_FACTS,
+}
+DEFAULT_TEMPLATES.update(TIMER_TEMPLATES)
+
 DEFAULT_SCRIPS: list[dict[str, Any]] = [
     {"description": "On Comment Notify AdminCcs as Comment", "condition": "OnComment",
      "action": "NotifyAsComment", "action_argument": "AdminCc", "template": "Admin Comment"},
@@ -158,6 +178,21 @@ DEFAULT_SCRIPS: list[dict[str, Any]] = [
      "action": "Notify", "action_argument": "Owner", "template": "Delivery Failure", "enabled": False},
 ]  # fmt: skip
 
+TIMER_SCRIPS: list[dict[str, Any]] = [
+    {"description": "[Timer] On Overdue Escalate Priority", "condition": "OnOverdue",
+     "action": "SetPriority", "action_argument": "+10", "template": "Blank", "enabled": False},
+    {"description": "[Timer] On Overdue Notify Owner and AdminCcs", "condition": "OnOverdue",
+     "action": "Notify", "action_argument": "Owner,AdminCc", "template": "Overdue", "enabled": False},
+    {"description": "[Timer] Due Within 1h Notify Owner and AdminCcs", "condition": "DueWithin",
+     "condition_argument": "1h", "action": "Notify", "action_argument": "Owner,AdminCc",
+     "template": "Due Soon", "enabled": False},
+    {"description": "[Timer] On Reminder Due Notify Owner", "condition": "ReminderDue",
+     "action": "Notify", "action_argument": "Owner", "template": "Reminder Due", "enabled": False},
+    {"description": "[Timer] Close After 7 Days Resolved", "condition": "InStatus",
+     "condition_argument": "resolved for 7d", "action": "SetStatus", "action_argument": "closed",
+     "template": "Blank", "enabled": False},
+]  # fmt: skip
+
 
 def seed_defaults(session: Session) -> bool:
     """Idempotent and cheap: seeds only a desk that has no global template yet (a fresh one), so
@@ -169,7 +204,7 @@ def seed_defaults(session: Session) -> bool:
         return False
     for name, content in DEFAULT_TEMPLATES.items():
         session.add(ScripTemplate(name=name, queue_id=None, content=content))
-    for order, spec in enumerate(DEFAULT_SCRIPS, start=1):
+    for order, spec in enumerate([*DEFAULT_SCRIPS, *TIMER_SCRIPS], start=1):
         session.add(
             Scrip(
                 description=spec["description"],
@@ -178,7 +213,7 @@ def seed_defaults(session: Session) -> bool:
                 sort_order=order * 10,
                 enabled=spec.get("enabled", True),
                 condition=spec["condition"],
-                condition_argument="",
+                condition_argument=spec.get("condition_argument", ""),
                 action=spec["action"],
                 action_argument=spec["action_argument"],
                 template=spec["template"],

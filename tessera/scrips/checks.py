@@ -184,8 +184,7 @@ def check_draft(spec: dict[str, Any], template: dict[str, Any] | None = None) ->
     else:
         try:
             name = conditions.canonical_name(condition.get("name") or "")
-            if name == "OnStatusChange":
-                conditions.parse_status_argument(condition.get("argument") or "")
+            conditions.check_argument(name, condition.get("argument") or "")
         except InvalidInput as exc:
             problems.append(Problem("condition", exc.message))
     action = spec.get("action") or {}

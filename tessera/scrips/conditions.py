@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -207,6 +209,126 @@ def sla_require_due_set(sc: ScripContext, argument: str) -> bool:
     return _has_level(sc)
 
 
+# -- time conditions (timers) -------------------------------------------------------------------
+# A scrip with one of these is a timer: `tessera worker` (`tessera.scrips.timers`) finds the
+# tickets whose clock ran out, and core records a `Timer` transaction on each, naming the scrip; the
+# scrip's own condition is then true on that transaction only, so its action runs in the unit of
+# work of the firing like any other scrip's (trace, outbox, the scrips of what it changes).
+
+TIMER = "Timer"
+_TIME_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """A time condition's argument, read: how long, counted in business or real time, and (for
+    InStatus) which statuses."""
+
+    condition: str
+    amount: timedelta = timedelta(0)
+    business: bool = False
+    statuses: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        minutes = int(self.amount.total_seconds() // 60)
+        days, rest = divmod(minutes, 24 * 60) if not self.business else (0, minutes)
+        hours, mins = divmod(rest, 60)
+        shown = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
+        return (shown or "0m") + (" business" if self.business else "")
+
+
+def _time_amount(name: str, raw: str, example: str) -> tuple[timedelta, bool]:
+    words = raw.strip().lower().split()
+    business = False
+    while words and words[-1] in ("business", "hours", "time", "business-hours"):
+        business = business or words[-1].startswith("business")
+        words.pop()
+    text = "".join(words)
+    match = _TIME_DURATION.match(text) if text else None
+    if match is None or not any(match.groups()):
+        raise InvalidInput(f"{name}: cannot read {raw.strip()!r} as a duration (e.g. {example})")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    if business and days:
+        raise InvalidInput(f"{name}: business time is counted in hours and minutes (16h business), not days")
+    amount = timedelta(days=days, hours=hours, minutes=minutes)
+    if amount <= timedelta(0):
+        raise InvalidInput(f"{name}: the duration must be more than zero")
+    return amount, business
+
+
+def parse_time_argument(name: str, argument: str) -> TimeSpec:
+    """A time condition's argument, or a one-line error naming what is wrong with it."""
+    canonical = canonical_name(name)
+    arg = argument.strip()
+    if canonical in ("OnOverdue", "ReminderDue"):
+        if arg:
+            raise InvalidInput(f"{canonical} takes no argument (got {arg!r})")
+        return TimeSpec(canonical)
+    if canonical == "DueWithin":
+        if not arg:
+            raise InvalidInput("DueWithin needs how long before Due (e.g. 1h, 30m)")
+        amount, business = _time_amount(canonical, arg, "1h, 30m")
+        if business:
+            raise InvalidInput(
+                "DueWithin counts real time before Due (Due itself is in business hours): 1h, 30m"
+            )
+        return TimeSpec(canonical, amount)
+    if canonical == "Untouched":
+        if not arg:
+            raise InvalidInput("Untouched needs how long without an agent's change (e.g. 8h business, 2d)")
+        amount, business = _time_amount(canonical, arg, "8h business, 2d")
+        return TimeSpec(canonical, amount, business)
+    if canonical == "InStatus":
+        head, sep, tail = arg.partition(" for ")
+        if not sep:
+            parts = arg.split(None, 1)
+            head, tail = (parts[0], parts[1]) if len(parts) == 2 else (arg, "")
+        statuses = tuple(w.strip().lower() for w in head.split(",") if w.strip())
+        if not statuses or not tail.strip():
+            raise InvalidInput(
+                "InStatus needs the status and how long (e.g. 'resolved for 7d', 'stalled for 16h business')"
+            )
+        amount, business = _time_amount(canonical, tail, "7d, 16h business")
+        return TimeSpec(canonical, amount, business, statuses)
+    raise InvalidInput(f"{canonical} is not a time condition")
+
+
+def _timer_fired(sc: ScripContext) -> bool:
+    return sc.txn.type == TIMER and (sc.txn.data or {}).get("timer") == sc.scrip.id
+
+
+@condition(TIMER)
+def on_overdue(sc: ScripContext, argument: str) -> bool:
+    """Timer: the ticket's Due has passed and it is not inactive (once per Due)."""
+    return _timer_fired(sc)
+
+
+@condition(TIMER)
+def due_within(sc: ScripContext, argument: str) -> bool:
+    """Timer: Due is less than the argument away (real time: 1h, 30m), once per Due."""
+    return _timer_fired(sc)
+
+
+@condition(TIMER)
+def untouched(sc: ScripContext, argument: str) -> bool:
+    """Timer: no agent changed the not-inactive ticket for the argument (8h business, 2d), once
+    per quiet spell."""
+    return _timer_fired(sc)
+
+
+@condition(TIMER)
+def in_status(sc: ScripContext, argument: str) -> bool:
+    """Timer: the ticket stayed in a status for a while ('resolved for 7d', 'stalled for 16h
+    business'), once per stay."""
+    return _timer_fired(sc)
+
+
+@condition(TIMER)
+def reminder_due(sc: ScripContext, argument: str) -> bool:
+    """Timer: an open reminder of the ticket fell due (once per reminder and due date)."""
+    return _timer_fired(sc)
+
+
 BUILTIN: dict[str, ConditionFn] = {
     "OnCreate": on_create,
     "OnTransaction": on_transaction,
@@ -228,7 +350,32 @@ BUILTIN: dict[str, ConditionFn] = {
     "OnForwardTicket": on_forward_ticket,
     "SLARequireStartsSet": sla_require_starts_set,
     "SLARequireDueSet": sla_require_due_set,
+    "OnOverdue": on_overdue,
+    "DueWithin": due_within,
+    "Untouched": untouched,
+    "InStatus": in_status,
+    "ReminderDue": reminder_due,
 }
+TIME_CONDITIONS = ("OnOverdue", "DueWithin", "Untouched", "InStatus", "ReminderDue")
+
+
+def is_time_condition(name: str | None) -> bool:
+    """Whether `name` is a time condition (its scrip a timer); unknown names are not."""
+    if not name:
+        return False
+    try:
+        return canonical_name(name) in TIME_CONDITIONS
+    except InvalidInput:
+        return False
+
+
+def check_argument(name: str, argument: str) -> None:
+    """Refuse a condition argument the condition cannot read (one line)."""
+    canonical = canonical_name(name)
+    if canonical == "OnStatusChange":
+        parse_status_argument(argument)
+    elif canonical in TIME_CONDITIONS:
+        parse_time_argument(canonical, argument)
 
 
 @cache

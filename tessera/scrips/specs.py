@@ -201,9 +201,9 @@ def validate_scrip(
             condition_name = conditions.canonical_name(spec.condition.name or "")
         except InvalidInput as exc:
             raise InvalidInput(f"{where}.condition: {exc.message}") from None
-        if condition_name in ("OnStatusChange",):
+        if condition_name in ("OnStatusChange", *conditions.TIME_CONDITIONS):
             try:
-                conditions.parse_status_argument(spec.condition.argument)
+                conditions.check_argument(condition_name, spec.condition.argument)
             except InvalidInput as exc:
                 raise InvalidInput(f"{where}.condition.argument: {exc.message}") from None
     try:

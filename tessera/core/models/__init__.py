@@ -25,6 +25,7 @@ from tessera.core.models.ticket import (
     Transaction,
     Watcher,
 )
+from tessera.core.models.timer import TimerFiring
 from tessera.core.models.webhook import WebhookSecret
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "TicketDedupKey",
     "TicketSeen",
     "TicketSquelch",
+    "TimerFiring",
     "Transaction",
     "User",
     "Watcher",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Identity, Index, String
+from sqlalchemy import ForeignKey, Identity, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera.core.models.base import Base, created_column
@@ -23,6 +23,8 @@ class Reminder(Base):
     __table_args__ = (
         Index("ix_reminders_ticket_id", "ticket_id"),
         Index("ix_reminders_owner_id_status", "owner_id", "status"),
+        # Timers: the open reminders that fall due (ReminderDue), without reading the rest.
+        Index("ix_reminders_due", "due", postgresql_where=text("due IS NOT NULL AND resolved IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)

@@ -1,0 +1,68 @@
+"""`tessera timers`: the timers (scrips on the clock) and what they would do at a moment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json
+
+app = typer.Typer(help="Timers: scrips with a time condition (overdue, due within, untouched, ...).")
+
+
+def _plan_lines(plan: dict[str, Any]) -> list[str]:
+    lines = []
+    for deadline in plan.get("deadlines", []):
+        lines.append(f"    {plan['ticket']}: {deadline['reason']}")
+    for change in plan["changes"]:
+        if change["type"] == "Timer":
+            continue
+        lines.append(f"      would change {change['field']}: {change['old'] or ''} -> {change['new'] or ''}")
+    names = {s["id"]: s["description"] for s in plan["scrips"]}
+    for message in plan["messages"]:
+        to = ", ".join([*message["to"], *message["cc"], *message["bcc"]]) or "nobody"
+        lines.append(
+            f"      would mail ({names.get(message['scrip'], 'a scrip')}): {message['subject']} -> {to}"
+        )
+    for scrip in plan["scrips"]:
+        if not scrip["fires"] and scrip["outcome"] not in ("condition false",):
+            lines.append(f"      scrip {scrip['id']} {scrip['description']}: {scrip['reason']}")
+    return lines
+
+
+@app.command("preview")
+def preview(
+    at: str | None = typer.Option(
+        None, "--at", help="The moment: 2026-12-24 09:00 (UTC), 2026-12-24T09:00+01:00, '2 hours from now'."
+    ),
+    scrip: int | None = typer.Option(None, "--scrip", help="Only this scrip (enabled or not)."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Tickets shown per timer (the rest are counted)."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Dry-run the timers: which tickets each would fire on at that moment and what it would do
+    (the scrip dry-run's plan); nothing is written or sent."""
+    from tessera.scrips.timers import parse_moment
+    from tessera.scrips.timers import preview as run_preview
+
+    with acting(user) as ctx:
+        moment = parse_moment(at) if at is not None else None
+        result = run_preview(ctx, moment, scrip_id=scrip, limit=limit)
+    if as_json:
+        print_json(result)
+        return
+    echo(f"timers at {result['at']}: dry run, nothing written or sent")
+    if not result["timers"] and not result["errors"]:
+        echo("  no enabled timers (scrips with a time condition; the shipped ones are disabled)")
+    for timer in result["timers"]:
+        count = len(timer["tickets"])
+        more = "+" if timer["more"] else ""
+        echo(
+            f"  scrip {timer['timer']} {timer['description']} ({timer['condition']}): {count}{more} ticket(s)"
+        )
+        for plan in timer["tickets"]:
+            for line in _plan_lines(plan):
+                echo(line)
+    for error in result["errors"]:
+        echo(f"  scrip {error['timer']} {error['description']}: skipped: {error['error']}")
