@@ -99,7 +99,9 @@ def core_runs(db: Any, user: str, queue_id: int, runs: int) -> tuple[list[float]
     return with_due, without
 
 
-async def tui_runs(db: Any, user: str, runs: int) -> tuple[list[float], list[float], dict[str, int]]:
+async def tui_runs(
+    db: Any, user: str, name: str, runs: int
+) -> tuple[list[float], list[float], dict[str, int]]:
     from tessera.tui import queue_view
     from tessera.tui.app import TesseraApp
 
@@ -122,6 +124,10 @@ async def tui_runs(db: Any, user: str, runs: int) -> tuple[list[float], list[flo
             await pilot.pause(0.05)
             if pane.rows:
                 break
+        pane.choose_queue(next(q for q in pane.queues if q.name == name))
+        await pilot.pause(0.5)
+        pane.set_sort("updated") if pane.view.sort != "updated" else None
+        await pilot.pause(0.5)
         for n in range(runs + 2):
             for flag, out in ((True, with_due), (False, without)):
                 queue_view.QueueView.request = real_request if flag else bare_request  # type: ignore[method-assign]
@@ -161,7 +167,7 @@ def main() -> None:
     core_with, core_without = core_runs(db, args.user, queue_id, args.runs)
     show("core page, with time left   ", core_with)
     show("core page, without          ", core_without)
-    tui_with, tui_without, shown = asyncio.run(tui_runs(db, args.user, args.runs))
+    tui_with, tui_without, shown = asyncio.run(tui_runs(db, args.user, name, args.runs))
     print(f"TUI page: {shown}")
     show("TUI page shown, with Due    ", tui_with)
     show("TUI page shown, without     ", tui_without)

@@ -36,6 +36,7 @@ hours: {mon-fri: 09:00-17:00}
 LEVELS = """\
 levels:
   4h: {calendar: office, response: 4h}
+  Real-24h: {response: {real: 24h}}
 """
 
 
@@ -106,6 +107,23 @@ def test_time_left_counts_business_hours_on_the_levels_calendar_and_real_time_wi
         "10h",
         "!3h20m",
     ]
+
+
+def test_one_statement_reads_each_levels_calendar_as_the_orm_does(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    """fast_sql.LEVEL_CALENDARS (one round trip a page) against sla.load_config + calendar_by_name."""
+    from tessera.core.business_hours import ALWAYS_OPEN
+    from tessera.core.time_left import calendars_for
+
+    with database.session() as session:
+        ctx = open_context(session, "alice")
+        levels = sla.load_config(ctx).levels
+        found = calendars_for(ctx)
+        assert set(found) == {name.lower() for name in levels} == {"4h", "real-24h"}
+        for name, level in levels.items():
+            assert found[name.lower()] == sla._calendar(ctx, level)
+        assert found["4h"].name == "office" and found["real-24h"] is ALWAYS_OPEN
 
 
 @run_async
@@ -244,3 +262,19 @@ def test_a_timer_firing_shows_its_reason_and_its_scrip_trace() -> None:
     assert "Timer: overdue since 2026-12-07 10:00" in shown
     assert "fired by Escalate when overdue (On Overdue)" in shown
     assert "#31 Escalate when overdue  committed" in shown
+
+
+def test_the_start_up_helpers_quick_page_has_the_same_times_left(
+    database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page read with psycopg alone (core.quick_read) fills the Due column as core does."""
+    from tessera.tui import backend
+    from tests.test_tui_quick_read import full_first_screen
+
+    monkeypatch.setenv("TESSERA_DATABASE_URL", database.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("TESSERA_USER", raising=False)
+    quick = backend._quick_first_screen("alice")
+    assert quick is not None and quick.page is not None
+    assert quick == full_first_screen(database, "alice")
+    left = {row.id: row.left for row in quick.page.rows}
+    assert left[due_desk["vpn"]] == timedelta(hours=18) and left[due_desk["hostile"]] == -timedelta(hours=2)

@@ -81,10 +81,26 @@ class Calendar:
 
     def windows(self, day: date) -> list[tuple[datetime, datetime]]:
         """The day's opening windows as UTC moments (none on a holiday)."""
-        hours = self.hours[day.weekday()]
-        if not hours or self.holiday(day) is not None:
-            return []
-        return [(self._moment(day, start), self._moment(day, end)) for start, end in hours]
+        return list(self._windows(day))
+
+    @cached_property
+    def _days(self) -> dict[date, tuple[tuple[datetime, datetime], ...]]:
+        return {}
+
+    def _windows(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """`windows`, remembered per day (a list page measures many deadlines over the same days;
+        the holiday lookup and the zone arithmetic are most of a measurement's time)."""
+        found = self._days.get(day)
+        if found is None:
+            hours = self.hours[day.weekday()]
+            if not hours or self.holiday(day) is not None:
+                found = ()
+            else:
+                found = tuple((self._moment(day, start), self._moment(day, end)) for start, end in hours)
+            if len(self._days) >= 4096:
+                self._days.clear()
+            self._days[day] = found
+        return found
 
     def _moment(self, day: date, minutes: int) -> datetime:
         if minutes >= 1440:
@@ -96,7 +112,7 @@ class Calendar:
         """Windows that end after `moment`, in order, for at most MAX_DAYS days."""
         day = moment.astimezone(self.zone).date()
         for offset in range(MAX_DAYS):
-            for start, end in self.windows(day + timedelta(days=offset)):
+            for start, end in self._windows(day + timedelta(days=offset)):
                 if end > moment:
                     yield start, end
 

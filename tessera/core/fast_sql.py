@@ -362,8 +362,13 @@ QUICK_USER = (
 )
 QUICK_QUEUES = "SELECT id, name, description FROM queues WHERE NOT disabled ORDER BY lower(name)"
 QUICK_EMPTY = "SELECT NOT EXISTS (SELECT 1 FROM tickets)"
-QUICK_LEVELS = "SELECT definition -> 'levels' FROM service_levels WHERE id = 1"
-QUICK_CALENDARS = "SELECT name, updated, definition FROM calendars"
+# The service levels and every calendar, in one round trip (a list page's Due column: the ORM path
+# is `sla.load_config` and `calendar_store.calendar_by_name`; tests/test_tui_due.py checks both
+# give the same calendar for every level).
+LEVEL_CALENDARS = (
+    "SELECT (SELECT definition -> 'levels' FROM service_levels WHERE id = 1),"
+    " (SELECT coalesce(json_agg(json_build_array(name, updated, definition)), '[]') FROM calendars)"
+)
 
 
 # -- the locked read of one ticket ---------------------------------------------------------------

@@ -19,9 +19,8 @@ import psycopg
 from tessera.core import clock, config
 from tessera.core.db_wait import bare_conninfo, connect
 from tessera.core.fast_sql import (
-    QUICK_CALENDARS,
+    LEVEL_CALENDARS,
     QUICK_EMPTY,
-    QUICK_LEVELS,
     QUICK_QUEUES,
     QUICK_SCHEMA,
     QUICK_USER,
@@ -123,10 +122,7 @@ class QuickReader:
 
         calendars = {}
         if any(r.sla and r.due is not None for r in page.rows):
-            row = self.conn.execute(QUICK_LEVELS).fetchone()
-            levels = row[0] if row is not None and isinstance(row[0], dict) else {}
-            found = self.conn.execute(QUICK_CALENDARS).fetchall()
-            calendars = level_calendars(levels, {name: (updated, data) for name, updated, data in found})
+            calendars = level_calendars(self.conn.execute(LEVEL_CALENDARS).fetchone())
         fill(page.rows, clock.now(), calendars)
 
     def close(self) -> None:

@@ -56,14 +56,15 @@ def fill(rows: Iterable[TicketRow], now: datetime, calendars: Mapping[str, Calen
             row.left = -between(cal, due, now, LIMIT)
 
 
-def level_calendars(
-    levels: Mapping[str, Any], definitions: Mapping[str, tuple[Any, Any]]
-) -> dict[str, Calendar]:
-    """Level name (lower case) -> its calendar, from the levels' stored definitions (name -> a dict
-    with "calendar", or a `Level`) and the calendars' (name -> (updated, definition))."""
+def level_calendars(row: Any) -> dict[str, Calendar]:
+    """Level name (lower case) -> its calendar, from a row of `fast_sql.LEVEL_CALENDARS`: the
+    levels' stored definitions and every calendar's (name, updated, definition)."""
+    raw_levels, raw_calendars = row if row is not None else (None, None)
+    levels: Mapping[str, Any] = raw_levels if isinstance(raw_levels, dict) else {}
+    definitions = {name: (updated, data) for name, updated, data in raw_calendars or []}
     out: dict[str, Calendar] = {}
     for name, level in levels.items():
-        wanted = level.get("calendar") if isinstance(level, dict) else getattr(level, "calendar", None)
+        wanted = level.get("calendar") if isinstance(level, dict) else None
         found = definitions.get(wanted) if isinstance(wanted, str) else None
         if found is None or not isinstance(wanted, str):
             out[name.lower()] = ALWAYS_OPEN  # none named (24x7), or gone: real time
@@ -83,24 +84,11 @@ def level_calendars(
 
 
 def calendars_for(ctx: Context) -> dict[str, Calendar]:
-    """Every level's calendar (level name in lower case -> calendar): the service levels (cached
-    per session by `sla.load_config`) and the calendars they name, in one read."""
-    from sqlalchemy import select
+    """Every level's calendar (level name in lower case -> calendar): the service levels and the
+    calendars in one round trip (`fast_sql.LEVEL_CALENDARS`)."""
+    from tessera.core.fast_sql import LEVEL_CALENDARS, driver_execute
 
-    from tessera.core.models import CalendarRecord
-    from tessera.core.sla import load_config
-
-    levels = load_config(ctx).levels
-    names = {level.calendar for level in levels.values() if level.calendar}
-    definitions: dict[str, tuple[Any, Any]] = {}
-    if names:
-        found = ctx.session.execute(
-            select(CalendarRecord.name, CalendarRecord.updated, CalendarRecord.definition).where(
-                CalendarRecord.name.in_(names)
-            )
-        )
-        definitions = {name: (updated, definition) for name, updated, definition in found}
-    return level_calendars(levels, definitions)
+    return level_calendars(driver_execute(ctx.session, LEVEL_CALENDARS, {}).fetchone())
 
 
 def fill_for(ctx: Context, rows: Sequence[TicketRow], now: datetime) -> None:
@@ -120,7 +108,7 @@ def due_within_clause(ctx: Context, now: datetime, within: timedelta) -> Any:
     by_calendar: dict[Calendar, list[str]] = {}
     calendars = calendars_for(ctx)
     for name in load_config(ctx).levels:
-        by_calendar.setdefault(calendars[name.lower()], []).append(name)
+        by_calendar.setdefault(calendars.get(name.lower(), ALWAYS_OPEN), []).append(name)
     known = [name for names in by_calendar.values() for name in names]
     real = or_(Ticket.sla.is_(None), Ticket.sla.not_in(known)) if known else true()
     either: list[Any] = [and_(real, Ticket.due <= now + within)]
