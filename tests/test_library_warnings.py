@@ -24,8 +24,8 @@ def test_ssh_modules_import_without_any_warning_even_under_w_error() -> None:
 
 
 def test_key_and_server_commands_print_no_library_warning(cli_env: dict[str, str]) -> None:
-    listed = run(["user", "key", "list"], cli_env)
+    listed = run(["user", "key", "list"], cli_env, fresh=True)  # warnings at import time too
     assert "Warning" not in listed.err, listed.err
-    refused = run(["ssh-server", "--port", "70000"], cli_env)
+    refused = run(["ssh-server", "--port", "70000"], cli_env, fresh=True)
     assert refused.code != 0
     assert "Warning" not in refused.err and len(refused.err.strip().splitlines()) == 1, refused.err

@@ -25,10 +25,10 @@ from tessera.mail.handoff import (
     DEFAULT_WAIT_S,
     EX_TEMPFAIL,
     WAIT_ENV,
+    HandOff,
     desk_env,
     exit_code,
     forget_pending,
-    wait_for_filer,
 )
 
 _VALUED = {
@@ -127,8 +127,7 @@ def run(args: list[str]) -> int | None:
         return None
     import psycopg
 
-    from tessera.core import fast_sql
-    from tessera.core.db_wait import Limits, bare_conninfo, connect, deadline
+    from tessera.core.db_wait import Limits, bare_conninfo
     from tessera.core.errors import TesseraError
 
     try:
@@ -151,20 +150,13 @@ def run(args: list[str]) -> int | None:
             "env": desk_env(),
         }
     }
-    pending = None
+    handed = HandOff(conninfo, limits)
     try:
-        with deadline(limits.answer_s):
-            conn = connect(conninfo, limits=limits, autocommit=True, application_name="tessera mailgate")
-            try:
-                conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
-                requested = options["action"][:64]
-                pending = fast_sql.record_pending(conn, raw, requested, meta)
-                decided = None if pending is None else wait_for_filer(conn, pending, wait_s)
-            finally:
-                conn.close()
+        decided = handed.record_and_wait(raw, options["action"][:64], meta, wait_s)
     except psycopg.Error as exc:
         from tessera.core.db_faults import database_error
 
+        pending = handed.pending
         error = database_error(exc)
         text = error.message if error is not None else str(exc).strip().split("\n")[0]
         if pending is not None:  # recorded, not filed: a filer files it; the MTA's retry finds it filed
@@ -173,6 +165,7 @@ def run(args: list[str]) -> int | None:
         return EX_TEMPFAIL
     if decided is not None:
         return _report(options, decided)
+    pending = handed.pending
     code = _in_process(options, raw, pending)
     if code == EX_TEMPFAIL and pending is not None:
         forget_pending(conninfo, limits, pending)  # the MTA keeps the message: no orphan to file later

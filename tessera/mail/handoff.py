@@ -73,6 +73,34 @@ def wait_for_filer(
     return None
 
 
+class HandOff:
+    """Recording a piped message for the warm filer and waiting for its decision, on one
+    connection; `pending` is the recorded row's id once it exists (also after a failure)."""
+
+    def __init__(self, conninfo: str, limits: Any) -> None:
+        self.conninfo = conninfo
+        self.limits = limits
+        self.pending: int | None = None
+
+    def record_and_wait(
+        self, raw: bytes, requested: str, meta: dict[str, Any], wait_s: float
+    ) -> tuple[str, int | None, str, str | None] | None:
+        """The filer's decision, or None when the message is this process's to file."""
+        from tessera.core import fast_sql
+        from tessera.core.db_wait import connect, deadline
+
+        with deadline(self.limits.answer_s):
+            conn = connect(
+                self.conninfo, limits=self.limits, autocommit=True, application_name="tessera mailgate"
+            )
+            try:
+                conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
+                self.pending = fast_sql.record_pending(conn, raw, requested, meta)
+                return None if self.pending is None else wait_for_filer(conn, self.pending, wait_s)
+            finally:
+                conn.close()
+
+
 def forget_pending(conninfo: str, limits: Any, pending: int) -> None:
     from tessera.core import fast_sql
     from tessera.core.db_wait import connect, deadline

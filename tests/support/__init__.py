@@ -8,6 +8,7 @@ No tests live here (pytest collects only `test_*.py`). Modules:
   desks     the desks tests run on (superuser, queues, agents, tickets)
   rights    the rights an ordinary agent holds
   cli       running the real `tessera` program and its one-line error contract
+  cli_zygote  the forking server `cli.run` starts each command line from (imports done once)
   mail      a customer's message, delivered through the gateway, and what it left behind
   smtp      a real SMTP server on loopback that records what it receives
   net       free loopback ports
