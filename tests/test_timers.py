@@ -325,6 +325,39 @@ def test_the_preview_shows_what_each_timer_would_do_at_a_moment_and_changes_noth
     assert _firings(desk.session, ticket.id) == 0 and get_ticket(desk.root, ticket.id).priority == 0
 
 
+def test_the_scrip_editors_dry_run_tries_a_draft_timer_at_a_moment_and_keeps_nothing(
+    desk: Desk, at: Callable[[datetime], None]
+) -> None:
+    from tessera.tui.admin.scrip_ops import dry_run
+
+    _levels(desk)
+    at(paris(2026, 11, 27, 19, 30))
+    ticket = desk.ticket()
+    draft = {
+        "description": "Escalate late ones",
+        "stage": "TransactionCreate",
+        "order": 0,
+        "enabled": True,
+        "condition": {"name": "OnOverdue", "argument": ""},
+        "action": {"name": "SetPriority", "argument": "+20"},
+        "template": "",
+    }
+    before = desk.session.scalar(select(func.count()).select_from(Transaction))
+    late = dry_run(desk.root, draft, None, str(ticket.id), {"at": "2026-11-30 12:30"}, None)
+    assert late["fires"] and late["trigger"] == "the clock at 2026-11-30 12:30 UTC"
+    assert [r["transaction_type"] for r in late["runs"] if r["fires"]] == ["Timer"]
+    assert [(c["field"], c["old"], c["new"]) for c in late["runs"][0]["changes"]] == [("priority", "0", "20")]
+    early = dry_run(desk.root, draft, None, str(ticket.id), {"at": "2026-11-30 11:30"}, None)
+    assert not early["fires"]
+    assert "OnOverdue is not due on TKT-" in " ".join(early["notes"])
+    with pytest.raises(InvalidInput) as caught:
+        dry_run(
+            desk.root, {**draft, "condition": {"name": "OnCreate"}}, None, str(ticket.id), {"at": "now"}, None
+        )
+    assert caught.value.message.startswith("at: a moment is for a timer")
+    assert desk.session.scalar(select(func.count()).select_from(Transaction)) == before
+
+
 def test_a_moment_that_does_not_read_is_one_line_naming_it() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_moment("christmas eve")

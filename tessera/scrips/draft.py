@@ -7,10 +7,14 @@ condition result, rendered headers and body, recipients, field changes. Nothing 
 is sent: no ticket, transaction, trace row or outbox message survives the rollback.
 
 With no change, the draft runs on the ticket's latest transaction (its creation, its last reply...).
+A timer (a draft with a time condition) runs on the clock instead: at a moment (`at`; default now),
+the ticket's deadlines are checked as the worker would, and the draft fires on the `Timer`
+transaction the firing would record (`tessera.scrips.timers`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +23,7 @@ from tessera.core.context import Context, rolled_back
 from tessera.core.errors import InvalidInput
 from tessera.core.models import Scrip, ScripTemplate, Transaction
 from tessera.core.tickets import get_ticket, set_fields
-from tessera.scrips import access, checks, specs
+from tessera.scrips import access, checks, conditions, specs
 from tessera.scrips.engine import COMMITTED, PREPARED, EngineState, run_unit
 from tessera.scrips.specs import scrip_values, validate_scrip
 
@@ -49,10 +53,12 @@ def dry_run(
     changes: dict[str, str] | None = None,
     *,
     scrip_id: int | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """Run the draft `spec` (an export entry; it replaces scrip `scrip_id` when given) with the
     draft `template` text (an export entry, or None for the stored one) on `ticket_ref` after
-    `changes` (FIELD=VALUE as `tessera ticket set` takes them); roll everything back."""
+    `changes` (FIELD=VALUE as `tessera ticket set` takes them); roll everything back. A timer
+    runs at the moment `at` (default now); `at` on a scrip that is no timer is refused."""
     session = ctx.session
     queues = specs.queue_names(ctx)
     spec = dict(spec)
@@ -145,6 +151,13 @@ def dry_run(
             ).first()
             unit = [latest] if latest is not None else []
             trigger = f"latest transaction ({latest.type})" if latest is not None else "no transaction"
+        if conditions.is_time_condition(condition_name):
+            unit, trigger = _on_the_clock(ctx, draft, ticket, at, changes, notes, saved=scrip_id is not None)
+        elif at is not None:
+            raise InvalidInput(
+                f"at: a moment is for a timer (a scrip with a time condition: "
+                f"{', '.join(conditions.TIME_CONDITIONS)}); {condition_name or 'this scrip'} runs on changes"
+            )
         if unit:
             run_unit(ctx, state, unit)
         cond = spec.get("condition") or {}
@@ -153,6 +166,42 @@ def dry_run(
         for run in plan["runs"]:
             run["condition_name"] = label  # the scrip's condition (OnResolve), not the txn type
         return plan
+
+
+def _on_the_clock(
+    ctx: Context,
+    draft: Scrip,
+    ticket: Any,
+    at: datetime | None,
+    changes: dict[str, str] | None,
+    notes: list[str],
+    *,
+    saved: bool,
+) -> tuple[list[Transaction], str]:
+    """The draft timer at `at` (default now), after the hypothetical `changes`: the Timer
+    transactions the worker would record on the ticket (none: not due, and the note says why)."""
+    from tessera.core.ticket_read import get_ticket as load
+    from tessera.core.timers import record_firing
+    from tessera.scrips.timers import as_timer, evaluator, fired_already, shown
+
+    moment = at or ctx.now
+    ctx.now = moment
+    timer = as_timer(draft)
+    current = load(ctx, ticket.id)
+    found = evaluator(timer)(ctx, current)
+    if not found:
+        notes.append(f"{timer.label} is not due on {current.display_id} at {shown(moment)}")
+    for due in found:
+        if saved and fired_already(ctx.session, draft.id, current.id, due):
+            notes.append(
+                f"this timer already fired for that deadline ({due.reason}): saved, it would not again"
+            )
+        record_firing(ctx, current, draft.id, draft.description, timer.condition, due, once=False)
+    ctx.session.flush()
+    trigger = f"the clock at {shown(moment)}" + (
+        " after " + ", ".join(f"{k}={v}" for k, v in changes.items()) if changes else ""
+    )
+    return list(ctx.batch), trigger
 
 
 def _collect(

@@ -211,6 +211,21 @@ def calendar_for(ctx: Context, ticket: Ticket) -> Calendar:
         return ALWAYS_OPEN
 
 
+def fired_already(session: Session, timer_id: int | None, ticket_id: int, due: Due) -> bool:
+    """Whether `timer_id` already fired on the ticket for that deadline."""
+    return (
+        session.scalar(
+            select(TimerFiring.id).where(
+                TimerFiring.scrip_id == timer_id,
+                TimerFiring.ticket_id == ticket_id,
+                TimerFiring.item == due.item,
+                TimerFiring.deadline == due.deadline,
+            )
+        )
+        is not None
+    )
+
+
 def _elapsed(ctx: Context, ticket: Ticket, spec: TimeSpec, since: datetime) -> bool:
     if spec.business:
         return between(calendar_for(ctx, ticket), since, ctx.now) >= spec.amount
@@ -400,15 +415,7 @@ def preview_timer(
             ctx.now = at
             ticket = get_ticket(ctx, ticket_id, check=False)
             for due in evaluate(ctx, ticket):
-                already = session.scalar(
-                    select(TimerFiring.id).where(
-                        TimerFiring.scrip_id == timer.id,
-                        TimerFiring.ticket_id == ticket.id,
-                        TimerFiring.item == due.item,
-                        TimerFiring.deadline == due.deadline,
-                    )
-                )
-                if already is None or timer.id is None:
+                if timer.id is None or not fired_already(session, timer.id, ticket.id, due):
                     due_found.append(due)
                     record_firing(ctx, ticket, timer.id, timer.description, timer.condition, due, once=False)
             return ticket.display_id
@@ -452,7 +459,7 @@ def preview(
     }
 
 
-def parse_moment(raw: str, now: datetime | None = None) -> datetime:
+def parse_moment(raw: str, now: datetime | None = None, *, label: str = "--at") -> datetime:
     """`--at`: an ISO moment (`2026-12-24 09:00`, `2026-12-24T09:00+01:00`; no offset: UTC), or
     TicketSQL's relative dates (`2 hours from now`, `tomorrow`: its start); one line otherwise."""
     from tessera.core.search.dates import date_range
@@ -462,7 +469,7 @@ def parse_moment(raw: str, now: datetime | None = None) -> datetime:
     if found is None:
         shown_text = repr(text) if text else "nothing"
         raise InvalidInput(
-            f"--at: cannot read {shown_text} as a moment (2026-12-24 09:00, 2026-12-24T09:00+01:00, "
+            f"{label}: cannot read {shown_text} as a moment (2026-12-24 09:00, 2026-12-24T09:00+01:00, "
             "'2 hours from now')"
         )
     return found[0]
@@ -475,6 +482,7 @@ __all__ = [
     "as_timer",
     "candidates",
     "evaluator",
+    "fired_already",
     "parse_moment",
     "preview",
     "preview_timer",

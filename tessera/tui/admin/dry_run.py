@@ -57,7 +57,8 @@ class DryRunPanel(Vertical):
         yield form_row("Change", Input(LATEST, placeholder="FIELD=VALUE …", id="dry-change"))
         yield Static(
             Text(
-                f"Change: {LATEST}: the ticket's latest transaction, or FIELD=VALUE … (status=resolved)",
+                f"Change: {LATEST}: the ticket's latest transaction, or FIELD=VALUE … (status=resolved);"
+                " a timer: at='2026-12-24 09:00' (default now)",
                 style="dim",
             ),
             id="dry-change-help",

@@ -68,9 +68,14 @@ def dry_run(
     changes: dict[str, str],
     scrip_id: int | None,
 ) -> dict[str, Any]:
+    """The draft on `ticket` after `changes`; `at=MOMENT` among them runs a timer at that moment."""
     from tessera.scrips.draft import dry_run as run_draft
+    from tessera.scrips.timers import parse_moment
 
-    return run_draft(ctx, spec, template, ticket, changes, scrip_id=scrip_id)
+    changes = dict(changes)
+    raw = changes.pop("at", None)
+    at = parse_moment(raw, label="at") if raw is not None else None
+    return run_draft(ctx, spec, template, ticket, changes, scrip_id=scrip_id, at=at)
 
 
 def parse_change(text: str) -> dict[str, str]:
