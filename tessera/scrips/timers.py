@@ -103,10 +103,23 @@ def shown(moment: datetime) -> str:
 # -- which tickets (indexed candidates; each re-checked under its lock) ----------------------------
 
 
+_INACTIVE_TTL_S = 60.0
+_inactive: tuple[float, list[str]] | None = None
+
+
 def _always_inactive(session: Session) -> list[str]:
-    """Statuses inactive in every lifecycle of the desk (a ticket in one is never due)."""
+    """Statuses inactive in every lifecycle of the desk (a ticket in one is never due): the sweep's
+    candidates leave them out. Read again after a minute: a lifecycle changed meanwhile only delays
+    (never wrongly causes) a firing, as every candidate is checked against its own lifecycle."""
+    import time
+
+    global _inactive
+    if _inactive is not None and time.monotonic() - _inactive[0] < _INACTIVE_TTL_S:
+        return _inactive[1]
     sets = [lifecycle_by_name(session, name).inactive_set() for name in lifecycle_names(session)]
-    return sorted(frozenset.intersection(*sets)) if sets else []
+    found = sorted(frozenset.intersection(*sets)) if sets else []
+    _inactive = (time.monotonic(), found)
+    return found
 
 
 def _statuses(session: Session, words: tuple[str, ...]) -> list[str]:
@@ -144,10 +157,13 @@ def _last_status_change() -> Any:
     )
 
 
-def candidates_query(session: Session, timer: Timer, now: datetime, limit: int = BATCH) -> Select[Any]:
-    """The ids of tickets `timer` may be due on at `now` and has not fired on for that deadline."""
+def candidates_query(
+    session: Session, timer: Timer, now: datetime, limit: int = BATCH, after: int = 0
+) -> Select[Any]:
+    """The ids of tickets `timer` may be due on at `now` and has not fired on for that deadline,
+    by id from `after` on (a page: the sweep asks for the next until one comes back short)."""
     spec = timer.spec
-    query: Select[Any] = select(Ticket.id).where(Ticket.merged_into_id.is_(None))
+    query: Select[Any] = select(Ticket.id).where(Ticket.merged_into_id.is_(None), Ticket.id > after)
     if timer.queue_id is not None:
         query = query.where(Ticket.queue_id == timer.queue_id)
     if spec.condition != "InStatus":
@@ -156,7 +172,7 @@ def candidates_query(session: Session, timer: Timer, now: datetime, limit: int =
             query = query.where(Ticket.status.not_in(inactive))
     if spec.condition == "OnOverdue":
         query = query.where(Ticket.due.is_not(None), Ticket.due <= now, ~_fired(timer.id, Ticket.due))
-        return query.order_by(Ticket.due).limit(limit)
+        return query.order_by(Ticket.id).limit(limit)
     if spec.condition == "DueWithin":
         query = query.where(
             Ticket.due.is_not(None),
@@ -164,7 +180,7 @@ def candidates_query(session: Session, timer: Timer, now: datetime, limit: int =
             Ticket.due <= now + spec.amount,
             ~_fired(timer.id, Ticket.due),
         )
-        return query.order_by(Ticket.due).limit(limit)
+        return query.order_by(Ticket.id).limit(limit)
     if spec.condition == "Untouched":
         # Business time passes no faster than real time: N business hours untouched means at
         # least N real hours untouched, which the query finds; the lock re-check counts business.
@@ -193,8 +209,10 @@ def candidates_query(session: Session, timer: Timer, now: datetime, limit: int =
     raise InvalidInput(f"{spec.condition} is not a time condition")
 
 
-def candidates(session: Session, timer: Timer, now: datetime, limit: int = BATCH) -> list[int]:
-    return list(session.scalars(candidates_query(session, timer, now, limit)))
+def candidates(
+    session: Session, timer: Timer, now: datetime, limit: int = BATCH, after: int = 0
+) -> list[int]:
+    return list(session.scalars(candidates_query(session, timer, now, limit, after)))
 
 
 # -- is it due (under the ticket's lock, at the unit's moment) -------------------------------------
@@ -315,21 +333,23 @@ class SweepResult:
 
 def sweep_session(session: Session, *, limit: int = BATCH) -> SweepResult:
     """One sweep on `session`: every enabled timer fired on every ticket it is due on now (each
-    firing its own unit of work, committed)."""
+    firing its own unit of work, committed). With nothing due it costs a statement for the timers
+    and one per timer (the candidates' indexed query)."""
     result = SweepResult(clock.now())
     found, broken = timers(session)
     result.errors.extend(broken)
-    session.rollback()
-    if not found:
-        return result
-    ctx = timer_context(session)
-    session.commit()
+    ctx: Context | None = None
     for timer in found:
         evaluate = evaluator(timer)
+        after = 0
         while True:
-            ids = candidates(session, timer, clock.now(), limit)
+            ids = candidates(session, timer, clock.now(), limit, after)
             session.rollback()  # the read's snapshot ends: each firing reads afresh under its lock
-            new = 0
+            if not ids:
+                break
+            if ctx is None:
+                ctx = timer_context(session)
+                session.commit()
             for ticket_id in ids:
                 try:
                     made = fire(ctx, ticket_id, timer.id or 0, timer.description, timer.condition, evaluate)
@@ -340,7 +360,6 @@ def sweep_session(session: Session, *, limit: int = BATCH) -> SweepResult:
                     )  # fmt: skip
                     continue
                 for txn in made:
-                    new += 1
                     result.fired.append(
                         {
                             "timer": timer.id,
@@ -350,8 +369,10 @@ def sweep_session(session: Session, *, limit: int = BATCH) -> SweepResult:
                             "reason": txn.new_value,
                         }
                     )
-            if len(ids) < limit or not new:
+            if len(ids) < limit:
                 break
+            after = ids[-1]
+    session.rollback()
     return result
 
 
