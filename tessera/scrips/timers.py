@@ -84,11 +84,12 @@ def as_timer(scrip: Any) -> Timer:
 def timers(session: Session, *, enabled_only: bool = True) -> tuple[list[Timer], list[dict[str, Any]]]:
     """The desk's timers in the scrips' order, and those whose argument does not read (each with
     the one-line reason: they are skipped)."""
-    query = select(Scrip).where(Scrip.condition.in_(TIME_CONDITIONS)).order_by(Scrip.sort_order, Scrip.id)
+    columns = (Scrip.id, Scrip.description, Scrip.queue_id, Scrip.condition, Scrip.condition_argument)
+    query = select(*columns).where(Scrip.condition.in_(TIME_CONDITIONS)).order_by(Scrip.sort_order, Scrip.id)
     if enabled_only:
         query = query.where(Scrip.enabled.is_(True))
     found, broken = [], []
-    for scrip in session.scalars(query):
+    for scrip in session.execute(query):  # plain rows: no objects to build for a sweep
         try:
             found.append(as_timer(scrip))
         except InvalidInput as exc:
