@@ -259,7 +259,7 @@ def test_a_timer_firing_shows_its_reason_and_its_scrip_trace() -> None:
         "scrips": [{"scrip": 31, "description": "Escalate when overdue", "outcome": "committed"}],
     }
     shown = render_history([event], trace=True).plain
-    assert "Timer: overdue since 2026-12-07 10:00" in shown
+    assert "Timer — overdue since 2026-12-07 10:00" in shown
     assert "fired by Escalate when overdue (On Overdue)" in shown
     assert "#31 Escalate when overdue  committed" in shown
 
@@ -278,3 +278,36 @@ def test_the_start_up_helpers_quick_page_has_the_same_times_left(
     assert quick == full_first_screen(database, "alice")
     left = {row.id: row.left for row in quick.page.rows}
     assert left[due_desk["vpn"]] == timedelta(hours=18) and left[due_desk["hostile"]] == -timedelta(hours=2)
+
+
+def test_a_real_timer_firing_renders_in_the_history_with_its_trace(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    """The shipped "escalate when overdue" timer, enabled and swept at NOW (the ticket is 2 hours
+    overdue): the history the ticket pane shows has the firing, the scrip and condition that fired
+    it, its trace (i), and the priority change it made."""
+    from sqlalchemy import select
+
+    from tessera.core.listing import ticket_view
+    from tessera.core.models import Scrip
+    from tessera.scrips.editing import set_enabled
+    from tessera.scrips.timers import sweep
+
+    with database.session() as session:
+        root = open_context(session, "root")
+        scrip = session.scalars(
+            select(Scrip).where(Scrip.description == "[Timer] On Overdue Escalate Priority")
+        )
+        set_enabled(root, scrip.one().id, True)
+        session.commit()
+    sweep(database)
+    with database.session() as session:
+        events = ticket_view(open_context(session, "alice"), due_desk["hostile"]).history
+    fired = [e for e in events if e["type"] == "Timer"]
+    assert len(fired) == 1
+    shown = render_history(events, trace=True).plain
+    timer_line = next(line for line in shown.split("\n") if "  Timer — " in line)
+    assert "timers" in timer_line  # the desk's timers user acted
+    assert "⏱ fired by [Timer] On Overdue Escalate Priority (OnOverdue)" in shown
+    assert "[Timer] On Overdue Escalate Priority  committed" in shown
+    assert "Priority:" in shown

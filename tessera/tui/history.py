@@ -106,7 +106,7 @@ def event_title(event: dict[str, Any]) -> str:
     if field:
         return f"{field}: {old if old is not None else '-'} → {new if new is not None else '-'}  ({kind})"
     # Any other type (a timer's firing, a squelch, a type added later): its name and what it says.
-    return f"{kind}: {new}" if new is not None else str(kind)
+    return f"{kind} — {new}" if new is not None else str(kind)
 
 
 def bar_lines(body: str, width: int | None) -> list[str]:
