@@ -226,7 +226,7 @@ async def test_breaching_soon_lists_every_queues_open_tickets_due_within_four_bu
 
 
 @run_async
-async def test_at_80_columns_the_due_column_fits_with_every_other(
+async def test_at_80_columns_the_due_column_fits_with_every_other_and_again_widened_to_120(
     database: Database, due_desk: dict[str, int]
 ) -> None:
     app = make_app(database)
@@ -238,6 +238,15 @@ async def test_at_80_columns_the_due_column_fits_with_every_other(
         assert used <= table.size.width - 2
         assert "Due" in [str(c.label) for c in table.columns.values()]
         assert cell(app, due_desk["hostile"]) == "!2h "  # tight cells end in their own space
+
+        def fits() -> bool:
+            return sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width - 2
+
+        # widened to 120x40 (the queue list comes back): the padded columns are fitted anew
+        await pilot.resize_terminal(120, 40)
+        await until(pilot, lambda: not table.tight and not screen.queue_pane.narrow)
+        await until(pilot, fits)
+        assert cell(app, due_desk["hostile"]) == "!2h"
 
 
 def test_a_timer_firing_shows_its_reason_and_its_scrip_trace() -> None:

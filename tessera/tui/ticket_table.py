@@ -43,6 +43,7 @@ COLUMNS = (
 # Updated take their short labels: every column stays on screen at 80 columns.
 TIGHT_TABLE = 90
 SHORT_LABELS = {"created": ("Age", 3), "updated": ("Upd", 3), "owner": ("Owner", 7)}
+PADDING = 1  # cells padded each side when not tight
 SCROLLBAR = 2  # the vertical scrollbar's width, kept free so it never covers a column
 SHARED = ("subject", "requestor")  # the columns that share what the others leave
 MORE_WITHIN = 5  # rows from the end at which the next page is fetched
@@ -218,7 +219,7 @@ class TicketTable(DataTable[Any]):
             return
         self._fitted_to = width
         tight = width < TIGHT_TABLE
-        per_column = 1 if tight else 2 * self.cell_padding
+        per_column = 1 if tight else 2 * PADDING  # (not cell_padding: still 0 when coming from tight)
         widths = {key: w for key, _label, w in COLUMNS}
         if tight:
             widths.update({key: w for key, (_label, w) in SHORT_LABELS.items()})
@@ -229,7 +230,7 @@ class TicketTable(DataTable[Any]):
         if tight == self.tight and widths == self.widths:
             return
         self.tight, self.widths = tight, widths
-        self.cell_padding = 0 if tight else 1
+        self.cell_padding = 0 if tight else PADDING
         rows = list(self.tickets.values())
         self.clear(columns=True)
         self._add_columns()
