@@ -320,3 +320,18 @@ def test_a_real_timer_firing_renders_in_the_history_with_its_trace(
     assert "⏱ fired by [Timer] On Overdue Escalate Priority (OnOverdue)" in shown
     assert "[Timer] On Overdue Escalate Priority  committed" in shown
     assert "Priority:" in shown
+
+
+def test_the_breaching_soon_view_is_remembered_and_leaving_it_restores_the_queues_sort() -> None:
+    from tessera.core.listing import QueueInfo
+    from tessera.tui.queue_view import BREACHING, QueueView
+
+    info = QueueInfo(1, "General", "")
+    view = QueueView(queue="General", sort="priority", descending=True).breaching_soon()
+    again = QueueView.from_preference(view.preference())  # as saved, then read at the next start
+    assert again == view and again.breaching and (again.sort, again.descending) == ("due", False)
+    target, options = again.request(info)
+    assert target is None and options["due_within"] == BREACHING and options["time_left"]
+    home = again.home()
+    assert not home.breaching and (home.queue, home.sort, home.descending) == ("General", "priority", True)
+    assert again.request(info)[0] is None and home.request(info)[0] == 1
