@@ -421,6 +421,25 @@ def test_worker_timers_once_fires_what_is_due_at_the_desk_clock_and_reports_it(
         assert _firings(session, overdue_desk) == 1
 
 
+def test_the_workers_timer_loop_sweeps_until_told_to_stop(
+    overdue_desk: int, database: Database, at: Callable[[datetime], None]
+) -> None:
+    from tessera.scrips.timers import SweepResult, run_timers
+
+    at(paris(2026, 11, 30, 13, 0))
+    stop = threading.Event()
+    reports: list[SweepResult] = []
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:  # the loop's pause, counted instead of slept
+        waits.append(seconds)
+        if len(waits) == 2:
+            stop.set()
+
+    run_timers(database, every=30.0, should_stop=stop.is_set, wait=wait, report=reports.append)
+    assert waits == [30.0, 30.0] and [len(r.fired) for r in reports] == [1]  # fired once, then idle
+
+
 def test_timers_preview_lists_what_would_fire_at_a_moment_and_a_bad_moment_is_one_line(
     overdue_desk: int, cli_env: dict[str, str]
 ) -> None:
