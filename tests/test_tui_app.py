@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import psycopg
 from textual.widgets import DataTable, Input, Label, Static
 
 from tessera.core.context import open_context
@@ -15,8 +17,10 @@ from tessera.tui.main_screen import MainScreen
 from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, EditScreen, HelpScreen, PickerScreen
 from tessera.tui.themes import DARK, LIGHT
+from tests.support import pg
 from tests.support.desks import HOSTILE_SUBJECT
 from tests.support.live import listening
+from tests.support.lockwait import wait_for_waiters
 from tests.support.tui import FIXED_NOW, key, run_async, settle, until
 
 SIZE = (140, 40)
@@ -112,6 +116,60 @@ async def test_open_ticket_shows_detail_history_and_marks_seen(database: Databas
         screen = await started(pilot)
         assert cell_text(screen, printer, "flag").strip() == ""
         assert cell_text(screen, tui_desk["vpn"], "flag").strip() == "●"
+
+
+def seen_by(database: Database, user: str, ticket_id: int) -> bool:
+    with psycopg.connect(pg.conninfo(database.url)) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM ticket_seen s JOIN users u ON u.id = s.user_id"
+            " WHERE u.name = %s AND s.ticket_id = %s",
+            (user, ticket_id),
+        ).fetchone()
+    return row is not None
+
+
+@run_async
+async def test_enter_shows_the_ticket_read_ahead_at_once_then_its_own_read(
+    database: Database, tui_desk: dict[str, int]
+) -> None:
+    printer, vpn = tui_desk["printer"], tui_desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.ticket_pane
+        await highlight(pilot, screen, printer)
+        await until(pilot, lambda: printer in pane._ahead)  # the cursor rests on it: read ahead
+        assert not seen_by(database, "alice", printer)  # reading ahead is not reading
+        # alice's own read of it (which marks it seen) waits on a lock: the panes show it meanwhile.
+        with psycopg.connect(pg.conninfo(database.url)) as blocker:
+            blocker.execute(
+                "INSERT INTO ticket_seen (user_id, ticket_id, seen_at)"
+                " SELECT id, %s, now() FROM users WHERE name = 'alice'",
+                (printer,),
+            )
+            await pilot.press(key("queue.open"))
+            await asyncio.to_thread(wait_for_waiters, database)
+            await pilot.pause()
+            assert pane.current_id == printer and app.focused is pane.history
+            assert "Printer on fire" in str(screen.query_one("#detail-body", Static).render())
+            assert "It is on fire." in str(screen.query_one("#history-body", Static).render())
+            blocker.rollback()
+        await settle(pilot)
+        assert seen_by(database, "alice", printer)
+        # A change whose notice never came (made under the app's own origin, which its listener
+        # skips): the ticket read ahead shows first, its own read replaces it.
+        await pilot.press(key("back"))
+        await highlight(pilot, screen, vpn)
+        await until(pilot, lambda: vpn in pane._ahead)
+
+        def rename(ctx) -> None:  # type: ignore[no-untyped-def]
+            from tessera.core.tickets import set_fields
+
+            set_fields(ctx, vpn, {"subject": "VPN down again"})
+
+        await asyncio.to_thread(app.backend.run, rename)
+        await open_highlighted(pilot, screen, vpn)
+        await until(pilot, lambda: "VPN down again" in str(screen.query_one("#detail-body", Static).render()))
 
 
 @run_async

@@ -30,6 +30,7 @@ from textual.containers import Vertical
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import DataTable
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from tessera.core.errors import TesseraError
@@ -305,11 +306,24 @@ class MainScreen(Screen[None]):
 
     @on(TicketPane.Shown)
     def _shown(self, event: TicketPane.Shown) -> None:
-        self.queue_pane.table.mark_read(event.ticket_id)
+        table = self.queue_pane.table
+        table.mark_read(event.ticket_id)
+        # What J and K open next, read ahead.
+        row = table.cursor_row
+        neighbours = (table.row_id(row + 1), table.row_id(row - 1))
+        self.ticket_pane.prefetch([t for t in neighbours if t is not None])
+
+    @on(DataTable.RowHighlighted, "#tickets")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The cursor came to rest on a row: read its ticket ahead, so enter shows it at once."""
+        ticket_id = self.queue_pane.table.row_id(event.cursor_row)
+        if ticket_id is not None and ticket_id != self.ticket_pane.current_id:
+            self.ticket_pane.prefetch([ticket_id])
 
     @on(LiveUpdates.Changed)
     def _others_changed(self, event: LiveUpdates.Changed) -> None:
         """Reload the list (cursor kept) and the open ticket if it changed."""
+        self.ticket_pane.forget(event.ids)
         self.queue_pane.load_tickets()
         current = self.ticket_pane.current_id
         if current is not None and (event.ids is None or current in event.ids):
@@ -321,6 +335,7 @@ class MainScreen(Screen[None]):
 
     @on(TicketVerbs.Applied)
     def _applied(self, event: TicketVerbs.Applied) -> None:
+        self.ticket_pane.forget(event.ids)
         self.queue_pane.table.unmark(event.done)
         self.queue_pane.load_tickets()
         # What you just did shows at the end of the history: the ticket you changed is opened (or
@@ -333,11 +348,13 @@ class MainScreen(Screen[None]):
 
     @on(TicketVerbs.Created)
     def _created(self, event: TicketVerbs.Created) -> None:
+        self.ticket_pane.forget(None)  # the ticket it was split or linked from, say
         self.queue_pane.load_tickets(keep=event.ticket_id)
         self.ticket_pane.open_ticket(event.ticket_id, focus=True, follow=True)
 
     @on(TicketVerbs.Saved)
     def _saved(self, event: TicketVerbs.Saved) -> None:
+        self.ticket_pane.forget(None)  # links name other tickets too
         self.queue_pane.load_tickets()
         self.ticket_pane.open_ticket(event.ticket_id, focus=False, follow=True)
 
@@ -549,6 +566,7 @@ class MainScreen(Screen[None]):
         self.run_worker(open_admin(self.app, self.backend), group="admin-open", exclusive=True)
 
     def action_refresh(self) -> None:
+        self.ticket_pane.forget(None)
         self.queue_pane.load_tickets()
         self.ticket_pane.reopen()
 

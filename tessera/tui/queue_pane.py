@@ -31,6 +31,7 @@ from tessera.core.saved_views import View, view_sort
 from tessera.tui import opening, safe, ticket_ops
 from tessera.tui.actions import bindings
 from tessera.tui.backend import Backend
+from tessera.tui.pane_title import FocusTitle
 from tessera.tui.queue_view import BREACHING_HOURS, PREF_VIEW, SORT_LABELS, QueueView
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
 from tessera.tui.search_screens import SAVE_VIEW, SearchScreen, ViewsScreen
@@ -69,7 +70,7 @@ class QueueList(OptionList):
             self.post_message(self.Chosen(queue))
 
 
-class QueuePane(Horizontal):
+class QueuePane(FocusTitle, Horizontal):
     """The queue list and the ticket table of one view; see the module's docstring."""
 
     ALLOW_MAXIMIZE = True  # z maximises the whole pane (title, queue list, filter), not the table

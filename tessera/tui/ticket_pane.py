@@ -7,14 +7,20 @@ loads a ticket through the `Backend` it is given and posts `Shown` once it is on
 queue pane then drops the row's unread mark).
 
 A ticket is read with only the newest page of its history (`history_text.PAGE` transactions, read
-in SQL): a long history costs opening nothing. `current.history` is then the newest part of it,
+in SQL): a long history costs opening nothing. The ticket the list's cursor rests on, and the
+open ticket's neighbours (what J and K open), are read ahead (`prefetch`, not marked seen): enter
+then shows what was read at once and reads the ticket again behind it (marking it seen), and shows
+that only if it differs. What was read ahead is dropped when the ticket changes (`forget`) and is
+never used once `PREFETCH_FRESH` seconds old. `current.history` is then the newest part of it,
 and earlier pages are read as the reader scrolls up (or `g`, or a history filter that shows too
 few), and put before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from typing import Any
 
 from rich.text import Text
@@ -27,19 +33,24 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from tessera.core import priorities
+from tessera.core.errors import TesseraError
 from tessera.core.listing import TicketView
 from tessera.tui import history as history_text
 from tessera.tui import safe, ticket_ops
 from tessera.tui.actions import bindings
 from tessera.tui.backend import Backend
 from tessera.tui.history import when
+from tessera.tui.pane_title import FocusTitle
 
 SCROLLBAR = 2  # the history pane's scrollbar, kept free of text
 SLOW_TICKET = 0.4  # seconds before a ticket still loading shows the loading indicator
 EARLIER_PAGE = 100  # transactions read at a time when scrolling up past what was read
+PREFETCH_DELAY = 0.15  # seconds the cursor rests on a row (or a ticket shows) before reading ahead
+PREFETCH_FRESH = 15.0  # seconds a ticket read ahead may be shown before its own read comes back
+PREFETCH_KEEP = 8  # tickets kept read ahead
 
 
-class ReadPane(VerticalScroll):
+class ReadPane(FocusTitle, VerticalScroll):
     """The detail and history panes: scrollable, read-only, with vim keys."""
 
     BINDINGS = bindings("history")
@@ -98,6 +109,10 @@ class TicketPane(Horizontal):
         self.backend = backend
         self.history_window = history_text.PAGE  # how many of the newest transactions are laid out
         self._laid_out_for: int | None = None  # the width messages were laid out to
+        # Tickets read ahead: id -> (when read, the view); `_generation` moves on every `forget`,
+        # so a read that started before a change is not kept.
+        self._ahead: dict[int, tuple[float, TicketView]] = {}
+        self._generation = 0
 
     def compose(self) -> ComposeResult:
         with ReadPane(id="detail", classes="pane"):
@@ -130,20 +145,72 @@ class TicketPane(Horizontal):
     @work(exclusive=True, group="detail")
     async def open_ticket(self, ticket_id: int, focus: bool = False, follow: bool = False) -> None:
         """Load and show the ticket; `follow`: scroll its history to the newest transaction even
-        if you had scrolled up (after a change of yours, so you see it)."""
+        if you had scrolled up (after a change of yours, so you see it). A ticket read ahead shows
+        at once, and is replaced by this read if that differs."""
+        ahead = self._take_ahead(ticket_id)
+        if ahead is not None:
+            self._shown(ahead, focus, follow)
         detail = self.query_one("#detail")
-        slow = self.set_timer(SLOW_TICKET, lambda: setattr(detail, "loading", True))
+        slow = None
+        if ahead is None:
+            slow = self.set_timer(SLOW_TICKET, lambda: setattr(detail, "loading", True))
         try:
             view = await self.backend.ask(ticket_ops.view, ticket_id, history_limit=history_text.PAGE)
         finally:
-            slow.stop()
-            detail.loading = False
+            if slow is not None:
+                slow.stop()
+                detail.loading = False
         if view is None:
             return
+        if ahead is None:
+            self._shown(view, focus, follow)
+        elif view != ahead and self.current_id == ticket_id:
+            self.show(view, follow=follow)
+
+    def _shown(self, view: TicketView, focus: bool, follow: bool) -> None:
         self.show(view, follow=follow)
-        self.post_message(self.Shown(ticket_id))
+        self.post_message(self.Shown(view.ticket["id"]))
         if focus:
             self.history.focus()
+
+    # -- reading ahead --------------------------------------------------------------------------------
+
+    def _take_ahead(self, ticket_id: int) -> TicketView | None:
+        found = self._ahead.pop(ticket_id, None)
+        if found is None or time.monotonic() - found[0] > PREFETCH_FRESH:
+            return None
+        return found[1]
+
+    def forget(self, ticket_ids: set[int] | list[int] | None) -> None:
+        """Drop what was read ahead of these tickets (None: of all): they changed."""
+        self._generation += 1
+        if ticket_ids is None:
+            self._ahead.clear()
+        else:
+            for ticket_id in ticket_ids:
+                self._ahead.pop(ticket_id, None)
+
+    @work(exclusive=True, group="prefetch")
+    async def prefetch(self, ticket_ids: list[int]) -> None:
+        """Read these tickets ahead (not marked seen), after `PREFETCH_DELAY` (a new call while
+        waiting replaces this one: the cursor moved on). Nothing shows; a failure is forgotten
+        (opening the ticket reads it again and reports)."""
+        await asyncio.sleep(PREFETCH_DELAY)
+        for ticket_id in ticket_ids:
+            held = self._ahead.get(ticket_id)
+            if ticket_id == self.current_id or (held and time.monotonic() - held[0] < PREFETCH_FRESH / 2):
+                continue
+            generation = self._generation
+            try:
+                view = await self.backend.call(
+                    ticket_ops.view, ticket_id, mark_seen=False, history_limit=history_text.PAGE
+                )
+            except TesseraError:
+                continue
+            if generation == self._generation:
+                self._ahead[ticket_id] = (time.monotonic(), view)
+                while len(self._ahead) > PREFETCH_KEEP:
+                    del self._ahead[next(iter(self._ahead))]
 
     def reopen(self, follow: bool = False) -> None:
         """Load the open ticket again (a change, yours or someone else's); the focus stays."""

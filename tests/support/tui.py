@@ -14,6 +14,11 @@ TEST_TIMEOUT = 90
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+# Workers `settle` does not wait for: those that wait on you, listen, or read ahead (which shows
+# nothing: opening the ticket reads it again).
+UNAWAITED = ("compose", "live", "prefetch")
+
+
 def key(action_id: str) -> str:
     """The first key bound to an action (press keys by action id, so a rebinding cannot break tests)."""
     return BY_ID[action_id].keys.split(",")[0]
@@ -33,7 +38,7 @@ async def settle(pilot: Any) -> None:
     """Wait for the app's database workers (not those waiting on a dialog the test must answer)."""
     for _ in range(400):
         await pilot.pause()
-        busy = [w for w in pilot.app.workers if not w.is_finished and w.group not in ("compose", "live")]
+        busy = [w for w in pilot.app.workers if not w.is_finished and w.group not in UNAWAITED]
         if not busy:
             break
         await asyncio.sleep(0.02)
