@@ -150,6 +150,9 @@ class TicketPane(Horizontal):
         ahead = self._take_ahead(ticket_id)
         if ahead is not None:
             self._shown(ahead, focus, follow)
+        elif self.current is not None and self.current_id == ticket_id:
+            ahead = self.current  # on screen already: the focus goes to it now, the read follows
+            self._shown(ahead, focus, follow, again=False)
         detail = self.query_one("#detail")
         slow = None
         if ahead is None:
@@ -167,8 +170,9 @@ class TicketPane(Horizontal):
         elif view != ahead and self.current_id == ticket_id:
             self.show(view, follow=follow)
 
-    def _shown(self, view: TicketView, focus: bool, follow: bool) -> None:
-        self.show(view, follow=follow)
+    def _shown(self, view: TicketView, focus: bool, follow: bool, again: bool = True) -> None:
+        if again:
+            self.show(view, follow=follow)
         self.post_message(self.Shown(view.ticket["id"]))
         if focus:
             self.history.focus()
