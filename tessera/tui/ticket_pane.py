@@ -45,7 +45,8 @@ from tessera.tui.pane_title import FocusTitle
 SCROLLBAR = 2  # the history pane's scrollbar, kept free of text
 SLOW_TICKET = 0.4  # seconds before a ticket still loading shows the loading indicator
 EARLIER_PAGE = 100  # transactions read at a time when scrolling up past what was read
-PREFETCH_DELAY = 0.15  # seconds the cursor rests on a row (or a ticket shows) before reading ahead
+PREFETCH_DELAY = 0.3  # seconds the cursor rests on a row (or a ticket shows) before reading ahead
+CONFIRM_DELAY = 0.1  # seconds after a ticket read ahead is drawn before it is read again
 PREFETCH_FRESH = 15.0  # seconds a ticket read ahead may be shown before its own read comes back
 PREFETCH_KEEP = 8  # tickets kept read ahead
 
@@ -157,6 +158,13 @@ class TicketPane(Horizontal):
         slow = None
         if ahead is None:
             slow = self.set_timer(SLOW_TICKET, lambda: setattr(detail, "loading", True))
+        else:
+            # The screen is drawn before the read starts: the read's thread would take turns with
+            # the drawing for the interpreter (the GIL) and make its frames twice as slow.
+            drawn = asyncio.Event()
+            self.call_after_refresh(drawn.set)
+            await drawn.wait()
+            await asyncio.sleep(CONFIRM_DELAY)
         try:
             view = await self.backend.ask(ticket_ops.view, ticket_id, history_limit=history_text.PAGE)
         finally:
