@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import psycopg
 import pytest
 
@@ -13,7 +11,7 @@ from tessera.core.context import open_context
 from tessera.core.schemas import TicketCreate
 from tessera.core.tickets import create_ticket
 from tests.support import pg
-from tests.support.cli import tessera_cmd
+from tests.support.cli import start
 from tests.support.lockwait import wait_for_waiters
 
 AGENTS = [f"agent{n:02d}" for n in range(20)]
@@ -32,7 +30,7 @@ def _desk(database) -> int:
 
 
 @pytest.mark.fault
-@pytest.mark.slow  # twenty Python processes on a shared machine: about a minute
+@pytest.mark.slow  # twenty processes on a shared machine
 def test_twenty_takers_queued_on_one_ticket_one_wins_the_rest_are_told_who_owns_it(database, cli_env) -> None:
     ticket_id = _desk(database)
     # The lock is held while twenty processes start (a minute on a busy machine): longer than a
@@ -42,21 +40,12 @@ def test_twenty_takers_queued_on_one_ticket_one_wins_the_rest_are_told_who_owns_
     # and they race for it the moment it is let go (as agents pressing `take` together do).
     with psycopg.connect(pg.conninfo(database.url)) as holder:
         holder.execute("SELECT 1 FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
-        procs = [
-            subprocess.Popen(
-                [*tessera_cmd(), "--user", name, "ticket", "take", str(ticket_id)],
-                env=cli_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for name in AGENTS
-        ]
+        procs = [start(["--user", name, "ticket", "take", str(ticket_id)], cli_env) for name in AGENTS]
         try:
             wait_for_waiters(database, len(AGENTS), timeout=120)
         finally:
             holder.rollback()  # let go: all twenty race for the lock now
-        outputs = [p.communicate(timeout=120) for p in procs]
+        outputs = [(p.wait(120), p.read("stdout"), p.read("stderr"))[1:] for p in procs]
     results = [(name, p.returncode, *out) for name, p, out in zip(AGENTS, procs, outputs, strict=True)]
     winners = [name for name, code, _, _ in results if code == 0]
     assert len(winners) == 1, results

@@ -3,7 +3,6 @@ from many agents at once all count, where a client's read-then-set loses some.""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 
 import psycopg
@@ -16,7 +15,7 @@ from tessera.core.context import open_context
 from tessera.core.db import make_engine
 from tessera.core.errors import InvalidInput
 from tests.support import pg
-from tests.support.cli import tessera_cmd
+from tests.support.cli import start
 from tests.support.lockwait import WAIT_S, wait_for_waiters
 
 
@@ -114,29 +113,14 @@ def test_cli_increments_queued_on_one_lock_all_count(database, ticket_id, cli_en
     with psycopg.connect(pg.conninfo(database.url)) as holder:
         holder.execute("SELECT 1 FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
         procs = [
-            subprocess.Popen(
-                [
-                    *tessera_cmd(),
-                    "--user",
-                    "root",
-                    "ticket",
-                    "set",
-                    str(ticket_id),
-                    "priority+=10",
-                    "cf.Count+=1",
-                ],
-                env=cli_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            start(["--user", "root", "ticket", "set", str(ticket_id), "priority+=10", "cf.Count+=1"], cli_env)
             for _ in range(n)
         ]
         try:
             wait_for_waiters(database, n, timeout=120)
         finally:
             holder.rollback()
-        outputs = [p.communicate(timeout=120) for p in procs]
+        outputs = [(p.wait(120), p.read("stdout"), p.read("stderr"))[1:] for p in procs]
     assert [p.returncode for p in procs] == [0] * n, outputs
     priority, count, _ = _priority_and_count(database, ticket_id)
     assert (priority, count) == (10 * n, str(n))

@@ -14,7 +14,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,7 +23,7 @@ from sqlalchemy import select, text
 
 from tessera.core.models import OutboxMessage, Scrip
 from tessera.mail.delivery import pending_count
-from tests.support.cli import tessera_cmd
+from tests.support.cli import Child, start
 from tests.support.desks import make_desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
@@ -86,19 +85,13 @@ def test_smtp_outages_and_worker_kills_in_one_run_lose_nothing(database, cli_env
     down_since = 0.0
     refused = 0  # attempts made while the server was down
 
-    def start_worker(step: int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [*tessera_cmd(), "worker", "--poll", "0.05"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / f"worker-{step}.err").open("wb"),
-            start_new_session=True,
-        )
+    def start_worker(step: int) -> Child:
+        return start(["worker", "--poll", "0.05"], env)  # in a session of its own
 
-    def alive(worker: subprocess.Popen[bytes], step: int) -> None:
-        assert worker.poll() is None, (tmp_path / f"worker-{step}.err").read_text()
+    def alive(worker: Child, step: int) -> None:
+        assert worker.poll() is None, worker.read("stderr")
 
-    def sends(worker: subprocess.Popen[bytes], step: int, count: int) -> None:
+    def sends(worker: Child, step: int, count: int) -> None:
         target = min(len(server.received) + count, MESSAGES)
         wait_until(
             lambda: len(server.received) >= target or worker.poll() is not None,
@@ -108,7 +101,7 @@ def test_smtp_outages_and_worker_kills_in_one_run_lose_nothing(database, cli_env
         )
         alive(worker, step)
 
-    def retries_against_the_dead_port(worker: subprocess.Popen[bytes], step: int) -> None:
+    def retries_against_the_dead_port(worker: Child, step: int) -> None:
         nonlocal refused
         before, delivered = attempts(database), len(server.received)
         wait_until(

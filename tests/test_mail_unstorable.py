@@ -20,7 +20,7 @@ from tessera.core import grants
 from tessera.core.models import Attachment, InboundMail, Ticket, Transaction, User
 from tessera.mail.gateway import EX_DATAERR, EX_OK
 from tessera.mail.lmtp import start
-from tests.support.cli import run
+from tests.support.cli import run, run_bytes
 from tests.support.desks import make_desk
 from tests.support.mail import go
 from tests.support.net import free_port
@@ -146,14 +146,6 @@ def test_every_field_through_the_real_mailgate_exits_0_or_65_never_75(cli_env) -
         result = run_bytes(["mailgate", "--queue", "General", "--json"], env, raw)
         assert result.returncode in (EX_OK, EX_DATAERR), (field, result.stderr)
         assert json.loads(result.stdout)["action"] == expected, (field, result.stdout)
-
-
-def run_bytes(args: list[str], env: dict[str, str], stdin: bytes):
-    import subprocess
-
-    from tests.support.cli import tessera_cmd
-
-    return subprocess.run([*tessera_cmd(), *args], env=env, input=stdin, capture_output=True, timeout=120)
 
 
 def test_every_field_over_lmtp_is_250_or_550_never_451(database) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 
@@ -23,7 +22,7 @@ from sqlalchemy import func, select, text
 from tessera.core.db import open_database
 from tessera.core.models import OutboxMessage, Scrip
 from tessera.mail.delivery import INTERRUPTED, SmtpSettings, claim, deliver_due, pending_count
-from tests.support.cli import tessera_cmd
+from tests.support.cli import start
 from tests.support.desks import make_desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
@@ -144,13 +143,7 @@ def test_worker_killed_again_and_again_loses_nothing_and_duplicates_at_most_once
     try:
         for kill in range(KILLS):
             before = len(server.received)
-            worker = subprocess.Popen(
-                [*tessera_cmd(), "worker", "--poll", "0.05"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            worker = start(["worker", "--poll", "0.05"], env)  # in a session of its own
             # Kill -9 once it has sent a few (a different number each time), mid-stream.
             target = before + rng.randint(5, 25)
             wait_until(
@@ -159,7 +152,7 @@ def test_worker_killed_again_and_again_loses_nothing_and_duplicates_at_most_once
                 interval=0.001,
                 what=f"kill {kill}: the worker to send {target - before} messages",
             )
-            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            assert worker.poll() is None, worker.read("stderr")
             # The count moves as the server accepts a message, just before its 250: the kill falls
             # at a random point of the next ~20 ms instead (a message's cycle here), as a real
             # kill would, not always inside the few milliseconds between the 250 and "sent".

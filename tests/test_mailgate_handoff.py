@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tessera.core import fast_sql, grants
 from tessera.core.models import InboundMail, Ticket
-from tests.support.cli import Result, run
+from tests.support.cli import Child, Result, run, start
 from tests.support.desks import Desk
 from tests.support.mail import mail
 from tests.support.net import free_port
@@ -52,10 +52,10 @@ def _filer_alive(env: dict[str, str]) -> bool:
 
 
 @pytest.fixture
-def worker(cli_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def worker(cli_env: dict[str, str]) -> Iterator[Child]:
     """`tessera worker` running (its outbox mail goes nowhere: a closed port), its filer listening."""
     env = {**cli_env, **smtp_env(free_port())}
-    proc = subprocess.Popen([sys.executable, "-m", "tessera", "worker", "--poll", "0.5"], env=env)
+    proc = start(["worker", "--poll", "0.5"], env)
     try:
         wait_until(lambda: _filer_alive(cli_env), timeout=60, what="the worker's filer to listen")
         yield proc
@@ -89,7 +89,7 @@ def _tickets(desk: Desk) -> int:
 
 
 def test_with_a_worker_running_the_worker_files_it_and_mailgate_answers_as_in_process(
-    open_desk: Desk, cli_env: dict[str, str], worker: subprocess.Popen[bytes]
+    open_desk: Desk, cli_env: dict[str, str], worker: Child
 ) -> None:
     created = _probed(["--queue", "General", "--json"], cli_env, mail(subject="Printer on fire"))
     assert created.code == 0, created
@@ -110,7 +110,7 @@ def test_with_a_worker_running_the_worker_files_it_and_mailgate_answers_as_in_pr
 
 
 def test_a_retried_delivery_through_the_worker_opens_no_second_ticket(
-    open_desk: Desk, cli_env: dict[str, str], worker: subprocess.Popen[bytes]
+    open_desk: Desk, cli_env: dict[str, str], worker: Child
 ) -> None:
     raw = mail(subject="Only once").decode()
     first = run(["mailgate", "--queue", "General", "--json"], cli_env, stdin=raw)
@@ -160,7 +160,7 @@ def test_with_no_filer_mailgate_files_in_its_own_process_and_records_nothing_pen
 
 
 def test_a_worker_with_other_settings_leaves_the_message_to_mailgate(
-    open_desk: Desk, cli_env: dict[str, str], worker: subprocess.Popen[bytes]
+    open_desk: Desk, cli_env: dict[str, str], worker: Child
 ) -> None:
     env = {**cli_env, "TESSERA_MAIL_CC_WATCHERS": "0"}  # not the worker's: it must not decide
     filed = _probed(
@@ -172,7 +172,7 @@ def test_a_worker_with_other_settings_leaves_the_message_to_mailgate(
 
 
 def test_an_unknown_queue_is_a_temporary_failure_and_leaves_no_pending_row(
-    open_desk: Desk, cli_env: dict[str, str], worker: subprocess.Popen[bytes]
+    open_desk: Desk, cli_env: dict[str, str], worker: Child
 ) -> None:
     result = run(["mailgate", "--queue", "Nowhere"], cli_env, stdin=mail().decode())
     assert result.code == 75 and "temporary failure" in result.err and "Traceback" not in result.err, result

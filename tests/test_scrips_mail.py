@@ -229,16 +229,13 @@ def test_non_ascii_subject_body_and_name_survive_smtp(database, committed_desk, 
 
 
 def test_worker_loop_delivers_until_stopped(cli_env, smtp) -> None:
-    import subprocess
-
-    from tests.support.cli import tessera_cmd
+    from tests.support.cli import start
 
     env = {**cli_env, **smtp_env(smtp.port)}
     assert run(["db", "upgrade"], env).code == 0
     env["TESSERA_USER"] = json.loads(run(["user", "list", "--json"], env).out)[0]["name"]
     assert run(["queue", "create", "Desk", "--correspond-address", "desk@desk.example"], env).code == 0
-    worker = subprocess.Popen([*tessera_cmd(), "worker", "--poll", "0.2"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    worker = start(["worker", "--poll", "0.2"], env)
     try:
         made = run(["ticket", "create", "--queue", "Desk", "--subject", "Loop",
                     "--requestor", "r@example.com", "--body", "hello"], env)  # fmt: skip

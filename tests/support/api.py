@@ -3,8 +3,6 @@ viewer (who may see only General), a token for each, and the server's output che
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +12,7 @@ import pytest
 from tessera.core import grants, queues, tokens, users
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
-from tests.support.cli import tessera_cmd
+from tests.support.cli import Child, start
 from tests.support.net import free_port
 from tests.support.rights import AGENT_RIGHTS
 from tests.support.wait import wait_until
@@ -26,24 +24,18 @@ class Api:
     root: str  # tokens
     agent: str
     viewer: str  # may only see tickets in General
-    process: subprocess.Popen[bytes]
+    process: Child
 
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base, headers=headers, timeout=30)
 
 
-def start_server(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(env: dict[str, str], *options: str) -> tuple[Child, str]:
     """A `tessera api` process on a free loopback port, answering /health."""
     port = free_port()
-    process = subprocess.Popen(
-        [*tessera_cmd(), "api", "--port", str(port), *options],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start(["api", "--port", str(port), *options], env, merge_stderr=True)
     base = f"http://127.0.0.1:{port}"
-    _drain(process)
 
     def answering() -> bool:
         assert process.poll() is None, server_output(process)
@@ -56,35 +48,9 @@ def start_server(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[b
     return process, base
 
 
-_OUTPUT: dict[int, tuple[bytearray, threading.Thread]] = {}
-
-
-def _drain(process: subprocess.Popen[bytes]) -> None:
-    """Read the server's output as it comes: a pipe nobody reads fills (64 KiB of access log and
-    warnings) and the server then blocks writing to it, answering nothing (seen as 10 s timeouts
-    in the OpenAPI fuzz run once it made enough requests)."""
-    kept = bytearray()
-
-    def read() -> None:
-        stream = process.stdout
-        assert stream is not None
-        try:
-            while chunk := stream.read1(65536):
-                kept.extend(chunk)
-        except (ValueError, OSError):  # closed by a caller's communicate(): its output is theirs
-            return
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    _OUTPUT[process.pid] = (kept, thread)
-
-
-def server_output(process: subprocess.Popen[bytes], wait: float = 10) -> str:
-    """Everything the server wrote so far (all of it once it has exited: the reader is joined)."""
-    kept, thread = _OUTPUT.get(process.pid, (bytearray(), None))
-    if thread is not None and process.poll() is not None:
-        thread.join(wait)
-    return bytes(kept).decode(errors="replace")
+def server_output(process: Child, wait: float = 10) -> str:
+    """Everything the server wrote so far (its output goes to a file: nothing can block on it)."""
+    return process.read()
 
 
 @pytest.fixture

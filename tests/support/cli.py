@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -30,20 +30,100 @@ def tessera_cmd() -> list[str]:
 def run(
     args: list[str], env: dict[str, str], stdin: str | None = None, timeout: float = 120, fresh: bool = False
 ) -> Result:
-    """`tessera ARGS` in its own process. By default the process is forked from a server that has
-    already imported the CLI (tests/support/cli_zygote.py), which saves the half second of imports
-    per command line; `fresh=True` (or a second command line while one runs) starts the program
-    from nothing, for tests of what happens at start-up (TESSERA_TEST_CLI_FRESH=1: every one)."""
-    fresh = fresh or os.environ.get("TESSERA_TEST_CLI_FRESH") == "1"
-    if not fresh and _ZYGOTE_LOCK.acquire(blocking=False):
-        try:
-            return _zygote().run([*tessera_cmd(), *args], env, stdin, timeout)
-        finally:
-            _ZYGOTE_LOCK.release()
-    proc = subprocess.run(
-        [*tessera_cmd(), *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+    """`tessera ARGS` in its own process, to its exit. By default the process is forked from a
+    server that has already imported the CLI (tests/support/cli_zygote.py), which saves the ~0.7 s
+    of imports per command line; `fresh=True` starts the program from nothing, for tests of what
+    happens at start-up (TESSERA_TEST_CLI_FRESH=1: every command line)."""
+    if fresh or _fresh_only():
+        proc = subprocess.run(
+            [*tessera_cmd(), *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    child = start(args, env, stdin=stdin.encode() if stdin is not None else None)
+    try:
+        code = child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill_group()
+        child.wait(30)
+        raise
+    return Result(code, child.read("stdout"), child.read("stderr"))
+
+
+def run_bytes(
+    args: list[str], env: dict[str, str], stdin: bytes, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """`run` for a program fed bytes that need not be text (mail as an MTA pipes it)."""
+    child = start(args, env, stdin=stdin)
+    try:
+        code = child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill_group()
+        raise
+    return subprocess.CompletedProcess(
+        child.args, code, child.read_bytes("stdout"), child.read_bytes("stderr")
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start(
+    args: list[str], env: dict[str, str], stdin: bytes | None = None, merge_stderr: bool = False
+) -> Child:
+    """`tessera ARGS` started and left running (a server, a worker, one of many racing command
+    lines): a handle with Popen's poll/wait/terminate/kill, its output kept in files."""
+    return _zygote().start([*tessera_cmd(), *args], env, stdin, merge_stderr)
+
+
+def _fresh_only() -> bool:
+    return os.environ.get("TESSERA_TEST_CLI_FRESH") == "1"
+
+
+class Child:
+    """A `tessera` process forked by the tests' CLI server (not this process's own child: its
+    exit code comes from the server)."""
+
+    def __init__(self, number: int, files: Path, args: list[str]) -> None:
+        self.number = number
+        self.files = files
+        self.args = args
+        self.pid = 0
+        self.returncode: int | None = None
+        self.started = threading.Event()
+        self.exited = threading.Event()
+
+    def path(self, stream: str) -> Path:
+        return self.files / f"{self.number}.{stream}"
+
+    def read_bytes(self, stream: str) -> bytes:
+        path = self.path(stream)
+        return path.read_bytes() if path.exists() else b""
+
+    def read(self, stream: str = "stdout") -> str:
+        return self.read_bytes(stream).decode("utf-8", errors="replace")
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self.exited.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def kill_group(self) -> None:
+        """It and whatever it started (it leads its own session)."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
 
 
 class _Zygote:
@@ -52,62 +132,71 @@ class _Zygote:
     def __init__(self) -> None:
         script = Path(__file__).with_name("cli_zygote.py")
         self.proc = subprocess.Popen(
-            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        self.pending = b""
         self.files = Path(tempfile.mkdtemp(prefix="tessera-cli-"))
+        self.lock = threading.Lock()
+        self.children: dict[int, Child] = {}
+        self.numbers = iter(range(1, 1 << 62))
+        threading.Thread(target=self._replies, daemon=True, name="tessera-cli-server").start()
 
-    def run(self, argv: list[str], env: dict[str, str], stdin: str | None, timeout: float) -> Result:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        paths = {name: self.files / name for name in ("stdin", "stdout", "stderr")}
-        if stdin is not None:
-            paths["stdin"].write_text(stdin, encoding="utf-8")
-        request = {
-            "argv": argv,
-            "env": dict(env),
-            "stdin": str(paths["stdin"]) if stdin is not None else None,
-            "stdout": str(paths["stdout"]),
-            "stderr": str(paths["stderr"]),
-        }
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        pid = json.loads(self._reply(30))["pid"]
-        try:
-            code = json.loads(self._reply(timeout))["code"]
-        except subprocess.TimeoutExpired:
-            os.killpg(pid, signal.SIGKILL)
-            self._reply(30)
-            raise subprocess.TimeoutExpired(argv, timeout) from None
-        out = paths["stdout"].read_text(encoding="utf-8")
-        err = paths["stderr"].read_text(encoding="utf-8")
-        return Result(code, out, err)
+    def start(self, argv: list[str], env: dict[str, str], stdin: bytes | None, merge_stderr: bool) -> Child:
+        assert self.proc.stdin is not None
+        with self.lock:
+            child = Child(next(self.numbers), self.files, argv)
+            self.children[child.number] = child
+            if stdin is not None:
+                child.path("stdin").write_bytes(stdin)
+            request = {
+                "id": child.number,
+                "argv": argv,
+                "env": dict(env),
+                "stdin": str(child.path("stdin")) if stdin is not None else None,
+                "stdout": str(child.path("stdout")),
+                "stderr": str(child.path("stdout" if merge_stderr else "stderr")),
+            }
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        if not child.started.wait(60):
+            raise RuntimeError("the tests' CLI server did not fork within 60 s")
+        if child.pid == 0:
+            raise RuntimeError(f"the tests' CLI server stopped (exit {self.proc.poll()})")
+        return child
 
-    def _reply(self, timeout: float) -> str:
-        """One reply line, read from the pipe unbuffered (a buffered reader could hold the next
-        reply where select cannot see it)."""
+    def _replies(self) -> None:
         assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.pending:
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
-                raise subprocess.TimeoutExpired("tessera", timeout)
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                raise RuntimeError(f"the tests' CLI server stopped (exit {self.proc.wait()})")
-            self.pending += chunk
-        line, _, self.pending = self.pending.partition(b"\n")
-        return line.decode()
+        for line in self.proc.stdout:
+            message = json.loads(line)
+            with self.lock:
+                child = self.children.get(message["id"])
+            if child is None:
+                continue
+            if "pid" in message:
+                child.pid = message["pid"]
+                child.started.set()
+            else:
+                child.returncode = message["code"]
+                with self.lock:
+                    self.children.pop(child.number, None)
+                child.exited.set()
+        with self.lock:  # the server is gone: nothing it started will be reported
+            for child in self.children.values():
+                child.started.set()
+                if child.pid:
+                    child.returncode = -1
+                    child.exited.set()
 
 
-_ZYGOTE_LOCK = threading.Lock()
 _ZYGOTE: _Zygote | None = None
+_ZYGOTE_START = threading.Lock()
 
 
 def _zygote() -> _Zygote:
     global _ZYGOTE
-    if _ZYGOTE is None or _ZYGOTE.proc.poll() is not None:
-        _ZYGOTE = _Zygote()
-    return _ZYGOTE
+    with _ZYGOTE_START:
+        if _ZYGOTE is None or _ZYGOTE.proc.poll() is not None:
+            _ZYGOTE = _Zygote()
+        return _ZYGOTE
 
 
 def assert_one_line_error(result: Result, *fragments: str) -> None:
