@@ -8,7 +8,6 @@ reconnecting and says which, and the database agrees."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import psycopg
@@ -20,7 +19,7 @@ from tessera.core.context import open_context
 from tessera.core.schemas import MessageIn, TicketCreate
 from tessera.core.tickets import create_ticket
 from tests.support import pg
-from tests.support.cli import Result, assert_one_line_error, run, tessera_cmd
+from tests.support.cli import Child, Result, assert_one_line_error, run, start
 from tests.support.faults import FaultServer, token
 from tests.support.pgproxy import CommitCutter
 from tests.support.wait import wait_until
@@ -73,10 +72,10 @@ def _history(conninfo: str, ticket_id: int) -> tuple[int, tuple]:
     return count[0], row
 
 
-def _waiting_backend(admin: psycopg.Connection, database: str, proc: subprocess.Popen) -> int:
+def _waiting_backend(admin: psycopg.Connection, database: str, proc: Child) -> int:
     def waiting() -> int | None:
         if proc.poll() is not None:
-            raise AssertionError(f"the command finished without waiting: {proc.communicate()}")
+            raise AssertionError(f"the command finished without waiting: {proc.read('stderr')}")
         row = admin.execute(
             "SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE NOT l.granted AND a.datname = %s LIMIT 1",
@@ -87,15 +86,13 @@ def _waiting_backend(admin: psycopg.Connection, database: str, proc: subprocess.
     return wait_until(waiting, timeout=60, interval=0.005, what="the command to wait on the lock")
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*tessera_cmd(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def _start(args: list[str], env: dict[str, str]) -> Child:
+    return start(args, env)
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 60) -> Result:
-    out, err = proc.communicate(timeout=timeout)
-    return Result(proc.returncode, out, err)
+def _finish(proc: Child, timeout: float = 60) -> Result:
+    code = proc.wait(timeout)
+    return Result(code, proc.read("stdout"), proc.read("stderr"))
 
 
 @pytest.mark.parametrize("command", sorted(LOCKING_COMMANDS))

@@ -119,9 +119,10 @@ VARIABLES = {
     "pairs": [("a", 1), ("b", 2)],
     "tree": [{"name": "r", "children": [{"name": "c", "children": []}]}],
     "ticket": {"subject": "S", "display_id": "TKT-0001", "requestors": ["a@b.example"], "status": "open",
-               "owner": {"name": "Nobody"}},
+               "owner": {"name": "Nobody"}, "priority": 50, "due": None},
     "transaction": {"subject": "S", "content": "line\nline", "description": "d", "new": "n", "old": "o",
-                    "data": {"outbox": 7, "refused": [{"address": "x@y.example", "reply": "550 no user"}]},
+                    "data": {"outbox": 7, "refused": [{"address": "x@y.example", "reply": "550 no user"}],
+                             "reason": "overdue", "reminder": {"subject": "Call back"}},
                     "forwarded": [{"date": "D", "from": "F", "subject": "S", "content": "C"}]},
     "queue": {"name": "General", "description": "Help"}, "actor": {"real_name": "R"},
 }  # fmt: skip

@@ -108,6 +108,11 @@ class Child:
         assert self.returncode is not None
         return self.returncode
 
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """(stdout, stderr) once it has exited, as Popen's."""
+        self.wait(timeout)
+        return self.read("stdout"), self.read("stderr")
+
     def send_signal(self, sig: int) -> None:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
