@@ -47,6 +47,22 @@ def bootstrap(session: Session, login: str | None = None, *, general: bool = Fal
     return created
 
 
+def system_user(session: Session, name: str, real_name: str) -> User:
+    """A user the desk itself acts as (the timers), made and committed on first use: it must exist
+    before any unit of work can act as it. Two processes at once: one inserts it, both find it."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        session.execute(
+            insert(User).values(name=name, real_name=real_name, privileged=False).on_conflict_do_nothing()
+        )
+        session.commit()
+        user = session.scalar(select(User).where(User.name == name))
+        assert user is not None
+    return user
+
+
 def bootstrap_database(db: Database) -> User | None:
     with db.session() as session:
         return bootstrap(session, general=True)

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from tessera.core.context import Context, desk_context, find_user, operation, record
+from tessera.core.bootstrap import system_user
+from tessera.core.context import Context, desk_context, operation, record
 from tessera.core.errors import NotFound
 from tessera.core.models import Ticket, TimerFiring, Transaction, User
 from tessera.core.ticket_read import get_ticket
@@ -47,17 +48,8 @@ Evaluate = Callable[[Context, Ticket], list[Due]]
 
 
 def timer_user(session: Session) -> User:
-    """The desk's timers actor, made on first use (two workers at once: one inserts it)."""
-    user = find_user(session, TIMER_USER)
-    if user is None:
-        session.execute(
-            insert(User)
-            .values(name=TIMER_USER, real_name="Timers (tessera worker)", privileged=False)
-            .on_conflict_do_nothing()
-        )
-        user = find_user(session, TIMER_USER)
-        assert user is not None
-    return user
+    """The desk's timers actor (made on first use, see `bootstrap.system_user`)."""
+    return system_user(session, TIMER_USER, "Timers (tessera worker)")
 
 
 def timer_context(session: Session) -> Context:

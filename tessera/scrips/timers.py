@@ -349,8 +349,8 @@ def sweep_session(session: Session, *, limit: int = BATCH) -> SweepResult:
             if not ids:
                 break
             if ctx is None:
-                ctx = timer_context(session)
-                session.commit()
+                ctx = timer_context(session)  # (the timers user is made and committed on first use)
+                session.rollback()
             for ticket_id in ids:
                 try:
                     made = fire(ctx, ticket_id, timer.id or 0, timer.description, timer.condition, evaluate)
