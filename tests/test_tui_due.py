@@ -23,7 +23,7 @@ from tessera.tui.app import TesseraApp
 from tessera.tui.history import render_history
 from tessera.tui.screens import PickerScreen
 from tessera.tui.ticket_table import due_text
-from tests.support.tui import key, run_async, settle, until
+from tests.support.tui import key, on_ticket, run_async, settle, until
 from tests.test_tui_app import started
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -335,3 +335,39 @@ def test_the_breaching_soon_view_is_remembered_and_leaving_it_restores_the_queue
     home = again.home()
     assert not home.breaching and (home.queue, home.sort, home.descending) == ("General", "priority", True)
     assert again.request(info)[0] is None and home.request(info)[0] == 1
+
+
+@run_async
+async def test_a_friday_evening_ticket_under_four_business_hours_is_due_monday_in_the_ticket_pane(
+    database: Database, tui_desk: dict[str, int]
+) -> None:
+    """Issue 21's case in the TUI (the CLI and the API: test_sla_cli_api.py): opened on Friday at
+    19:30 in Paris under a 4-business-hour level, due Monday 13:00 (12:00 UTC), 4 hours left."""
+    from textual.widgets import Static
+
+    from tessera.core.schemas import MessageIn, TicketCreate
+
+    friday = datetime(2026, 12, 4, 19, 30, tzinfo=PARIS)
+    clock.set_clock(lambda: friday)
+    try:
+        with database.session() as session:
+            root = open_context(session, "root")
+            apply_calendars(root, CALENDAR)
+            sla.apply_service_levels(root, LEVELS + "queues: {General: 4h}\n")
+            made = tickets.create_ticket(
+                root,
+                TicketCreate(queue="General", subject="Printer again", message=MessageIn(body="x")),
+            ).id
+            session.commit()
+        app = TesseraApp(lambda: database, user="alice", clock=lambda: friday.astimezone(UTC))
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await started(pilot)
+            assert cell(app, made) == due_text(timedelta(hours=4))
+            await on_ticket(pilot, made)
+            await pilot.press("enter")
+            await until(pilot, lambda: screen.ticket_pane.current_id == made)
+            detail = str(screen.query_one("#detail-body", Static).render())
+            assert "2026-12-07 12:00" in detail, detail  # Monday 13:00 in Paris
+            assert "4h: 4h 00m left" in detail, detail
+    finally:
+        clock.set_clock(None)

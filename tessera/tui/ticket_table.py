@@ -40,12 +40,14 @@ COLUMNS = (
     ("requestor", "Requestor", 18),
 )
 # Below this many columns for the table, columns are one space apart (not two) and Age and
-# Updated take their short labels: every column stays on screen at 80 columns.
-TIGHT_TABLE = 90
+# Updated take their short labels: every column stays on screen at 80 columns, and up to a
+# 110-column terminal the Subject keeps room for a whole short subject.
+TIGHT_TABLE = 100
 SHORT_LABELS = {"created": ("Age", 3), "updated": ("Upd", 3), "owner": ("Owner", 7)}
 PADDING = 1  # cells padded each side when not tight
 SCROLLBAR = 2  # the vertical scrollbar's width, kept free so it never covers a column
-SHARED = ("subject", "requestor")  # the columns that share what the others leave
+SHARED = ("subject", "requestor")  # the columns that share what the others leave (2:1, Subject first)
+REQUESTOR_MAX = 24
 MORE_WITHIN = 5  # rows from the end at which the next page is fetched
 SLOW_PAGE = 0.4  # seconds before a page still loading shows the loading indicator
 FILTER_DELAY = 0.25  # seconds of quiet typing before the quick filter runs
@@ -214,7 +216,8 @@ class TicketTable(DataTable[Any]):
 
     def fit(self, width: int) -> None:
         """Column widths for a table `width` cells wide: the fixed columns as they are (short ones
-        when tight), Subject and Requestor sharing the rest (3:2), so every column shows."""
+        when tight), Subject and Requestor sharing the rest (2:1, the Requestor at most
+        REQUESTOR_MAX: the subject is what an agent reads), so every column shows."""
         if width <= 0 or width == self._fitted_to:
             return
         self._fitted_to = width
@@ -225,8 +228,8 @@ class TicketTable(DataTable[Any]):
             widths.update({key: w for key, (_label, w) in SHORT_LABELS.items()})
         fixed = sum(w + per_column for key, w in widths.items() if key not in SHARED)
         rest = max(0, width - SCROLLBAR - fixed - per_column * len(SHARED))
-        widths["subject"] = max(12, rest * 3 // 5)
-        widths["requestor"] = max(8, rest - widths["subject"])
+        widths["requestor"] = min(REQUESTOR_MAX, max(8, rest // 3))
+        widths["subject"] = max(12, rest - widths["requestor"])
         if tight == self.tight and widths == self.widths:
             return
         self.tight, self.widths = tight, widths
