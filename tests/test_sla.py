@@ -5,13 +5,12 @@ recomputing both; searchable in TicketSQL and shown in the TUI's ticket pane."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tessera.core import clock, grants, sla, tickets
+from tessera.core import grants, sla, tickets
 from tessera.core.calendar_store import apply_calendars
 from tessera.core.errors import InvalidInput
 from tessera.core.listing import ticket_view
@@ -20,10 +19,10 @@ from tessera.core.search.service import search
 from tessera.core.serialize import history, ticket_json
 from tessera.core.service_levels import SlaInvalid
 from tessera.tui.ticket_pane import render_detail
+from tests.support.desk_clock import paris
 from tests.support.desks import Desk
 from tests.support.rights import AGENT_RIGHTS
 
-PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = """\
 name: office
 timezone: Europe/Paris
@@ -48,19 +47,6 @@ levels:
 queues:
   General: 4h
 """
-
-
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
-
-
-@pytest.fixture
-def at() -> Iterator[Callable[[datetime], None]]:
-    """Set the desk's clock: `at(moment)`; every unit of work after it happens then."""
-    moment: list[datetime] = [datetime.now(UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield lambda when: moment.__setitem__(0, when)
-    clock.set_clock(None)
 
 
 @pytest.fixture

@@ -4,38 +4,25 @@ date being kept (as in RT), and the dry-run shows them with the dates they would
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from tessera.core import clock, grants, sla, tickets
+from tessera.core import grants, sla, tickets
 from tessera.core.calendar_store import apply_calendars
 from tessera.core.models import Scrip
 from tessera.core.schemas import MessageIn, TicketCreate
 from tessera.scrips.editing import set_enabled
 from tessera.scrips.engine import COMMITTED, scrip_log
 from tessera.scrips.preview import preview_create, preview_message
+from tests.support.desk_clock import paris
 from tests.support.desks import Desk
 
-PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = "name: office\ntimezone: Europe/Paris\nhours: {mon-fri: 09:00-17:00}\n"
 LEVELS = "levels:\n  4h: {calendar: office, response: 4h}\nqueues:\n  General: 4h\n"
 STARTS, DUE = "[SLA] Set starts date", "[SLA] Set due date"
-
-
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
-
-
-@pytest.fixture
-def at() -> Iterator[Callable[[datetime], None]]:
-    moment: list[datetime] = [datetime.now(UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield lambda when: moment.__setitem__(0, when)
-    clock.set_clock(None)
 
 
 @pytest.fixture

@@ -59,7 +59,9 @@ def ssh_program(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
         deadline = time.monotonic() + 60
         line = ""
         while "listening on" not in line:
-            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+            if server.poll() is not None:
+                raise AssertionError(f"the server did not start: {line}{server.stderr.read()}")
+            assert time.monotonic() < deadline, "the server did not start within 60 s"
             line = server.stderr.readline()
         assert f"127.0.0.1:{port}" in line and "sessions per user: 3" in line and "idle timeout: 600s" in line
         yield Running(port, key, tmp_path / "root", Path(cli_env["TESSERA_DATA_DIR"]))

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera.core import clock, grants, sla, tickets
+from tessera.core import grants, sla, tickets
 from tessera.core.calendar_store import apply_calendars
 from tessera.core.context import Context
 from tessera.core.db import Database
@@ -30,29 +29,17 @@ from tessera.mail.delivery import deliver_due
 from tessera.scrips.checks import check_draft
 from tessera.scrips.editing import set_enabled
 from tessera.scrips.timers import parse_moment, preview, sweep, sweep_session
+from tests.support.desk_clock import paris
 from tests.support.desks import Desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
 
-PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = "name: office\ntimezone: Europe/Paris\nhours: {mon-fri: 09:00-17:00}\nholidays: {country: FR}\n"
 LEVELS = "levels:\n  4h: {calendar: office, response: 4h}\nqueues:\n  General: 4h\n"
 ESCALATE = "[Timer] On Overdue Escalate Priority"
 NOTIFY = "[Timer] On Overdue Notify Owner and AdminCcs"
 DUE_SOON = "[Timer] Due Within 1h Notify Owner and AdminCcs"
 REMINDER = "[Timer] On Reminder Due Notify Owner"
-
-
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
-
-
-@pytest.fixture
-def at() -> Iterator[Callable[[datetime], None]]:
-    moment: list[datetime] = [datetime.now(UTC)]
-    clock.set_clock(lambda: moment[0])
-    yield lambda when: moment.__setitem__(0, when)
-    clock.set_clock(None)
 
 
 def _levels(desk: Desk) -> None:

@@ -15,6 +15,7 @@ No tests live here (pytest collects only `test_*.py`). Modules:
   scrips    the scrip engine switched on
   ssh       SSH keys as a user keeps them; terminal output as plain text
   tui       keys by action id, async Pilot tests, waiting on the app's workers
+  desk_clock  PARIS, paris(...) and the `at` fixture that sets the desk's clock (registered)
   wait      wait_until / async_wait_until: poll a condition instead of sleeping a fixed time;
             until_loop_time: the moment a server sharing the test's event loop has run its timers
   lockwait  one session holds a change's row locks while another waits on them (seen in pg_locks)
