@@ -86,15 +86,15 @@ def test_a_friday_evening_ticket_is_escalated_once_at_its_due_moment_by_two_work
     _levels(desk)
     desk.agent("alice", "OwnTicket", "ShowTicket")
     _enable(desk, ESCALATE, NOTIFY)
-    at(paris(2026, 11, 27, 19, 30))  # a Friday evening (in the past: the outbox sends at once)
+    at(paris(2027, 1, 8, 19, 30))  # a Friday evening, ahead of the real clock: mail goes at once
     ticket = desk.ticket()
     set_owner(desk.root, ticket.id, "alice")
-    assert ticket.due == paris(2026, 11, 30, 13, 0)  # Monday, 4 business hours later
+    assert ticket.due == paris(2027, 1, 11, 13, 0)  # Monday, 4 business hours later
     desk.session.commit()
 
-    at(paris(2026, 11, 30, 12, 59))
+    at(paris(2027, 1, 11, 12, 59))
     assert sweep(database).fired == []
-    at(paris(2026, 11, 30, 13, 0))
+    at(paris(2027, 1, 11, 13, 0))
     results: list[int] = []
     start = threading.Barrier(2)
 
@@ -108,7 +108,7 @@ def test_a_friday_evening_ticket_is_escalated_once_at_its_due_moment_by_two_work
     for thread in threads:
         thread.join(30)
     assert sorted(results) in ([0, 2], [1, 1])  # the two timers, each fired by one worker only
-    at(paris(2026, 11, 30, 15, 0))
+    at(paris(2027, 1, 11, 15, 0))
     assert sweep(database).fired == []  # a restarted worker: recorded, never again
 
     with database.session() as session:
@@ -131,7 +131,7 @@ def test_a_friday_evening_ticket_is_escalated_once_at_its_due_moment_by_two_work
             deliver_due(database, SmtpSettings.from_env())
         overdue = [r for r in server.received if "Overdue: Printer on fire" in str(r.message["Subject"])]
         assert len(overdue) == 1 and overdue[0].rcpt_tos == ["alice@staff.example"]
-        assert "overdue: Due 2026-11-30 12:00 UTC passed" in overdue[0].message.get_content()
+        assert "overdue: Due 2027-01-11 12:00 UTC passed" in overdue[0].message.get_content()
     finally:
         server.stop()
 

@@ -49,6 +49,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from tessera.core import clock
 from tessera.core.db import Database
 from tessera.core.errors import ConfigError
 from tessera.core.models import OutboxMessage
@@ -170,14 +171,18 @@ INTERRUPTED = "interrupted while sending (the worker stopped); sent again: it ma
 # A claim: the message marked in flight, by this connection's backend, in the statement that picks
 # it. Two kinds: a due pending message, or one left `sending` by a worker that is gone (its backend
 # no longer runs, or the lease has run out). Webhooks (no sender) are mail.webhooks' to send.
+# "Due" is by the desk's clock as well as the server's: a message is queued at the desk's moment
+# (`ctx.now`), so under a clock set ahead (TESSERA_CLOCK, a timer tried at a future moment) it is
+# sent at once, and its retries are counted from that moment too (the claim returns it as `now`).
 _CLAIM_PENDING = """
     UPDATE outbox AS o
        SET status = 'sending', claimed_at = now(), claimed_by = pg_backend_pid(), attempts = o.attempts + 1
      WHERE o.id = (SELECT id FROM outbox
-                    WHERE status = 'pending' AND next_attempt <= now() AND mail_from <> :webhook
+                    WHERE status = 'pending' AND next_attempt <= greatest(now(), :desk_now)
+                      AND mail_from <> :webhook
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING o.id, o.mail_from, o.recipients, o.message, o.attempts, o.delivery, o.ticket_id, now(),
-              o.last_error
+    RETURNING o.id, o.mail_from, o.recipients, o.message, o.attempts, o.delivery, o.ticket_id,
+              greatest(now(), :desk_now), o.last_error
     """
 _CLAIM_ABANDONED = """
     UPDATE outbox AS o
@@ -234,7 +239,7 @@ def claim(link: Connection, settings: SmtpSettings, *, abandoned: bool = False) 
         params = {"interrupted": INTERRUPTED, "lease": settings.lease, "webhook": WEBHOOK_SENDER}
         row = link.execute(text(_CLAIM_ABANDONED), params).first()
     else:
-        row = link.execute(text(_CLAIM_PENDING), {"webhook": WEBHOOK_SENDER}).first()
+        row = link.execute(text(_CLAIM_PENDING), {"webhook": WEBHOOK_SENDER, "desk_now": clock.now()}).first()
     link.commit()
     if row is None:
         return None
