@@ -26,9 +26,9 @@ from tessera.mail.handoff import (
     EX_TEMPFAIL,
     WAIT_ENV,
     HandOff,
+    HandOffFailed,
     desk_env,
     exit_code,
-    forget_pending,
 )
 
 _VALUED = {
@@ -125,18 +125,9 @@ def run(args: list[str]) -> int | None:
     limit = _max_bytes()
     if options is None or limit is None:
         return None
-    import psycopg
-
-    from tessera.core.db_wait import Limits, bare_conninfo
-    from tessera.core.errors import TesseraError
-
-    try:
-        limits = Limits.from_env()
-        conninfo = bare_conninfo()
-    except TesseraError:
-        return None
-    wait_s = _wait_s(limits.answer_s)
-    if conninfo is None or wait_s is None:
+    handed = HandOff.from_env()
+    wait_s = None if handed is None else _wait_s(handed.limits.answer_s)
+    if handed is None or wait_s is None:
         return None
     raw = _read(limit)
     if not raw.strip() or len(raw) > limit or wait_s == 0:
@@ -150,23 +141,14 @@ def run(args: list[str]) -> int | None:
             "env": desk_env(),
         }
     }
-    handed = HandOff(conninfo, limits)
     try:
         decided = handed.record_and_wait(raw, options["action"][:64], meta, wait_s)
-    except psycopg.Error as exc:
-        from tessera.core.db_faults import database_error
-
-        pending = handed.pending
-        error = database_error(exc)
-        text = error.message if error is not None else str(exc).strip().split("\n")[0]
-        if pending is not None:  # recorded, not filed: a filer files it; the MTA's retry finds it filed
-            text = f"{text} (recorded as inbound message #{pending}, not yet filed)"
-        sys.stderr.write(f"tessera: mailgate: temporary failure: {' '.join(text.split())}\n")
+    except HandOffFailed as failed:
+        sys.stderr.write(f"tessera: mailgate: temporary failure: {failed.text}\n")
         return EX_TEMPFAIL
     if decided is not None:
         return _report(options, decided)
-    pending = handed.pending
-    code = _in_process(options, raw, pending)
-    if code == EX_TEMPFAIL and pending is not None:
-        forget_pending(conninfo, limits, pending)  # the MTA keeps the message: no orphan to file later
+    code = _in_process(options, raw, handed.pending)
+    if code == EX_TEMPFAIL:
+        handed.forget()
     return code

@@ -73,6 +73,15 @@ def wait_for_filer(
     return None
 
 
+class HandOffFailed(Exception):
+    """The database failed during the hand-off; `text` says so in one line (and whether the
+    message was recorded meanwhile)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 class HandOff:
     """Recording a piped message for the warm filer and waiting for its decision, on one
     connection; `pending` is the recorded row's id once it exists (also after a failure)."""
@@ -82,23 +91,54 @@ class HandOff:
         self.limits = limits
         self.pending: int | None = None
 
+    @classmethod
+    def from_env(cls) -> HandOff | None:
+        """The hand-off this process's settings describe, or None when they need the full CLI to
+        read them (or to say what is wrong with them)."""
+        from tessera.core.db_wait import Limits, bare_conninfo
+        from tessera.core.errors import TesseraError
+
+        try:
+            limits = Limits.from_env()
+            conninfo = bare_conninfo()
+        except TesseraError:
+            return None
+        return None if conninfo is None else cls(conninfo, limits)
+
     def record_and_wait(
         self, raw: bytes, requested: str, meta: dict[str, Any], wait_s: float
     ) -> tuple[str, int | None, str, str | None] | None:
-        """The filer's decision, or None when the message is this process's to file."""
+        """The filer's decision, or None when the message is this process's to file; raises
+        HandOffFailed when the database fails meanwhile."""
+        import psycopg
+
         from tessera.core import fast_sql
         from tessera.core.db_wait import connect, deadline
 
-        with deadline(self.limits.answer_s):
-            conn = connect(
-                self.conninfo, limits=self.limits, autocommit=True, application_name="tessera mailgate"
-            )
-            try:
-                conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
-                self.pending = fast_sql.record_pending(conn, raw, requested, meta)
-                return None if self.pending is None else wait_for_filer(conn, self.pending, wait_s)
-            finally:
-                conn.close()
+        try:
+            with deadline(self.limits.answer_s):
+                conn = connect(
+                    self.conninfo, limits=self.limits, autocommit=True, application_name="tessera mailgate"
+                )
+                try:
+                    conn.execute(fast_sql.LISTEN_FILED)  # before the row exists: no answer is missed
+                    self.pending = fast_sql.record_pending(conn, raw, requested, meta)
+                    return None if self.pending is None else wait_for_filer(conn, self.pending, wait_s)
+                finally:
+                    conn.close()
+        except psycopg.Error as exc:
+            from tessera.core.db_faults import database_error
+
+            error = database_error(exc)
+            text = error.message if error is not None else str(exc).strip().split("\n")[0]
+            if self.pending is not None:  # recorded, not filed: a filer files it; a retry finds it filed
+                text = f"{text} (recorded as inbound message #{self.pending}, not yet filed)"
+            raise HandOffFailed(" ".join(text.split())) from None
+
+    def forget(self) -> None:
+        """The recorded row dropped again (the MTA keeps the message: no orphan to file later)."""
+        if self.pending is not None:
+            forget_pending(self.conninfo, self.limits, self.pending)
 
 
 def forget_pending(conninfo: str, limits: Any, pending: int) -> None:
