@@ -146,3 +146,27 @@ def test_errors_are_one_line(env) -> None:
     assert_one_line_error(run(["ticket", "preview", "999", "status=open"], env), "no ticket")
     bad = {**env, "TESSERA_SMTP_TLS": "maybe"}
     assert_one_line_error(run(["worker", "--once"], bad), "TESSERA_SMTP_TLS")
+
+
+def test_enable_and_disable_switch_several_scrips_in_one_transaction(env) -> None:
+    scrips = {s["description"]: s for s in json.loads(run(["scrip", "list", "--json"], env).out)}
+    overdue = scrips["[Timer] On Overdue Escalate Priority"]
+    reminder = scrips["[Timer] On Reminder Due Notify Owner"]
+    assert not overdue["enabled"] and not reminder["enabled"]
+    ids = [str(overdue["id"]), str(reminder["id"])]
+
+    # One unknown id: neither is switched on.
+    assert_one_line_error(run(["scrip", "enable", *ids, "999"], env), "no scrip 999")
+    after = {s["id"]: s["enabled"] for s in json.loads(run(["scrip", "list", "--json"], env).out)}
+    assert after[overdue["id"]] is False and after[reminder["id"]] is False
+
+    enabled = run(["scrip", "enable", *ids], env)
+    assert enabled.code == 0, enabled.err
+    assert enabled.out.splitlines() == [
+        f"scrip {overdue['id']} enabled: [Timer] On Overdue Escalate Priority",
+        f"scrip {reminder['id']} enabled: [Timer] On Reminder Due Notify Owner",
+    ]
+    disabled = json.loads(run(["scrip", "disable", ids[0], "--json"], env).out)
+    assert [(d["id"], d["spec"]["enabled"]) for d in disabled] == [(overdue["id"], False)]
+    after = {s["id"]: s["enabled"] for s in json.loads(run(["scrip", "list", "--json"], env).out)}
+    assert after[overdue["id"]] is False and after[reminder["id"]] is True

@@ -228,6 +228,10 @@ def test_the_ticket_pane_shows_the_level_and_the_business_time_left(
         ),
         ("levels: {x: {response: 4 hours}}", "levels.x.response: '4 hours' is not a duration"),
         ("levels: {x: {response: {busy: 4h}}}", "levels.x.response.busy: unknown key"),
+        (
+            "levels: {x: {response: 2d}}",
+            "levels.x.response: '2d': business time is counted in hours and minutes (16h), not days",
+        ),
         ("levels: {x: {starts: later, response: 1h}}", "levels.x.starts: 'later' is not a start rule"),
         ("levels: {x: {calendar: office}}", "levels.x: give at least one deadline"),
         ("levels: {x: {response: 1h}}\nqueues: {Genral: x}", "queues.Genral: no queue named 'Genral'"),
@@ -243,6 +247,12 @@ def test_a_bad_service_level_file_is_refused_naming_the_place(desk: Desk, text: 
         sla.apply_service_levels(desk.root, text)
     assert str(refused.value).startswith(message)
     assert sla.load_config(desk.root).levels == {}
+
+
+def test_real_time_deadlines_may_be_written_in_days(desk: Desk) -> None:
+    sla.apply_service_levels(desk.root, "levels: {weekly: {resolve: {real: 7d}, response: {real: 1d12h}}}")
+    exported = sla.export_text(desk.root)
+    assert "resolve:\n      real: 168h" in exported and "real: 36h" in exported
 
 
 def test_a_level_tickets_still_have_cannot_be_dropped(sla_desk: Desk, at: Callable[[datetime], None]) -> None:

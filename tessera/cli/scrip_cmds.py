@@ -1,4 +1,4 @@
-"""`tessera scrip`: list, show, export, apply, test and read the trace of scrips."""
+"""`tessera scrip`: list, show, enable/disable, export, apply, test and read the trace of scrips."""
 
 from __future__ import annotations
 
@@ -64,6 +64,39 @@ def show(
     if data.get("template_content") is not None:
         echo("--- template ---")
         echo(data["template_content"].rstrip("\n"))
+
+
+def _switch(scrip_ids: list[int], enabled: bool, user: str | None, as_json: bool) -> None:
+    from tessera.scrips.editing import set_many_enabled
+
+    with acting(user) as ctx:
+        rows = set_many_enabled(ctx, scrip_ids, enabled)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        state = "enabled" if enabled else "disabled"
+        echo(f"scrip {row['id']} {state}: {row['spec'].get('description', '')}")
+
+
+@app.command("enable")
+def enable(
+    scrip_ids: list[int] = typer.Argument(..., help="Scrip ids (tessera scrip list)."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Turn scrips on (e.g. a shipped timer), all in one transaction; each is a revision."""
+    _switch(scrip_ids, True, user, as_json)
+
+
+@app.command("disable")
+def disable(
+    scrip_ids: list[int] = typer.Argument(..., help="Scrip ids (tessera scrip list)."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Turn scrips off, all in one transaction; they stay in the list and can be enabled again."""
+    _switch(scrip_ids, False, user, as_json)
 
 
 @app.command("export")

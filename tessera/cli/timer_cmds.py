@@ -27,7 +27,8 @@ def _plan_lines(plan: dict[str, Any]) -> list[str]:
         )
     for scrip in plan["scrips"]:
         if not scrip["fires"] and scrip["outcome"] not in ("condition false",):
-            lines.append(f"      scrip {scrip['id']} {scrip['description']}: {scrip['reason']}")
+            made = f" (on the {scrip['transaction_type']} it made)" if scrip.get("depth") else ""
+            lines.append(f"      scrip {scrip['id']} {scrip['description']}{made}: {scrip['reason']}")
     return lines
 
 
@@ -54,7 +55,10 @@ def preview(
         return
     echo(f"timers at {result['at']}: dry run, nothing written or sent")
     if not result["timers"] and not result["errors"]:
-        echo("  no enabled timers (scrips with a time condition; the shipped ones are disabled)")
+        echo(
+            "  no enabled timers (scrips with a time condition; the shipped ones are disabled:"
+            " `tessera scrip list`, then `tessera scrip enable ID`)"
+        )
     for timer in result["timers"]:
         count = len(timer["tickets"])
         more = "+" if timer["more"] else ""

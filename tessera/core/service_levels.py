@@ -30,7 +30,7 @@ from typing import Any, Literal
 from tessera.core.business_hours import ALWAYS_OPEN, Calendar, add, between, first_business_moment
 from tessera.core.business_hours import CalendarInvalid as SlaInvalid
 
-_DURATION = re.compile(r"^(?:(\d{1,5})h)?\s*(?:(\d{1,6})m(?:in)?)?$")
+_DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?\s*(?:(\d{1,6})m(?:in)?)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
 LEVEL_KEYS = ("calendar", "starts", "response", "keep_in_loop", "resolve", "pause_on")
 DEADLINES = ("response", "keep_in_loop", "resolve")
@@ -174,15 +174,22 @@ def _show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def parse_duration(raw: Any, where: str) -> timedelta:
-    """`4h`, `90m`, `1h30m`, or a number of minutes."""
+def parse_duration(raw: Any, where: str, *, business: bool = True) -> timedelta:
+    """`4h`, `90m`, `1h30m`, or a number of minutes; days (`2d`) only in real time, where a day is
+    24 hours (a business day has no fixed length: write its hours)."""
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
         return timedelta(minutes=raw)
     text = raw.strip().lower().replace(" ", "") if isinstance(raw, str) else ""
     match = _DURATION.match(text) if text else None
     if match is None or not any(match.groups()):
         raise SlaInvalid(f"{where}: {_show(raw)} is not a duration (e.g. 4h, 90m, 1h30m, or minutes)")
-    return timedelta(hours=int(match.group(1) or 0), minutes=int(match.group(2) or 0))
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    if days and business:
+        raise SlaInvalid(
+            f"{where}: {_show(raw)}: business time is counted in hours and minutes (16h), not days; "
+            "for real time write {real: 2d}"
+        )
+    return timedelta(days=days, hours=hours, minutes=minutes)
 
 
 def _deadline(raw: Any, where: str) -> Deadline | None:
@@ -195,7 +202,7 @@ def _deadline(raw: Any, where: str) -> Deadline | None:
         if not raw:
             raise SlaInvalid(f"{where}: give business time, real time or both ({{business: 4h}})")
         business = parse_duration(raw["business"], f"{where}.business") if "business" in raw else None
-        real = parse_duration(raw["real"], f"{where}.real") if "real" in raw else None
+        real = parse_duration(raw["real"], f"{where}.real", business=False) if "real" in raw else None
         return Deadline(business=business, real=real)
     return Deadline(business=parse_duration(raw, where))
 

@@ -270,6 +270,12 @@ def set_enabled(ctx: Context, scrip_id: int, enabled: bool) -> dict[str, Any]:
 
 
 @operation
+def set_many_enabled(ctx: Context, scrip_ids: list[int], enabled: bool) -> list[dict[str, Any]]:
+    """Several scrips on or off in one unit: an unknown id or a missing right changes none."""
+    return [set_enabled(ctx, scrip_id, enabled) for scrip_id in dict.fromkeys(scrip_ids)]
+
+
+@operation
 def move_scrip(ctx: Context, scrip_id: int, step: int, queue: str | None = None) -> list[dict[str, Any]]:
     """Move a scrip up (-1) or down (+1) among those of its stage (those that apply to `queue`, if
     given). Global and queue scrips share one order, as in RT."""
