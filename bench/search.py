@@ -1,11 +1,17 @@
 """Search at scale: 1,000,000 tickets and 5,000,000 transactions, first pages timed.
 
-Run: .venv/bin/python bench/search.py [--tickets 1000000] [--runs 15] [--reseed]
+Run: .venv/bin/python bench/search.py [--tickets 10000,100000,1000000] [--runs 15] [--reseed]
+         [--content-only]
 
-Seeds (once; later runs reuse the database `tessera_bench_<N>`) with COPY, indexes dropped during
-the load and rebuilt after, then ANALYZE. Each query is run through Tessera's search (TicketSQL
-parse + compile + rights filter + ORM load of the page) and as hand-written SQL for the same page
-(psycopg, no ORM), as an agent who may see three of the five queues. Prints medians and the ratio.
+Seeds each size (once; later runs reuse the database `tessera_bench_<N>`, migrating it to head)
+with COPY, indexes dropped during the load and rebuilt after, then ANALYZE. Each query is run
+through Tessera's search (TicketSQL parse + compile + rights filter + ORM load of the page, what
+`tessera search` runs) and as hand-written SQL for the same page (psycopg, no ORM), as an agent who
+may see three of the five queues. Full text (`Content LIKE`: a common word in ~60% of tickets, a
+rare one, a two-word phrase, a common word with a queue filter) is also run through the TUI's
+search path (`listing.list_tickets` as the queue pane asks for a search: 100 rows, newest update
+first, with the Due column's time left) and its hand SQL; the four are interleaved within each run.
+Prints every run, the medians, and the sizes side by side.
 The database is the embedded test server (`$TESSERA_TEST_DATA_DIR` or the user cache dir), or
 `$TESSERA_BENCH_DATABASE_URL`.
 """
@@ -31,6 +37,8 @@ from tessera.core import migrate
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
 from tessera.core.db import open_database
+from tessera.core.search import service
+from tessera.tui.queue_view import PAGE
 from tests.support import pg
 
 QUEUES = ["Queue 1", "Queue 2", "Queue 3", "Queue 4", "Queue 5"]
@@ -63,7 +71,9 @@ WORDS = [
     "firewall",
 ]
 RARE = "zanzibar"
-TABLES = ("tickets", "transactions", "attachments", "watchers", "custom_field_values")
+TABLES = ("tickets", "transactions", "attachments", "watchers", "custom_field_values", "ticket_search")
+# The full-text documents are built once after the load, as migration 0027 builds them.
+SEARCH_TRIGGERS = (("tickets", "tessera_search_ticket"), ("attachments", "tessera_search_attachment"))
 
 
 def server() -> tuple[object, str]:
@@ -109,6 +119,8 @@ def seed(url, n: int) -> None:
             ).fetchall():
                 saved.append(definition)
                 conn.execute(f'DROP INDEX "{name}"')
+        for table, trigger in SEARCH_TRIGGERS:
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         conn.commit()
         started = time.perf_counter()
         now = datetime.now(UTC)
@@ -167,6 +179,9 @@ def seed(url, n: int) -> None:
         loaded = time.perf_counter() - started
         conn.execute(f"SELECT setval(pg_get_serial_sequence('tickets', 'id'), {n})")
         conn.execute(f"SELECT setval(pg_get_serial_sequence('transactions', 'id'), {txn_id})")
+        conn.execute(backfill_sql())
+        for table, trigger in SEARCH_TRIGGERS:
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
         conn.commit()
         started = time.perf_counter()
         conn.autocommit = True
@@ -180,109 +195,207 @@ def seed(url, n: int) -> None:
         )
 
 
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm caches and plans
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+def backfill_sql() -> str:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "alembic" / "versions" / "0027_ticket_search.py"
+    spec = importlib.util.spec_from_file_location("ticket_search_migration", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BACKFILL
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--reseed", action="store_true")
-    args = parser.parse_args()
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+# Full text by hand, on the same schema: candidates from the per-ticket documents (ticket_search),
+# the exact per-part match and the comment rule checked on each, the page in `order`.
+HAND_CONTENT = """
+SELECT t.* FROM tickets t JOIN ticket_search s ON s.ticket_id = t.id
+ WHERE (s.overflow
+        OR (s.all_doc @@ tessera_search_prefilter(websearch_to_tsquery('english', %(q)s))
+            AND (t.queue_id = ANY(%(readers)s)
+                 OR s.public_doc @@ tessera_search_prefilter(websearch_to_tsquery('english', %(q)s)))))
+   AND (t.search_vector @@ websearch_to_tsquery('english', %(q)s)
+        OR EXISTS (SELECT 1 FROM transactions x JOIN attachments a ON a.transaction_id = x.id
+                    WHERE x.ticket_id = s.ticket_id AND a.search_vector @@ websearch_to_tsquery('english', %(q)s)
+                      AND (x.type <> 'Comment' OR t.queue_id = ANY(%(readers)s))))
+   AND t.queue_id = ANY(%(visible)s) AND t.status <> 'deleted' AND t.merged_into_id IS NULL {extra}
+ ORDER BY {order} LIMIT %(limit)s
+"""
+
+
+CONTENT = [
+    ("a common word", "printer", ""),
+    ("a rare word", RARE, ""),
+    ("a two-word phrase", '"printer network"', ""),
+    ("a common word in one queue", "printer", "Queue 2"),
+]
+
+
+def content_cases(ctx, raw, visible: list[int]):
+    """(label, CLI path, TUI path, hand SQL for the CLI's page, hand SQL for the TUI's page)."""
+    from tessera.core import listing
+
+    out = []
+    for label, words, queue in CONTENT:
+        quoted = words.replace("'", "\\'")
+        query = f"Content LIKE '{quoted}'" + (f" AND Queue = '{queue}'" if queue else "")
+        params = {"q": words, "readers": visible, "visible": visible}
+        extra = ""
+        if queue:
+            params["queue"] = raw.execute("SELECT id FROM queues WHERE name = %s", (queue,)).fetchone()[0]
+            extra = "AND t.queue_id = %(queue)s"
+        cli_sql = HAND_CONTENT.format(extra=extra, order="t.id")
+        tui_sql = HAND_CONTENT.format(extra=extra, order="t.updated DESC, t.id DESC")
+        out.append(
+            (
+                f"{query} ({label})",
+                lambda q=query: service.search(ctx, q),
+                lambda q=query: listing.list_tickets(
+                    ctx, None, query=q, sort="updated", descending=True, limit=PAGE, time_left=True
+                ),
+                lambda sql=cli_sql, p=params: raw.execute(sql, {**p, "limit": 50}).fetchall(),
+                lambda sql=tui_sql, p=params: raw.execute(sql, {**p, "limit": PAGE + 1}).fetchall(),
+            )
+        )
+    return out
+
+
+def open_desk(tickets: int, reseed: bool):
     base, admin = server()
-    name = f"tessera_bench_{args.tickets}"
+    name = f"tessera_bench_{tickets}"
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and args.reseed:
+        if exists and reseed:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             exists = None
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name)
     if not exists:
-        seed(url, args.tickets)
+        seed(url, tickets)
     db = open_database(url)
+    started = time.perf_counter()
+    before = migrate.status(db).current
     migrate.upgrade(db)
-    from tessera.core.search import service
+    if before != migrate.status(db).current:
+        print(f"{tickets:,} tickets: migrated {before} -> head in {time.perf_counter() - started:.0f} s")
+    return db, url
 
-    raw = psycopg.connect(pg.conninfo(url), autocommit=True)
-    with db.session() as s:
-        ctx = open_context(s, "agent7")
-        q1 = raw.execute("SELECT id FROM queues WHERE name = 'Queue 1'").fetchone()[0]
-        agent7 = ctx.actor.id
-        visible = [r[0] for r in raw.execute("SELECT id FROM queues WHERE name = ANY(%s)", (QUEUES[:3],))]
-        cases = [
-            (
-                "Queue = 'Queue 1' AND Status = '__Active__' ORDER BY Priority DESC",
-                lambda: service.search(ctx, "Queue = 'Queue 1' AND Status = '__Active__'", "Priority DESC"),
-                lambda: raw.execute(
-                    "SELECT * FROM tickets WHERE queue_id = %s AND status = ANY(%s) AND merged_into_id IS NULL"
-                    " ORDER BY priority DESC, id LIMIT 50",
-                    (q1, ["new", "open", "stalled"]),
-                ).fetchall(),
-            ),
-            (
-                "Owner = 'agent7' AND Status = '__Active__'",
-                lambda: service.search(ctx, "Owner = 'agent7' AND Status = '__Active__'"),
-                lambda: raw.execute(
-                    "SELECT * FROM tickets WHERE owner_id = %s AND status = ANY(%s) AND queue_id = ANY(%s)"
-                    " AND merged_into_id IS NULL ORDER BY id LIMIT 50",
-                    (agent7, ["new", "open", "stalled"], visible),
-                ).fetchall(),
-            ),
-            (
-                "Requestor = 'req123@customer.example'",
-                lambda: service.search(ctx, "Requestor = 'req123@customer.example'"),
-                lambda: raw.execute(
-                    "SELECT t.* FROM tickets t WHERE EXISTS (SELECT 1 FROM watchers w JOIN users u ON u.id = w.user_id"
-                    " WHERE w.ticket_id = t.id AND w.role = 'Requestor' AND lower(u.email) = %s)"
-                    " AND t.queue_id = ANY(%s) AND t.status <> 'deleted' AND t.merged_into_id IS NULL"
-                    " ORDER BY t.id LIMIT 50",
-                    ("req123@customer.example", visible),
-                ).fetchall(),
-            ),
-            (
-                "CF.Severity = 'Critical' AND Status = '__Active__'",
-                lambda: service.search(ctx, "CF.Severity = 'Critical' AND Status = '__Active__'"),
-                lambda: raw.execute(
-                    "SELECT t.* FROM tickets t WHERE EXISTS (SELECT 1 FROM custom_field_values v WHERE"
-                    " v.ticket_id = t.id AND v.custom_field_id = 1 AND lower(v.value) = 'critical')"
-                    " AND t.status = ANY(%s) AND t.queue_id = ANY(%s) AND t.merged_into_id IS NULL"
-                    " ORDER BY t.id LIMIT 50",
-                    (["new", "open", "stalled"], visible),
-                ).fetchall(),
-            ),
-            (
-                f"Content LIKE '{RARE}'",
-                lambda: service.search(ctx, f"Content LIKE '{RARE}'"),
-                lambda: raw.execute(
-                    "SELECT t.* FROM tickets t WHERE t.id IN (SELECT x.ticket_id FROM transactions x JOIN attachments a"
-                    " ON a.transaction_id = x.id WHERE a.search_vector @@ websearch_to_tsquery('english', %s)"
-                    " UNION SELECT id FROM tickets WHERE search_vector @@ websearch_to_tsquery('english', %s))"
-                    " AND t.queue_id = ANY(%s) AND t.status <> 'deleted' AND t.merged_into_id IS NULL"
-                    " ORDER BY t.id LIMIT 50",
-                    (RARE, RARE, visible),
-                ).fetchall(),
-            ),
-        ]
-        print(
-            f"{args.tickets:,} tickets; first page (50), median of {args.runs} runs, as an agent who sees 3 of 5 queues"
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", default="10000,100000,1000000", help="desk sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--content-only", action="store_true", help="only the full-text queries")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.tickets.split(",")]
+    table: dict[str, dict[int, tuple[float, ...]]] = {}
+    load = lambda: os.getloadavg()[0]  # noqa: E731
+    for n in sizes:
+        db, url = open_desk(n, args.reseed)
+        # Each statement planned for its values, as Tessera's searches are (fast_sql.planned_each_time).
+        raw = psycopg.connect(pg.conninfo(url), autocommit=True, prepare_threshold=None)
+        with db.session() as s:
+            ctx = open_context(s, "agent7")
+            print(
+                f"\n{n:,} tickets (load {load():.1f}); as an agent who sees 3 of 5 queues; ms, {args.runs} runs"
+            )
+            visible = [r[0] for r in raw.execute("SELECT id FROM queues WHERE name = ANY(%s)", (QUEUES[:3],))]
+            if not args.content_only:
+                for label, ours, theirs in other_cases(ctx, raw, visible):
+                    ours(), theirs()
+                    a = [timed(lambda fn=ours: (fn(), s.expunge_all())) for _ in range(args.runs)]
+                    b = [timed(theirs) for _ in range(args.runs)]
+                    ma, mb = statistics.median(a), statistics.median(b)
+                    print(f"  {label:<64} tessera {ma:7.1f}  hand SQL {mb:7.1f}  {ma / mb:4.1f}x")
+            for label, cli, tui, hand_cli, hand_tui in content_cases(ctx, raw, visible):
+                rows = (len(cli()), len(tui().rows), len(hand_cli()), len(hand_tui()))
+                runs: list[tuple[float, float, float, float]] = []
+                for _ in range(args.runs):  # interleaved within each run
+                    runs.append(
+                        (
+                            timed(lambda fn=cli: (fn(), s.expunge_all())),
+                            timed(hand_cli),
+                            timed(lambda fn=tui: (fn(), s.expunge_all())),
+                            timed(hand_tui),
+                        )
+                    )
+                med = tuple(statistics.median(r[i] for r in runs) for i in range(4))
+                table.setdefault(label, {})[n] = med
+                shown = min(rows[3], PAGE)  # the hand SQL reads one more, as the TUI's page does
+                print(f"  {label}  rows: search {rows[0]} (hand {rows[2]}), TUI {rows[1]} (hand {shown})")
+                print(
+                    f"    median: search {med[0]:.1f} (hand {med[1]:.1f}), TUI page {med[2]:.1f} (hand {med[3]:.1f})"
+                )
+                for i, name in enumerate(("search", "hand", "TUI", "TUI hand")):
+                    print(f"    {name:<9} " + " ".join(f"{r[i]:.1f}" for r in runs))
+            s.rollback()
+        raw.close()
+        db.dispose()
+    print(
+        f"\nfull text, medians in ms (load {load():.1f} at the end): search / its hand SQL | TUI page / its hand SQL"
+    )
+    print(f"{'query':<72}" + "".join(f"{n:>34,}" for n in sizes))
+    for label, by_size in table.items():
+        cells = "".join(
+            f"{'{:.1f} / {:.1f} | {:.1f} / {:.1f}'.format(*by_size[n]):>34}" if n in by_size else f"{'-':>34}"
+            for n in sizes
         )
-        print(f"{'query':<62} {'tessera':>9} {'raw SQL':>9} {'ratio':>6} {'rows':>5}")
-        for label, ours, theirs in cases:
-            rows = len(ours())
-            a = median_ms(lambda fn=ours: (fn(), s.expunge_all()), args.runs)
-            b = median_ms(theirs, args.runs)
-            print(f"{label:<62} {a:>7.1f}ms {b:>7.1f}ms {a / b:>5.1f}x {rows:>5}")
-    raw.close()
-    db.dispose()
+        print(f"{label:<72}{cells}")
+
+
+def other_cases(ctx, raw, visible):
+    q1 = raw.execute("SELECT id FROM queues WHERE name = 'Queue 1'").fetchone()[0]
+    agent7 = ctx.actor.id
+    return [
+        (
+            "Queue = 'Queue 1' AND Status = '__Active__' ORDER BY Priority DESC",
+            lambda: service.search(ctx, "Queue = 'Queue 1' AND Status = '__Active__'", "Priority DESC"),
+            lambda: raw.execute(
+                "SELECT * FROM tickets WHERE queue_id = %s AND status = ANY(%s) AND merged_into_id IS NULL"
+                " ORDER BY priority DESC, id LIMIT 50",
+                (q1, ["new", "open", "stalled"]),
+            ).fetchall(),
+        ),
+        (
+            "Owner = 'agent7' AND Status = '__Active__'",
+            lambda: service.search(ctx, "Owner = 'agent7' AND Status = '__Active__'"),
+            lambda: raw.execute(
+                "SELECT * FROM tickets WHERE owner_id = %s AND status = ANY(%s) AND queue_id = ANY(%s)"
+                " AND merged_into_id IS NULL ORDER BY id LIMIT 50",
+                (agent7, ["new", "open", "stalled"], visible),
+            ).fetchall(),
+        ),
+        (
+            "Requestor = 'req123@customer.example'",
+            lambda: service.search(ctx, "Requestor = 'req123@customer.example'"),
+            lambda: raw.execute(
+                "SELECT t.* FROM tickets t WHERE EXISTS (SELECT 1 FROM watchers w JOIN users u ON u.id = w.user_id"
+                " WHERE w.ticket_id = t.id AND w.role = 'Requestor' AND lower(u.email) = %s)"
+                " AND t.queue_id = ANY(%s) AND t.status <> 'deleted' AND t.merged_into_id IS NULL"
+                " ORDER BY t.id LIMIT 50",
+                ("req123@customer.example", visible),
+            ).fetchall(),
+        ),
+        (
+            "CF.Severity = 'Critical' AND Status = '__Active__'",
+            lambda: service.search(ctx, "CF.Severity = 'Critical' AND Status = '__Active__'"),
+            lambda: raw.execute(
+                "SELECT t.* FROM tickets t WHERE EXISTS (SELECT 1 FROM custom_field_values v WHERE"
+                " v.ticket_id = t.id AND v.custom_field_id = 1 AND lower(v.value) = 'critical')"
+                " AND t.status = ANY(%s) AND t.queue_id = ANY(%s) AND t.merged_into_id IS NULL"
+                " ORDER BY t.id LIMIT 50",
+                (["new", "open", "stalled"], visible),
+            ).fetchall(),
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -100,6 +100,21 @@ def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
     return driver
 
 
+@contextmanager
+def planned_each_time(session: Session) -> Iterator[None]:
+    """Statements run inside are planned for their own values, never prepared: psycopg prepares
+    a statement run five times, and PostgreSQL may then keep one generic plan for every value.
+    A search's best plan depends on its words (full text: GIN for a rare word, a walk in the
+    page's order for a common one), so a generic plan can be a thousand times slower."""
+    driver = driver_connection(session.connection())
+    before = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = before
+
+
 def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
     """Run `sql` (psycopg's `%(name)s` placeholders) on the session's connection, in its
     transaction, without SQLAlchemy's statement machinery (a tenth of a millisecond a statement,

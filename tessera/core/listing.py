@@ -316,7 +316,10 @@ def list_tickets(
         statement = _page_statement(
             ctx, sort, descending, query=query.strip(), words=text.strip(), due_by=due_by, **shape
         )
-        found = ctx.session.execute(statement, values).all()
+        from tessera.core.fast_sql import planned_each_time
+
+        with planned_each_time(ctx.session):  # a search's plan depends on its values
+            found = ctx.session.execute(statement, values).all()
     else:
         from tessera.core.fast_sql import driver_execute, page_sql
 

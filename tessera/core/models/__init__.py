@@ -13,7 +13,7 @@ from tessera.core.models.reminder import Reminder
 from tessera.core.models.rights import Grant
 from tessera.core.models.scrip_revision import ScripRevision
 from tessera.core.models.scrips import OutboxMessage, Scrip, ScripCatalogToken, ScripRun, ScripTemplate
-from tessera.core.models.search import SavedSearch
+from tessera.core.models.search import SavedSearch, TicketSearch
 from tessera.core.models.seen import TicketBookmark, TicketSeen
 from tessera.core.models.sshkey import SshKey
 from tessera.core.models.ticket import (
@@ -60,6 +60,7 @@ __all__ = [
     "Ticket",
     "TicketBookmark",
     "TicketDedupKey",
+    "TicketSearch",
     "TicketSeen",
     "TicketSquelch",
     "TimerFiring",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Identity, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tessera.core.models.base import Base, created_column
@@ -29,3 +31,26 @@ class SavedSearch(Base):
     order_by: Mapped[str] = mapped_column(Text, server_default="")
     created: Mapped[datetime] = created_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class TicketSearch(Base):
+    """A ticket's words for full text, kept by triggers (migration 0027), never written here.
+
+    `all_doc`: the words of its subjects and of every message part; `public_doc`: the same
+    without its comments'. Stripped of positions, and only ever growing (a merge
+    adds the merged ticket's words), so each is a superset of what the ticket's parts can match:
+    the search finds candidates here and checks the exact match on them. `overflow`: the words
+    passed tsvector's 1 MB limit and stopped being added; the ticket is always a candidate.
+    """
+
+    __tablename__ = "ticket_search"
+    __table_args__ = (
+        Index("ix_ticket_search_public_doc", "public_doc", postgresql_using="gin"),
+        Index("ix_ticket_search_all_doc", "all_doc", postgresql_using="gin"),
+        Index("ix_ticket_search_overflow", "ticket_id", postgresql_where=text("overflow")),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    public_doc: Mapped[Any] = mapped_column(TSVECTOR, server_default=text("''::tsvector"))
+    all_doc: Mapped[Any] = mapped_column(TSVECTOR, server_default=text("''::tsvector"))
+    overflow: Mapped[bool] = mapped_column(server_default=text("false"))

@@ -34,6 +34,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -53,6 +54,7 @@ from tessera.core.models import (
     Reminder,
     Ticket,
     TicketBookmark,
+    TicketSearch,
     Transaction,
 )
 from tessera.core.schemas import as_int32
@@ -256,20 +258,7 @@ class Compiler(PeopleCompiler):
         text = self._text(c).strip()
         if not text:
             raise self._err("Content needs words to look for", c.value_column)
-        query = func.websearch_to_tsquery("english", text)
-        # Both sides are GIN lookups; a UNION of ids lets PostgreSQL use them instead of testing
-        # every ticket (an EXISTS under OR would be checked row by row).
-        in_messages = (
-            select(Transaction.ticket_id)
-            .join(Attachment, Attachment.transaction_id == Transaction.id)
-            .where(Attachment.search_vector.op("@@")(query))
-        )
-        hidden_comments = _comment_filter(self.ctx)
-        if hidden_comments is not None:
-            in_messages = in_messages.where(hidden_comments)
-        inner = aliased(Ticket)
-        in_subjects = select(inner.id).where(inner.search_vector.op("@@")(query))
-        condition = Ticket.id.in_(in_messages.union(in_subjects))
+        condition = _content(self.ctx, text)
         return not_(condition) if c.op in ("NOT LIKE", "!=") else condition
 
     def _int(self, c: Comparison, column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
@@ -464,13 +453,60 @@ def _compare(column: SQLColumnExpression[Any], op: str, value: object) -> Column
     return _COMPARE[op](column, value)
 
 
-def _comment_filter(ctx: Context) -> ColumnElement[bool] | None:
-    """Comments count for full text only where the searcher may read comments (None: everywhere)."""
+def _tsquery(text: str) -> ColumnElement[Any]:
+    # The configuration as a literal: the query is then a constant PostgreSQL folds while
+    # planning, so the words' statistics choose the plan (GIN for a rare word, a walk in the
+    # page's order for a common one).
+    return func.websearch_to_tsquery(literal_column("'english'::regconfig"), text)
+
+
+def _content(ctx: Context, text: str) -> ColumnElement[bool]:
+    """Full text: the ticket's subject, or one of its message parts, matches `text`; a comment's
+    part counts only in queues where the searcher may read comments.
+
+    Candidates come from the ticket's documents (ticket_search, migration 0027: every word it
+    ever had, and those outside comments), through GIN for a rare word or checked ticket by ticket
+    as a common word's plan walks the page's order; the exact rule is then checked on each
+    candidate alone."""
+    query = _tsquery(text)
+    needed = func.tessera_search_prefilter(query)
+    allowed = _comment_queues(ctx)
+    doc = TicketSearch
+    words: ColumnElement[bool]
+    if allowed is None:  # comments count everywhere
+        words = doc.all_doc.op("@@")(needed)
+    elif not allowed:  # nowhere
+        words = doc.public_doc.op("@@")(needed)
+    else:  # in some queues: all_doc is one GIN lookup with its own statistics, public_doc within it
+        words = and_(
+            doc.all_doc.op("@@")(needed),
+            or_(Ticket.queue_id.in_(sorted(allowed)), doc.public_doc.op("@@")(needed)),
+        )
+    # The exact rule reads the ticket again by the document's id: PostgreSQL then checks it with
+    # the document, on candidates only, and counts its cost there (written on the outer ticket,
+    # it was costed on every ticket a plan might read, and a rare word got a scan of them all).
+    this = aliased(Ticket)
+    in_subject = exists().where(this.id == doc.ticket_id, this.search_vector.op("@@")(query)).correlate(doc)
+    in_part = exists().where(
+        Transaction.ticket_id == doc.ticket_id,
+        Attachment.transaction_id == Transaction.id,
+        Attachment.search_vector.op("@@")(query),
+    )
+    if allowed is not None:
+        readable: ColumnElement[bool] = false()
+        if allowed:
+            there = aliased(Ticket)
+            readable = exists().where(there.id == doc.ticket_id, there.queue_id.in_(sorted(allowed)))
+            readable = readable.correlate(doc)
+        in_part = in_part.where(or_(Transaction.type != "Comment", readable))
+    exact = or_(in_subject, in_part.correlate(doc))
+    # A query of negations only (`-printer`) needs no word: every document passes `words`.
+    # An overflowing document is incomplete: its ticket is always a candidate.
+    return exists().where(doc.ticket_id == Ticket.id, or_(doc.overflow, words), exact)
+
+
+def _comment_queues(ctx: Context) -> set[int] | None:
+    """Queues where comments count for full text (None: everywhere)."""
     from tessera.core.search.visibility import queues_with_right
 
-    allowed = queues_with_right(ctx, "ShowTicketComments")
-    if allowed is None:
-        return None
-    inner = aliased(Ticket)
-    readable = exists().where(inner.id == Transaction.ticket_id, inner.queue_id.in_(sorted(allowed)))
-    return or_(Transaction.type != "Comment", readable)
+    return queues_with_right(ctx, "ShowTicketComments")

@@ -63,11 +63,19 @@ def search(
     ctx: Context, query: str, order_by: str = "", limit: int = 50, offset: int = 0, also: str = ""
 ) -> list[Ticket]:
     """The tickets the actor may see that match (and match `also`), in order."""
-    return list(ctx.session.scalars(statement(ctx, query, order_by, limit, offset, also)))
+    from tessera.core.fast_sql import planned_each_time
+
+    found = statement(ctx, query, order_by, limit, offset, also)
+    with planned_each_time(ctx.session):
+        return list(ctx.session.scalars(found))
 
 
 def count(ctx: Context, query: str) -> int:
-    return ctx.session.scalar(select(func.count()).select_from(Ticket).where(where_clause(ctx, query))) or 0
+    from tessera.core.fast_sql import planned_each_time
+
+    counted = select(func.count()).select_from(Ticket).where(where_clause(ctx, query))
+    with planned_each_time(ctx.session):
+        return ctx.session.scalar(counted) or 0
 
 
 # -- saved searches ------------------------------------------------------------------------------
