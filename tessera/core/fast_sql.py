@@ -848,3 +848,188 @@ def notify_filed(conn: psycopg.Connection[Any], inbound_id: int, retry: bool = F
         "SELECT pg_notify(%(channel)s, %(payload)s)",
         {"channel": FILED_CHANNEL, "payload": f"{inbound_id}{' retry' if retry else ''}"},
     )
+
+
+# -- what the mail gateway reads about a message, in one round trip (tessera.mail.threads) --------
+#
+# Everything the gateway reads before it writes, once a message is parsed: the gateway's queue (by
+# name, as `queues.find_queue`), the same bytes filed already through it, the desk's addresses and
+# every queue's tag, which of the Message-IDs the message names Tessera sent or stored (and on what
+# ticket), the sender's user (as `context.find_user`) and the grants that can apply to them (as
+# `RightsCache.load`; the role grants alone when the sender is unknown), and the tickets the
+# message may be about, each with its queue and owner (the ORM's joined load) and the roles the
+# sender holds on it (as `RightsCache.roles_on`). Candidate tickets: the ids the caller parsed from
+# the subject and the References, the tickets of the Message-IDs found, and what each of those was
+# merged into (one step; `threads.Lookups.ticket` reads on for longer chains). One row per
+# candidate ticket (one row with NULL ticket columns when there is none), the single values
+# repeated. tests/test_mail_gateway_sql.py compares each part with the ORM's reads.
+
+
+@cache
+def gateway_lookups_sql() -> str:
+    from tessera.core.models import Queue, Ticket, User
+
+    return (
+        "WITH sender AS ("
+        f" SELECT {select_list(User, 'u')} FROM users u"
+        " WHERE %(sender)s::text IS NOT NULL"
+        " AND (lower(u.name) = %(sender)s::text OR lower(u.email) = %(sender)s::text) LIMIT 1),"
+        f" gq AS (SELECT {select_list(Queue, 'q')} FROM queues q WHERE CASE WHEN %(queue_id)s::int IS NULL"
+        " THEN lower(q.name) = %(queue)s::text ELSE q.id = %(queue_id)s::int END LIMIT 1),"
+        " sent AS (SELECT o.message_id, o.ticket_id FROM outbox o"
+        "  WHERE o.message_id = ANY(%(ids)s::varchar[]) AND o.ticket_id IS NOT NULL),"
+        " stored AS (SELECT a.message_id, x.ticket_id FROM attachments a"
+        "  JOIN transactions x ON x.id = a.transaction_id WHERE a.message_id = ANY(%(refs)s::varchar[])),"
+        " named AS (SELECT unnest(%(tickets)s::bigint[]) AS id"
+        "  UNION SELECT ticket_id FROM sent UNION SELECT ticket_id FROM stored),"
+        " wanted AS (SELECT id FROM named"
+        "  UNION SELECT t.merged_into_id FROM tickets t JOIN named n ON n.id = t.id"
+        "  WHERE t.merged_into_id IS NOT NULL)"
+        f" SELECT {select_list(Queue, 'gq')}, {select_list(User, 'sender')},"
+        " (SELECT json_build_array(i.id, i.action, i.ticket_id) FROM inbound_mail i"
+        "  WHERE %(message_id)s::varchar IS NOT NULL AND i.message_id = %(message_id)s::varchar"
+        "  AND i.queue_id = gq.id AND i.action IN ('create', 'correspond', 'comment')"
+        "  AND i.size = %(size)s AND i.raw = %(raw)s LIMIT 1),"
+        " (SELECT array_cat(array_agg(lower(a.correspond_address)), array_agg(lower(a.comment_address)))"
+        "  FROM queues a),"
+        " (SELECT json_agg(s.subject_tag ORDER BY s.id) FROM queues s WHERE s.subject_tag IS NOT NULL),"
+        " (SELECT json_agg(json_build_array(message_id, ticket_id)) FROM sent),"
+        " (SELECT json_agg(json_build_array(message_id, ticket_id)) FROM stored),"
+        " (SELECT coalesce(json_agg(json_build_array(g.right_name, g.principal_kind, g.role, g.queue_id)),"
+        "  '[]') FROM grants g WHERE g.principal_kind = 'role' OR g.user_id = sender.id"
+        "  OR g.group_id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = sender.id)),"
+        f" {select_list(Ticket, 't')}, {select_list(Queue, 'tq')}, {select_list(User, 'tu')},"
+        " ARRAY(SELECT w.role FROM watchers w WHERE w.ticket_id = t.id AND w.user_id = sender.id"
+        "  UNION SELECT gw.role FROM group_watchers gw JOIN group_members gm ON gm.group_id = gw.group_id"
+        "  WHERE gw.ticket_id = t.id AND gm.user_id = sender.id)"
+        " FROM (SELECT 1) one LEFT JOIN gq ON true LEFT JOIN sender ON true"
+        " LEFT JOIN tickets t ON t.id IN (SELECT id FROM wanted)"
+        " LEFT JOIN queues tq ON tq.id = t.queue_id LEFT JOIN users tu ON tu.id = t.owner_id"
+        " ORDER BY t.id"
+    )
+
+
+@dataclass
+class GatewayRead:
+    """`gateway_lookups` as rows: the queue's and the sender's columns (None when not found), the
+    single values, and per candidate ticket its, its queue's and its owner's columns and the
+    sender's roles."""
+
+    queue: tuple[Any, ...] | None
+    sender: tuple[Any, ...] | None
+    earlier: list[Any] | None
+    addresses: list[str | None]
+    tags: list[str | None]
+    sent: list[list[Any]]
+    stored: list[list[Any]]
+    grants: list[list[Any]]
+    tickets: list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...] | None, list[str]]]
+
+
+def gateway_lookups(
+    session: Session,
+    *,
+    queue: str,
+    sender: str | None,
+    message_id: str | None,
+    raw: bytes,
+    ids: list[str],
+    refs: list[str],
+    tickets: list[int],
+) -> GatewayRead:
+    """One statement: see `gateway_lookups_sql`. `queue` is the queue's name or number (as
+    `queues.find_queue` takes it), `sender` the sender's lower-cased address."""
+    from tessera.core.models import Queue, Ticket, User
+
+    n_queue, n_user, n_ticket = (len(loaded_columns(c)) for c in (Queue, User, Ticket))
+    from tessera.core.schemas import as_int32
+
+    key = queue.strip()
+    params = {
+        "queue": key.lower(),
+        "queue_id": as_int32(key) if key.isdigit() else None,
+        "sender": sender,
+        "message_id": message_id,
+        "size": len(raw),
+        "raw": raw if message_id is not None else b"",
+        "ids": ids,
+        "refs": refs,
+        "tickets": tickets,
+    }
+    rows = driver_execute(session, gateway_lookups_sql(), params).fetchall()
+    first = rows[0]
+    at = n_queue + n_user
+    found: list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...] | None, list[str]]] = []
+    for row in rows:
+        ticket = row[at + 6 : at + 6 + n_ticket]
+        if ticket[0] is None:
+            continue
+        rest = at + 6 + n_ticket
+        owner = row[rest + n_queue : rest + n_queue + n_user]
+        found.append((ticket, row[rest : rest + n_queue], owner if owner[0] is not None else None, row[-1]))
+    return GatewayRead(
+        queue=first[:n_queue] if first[0] is not None else None,
+        sender=first[n_queue:at] if first[n_queue] is not None else None,
+        earlier=first[at],
+        addresses=first[at + 1] or [],
+        tags=first[at + 2] or [],
+        sent=first[at + 3] or [],
+        stored=first[at + 4] or [],
+        grants=first[at + 5],
+        tickets=found,
+    )
+
+
+# -- the gateway's record of a filed message, in one statement (tessera.mail.gateway) -------------
+
+
+@cache
+def _inbound_sql(row_cols: tuple[str, ...], returned: tuple[str, ...], watcher_cols: tuple[str, ...]) -> str:
+    """The transaction's data (`via`, `mail`), the new ticket's requestor (when `watcher_cols`) and
+    the message's `inbound_mail` row, in one statement."""
+    from tessera.core.models import InboundMail, Watcher
+
+    sql = "WITH d AS (UPDATE transactions SET data = %(x_data)s WHERE id = %(x_id)s)"
+    if watcher_cols:
+        sql += (
+            f", w AS (INSERT INTO {_table(Watcher).name} ({', '.join(watcher_cols)})"
+            f" VALUES ({', '.join(f'%(w_{c})s' for c in watcher_cols)}))"
+        )
+    return (
+        f"{sql} INSERT INTO {_table(InboundMail).name} ({', '.join(row_cols)})"
+        f" VALUES ({', '.join(f'%(i_{c})s' for c in row_cols)}) RETURNING {', '.join(returned)}"
+    )
+
+
+def write_inbound(session: Session, row: Any, txn: Transaction, watcher: Watcher | None) -> None:
+    """Write the gateway's record of a message filed on a ticket: `row` (a new InboundMail), the
+    data of `txn` (persistent: its `data` the one change not written yet) and `watcher` (the new
+    ticket's requestor, or None), with the rows the ORM's flush writes, in one statement instead of
+    a flush's three. Afterwards `row` is persistent with its id and time of receipt, `txn` holds
+    no pending change and the watcher's row is written (the object is not in the session)."""
+    from sqlalchemy import inspect
+
+    from tessera.core.models import InboundMail, Watcher
+
+    state = inspect(txn)
+    changed = [a.key for a in state.attrs if a.history.has_changes()]
+    if not _fast or not state.persistent or changed not in (["data"], []):
+        if watcher is not None:
+            session.add(watcher)
+        session.add(row)
+        session.flush()
+        return
+    row_cols = _columns_held(InboundMail, row)
+    held = set(row_cols)
+    returned = tuple(c for _, c in loaded_columns(InboundMail) if c not in held)
+    watcher_cols = _columns_held(Watcher, watcher) if watcher is not None else ()
+    params = _params(InboundMail, row, row_cols, "i_")
+    params["x_data"], params["x_id"] = Jsonb(txn.data), txn.id
+    if watcher is not None:
+        params.update(_params(Watcher, watcher, watcher_cols, "w_"))
+    found = driver_execute(session, _inbound_sql(row_cols, returned, watcher_cols), params).fetchone()
+    attrs = dict((column, key) for key, column in loaded_columns(InboundMail))
+    for column, value in zip(returned, found, strict=True):
+        setattr(row, attrs[column], value)
+    adopt(session, row)
+    settle(session, txn)

@@ -177,6 +177,11 @@ class RightsCache:
         self._ticket_roles[ticket.id] = roles
         return roles
 
+    def remember_roles(self, ticket_id: int, roles: set[str]) -> None:
+        """The roles the user holds on ticket `ticket_id` (the Owner role included), read by the
+        caller along with the ticket (the mail gateway's lookups): `roles_on` then reads none."""
+        self._ticket_roles[ticket_id] = set(roles)
+
     def forget_ticket(self, ticket_id: int) -> None:
         self._ticket_roles.pop(ticket_id, None)
 

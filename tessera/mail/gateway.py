@@ -62,16 +62,18 @@ from tessera.core.context import Context, desk_context, find_user, open_context,
 from tessera.core.db import first_line
 from tessera.core.desk_addresses import desk_addresses
 from tessera.core.errors import ConfigError, DatabaseUnavailable, SchemaOutOfDate, TesseraError
-from tessera.core.fast_sql import PENDING
+from tessera.core.fast_sql import PENDING, write_inbound
 from tessera.core.models import (
     InboundMail,
     OutboxMessage,
     Queue,
     Ticket,
+    Transaction,
     User,
     Watcher,
 )
 from tessera.core.queues import get_queue
+from tessera.core.rights import RightsCache
 from tessera.core.schemas import TicketCreate, normalise_email
 from tessera.core.tickets import comment, correspond, create_ticket, get_ticket
 from tessera.core.users import new_user_once
@@ -128,7 +130,11 @@ class AlreadyFiled(Exception):
     mailgate that gave up waiting for it): nothing of this delivery is kept."""
 
 
-def _record(session: Session, row: InboundMail) -> InboundMail:
+def _record(
+    session: Session, row: InboundMail, txn: Transaction | None = None, watcher: Watcher | None = None
+) -> InboundMail:
+    """Write `row` (with `txn`'s data and the new ticket's requestor `watcher`, when filed on a
+    ticket): the decision on a pending row replaces it."""
     pending = session.info.get(PENDING_KEY)
     if pending is not None:
         # The decision replaces the pending row (same id, same time of receipt) in the transaction
@@ -142,6 +148,11 @@ def _record(session: Session, row: InboundMail) -> InboundMail:
         if received is None:
             raise AlreadyFiled(f"inbound message #{pending} was filed by another filer")
         row.id, row.received = pending, received
+    elif txn is not None:
+        write_inbound(session, row, txn, watcher)  # one statement instead of a flush's three
+        return row
+    if watcher is not None:
+        session.add(watcher)
     session.add(row)
     session.flush()
     return row
@@ -290,17 +301,49 @@ def _deliver(
     action = action.strip().lower()
     # Lookups before the sender is known need no actor: a transient one, with system rights.
     system = desk_context(session, _GATEWAY)
-    queue = get_queue(system, queue_name)
+    queue: Queue | None = None
     try:
-        return _process(session, system, raw, queue, action, settings, ticket)
+        parsed = _parse(raw, settings)
+        known = None
+        if not isinstance(parsed, str):
+            strip_spoofable(parsed)  # before anything reads a header
+            # One round trip: the queue, the same delivery filed already, the desk's addresses and
+            # tags, the Message-IDs Tessera sent or stored that the message names, the sender and
+            # their grants, and the tickets the message may be about.
+            known = lookups(session, parsed, raw, queue_name, _sender_key(parsed))
+            queue = known.queue
+        if queue is None:
+            queue = get_queue(system, queue_name)  # a numbered queue, or none: NotFound (75)
+        return _process(session, system, raw, queue, action, settings, ticket, parsed, known)
     except Exception as exc:
         if retrying_may_help(exc) or isinstance(exc, AlreadyFiled):
             raise
+        if queue is None:
+            queue = get_queue(system, queue_name)
         # Retrying cannot change the outcome (a value the database refuses, a bug met by this very
         # message): the MTA is told so (65, it bounces) and the message is kept raw for the admins.
         session.rollback()
         reason = storable(" ".join(f"not filed: {_failure(exc)}; kept raw".split()))
         return drop(session, None, raw, queue, action, reason, "error", exit_code=EX_DATAERR)
+
+
+def _parse(raw: bytes, settings: Settings) -> ParsedMail | str:
+    """The message parsed, or why it cannot be: over the size limit, empty, unparseable."""
+    if len(raw) > settings.max_bytes:
+        return "too-large"
+    if not raw.strip():
+        return "empty"
+    try:
+        return parse(raw)
+    except Exception as exc:  # parse() is built not to raise; the raw bytes are kept if it does
+        return f"cannot parse the message ({type(exc).__name__}); kept raw"
+
+
+def _sender_key(parsed: ParsedMail) -> str | None:
+    """The sender's address as `find_user` looks it up (None: no usable sender)."""
+    origin = parsed.originator
+    address = _address(origin.address) if origin is not None else None
+    return address.strip().lower() if address else None
 
 
 _RETRYABLE = (
@@ -344,24 +387,20 @@ def _process(
     queue: Queue,
     action: str,
     settings: Settings,
-    ticket_ref: str | None = None,
+    ticket_ref: str | None,
+    parsed: ParsedMail | str,
+    known: Lookups | None,
 ) -> Outcome:
-    if len(raw) > settings.max_bytes:
+    if parsed == "too-large":
         reason = f"message is over the size limit of {settings.max_bytes} bytes ({MAX_BYTES_ENV})"
         return drop(
             session, None, raw, queue, action, reason, "too-large", exit_code=EX_DATAERR, keep_raw=False
         )
-    if not raw.strip():
+    if parsed == "empty":
         return drop(session, None, raw, queue, action, "empty message", "unparseable", exit_code=EX_DATAERR)
-    try:
-        parsed = parse(raw)
-    except Exception as exc:  # parse() is built not to raise; the raw bytes are kept if it does
-        reason = f"cannot parse the message ({type(exc).__name__}); kept raw"
-        return drop(session, None, raw, queue, action, reason, "unparseable", exit_code=EX_DATAERR)
-    strip_spoofable(parsed)  # before anything reads a header
-    # One round trip: the same delivery filed already, the desk's addresses and tags, and the
-    # Message-IDs Tessera sent that the message names.
-    known = lookups(session, parsed, raw, queue.id)
+    if isinstance(parsed, str):
+        return drop(session, None, raw, queue, action, parsed, "unparseable", exit_code=EX_DATAERR)
+    assert known is not None
     if known.earlier is not None:
         # The same bytes already filed through this queue: an MTA retrying a delivery that had in
         # fact succeeded (a timeout after the commit), or one message sent to both the queue's
@@ -386,7 +425,7 @@ def _process(
         )
         return drop(session, parsed, raw, queue, action, reason, "no-ticket")
     if robot is not None:
-        return _robot(session, parsed, raw, queue, action, robot, thread, sender_address, settings)
+        return _robot(session, parsed, raw, queue, action, robot, thread, sender_address, settings, known)
     if sender_address is None:
         reason = "quarantined: no originator (no usable From or Sender address); kept raw"
         return drop(session, parsed, raw, queue, action, reason, "quarantine", exit_code=EX_DATAERR)
@@ -407,11 +446,23 @@ def _null_sender(session: Session) -> User:
     return user
 
 
-def _sender(session: Session, address: str, display: str | None) -> tuple[User, bool]:
-    user = find_user(session, address)
+def _sender(session: Session, address: str, display: str | None, known: Lookups) -> tuple[User, bool]:
+    looked_up = known.sender_key == address.strip().lower()  # with the lookups
+    user = known.sender if looked_up else find_user(session, address)
     if user is not None:
         return user, False
     return new_user_once(session, address, (display or None) and display[:200])
+
+
+def _acting(session: Session, user: User, created: bool, known: Lookups) -> Context:
+    """`open_context(session, user)`, with the grants and the roles on the message's tickets read
+    with the lookups when they are the user's (a user made now holds none but the role grants)."""
+    if known.grants is None or not (created or (known.sender is not None and known.sender is user)):
+        return open_context(session, user)
+    rights = RightsCache.from_grants(user, known.grants)
+    for ticket_id, roles in (known.roles or {}).items():
+        rights.remember_roles(ticket_id, roles if not created else set())
+    return Context(session=session, actor=user, rights=rights)
 
 
 def _robot(
@@ -424,6 +475,7 @@ def _robot(
     thread: Thread | None,
     sender_address: str | None,
     settings: Settings,
+    known: Lookups,
 ) -> Outcome:
     kind, why = robot
     if thread is None or (settings.robots == "drop" and kind != "loop"):
@@ -435,9 +487,11 @@ def _robot(
         return drop(session, parsed, raw, queue, action, reason, kind, settings=settings)
     if sender_address is None:
         actor = _null_sender(session)
+        ctx = open_context(session, actor)
     else:
-        actor, _ = _sender(session, sender_address, parsed.originator.name if parsed.originator else None)
-    ctx = open_context(session, actor)
+        origin = parsed.originator
+        actor, created = _sender(session, sender_address, origin.name if origin else None, known)
+        ctx = _acting(session, actor, created, known)
     ticket = get_ticket(ctx, thread.ticket.id, check=False)
     allowed = thread.unguessable or ctx.can_any(("CommentOnTicket", "ModifyTicket"), ticket.queue_id, ticket)
     if not allowed:
@@ -464,11 +518,11 @@ def _from_person(
     known: Lookups,
 ) -> Outcome:
     own = known.own
-    user, created = _sender(session, sender_address, origin.name if origin else None)
+    user, created = _sender(session, sender_address, origin.name if origin else None, known)
     if user.disabled:
         session.rollback()
         return drop(session, parsed, raw, queue, action, f"sender {user.name} is disabled", "refused")
-    ctx = open_context(session, user)
+    ctx = _acting(session, user, created, known)
     note = ""
     kind, steps = parse_action(action)
     if thread is not None:
@@ -646,6 +700,7 @@ def _write(
             who = ctx.actor.email or ctx.actor.name
             raise _Refused(f"{who} may not {kind} on {ticket.display_id} (needs {' or '.join(rights)})")
     was_system = ctx.system
+    requestor: Watcher | None = None
     # Rights were checked above for the sender, as RT's gateway does (ShowTicket is not needed to
     # write in); the core operations then record the sender as the actor.
     ctx.system = True
@@ -654,10 +709,16 @@ def _write(
             made = create_ticket(
                 ctx,
                 TicketCreate(
-                    queue=queue.name, subject=ticket_subject(parsed.subject), cc=cc, message=message
+                    # By number when no one else is named: the queue read with the lookups is
+                    # then taken from the session, not read again (core reads a named queue with
+                    # the people the ticket names, in one statement).
+                    queue=queue.name if cc else str(queue.id),
+                    subject=ticket_subject(parsed.subject),
+                    cc=cc,
+                    message=message,
                 ),
             )
-            ctx.session.add(Watcher(ticket_id=made.id, role="Requestor", user_id=ctx.actor.id))
+            requestor = Watcher(ticket_id=made.id, role="Requestor", user_id=ctx.actor.id)
             ticket_id = made.id
             txn = next(t for t in ctx.batch if t.ticket_id == made.id and t.type == "Create")
         else:
@@ -667,6 +728,9 @@ def _write(
             ticket_id = txn.ticket_id
     finally:
         ctx.system = was_system
+    if requestor is not None and after:  # the steps' rights may come with the Requestor role
+        ctx.session.add(requestor)
+        requestor = None
     for step in after:  # after the message (a new ticket, correspond-resolve): in their order
         if (what := _run_step(ctx, step, ticket_id)) is not None:
             done.append(what)
@@ -677,7 +741,7 @@ def _write(
     row.ticket_id = ticket_id
     row.transaction_id = txn.id
     row.data = {"defects": parsed.defects[:20], "notes": parsed.notes}
-    return _record(ctx.session, row)
+    return _record(ctx.session, row, txn, requestor)
 
 
 _TEMPORARY = (DatabaseUnavailable, SchemaOutOfDate)
