@@ -144,6 +144,8 @@ def by_parts(ctx: Context, words: str, negate: bool) -> list[int]:
 
 WORDS = [
     "printer",
+    "ticket",
+    "renamed or feeder",
     "printer jam",
     '"printer jam"',
     '"paper feeder"',
@@ -159,6 +161,7 @@ WORDS = [
 
 def test_full_text_finds_row_for_row_what_the_plain_rule_over_every_part_finds(desk_words) -> None:
     d = desk_words
+    previous = 0
     for extra in range(8):  # more tickets and messages, words mixed
         t = d.ticket(
             f"Ticket {extra} printer" if extra % 2 else f"Ticket {extra}", body=f"paper feeder {extra}"
@@ -167,6 +170,11 @@ def test_full_text_finds_row_for_row_what_the_plain_rule_over_every_part_finds(d
             tickets.comment(d.root, t.id, MessageIn(body="printer jam zebracode"))
         if extra % 4 == 1:
             tickets.correspond(d.root, t.id, MessageIn(body="the tunnel and the toner"))
+        if extra == 2:  # its old subject's words are gone from its documents
+            tickets.set_fields(d.root, t.id, {"subject": "Renamed printer toner"})
+        if extra == 5:  # its parts move to ticket 4; its subject stays its own
+            links.merge(d.root, t.id, previous)
+        previous = t.id
     searchers = [d.root, d.as_("reader"), d.as_("plain")]
     for ctx in searchers:
         for words in WORDS:

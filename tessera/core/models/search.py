@@ -34,13 +34,14 @@ class SavedSearch(Base):
 
 
 class TicketSearch(Base):
-    """A ticket's words for full text, kept by triggers (migration 0027), never written here.
+    """A ticket's words for full text, kept by triggers (migrations 0027-0028), never written here.
 
-    `all_doc`: the words of its subjects and of every message part; `public_doc`: the same
-    without its comments'. Stripped of positions, and only ever growing (a merge
-    adds the merged ticket's words), so each is a superset of what the ticket's parts can match:
-    the search finds candidates here and checks the exact match on them. `overflow`: the words
-    passed tsvector's 1 MB limit and stopped being added; the ticket is always a candidate.
+    `all_doc`: the words of its current subject and of every message part now on it;
+    `public_doc`: the same without its comments'. Stripped of positions; rebuilt when the subject
+    changes, transactions move (a merge) or a part changes. The search finds candidates here; one
+    word is decided here, other queries (a phrase, `and`: one part must hold them all) are checked
+    part by part on the candidates. `overflow`: the distinct words passed tsvector's 1 MB limit;
+    the documents are left empty and the ticket is always a candidate, checked part by part.
     """
 
     __tablename__ = "ticket_search"

@@ -460,14 +460,21 @@ def _tsquery(text: str) -> ColumnElement[Any]:
     return func.websearch_to_tsquery(literal_column("'english'::regconfig"), text)
 
 
+# The ticket read again by its document's id (made once: a fresh alias per search costs
+# milliseconds of SQLAlchemy's column adaptation and defeats its statement cache).
+_SUBJECT_OF = aliased(Ticket, name="content_subject")
+_QUEUE_OF = aliased(Ticket, name="content_queue")
+
+
 def _content(ctx: Context, text: str) -> ColumnElement[bool]:
     """Full text: the ticket's subject, or one of its message parts, matches `text`; a comment's
     part counts only in queues where the searcher may read comments.
 
-    Candidates come from the ticket's documents (ticket_search, migration 0027: every word it
-    ever had, and those outside comments), through GIN for a rare word or checked ticket by ticket
-    as a common word's plan walks the page's order; the exact rule is then checked on each
-    candidate alone."""
+    Candidates come from the ticket's documents (ticket_search, migrations 0027-0028: the words
+    of its subject and parts, and those outside comments), through GIN for a rare word or checked
+    ticket by ticket as a common word's plan walks the page's order. For one word (or words
+    joined by `or`) the document decides; otherwise (`and`, phrases, negations: one part must
+    hold them all) the exact rule is checked on each candidate alone."""
     query = _tsquery(text)
     needed = func.tessera_search_prefilter(query)
     allowed = _comment_queues(ctx)
@@ -485,7 +492,7 @@ def _content(ctx: Context, text: str) -> ColumnElement[bool]:
     # The exact rule reads the ticket again by the document's id: PostgreSQL then checks it with
     # the document, on candidates only, and counts its cost there (written on the outer ticket,
     # it was costed on every ticket a plan might read, and a rare word got a scan of them all).
-    this = aliased(Ticket)
+    this = _SUBJECT_OF
     in_subject = exists().where(this.id == doc.ticket_id, this.search_vector.op("@@")(query)).correlate(doc)
     in_part = exists().where(
         Transaction.ticket_id == doc.ticket_id,
@@ -495,11 +502,14 @@ def _content(ctx: Context, text: str) -> ColumnElement[bool]:
     if allowed is not None:
         readable: ColumnElement[bool] = false()
         if allowed:
-            there = aliased(Ticket)
+            there = _QUEUE_OF
             readable = exists().where(there.id == doc.ticket_id, there.queue_id.in_(sorted(allowed)))
             readable = readable.correlate(doc)
         in_part = in_part.where(or_(Transaction.type != "Comment", readable))
-    exact = or_(in_subject, in_part.correlate(doc))
+    # One word, or words joined by `or`: a document holds exactly its ticket's words (migration
+    # 0028), so matching it decides, unless it overflowed; other queries need one part to match.
+    decided = and_(func.tessera_search_doc_decides(query), not_(doc.overflow))
+    exact = or_(decided, in_subject, in_part.correlate(doc))
     # A query of negations only (`-printer`) needs no word: every document passes `words`.
     # An overflowing document is incomplete: its ticket is always a candidate.
     return exists().where(doc.ticket_id == Ticket.id, or_(doc.overflow, words), exact)
