@@ -213,15 +213,17 @@ def timed(fn) -> float:
 
 
 # Full text by hand, on the same schema: candidates from the per-ticket documents (ticket_search),
-# the exact per-part match and the comment rule checked on each (read by the document's id, so
-# that PostgreSQL costs them on candidates only), the page in `order`.
+# one word decided by the document, else the exact per-part match and the comment rule checked on
+# each (read by the document's id, so that PostgreSQL costs them on candidates only), the page in
+# `order`.
 HAND_CONTENT = """
 SELECT t.* FROM tickets t JOIN ticket_search s ON s.ticket_id = t.id
  WHERE (s.overflow
         OR (s.all_doc @@ tessera_search_prefilter(websearch_to_tsquery('english', %(q)s))
             AND (t.queue_id = ANY(%(readers)s)
                  OR s.public_doc @@ tessera_search_prefilter(websearch_to_tsquery('english', %(q)s)))))
-   AND (EXISTS (SELECT 1 FROM tickets o WHERE o.id = s.ticket_id
+   AND ((tessera_search_doc_decides(websearch_to_tsquery('english', %(q)s)) AND NOT s.overflow)
+        OR EXISTS (SELECT 1 FROM tickets o WHERE o.id = s.ticket_id
                    AND o.search_vector @@ websearch_to_tsquery('english', %(q)s))
         OR EXISTS (SELECT 1 FROM transactions x JOIN attachments a ON a.transaction_id = x.id
                     WHERE x.ticket_id = s.ticket_id AND a.search_vector @@ websearch_to_tsquery('english', %(q)s)
