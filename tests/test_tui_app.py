@@ -13,6 +13,7 @@ from tessera.core.db import Database
 from tessera.core.serialize import history, ticket_json
 from tessera.core.tickets import get_ticket
 from tessera.tui.app import TesseraApp
+from tessera.tui.history_view import DetailPane
 from tessera.tui.main_screen import MainScreen
 from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, EditScreen, HelpScreen, PickerScreen
@@ -100,10 +101,10 @@ async def test_open_ticket_shows_detail_history_and_marks_seen(database: Databas
         screen = await started(pilot)
         await highlight(pilot, screen, printer)
         await open_highlighted(pilot, screen, printer)
-        detail = str(screen.query_one("#detail-body", Static).render())
+        detail = screen.query_one("#detail", DetailPane).plain
         assert "Printer on fire" in detail and "printer@customer.example" in detail
         assert "Open It (→open)" in detail
-        hist = str(screen.query_one("#history-body", Static).render())
+        hist = screen.ticket_pane.history.plain
         assert "It is on fire." in hist and "Have you tried water?" in hist
         assert "Internal: it is really on fire" in hist and "steps.txt" in hist
         assert app.focused is screen.query_one("#history")
@@ -151,8 +152,8 @@ async def test_enter_shows_the_ticket_read_ahead_at_once_then_its_own_read(
             await asyncio.to_thread(wait_for_waiters, database)
             await pilot.pause()
             assert pane.current_id == printer and app.focused is pane.history
-            assert "Printer on fire" in str(screen.query_one("#detail-body", Static).render())
-            assert "It is on fire." in str(screen.query_one("#history-body", Static).render())
+            assert "Printer on fire" in screen.query_one("#detail", DetailPane).plain
+            assert "It is on fire." in screen.ticket_pane.history.plain
             blocker.rollback()
         await settle(pilot)
         assert seen_by(database, "alice", printer)
@@ -169,7 +170,7 @@ async def test_enter_shows_the_ticket_read_ahead_at_once_then_its_own_read(
 
         await asyncio.to_thread(app.backend.run, rename)
         await open_highlighted(pilot, screen, vpn)
-        await until(pilot, lambda: "VPN down again" in str(screen.query_one("#detail-body", Static).render()))
+        await until(pilot, lambda: "VPN down again" in screen.query_one("#detail", DetailPane).plain)
 
 
 @run_async
@@ -553,7 +554,7 @@ async def test_hostile_text_is_shown_literally_and_stripped(database: Database, 
         assert not cell.spans  # no style came from the text
         await highlight(pilot, screen, hostile)
         await open_highlighted(pilot, screen, hostile)
-        hist = str(screen.query_one("#history-body", Static).render())
+        hist = screen.ticket_pane.history.plain
         assert "Body [red]not red[/red] ansi [/x]" in hist
         assert "\x1b" not in hist
         svg = app.export_screenshot()
@@ -818,8 +819,8 @@ async def test_changes_by_others_arrive_live_without_moving_the_cursor(database:
         assert screen.queue_pane.table.row_id(screen.queue_pane.table.cursor_row) == tui_desk["printer"]
         with database.session() as session:
             correspond(open_context(session, "bob"), tui_desk["printer"], MessageIn(body="Bob was here live"))
-        history_body = screen.query_one("#history-body", Static)
-        await until(pilot, lambda: "Bob was here live" in str(history_body.render()), timeout=2)
+        history_body = screen.ticket_pane.history
+        await until(pilot, lambda: "Bob was here live" in history_body.plain, timeout=2)
 
 
 @run_async
@@ -918,7 +919,7 @@ async def test_history_filter_and_scrip_trace_on_demand(database: Database, tui_
         await open_highlighted(pilot, screen, printer)
 
         def hist() -> str:
-            return str(screen.query_one("#history-body", Static).render())
+            return screen.ticket_pane.history.plain
 
         def title() -> str:
             return str(screen.query_one("#history").border_title)
@@ -979,7 +980,7 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
     from tessera.core.schemas import MessageIn
     from tessera.core.tickets import correspond
     from tessera.tui.history import PAGE
-    from tessera.tui.ticket_pane import HistoryPane
+    from tessera.tui.history_view import HistoryPane
 
     vpn = tui_desk["vpn"]
     with database.session() as session:
@@ -996,7 +997,7 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
         pane = screen.query_one("#history", HistoryPane)
 
         def hist() -> str:
-            return str(screen.query_one("#history-body", Static).render())
+            return screen.ticket_pane.history.plain
 
         assert f"▲ {total - PAGE} earlier transactions" in hist()
         assert f"message number {PAGE * 2 - 1:03d}" in hist() and "message number 000" not in hist()
@@ -1014,7 +1015,7 @@ async def test_long_history_lays_out_the_newest_page_and_earlier_ones_on_scroll(
         # g: everything, from the very first
         await pilot.press(key("history.top"))
         await until(pilot, lambda: "earlier transactions" not in hist())
-        assert "VPN drops every hour" in str(screen.query_one("#detail-body", Static).render())
+        assert "VPN drops every hour" in screen.query_one("#detail", DetailPane).plain
         assert "message number 000" in hist()
         assert len(screen.ticket_pane.current.history) == total
 
@@ -1053,7 +1054,7 @@ async def test_a_long_history_read_a_page_at_a_time_keeps_the_filter_quote_trace
         await open_highlighted(pilot, screen, vpn)
 
         def hist() -> str:
-            return str(screen.query_one("#history-body", Static).render())
+            return screen.ticket_pane.history.plain
 
         assert "Logs attached" not in hist()  # older than the page read
         await pilot.press(key("history_filter"))  # correspondence only: reads back to find them
@@ -1124,9 +1125,9 @@ async def test_history_shows_each_recipient_and_marks_a_refusal(database: Databa
         screen = await started(pilot)
         await highlight(pilot, screen, printer)
         await open_highlighted(pilot, screen, printer)
-        detail = str(screen.query_one("#detail-body", Static).render())
+        detail = screen.query_one("#detail", DetailPane).plain
         assert "⚠ Not delivered: printer@customer.example (mail #" in detail  # the mark on the ticket
-        hist = str(screen.query_one("#history-body", Static).render())
+        hist = screen.ticket_pane.history.plain
         reply = hist.index("Is it out now?")
         mail = hist.index("✉ mail #", reply)  # under the reply that sent it
         assert "failed" in hist[mail : hist.index("\n", mail)]
@@ -1134,4 +1135,4 @@ async def test_history_shows_each_recipient_and_marks_a_refusal(database: Databa
         assert "⚠ Delivery failed: printer@customer.example did not get the mail" in hist
         # The mark stays when only the correspondence is shown.
         await pilot.press(key("history_filter"))
-        assert "⚠ Delivery failed" in str(screen.query_one("#history-body", Static).render())
+        assert "⚠ Delivery failed" in screen.ticket_pane.history.plain

@@ -12,7 +12,6 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Static
 
 from tessera.core.context import open_context
 from tessera.core.db import Database
@@ -118,11 +117,11 @@ async def test_ticket_pane_loads_a_ticket_and_posts_shown(database: Database, tu
         await until(pilot, lambda: bool(app.messages(TicketPane.Shown)))
         assert [m.ticket_id for m in app.messages(TicketPane.Shown)] == [printer]
         assert pane.current_id == printer and app.focused is pane.history
-        history = app.query_one("#history-body", Static)
-        assert "Internal: it is really on fire" in str(history.render())
+        history = pane.history
+        assert "Internal: it is really on fire" in history.plain
         pane.cycle_history_filter()  # correspondence only: the comment goes
         assert pane.history_mode == "messages"
-        assert "Internal: it is really on fire" not in str(history.render())
+        assert "Internal: it is really on fire" not in history.plain
         assert "correspondence only" in str(pane.history.border_title)
     # Loading it marked it seen for alice.
     with database.session() as session:

@@ -21,6 +21,7 @@ from tessera.core.models import Ticket
 from tessera.core.time_left import fill
 from tessera.tui.app import TesseraApp
 from tessera.tui.history import render_history
+from tessera.tui.history_view import DetailPane
 from tessera.tui.screens import PickerScreen
 from tessera.tui.ticket_table import due_text
 from tests.support.tui import key, on_ticket, run_async, settle, until
@@ -343,7 +344,6 @@ async def test_a_friday_evening_ticket_under_four_business_hours_is_due_monday_i
 ) -> None:
     """Issue 21's case in the TUI (the CLI and the API: test_sla_cli_api.py): opened on Friday at
     19:30 in Paris under a 4-business-hour level, due Monday 13:00 (12:00 UTC), 4 hours left."""
-    from textual.widgets import Static
 
     from tessera.core.schemas import MessageIn, TicketCreate
 
@@ -366,7 +366,7 @@ async def test_a_friday_evening_ticket_under_four_business_hours_is_due_monday_i
             await on_ticket(pilot, made)
             await pilot.press("enter")
             await until(pilot, lambda: screen.ticket_pane.current_id == made)
-            detail = str(screen.query_one("#detail-body", Static).render())
+            detail = screen.query_one("#detail", DetailPane).plain
             assert "2026-12-07 12:00" in detail, detail  # Monday 13:00 in Paris
             assert "4h: 4h 00m left" in detail, detail
     finally:

@@ -6,11 +6,10 @@ them."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tessera.core import reminders
 from tessera.core.context import open_context
 from tessera.core.db import Database
+from tessera.tui.history_view import DetailPane
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, PickerScreen, PromptScreen
 from tests.support.tui import key, run_async, settle, until
 from tests.test_tui_app import SIZE, highlight, make_app, open_highlighted, started, ticket_state
@@ -116,5 +115,5 @@ async def test_the_ticket_pane_lists_reminders(database: Database, tui_desk) -> 
         screen = await started(pilot)
         await highlight(pilot, screen, printer)
         await open_highlighted(pilot, screen, printer)
-        detail = str(screen.query_one("#detail-body", Static).render())
+        detail = screen.query_one("#detail", DetailPane).plain
         assert "Reminders" in detail and "Order new toner (owner alice)" in detail and "[open]" in detail

@@ -176,8 +176,8 @@ async def test_the_history_follows_a_transaction_you_made(database: Database, tu
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press(key("review.send"))
-        body = screen.query_one("#history-body", Static)
-        await until(pilot, lambda: "Followed to the end" in str(body.render()))
+        body = screen.ticket_pane.history
+        await until(pilot, lambda: "Followed to the end" in body.plain)
         await until(pilot, lambda: history.is_vertical_scroll_end and history.scroll_y > 0)
         # a verb from the list on a ticket that is not open opens it, at its newest transaction
         laptop = tui_desk["laptop"]
@@ -185,7 +185,7 @@ async def test_the_history_follows_a_transaction_you_made(database: Database, tu
         await highlight(pilot, screen, laptop)
         await pilot.press(key("take"))
         await until(pilot, lambda: screen.ticket_pane.current_id == laptop)
-        await until(pilot, lambda: "alice" in str(body.render()) and history.is_vertical_scroll_end)
+        await until(pilot, lambda: "alice" in body.plain and history.is_vertical_scroll_end)
         assert app.focused is screen.queue_pane.table
 
 
@@ -652,7 +652,7 @@ async def test_at_80_columns_every_column_and_footer_key_fits(database: Database
         await highlight(pilot, screen, printer)
         await open_highlighted(pilot, screen, printer)
         history = screen.ticket_pane.history
-        body = str(screen.query_one("#history-body", Static).render())
+        body = screen.ticket_pane.history.plain
         words = [line for line in body.split("\n") if "word" in line]
         assert len(words) > 4 and all(line.startswith("  │ ") for line in words)
         assert all(len(line) <= history.size.width - 2 for line in words)

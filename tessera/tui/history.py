@@ -133,61 +133,85 @@ def render_history(
     width: int | None = None,
     unloaded: int = 0,
 ) -> Text:
-    """The history as text; with `newest`, only that many of the latest transactions; `width`:
-    the pane's, for message lines that keep their bar when they wrap; `unloaded`: how many earlier
-    transactions this mode would show that are not in `events` yet (a page of the history).
+    """The history as one text (`render_blocks` joined)."""
+    return Text("\n").join(render_blocks(events, mode, trace, newest, width, unloaded))
 
-    Laying text out is what costs (about 2 s for 600 messages here), so the pane shows the newest
-    page and brings earlier ones as you scroll up, like a chat client, instead of the whole thread.
+
+def render_blocks(
+    events: list[dict[str, Any]],
+    mode: str = EVERYTHING,
+    trace: bool = False,
+    newest: int | None = None,
+    width: int | None = None,
+    unloaded: int = 0,
+) -> list[Text]:
+    """The history as blocks of text, oldest first: the "earlier transactions" line (or what
+    shows when there is nothing), then one block per transaction; a block's lines are its text
+    split at its line breaks (a transaction's last line is the blank one after it).
+
+    With `newest`, only that many of the latest transactions; `width`: the pane's, for message
+    lines that keep their bar when they wrap; `unloaded`: how many earlier transactions this mode
+    would show that are not in `events` yet (a page of the history). Laying text out is what
+    costs (about 2 s for 600 messages here), so the pane shows the newest page and brings earlier
+    ones as you scroll up, like a chat client, and draws only the blocks on screen
+    (tessera.tui.history_view).
     """
-    out = Text()
+    blocks: list[Text] = []
     visible = shown(events, mode)
     if not visible and not unloaded:
-        out.append("No history" if not events else f"Nothing here: {MODES[mode]} (f shows more)", style="dim")
+        message = "No history" if not events else f"Nothing here: {MODES[mode]} (f shows more)"
+        blocks.append(Text(message, style="dim"))
     earlier = max(0, len(visible) - newest) if newest is not None else 0
     if earlier or unloaded:
         visible = visible[earlier:]
         more = earlier + unloaded
-        out.append(f"▲ {more} earlier transactions: scroll up for more, g for all\n\n", style="dim italic")
+        head = Text(f"▲ {more} earlier transactions: scroll up for more, g for all\n", style="dim italic")
+        blocks.append(head)
     for event in visible:
-        message = event.get("message")
-        loud = event["type"] in ("Create", "Correspond", "Comment")
-        out.append(when(event["created"]) + "  ", style="dim")
-        out.append(safe.clean_line(event.get("actor") or "system"), style="bold")
-        out.append("  ")
-        failed = event["type"] == "DeliveryFailed"
-        style = "bold red" if failed else "bold" if loud else ""
-        out.append(safe.clean_line(event_title(event)), style=style)
-        if event["type"] == "Comment":
-            out.append("  [internal]", style="italic")
+        blocks.append(render_event(event, trace, width))
+    return blocks
+
+
+def render_event(event: dict[str, Any], trace: bool, width: int | None = None) -> Text:
+    """One transaction: its line, its message under the bar, what it sent, and a blank line."""
+    out = Text()
+    message = event.get("message")
+    loud = event["type"] in ("Create", "Correspond", "Comment")
+    out.append(when(event["created"]) + "  ", style="dim")
+    out.append(safe.clean_line(event.get("actor") or "system"), style="bold")
+    out.append("  ")
+    failed = event["type"] == "DeliveryFailed"
+    style = "bold red" if failed else "bold" if loud else ""
+    out.append(safe.clean_line(event_title(event)), style=style)
+    if event["type"] == "Comment":
+        out.append("  [internal]", style="italic")
+    out.append("\n")
+    if message:
+        if message.get("hidden"):
+            out.append("  (comment hidden: you may not see comments)\n", style="dim italic")
+        else:
+            body = safe.clean(message.get("content") or "").rstrip()
+            if body:
+                for body_line in bar_lines(body, width):
+                    out.append("  │ " + body_line + "\n")
+            for att in message.get("attachments") or []:
+                out.append("  attached: ")
+                out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
+                out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
+    fired = event.get("data") or {}
+    if fired.get("scrip") and fired.get("condition"):  # a timer's firing: which scrip, and why
+        out.append(f"  ⏱ fired by {safe.clean_line(str(fired['scrip']))}", style="italic")
+        out.append(f" ({safe.clean_line(str(fired['condition']))})", style="dim")
+        if fired.get("deadline"):
+            out.append(f", deadline {when(str(fired['deadline']))}", style="dim")
         out.append("\n")
-        if message:
-            if message.get("hidden"):
-                out.append("  (comment hidden: you may not see comments)\n", style="dim italic")
-            else:
-                body = safe.clean(message.get("content") or "").rstrip()
-                if body:
-                    for body_line in bar_lines(body, width):
-                        out.append("  │ " + body_line + "\n")
-                for att in message.get("attachments") or []:
-                    out.append("  attached: ")
-                    out.append(safe.clean_line(att["filename"] or "attachment"), style="underline")
-                    out.append(f"  {safe.clean_line(att['content_type'])}, {size_text(att['size'])}\n")
-        fired = event.get("data") or {}
-        if fired.get("scrip") and fired.get("condition"):  # a timer's firing: which scrip, and why
-            out.append(f"  ⏱ fired by {safe.clean_line(str(fired['scrip']))}", style="italic")
-            out.append(f" ({safe.clean_line(str(fired['condition']))})", style="dim")
-            if fired.get("deadline"):
-                out.append(f", deadline {when(str(fired['deadline']))}", style="dim")
-            out.append("\n")
-        if failed:
-            for refused in (event.get("data") or {}).get("refused") or []:
-                out.append("  ✗ " + safe.clean_line(str(refused.get("address"))), style="bold red")
-                out.append(": " + safe.clean_line(str(refused.get("reply") or "refused")) + "\n")
-        render_outgoing(event.get("outgoing") or [], out)
-        if trace:
-            render_trace(event.get("scrips") or [], out)
-        out.append("\n")
+    if failed:
+        for refused in (event.get("data") or {}).get("refused") or []:
+            out.append("  ✗ " + safe.clean_line(str(refused.get("address"))), style="bold red")
+            out.append(": " + safe.clean_line(str(refused.get("reply") or "refused")) + "\n")
+    render_outgoing(event.get("outgoing") or [], out)
+    if trace:
+        render_trace(event.get("scrips") or [], out)
     return out
 
 

@@ -26,69 +26,25 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.geometry import Size
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import var
-from textual.widgets import Static
 
 from tessera.core import priorities
 from tessera.core.errors import TesseraError
 from tessera.core.listing import TicketView
 from tessera.tui import history as history_text
 from tessera.tui import safe, ticket_ops
-from tessera.tui.actions import bindings
 from tessera.tui.backend import Backend
 from tessera.tui.history import when
-from tessera.tui.pane_title import FocusTitle
+from tessera.tui.history_view import DetailPane, HistoryPane
 
-SCROLLBAR = 2  # the history pane's scrollbar, kept free of text
 SLOW_TICKET = 0.4  # seconds before a ticket still loading shows the loading indicator
 EARLIER_PAGE = 100  # transactions read at a time when scrolling up past what was read
 PREFETCH_DELAY = 0.3  # seconds the cursor rests on a row (or a ticket shows) before reading ahead
 CONFIRM_DELAY = 0.1  # seconds after a ticket read ahead is drawn before it is read again
 PREFETCH_FRESH = 15.0  # seconds a ticket read ahead may be shown before its own read comes back
 PREFETCH_KEEP = 8  # tickets kept read ahead
-
-
-class ReadPane(FocusTitle, VerticalScroll):
-    """The detail and history panes: scrollable, read-only, with vim keys."""
-
-    BINDINGS = bindings("history")
-    ALLOW_MAXIMIZE = True  # z (containers are not maximisable by default)
-
-
-class HistoryPane(ReadPane):
-    """The history pane: tells its owner when the reader reaches the top (to lay out earlier ones)."""
-
-    class ReachedTop(Message):
-        def __init__(self, everything: bool) -> None:
-            super().__init__()
-            self.everything = everything
-
-    # Set before earlier transactions are laid out above: the distance from the reading position
-    # to the end, kept when the content grows, so the reader stays where they were.
-    keep_from_end: float | None = None
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if new_value <= 0 < old_value:
-            self.post_message(self.ReachedTop(everything=False))
-
-    class Resized(Message):
-        """The pane's width changed (messages are laid out to it)."""
-
-    def on_resize(self) -> None:
-        self.post_message(self.Resized())
-
-    def watch_virtual_size(self, size: Size) -> None:
-        if self.keep_from_end is not None:
-            self.scroll_to(y=size.height - self.keep_from_end, animate=False)
-            self.keep_from_end = None
-
-    def action_scroll_home(self) -> None:
-        self.post_message(self.ReachedTop(everything=True))
-        super().action_scroll_home()
 
 
 class TicketPane(Horizontal):
@@ -116,13 +72,13 @@ class TicketPane(Horizontal):
         self._generation = 0
 
     def compose(self) -> ComposeResult:
-        with ReadPane(id="detail", classes="pane"):
-            yield Static(Text("No ticket open: highlight one and press enter", style="dim"), id="detail-body")
-        with HistoryPane(id="history", classes="pane"):
-            yield Static("", id="history-body")
+        yield DetailPane(id="detail", classes="pane")
+        yield HistoryPane(id="history", classes="pane")
 
     def on_mount(self) -> None:
-        self.query_one("#detail").border_title = "Ticket"
+        detail = self.query_one("#detail", DetailPane)
+        detail.border_title = "Ticket"
+        detail.show_blocks([Text("No ticket open: highlight one and press enter", style="dim")])
         self.query_one("#history").border_title = "History"
 
     @property
@@ -241,28 +197,26 @@ class TicketPane(Horizontal):
             self.history_window = history_text.PAGE
         follow = follow or not same or pane.is_vertical_scroll_end
         self.current = view
-        self.query_one("#detail-body", Static).update(render_detail(view))
-        self.query_one("#detail").border_title = safe.clean_line(view.ticket["display_id"])
-        self.render_history()
-        if follow:
-            # Anchored, the pane is laid out at its end from the first frame it is drawn in (a
-            # deferred scroll_end drew its top first, then the end a frame later); scrolling up
-            # releases the anchor, and reaching the end again puts it back.
-            pane.anchor()
+        detail = self.query_one("#detail", DetailPane)
+        detail.show_blocks([render_detail(view)], home=not same)
+        detail.border_title = safe.clean_line(view.ticket["display_id"])
+        # Following, the pane is drawn at its end from the first frame; scrolling up leaves the
+        # end, and new transactions then join above the reader's place.
+        self.render_history(follow=follow)
 
     # -- the history ----------------------------------------------------------------------------------
 
-    def render_history(self) -> None:
+    def render_history(self, follow: bool = False, home: bool = False) -> None:
         if self.current is None:
             return
         events, mode, trace = self.current.history, self.history_mode, self.show_trace
-        # Room for the scrollbar whether or not it shows: it never covers a line.
-        width = max(0, self.history.size.width - SCROLLBAR) or None
+        # Room for the scrollbar whether or not it shows (the pane's gutter): it never covers a line.
+        width = self.history.text_width or None
         self._laid_out_for = width
-        text = history_text.render_history(
+        blocks = history_text.render_blocks(
             events, mode, trace, newest=self.history_window, width=width, unloaded=self._unloaded()
         )
-        self.query_one("#history-body", Static).update(text)
+        self.history.show_blocks(blocks, follow=follow, home=home)
         self.history.border_title = history_text.title(events, mode, trace, self.current.history_counts)
 
     def _unloaded(self) -> int:
@@ -294,11 +248,9 @@ class TicketPane(Horizontal):
             self.current = view
         if view is None or self.current is not view:
             return
-        pane = self.history
         if everything:
             self.history_window = max(self.history_window, len(view.history))
-            self.render_history()
-            pane.call_after_refresh(pane.scroll_home, animate=False)
+            self.render_history(home=True)
         else:
             self.render_history()
 
@@ -312,8 +264,8 @@ class TicketPane(Horizontal):
 
     @on(HistoryPane.Resized)
     def _history_resized(self) -> None:
-        if (max(0, self.history.size.width - SCROLLBAR) or None) != self._laid_out_for:
-            self.render_history()
+        if (self.history.text_width or None) != self._laid_out_for:
+            self.render_history(follow=self.history.is_vertical_scroll_end)
 
     @on(HistoryPane.ReachedTop)
     def _history_top(self, event: HistoryPane.ReachedTop) -> None:
@@ -329,8 +281,7 @@ class TicketPane(Horizontal):
                 self.read_earlier(everything=True)
                 return
             self.history_window = len(events)
-            self.render_history()
-            pane.call_after_refresh(pane.scroll_home, animate=False)
+            self.render_history(home=True)
             return
         pane.keep_from_end = pane.virtual_size.height - pane.scroll_y
         self.history_window += history_text.PAGE

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from rich.style import Style
 from rich.text import Text
@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from tessera.core.listing import TicketRow
 from tessera.core.time_left import LIMIT
@@ -114,8 +115,9 @@ class TicketTable(DataTable[Any]):
     # The rows look the same focused or not (DataTable tints a focused table's background, which
     # redraws every cell each time the focus comes or goes: most of enter's and q's time). The
     # focus shows in the cursor row, the header and the pane's border.
+    # The same tint unfocused too: a style value that changes with the focus repaints the table.
     DEFAULT_CSS = """
-    TicketTable:focus {
+    TicketTable, TicketTable:focus {
         background-tint: $foreground 0%;
     }
     """
@@ -168,18 +170,78 @@ class TicketTable(DataTable[Any]):
 
     def notify_style_update(self) -> None:
         # DataTable forgets every drawn cell on any style change (a focus change is one); which of
-        # them are out of date is decided when the table is next drawn (`render_lines`).
+        # them are out of date is decided when the table is next drawn (`render_lines`). The
+        # stylesheet follows a focus change with a whole refresh (the cursor's and the header's
+        # component styles changed): that one is narrowed to what the focus changes (`refresh`).
         Widget.notify_style_update(self)
-        self.refresh()
+        self._restyled = True
+        self.call_next(self._restyle_settled)
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        whole = not regions and repaint and not layout and not recompose
+        if whole and getattr(self, "_restyled", False):
+            self._restyle_settled()
+            return self
+        # Textual repaints a widget whole as it is given the focus, gains it and loses it (the
+        # first whole refresh after `has_focus` changes): here the focus changes the header and
+        # the cursor row only.
+        focus_moved = getattr(self, "_focus_seen", False) != self.has_focus
+        if whole and (focus_moved or getattr(self, "_focus_moving", False)):
+            self._focus_seen = self.has_focus
+            self._refresh_focus_rows()
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        self._focus_moving = True
+        try:
+            return super().focus(scroll_visible)
+        finally:
+            self._focus_moving = False
+
+    def _restyle_settled(self) -> None:
+        """After a style change: draw again what it changed. Only the header and the cursor row when
+        only the focus-dependent looks changed (the rows look the same focused or not, and the
+        other rows' drawn lines are kept: a whole table drawn again was most of enter and q)."""
+        if not self._restyled:
+            return
+        self._restyled = False
+        steady, focused = self._looks()
+        if steady != self._drawn_look or self._drawn_focus is None:
+            super().refresh()
+        elif focused != self._drawn_focus:
+            self._refresh_focus_rows()
+
+    def _looks(self) -> tuple[tuple[Style, ...], tuple[Style, ...]]:
+        style = self.get_component_rich_style
+        steady = (self.rich_style, *(style(name, default=Style.null()) for name in STEADY_COMPONENTS))
+        focused = tuple(style(name, default=Style.null()) for name in FOCUS_COMPONENTS)
+        return steady, focused
+
+    def _focus_regions(self) -> list[Region]:
+        """The header's and the cursor row's regions (in the table's content, not scrolled)."""
+        width = max(self.size.width, self.virtual_size.width)
+        regions = [Region(0, 0, width, self.header_height)] if self.show_header else []
+        if self.is_valid_row_index(self.cursor_row):
+            regions.append(self._get_row_region(self.cursor_row))
+        return regions
+
+    def _refresh_focus_rows(self) -> None:
+        header = self.header_height if self.show_header else 0
+        for index, region in enumerate(self._focus_regions()):
+            if index == 0 and header:
+                super().refresh(region)  # fixed on top: not scrolled
+            else:
+                self._refresh_region(region)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         state = self.get_pseudo_class_state()
         # DataTable keys its caches on the focus too; here only the looks that depend on it are
         # dropped when it changes (the cursor row and the header), so the other rows are reused.
         self._pseudo_class_state = state._replace(focus=False)
-        style = self.get_component_rich_style
-        steady = (self.rich_style, *(style(name, default=Style.null()) for name in STEADY_COMPONENTS))
-        focused = tuple(style(name, default=Style.null()) for name in FOCUS_COMPONENTS)
+        steady, focused = self._looks()
         if steady != self._drawn_look:
             if self._due_drawn is not None and steady[-2:] != self._due_drawn:
                 self.call_later(self._restyle_due)  # a theme change: the Due cells take its colours
@@ -210,8 +272,13 @@ class TicketTable(DataTable[Any]):
         rows = self._row_render_cache
         for row_key in [k for k in list(rows.keys()) if k[0] is header or locations.get(k[0]) == k[3].row]:
             rows.discard(row_key)
-        self._line_cache.clear()
-        self._styles_cache.clear()
+        # The drawn lines of the header and the cursor row (the others are kept).
+        lines: set[int] = set()
+        for region in self._focus_regions():
+            lines.update(region.line_range)
+        line_cache = self._line_cache
+        for line_key in [k for k in list(line_cache.keys()) if k[0] in lines]:
+            line_cache.discard(line_key)
         self._get_styles_to_render_cell.cache_clear()
 
     def fit(self, width: int) -> None:
@@ -302,11 +369,30 @@ class TicketTable(DataTable[Any]):
         return out
 
     def redraw_row(self, ticket_id: int) -> None:
+        """Draw one row again (its unread or marked flag changed). Not with `update_cell`: that
+        makes DataTable forget every drawn cell and draw the whole table again (each enter on an
+        unread ticket did: ~130 cells, most of the frame); here only this row's cells are dropped
+        (the columns' widths are fixed by `fit`, so no other row moves)."""
         row = self.tickets.get(ticket_id)
-        if row is None:
+        row_key = RowKey(str(ticket_id))
+        if row is None or row_key not in self._row_locations:
             return
+        data = self._data[row_key]
         for column, cell in zip(COLUMNS, self.cells(row, self.clock()), strict=True):
-            self.update_cell(str(ticket_id), column[0], cell)
+            data[ColumnKey(column[0])] = cell
+        index = self._row_locations.get(row_key)
+        renderables = self._row_renderable_cache
+        for renderable_key in [k for k in list(renderables.keys()) if k[1] == index]:
+            renderables.discard(renderable_key)
+        cells = self._cell_render_cache
+        for cell_key in [k for k in list(cells.keys()) if k[0] == row_key]:
+            cells.discard(cell_key)
+        rows = self._row_render_cache
+        for row_cache_key in [k for k in list(rows.keys()) if k[0] == row_key]:
+            rows.discard(row_cache_key)
+        self._line_cache.clear()
+        if index is not None:
+            self.refresh_row(index)
 
     def row_id(self, index: int) -> int | None:
         if 0 <= index < self.row_count:

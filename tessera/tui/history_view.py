@@ -1,0 +1,194 @@
+"""The reading panes (the history, and the ticket's fields beside it) as line-API widgets: they
+draw only the lines on screen.
+
+The history was one `Static` holding the page's text: each time a ticket was shown, all of it was
+wrapped to find its height, then all of it drawn (and, anchored to its end, laid out again as it
+settled): most of a frame of enter, J and K. Here the text comes in blocks (a transaction each,
+`tessera.tui.history.render_blocks`); a block's height is counted from its plain text (a line
+longer than the pane is divided as Textual's own text would be), and a block is turned into
+drawn lines (`Strip`s) only when one of its lines is on screen, then kept until the text, the
+width or the theme changes. The widget's size never depends on its text, so showing a ticket
+lays nothing out: the pane is drawn again, at its end if it follows it. The detail pane (the
+ticket's fields, one block) is drawn the same way: as a `Static` its new text laid the screen out.
+
+Everything shown has passed through `tessera.tui.safe` (in `history.render_blocks`), and styles
+come from the blocks' `Text` spans only (never markup).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any, cast
+
+from rich._wrap import divide_line
+from rich.cells import cell_len
+from rich.text import Text
+from textual.content import Content
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import RenderOptions
+
+from tessera.tui.actions import bindings
+from tessera.tui.pane_title import FocusTitle
+
+
+def line_count(plain: str, width: int) -> int:
+    """How many lines `plain` (one block's text) takes at `width` cells, as Textual wraps text."""
+    count = 0
+    for line in plain.split("\n"):
+        if "\t" in line:
+            line = line.expandtabs(8)
+        if width <= 0 or (len(line) <= width and cell_len(line) <= width):
+            count += 1
+        else:
+            count += len(divide_line(line, width, fold=True)) + 1
+    return count
+
+
+class LinePane(FocusTitle, ScrollView, can_focus=True):
+    """A reading pane: blocks of text, scrollable, read-only, with vim keys."""
+
+    BINDINGS = bindings("history")
+    ALLOW_MAXIMIZE = True
+    FOLLOWS_END = False  # whether a reader at the end stays there as the text changes
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._blocks: list[Text] = []
+        self._starts: list[int] = []  # the first line of each block
+        self._heights: list[int] = []
+        self._total = 0
+        self._measured_for = -1  # the width the heights were counted at
+        self._drawn: dict[int, list[Strip]] = {}  # block index -> its lines, at `_measured_for`
+        self._at_end = self.FOLLOWS_END  # the reader is at the end: it stays there as the text changes
+        # Set before earlier transactions are shown above: the distance from the reading position
+        # to the end, kept when the text grows, so the reader stays where they were.
+        self.keep_from_end: float | None = None
+
+    # -- what it shows --------------------------------------------------------------------------------
+
+    @property
+    def text_width(self) -> int:
+        """The width text is laid out to: the pane's, less its padding and its scrollbar's room."""
+        return max(0, self.scrollable_content_region.width)
+
+    @property
+    def plain(self) -> str:
+        """The text shown (all blocks, each line as it is before wrapping)."""
+        return "\n".join(block.plain for block in self._blocks)
+
+    @property
+    def blocks(self) -> list[Text]:
+        return list(self._blocks)
+
+    def show_blocks(self, blocks: list[Text], *, follow: bool = False, home: bool = False) -> None:
+        """Show these blocks; `follow`: at the end; `home`: at the top; else where the reader was
+        (`keep_from_end` from the end, if set, else the same line from the top)."""
+        self._blocks = list(blocks)
+        self._measure(self.text_width)
+        if home:
+            self._at_end = False
+            self.scroll_to(y=0, animate=False)
+        elif follow or (self.FOLLOWS_END and self._at_end and self.keep_from_end is None):
+            self._at_end = True
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        elif self.keep_from_end is not None:
+            self.scroll_to(y=self._total - self.keep_from_end, animate=False)
+        self.keep_from_end = None
+        self.refresh()
+
+    def _measure(self, width: int) -> None:
+        self._measured_for = width
+        self._drawn.clear()
+        self._heights = [line_count(block.plain, width) for block in self._blocks]
+        starts, total = [], 0
+        for height in self._heights:
+            starts.append(total)
+            total += height
+        self._starts, self._total = starts, total
+        # Not through the reactive: that lays the screen out, and the pane's size has not changed.
+        # The scrollbar follows (and a scrollbar that comes or goes lays the pane out itself).
+        size = Size(width, total)
+        self.set_reactive(LinePane.virtual_size, size)
+        if self.is_mounted:
+            self._scroll_update(size)
+
+    # -- drawing --------------------------------------------------------------------------------------
+
+    def _lines_of(self, index: int) -> list[Strip]:
+        drawn = self._drawn.get(index)
+        if drawn is None:
+            width = self._measured_for
+            content = Content.from_rich_text(self._blocks[index], self.app.console)
+            # (the widget's styles are the rules mapping Textual's own widgets pass here)
+            options = RenderOptions(self._get_style, cast(Any, self.styles), None, None)
+            drawn = content.render_strips(width, None, self.visual_style, options)
+            height = self._heights[index]
+            if len(drawn) != height:  # (never, if `line_count` agrees with Textual's wrapping)
+                blank = Strip.blank(width, self.rich_style)
+                drawn = (drawn + [blank] * height)[:height]
+            self._drawn[index] = drawn
+        return drawn
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        line = scroll_y + y
+        if self._measured_for != self.text_width:
+            self._measure(self.text_width)
+        if line >= self._total or not self._blocks:
+            return Strip.blank(width, style)
+        index = bisect_right(self._starts, line) - 1
+        strip = self._lines_of(index)[line - self._starts[index]]
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn.clear()  # a theme change: drawn again in its colours
+
+    # -- scrolling ------------------------------------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._at_end = new_value >= self.max_scroll_y
+
+    def on_resize(self) -> None:
+        at_end = self._at_end and self.FOLLOWS_END
+        if self.text_width != self._measured_for:
+            self._measure(self.text_width)
+            if at_end:
+                self.scroll_to(y=self.max_scroll_y, animate=False)
+
+
+class DetailPane(LinePane):
+    """The open ticket's fields (one block)."""
+
+
+class HistoryPane(LinePane):
+    """The history pane: follows its end; tells its owner when the reader reaches the top (to lay
+    out earlier transactions) and when its width changes."""
+
+    FOLLOWS_END = True
+
+    class ReachedTop(Message):
+        def __init__(self, everything: bool) -> None:
+            super().__init__()
+            self.everything = everything
+
+    class Resized(Message):
+        """The pane's width changed (messages are laid out to it)."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value:
+            self.post_message(self.ReachedTop(everything=False))
+
+    def on_resize(self) -> None:  # (after LinePane's: Textual calls each class's handler)
+        self.post_message(self.Resized())
+
+    def action_scroll_home(self) -> None:
+        self.post_message(self.ReachedTop(everything=True))
+        self.scroll_home(animate=False)
