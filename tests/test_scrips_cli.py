@@ -170,3 +170,11 @@ def test_enable_and_disable_switch_several_scrips_in_one_transaction(env) -> Non
     assert [(d["id"], d["spec"]["enabled"]) for d in disabled] == [(overdue["id"], False)]
     after = {s["id"]: s["enabled"] for s in json.loads(run(["scrip", "list", "--json"], env).out)}
     assert after[overdue["id"]] is False and after[reminder["id"]] is True
+
+    # The shipped auto-close sets `closed`, which RT's default lifecycle lacks: it would fail on
+    # every resolved ticket (recording a firing on each), so it is refused, saying why.
+    close = scrips["[Timer] Close After 7 Days Resolved"]
+    assert_one_line_error(
+        run(["scrip", "enable", str(close["id"])], env),
+        "'closed' is not a status of lifecycle 'default' (queues General)",
+    )

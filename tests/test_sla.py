@@ -229,6 +229,11 @@ def test_the_ticket_pane_shows_the_level_and_the_business_time_left(
         ("levels: {x: {response: 4 hours}}", "levels.x.response: '4 hours' is not a duration"),
         ("levels: {x: {response: {busy: 4h}}}", "levels.x.response.busy: unknown key"),
         (
+            "levels: {x: {response: 1h, pause_on: [stalld]}}",
+            "levels.x.pause_on: 'stalld' is not a status of any lifecycle - did you mean stalled?",
+        ),
+        ("", "(top level): the file is empty; expected a service-level file (levels and queues)"),
+        (
             "levels: {x: {response: 2d}}",
             "levels.x.response: '2d': business time is counted in hours and minutes (16h), not days",
         ),

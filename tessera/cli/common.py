@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from tessera.cli import state
 from tessera.cli.state import database as database
 from tessera.cli.state import set_global_user as set_global_user
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.hostile_text import clean, clean_line
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -69,20 +71,29 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+    """JSON escapes C0 controls itself; C1 controls (0x9b is CSI to some terminals) and the Unicode
+    line separators are escaped here too, so the output is safe on a terminal and still the same JSON."""
+    text = json.dumps(data, default=_default, indent=2, ensure_ascii=False)
+    sys.stdout.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def echo(text: str = "") -> None:
-    typer.echo(text)
+    """Every line of the CLI's text output passes here: what a ticket, a mail or a file put in it
+    reaches the terminal without its escape sequences or control characters."""
+    typer.echo(clean(text))
 
 
 def warn(text: str) -> None:
-    sys.stderr.write(f"tessera: warning: {text}\n")
+    sys.stderr.write(f"tessera: warning: {clean_line(text)}\n")
 
 
 def table(rows: list[list[str]], headers: list[str]) -> None:
     """Plain aligned columns: readable in a terminal, greppable in a pipe."""
+    rows = [[clean_line(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]

@@ -14,11 +14,12 @@ import time
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, database, echo, print_json, table
+from tessera.core.hostile_text import clean_line
 from tessera.core.ids import display_id
 
 
 def _fail(code: int, message: str) -> None:
-    sys.stderr.write(f"tessera: mailgate: {' '.join(message.split())}\n")
+    sys.stderr.write(f"tessera: mailgate: {' '.join(clean_line(message).split())}\n")
     raise typer.Exit(code)
 
 

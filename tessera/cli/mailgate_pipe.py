@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any
 
+from tessera.core.hostile_text import clean_line
 from tessera.mail.handoff import (
     DEFAULT_WAIT_S,
     EX_TEMPFAIL,
@@ -111,11 +112,11 @@ def _report(options: dict[str, Any], row: tuple[str, int | None, str, str | None
         from tessera.core.ids import display_id
 
         target = f" {display_id(ticket)}" if ticket else ""
-        sys.stdout.write(f"{action}{target}: {reason}\n")
+        sys.stdout.write(f"{action}{target}: {clean_line(reason)}\n")
     code = exit_code(action, classification)
     if code:
         sys.stdout.flush()
-        sys.stderr.write(f"tessera: mailgate: {' '.join(reason.split())}\n")
+        sys.stderr.write(f"tessera: mailgate: {' '.join(clean_line(reason).split())}\n")
     return code
 
 
@@ -144,7 +145,7 @@ def run(args: list[str]) -> int | None:
     try:
         decided = handed.record_and_wait(raw, options["action"][:64], meta, wait_s)
     except HandOffFailed as failed:
-        sys.stderr.write(f"tessera: mailgate: temporary failure: {failed.text}\n")
+        sys.stderr.write(f"tessera: mailgate: temporary failure: {clean_line(failed.text)}\n")
         return EX_TEMPFAIL
     if decided is not None:
         return _report(options, decided)

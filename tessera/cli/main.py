@@ -193,7 +193,7 @@ def run() -> None:
     args = sys.argv[1:]
     undecodable = _not_utf8(args)
     if undecodable:
-        sys.stderr.write(f"tessera: {undecodable}\n")
+        _say(undecodable)
         sys.exit(5)  # as any other invalid input
     if args[:1] == ["mailgate"]:
         # One process per message: the quick path imports psycopg, not typer nor SQLAlchemy.
@@ -222,7 +222,7 @@ def run() -> None:
             if code:
                 sys.exit(code)
     except TesseraError as exc:
-        sys.stderr.write(f"tessera: {exc.message}\n")
+        _say(exc.message)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("tessera: interrupted\n")
@@ -232,13 +232,21 @@ def run() -> None:
 
         error = database_error(exc)  # lost or frozen mid-command: one line, and whether it committed
         if error is not None:
-            sys.stderr.write(f"tessera: {' '.join(error.message.split())}\n")
+            _say(error.message)
             sys.exit(error.exit_code)
         if os.environ.get("TESSERA_DEBUG"):
             raise
         what = f"{type(exc).__name__}: {_one_line(exc)}"
-        sys.stderr.write(f"tessera: internal error: {what} (set TESSERA_DEBUG=1 for a traceback)\n")
+        _say(f"internal error: {what} (set TESSERA_DEBUG=1 for a traceback)")
         sys.exit(70)
+
+
+def _say(message: str) -> None:
+    """An error on one line of standard error: a value quoted in it came from a stranger (a file, a
+    ticket, a mail), so escape sequences and line breaks are taken out here."""
+    from tessera.core.hostile_text import clean_line
+
+    sys.stderr.write(f"tessera: {' '.join(clean_line(message).split())}\n")
 
 
 def _not_utf8(args: list[str]) -> str | None:
@@ -276,7 +284,7 @@ def _invoke(app: Any) -> None:
             context = context.parent  # `search QUERY` runs the hidden `search query`: name the one typed
         where = f" (see '{context.command_path} --help')" if context is not None else ""
         text = " ".join(str(message()).split())
-        sys.stderr.write(f"tessera: {text}{where}\n")
+        _say(f"{text}{where}")
         sys.exit(exc.exit_code)
     if type(code) is int and code:  # an explicit typer.Exit(code)
         sys.exit(code)

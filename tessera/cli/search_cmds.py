@@ -116,7 +116,7 @@ def list_(user: str | None = USER_OPTION, as_json: bool = JSON_OPTION) -> None:
             return
         table(
             [[s.name, "shared" if s.shared else "mine", s.query, s.order_by] for s in found],
-            ["NAME", "", "QUERY", "ORDER BY"],
+            ["NAME", "SCOPE", "QUERY", "ORDER BY"],
         )
 
 

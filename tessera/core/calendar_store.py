@@ -47,7 +47,7 @@ def _date_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _date_as_text)
 
 
-def parse_documents(text: str, label: str = "") -> list[Any]:
+def parse_documents(text: str, label: str = "", expected: str = "one or more calendars") -> list[Any]:
     """The documents of a YAML stream (or a JSON object or list), duplicate keys refused."""
     text = text.removeprefix("\ufeff")
     try:
@@ -63,12 +63,12 @@ def parse_documents(text: str, label: str = "") -> list[Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
-        reason = getattr(exc, "problem", None) or str(exc)
+        reason = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
         if "'\\t'" in reason:
             reason = "a tab character: YAML indents with spaces only"
         raise CalendarInvalid(f"{where}: not valid YAML or JSON: {reason}") from None
     if not docs:
-        raise CalendarInvalid("(top level): the file is empty; expected one or more calendars")
+        raise CalendarInvalid(f"(top level): the file is empty; expected {expected}")
     return docs
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.hostile_text import check_name
 from tessera.core.knowable import may_know_queue
 from tessera.core.models import Queue
 from tessera.core.schemas import as_int32, normalise_email
@@ -75,7 +76,7 @@ def create_queue(
     subject_tag: str | None = None,
 ) -> Queue:
     ctx.require(("AdminQueue",), "create queues", "on this desk")
-    name = name.strip()
+    name = check_name(name, "queue")
     if not name:
         raise InvalidInput("a queue name may not be empty")
     if len(name) > 200:
@@ -103,7 +104,7 @@ def update_queue(ctx: Context, name: str, changes: dict[str, str]) -> Queue:
         if key not in QUEUE_FIELDS:
             raise InvalidInput(f"unknown queue field {key!r} (fields: {', '.join(QUEUE_FIELDS)})")
         if key == "name":
-            new_name = raw.strip()
+            new_name = check_name(raw, "queue")
             other = find_queue(ctx, new_name)
             if not new_name or (other is not None and other.id != queue.id):
                 raise InvalidInput(f"queue name {new_name!r} is empty or taken")

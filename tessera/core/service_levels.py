@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from tessera.core.business_hours import ALWAYS_OPEN, Calendar, add, between, first_business_moment
 from tessera.core.business_hours import CalendarInvalid as SlaInvalid
+from tessera.core.spelling import did_you_mean
 
 _DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?\s*(?:(\d{1,6})m(?:in)?)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
@@ -207,7 +208,7 @@ def _deadline(raw: Any, where: str) -> Deadline | None:
     return Deadline(business=parse_duration(raw, where))
 
 
-def _level(name: str, raw: Any, calendars: set[str]) -> Level:
+def _level(name: str, raw: Any, calendars: set[str], statuses: set[str] | None = None) -> Level:
     where = f"levels.{name}"
     if not _NAME.match(name):
         raise SlaInvalid(f"{where}: not a level name (1-64 letters, digits, space, _ . + -)")
@@ -238,6 +239,10 @@ def _level(name: str, raw: Any, calendars: set[str]) -> Level:
         pause = [pause]
     if not isinstance(pause, list) or not all(isinstance(s, str) and s.strip() for s in pause):
         raise SlaInvalid(f"{where}.pause_on: expected a list of statuses, got {_show(pause)}")
+    for status in pause:
+        if statuses is not None and status.strip().lower() not in statuses:
+            hint = did_you_mean(status, sorted(statuses))
+            raise SlaInvalid(f"{where}.pause_on: {_show(status)} is not a status of any lifecycle{hint}")
     level = Level(
         name=name,
         calendar=calendar,
@@ -307,6 +312,7 @@ def config_from_data(
     queues: dict[str, str],
     groups: dict[str, str] | None = None,
     fields: dict[str, str] | None = None,
+    statuses: set[str] | None = None,
 ) -> SlaConfig:
     """Validate a service-level file against the desk's calendars, and its queues, groups and custom
     fields (lower-case name -> name); `SlaInvalid` names the first problem's place."""
@@ -323,7 +329,7 @@ def config_from_data(
         name = str(key).strip()
         if name.lower() in {n.lower() for n in levels}:
             raise SlaInvalid(f"levels.{name}: given twice (names ignore case)")
-        levels[name] = _level(name, raw, calendars)
+        levels[name] = _level(name, raw, calendars, statuses)
     raw_queues = data.get("queues") or {}
     if not isinstance(raw_queues, Mapping):
         raise SlaInvalid(f"queues: expected queue names with their default level, got {_show(raw_queues)}")

@@ -30,7 +30,7 @@ from tessera.core.business_hours import ALWAYS_OPEN, Calendar, CalendarInvalid, 
 from tessera.core.calendar_store import calendar_by_name, parse_documents
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput
-from tessera.core.lifecycles.desk import lifecycle_of
+from tessera.core.lifecycles.desk import lifecycle_by_name, lifecycle_names, lifecycle_of
 from tessera.core.models import (
     CalendarRecord,
     CustomField,
@@ -100,14 +100,19 @@ def apply_service_levels(ctx: Context, text: str) -> Applied:
     """Create or replace the desk's service-level file (AdminServiceLevels), validated against the
     stored calendars and queues; refused whole if a level tickets still have would be dropped."""
     ctx.require(ADMIN_RIGHT, "apply", "service levels on this desk")
-    docs = parse_documents(text)
+    docs = parse_documents(text, expected="a service-level file (levels and queues)")
     if len(docs) != 1:
         raise SlaInvalid("(document): a service-level file is one document (levels and queues)")
     calendars = set(ctx.session.scalars(select(CalendarRecord.name)))
     queues = {q.name.lower(): q.name for q in ctx.session.scalars(select(Queue))}
     groups = {g.name.lower(): g.name for g in ctx.session.scalars(select(Group))}
     fields = {f.name.lower(): f.name for f in ctx.session.scalars(select(CustomField))}
-    config = config_from_data(docs[0], calendars, queues, groups, fields)
+    statuses = {
+        status.lower()
+        for name in lifecycle_names(ctx.session)
+        for status in lifecycle_by_name(ctx.session, name).statuses
+    }
+    config = config_from_data(docs[0], calendars, queues, groups, fields, statuses)
     names = {n.lower() for n in config.levels}
     for level_name, count in ctx.session.execute(
         select(Ticket.sla, _count()).where(Ticket.sla.is_not(None)).group_by(Ticket.sla)

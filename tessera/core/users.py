@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tessera.core.context import Context, find_user, operation
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.core.hostile_text import check_name
 from tessera.core.knowable import may_know_user
 from tessera.core.models import Group, GroupMember, User
 from tessera.core.schemas import is_user_name, normalise_email
@@ -52,7 +53,7 @@ def list_users(ctx: Context, *, privileged: bool | None = None) -> list[User]:
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
+    name = check_name(name, "user")
     if not name:
         raise InvalidInput("a user name may not be empty")
     if any(c.isspace() for c in name):
@@ -238,6 +239,7 @@ def list_groups(ctx: Context) -> list[tuple[Group, list[User]]]:
 @operation
 def add_group(ctx: Context, name: str, description: str = "") -> Group:
     ctx.require(("AdminGroups",), "add groups", "on this desk")
+    name = check_name(name, "group")
     if not name.strip():
         raise InvalidInput("a group name may not be empty")
     if len(name.strip()) > MAX_NAME:

@@ -18,6 +18,7 @@ from tessera.core.queues import get_queue
 from tessera.scrips import sandbox
 from tessera.scrips.revisions import record_revision
 from tessera.scrips.specs import (
+    check_status_target,
     dump_yaml,
     parse_file,
     queue_names,
@@ -143,6 +144,8 @@ def apply_file(ctx: Context, text: str) -> dict[str, Any]:
         qid = queue_id_of(sspec.queue, where)
         ctx.require("ModifyScrips", "change", "scrips", queue_id=qid)
         condition_name, action_name = validate_scrip(sspec, where, template_names, qid)
+        if sspec.enabled:
+            check_status_target(ctx, action_name, sspec.action.argument, qid, where)
         values = scrip_values(sspec, condition_name, action_name)
         scrip = existing.get((sspec.description, qid))
         if scrip is None:

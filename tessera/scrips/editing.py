@@ -29,6 +29,7 @@ from tessera.scrips.engine import STAGES
 from tessera.scrips.revisions import ordered, record_revision
 from tessera.scrips.specs import (
     TemplateSpec,
+    check_status_target,
     dump_yaml,
     parse_scrip_spec,
     queue_id_named,
@@ -231,6 +232,8 @@ def _save_scrip(
     session.flush()
     template_names = {(t.name.lower(), t.queue_id) for t in session.scalars(select(ScripTemplate))}
     condition_name, action_name = validate_scrip(parsed, "scrip", template_names, qid)
+    if parsed.enabled:
+        check_status_target(ctx, action_name, parsed.action.argument, qid, "scrip")
     values = scrip_values(parsed, condition_name, action_name)
     if row is None:
         row = Scrip(description=parsed.description, queue_id=qid, **values)
@@ -261,6 +264,9 @@ def set_enabled(ctx: Context, scrip_id: int, enabled: bool) -> dict[str, Any]:
         raise NotFound(f"no scrip {scrip_id}")
     queues = queue_names(ctx)
     require_modify_scrip(ctx, scrip.queue_id, queues)
+    if enabled:
+        where = f"scrip {scrip_id} ({scrip.description})"
+        check_status_target(ctx, scrip.action, scrip.action_argument or "", scrip.queue_id, where)
     if scrip.enabled != enabled:
         before = scrip_entry(scrip, queues)
         scrip.enabled = enabled

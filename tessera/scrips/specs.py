@@ -222,6 +222,33 @@ def validate_scrip(
     return condition_name, action_name
 
 
+def check_status_target(
+    ctx: Context, action_name: str, argument: str, queue_id: int | None, where: str
+) -> None:
+    """An enabled SetStatus must name a status every queue it runs on has: otherwise it fails on
+    each ticket there (a timer would record a firing on every one of them and change nothing)."""
+    from tessera.core.lifecycles.desk import lifecycle_by_name
+
+    status = argument.strip().lower()
+    if action_name != "SetStatus" or status in ("", "active", "inactive", "initial"):
+        return
+    query = select(Queue.name, Queue.lifecycle).where(Queue.disabled.is_(False)).order_by(Queue.name)
+    if queue_id is not None:
+        query = select(Queue.name, Queue.lifecycle).where(Queue.id == queue_id)
+    lacking: dict[str, list[str]] = {}
+    for queue, lifecycle in ctx.session.execute(query).all():
+        if not lifecycle_by_name(ctx.session, lifecycle).is_valid(status):
+            lacking.setdefault(lifecycle, []).append(queue)
+    if lacking:
+        name, queues = next(iter(lacking.items()))
+        shown = ", ".join(queues[:5]) + (", ..." if len(queues) > 5 else "")
+        raise InvalidInput(
+            f"{where}.action.argument: {status!r} is not a status of lifecycle {name!r} (queues {shown}), "
+            "so SetStatus would fail on every ticket there; choose a status it has, or make this a "
+            "scrip of the queues whose lifecycle has it"
+        )
+
+
 def queue_names(ctx: Context) -> dict[int, str]:
     """Queue names by id: specs name queues, rows hold ids."""
     return dict(ctx.session.execute(select(Queue.id, Queue.name)).all())

@@ -7,34 +7,11 @@ and other C0/C1 control characters are removed before anything reaches the scree
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-# ESC-introduced sequences: CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC strings, and 2-byte escapes.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"
-    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]?"
-    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-)
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LINE_BREAKS = re.compile(r"[\t\n\u2028\u2029]+")
+from tessera.core.hostile_text import clean, clean_line
 
-
-def clean(value: object) -> str:
-    """Multi-line text with escape sequences and control characters removed (`\\n` and `\\t` kept)."""
-    text = "" if value is None else str(value)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _ESCAPES.sub("", text)
-    return _CONTROLS.sub("", text)
-
-
-def clean_line(value: object) -> str:
-    """One line: as `clean`, with line breaks and tabs folded into spaces."""
-    return _LINE_BREAKS.sub(" ", clean(value))
+__all__ = ["clean", "clean_line", "line", "text"]
 
 
 def text(value: object, style: str = "") -> Text:
