@@ -214,6 +214,17 @@ def test_a_keymap_binding_one_key_to_two_actions_is_refused(tmp_path: Path) -> N
     assert load_keymap(path)[1] == []
 
 
+def test_a_keymap_key_textual_never_sends_is_refused_and_repeats_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\nresolve = "ctrl+shift+nonsense"\ncomment = "c,c"\nreply = "F5"\n')
+    keymap, problems = load_keymap(path)
+    assert "resolve" not in keymap and "reply" not in keymap and keymap["comment"] == "c"
+    assert any("resolve: 'ctrl+shift+nonsense' is not a key name" in p for p in problems), problems
+    assert any("reply: 'F5' is not a key name" in p for p in problems), problems
+    path.write_text('[keys]\nresolve = "ctrl+x,alt+pagedown,f19,ctrl+greater_than_sign"\n')
+    assert load_keymap(path) == ({"resolve": "ctrl+x,alt+pagedown,f19,ctrl+greater_than_sign"}, [])
+
+
 @run_async
 async def test_the_app_warns_of_a_refused_keymap_and_keeps_the_defaults(
     database: Database, tui_desk, tmp_path: Path

@@ -58,8 +58,33 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
         elif not isinstance(keys, str) or not keys.strip():
             problems.append(f'{path}: {action_id} needs a key string such as "ctrl+x"')
         else:
-            keymap[action_id] = ",".join(k.strip() for k in keys.split(",") if k.strip())
+            wanted = list(dict.fromkeys(k.strip() for k in keys.split(",") if k.strip()))
+            unknown = [k for k in wanted if not known_key(k)]
+            if unknown:
+                problems.append(
+                    f"{path}: refused: {action_id}: {unknown[0]!r} is not a key name (Textual's names: "
+                    f'"ctrl+x", "f5", "question_mark", "pagedown"); it keeps {BY_ID[action_id].keys}'
+                )
+            else:
+                keymap[action_id] = ",".join(wanted)
     return keymap, problems + refuse_conflicts(keymap, path)
+
+
+MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+
+
+def known_key(key: str) -> bool:
+    """Whether Textual could ever send `key` (modifiers, then one printable character or a key's
+    name): a misspelt name would bind nothing, and the action would silently lose its key."""
+    from textual.keys import KEY_NAME_REPLACEMENTS, Keys, key_to_character
+
+    *modifiers, base = key.split("+")
+    if not base or any(m not in MODIFIERS for m in modifiers):
+        return False
+    if len(base) == 1:
+        return base.isprintable()
+    named = {k.value.split("+")[-1] for k in Keys} | set(KEY_NAME_REPLACEMENTS.values())
+    return base in named or key_to_character(base) is not None
 
 
 # Scopes whose bindings are live at the same time: the main screen's keys with the focused pane's,
