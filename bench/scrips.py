@@ -1,16 +1,20 @@
 """Ticket creates and status changes per second: default scrips on, scrips off, hand-written SQL.
 
-Run: .venv/bin/python bench/scrips.py [--n 200] [--rounds 11] [--profile]
+Run: .venv/bin/python bench/scrips.py [--n 200] [--rounds 11] [--profile] [--no-count]
 Uses the test PostgreSQL (embedded, or $TESSERA_TEST_DATABASE_URL) with a fresh migrated database.
 The hand-written baseline does, with psycopg and one transaction per unit, the same rows the
 default scrips produce: create = ticket + requestor watcher + Create transaction + message +
 autoreply outbox row + 3 trace rows; status change = locked read + update + Status transaction +
 "resolved" outbox row + 1 trace row. Ratios are printed against it.
+
+It also counts, from libpq's own trace of the connection (`PGconn.trace`), the statements and the
+round trips (each time the client waits for the server's answer) of each unit, both ways.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -18,6 +22,7 @@ import os
 import pstats
 import random
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,27 +42,80 @@ from tests.support import pg
 REQUESTOR = "customer@example.com"
 
 
-def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tuple[float, float, str]:
+class Wire:
+    """Statements and round trips on one psycopg connection, from libpq's trace of it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, tuple[int, int]] = {}
+        self._conn = None
+        self._file = None
+
+    def watch(self, conn) -> None:  # a psycopg connection
+        if self._conn is None:
+            self._conn = conn
+        assert conn is self._conn, "the units ran on more than one connection"
+
+    @contextlib.contextmanager
+    def counting(self, what: str):
+        """Count what the connection sends inside the block, under `what`."""
+        if self._conn is None:
+            yield
+            return
+        with tempfile.TemporaryFile("w+") as f:
+            self._conn.pgconn.trace(f.fileno())
+            try:
+                yield
+            finally:
+                self._conn.pgconn.untrace()
+            f.seek(0)
+            self.counts[what] = _wire_counts(f)
+
+
+def _wire_counts(lines) -> tuple[int, int]:
+    """(statements, round trips) in a libpq trace: a statement is a Query or an Execute message;
+    a round trip is each time the client, having sent, starts reading the server's answer."""
+    statements = trips = 0
+    last = ""
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) < 4 or parts[1] not in ("F", "B"):
+            continue  # the text of a statement spread over lines
+        if parts[1] == "F" and parts[3].strip() in ("Query", "Execute"):
+            statements += 1
+        if parts[1] == "B" and last == "F":
+            trips += 1
+        last = parts[1]
+    return statements, trips
+
+
+def tessera_run(
+    db, n: int, scrips: bool, tag: str, profile: bool = False, wire: Wire | None = None
+) -> tuple[float, float, str]:
     prof = cProfile.Profile() if profile else None
+    wire = wire or Wire()
     with db.session() as session:
         ctx = open_context(session, "root")
         ctx.scrips = scrips  # on for every caller of core; off only as a bulk load turns it off
+        session.commit()  # (the reads above ended: every unit counted starts its own transaction)
         ids = []
         if prof:
             prof.enable()
         started = time.perf_counter()
-        for i in range(n):
-            data = TicketCreate(
-                queue="General",
-                subject=f"Bench ticket {tag}.{i}",
-                requestors=[REQUESTOR],
-                message=MessageIn(body="Something is broken.\nPlease help."),
-            )
-            ids.append(tickets.create_ticket(ctx, data).id)
+        with wire.counting("create"):
+            for i in range(n):
+                data = TicketCreate(
+                    queue="General",
+                    subject=f"Bench ticket {tag}.{i}",
+                    requestors=[REQUESTOR],
+                    message=MessageIn(body="Something is broken.\nPlease help."),
+                )
+                ids.append(tickets.create_ticket(ctx, data).id)
+                wire.watch(session.connection().connection.driver_connection)
         create_s = time.perf_counter() - started
         started = time.perf_counter()
-        for tid in ids:
-            tickets.set_status(ctx, tid, "resolved")
+        with wire.counting("status"):
+            for tid in ids:
+                tickets.set_status(ctx, tid, "resolved")
         status_s = time.perf_counter() - started
         if prof:
             prof.disable()
@@ -70,8 +128,9 @@ def tessera_run(db, n: int, scrips: bool, tag: str, profile: bool = False) -> tu
     return n / create_s, n / status_s, where
 
 
-def hand_run(url, n: int, tag: str) -> tuple[float, float]:
+def hand_run(url, n: int, tag: str, wire: Wire | None = None) -> tuple[float, float]:
     conninfo = pg.conninfo(url)
+    wire = wire or Wire()
     with psycopg.connect(conninfo) as conn:
         cur = conn.cursor()
         root = cur.execute("SELECT id FROM users WHERE name = 'root'").fetchone()[0]
@@ -80,6 +139,9 @@ def hand_run(url, n: int, tag: str) -> tuple[float, float]:
         conn.commit()
         ids = []
         started = time.perf_counter()
+        wire.watch(conn)
+        creating = wire.counting("create")
+        creating.__enter__()
         for i in range(n):
             tid = cur.execute(
                 "INSERT INTO tickets (queue_id, subject, status, priority, initial_priority, final_priority,"
@@ -112,8 +174,11 @@ def hand_run(url, n: int, tag: str) -> tuple[float, float]:
                 )
             conn.commit()
             ids.append(tid)
+        creating.__exit__(None, None, None)
         create_s = time.perf_counter() - started
         started = time.perf_counter()
+        changing = wire.counting("status")
+        changing.__enter__()
         for tid in ids:
             cur.execute("SELECT status, version FROM tickets WHERE id = %s FOR UPDATE", (tid,)).fetchone()
             cur.execute(
@@ -134,6 +199,7 @@ def hand_run(url, n: int, tag: str) -> tuple[float, float]:
                 (tid, txn),
             )
             conn.commit()
+        changing.__exit__(None, None, None)
         status_s = time.perf_counter() - started
     return n / create_s, n / status_s
 
@@ -153,6 +219,12 @@ def _hand_mail(cur, tid: int, txn: int, subject: str) -> None:
             f"Subject: {subject}\n\nbody\n",
         ),
     )
+
+
+def _connection_of(db):
+    """The psycopg connection a session of `db` runs on (the pool keeps one, the same each time)."""
+    with db.session() as session:
+        return session.connection().connection.driver_connection
 
 
 def fresh_desk(server):
@@ -180,6 +252,9 @@ def main() -> None:
         "--rounds", type=int, default=11, help="rounds; each runs all three, in shuffled order"
     )
     parser.add_argument("--profile", action="store_true", help="print where the time goes (scrips on)")
+    parser.add_argument(
+        "--no-count", action="store_true", help="skip counting statements and round trips per unit"
+    )
     args = parser.parse_args()
     server = pg.server_url()
     urls = {name: fresh_desk(server) for name in MODES}
@@ -218,6 +293,25 @@ def main() -> None:
                 ratios = [x[k] / y[k] for x, y in zip(rates[a], rates[b], strict=True)]
                 parts.append(f"{what} {median(ratios):4.0%} ({min(ratios):.0%}-{max(ratios):.0%})")
             print(f"{label:27} " + "   ".join(parts))
+        if not args.no_count:
+            count = 20
+            wires = {"hand": Wire(), "on": Wire(), "off": Wire()}
+            hand_run(urls["hand"], count, "count", wires["hand"])
+            for name in ("on", "off"):
+                wires[name].watch(_connection_of(dbs[name]))
+                tessera_run(dbs[name], count, scrips=name == "on", tag="count", wire=wires[name])
+            print(f"per unit, from libpq's trace of {count} units each: statements / round trips")
+            print(f"{'':28} {'create':>10} {'status':>10}   (BEGIN and COMMIT count as statements)")
+            for name, label in (
+                ("hand", "hand-written psycopg SQL"),
+                ("off", "tessera, scrips disabled"),
+                ("on", "tessera, default scrips"),
+            ):
+                cells = []
+                for what in ("create", "status"):
+                    statements, trips = wires[name].counts[what]
+                    cells.append(f"{statements / count:4.1f} / {trips / count:3.1f}")
+                print(f"{label:28} {cells[0]:>10} {cells[1]:>10}")
         if args.profile:
             print(tessera_run(dbs["on"], min(args.n, 200), scrips=True, tag="profile", profile=True)[2])
     finally:

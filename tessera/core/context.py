@@ -254,7 +254,11 @@ def _unit_of_work(ctx: Context, fn: Callable[..., R], *args: Any, **kwargs: Any)
             session.flush()
         announced = None
         if ctx.batch and runner is not None:
-            announced = runner.run(ctx, list(ctx.batch), ride)
+            session.info[fast_sql.LAST_WRITE] = True  # its trace and outbox go with the COMMIT
+            try:
+                announced = runner.run(ctx, list(ctx.batch), ride)
+            finally:
+                session.info.pop(fast_sql.LAST_WRITE, None)
         for ticket_id, ticket in ctx.touched.items():
             version = ctx.bumped.get(ticket_id)
             if version is None:  # marked touched without `record` (a merged ticket)

@@ -100,6 +100,14 @@ def make_engine(url: URL, *, restart: Callable[[], object] | None = None, **kwar
         except Exception as exc:
             raise DisconnectionError(f"connection lost while idle: {exc}") from exc
 
+    # A transaction's first statement takes its BEGIN with it: one round trip, not two.
+    @event.listens_for(engine, "do_execute")
+    def _begin_with_first(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool | None:
+        conn = cursor.connection
+        if isinstance(conn, db_wait.BoundedConnection) and conn.begin_with(cursor, statement, parameters):
+            return True
+        return None
+
     settings = "; ".join(filter(None, ["SET TIME ZONE 'UTC'", limits.server_settings()]))
 
     @event.listens_for(engine, "connect")

@@ -199,9 +199,51 @@ class BoundedConnection(psycopg.Connection[Any]):
             self.pgconn.finish()  # mid-protocol: the connection cannot be used again
             raise NoAnswer(f"no answer from the server in {_seconds(bound)}") from None
 
+    # A statement whose answer nobody reads (`send_with_commit`): sent with the COMMIT.
+    with_commit: tuple[str, dict[str, Any]] | None = None
+
+    def send_with_commit(self, sql: str, params: dict[str, Any]) -> bool:
+        """Send `sql` in the same round trip as this transaction's COMMIT (psycopg's pipeline
+        mode): for the last write of a unit of work, whose answer is only "it worked". False
+        (nothing kept: run it now) when there is no inserted row to check a lost COMMIT by, or a
+        statement is kept already. An error of `sql` comes out of `commit()` and nothing commits;
+        `rollback()` drops it."""
+        if self.with_commit is not None or self.witness is None:
+            return False
+        self.with_commit = (sql, params)
+        return True
+
+    def begin_with(self, cursor: psycopg.Cursor[Any], sql: Any, params: Any) -> bool:
+        """Run `sql` on `cursor` as the first statement of a transaction, its BEGIN sent in the
+        same round trip; False (nothing done) when no transaction is to begin here.
+
+        psycopg sends BEGIN and waits for its answer before the statement, even in pipeline mode
+        (it syncs after BEGIN): a round trip of its own on every unit of work. Here BEGIN and the
+        statement are queued in one pipeline and sent with one Sync; an error of either comes out
+        of the pipeline's end, as psycopg's own execute would raise it. While they are queued
+        psycopg's `_autocommit` is set, so its own BEGIN is not sent: the one use of psycopg's
+        private API in Tessera, checked by tests/test_core_round_trips.py on every upgrade."""
+        if (
+            self._autocommit
+            or self._pipeline is not None
+            or type(cursor) is not psycopg.Cursor
+            or self.pgconn.transaction_status != TransactionStatus.IDLE
+        ):
+            return False
+        begin = self._get_tx_start_command()
+        self._autocommit = True
+        try:
+            with self.pipeline():
+                self.cursor().execute(begin)
+                cursor.execute(sql, params)
+        finally:
+            self._autocommit = False
+        return True
+
     def commit(self) -> None:
         forget_lost_commit()
         witness, self.witness = self.witness, None
+        with_commit, self.with_commit = self.with_commit, None
         txid = None
         pid = self.pgconn.backend_pid
         if witness is None and self.pgconn.transaction_status == TransactionStatus.INTRANS:
@@ -209,7 +251,19 @@ class BoundedConnection(psycopg.Connection[Any]):
             row = self.execute("SELECT pg_current_xact_id_if_assigned()::text").fetchone()
             txid = row[0] if row else None
         try:
-            super().commit()
+            if with_commit is None or self.pgconn.transaction_status != TransactionStatus.INTRANS:
+                if with_commit is not None:
+                    self.cursor().execute(*with_commit)
+                super().commit()
+            else:
+                # The statement and the COMMIT, queued and sent with one Sync: one round trip.
+                # (Not `commit()` inside the pipeline: it syncs, and leaving the pipeline syncs
+                # again.) psycopg then sees the transaction ended: its own commit does nothing.
+                with self.pipeline():
+                    cursor = self.cursor()
+                    cursor.execute(*with_commit)
+                    cursor.execute("COMMIT")
+                super().commit()
         except psycopg.Error as exc:
             # An ERROR answering the COMMIT (a deferred constraint, a serialisation failure) means
             # it rolled back. Anything else (the connection lost, no answer, a FATAL such as
@@ -223,6 +277,7 @@ class BoundedConnection(psycopg.Connection[Any]):
 
     def rollback(self) -> None:
         self.witness = None
+        self.with_commit = None
         super().rollback()
 
 

@@ -122,9 +122,12 @@ def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary
     so `operation` translates them as it does any other. `binary` asks for rows in PostgreSQL's
     binary format: a page of timestamps and numbers decodes ~20% faster than from text."""
     connection = session.connection()
-    cursor = driver_connection(connection).cursor(binary=binary)
+    driver = driver_connection(connection)
+    cursor = driver.cursor(binary=binary)
     try:
-        cursor.execute(sql, params)
+        begin_with = getattr(driver, "begin_with", None)  # a BoundedConnection's: BEGIN with it
+        if begin_with is None or not begin_with(cursor, sql, params):
+            cursor.execute(sql, params)
     except psycopg.Error as exc:
         from sqlalchemy.exc import DBAPIError
 
@@ -768,8 +771,21 @@ def write_trace_and_outbox(
         "channel": channel,
         "body": notice,
     }
-    driver_execute(session, _write_sql(run_cols, mail_cols), params)
+    sql = _write_sql(run_cols, mail_cols)
+    connection = session.connection()
+    # The unit's last statement: sent with its COMMIT, when the session's commit is the
+    # connection's (not a savepoint's, as in a session joined to an outer transaction).
+    if session.info.get(LAST_WRITE) and not connection.in_nested_transaction():
+        send = getattr(driver_connection(connection), "send_with_commit", None)
+        if send is not None and send(sql, params):
+            return True
+    driver_execute(session, sql, params)
     return True
+
+
+# Set in `session.info` by the unit of work while its scrips run: the trace and outbox write is
+# the unit's last statement (nothing after it reads what it writes), so it may go with the COMMIT.
+LAST_WRITE = "tessera.last_write"
 
 
 # -- `tessera mailgate`'s hand-off to a warm filer (tessera.cli.mailgate_pipe, tessera.mail.filer) --

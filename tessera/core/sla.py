@@ -56,9 +56,15 @@ MESSAGE_TYPES = ("Create", "Correspond")
 _SESSION_KEY = "tessera.sla"
 
 
-def load_config(ctx: Context) -> SlaConfig:
-    """The desk's service levels (none applied: no levels, no queue with SLA)."""
-    row = ctx.session.get(ServiceLevelsRecord, 1)
+# `load_config`'s `row` when the caller has not read it (None: read, and there is none).
+UNREAD: Any = object()
+
+
+def load_config(ctx: Context, row: ServiceLevelsRecord | None = UNREAD) -> SlaConfig:
+    """The desk's service levels (none applied: no levels, no queue with SLA); `row`: the
+    service-level row as the caller read it in this transaction (None: there is none)."""
+    if row is UNREAD:
+        row = ctx.session.get(ServiceLevelsRecord, 1)
     if row is None:
         return SlaConfig()
     cached = ctx.session.info.get(_SESSION_KEY)
@@ -160,10 +166,13 @@ def level_for_new_ticket(
     wanted: str | None,
     requestor_ids: Sequence[int] = (),
     fields: dict[str, list[str]] | None = None,
+    *,
+    row: ServiceLevelsRecord | None = UNREAD,
 ) -> Level | None:
     """The level a new ticket takes: the one asked for (which must exist), else its queue's rule:
-    a custom field's value, a requestor's group, the queue's default (`QueueRule.level_for`)."""
-    config = load_config(ctx)
+    a custom field's value, a requestor's group, the queue's default (`QueueRule.level_for`).
+    `row`: as `load_config`'s."""
+    config = load_config(ctx, row)
     if wanted is not None and wanted.strip():
         return require_level(config, wanted)
     rule = config.queue_rule(queue.name)

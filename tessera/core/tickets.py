@@ -20,7 +20,15 @@ from tessera.core.errors import InvalidInput, PermissionDenied
 from tessera.core.knowable import may_know_queue
 from tessera.core.lifecycles.desk import lifecycle_of
 from tessera.core.messages import new_message_id, plain_message_part, store_message
-from tessera.core.models import CustomFieldValue, Queue, Ticket, Transaction, User, Watcher
+from tessera.core.models import (
+    CustomFieldValue,
+    Queue,
+    ServiceLevelsRecord,
+    Ticket,
+    Transaction,
+    User,
+    Watcher,
+)
 from tessera.core.queues import get_queue
 from tessera.core.schemas import INT_MAX, INT_MIN, MessageIn, TicketCreate, parse_datetime, parse_int
 from tessera.core.spelling import did_you_mean
@@ -52,33 +60,39 @@ def _check_owner(ctx: Context, user_name: str, queue: Queue) -> int:
 
 
 _KEYS = bindparam("keys", type_=ARRAY(Text))
+# The desk's service levels come along (`sla.load_config` then finds the row in the session):
+# a create reads them anyway, and this saves it a round trip.
 _QUEUE_AND_PEOPLE = (
-    select(Queue, User, ALL_QUEUE_ADDRESSES)
+    select(Queue, User, ALL_QUEUE_ADDRESSES, ServiceLevelsRecord)
+    .select_from(Queue)
     .outerjoin(User, or_(func.lower(User.name) == any_(_KEYS), func.lower(User.email) == any_(_KEYS)))
+    .outerjoin(ServiceLevelsRecord, ServiceLevelsRecord.id == 1)
     .where(func.lower(Queue.name) == bindparam("queue"))
 )
 
 
-def _queue_and_people(ctx: Context, data: TicketCreate) -> tuple[Queue, dict[str, User], set[str]]:
-    """The queue, the known users among the ticket's addresses and the desk's own addresses (which
-    may watch no ticket), in one round trip."""
+def _queue_and_people(
+    ctx: Context, data: TicketCreate
+) -> tuple[Queue, dict[str, User], set[str], ServiceLevelsRecord | None]:
+    """The queue, the known users among the ticket's addresses, the desk's own addresses (which
+    may watch no ticket) and the service-level row (`sla.UNREAD` when not read), in one round trip."""
     keys = address_keys([*data.requestors, *data.cc, *data.admincc])
     name = data.queue.strip()
     if not keys:
-        return get_queue(ctx, data.queue), {}, set()
+        return get_queue(ctx, data.queue), {}, set(), sla.UNREAD
     if name.isdigit():
-        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session)
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD
     rows = ctx.session.execute(_QUEUE_AND_PEOPLE, {"queue": name.lower(), "keys": sorted(keys)}).all()
     if not rows or not may_know_queue(ctx, rows[0][0]):
         # not found (or not to be known): its usual error
-        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session)
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD
     own = desk_addresses(ctx.session, rows[0][2] or [])
-    return rows[0][0], known_users(keys, [r[1] for r in rows]), own
+    return rows[0][0], known_users(keys, [r[1] for r in rows]), own, rows[0][3]
 
 
 @operation
 def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
-    queue, people, own = _queue_and_people(ctx, data)
+    queue, people, own, levels = _queue_and_people(ctx, data)
     if queue.disabled:
         raise InvalidInput(f"queue {queue.name} is disabled")
     ctx.require("CreateTicket", "create tickets", f"in queue {queue.name}", queue_id=queue.id)
@@ -134,6 +148,7 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
         data.sla,
         [w.user_id for w in watchers if w.role == "Requestor"],
         given,
+        row=levels,
     )
     if level is not None:
         ticket.sla = level.name  # Starts and Due: the SLA scrips

@@ -1,0 +1,164 @@
+"""What a unit of work costs on the wire, counted from libpq's own trace of the connection: a
+status change with the default scrips is three round trips (BEGIN goes with the locked read, the
+trace and outbox with the COMMIT), a create four; and the two statements sent along with another
+one behave as if sent alone (an error in either rolls everything back, with the usual error).
+
+Also the guard of the one use of psycopg's private API (`BoundedConnection.begin_with`): an
+upgrade that changes what it relies on fails here."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from tessera.core import tickets
+from tessera.core.db import Database
+from tessera.core.errors import InvalidInput
+from tessera.core.models import OutboxMessage, ScripRun, Ticket, Transaction
+from tessera.core.schemas import MessageIn, TicketCreate
+from tests.support.desks import Desk
+
+
+def wire(conn: psycopg.Connection[Any], work: Callable[[], object]) -> tuple[int, int]:
+    """(statements, round trips) `work` sends on `conn`: a statement is a Query or an Execute
+    message; a round trip is each time the client, having sent, reads the server's answer."""
+    with tempfile.TemporaryFile("w+") as f:
+        conn.pgconn.trace(f.fileno())
+        try:
+            work()
+        finally:
+            conn.pgconn.untrace()
+        f.seek(0)
+        statements = trips = 0
+        last = ""
+        for line in f:
+            parts = line.split("\t")
+            if len(parts) < 4 or parts[1] not in ("F", "B"):
+                continue
+            statements += parts[1] == "F" and parts[3].strip() in ("Query", "Execute")
+            trips += parts[1] == "B" and last == "F"
+            last = parts[1]
+        return statements, trips
+
+
+def driver(desk: Desk) -> psycopg.Connection[Any]:
+    return desk.session.connection().connection.driver_connection  # type: ignore[no-any-return]
+
+
+NEW = TicketCreate(
+    queue="General", subject="printer", requestors=["c@example.com"], message=MessageIn(body="It jams.")
+)
+
+
+def test_a_status_change_is_three_round_trips_and_a_create_four(committed_desk: Desk) -> None:
+    desk = committed_desk
+    ctx = desk.root
+    tickets.set_status(ctx, tickets.create_ticket(ctx, NEW).id, "open")  # what a process keeps
+    conn = driver(desk)
+    desk.session.commit()
+    made: list[int] = []
+    create = wire(conn, lambda: made.append(tickets.create_ticket(ctx, NEW).id))
+    status = wire(conn, lambda: tickets.set_status(ctx, made[0], "resolved"))
+    # create: BEGIN + the queue, people and service levels; the ticket, its watcher, transaction
+    # and message; the scrips' prefetch; their trace and outbox + COMMIT.
+    assert create == (6, 4)
+    # status: BEGIN + the locked read; the change and the prefetch; the trace and outbox + COMMIT.
+    assert status == (5, 3)
+    runs = desk.session.scalar(
+        select(func.count()).select_from(ScripRun).where(ScripRun.ticket_id == made[0])
+    )
+    mail = desk.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.ticket_id == made[0])
+    )
+    assert runs and mail == 2  # the autoreply and the "resolved" mail were written with the COMMITs
+
+
+@pytest.fixture
+def conn(database: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A bare connection of the engine's kind (a BoundedConnection), outside SQLAlchemy."""
+    with database.engine.connect() as c:
+        raw = c.connection.driver_connection
+        assert raw is not None
+        raw.rollback()
+        yield raw
+        raw.rollback()
+
+
+def test_a_statement_sent_with_the_commit_that_fails_leaves_nothing_committed(conn: Any) -> None:
+    conn.execute("CREATE TEMP TABLE kept (n int)")
+    conn.commit()
+    conn.execute("INSERT INTO kept VALUES (1)")
+    conn.witness = ("kept", {"n": 1})  # (a unit that inserted a row: what deferral asks for)
+    assert conn.send_with_commit("INSERT INTO kept VALUES (1 / %(zero)s)", {"zero": 0})
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.commit()
+    conn.rollback()
+    assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+    conn.execute("INSERT INTO kept VALUES (2)")
+    conn.witness = ("kept", {"n": 2})
+    assert conn.send_with_commit("INSERT INTO kept VALUES (%(n)s)", {"n": 3})
+    conn.commit()
+    assert conn.execute("SELECT array_agg(n ORDER BY n) FROM kept").fetchone() == ([2, 3],)
+
+
+def test_no_statement_waits_for_a_commit_without_a_row_to_check_a_lost_commit_by(conn: Any) -> None:
+    conn.execute("SELECT 1")
+    conn.witness = None
+    assert not conn.send_with_commit("SELECT 1", {})  # the caller runs it now instead
+    conn.rollback()
+
+
+def test_a_rollback_drops_the_statement_kept_for_the_commit(conn: Any) -> None:
+    conn.execute("CREATE TEMP TABLE kept (n int)")
+    conn.commit()
+    conn.execute("INSERT INTO kept VALUES (1)")
+    conn.witness = ("kept", {"n": 1})
+    assert conn.send_with_commit("INSERT INTO kept VALUES (9)", {})
+    conn.rollback()
+    conn.execute("SELECT 1")
+    conn.commit()  # nothing kept from before the rollback goes with this one
+    assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+def test_begin_goes_with_the_first_statement_and_an_error_in_it_is_the_statements(conn: Any) -> None:
+    cur = conn.cursor()
+    assert wire(conn, lambda: conn.begin_with(cur, "SELECT %(n)s::int + 1", {"n": 1})) == (2, 1)
+    assert cur.fetchone() == (2,)
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    assert not conn.begin_with(cur, "SELECT 1", {})  # inside a transaction: not its first statement
+    conn.rollback()
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.begin_with(conn.cursor(), "SELECT 1 / %(zero)s", {"zero": 0})
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+    assert not conn.autocommit
+    conn.rollback()
+    assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+def test_an_error_in_the_write_sent_with_the_commit_is_the_operations_usual_error(
+    committed_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trace and outbox write fails at the COMMIT: nothing of the unit is kept, and the error
+    reads as a failed write always did (a refused value, one line)."""
+    from tessera.scrips import engine
+
+    desk = committed_desk
+    ctx = desk.root
+    tid = tickets.create_ticket(ctx, NEW).id
+    real = engine.write_results
+
+    def bad_outcome(ctx: Any, state: Any) -> str | None:
+        for run in state.runs:
+            run.outcome = "x" * 10_000  # longer than the column holds
+        return real(ctx, state)
+
+    monkeypatch.setattr(engine, "write_results", bad_outcome)
+    with pytest.raises(InvalidInput, match="too long"):
+        tickets.set_status(ctx, tid, "resolved")
+    assert desk.session.get(Ticket, tid).status == "new"  # type: ignore[union-attr]
+    assert desk.session.scalar(select(func.count()).where(Transaction.ticket_id == tid)) == 1
