@@ -78,6 +78,9 @@ class Context:
     # Which client's change this is, named in its live-update notice (`live.announce`): a client
     # that reloads what it changed itself skips its own notices.
     origin: str | None = None
+    # The scrip runner's prefetch read along with a write of this unit (a create's INSERT), for
+    # its run at the unit's end; it is used there only if nothing was sent since it was read.
+    ride: Ride | None = None
 
     def can(self, right: str, queue_id: int | None = None, ticket: Ticket | None = None) -> bool:
         return self.system or self.rights.has(right, queue_id, session=self.session, ticket=ticket)
@@ -231,6 +234,7 @@ def _begin_unit(ctx: Context) -> None:
     ctx.depth = 1
     ctx.now = clock.now()
     ctx.bumped.clear()
+    ctx.ride = None
 
 
 def _end_unit(ctx: Context) -> None:
@@ -239,6 +243,7 @@ def _end_unit(ctx: Context) -> None:
     ctx.batch.clear()
     ctx.touched.clear()
     ctx.bumped.clear()
+    ctx.ride = None
     ctx.rights._ticket_roles.clear()
 
 
@@ -252,6 +257,7 @@ def _unit_of_work(ctx: Context, fn: Callable[..., R], *args: Any, **kwargs: Any)
         written, ride = _flush_one_change(ctx, runner)
         if not written:
             session.flush()
+            ride = ctx.ride  # (the runner checks that it is still current)
         announced = None
         if ctx.batch and runner is not None:
             session.info[fast_sql.LAST_WRITE] = True  # its trace and outbox go with the COMMIT

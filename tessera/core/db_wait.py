@@ -187,7 +187,12 @@ class BoundedConnection(psycopg.Connection[Any]):
     witness: tuple[str, dict[str, Any]] | None = None
     reconnect: Any = None  # how to open another connection to the same database (for the check)
 
+    # Every wait on the server adds one: a read taken at one count is current while it holds
+    # (nothing was sent since, in this transaction).
+    waits: int = 0
+
     def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
+        self.waits += 1
         if timeout is not None:  # the caller's own bound (LISTEN's notifies): theirs to handle
             return super().wait(gen, interval, timeout)
         bound = _bound(self.answer_s)

@@ -463,40 +463,74 @@ def _create_sql(
     returned: tuple[str, ...],
     txn_cols: tuple[str, ...],
     part_cols: tuple[str, ...],
+    ride: str | None = None,
 ) -> str:
     """INSERT of the ticket, its watchers and custom field values, its Create transaction and (a
     plain message) the message's one part, each naming the columns given; the watchers and values
-    come as one array per column (`w_<column>`, `v_<column>`), kept in their order."""
+    come as one array per column (`w_<column>`, `v_<column>`), kept in their order. With `ride`
+    (the scrip prefetch, `SCRIP_PREFETCH`), its rows come too, as one JSON array of [kind, row]
+    in the last column, read as they are once the rows are written (`_ride_of_create`)."""
     from tessera.core.models import CustomFieldValue, Transaction, Watcher
 
-    def rows_of(cls: type[Any], prefix: str, alias: str) -> str:
+    def rows_of(cls: type[Any], prefix: str, alias: str, returning: str = "") -> str:
         cols = [c for c, _ in _mapped(cls) if c != "ticket_id"]
         arrays = ", ".join(f"CAST(%({prefix}_{c})s AS {_sql_type(cls, c)}[])" for c in cols)
         return (
             f"INSERT INTO {_table(cls).name} (ticket_id, {', '.join(cols)})"
             f" SELECT t.id, {', '.join(f'{alias}.{c}' for c in cols)}"
             f" FROM t, unnest({arrays}) WITH ORDINALITY AS {alias}({', '.join(cols)}, n) ORDER BY {alias}.n"
+            f"{returning}"
         )
 
     txn_values = ", ".join("t.id" if c == "ticket_id" else f"%(x_{c})s" for c in txn_cols)
     sql = (
         f"WITH t AS (INSERT INTO tickets ({', '.join(ticket_cols)})"
         f" VALUES ({', '.join(f'%(t_{c})s' for c in ticket_cols)}) RETURNING {', '.join(returned)}),"
-        f" w AS ({rows_of(Watcher, 'w', 'w')}),"
+        f" w AS ({rows_of(Watcher, 'w', 'w', ' RETURNING ticket_id, role, user_id' if ride else '')}),"
         f" v AS ({rows_of(CustomFieldValue, 'v', 'v')}),"
         f" x AS (INSERT INTO {_table(Transaction).name} ({', '.join(txn_cols)}) SELECT {txn_values} FROM t"
         " RETURNING id)"
     )
+    riding = f", ({_ride_of_create(ride, bool(part_cols))})" if ride else ""
     if part_cols:
         part_values = ", ".join("x.id" if c == "transaction_id" else f"%(a_{c})s" for c in part_cols)
         sql += (
             f", a AS (INSERT INTO attachments ({', '.join(part_cols)}) SELECT {part_values} FROM x"
-            " RETURNING id)"
-            f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, (SELECT id FROM a) FROM t, x"
+            f" RETURNING {_PART_READ if ride else 'id'})"
+            f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, (SELECT id FROM a){riding} FROM t, x"
         )
     else:
-        sql += f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, NULL FROM t, x"
+        sql += f" SELECT {', '.join(f't.{c}' for c in returned)}, x.id, NULL{riding} FROM t, x"
     return sql
+
+
+# The prefetch's reads of the rows a create writes, and what they read in its INSERT statement
+# instead: the rows the statement inserts (its CTEs `w` and `a`), which the tables do not show
+# to the same statement, and the new ticket's and transaction's ids. The rest (the catalog, the
+# queue's watchers, group watchers and squelches, which a new ticket cannot have yet) reads the
+# tables as the prefetch does. tests/test_fast_sql.py compares the rows both ways.
+_PART_READ = "transaction_id, id, message_id, subject, headers, content_type, content, filename"
+_RIDE_SWAPS = (
+    ("FROM watchers w JOIN", "FROM w JOIN"),
+    ("%(tickets)s", "ARRAY[(SELECT id FROM t)]"),
+    ("%(messages)s", "ARRAY[(SELECT id FROM x)]"),
+)
+
+
+@cache
+def _ride_of_create(ride: str, part: bool) -> str:
+    """`ride` (the prefetch) as a subquery of the create's INSERT: one JSON array of [kind, row]."""
+    swaps = (*_RIDE_SWAPS, ("FROM attachments a WHERE", "FROM a WHERE")) if part else _RIDE_SWAPS
+    for old, new in swaps:
+        if old not in ride:
+            raise ValueError(f"the prefetch has no {old!r}: the create cannot read it")
+        ride = ride.replace(old, new)
+    return f"SELECT coalesce(json_agg(json_build_array(r.kind, r.row)), '[]') FROM ({ride}) AS r(kind, row)"
+
+
+def rides_with_create(ride: Ride) -> bool:
+    """Whether `insert_ticket` can read `ride` in its statement (it reads the scrip prefetch)."""
+    return all(old in ride.sql for old, _ in _RIDE_SWAPS) and "FROM attachments a WHERE" in ride.sql
 
 
 def insert_ticket(
@@ -506,12 +540,17 @@ def insert_ticket(
     values: list[CustomFieldValue],
     txn: Transaction,
     part: Attachment | None,
+    ride: Ride | None = None,
 ) -> None:
     """Write a new ticket, its watchers and custom field values (their `ticket_id` unset), its
     Create transaction (`ticket_id` unset) and the message's one part (`transaction_id` unset;
     None: no plain message), with the rows the ORM's flush would write, in one statement.
     Afterwards `ticket` and `txn` are persistent in `session` with their ids and the values the
-    database made, as after a flush. (Pending users the ticket refers to are flushed first.)"""
+    database made, as after a flush. (Pending users the ticket refers to are flushed first.)
+
+    `ride` (the scrip prefetch, `rides_with_create`): read in the same statement, as it reads once
+    the rows are written; its `tickets` and `messages` become the new ids, its rows are filled in
+    and `mark`ed (the plain ORM path leaves its rows None: the runner then reads by itself)."""
     from tessera.core.models import Attachment as Part
     from tessera.core.models import CustomFieldValue, Ticket, Transaction, Watcher
 
@@ -547,13 +586,25 @@ def insert_ticket(
     params.update(_params(Transaction, txn, txn_cols, "x_"))
     if part is not None:
         params.update(_params(Part, part, part_cols, "a_"))
-    row = driver_execute(session, _create_sql(ticket_cols, returned, txn_cols, part_cols), params).fetchone()
+    if ride is not None and (ride.params.keys() - {"tickets", "messages"}) & params.keys():
+        ride = None  # clashing names: the runner reads by itself
+    if ride is not None:
+        params.update({k: v for k, v in ride.params.items() if k not in ("tickets", "messages")})
+    sql = _create_sql(ticket_cols, returned, txn_cols, part_cols, ride.sql if ride is not None else None)
+    cursor = driver_execute(session, sql, params)
+    row = cursor.fetchone()
     for (key, _), value in zip((kc for kc in loaded_columns(Ticket) if kc[1] in returned), row, strict=False):
         setattr(ticket, key, value)
     txn_id = row[len(returned)]
     adopt(session, ticket)
     txn.id, txn.ticket_id = txn_id, ticket.id
     adopt(session, txn)
+    if ride is not None:
+        ride.params["tickets"], ride.params["messages"] = [ticket.id], [txn_id]
+        ride.rows = [(kind, value) for kind, value in row[-1]]
+        conn = cursor.connection
+        waits = getattr(conn, "waits", None)  # (a connection that does not count: never current)
+        ride.mark = (conn, waits if waits is not None else -1)
 
 
 # -- the one-change write ------------------------------------------------------------------------
@@ -568,6 +619,13 @@ class Ride:
     sql: str
     params: dict[str, Any]
     rows: list[tuple[str, Any]] | None = None
+    # (connection, its wait count) when the rows were read by a create's INSERT (`insert_ticket`):
+    # they hold while nothing more was sent on the connection. None: no such condition.
+    mark: tuple[Any, int] | None = None
+
+    def current(self) -> bool:
+        """Whether `rows` are what the same read would return now (nothing sent since)."""
+        return self.mark is None or getattr(self.mark[0], "waits", None) == self.mark[1]
 
 
 _ONE_CHANGE_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...], str | None], str] = {}

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Text, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from tessera.core import fast_sql, ownership, sla, statuses
+from tessera.core import fast_sql, ownership, scrip_runner, sla, statuses
 from tessera.core.context import Context, new_transaction, operation, record
 from tessera.core.customfields import field_for_ticket, normalise_values, split_values
 from tessera.core.desk_addresses import ALL_QUEUE_ADDRESSES, desk_addresses, loop_address, refuse
@@ -162,12 +162,23 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
     txn_data.update(one_time_recipients(ctx, message, "a new ticket"))
     txn = new_transaction(ctx, ticket, "Create", data=txn_data or None)
     part = plain_message_part(None, message, message_id, ctx.now) if plain and message_id else None
+    # The scrips' prefetch rides along when the message is all written here (no parts to come).
+    ride = _create_ride(ctx, ticket) if plain or not has_message else None
     # One statement for all of it (the ORM's way inside fast_sql.plain_orm, for the tests).
-    fast_sql.insert_ticket(ctx.session, ticket, watchers, values, txn, part)
+    fast_sql.insert_ticket(ctx.session, ticket, watchers, values, txn, part, ride)
+    if ride is not None and ride.rows is not None:
+        ctx.ride = ride
     ctx.batch.append(txn)  # as `record` does; a new ticket starts at version 1
     if has_message and not plain:
         store_message(ctx, txn, queue, message.model_copy(update={"message_id": message_id}))
     return ticket
+
+
+def _create_ride(ctx: Context, ticket: Ticket) -> fast_sql.Ride | None:
+    """The scrip runner's prefetch for the new ticket, to be read by its INSERT (None: none)."""
+    runner = scrip_runner.runner() if ctx.scrips else None
+    ride = runner.ride(ctx, ticket) if runner is not None else None
+    return ride if ride is not None and fast_sql.rides_with_create(ride) else None
 
 
 def one_time_recipients(ctx: Context, message: MessageIn, where: str) -> dict[str, list[str]]:

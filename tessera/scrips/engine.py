@@ -280,7 +280,11 @@ class PrefetchRide(Ride):
     catalog: Catalog = field(default=_catalog)
 
     def fits(self, params: dict[str, Any]) -> bool:
-        return self.rows is not None and all(self.params[key] == value for key, value in params.items())
+        return (
+            self.rows is not None
+            and all(self.params[key] == value for key, value in params.items())
+            and self.current()
+        )
 
 
 class Engine:
@@ -295,6 +299,7 @@ class Engine:
         catalog = _catalog
         params = {"tickets": [ticket.id], "queues": [ticket.queue_id], "messages": [], "known": catalog.token}
         return PrefetchRide(fast_sql.SCRIP_PREFETCH, params, catalog=catalog)
+        # (A new ticket's, id None, is read by the create's INSERT: fast_sql.insert_ticket.)
 
 
 def run_unit(
