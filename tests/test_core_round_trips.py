@@ -131,8 +131,9 @@ def test_begin_goes_with_the_first_statement_and_an_error_in_it_is_the_statement
     assert wire(conn, lambda: conn.begin_with(cur, "SELECT %(n)s::int + 1", {"n": 1})) == (2, 1)
     assert cur.fetchone() == (2,)
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
-    assert not conn.begin_with(cur, "SELECT 1", {})  # inside a transaction: not its first statement
+    assert not conn.begin_with(cur, "SELECT %(n)s", {"n": 1})  # inside a transaction: not its first
     conn.rollback()
+    assert not conn.begin_with(cur, "SELECT 1; SELECT 2", {})  # several statements: psycopg's way
     with pytest.raises(psycopg.errors.DivisionByZero):
         conn.begin_with(conn.cursor(), "SELECT 1 / %(zero)s", {"zero": 0})
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR

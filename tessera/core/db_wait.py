@@ -225,11 +225,14 @@ class BoundedConnection(psycopg.Connection[Any]):
         psycopg sends BEGIN and waits for its answer before the statement, even in pipeline mode
         (it syncs after BEGIN): a round trip of its own on every unit of work. Here BEGIN and the
         statement are queued in one pipeline and sent with one Sync; an error of either comes out
-        of the pipeline's end, as psycopg's own execute would raise it. While they are queued
+        of the pipeline's end, as psycopg's own execute would raise it. (Not for a statement
+        without parameters: psycopg sends those by the simple query protocol, which takes several
+        statements in one string; a pipeline does not.) While they are queued
         psycopg's `_autocommit` is set, so its own BEGIN is not sent: the one use of psycopg's
         private API in Tessera, checked by tests/test_core_round_trips.py on every upgrade."""
         if (
-            self._autocommit
+            not params  # psycopg sends it by the simple protocol, which takes several statements
+            or self._autocommit
             or self._pipeline is not None
             or type(cursor) is not psycopg.Cursor
             or self.pgconn.transaction_status != TransactionStatus.IDLE
