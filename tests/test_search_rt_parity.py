@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from tessera.core import links, tickets
 from tessera.core.bookmarks import bookmarked_ids
 from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.core.schemas import TicketCreate
+from tessera.tui.history_view import DetailPane
 from tests.support.api import Api
 from tests.support.cli import assert_one_line_error, run
 from tests.support.tui import key, run_async, settle, until
@@ -151,8 +152,8 @@ async def test_tui_b_toggles_a_bookmark_and_the_pane_names_the_priority(database
         await until(pilot, lambda: _marks(database, "alice") == {printer})
         await settle(pilot)
         await open_highlighted(pilot, screen, printer)
-        detail = screen.query_one("#detail Static", Static)
-        await until(pilot, lambda: "★ bookmarked" in str(detail.render()))
+        detail = screen.query_one("#detail", DetailPane)
+        await until(pilot, lambda: "★ bookmarked" in detail.plain)
         await pilot.press(key("search"))
         await until(pilot, lambda: app.screen is not screen)
         field = app.screen.query_one("#search-input", Input)
@@ -165,8 +166,8 @@ async def test_tui_b_toggles_a_bookmark_and_the_pane_names_the_priority(database
         await settle(pilot)
         await highlight(pilot, screen, vpn)
         await open_highlighted(pilot, screen, vpn)
-        await until(pilot, lambda: "High (100), initial 0, final 0" in str(detail.render()))
-        assert "bookmarked" not in str(detail.render())
+        await until(pilot, lambda: "High (100), initial 0, final 0" in detail.plain)
+        assert "bookmarked" not in detail.plain
         screen.queue_pane.table.focus()
         await highlight(pilot, screen, printer)
         await pilot.press(key("queue.open"))

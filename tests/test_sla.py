@@ -205,6 +205,8 @@ def test_ticketsql_finds_tickets_by_level_and_by_due_relative_to_now(
     assert found("Due < 'now'") == {"later"}  # due 10:00, soon 13:00
     assert found("Due < '3 hours from now'") == {"later", "soon"}
     assert found("SLA IS NULL") == {"none"}
+    with pytest.raises(InvalidInput, match=r"unknown service level '4 h' \(levels: 4h, fast, 24h-real\)"):
+        found("SLA = '4 h'")
     assert soon.due and later.due
 
 

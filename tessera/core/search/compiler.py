@@ -116,6 +116,8 @@ class Compiler(PeopleCompiler):
             return self._lifecycle(c)
         if key in USER_FIELDS:
             return self._user_column(c, USER_FIELDS[key])
+        if key == "sla" and c.op in ("=", "!="):
+            return self._sla(c)
         if key in TEXT_FIELDS:
             return self._string(c, TEXT_FIELDS[key])
         if key in ("content", "historycontent", "description"):
@@ -232,6 +234,21 @@ class Compiler(PeopleCompiler):
                 self.asks_for_deleted = True
             return Ticket.status == text if c.op == "=" else Ticket.status != text
         return self._string(c, Ticket.status)
+
+    def _sla(self, c: Comparison) -> ColumnElement[bool]:
+        """A level the desk does not define is an error, as an unknown status is (a typo would
+        otherwise find nothing, silently)."""
+        from tessera.core.sla import load_config
+
+        text = self._text(c).strip()
+        levels = list(load_config(self.ctx).levels)
+        if text.lower() not in {name.lower() for name in levels}:
+            listed = ", ".join(levels) or "none defined: `tessera sla apply FILE`"
+            raise self._err(
+                f"unknown service level {shown(str(c.value))} (levels: {listed}){suggest(text, levels)}",
+                c.value_column,
+            )
+        return self._string(c, Ticket.sla)
 
     def _lifecycle(self, c: Comparison) -> ColumnElement[bool]:
         self._check_op(c, ("=", "!="))
