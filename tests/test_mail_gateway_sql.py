@@ -7,6 +7,7 @@ its record of a filed message (`fast_sql.write_inbound`) writes the rows the ORM
 from __future__ import annotations
 
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import psycopg
@@ -141,6 +142,18 @@ def test_a_reply_reads_nothing_but_the_one_read_before_the_tickets_lock(desk) ->
 TABLES = ("inbound_mail", "watchers", "transactions", "attachments", "users")
 
 
+def _photo() -> bytes:
+    photo = EmailMessage()
+    photo["From"], photo["To"] = "Carla Customer <carla@customer.example>", "help@desk.example"
+    photo["Subject"], photo["Message-ID"] = "Re: [TKT-0001] photo", "<m5@x>"
+    photo.set_content("The photo.")
+    photo.add_attachment(bytes(range(256)) * 4, maintype="image", subtype="png", filename="p.png")
+    return photo.as_bytes()
+
+
+_PHOTO = _photo()  # the same bytes (its MIME boundary) in both runs
+
+
 def _file_a_day_of_mail(db: Database) -> None:
     with db.session() as session:
         desk = make_desk(session)
@@ -153,6 +166,7 @@ def _file_a_day_of_mail(db: Database) -> None:
         again = mail(f"Re: [TKT-{made.ticket:04d}]", message_id="<m2@customer.example>")
         go(desk, again)
         go(desk, again)  # a duplicate: dropped
+        go(desk, _PHOTO)  # a MIME tree: its leaves written with the record
         go(desk, mail("Take it", sender="bo@customer.example", message_id="<m3@x>"), "take-correspond")
         go(desk, mail(f"[TKT-{made.ticket:04d}] note", message_id="<m4@x>"), "comment")  # refused
 
@@ -194,7 +208,8 @@ def test_the_gateways_record_writes_the_rows_the_orms_flush_writes(pg_server, te
         for n, (mine, theirs) in enumerate(zip(fast[table], orm[table], strict=True)):
             assert mine == theirs, f"{table} row {n}: fast {mine} != ORM {theirs}"
     actions = [r["action"] for r in fast["inbound_mail"]]
-    assert actions == ["create", "correspond", "dropped", "dropped", "create"]  # the take: refused
+    assert actions == ["create", "correspond", "dropped", "correspond", "dropped", "create"]  # take: refused
+    assert any(r["filename"] == "p.png" for r in fast["attachments"])
     assert {(r["role"], r["ticket_id"]) for r in fast["watchers"]} >= {("Requestor", 1), ("Cc", 1)}
     filed = [r for r in fast["transactions"] if r["type"] in ("Create", "Correspond")]
-    assert len(filed) == 3 and all(r["data"].get("via") == "email" for r in filed)
+    assert len(filed) == 4 and all(r["data"].get("via") == "email" for r in filed)

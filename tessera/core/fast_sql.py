@@ -1058,10 +1058,17 @@ def gateway_lookups(
 
 
 @cache
-def _inbound_sql(row_cols: tuple[str, ...], returned: tuple[str, ...], watcher_cols: tuple[str, ...]) -> str:
-    """The transaction's data (`via`, `mail`), the new ticket's requestor (when `watcher_cols`) and
-    the message's `inbound_mail` row, in one statement."""
-    from tessera.core.models import InboundMail, Watcher
+def _inbound_sql(
+    row_cols: tuple[str, ...],
+    returned: tuple[str, ...],
+    watcher_cols: tuple[str, ...],
+    part_cols: tuple[str, ...],
+) -> str:
+    """The transaction's data (`via`, `mail`), the new ticket's requestor (when `watcher_cols`),
+    the message's parts not written yet (when `part_cols`: one array per column, `p_<column>`,
+    inserted in their order) and the message's `inbound_mail` row, in one statement; its row holds
+    what the database made of the `inbound_mail` row, then the parts' ids in their order."""
+    from tessera.core.models import Attachment, InboundMail, Watcher
 
     sql = "WITH d AS (UPDATE transactions SET data = %(x_data)s WHERE id = %(x_id)s)"
     if watcher_cols:
@@ -1069,25 +1076,58 @@ def _inbound_sql(row_cols: tuple[str, ...], returned: tuple[str, ...], watcher_c
             f", w AS (INSERT INTO {_table(Watcher).name} ({', '.join(watcher_cols)})"
             f" VALUES ({', '.join(f'%(w_{c})s' for c in watcher_cols)}))"
         )
+    parts = "NULL::bigint[]"
+    if part_cols:
+        arrays = ", ".join(f"CAST(%(p_{c})s AS {_sql_type(Attachment, c)}[])" for c in part_cols)
+        listed = ", ".join(part_cols)
+        sql += (
+            f", p AS (INSERT INTO {_table(Attachment).name} ({listed})"
+            f" SELECT {', '.join(f'p.{c}' for c in part_cols)}"
+            f" FROM unnest({arrays}) WITH ORDINALITY AS p({listed}, n) ORDER BY p.n RETURNING id)"
+        )
+        parts = "(SELECT array_agg(id ORDER BY id) FROM p)"
     return (
-        f"{sql} INSERT INTO {_table(InboundMail).name} ({', '.join(row_cols)})"
-        f" VALUES ({', '.join(f'%(i_{c})s' for c in row_cols)}) RETURNING {', '.join(returned)}"
+        f"{sql}, i AS (INSERT INTO {_table(InboundMail).name} ({', '.join(row_cols)})"
+        f" VALUES ({', '.join(f'%(i_{c})s' for c in row_cols)}) RETURNING {', '.join(returned)})"
+        f" SELECT {', '.join(f'i.{c}' for c in returned)}, {parts} FROM i"
     )
+
+
+def _pending_parts(session: Session, txn: Transaction) -> list[Any] | None:
+    """The message parts a flush would write now, in the order it would (each with its
+    transaction and parent already written, all holding the same columns), when they are all the
+    flush would write besides `txn`'s data; None otherwise (the caller flushes as the ORM does)."""
+    from sqlalchemy import inspect
+
+    from tessera.core.models import Attachment
+
+    if session.deleted or any(o is not txn and session.is_modified(o) for o in session.dirty):
+        return None
+    parts = list(session.new)
+    if not all(type(o) is Attachment for o in parts):
+        return None
+    parts.sort(key=lambda o: inspect(o).insert_order)
+    if parts and len({_columns_held(Attachment, o) for o in parts}) != 1:
+        return None
+    return parts
 
 
 def write_inbound(session: Session, row: Any, txn: Transaction, watcher: Watcher | None) -> None:
     """Write the gateway's record of a message filed on a ticket: `row` (a new InboundMail), the
-    data of `txn` (persistent: its `data` the one change not written yet) and `watcher` (the new
-    ticket's requestor, or None), with the rows the ORM's flush writes, in one statement instead of
-    a flush's three. Afterwards `row` is persistent with its id and time of receipt, `txn` holds
-    no pending change and the watcher's row is written (the object is not in the session)."""
+    data of `txn` (persistent: its `data` the one change not written yet), `watcher` (the new
+    ticket's requestor, or None) and the message's parts still pending in the session (its leaves:
+    a part with children is written before them), with the rows the ORM's flush writes, in one
+    statement instead of a flush's four. Afterwards `row` and the parts are persistent with their
+    ids and what the database made, `txn` holds no pending change and the watcher's row is written
+    (the object is not in the session)."""
     from sqlalchemy import inspect
 
-    from tessera.core.models import InboundMail, Watcher
+    from tessera.core.models import Attachment, InboundMail, Watcher
 
     state = inspect(txn)
     changed = [a.key for a in state.attrs if a.history.has_changes()]
-    if not _fast or not state.persistent or changed not in (["data"], []):
+    parts = _pending_parts(session, txn) if _fast else None
+    if parts is None or not state.persistent or changed not in (["data"], []):
         if watcher is not None:
             session.add(watcher)
         session.add(row)
@@ -1097,13 +1137,25 @@ def write_inbound(session: Session, row: Any, txn: Transaction, watcher: Watcher
     held = set(row_cols)
     returned = tuple(c for _, c in loaded_columns(InboundMail) if c not in held)
     watcher_cols = _columns_held(Watcher, watcher) if watcher is not None else ()
+    part_cols = _columns_held(Attachment, parts[0]) if parts else ()
     params = _params(InboundMail, row, row_cols, "i_")
     params["x_data"], params["x_id"] = Jsonb(txn.data), txn.id
     if watcher is not None:
         params.update(_params(Watcher, watcher, watcher_cols, "w_"))
-    found = driver_execute(session, _inbound_sql(row_cols, returned, watcher_cols), params).fetchone()
-    attrs = dict((column, key) for key, column in loaded_columns(InboundMail))
-    for column, value in zip(returned, found, strict=True):
+    keys = _attr_of_column(Attachment)
+    for column in part_cols:
+        params[f"p_{column}"] = [getattr(part, keys[column]) for part in parts]
+    sql = _inbound_sql(row_cols, returned, watcher_cols, part_cols)
+    found = driver_execute(session, sql, params).fetchone()
+    attrs = {column: key for key, column in loaded_columns(InboundMail)}
+    for column, value in zip(returned, found, strict=False):
         setattr(row, attrs[column], value)
     adopt(session, row)
     settle(session, txn)
+    part_ids = found[len(returned)] or []
+    if len(part_ids) != len(parts):  # (cannot be: every part is one row)
+        raise RuntimeError(f"{len(parts)} parts written as {len(part_ids)} rows")
+    for part, part_id in zip(parts, part_ids, strict=True):
+        session.expunge(part)  # pending -> transient, then persistent as written
+        part.id = part_id
+        adopt(session, part)
