@@ -99,36 +99,68 @@ def gateway_rate(url, messages: list[bytes]) -> tuple[float, dict[str, int]]:
     return len(messages) / elapsed, counts
 
 
-def statements_per_message(url, messages: list[bytes]) -> float:
+def statements_per_message(url, messages: list[bytes]) -> tuple[float, float]:
     """Statements sent to the server per message (psycopg's execute and executemany, whether
-    SQLAlchemy or core's hand-written SQL sends them; BEGIN and COMMIT are not counted), over the
-    second half of `messages` (the first half makes the replies' tickets and the senders)."""
+    SQLAlchemy or core's hand-written SQL sends them; BEGIN and COMMIT are not counted), and round
+    trips per message, from libpq's own trace as tests/test_core_round_trips.py counts them (each
+    time the client, having sent, reads the server's answer: BEGIN and COMMIT included, and a
+    statement sent in one pipeline with another costs none of its own), over the second half of
+    `messages` (the first half makes the replies' tickets and the senders)."""
+    import tempfile
+
     import psycopg
+    from sqlalchemy import event
 
     db = open_database(url)
     sent = [0]
     execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
 
-    def counted_execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        sent[0] += 1
-        return execute(self, *args, **kwargs)
+    def counted(query: object) -> None:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        if text.strip().upper() not in ("BEGIN", "COMMIT"):
+            sent[0] += 1
 
-    def counted_executemany(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        sent[0] += 1
-        return executemany(self, *args, **kwargs)
+    def counted_execute(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counted(query)
+        return execute(self, query, *args, **kwargs)
+
+    def counted_executemany(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counted(query)
+        return executemany(self, query, *args, **kwargs)
+
+    trace = tempfile.TemporaryFile("w+")  # noqa: SIM115  (read and closed at the end)
+
+    def traced(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
+        dbapi_conn.pgconn.trace(trace.fileno())
+
+    def untraced(dbapi_conn, record):  # type: ignore[no-untyped-def]
+        dbapi_conn.pgconn.untrace()
 
     half = len(messages) // 2
     try:
         with db.session() as session:
             for raw in messages[:half]:
                 deliver(session, raw, "General", "correspond", Settings())
+            session.close()  # its connection back to the pool: traced from the next checkout
+            event.listen(db.engine, "checkout", traced)
+            event.listen(db.engine, "checkin", untraced)
             psycopg.Cursor.execute, psycopg.Cursor.executemany = counted_execute, counted_executemany  # type: ignore[method-assign]
             for raw in messages[half:]:
                 deliver(session, raw, "General", "correspond", Settings())
+            session.close()
     finally:
         psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany  # type: ignore[method-assign]
         db.dispose()
-    return sent[0] / (len(messages) - half)
+    trace.seek(0)
+    trips, last = 0, ""
+    for line in trace:
+        parts = line.split("\t")
+        if len(parts) >= 4 and parts[1] in ("F", "B"):
+            trips += parts[1] == "B" and last == "F"
+            last = parts[1]
+    trace.close()
+    n = len(messages) - half
+    return sent[0] / n, trips / n
 
 
 def spawn_rate(url, messages: list[bytes]) -> float:
@@ -193,10 +225,11 @@ def main() -> None:
         print(f"{'':24} outcomes: {counts[name]}")
     url = fresh_desk(server)
     try:
-        count = statements_per_message(url, workloads["synthetic"][:90])
+        count, trips = statements_per_message(url, workloads["synthetic"][:90])
     finally:
         pg.drop(url)
     print(f"statements per message (synthetic mix, BEGIN/COMMIT not counted): {count:.1f}")
+    print(f"round trips per message (synthetic mix, BEGIN/COMMIT included): {trips:.1f}")
     if args.spawn:
         url = fresh_desk(server)
         try:
