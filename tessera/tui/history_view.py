@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from rich._wrap import divide_line
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 from textual.geometry import Size
@@ -62,6 +63,9 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         self._total = 0
         self._measured_for = -1  # the width the heights were counted at
         self._drawn: dict[int, list[Strip]] = {}  # block index -> its lines, at `_measured_for`
+        # The pane's look the lines were drawn in: a focus change restyles the pane (its border)
+        # without changing it, and the lines are kept; a theme change does change it.
+        self._drawn_in: Style | None = None
         self._at_end = self.FOLLOWS_END  # the reader is at the end: it stays there as the text changes
         # Set before earlier transactions are shown above: the distance from the reading position
         # to the end, kept when the text grows, so the reader stays where they were.
@@ -136,6 +140,9 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         style = self.rich_style
+        if style != self._drawn_in:  # a theme change: drawn again in its colours
+            self._drawn.clear()
+            self._drawn_in = style
         line = scroll_y + y
         if self._measured_for != self.text_width:
             self._measure(self.text_width)
@@ -144,10 +151,6 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         index = bisect_right(self._starts, line) - 1
         strip = self._lines_of(index)[line - self._starts[index]]
         return strip.crop_extend(scroll_x, scroll_x + width, style)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._drawn.clear()  # a theme change: drawn again in its colours
 
     # -- scrolling ------------------------------------------------------------------------------------
 
