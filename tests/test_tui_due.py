@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tessera.core import clock, sla, tickets
 from tessera.core.calendar_store import apply_calendars
@@ -96,7 +96,7 @@ def test_time_left_counts_business_hours_on_the_levels_calendar_and_real_time_wi
     assert left[due_desk["vpn"]] == timedelta(hours=18)  # Fri 2h, Mon 8h, Tue 8h (real: 98h)
     assert left[due_desk["laptop"]] == timedelta(hours=30)
     assert left[due_desk["hostile"]] == -timedelta(hours=2)
-    assert left[due_desk["done"]] == -timedelta(days=3)
+    assert left[due_desk["done"]] is None  # resolved: no time left, not 3 days overdue
     # a Due far away or long past counts no further than the list shows (99h+)
     row = TicketRow(1, "s", "new", None, 0, None, NOW, NOW, False, NOW + timedelta(days=400), None)
     fill([row], NOW, {})
@@ -139,6 +139,9 @@ async def test_due_column_shows_business_time_left_close_in_bold_overdue_marked_
         assert cell(app, due_desk["laptop"]) == "30h"
         assert cell(app, due_desk["hostile"]) == "!2h"
         table = app.main.queue_pane.table
+        # resolved 3 days after its Due: blank, neither marked nor reversed
+        done = table.get_cell(str(due_desk["done"]), "due")
+        assert done.plain == "" and not done.style
         close = table.get_cell(str(due_desk["printer"]), "due").style
         overdue = table.get_cell(str(due_desk["hostile"]), "due").style
         calm = table.get_cell(str(due_desk["laptop"]), "due").style
@@ -371,3 +374,71 @@ async def test_a_friday_evening_ticket_under_four_business_hours_is_due_monday_i
             assert "4h: 4h 00m left" in detail, detail
     finally:
         clock.set_clock(None)
+
+
+def close_work(database: Database, ids: dict[str, int]) -> None:
+    """The resolved ticket under the 4h level too, and the one overdue by 2 hours rejected."""
+    with database.session() as session:
+        session.execute(update(Ticket).where(Ticket.id == ids["done"]).values(sla="4h"))
+        session.execute(update(Ticket).where(Ticket.id == ids["hostile"]).values(status="rejected"))
+        session.commit()
+
+
+def test_inactive_tickets_have_no_time_left_with_or_without_a_level_and_active_ones_keep_theirs(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    """A resolved ticket past its Due under a level, a rejected one past its Due without a level:
+    no time left (the Due column blank, no alarm); the active ones keep theirs, and the statement
+    that says which are inactive (fast_sql.DUE_PAGE) agrees with each queue's lifecycle."""
+    from tessera.core.fast_sql import DUE_PAGE, driver_execute
+    from tessera.core.lifecycles.desk import lifecycle_of
+
+    close_work(database, due_desk)
+    with database.session() as session:
+        ctx = open_context(session, "alice")
+        left = {row.id: row.left for row in list_tickets(ctx, "General", time_left=True).rows}
+        assert left[due_desk["done"]] is None and left[due_desk["hostile"]] is None
+        assert left[due_desk["printer"]] == timedelta(hours=3)
+        assert left[due_desk["laptop"]] == timedelta(hours=30)
+        # a search spanning queues: the overdue one in Network is still overdue
+        found = list_tickets(ctx, None, query="Due IS NOT NULL", time_left=True).rows
+        assert {row.id: row.left for row in found}[due_desk["network"]] == -timedelta(minutes=5)
+        every = session.scalars(select(Ticket)).all()
+        ids = [t.id for t in every]
+        inactive = driver_execute(session, DUE_PAGE, {"ids": ids}).fetchone()[2]
+        expected = {t.id for t in every if lifecycle_of(session, t.queue).is_inactive(t.status)}
+        assert set(inactive) == expected and {due_desk["done"], due_desk["hostile"]} <= expected
+
+
+def test_the_quick_start_up_page_leaves_inactive_tickets_without_time_left(
+    database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.tui import backend
+    from tests.test_tui_quick_read import full_first_screen
+
+    close_work(database, due_desk)
+    monkeypatch.setenv("TESSERA_DATABASE_URL", database.url.render_as_string(hide_password=False))
+    monkeypatch.delenv("TESSERA_USER", raising=False)
+    quick = backend._quick_first_screen("alice")
+    assert quick is not None and quick.page is not None
+    assert quick == full_first_screen(database, "alice")
+    left = {row.id: row.left for row in quick.page.rows}
+    assert left[due_desk["done"]] is None and left[due_desk["hostile"]] is None
+    assert left[due_desk["printer"]] == timedelta(hours=3)
+
+
+def test_a_resolved_tickets_level_reads_as_stopped_not_overdue_and_the_key_stays(
+    database: Database, due_desk: dict[str, int]
+) -> None:
+    """The ticket pane's SLA line and the CLI/API's sla_time_left (null, the key kept)."""
+    from tessera.core.listing import ticket_view
+    from tessera.tui.ticket_pane import _sla_text
+
+    close_work(database, due_desk)
+    with database.session() as session:
+        ctx = open_context(session, "alice")
+        done = ticket_view(ctx, due_desk["done"], history_limit=1).ticket
+        printer = ticket_view(ctx, due_desk["printer"], history_limit=1).ticket
+    assert "sla_time_left" in done and done["sla_time_left"] is None and done["due"] is not None
+    assert _sla_text(done) == "4h: no deadline running"
+    assert printer["sla_time_left"] == 180 and _sla_text(printer) == "4h: 3h 00m left"

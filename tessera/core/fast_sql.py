@@ -387,6 +387,18 @@ LEVEL_CALENDARS = (
     "SELECT (SELECT definition -> 'levels' FROM service_levels WHERE id = 1),"
     " (SELECT coalesce(json_agg(json_build_array(name, updated, definition)), '[]') FROM calendars)"
 )
+# A page's Due column in one round trip: LEVEL_CALENDARS and, of the tickets %(ids)s (the page's
+# rows with a Due), those whose status is inactive in their queue's lifecycle (they have no time
+# left). The ORM path is `lifecycle_of(queue).is_inactive(status)`: a status in any case; a queue
+# whose lifecycle is not stored follows the shipped one, whose inactive statuses are these (RT's
+# default and approvals alike). tests/test_tui_due.py checks both paths agree.
+DUE_PAGE = (
+    LEVEL_CALENDARS + ", (SELECT coalesce(array_agg(t.id), '{}') FROM tickets t"
+    " JOIN queues q ON q.id = t.queue_id LEFT JOIN lifecycles lc ON lc.name = q.lifecycle"
+    " WHERE t.id = ANY(%(ids)s::integer[]) AND lower(t.status) IN (SELECT lower(s) FROM"
+    " jsonb_array_elements_text(coalesce(lc.definition -> 'inactive',"
+    ' \'["resolved", "rejected", "deleted"]\')) s))'
+)
 
 
 # -- the locked read of one ticket ---------------------------------------------------------------

@@ -19,7 +19,7 @@ import psycopg
 from tessera.core import clock, config
 from tessera.core.db_wait import bare_conninfo, connect
 from tessera.core.fast_sql import (
-    LEVEL_CALENDARS,
+    DUE_PAGE,
     QUICK_EMPTY,
     QUICK_QUEUES,
     QUICK_SCHEMA,
@@ -117,13 +117,13 @@ class QuickReader:
         return page
 
     def fill_time_left(self, page: TicketPage) -> None:
-        """As `time_left.fill_for`: the levels and their calendars read once, if a row has a level."""
-        from tessera.core.time_left import fill, level_calendars
+        """As `time_left.fill_for`: the levels, calendars and inactive tickets in one read, if a
+        row has a Due."""
+        from tessera.core.time_left import due_ids, fill_from
 
-        calendars = {}
-        if any(r.sla and r.due is not None for r in page.rows):
-            calendars = level_calendars(self.conn.execute(LEVEL_CALENDARS).fetchone())
-        fill(page.rows, clock.now(), calendars)
+        ids = due_ids(page.rows)
+        found = self.conn.execute(DUE_PAGE, {"ids": ids}).fetchone() if ids else None
+        fill_from(page.rows, clock.now(), found)
 
     def close(self) -> None:
         self.conn.close()

@@ -264,7 +264,8 @@ class TicketOut(BaseModel):
     told: datetime | None
     sla: str | None = Field(description="The service level (a level of `tessera sla export`), or none")
     sla_time_left: int | None = Field(
-        description="Business minutes from now to Due on the level's calendar; negative: overdue"
+        description="Business minutes from now to Due on the level's calendar; negative: overdue;"
+        " null without a level or a Due, and once the ticket is inactive (resolved, rejected...)"
     )
     custom_fields: dict[str, str | list[str] | None]
     links: TicketLinks

@@ -153,10 +153,16 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
 
 
 def _sla_time_left(ctx: Context, ticket: Ticket) -> int | None:
-    """Business minutes from now to Due on the ticket's service level (negative: overdue)."""
+    """Business minutes from now to Due on the ticket's service level (negative: overdue); None
+    without one, and once the ticket is inactive in its lifecycle (resolved, rejected...): its
+    clock has stopped, it is not overdue."""
     if ticket.sla is None or ticket.due is None:
         return None
     from tessera.core import clock, sla
+    from tessera.core.lifecycles.desk import lifecycle_of
+
+    if lifecycle_of(ctx.session, ticket.queue).is_inactive(ticket.status):
+        return None
 
     left = sla.time_left(ctx, ticket, clock.now())
     return None if left is None else int(left.total_seconds() // 60)

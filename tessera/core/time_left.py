@@ -2,10 +2,13 @@
 
 A row's time left is the business time from now to its Due on its service level's calendar; real
 time for a ticket without a level, with one the desk no longer defines, or with a level that names
-no calendar (24x7); negative when overdue. The service levels and the calendars they name are read
-once for the page (`fill_for`: two small reads, none when no row of the page has a level), not once
-a row. Counting stops at `LIMIT` (the list shows "99h+" beyond it), so a Due months away or long
-past costs no more than one a few days off.
+no calendar (24x7); negative when overdue. A ticket whose status is inactive in its queue's
+lifecycle (resolved, rejected, deleted) has none: its work is done, whatever Due it keeps (RT keeps
+Due as a plain field), so the list raises no alarm for it. The service levels, the calendars they
+name and which of the page's tickets are inactive are read once for the page (`fill_for`: one
+round trip, `fast_sql.DUE_PAGE`, none when no row of the page has a Due), not once a row.
+Counting stops at `LIMIT` (the list shows "99h+" beyond it), so a Due months away or long past
+costs no more than one a few days off.
 
 `due_within_clause` is the "breaching soon" filter: due within N business hours from now, or
 overdue, each ticket on its own level's calendar, as one WHERE clause (one cutoff per calendar).
@@ -16,7 +19,7 @@ and the service-level module are imported by the functions that read the databas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +35,7 @@ LIMIT = timedelta(hours=100)  # the list shows up to 99h59m; beyond, "99h+"
 class TicketRow(Protocol):
     """What `fill` reads and sets of a row (`listing.TicketRow`, which imports this module)."""
 
+    id: int
     due: datetime | None
     sla: str | None
     left: timedelta | None
@@ -40,11 +44,17 @@ class TicketRow(Protocol):
 _parsed: dict[tuple[str, Any], Calendar] = {}  # calendars read from their definitions, by (name, updated)
 
 
-def fill(rows: Iterable[TicketRow], now: datetime, calendars: Mapping[str, Calendar]) -> None:
-    """Set each row's `left` (None without a Due); `calendars`: level name (lower case) -> calendar."""
+def fill(
+    rows: Iterable[TicketRow],
+    now: datetime,
+    calendars: Mapping[str, Calendar],
+    stopped: Container[int] = (),
+) -> None:
+    """Set each row's `left` (None without a Due, or when its id is in `stopped`: tickets inactive
+    in their lifecycle); `calendars`: level name (lower case) -> calendar."""
     for row in rows:
         due = row.due
-        if due is None:
+        if due is None or row.id in stopped:
             row.left = None
             continue
         cal = calendars.get(row.sla.lower()) if row.sla else None
@@ -58,8 +68,9 @@ def fill(rows: Iterable[TicketRow], now: datetime, calendars: Mapping[str, Calen
 
 def level_calendars(row: Any) -> dict[str, Calendar]:
     """Level name (lower case) -> its calendar, from a row of `fast_sql.LEVEL_CALENDARS`: the
-    levels' stored definitions and every calendar's (name, updated, definition)."""
-    raw_levels, raw_calendars = row if row is not None else (None, None)
+    levels' stored definitions and every calendar's (name, updated, definition); or of
+    `fast_sql.DUE_PAGE`, which begins with the same two columns."""
+    raw_levels, raw_calendars = (row[0], row[1]) if row is not None else (None, None)
     levels: Mapping[str, Any] = raw_levels if isinstance(raw_levels, dict) else {}
     definitions = {name: (updated, data) for name, updated, data in raw_calendars or []}
     out: dict[str, Calendar] = {}
@@ -91,10 +102,29 @@ def calendars_for(ctx: Context) -> dict[str, Calendar]:
     return level_calendars(driver_execute(ctx.session, LEVEL_CALENDARS, {}).fetchone())
 
 
+def due_ids(rows: Iterable[TicketRow]) -> list[int]:
+    """The rows with a Due: what `fast_sql.DUE_PAGE` is asked about (none: no read at all)."""
+    return [row.id for row in rows if row.due is not None]
+
+
+def fill_from(rows: Iterable[TicketRow], now: datetime, found: Any) -> None:
+    """`fill` with a row of `fast_sql.DUE_PAGE` (None: nothing read, no row has a Due)."""
+    if found is None:
+        fill(rows, now, {})
+        return
+    fill(rows, now, level_calendars(found), set(found[2] or ()))
+
+
 def fill_for(ctx: Context, rows: Sequence[TicketRow], now: datetime) -> None:
-    """`fill` for a page read through `ctx` (levels and calendars read only if a row has a level)."""
-    calendars = calendars_for(ctx) if any(r.sla and r.due is not None for r in rows) else {}
-    fill(rows, now, calendars)
+    """`fill` for a page read through `ctx`: the levels, calendars and inactive tickets in one
+    round trip, only if a row has a Due."""
+    ids = due_ids(rows)
+    if not ids:
+        fill_from(rows, now, None)
+        return
+    from tessera.core.fast_sql import DUE_PAGE, driver_execute
+
+    fill_from(rows, now, driver_execute(ctx.session, DUE_PAGE, {"ids": ids}).fetchone())
 
 
 def due_within_clause(ctx: Context, now: datetime, within: timedelta) -> Any:
@@ -118,4 +148,13 @@ def due_within_clause(ctx: Context, now: datetime, within: timedelta) -> Any:
     return and_(Ticket.due.is_not(None), or_(false(), *either))
 
 
-__all__ = ["LIMIT", "calendars_for", "due_within_clause", "fill", "fill_for", "level_calendars"]
+__all__ = [
+    "LIMIT",
+    "calendars_for",
+    "due_ids",
+    "due_within_clause",
+    "fill",
+    "fill_for",
+    "fill_from",
+    "level_calendars",
+]
