@@ -3,16 +3,16 @@
 Run: TESSERA_DATA_DIR=DIR .venv/bin/python bench/due_column.py [--runs 31] [--levels 100]
 
 The desk is the 10,000-ticket demo desk (`tessera demo`) of `$TESSERA_DATA_DIR`'s embedded server
-(seeded if it has no tickets). Once per desk the run applies a calendar (Mon-Fri 09:00-17:00,
-Europe/Paris, French public holidays) and a level on it, and gives that level to the `--levels`
-tickets the first page shows first (`ticket set SLA=` through core: their Due becomes the level's),
-so the page mixes tickets on the calendar (business time), tickets with a hand-set Due and no level
+(seed it first: `tessera demo --tickets 10000`; a desk without tickets stops the run). Once per
+desk the run applies a calendar (Mon-Fri 09:00-17:00, Europe/Paris, French public holidays) and a
+level on it, and gives that level to the `--levels` tickets the first page shows first (`ticket
+set SLA=` through core: their Due becomes the level's), so the page mixes tickets on the calendar (business time), tickets with a hand-set Due and no level
 (real time) and tickets without a Due.
 
 Timed, interleaved, `--runs` times each (the median and every run are printed, with the load):
 * core: one page of the biggest queue, 100 rows as the TUI asks (`listing.list_tickets` on an open
-  context), with `time_left=True` (the Due column's figures: the levels and calendars read once,
-  the business time of each row) and without;
+  context), with `time_left=True` (the Due column's figures: the levels, calendars and inactive
+  rows read once, the business time of each row) and without;
 * TUI: the queue pane's reload in a headless app (120x40): from `load_tickets` until the page's
   rows are in the table and painted, with the Due column's figures and without them (the request
   made without `time_left`, so every Due cell is empty).
