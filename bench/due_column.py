@@ -6,8 +6,8 @@ The desk is the 10,000-ticket demo desk (`tessera demo`) of `$TESSERA_DATA_DIR`'
 (seed it first: `tessera demo --tickets 10000`; a desk without tickets stops the run). Once per
 desk the run applies a calendar (Mon-Fri 09:00-17:00, Europe/Paris, French public holidays) and a
 level on it, and gives that level to the `--levels` tickets the first page shows first (`ticket
-set SLA=` through core: their Due becomes the level's), so the page mixes tickets on the calendar (business time), tickets with a hand-set Due and no level
-(real time) and tickets without a Due.
+set SLA=` through core: their Due becomes the level's), so the page mixes tickets on the calendar
+(business time), tickets with a hand-set Due and no level (real time) and tickets without a Due.
 
 Timed, interleaved, `--runs` times each (the median and every run are printed, with the load):
 * core: one page of the biggest queue, 100 rows as the TUI asks (`listing.list_tickets` on an open
