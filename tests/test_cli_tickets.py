@@ -161,7 +161,7 @@ def error_desk(pg_server, template_db, tmp_path_factory):
         ["db", "upgrade"],
         ["queue", "create", "Support"],
         ["cf", "create", "Severity", "--type", "select", "--value", "Low"],
-        ["cf", "create", "Code", "--pattern", "[A-Z]{3}-\\d+"],
+        ["cf", "create", "Code", "--pattern", "(|[A-Z]{3}-\\d+)"],  # optional, with a format
         ["user", "add", "viewer", "--email", "viewer@desk.example"],
         ["right", "grant", "ShowTicket", "user:viewer"],
         ["ticket", "create", "-q", "Support", "-s", "existing"],

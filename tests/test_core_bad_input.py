@@ -22,7 +22,7 @@ from tessera.core.serialize import ticket_json
 @pytest.fixture
 def rich_desk(desk):
     root = desk.root
-    customfields.create_field(root, "Code", pattern=r"[A-Z]{3}-\d+")
+    customfields.create_field(root, "Code", pattern=r"(|[A-Z]{3}-\d+)")  # optional, with a format
     customfields.create_field(root, "Severity", type_="select", values=["Low", "High"])
     customfields.create_field(root, "Tags", type_="select", multiple=True, values=["a", "b"])
     customfields.create_field(root, "Count", type_="integer")

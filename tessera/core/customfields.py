@@ -39,7 +39,16 @@ def fields_for_queue(ctx: Context, queue_id: int) -> list[CustomField]:
 
 def is_required(cf: CustomField) -> bool:
     """RT's mandatory field: one whose pattern an empty value does not match."""
-    return bool(cf.pattern) and re.fullmatch(cf.pattern or "", "") is None
+    return pattern_requires_a_value(cf.pattern)
+
+
+def pattern_requires_a_value(pattern: str | None) -> bool:
+    if not pattern:
+        return False
+    try:
+        return re.fullmatch(pattern, "") is None
+    except re.error:  # (checked when the field is saved)
+        return False
 
 
 def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:

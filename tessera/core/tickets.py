@@ -14,13 +14,21 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from tessera.core import fast_sql, ownership, scrip_runner, sla, statuses
 from tessera.core.context import Context, new_transaction, operation, record
-from tessera.core.customfields import field_for_ticket, normalise_values, split_values
+from tessera.core.customfields import (
+    field_for_ticket,
+    fields_for_queue,
+    is_required,
+    normalise_values,
+    pattern_requires_a_value,
+    split_values,
+)
 from tessera.core.desk_addresses import ALL_QUEUE_ADDRESSES, desk_addresses, loop_address, refuse
 from tessera.core.errors import InvalidInput, PermissionDenied
 from tessera.core.knowable import may_know_queue
 from tessera.core.lifecycles.desk import lifecycle_of
 from tessera.core.messages import new_message_id, plain_message_part, store_message
 from tessera.core.models import (
+    CustomField,
     CustomFieldValue,
     Queue,
     ServiceLevelsRecord,
@@ -62,8 +70,18 @@ def _check_owner(ctx: Context, user_name: str, queue: Queue) -> int:
 _KEYS = bindparam("keys", type_=ARRAY(Text))
 # The desk's service levels come along (`sla.load_config` then finds the row in the session):
 # a create reads them anyway, and this saves it a round trip.
+# The queue's custom fields with a pattern (some may be required: `customfields.is_required`).
+_PATTERNED = (
+    select(func.json_agg(func.json_build_array(CustomField.name, CustomField.pattern)))
+    .where(
+        CustomField.pattern.is_not(None),
+        CustomField.disabled.is_(False),
+        or_(CustomField.queue_id.is_(None), CustomField.queue_id == Queue.id),
+    )
+    .scalar_subquery()
+)
 _QUEUE_AND_PEOPLE = (
-    select(Queue, User, ALL_QUEUE_ADDRESSES, ServiceLevelsRecord)
+    select(Queue, User, ALL_QUEUE_ADDRESSES, ServiceLevelsRecord, _PATTERNED)
     .select_from(Queue)
     .outerjoin(User, or_(func.lower(User.name) == any_(_KEYS), func.lower(User.email) == any_(_KEYS)))
     .outerjoin(ServiceLevelsRecord, ServiceLevelsRecord.id == 1)
@@ -73,26 +91,46 @@ _QUEUE_AND_PEOPLE = (
 
 def _queue_and_people(
     ctx: Context, data: TicketCreate
-) -> tuple[Queue, dict[str, User], set[str], ServiceLevelsRecord | None]:
+) -> tuple[Queue, dict[str, User], set[str], ServiceLevelsRecord | None, list[str] | None]:
     """The queue, the known users among the ticket's addresses, the desk's own addresses (which
-    may watch no ticket) and the service-level row (`sla.UNREAD` when not read), in one round trip."""
+    may watch no ticket), the service-level row (`sla.UNREAD` when not read) and the names of the
+    queue's required custom fields (None when not read), in one round trip."""
     keys = address_keys([*data.requestors, *data.cc, *data.admincc])
     name = data.queue.strip()
     if not keys:
-        return get_queue(ctx, data.queue), {}, set(), sla.UNREAD
+        return get_queue(ctx, data.queue), {}, set(), sla.UNREAD, None
     if name.isdigit():
-        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD, None
     rows = ctx.session.execute(_QUEUE_AND_PEOPLE, {"queue": name.lower(), "keys": sorted(keys)}).all()
     if not rows or not may_know_queue(ctx, rows[0][0]):
         # not found (or not to be known): its usual error
-        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD
+        return get_queue(ctx, data.queue), {}, desk_addresses(ctx.session), sla.UNREAD, None
     own = desk_addresses(ctx.session, rows[0][2] or [])
-    return rows[0][0], known_users(keys, [r[1] for r in rows]), own, rows[0][3]
+    required = [name for name, pattern in rows[0][4] or () if pattern_requires_a_value(pattern)]
+    return rows[0][0], known_users(keys, [r[1] for r in rows]), own, rows[0][3], required
+
+
+def _check_required_fields(
+    ctx: Context, queue: Queue, given: dict[str, list[str]], required: list[str] | None
+) -> None:
+    """RT's mandatory fields, for every caller that can give them (RT checks them in its web UI
+    only, so its REST and command-line creates skip them): one line naming each one missing."""
+    if required is None:
+        required = [cf.name for cf in fields_for_queue(ctx, queue.id) if is_required(cf)]
+    missing = [name for name in required if not any(v.strip() for v in given.get(name, []))]
+    if missing:
+        names = ", ".join(missing)
+        raise InvalidInput(
+            f"queue {queue.name} requires {names}: give {'it' if len(missing) == 1 else 'them'} "
+            f"(CLI: --cf '{missing[0]}=VALUE'; API: custom_fields)"
+        )
 
 
 @operation
-def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
-    queue, people, own, levels = _queue_and_people(ctx, data)
+def create_ticket(ctx: Context, data: TicketCreate, *, from_mail: bool = False) -> Ticket:
+    """A new ticket. `from_mail`: a message can carry no custom fields, so a queue's required
+    ones are not asked of it (the ticket is filed; an agent fills them in)."""
+    queue, people, own, levels, required = _queue_and_people(ctx, data)
     if queue.disabled:
         raise InvalidInput(f"queue {queue.name} is disabled")
     ctx.require("CreateTicket", "create tickets", f"in queue {queue.name}", queue_id=queue.id)
@@ -142,6 +180,8 @@ def create_ticket(ctx: Context, data: TicketCreate) -> Ticket:
         given[cf.name] = normalise_values(cf, split_values(cf, raw))
         for value in given[cf.name]:
             values.append(CustomFieldValue(custom_field_id=cf.id, value=value))
+    if not from_mail:
+        _check_required_fields(ctx, queue, given, required)
     level = sla.level_for_new_ticket(
         ctx,
         queue,

@@ -717,6 +717,7 @@ def _write(
                     cc=cc,
                     message=message,
                 ),
+                from_mail=True,
             )
             requestor = Watcher(ticket_id=made.id, role="Requestor", user_id=ctx.actor.id)
             ticket_id = made.id
