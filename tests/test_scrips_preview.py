@@ -43,3 +43,19 @@ def test_comment_preview_never_mails_the_requestor(desk: Desk) -> None:
     assert "customer@example.com" not in recipients
     assert [c["type"] for c in plan["changes"]] == ["Comment"]
     assert counts(desk) == before
+
+
+def test_a_create_preview_shows_the_number_the_ticket_will_get_and_uses_none_up(desk: Desk) -> None:
+    from tessera.core.models import display_id
+    from tessera.core.schemas import TicketCreate
+    from tessera.scrips.preview import preview_create
+
+    first = desk.ticket()
+    before = counts(desk)
+    data = TicketCreate(queue="General", subject="Badge reader", requestors=["ann@customer.example"])
+    for _ in range(2):  # a second look at the review shows the same number
+        plan = preview_create(desk.root, data)
+        autoreply = next(m for m in plan["messages"] if "AutoReply" in m["subject"])
+        assert f"[{display_id(first.id + 1)}]" in autoreply["subject"], autoreply["subject"]
+    assert counts(desk) == before
+    assert desk.ticket().id == first.id + 1  # no number was used up by the reviews

@@ -401,6 +401,15 @@ DUE_PAGE = (
 )
 
 
+# The number the next ticket will most likely get, read without taking it (a dry-run of a create
+# then shows it and uses up none); no row when it is already taken (ids written by hand).
+LIKELY_NEXT_TICKET_ID = (
+    "SELECT n FROM (SELECT coalesce(pg_sequence_last_value("
+    "pg_get_serial_sequence('tickets', 'id')::regclass) + 1, 1) AS n) s"
+    " WHERE NOT EXISTS (SELECT 1 FROM tickets WHERE id = s.n)"
+)
+
+
 # -- the locked read of one ticket ---------------------------------------------------------------
 
 
@@ -560,13 +569,16 @@ def insert_ticket(
     Afterwards `ticket` and `txn` are persistent in `session` with their ids and the values the
     database made, as after a flush. (Pending users the ticket refers to are flushed first.)
 
+    A ticket given its number (a create's dry-run: `preview_create`) is written by the ORM's
+    flush, which names the id; this statement leaves the identity column to its sequence.
+
     `ride` (the scrip prefetch, `rides_with_create`): read in the same statement, as it reads once
     the rows are written; its `tickets` and `messages` become the new ids, its rows are filled in
     and `mark`ed (the plain ORM path leaves its rows None: the runner then reads by itself)."""
     from tessera.core.models import Attachment as Part
     from tessera.core.models import CustomFieldValue, Ticket, Transaction, Watcher
 
-    if not _fast:
+    if not _fast or vars(ticket).get("id") is not None:  # (a number given: the ORM writes it)
         session.add(ticket)
         session.flush()
         for watcher in watchers:

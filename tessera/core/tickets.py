@@ -127,9 +127,12 @@ def _check_required_fields(
 
 
 @operation
-def create_ticket(ctx: Context, data: TicketCreate, *, from_mail: bool = False) -> Ticket:
+def create_ticket(
+    ctx: Context, data: TicketCreate, *, from_mail: bool = False, ticket_id: int | None = None
+) -> Ticket:
     """A new ticket. `from_mail`: a message can carry no custom fields, so a queue's required
-    ones are not asked of it (the ticket is filed; an agent fills them in)."""
+    ones are not asked of it (the ticket is filed; an agent fills them in). `ticket_id`: the
+    number to give it instead of the next one (a dry-run's likely next number)."""
     queue, people, own, levels, required = _queue_and_people(ctx, data)
     if queue.disabled:
         raise InvalidInput(f"queue {queue.name} is disabled")
@@ -159,6 +162,8 @@ def create_ticket(ctx: Context, data: TicketCreate, *, from_mail: bool = False) 
         updated_by_id=ctx.actor.id,
         merged_into_id=None,
     )
+    if ticket_id is not None:
+        ticket.id = ticket_id
     ticket.queue = queue
     statuses.apply_dates(ctx, ticket, lifecycle, None, status)
     watchers: list[Watcher] = []

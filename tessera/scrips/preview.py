@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
-from tessera.core.context import Context, rolled_back
+from tessera.core import fast_sql
+from tessera.core.context import Context, rolled_back, savepoint
 from tessera.core.errors import NotFound
 from tessera.core.forwarding import forward
-from tessera.core.models import Scrip, Transaction
+from tessera.core.models import Scrip, Ticket, Transaction
 from tessera.core.schemas import ForwardIn, TicketCreate, message_in
 from tessera.core.tickets import comment, correspond, create_ticket, get_ticket, set_fields
 from tessera.scrips.engine import COMMITTED, PREPARED, EngineState, run_unit, scrip_by_id, test_scrip
@@ -62,8 +64,33 @@ def preview_forward(ctx: Context, ref: str | int, data: ForwardIn) -> dict[str, 
 
 def preview_create(ctx: Context, data: TicketCreate) -> dict[str, Any]:
     """What creating this ticket would do, scrips included (the autoreply, the notifications);
-    nothing is recorded, and `ticket` is "new ticket" (its number is taken when it is made)."""
-    return _dry_run(ctx, lambda: (create_ticket(ctx, data), "new ticket")[1])
+    nothing is recorded, and `ticket` is "new ticket". The dry-run's ticket takes the number the
+    next ticket will most likely get, without using it up (a sequence's number is never given
+    back, so each review would leave a gap and show a number no ticket ever gets)."""
+
+    made: list[Ticket] = []
+
+    def make() -> str:
+        likely = ctx.session.execute(text(fast_sql.LIKELY_NEXT_TICKET_ID)).scalar()
+        if likely is not None:
+            stale = ctx.session.identity_map.get(ctx.session.identity_key(Ticket, likely))
+            if stale is not None:  # an earlier dry-run's ticket, gone with its rollback
+                ctx.session.expunge(stale)
+            try:
+                with savepoint(ctx):
+                    made.append(create_ticket(ctx, data, ticket_id=likely))
+                return "new ticket"
+            except IntegrityError:
+                pass  # made by someone else meanwhile: the dry-run takes a number of its own
+        made.append(create_ticket(ctx, data))
+        return "new ticket"
+
+    try:
+        return _dry_run(ctx, make)
+    finally:  # the rolled-back ticket must not stand in the session for the one made next
+        for ticket in made:
+            if ticket in ctx.session:
+                ctx.session.expunge(ticket)
 
 
 def dry_run(ctx: Context, ref: str | int, change: Callable[[], object]) -> dict[str, Any]:
