@@ -277,10 +277,9 @@ def test_a_timer_firing_shows_its_reason_and_its_scrip_trace() -> None:
     assert "#31 Escalate when overdue  committed" in shown
 
 
-def test_the_start_up_helpers_quick_page_has_the_same_times_left(
-    database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The first page read with psycopg alone (core.quick_read) fills the Due column as core does."""
+def quick_page_left(database: Database, monkeypatch: pytest.MonkeyPatch) -> dict[int, timedelta | None]:
+    """Each row's time left on the first page the start-up helper reads with psycopg alone, after
+    checking that page is the full path's."""
     from tessera.tui import backend
     from tests.test_tui_quick_read import full_first_screen
 
@@ -289,7 +288,14 @@ def test_the_start_up_helpers_quick_page_has_the_same_times_left(
     quick = backend._quick_first_screen("alice")
     assert quick is not None and quick.page is not None
     assert quick == full_first_screen(database, "alice")
-    left = {row.id: row.left for row in quick.page.rows}
+    return {row.id: row.left for row in quick.page.rows}
+
+
+def test_the_start_up_helpers_quick_page_has_the_same_times_left(
+    database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page read with psycopg alone (core.quick_read) fills the Due column as core does."""
+    left = quick_page_left(database, monkeypatch)
     assert left[due_desk["vpn"]] == timedelta(hours=18) and left[due_desk["hostile"]] == -timedelta(hours=2)
 
 
@@ -413,16 +419,8 @@ def test_inactive_tickets_have_no_time_left_with_or_without_a_level_and_active_o
 def test_the_quick_start_up_page_leaves_inactive_tickets_without_time_left(
     database: Database, due_desk: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tessera.tui import backend
-    from tests.test_tui_quick_read import full_first_screen
-
     close_work(database, due_desk)
-    monkeypatch.setenv("TESSERA_DATABASE_URL", database.url.render_as_string(hide_password=False))
-    monkeypatch.delenv("TESSERA_USER", raising=False)
-    quick = backend._quick_first_screen("alice")
-    assert quick is not None and quick.page is not None
-    assert quick == full_first_screen(database, "alice")
-    left = {row.id: row.left for row in quick.page.rows}
+    left = quick_page_left(database, monkeypatch)
     assert left[due_desk["done"]] is None and left[due_desk["hostile"]] is None
     assert left[due_desk["printer"]] == timedelta(hours=3)
 
