@@ -35,16 +35,21 @@ def wire(conn: psycopg.Connection[Any], work: Callable[[], object]) -> tuple[int
         finally:
             conn.pgconn.untrace()
         f.seek(0)
-        statements = trips = 0
-        last = ""
-        for line in f:
-            parts = line.split("\t")
-            if len(parts) < 4 or parts[1] not in ("F", "B"):
-                continue
-            statements += parts[1] == "F" and parts[3].strip() in ("Query", "Execute")
-            trips += parts[1] == "B" and last == "F"
-            last = parts[1]
-        return statements, trips
+        return count_trace(f)
+
+
+def count_trace(f: Any) -> tuple[int, int]:
+    """(statements, round trips) in a libpq trace read from `f`."""
+    statements = trips = 0
+    last = ""
+    for line in f:
+        parts = line.split("\t")
+        if len(parts) < 4 or parts[1] not in ("F", "B"):
+            continue
+        statements += parts[1] == "F" and parts[3].strip() in ("Query", "Execute")
+        trips += parts[1] == "B" and last == "F"
+        last = parts[1]
+    return statements, trips
 
 
 def driver(desk: Desk) -> psycopg.Connection[Any]:

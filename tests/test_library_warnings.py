@@ -29,3 +29,14 @@ def test_key_and_server_commands_print_no_library_warning(cli_env: dict[str, str
     refused = run(["ssh-server", "--port", "70000"], cli_env, fresh=True)
     assert refused.code != 0
     assert "Warning" not in refused.err and len(refused.err.strip().splitlines()) == 1, refused.err
+
+
+def test_psycopgs_log_of_a_lost_pipeline_does_not_reach_the_terminal() -> None:
+    """A connection lost inside a pipeline (the COMMIT sent with the scrips' writes) makes psycopg
+    log "error ignored terminating <Pipeline>"; the error is reported in one line already."""
+    code = (
+        "import logging, tessera.core.db_wait\n"
+        "logging.getLogger('psycopg').warning('error ignored terminating <psycopg.Pipeline [BAD]>')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -168,13 +168,15 @@ def _refused(backend: Backend) -> bool:
     return False
 
 
-def test_a_status_change_from_the_tui_is_the_writes_four_round_trips(
-    database: Database, tui_desk, monkeypatch
-) -> None:
-    """The locked read (with the queue's lifecycle), the write with what the scrips need, the
-    trace and outbox with the notice, the commit: the user and rights are kept (the listener
-    hears rights changes), the lifecycle rides on the locked read."""
-    import psycopg
+def test_a_status_change_from_the_tui_is_three_round_trips(database: Database, tui_desk) -> None:
+    """BEGIN with the locked read (the queue's lifecycle rides on it), the write with what the
+    scrips need, the trace and outbox with the COMMIT: the user and rights are kept (the listener
+    hears rights changes). Counted from libpq's trace of the connection the change checks out."""
+    import tempfile
+
+    from sqlalchemy import event
+
+    from tests.test_core_round_trips import count_trace
 
     backend = Backend(database, "alice")
     stop, heard = threading.Event(), threading.Event()
@@ -182,28 +184,29 @@ def test_a_status_change_from_the_tui_is_the_writes_four_round_trips(
         target=backend.listen, args=(lambda ids: None, stop, lambda p: heard.set() if p is None else None)
     )
     listener.start()
-    trips: list[str] = []
-    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+    traced = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in the finally below, as the listener is)
 
-    def counted_execute(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
-        trips.append(str(query)[:60])
-        return execute(self, query, *args, **kwargs)
+    def on_checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
+        dbapi_conn.pgconn.trace(traced.fileno())
 
-    def counted_commit(self):  # type: ignore[no-untyped-def]
-        trips.append("COMMIT")
-        return commit(self)
+    def on_checkin(dbapi_conn, record):  # type: ignore[no-untyped-def]
+        dbapi_conn.pgconn.untrace()
 
     try:
         assert heard.wait(10)
         vpn = tui_desk["vpn"]
         backend.run(ticket_ops.queues)  # the user and rights are read once
-        monkeypatch.setattr(psycopg.Cursor, "execute", counted_execute)
-        monkeypatch.setattr(psycopg.Connection, "commit", counted_commit)
+        event.listen(database.engine, "checkout", on_checkout)
+        event.listen(database.engine, "checkin", on_checkin)
         for status in ("stalled", "open"):
-            trips.clear()
+            traced.seek(0)
+            traced.truncate()
             assert backend.run(ticket_ops.set_status, [vpn], status).done == [vpn]
-            assert len(trips) == 4, trips
-            assert trips[-1] == "COMMIT"
+            traced.seek(0)
+            assert count_trace(traced) == (5, 3)
     finally:
+        event.remove(database.engine, "checkout", on_checkout)
+        event.remove(database.engine, "checkin", on_checkin)
+        traced.close()
         stop.set()
         listener.join(10)

@@ -22,6 +22,7 @@ transaction id, read just before the COMMIT.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from tessera.core.errors import ConfigError
+
+# psycopg logs "error ignored terminating <psycopg.Pipeline [BAD]>" when the connection is lost
+# inside a pipeline; the error itself is raised and reported in one line, and with no handler
+# Python would print the log record to the user's terminal as a second line. A program that sets
+# up logging (the API's server) still gets it.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 TIMEOUT_ENV = "TESSERA_DB_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
