@@ -346,6 +346,9 @@ async def test_z_maximises_the_focused_pane_and_back(database: Database, tui_des
         await pilot.press(key("maximize"))
         await pilot.pause()
         assert screen.maximized is screen.queue_pane
+        # it fills the screen (it is 45% of it otherwise), not a same-sized pane amid hatching
+        pane = screen.queue_pane
+        await until(pilot, lambda: pane.outer_size.width == 80 and pane.outer_size.height >= 20)
         await pilot.press(key("back"))
         await pilot.pause()
         assert screen.maximized is None and app.return_code is None
