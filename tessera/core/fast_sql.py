@@ -410,6 +410,14 @@ LIKELY_NEXT_TICKET_ID = (
 )
 
 
+def likely_next_ticket_id(session: Session) -> int | None:
+    """`LIKELY_NEXT_TICKET_ID`'s number, or None when it is taken already."""
+    from sqlalchemy import text
+
+    found = session.execute(text(LIKELY_NEXT_TICKET_ID)).scalar()
+    return int(found) if found is not None else None
+
+
 # -- the locked read of one ticket ---------------------------------------------------------------
 
 

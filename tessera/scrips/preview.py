@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tessera.core import fast_sql
@@ -71,7 +71,7 @@ def preview_create(ctx: Context, data: TicketCreate) -> dict[str, Any]:
     made: list[Ticket] = []
 
     def make() -> str:
-        likely = ctx.session.execute(text(fast_sql.LIKELY_NEXT_TICKET_ID)).scalar()
+        likely = fast_sql.likely_next_ticket_id(ctx.session)
         if likely is not None:
             stale = ctx.session.identity_map.get(ctx.session.identity_key(Ticket, likely))
             if stale is not None:  # an earlier dry-run's ticket, gone with its rollback
