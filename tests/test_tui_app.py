@@ -1136,3 +1136,31 @@ async def test_history_shows_each_recipient_and_marks_a_refusal(database: Databa
         # The mark stays when only the correspondence is shown.
         await pilot.press(key("history_filter"))
         assert "⚠ Delivery failed" in screen.ticket_pane.history.plain
+
+
+@run_async
+async def test_a_queue_created_elsewhere_reaches_the_queue_list_and_the_picker(
+    database: Database, tui_desk
+) -> None:
+    """A queue made by the CLI (or another agent) while the TUI runs: its NOTIFY reloads the queue
+    list (the shown queue stays), and the picker (Q) reads the queues afresh when it opens."""
+    from tessera.core.queues import create_queue, update_queue
+
+    app = make_app(database, poll_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        shown = pane.queue
+        await until(pilot, lambda: listening(database), timeout=10)
+        with database.session() as session:
+            create_queue(open_context(session, "root"), "Made Meanwhile")
+        await until(pilot, lambda: "Made Meanwhile" in [q.name for q in pane.queues], timeout=5)
+        assert pane.queue == shown  # the list grew; the queue on screen did not change
+        # With no notice heard (the listener gone), the picker still reads the queues when it opens.
+        screen.live._stop.set()
+        await until(pilot, lambda: not listening(database), timeout=10)
+        with database.session() as session:
+            update_queue(open_context(session, "root"), "Made Meanwhile", {"name": "Renamed Meanwhile"})
+        await pilot.press(key("queues.pick"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        assert "Renamed Meanwhile" in [q.name for q in pane.queues]

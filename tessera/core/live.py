@@ -24,6 +24,9 @@ CHANNEL = "tessera_tickets"
 # Sent by triggers (migration 0020) when what a user may do can have changed: the payload is the
 # user's id when one user's row changed, "" when grants or groups did (anyone's rights).
 RIGHTS_CHANNEL = "tessera_rights"
+# Sent when a queue is created or its settings change (name, disabled...): the queue list is read
+# again (payload: the queue's id; every listener hears it, the changing client's own too).
+QUEUES_CHANNEL = "tessera_queues"
 EVERYTHING = "*"  # a bulk change (the demo seeder): reload whatever is on screen
 _MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 
@@ -46,6 +49,13 @@ def announce(session: Session, ticket_ids: Iterable[int] | None, origin: str | N
         body = payload(ticket_ids, origin)
     if body:
         session.execute(text("SELECT pg_notify(:channel, :body)"), {"channel": CHANNEL, "body": body})
+
+
+def announce_queue(session: Session, queue_id: int) -> None:
+    """Tell listeners a queue was created or changed (delivered only if the change commits)."""
+    session.execute(
+        text("SELECT pg_notify(:channel, :body)"), {"channel": QUEUES_CHANNEL, "body": str(queue_id)}
+    )
 
 
 def parse_notice(body: str) -> tuple[str | None, set[int] | None]:
@@ -76,16 +86,20 @@ def listen(
     retry_seconds: float = 2.0,
     ignore_origin: str | None = None,
     on_rights: Callable[[int | None], None] | None = None,
+    on_queues: Callable[[], None] | None = None,
 ) -> None:
     """Call `on_change` for every notice until `stop` is set; reconnect when the database goes
     away. Notices from `ignore_origin` (the caller's own changes) are skipped. `on_rights` hears
-    rights changes (a user's id, or None: anyone's)."""
+    rights changes (a user's id, or None: anyone's); `on_queues` hears that a queue was created or
+    changed."""
     while not stop.is_set():
         try:
             with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
                 if on_rights is not None:
                     conn.execute(f"LISTEN {RIGHTS_CHANNEL}")
+                if on_queues is not None:
+                    conn.execute(f"LISTEN {QUEUES_CHANNEL}")
                 if on_state is not None:
                     on_state(None)
                 while not stop.is_set():
@@ -93,6 +107,10 @@ def listen(
                         if notice.channel == RIGHTS_CHANNEL:
                             if on_rights is not None:
                                 on_rights(int(notice.payload) if notice.payload.isdigit() else None)
+                            continue
+                        if notice.channel == QUEUES_CHANNEL:
+                            if on_queues is not None:
+                                on_queues()
                             continue
                         origin, ids = parse_notice(notice.payload)
                         if origin is None or origin != ignore_origin:

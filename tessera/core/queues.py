@@ -64,6 +64,13 @@ def _check_lifecycle(ctx: Context, name: str) -> str:
     raise InvalidInput(f"unknown lifecycle {name!r} (lifecycles: {', '.join(sorted(names))})")
 
 
+def _announce(ctx: Context, queue: Queue) -> None:
+    """Running TUIs read their queue list again once this commits (NOTIFY)."""
+    from tessera.core.live import announce_queue
+
+    announce_queue(ctx.session, queue.id)
+
+
 @operation
 def create_queue(
     ctx: Context,
@@ -93,6 +100,7 @@ def create_queue(
     )
     ctx.session.add(queue)
     ctx.session.flush()
+    _announce(ctx, queue)
     return queue
 
 
@@ -125,4 +133,6 @@ def update_queue(ctx: Context, name: str, changes: dict[str, str]) -> Queue:
             from tessera.core.users import _bool
 
             queue.disabled = _bool(raw, key)
+    if changes:
+        _announce(ctx, queue)
     return queue

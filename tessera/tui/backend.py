@@ -352,8 +352,10 @@ class Backend:
         on_change: Callable[[set[int] | None], None],
         stop: threading.Event,
         on_state: Callable[[str | None], None] | None = None,
+        on_queues: Callable[[], None] | None = None,
     ) -> None:
-        """Block, handing the ids of tickets others change to `on_change`, until `stop` is set."""
+        """Block, handing the ids of tickets others change to `on_change`, until `stop` is set;
+        `on_queues`: a queue was created or changed (anyone's, this app's too)."""
         catch_up, self._catch_up = self._catch_up, False
         url = None
         while url is None:
@@ -376,7 +378,13 @@ class Backend:
 
         try:
             live.listen(
-                url, on_change, stop, on_state=state, ignore_origin=self.origin, on_rights=self.rights_changed
+                url,
+                on_change,
+                stop,
+                on_state=state,
+                ignore_origin=self.origin,
+                on_rights=self.rights_changed,
+                on_queues=on_queues,
             )
         finally:
             self._hearing_rights(False)

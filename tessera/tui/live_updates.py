@@ -30,6 +30,9 @@ class LiveUpdates(Widget):
             super().__init__()
             self.ids = ids
 
+    class QueuesChanged(Message):
+        """A queue was created or changed (by anyone): the queue list is read again."""
+
     def __init__(self, backend: Backend, poll_seconds: float) -> None:
         super().__init__(id="live-updates")
         self.backend = backend
@@ -50,8 +53,15 @@ class LiveUpdates(Widget):
     def listen(self) -> None:
         """PostgreSQL LISTEN in a thread: changes by others reach the screen within a second."""
         self.backend.listen(
-            lambda ids: self.app.call_from_thread(self._notice, ids), self._stop, on_state=self._listen_state
+            lambda ids: self.app.call_from_thread(self._notice, ids),
+            self._stop,
+            on_state=self._listen_state,
+            on_queues=self._queues_notice,
         )
+
+    def _queues_notice(self) -> None:
+        """From the listening thread: a queue was created or changed."""
+        self.app.call_from_thread(self.post_message, self.QueuesChanged())
 
     def _listen_state(self, problem: str | None) -> None:
         """From the listening thread: connected (None), or lost (then polls stand in)."""

@@ -352,6 +352,14 @@ class MainScreen(Screen[None]):
         if current is not None and (event.ids is None or current in event.ids):
             self.ticket_pane.reopen()
 
+    @on(LiveUpdates.QueuesChanged)
+    @work(exclusive=True, group="queues")
+    async def _queues_changed(self) -> None:
+        """A queue was created or changed (by the CLI, another agent, the admin screen)."""
+        queues = await self.backend.ask(ticket_ops.queues)
+        if queues is not None:
+            self.queue_pane.refresh_queues(queues)
+
     @on(OfflineBanner.Retry)
     def _retry(self) -> None:
         self.queue_pane.load_tickets()

@@ -154,6 +154,22 @@ class QueuePane(FocusTitle, Horizontal):
         else:
             self.load_tickets()
 
+    def refresh_queues(self, queues: list[QueueInfo]) -> None:
+        """The queue list read again (a queue made or changed elsewhere): the shown queue and the
+        highlighted one stay; when the shown queue is gone or renamed, it is shown as at start."""
+        if queues == self.queues:
+            return
+        current = self.queue
+        same = next((q for q in queues if current is not None and q.id == current.id), None)
+        if current is None or same is None or same.name != current.name:
+            self.show_queues(queues, same.name if same is not None else None)
+            return
+        listed = self.query_one(QueueList)
+        lit = listed.highlighted
+        lit_id = listed.queues[lit].id if lit is not None and lit < len(listed.queues) else current.id
+        self.queue = same
+        listed.show(queues, next((q for q in queues if q.id == lit_id), same))
+
     def choose_queue(self, queue: QueueInfo) -> None:
         """Show `queue` (leaving a search view), and remember it."""
         self.queue = queue
@@ -412,7 +428,11 @@ class QueuePane(FocusTitle, Horizontal):
     async def pick_queue(self) -> None:
         """Q: choose a queue from a picker (the queue list may be hidden on a narrow terminal),
         each with its count of active tickets and of those nobody owns."""
-        counts = await self.backend.ask(ticket_ops.queue_counts) or {}
+        found = await self.backend.ask(ticket_ops.queue_picker)
+        if found is None:
+            return
+        queues, counts = found
+        self.refresh_queues(queues)  # a queue made elsewhere since the list was read shows too
 
         def detail(queue: QueueInfo) -> str:
             count = counts.get(queue.id)

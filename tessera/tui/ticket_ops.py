@@ -128,6 +128,11 @@ def message_preview(
     return result
 
 
+def queue_picker(ctx: Context) -> tuple[list[listing.QueueInfo], dict[int, listing.QueueCounts]]:
+    """The queue picker (Q): the queues read afresh (one made meanwhile shows), with their counts."""
+    return listing.queues(ctx), listing.queue_counts(ctx)
+
+
 # Reads core offers as they are (each already a function of a Context).
 queues = listing.queues
 queue_counts = listing.queue_counts
