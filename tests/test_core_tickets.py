@@ -404,3 +404,19 @@ def test_a_queues_required_fields_are_asked_of_every_create_but_a_message(commit
     grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
     outcome = go(desk, mail(subject="From the monitoring"))
     assert outcome.action == "create", outcome.reason
+
+
+def test_an_edit_may_change_a_required_field_but_not_empty_it(committed_desk) -> None:
+    """A queue's required field (asked of every create) stays filled: an edit that clears it is
+    refused with one line naming the field, and nothing of that edit is written."""
+    desk = committed_desk
+    made = tickets.create_ticket(desk.root, TicketCreate(queue="General", subject="x"))
+    customfields.create_field(desk.root, "Ref", queue="General", pattern=r"^REF-[0-9]+$")
+    tickets.set_fields(desk.root, made.id, {"subject": "y"})  # still empty: other edits pass
+    tickets.set_fields(desk.root, made.id, {"cf.Ref": "REF-1"})
+    tickets.set_fields(desk.root, made.id, {"cf.Ref": "REF-2"})  # changed: fine
+    for cleared in ("", " "):
+        with pytest.raises(InvalidInput, match=r"^custom field 'Ref' is required: it may be changed but not"):
+            tickets.set_fields(desk.root, made.id, {"subject": "z", "cf.Ref": cleared})
+    data = ticket_json(desk.root, tickets.get_ticket(desk.root, made.id))
+    assert data["custom_fields"]["Ref"] == "REF-2" and data["subject"] == "y"

@@ -1164,3 +1164,31 @@ async def test_a_queue_created_elsewhere_reaches_the_queue_list_and_the_picker(
         await pilot.press(key("queues.pick"))
         await until(pilot, lambda: isinstance(app.screen, PickerScreen))
         assert "Renamed Meanwhile" in [q.name for q in pane.queues]
+
+
+@run_async
+async def test_the_edit_form_refuses_to_empty_a_required_field_and_says_which(
+    database: Database, tui_desk
+) -> None:
+    from tessera.core.customfields import create_field
+    from tessera.core.tickets import set_fields
+
+    laptop = tui_desk["laptop"]
+    with database.session() as session:
+        root = open_context(session, "root")
+        create_field(root, "Asset", queue="General", pattern=r"\S+")
+        set_fields(root, laptop, {"cf.Asset": "LT-7"})
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("edit"))
+        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        form = app.screen
+        next(i for i in form.query(Input) if i.name == "cf.Asset").value = ""
+        await pilot.press(key("edit.save"))
+        error = form.query_one("#edit-error", Static)
+        await until(pilot, lambda: error.display)
+        assert "'Asset' is required" in str(error.render())
+        assert app.screen is form
+    assert ticket_state(database, laptop)["custom_fields"]["Asset"] == "LT-7"

@@ -493,6 +493,8 @@ def set_custom_field(ctx: Context, ticket: Ticket, name: str, values: list[str] 
     old = [r.value for r in rows]
     if old == new:
         return None
+    if not new and is_required(cf):  # RT's mandatory field: given at creation, kept by every edit
+        raise InvalidInput(f"custom field {cf.name!r} is required: it may be changed but not emptied")
     for row in rows:
         if row.value not in new:
             ctx.session.delete(row)
