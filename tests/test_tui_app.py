@@ -174,6 +174,55 @@ async def test_enter_shows_the_ticket_read_ahead_at_once_then_its_own_read(
 
 
 @run_async
+async def test_opening_a_ticket_read_ahead_and_going_back_each_draw_one_frame(
+    database: Database, tui_desk: dict[str, int]
+) -> None:
+    """enter (the fields, the history, the focus moving from the list, the row's unread mark), J
+    (the cursor too) and q (the focus back) change several widgets: each key's changes are drawn
+    in one frame, not the panes first and the borders a frame later (a frame on a loaded machine
+    is tens of milliseconds). (The first ticket opened is not counted: the detail pane's scrollbar
+    comes then, and Textual lays the pane out again in a frame of its own.)"""
+    printer, vpn = tui_desk["printer"], tui_desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.ticket_pane
+        frames: list[list[str]] = []
+        drawing = app._display
+
+        def counted(on, update) -> None:  # type: ignore[no-untyped-def]
+            frames.append(sorted(str(w.id or type(w).__name__) for w in on._dirty_widgets))
+            drawing(on, update)
+
+        async def drawn_by(*keys: str) -> list[list[str]]:
+            await settle(pilot)
+            frames.clear()
+            await pilot.press(*keys)
+            await settle(pilot)  # (and the read behind a ticket read ahead: it changes nothing)
+            return list(frames)
+
+        app._display = counted  # type: ignore[method-assign]
+        await open_highlighted(pilot, screen, printer)
+        assert len(await drawn_by(key("back"))) == 1
+        await highlight(pilot, screen, vpn)
+        await until(pilot, lambda: vpn in pane._ahead)
+        opened = await drawn_by(key("queue.open"))
+        assert pane.current_id == vpn and app.focused is pane.history
+        assert len(opened) == 1 and {"detail", "history", "tickets"} <= set(opened[0]), opened
+        table = screen.queue_pane.table
+        step, neighbour = next(
+            (step, table.row_id(table.cursor_row + step))
+            for step in (1, -1)
+            if table.row_id(table.cursor_row + step) is not None
+        )
+        await until(pilot, lambda: neighbour in pane._ahead)  # what J or K opens, read ahead
+        stepped = await drawn_by(key("next_ticket" if step == 1 else "prev_ticket"))
+        assert pane.current_id == neighbour and len(stepped) == 1, stepped
+        back = await drawn_by(key("back"))
+        assert app.focused is screen.queue_pane.table and len(back) == 1, back
+
+
+@run_async
 async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> None:
     vpn = tui_desk["vpn"]
     app = make_app(database)

@@ -94,12 +94,12 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         self._measure(self.text_width)
         if home:
             self._at_end = False
-            self.scroll_to(y=0, animate=False)
+            self.scroll_to(y=0, animate=False, immediate=True)
         elif follow or (self.FOLLOWS_END and self._at_end and self.keep_from_end is None):
             self._at_end = True
-            self.scroll_to(y=self.max_scroll_y, animate=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         elif self.keep_from_end is not None:
-            self.scroll_to(y=self._total - self.keep_from_end, animate=False)
+            self.scroll_to(y=self._total - self.keep_from_end, animate=False, immediate=True)
         self.keep_from_end = None
         self.refresh()
 
@@ -163,7 +163,7 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         if self.text_width != self._measured_for:
             self._measure(self.text_width)
             if at_end:
-                self.scroll_to(y=self.max_scroll_y, animate=False)
+                self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
 
 class DetailPane(LinePane):

@@ -39,6 +39,7 @@ from tessera.tui.actions import ActionSpec, bindings
 from tessera.tui.backend import Backend, FirstScreen, FirstScreenHelper
 from tessera.tui.bars import BarState, OfflineBanner, TopBar
 from tessera.tui.footer import QuietFooter
+from tessera.tui.frames import hold_frame
 from tessera.tui.keymap import keymap_path
 from tessera.tui.live_updates import LiveUpdates
 from tessera.tui.queue_pane import QueueList, QueuePane
@@ -553,6 +554,7 @@ class MainScreen(Screen[None]):
             return
         if self.ticket_pane.reading or self.focused is self.query_one(QueueList):
             self.queue_pane.table.focus()
+            hold_frame(self.app)
             return
         if self.queue_pane.back_to_queue():
             return

@@ -36,6 +36,7 @@ from tessera.core.listing import TicketView
 from tessera.tui import history as history_text
 from tessera.tui import safe, ticket_ops
 from tessera.tui.backend import Backend
+from tessera.tui.frames import hold_frame
 from tessera.tui.history import when
 from tessera.tui.history_view import DetailPane, HistoryPane
 
@@ -99,17 +100,24 @@ class TicketPane(Horizontal):
 
     # -- opening a ticket ---------------------------------------------------------------------------
 
-    @work(exclusive=True, group="detail")
-    async def open_ticket(self, ticket_id: int, focus: bool = False, follow: bool = False) -> None:
-        """Load and show the ticket; `follow`: scroll its history to the newest transaction even
-        if you had scrolled up (after a change of yours, so you see it). A ticket read ahead shows
-        at once, and is replaced by this read if that differs."""
+    def open_ticket(self, ticket_id: int, focus: bool = False, follow: bool = False) -> None:
+        """Show the ticket; `follow`: scroll its history to the newest transaction even if you had
+        scrolled up (after a change of yours, so you see it). A ticket read ahead shows at once,
+        in the same frame as whatever the key changed elsewhere (the list's cursor, the focus), and
+        is read again behind it (`_read`), replaced if that differs."""
         ahead = self._take_ahead(ticket_id)
         if ahead is not None:
             self._shown(ahead, focus, follow)
         elif self.current is not None and self.current_id == ticket_id:
             ahead = self.current  # on screen already: the focus goes to it now, the read follows
             self._shown(ahead, focus, follow, again=False)
+        hold_frame(self.app)
+        self._read(ticket_id, focus, follow, ahead)
+
+    @work(exclusive=True, group="detail")
+    async def _read(self, ticket_id: int, focus: bool, follow: bool, ahead: TicketView | None) -> None:
+        """Read the ticket (marking it seen) and show it, or, if `ahead` shows already, show the
+        read only if it differs."""
         detail = self.query_one("#detail")
         slow = None
         if ahead is None:
