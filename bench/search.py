@@ -72,7 +72,7 @@ WORDS = [
 ]
 RARE = "zanzibar"
 TABLES = ("tickets", "transactions", "attachments", "watchers", "custom_field_values", "ticket_search")
-# The full-text documents are built once after the load, as migration 0027 builds them.
+# The full-text documents are built once after the load, as migration 0029 builds them.
 SEARCH_TRIGGERS = (("tickets", "tessera_search_ticket"), ("attachments", "tessera_search_attachment"))
 
 
@@ -198,7 +198,7 @@ def seed(url, n: int) -> None:
 def backfill_sql() -> str:
     import importlib.util
 
-    path = Path(__file__).resolve().parent.parent / "alembic" / "versions" / "0027_ticket_search.py"
+    path = Path(__file__).resolve().parent.parent / "alembic" / "versions" / "0029_ticket_search_pairs.py"
     spec = importlib.util.spec_from_file_location("ticket_search_migration", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -1,6 +1,7 @@
-"""Full text (`Content LIKE`) through the per-ticket documents (ticket_search, migration 0027):
-the same tickets as the exact per-part rule, comments only for those who may read them, and the
-documents current in the transaction that wrote the words."""
+"""Full text (`Content LIKE`) through the per-ticket documents (ticket_search, migrations
+0027-0029): the same tickets as the exact per-part rule, comments only for those who may read them,
+phrases through the documents' adjacent word pairs, and the documents current in the transaction
+that wrote the words."""
 
 from __future__ import annotations
 
@@ -74,6 +75,31 @@ def test_a_subject_change_is_searchable_and_the_old_subject_no_longer_matches(de
     assert found(d.root, "Content LIKE 'drops'") == []  # the document keeps it; the exact rule does not
 
 
+def test_a_reply_adds_its_adjacent_word_pairs_and_a_phrase_is_found_only_in_its_order(desk_words) -> None:
+    d, made = desk_words, desk_words.made
+    tickets.correspond(d.root, made["toner"], MessageIn(body="the blue widget hums"))
+    # in the same transaction: the pair is in the document, and the phrase is decided by it
+    doc = d.session.get(TicketSearch, made["toner"])
+    d.session.refresh(doc)
+    assert "'blue widget'" in str(doc.public_doc) and "'widget hum'" in str(doc.all_doc)
+    assert found(d.root, "Content LIKE '\"blue widget\"'") == [made["toner"]]
+    assert found(d.root, "Content LIKE '\"widget blue\"'") == []
+    # a comment's pairs are in all_doc only: found by who may read comments
+    tickets.comment(d.root, made["vpn"], MessageIn(body="internal: amber lantern"))
+    assert found(d.root, "Content LIKE '\"amber lantern\"'") == [made["vpn"]]
+    assert found(d.as_("plain"), "Content LIKE '\"amber lantern\"'") == []
+
+
+def test_pairs_span_neither_two_parts_nor_the_subject_and_a_part(desk_words) -> None:
+    d, made = desk_words, desk_words.made
+    # "Split words" ends its body with "printer"; its next message starts with "jam"
+    assert made["split"] not in found(d.root, "Content LIKE '\"printer jam\"'")
+    assert made["split"] not in found(d.root, "Content LIKE '\"words printer\"'")
+    doc = d.session.get(TicketSearch, made["split"])
+    d.session.refresh(doc)
+    assert "'printer jam'" not in str(doc.all_doc) and "'word printer'" not in str(doc.all_doc)
+
+
 def test_merged_tickets_words_are_found_on_the_survivor(desk_words) -> None:
     d, made = desk_words, desk_words.made
     dup = d.ticket("Duplicate", body="the wombatfault again")
@@ -105,6 +131,13 @@ def test_a_ticket_whose_words_pass_the_size_limit_still_takes_writes_and_is_foun
     doc = d.session.get(TicketSearch, made["vpn"])
     d.session.refresh(doc)
     assert doc.overflow
+    # words with positions whose pairs alone pass the limit: the ticket is marked, the write stands
+    many = "to_tsvector('simple', (SELECT string_agg(md5(i::text), ' ') FROM generate_series(1, 20000) i))"
+    d.session.execute(text(f"SELECT tessera_search_add(:id, {many}, false)"), {"id": made["jam"]})
+    doc = d.session.get(TicketSearch, made["jam"])
+    d.session.refresh(doc)
+    assert doc.overflow
+    assert found(d.root, "Content LIKE '\"printer jam\"'") == [made["jam"]]
     tickets.correspond(d.root, made["vpn"], MessageIn(body="a narwhalbug appears"))
     assert found(d.root, "Content LIKE 'narwhalbug'") == [made["vpn"]]
     assert found(d.root, "Content LIKE 'tunnel'") == [made["vpn"]]
@@ -156,10 +189,21 @@ WORDS = [
     "okapinote or toner",
     "the",
     "jam later",
+    '"jam printer"',
+    '"printer jam zebracode"',
+    '"the tunnel and the toner"',
+    '"printer jam" -zebracode',
+    '-"printer jam"',
+    '"printer jam" or tunnel',
+    '"jam later" "paper feeder"',
+    '"toner printer"',
+    '"jam toner"',
+    '"zebracode toner"',
+    f'"{"q" * 1200} {"k" * 1200}"',
 ]
 
 
-def test_full_text_finds_row_for_row_what_the_plain_rule_over_every_part_finds(desk_words) -> None:
+def test_full_text_and_phrases_find_row_for_row_what_the_plain_rule_over_every_part_finds(desk_words) -> None:
     d = desk_words
     previous = 0
     for extra in range(8):  # more tickets and messages, words mixed
@@ -175,6 +219,11 @@ def test_full_text_finds_row_for_row_what_the_plain_rule_over_every_part_finds(d
         if extra == 5:  # its parts move to ticket 4; its subject stays its own
             links.merge(d.root, t.id, previous)
         previous = t.id
+    # a part past tsvector's last position (16383): the words there share it, pairs only before
+    long = "w " * 16380 + "printer jam toner printer jam zebracode toner"
+    tickets.correspond(d.root, previous, MessageIn(body=long))
+    # two words too long for their pair to be held: checked part by part
+    d.ticket("Long words", body=f"{'q' * 1200} {'k' * 1200}")
     searchers = [d.root, d.as_("reader"), d.as_("plain")]
     for ctx in searchers:
         for words in WORDS:

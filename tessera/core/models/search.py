@@ -34,14 +34,16 @@ class SavedSearch(Base):
 
 
 class TicketSearch(Base):
-    """A ticket's words for full text, kept by triggers (migrations 0027-0028), never written here.
+    """A ticket's words for full text, kept by triggers (migrations 0027-0029), never written here.
 
-    `all_doc`: the words of its current subject and of every message part now on it;
-    `public_doc`: the same without its comments'. Stripped of positions; rebuilt when the subject
-    changes, transactions move (a merge) or a part changes. The search finds candidates here; one
-    word is decided here, other queries (a phrase, `and`: one part must hold them all) are checked
-    part by part on the candidates. `overflow`: the distinct words passed tsvector's 1 MB limit;
-    the documents are left empty and the ticket is always a candidate, checked part by part.
+    `all_doc`: the words of its current subject and of every message part now on it, and each
+    pair of words adjacent within one of them ('printer network'); `public_doc`: the same without
+    its comments'. Stripped of positions; rebuilt when the subject changes, transactions move (a
+    merge) or a part changes. The search finds candidates here; one word or a two-word phrase is
+    decided here, other queries (a longer phrase, `and`: one part must hold them all) are checked
+    part by part on the candidates, which must hold the phrase's pairs. `overflow`: the distinct
+    words passed tsvector's 1 MB limit; the documents are left empty and the ticket is always a
+    candidate, checked part by part.
     """
 
     __tablename__ = "ticket_search"

@@ -487,11 +487,12 @@ def _content(ctx: Context, text: str) -> ColumnElement[bool]:
     """Full text: the ticket's subject, or one of its message parts, matches `text`; a comment's
     part counts only in queues where the searcher may read comments.
 
-    Candidates come from the ticket's documents (ticket_search, migrations 0027-0028: the words
-    of its subject and parts, and those outside comments), through GIN for a rare word or checked
-    ticket by ticket as a common word's plan walks the page's order. For one word (or words
-    joined by `or`) the document decides; otherwise (`and`, phrases, negations: one part must
-    hold them all) the exact rule is checked on each candidate alone."""
+    Candidates come from the ticket's documents (ticket_search, migrations 0027-0029: the words
+    of its subject and parts and their adjacent pairs, and those outside comments), through GIN
+    for a rare word or checked ticket by ticket as a common word's plan walks the page's order;
+    a phrase's candidates must hold its pairs. For one word (or words joined by `or`, or a
+    two-word phrase) the document decides; otherwise (`and`, longer phrases, negations: one part
+    must hold them all) the exact rule is checked on each candidate alone."""
     query = _tsquery(text)
     needed = func.tessera_search_prefilter(query)
     allowed = _comment_queues(ctx)
@@ -523,8 +524,9 @@ def _content(ctx: Context, text: str) -> ColumnElement[bool]:
             readable = exists().where(there.id == doc.ticket_id, there.queue_id.in_(sorted(allowed)))
             readable = readable.correlate(doc)
         in_part = in_part.where(or_(Transaction.type != "Comment", readable))
-    # One word, or words joined by `or`: a document holds exactly its ticket's words (migration
-    # 0028), so matching it decides, unless it overflowed; other queries need one part to match.
+    # One word, words joined by `or`, or a two-word phrase: a document holds exactly its ticket's
+    # words and pairs (migrations 0028-0029), so matching it decides, unless it overflowed; other
+    # queries need one part to match.
     decided = and_(func.tessera_search_doc_decides(query), not_(doc.overflow))
     exact = or_(decided, in_subject, in_part.correlate(doc))
     # A query of negations only (`-printer`) needs no word: every document passes `words`.
