@@ -106,6 +106,7 @@ def test_every_hand_written_statement_names_only_what_the_schema_has(session) ->
     _explain(session, fast_sql.FORGET_PENDING, {"id": 1})
     _explain(session, fast_sql.NOTIFY_FILED, {"channel": fast_sql.FILED_CHANNEL, "payload": "1"})
     _explain(session, fast_sql.lock_ticket_sql(), {"ticket_id": 1})
+    _explain(session, fast_sql.queue_and_people_sql(), {"queue": "general", "keys": ["root"]})
     _explain(session, fast_sql.TICKET_EXTRAS_SQL, {"id": 1, "queue": 1})
     _explain(session, fast_sql.WAIT_FOR_TICKET_LOCK, {"ticket_id": 1})
     prefetch = {"known": None, "tickets": [1], "queues": [1], "messages": [1]}
@@ -381,6 +382,71 @@ def test_the_one_read_ticket_json_matches_the_orms_five_reads(session) -> None:
     assert rich["merged_from"] and rich["custom_fields"]["Tags"] == ["paper", "fire"]
     assert rich["custom_fields"]["Rack"] == "R1" and rich["custom_fields"]["Gone"] == "x"
     assert shown[b]["links"]["depended_on_by"] and shown[d]["links"]["has_member"]
+
+
+def test_a_creates_first_read_returns_what_the_orms_statement_returns(session) -> None:
+    """`tickets._queue_and_people` (every create's first read) on the driver's cursor returns the
+    ORM statement's rows: the same queue, the same users for each address (by name, by email, in
+    any case, none), the desk's addresses, the service-level row or none, and the required fields."""
+    from sqlalchemy.orm.attributes import instance_state
+
+    from tessera.core.models import ServiceLevelsRecord
+
+    bootstrap(session, "root")
+    root = open_context(session, "root")
+    queues.create_queue(
+        root, "General", correspond_address="Help@Desk.example", comment_address="n@d.example"
+    )
+    queues.create_queue(root, "Lab")
+    users.add_user(root, "alice", email="Alice@Desk.example", privileged=True)
+    users.add_user(root, "bob", email="bob@customer.example")
+    customfields.create_field(root, "Site", pattern="^.+$")
+    customfields.create_field(root, "Rack", queue="Lab", pattern="^R")
+    customfields.create_field(root, "Note")
+    session.flush()
+
+    def loaded(obj: Any) -> Any:
+        if obj is None:
+            return None
+        state = instance_state(obj)
+        return (type(obj).__name__, state.key, {k: v for k, v in state.dict.items() if not k.startswith("_")})
+
+    cases = [
+        ("General", ["alice", "BOB@customer.example", "nobody@else.example"]),
+        ("lab", ["alice@desk.example"]),
+        ("General", ["stranger@else.example"]),
+        ("Nowhere", ["alice"]),
+    ]
+    for levels in (False, True):
+        if levels:
+            session.add(ServiceLevelsRecord(id=1, definition={"levels": {}}, updated=datetime.now(UTC)))
+            session.flush()
+        for queue, addresses in cases:
+            data = TicketCreate(queue=queue, subject="x", requestors=addresses)
+            answers = []
+            for plain in (False, True):
+                session.expire_all()
+                if plain:
+                    with fast_sql.plain_orm():
+                        got = tickets._queue_and_people(root, data) if queue != "Nowhere" else None
+                else:
+                    got = tickets._queue_and_people(root, data) if queue != "Nowhere" else None
+                if got is None:  # an unknown queue: the fast read finds no row, as the ORM's
+                    keys = sorted(users.address_keys(addresses))
+                    with fast_sql.plain_orm():
+                        orm_rows = session.execute(
+                            tickets._QUEUE_AND_PEOPLE, {"queue": "nowhere", "keys": keys}
+                        ).all()
+                    assert orm_rows == [] and fast_sql.queue_and_people(session, "nowhere", keys) == []
+                    break
+                q, people, own, level, required = got
+                answers.append(
+                    (loaded(q), {k: loaded(u) for k, u in people.items()}, own, loaded(level), required)
+                )
+            if answers:
+                assert answers[0] == answers[1], (queue, addresses, levels)
+                assert answers[0][4] == (["Site", "Rack"] if queue == "lab" else ["Site"])
+                assert (answers[0][3] is not None) == levels
 
 
 def test_the_piped_mailgates_pending_row_is_the_row_the_orm_writes(database: Database) -> None:

@@ -447,6 +447,59 @@ def lock_ticket_sql() -> str:
 WAIT_FOR_TICKET_LOCK = "SELECT 1 FROM tickets WHERE id = %(ticket_id)s FOR UPDATE"
 
 
+# -- a create's first read: its queue, people, the desk's addresses, service levels, patterns -----
+
+
+@cache
+def queue_and_people_sql() -> str:
+    """What `tickets._queue_and_people` reads with the ORM (`_QUEUE_AND_PEOPLE`), for the driver's
+    cursor: the queue (by lower-cased name), each user whose lower-cased name or email is one of
+    `keys` (one row each; NULL columns when none is), every queue's addresses lower-cased, the
+    service-level row and the queue's patterned custom fields. The ORM's load of the same rows is
+    most of a create's Python (tests/test_fast_sql.py compares the two)."""
+    from tessera.core.models import Queue, ServiceLevelsRecord, User
+
+    return (
+        f"SELECT {select_list(Queue, 'q')}, {select_list(User, 'u')},"
+        " (SELECT array_cat(array_agg(lower(a.correspond_address)), array_agg(lower(a.comment_address)))"
+        "  FROM queues a),"
+        f" {select_list(ServiceLevelsRecord, 's')},"
+        " (SELECT json_agg(json_build_array(f.name, f.pattern)) FROM custom_fields f"
+        "  WHERE f.pattern IS NOT NULL AND f.disabled IS false"
+        "  AND (f.queue_id IS NULL OR f.queue_id = q.id))"
+        " FROM queues q"
+        " LEFT JOIN users u"
+        " ON lower(u.name) = ANY(%(keys)s::text[]) OR lower(u.email) = ANY(%(keys)s::text[])"
+        " LEFT JOIN service_levels s ON s.id = 1"
+        " WHERE lower(q.name) = %(queue)s::text"
+    )
+
+
+def queue_and_people(session: Session, queue: str, keys: list[str]) -> list[tuple[Any, ...]]:
+    """`queue_and_people_sql` run, its rows as the ORM's statement returns them: (Queue, User or
+    None, the addresses, ServiceLevelsRecord or None, the patterns), the objects persistent in
+    `session` (the same queue object in every row). `queue` lower-cased."""
+    from tessera.core.models import Queue, ServiceLevelsRecord, User
+
+    if session.autoflush and (session.dirty or session.new or session.deleted):
+        session.flush()  # as the ORM's own read would
+    rows = driver_execute(session, queue_and_people_sql(), {"queue": queue, "keys": keys}).fetchall()
+    if not rows:
+        return []
+    n_queue, n_user, n_levels = (len(loaded_columns(c)) for c in (Queue, User, ServiceLevelsRecord))
+    first = rows[0]
+    queue_obj = persistent(session, Queue, first[:n_queue])
+    at = n_queue + n_user + 1
+    level_row = first[at : at + n_levels]
+    levels = persistent(session, ServiceLevelsRecord, level_row) if level_row[0] is not None else None
+    out = []
+    for row in rows:
+        user_row = row[n_queue : n_queue + n_user]
+        user = persistent(session, User, user_row) if user_row[0] is not None else None
+        out.append((queue_obj, user, row[n_queue + n_user], levels, row[-1]))
+    return out
+
+
 # -- a ticket's people, links, custom fields and merged ids in one read (serialize.ticket_json) ---
 
 # Five reads of the ORM path in one round trip, in the same orders (the tie-breakers included):
