@@ -137,6 +137,31 @@ def test_a_reply_reads_nothing_but_the_one_read_before_the_tickets_lock(desk) ->
     assert lock == 1 and reads[0].startswith("WITH sender AS"), reads[: lock + 1]
 
 
+def test_the_gateways_read_keeps_one_generic_plan_and_leaves_the_planning_mode_as_it_was(
+    committed_desk,
+) -> None:  # type: ignore[no-untyped-def]
+    desk = committed_desk
+    session = desk.session
+    grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
+    ticket = go(desk, mail("Printer on fire")).ticket
+    reply = mail(f"Re: [TKT-{ticket:04d}] Printer on fire")
+    parsed = parse(reply)
+    for _ in range(7):  # psycopg prepares a statement on its fifth run
+        session.commit()  # idle: the lookups begin the transaction
+        read = lookups(session, parsed, reply, "General", "carla@customer.example")
+        assert [t.id for t in read.tickets.values()] == [ticket]
+        mode = session.execute(text("SELECT current_setting('plan_cache_mode')")).scalar()
+        assert mode == "auto"  # put back by the lookups: what runs next is planned as before
+    plans = session.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'WITH sender AS%'"
+        )
+    ).all()
+    assert len(plans) == 1 and plans[0].generic_plans >= 2 and plans[0].custom_plans == 0, plans
+    session.rollback()
+
+
 # -- the record of a filed message: one statement, the rows of the ORM's flush -------------------
 
 TABLES = ("inbound_mail", "watchers", "transactions", "attachments", "users")

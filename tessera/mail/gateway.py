@@ -305,16 +305,19 @@ def _deliver(
     try:
         parsed = _parse(raw, settings)
         known = None
+        sender: str | None = None
         if not isinstance(parsed, str):
             strip_spoofable(parsed)  # before anything reads a header
+            sender = _sender_address(parsed)  # checked once: it is read below and in _process
             # One round trip: the queue, the same delivery filed already, the desk's addresses and
             # tags, the Message-IDs Tessera sent or stored that the message names, the sender and
             # their grants, and the tickets the message may be about.
-            known = lookups(session, parsed, raw, queue_name, _sender_key(parsed))
+            key = sender.strip().lower() if sender else None  # as `find_user` looks it up
+            known = lookups(session, parsed, raw, queue_name, key)
             queue = known.queue
         if queue is None:
             queue = get_queue(system, queue_name)  # a numbered queue, or none: NotFound (75)
-        return _process(session, system, raw, queue, action, settings, ticket, parsed, known)
+        return _process(session, system, raw, queue, action, settings, ticket, parsed, known, sender)
     except Exception as exc:
         if retrying_may_help(exc) or isinstance(exc, AlreadyFiled):
             raise
@@ -339,11 +342,10 @@ def _parse(raw: bytes, settings: Settings) -> ParsedMail | str:
         return f"cannot parse the message ({type(exc).__name__}); kept raw"
 
 
-def _sender_key(parsed: ParsedMail) -> str | None:
-    """The sender's address as `find_user` looks it up (None: no usable sender)."""
+def _sender_address(parsed: ParsedMail) -> str | None:
+    """The originator's address as a user's name can hold it (None: no usable sender)."""
     origin = parsed.originator
-    address = _address(origin.address) if origin is not None else None
-    return address.strip().lower() if address else None
+    return _address(origin.address) if origin is not None else None
 
 
 _RETRYABLE = (
@@ -390,6 +392,7 @@ def _process(
     ticket_ref: str | None,
     parsed: ParsedMail | str,
     known: Lookups | None,
+    sender: str | None,
 ) -> Outcome:
     if parsed == "too-large":
         reason = f"message is over the size limit of {settings.max_bytes} bytes ({MAX_BYTES_ENV})"
@@ -415,7 +418,7 @@ def _process(
         reason = f"mail loop: {robot[1]}"
         return drop(session, parsed, raw, queue, action, reason, "loop", settings=settings)
     origin = parsed.originator
-    sender_address = _address(origin.address) if origin is not None else None
+    sender_address = sender  # `_sender_address(parsed)`, checked before the lookups
     if sender_address is not None and sender_address.lower() in own:
         sender_address = None  # the desk's own address acts as no one (RT: its mail is RT_System's)
     thread = find_thread(system, parsed, domains, ticket_ref, known)
