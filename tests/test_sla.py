@@ -262,6 +262,22 @@ def test_real_time_deadlines_may_be_written_in_days(desk: Desk) -> None:
     assert "resolve:\n      real: 168h" in exported and "real: 36h" in exported
 
 
+def test_a_duration_over_the_limit_is_refused_as_too_large_naming_the_limit() -> None:
+    """`99999999h` is a duration, only too long (was "not a duration", and a timer's argument of
+    many digits was a traceback): SLA files and timer conditions name the limit, 99999h."""
+    from tessera.core.service_levels import parse_duration
+    from tessera.scrips.conditions import parse_time_argument
+
+    assert parse_duration("99999h", "levels.x.resolve", business=False).days == 4166
+    for raw in ("99999999h", "100000h", "9999d", "99999999999999999999999m", 6_000_001):
+        with pytest.raises(SlaInvalid, match=r"^levels\.x\.resolve: .* is too large \(at most 99999h\)$"):
+            parse_duration(raw, "levels.x.resolve", business=False)
+    for argument in ("99999999h", "99999999999999999999d", "resolved for 99999999999999d"):
+        name = "InStatus" if argument.startswith("resolved") else "Untouched"
+        with pytest.raises(InvalidInput, match=rf"^{name}: '\d+[dh]' is too large \(at most 99999h\)$"):
+            parse_time_argument(name, argument)
+
+
 def test_a_level_tickets_still_have_cannot_be_dropped(sla_desk: Desk, at: Callable[[datetime], None]) -> None:
     at(paris(2026, 12, 7, 9, 0))
     sla_desk.ticket()
@@ -302,3 +318,18 @@ def test_a_requestors_group_or_a_custom_field_value_chooses_the_level_at_creatio
         sla.apply_service_levels(
             sla_desk.root, "levels: {x: {response: 1h}}\nqueues: {General: {requestor_groups: {VIPs: x}}}"
         )
+
+
+def test_ticket_show_labels_a_levels_time_left_with_the_clock_it_counts(
+    sla_desk: Desk, at: Callable[[datetime], None]
+) -> None:
+    """A level without a calendar (24x7) counts real time, and `ticket show` says so; a level on a
+    business calendar says business time (the JSON's sla_clock tells which)."""
+    from tessera.cli.ticket_cmds import _sla_state
+
+    at(paris(2026, 12, 4, 19, 30))
+    real = ticket_json(sla_desk.root, sla_desk.ticket(sla="24h-real"))
+    business = ticket_json(sla_desk.root, sla_desk.ticket())
+    assert (real["sla_clock"], business["sla_clock"]) == ("real", "business")
+    assert _sla_state(real) == "   24h 00m left (real time)"
+    assert _sla_state(business) == "   4h 00m left (business time)"

@@ -380,6 +380,24 @@ def test_the_shipped_timers_are_there_and_disabled(desk: Desk) -> None:
     assert not any(s.enabled for s in shipped)
 
 
+def test_the_previews_text_names_each_skipped_scrip_and_reason_once_per_timer(
+    desk: Desk, at: Callable[[datetime], None]
+) -> None:
+    """`tessera timers preview`: a scrip the timer's change would not run (the same reason on every
+    ticket) is one line under the timer naming its tickets, not a line per ticket and transaction."""
+    from tessera.cli.timer_cmds import preview_lines
+
+    _levels(desk)
+    _enable(desk, ESCALATE)
+    at(paris(2026, 11, 27, 19, 30))
+    made = [desk.ticket(subject=f"Printer {n}") for n in range(4)]
+    lines = preview_lines(preview(desk.root, paris(2026, 11, 30, 13, 0)))
+    assert sum(line.startswith("    TKT-") for line in lines) == len(made)
+    skipped = [line for line in lines if line.startswith("    scrip ")]
+    assert skipped and len(skipped) == len(set(skipped))  # each distinct reason once
+    assert all(line.endswith("(4 tickets)") for line in skipped), skipped
+
+
 # -- the real program: one run of each command's contract -------------------------------------------
 
 

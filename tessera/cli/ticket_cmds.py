@@ -51,9 +51,10 @@ def _sla_state(data: dict[str, Any]) -> str:
     left = data.get("sla_time_left")
     if data.get("due") is None or left is None:
         return "   (no deadline running)"
+    counted = "real time" if data.get("sla_clock") == "real" else "business time"
     if left < 0:
-        return f"   overdue by {business_minutes(left)} (business time)"
-    return f"   {business_minutes(left)} left (business time)"
+        return f"   overdue by {business_minutes(left)} ({counted})"
+    return f"   {business_minutes(left)} left ({counted})"
 
 
 def _print_ticket(data: dict[str, Any]) -> None:

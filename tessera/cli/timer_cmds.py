@@ -8,6 +8,8 @@ import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json
 
+SKIPS_NAMED = 3  # a skipped scrip's tickets are named up to this many, else counted
+
 app = typer.Typer(help="Timers: scrips with a time condition (overdue, due within, untouched, ...).")
 
 
@@ -25,10 +27,43 @@ def _plan_lines(plan: dict[str, Any]) -> list[str]:
         lines.append(
             f"      would mail ({names.get(message['scrip'], 'a scrip')}): {message['subject']} -> {to}"
         )
-    for scrip in plan["scrips"]:
-        if not scrip["fires"] and scrip["outcome"] not in ("condition false",):
-            made = f" (on the {scrip['transaction_type']} it made)" if scrip.get("depth") else ""
-            lines.append(f"      scrip {scrip['id']} {scrip['description']}{made}: {scrip['reason']}")
+    return lines
+
+
+def _skips(plan: dict[str, Any]) -> set[tuple[int, str, str]]:
+    """The scrips a ticket's plan did not run, and why: (id, description, reason), each once."""
+    return {
+        (scrip["id"], scrip["description"], scrip["reason"])
+        for scrip in plan["scrips"]
+        if not scrip["fires"] and scrip["outcome"] not in ("condition false",)
+    }
+
+
+def preview_lines(result: dict[str, Any]) -> list[str]:
+    """The preview as text: each timer's tickets and what it would do on each; the scrips it would
+    not run, each distinct reason once under its timer, with the tickets it concerns (or how many)."""
+    lines = [f"timers at {result['at']}: dry run, nothing written or sent"]
+    if not result["timers"] and not result["errors"]:
+        lines.append(
+            "  no enabled timers (scrips with a time condition; the shipped ones are disabled:"
+            " `tessera scrip list`, then `tessera scrip enable ID`)"
+        )
+    for timer in result["timers"]:
+        count = len(timer["tickets"])
+        more = "+" if timer["more"] else ""
+        lines.append(
+            f"  scrip {timer['timer']} {timer['description']} ({timer['condition']}): {count}{more} ticket(s)"
+        )
+        skipped: dict[tuple[int, str, str], list[str]] = {}
+        for plan in timer["tickets"]:
+            lines.extend(_plan_lines(plan))
+            for skip in sorted(_skips(plan)):
+                skipped.setdefault(skip, []).append(plan["ticket"])
+        for (scrip_id, description, reason), on in skipped.items():
+            which = ", ".join(on) if len(on) <= SKIPS_NAMED else f"{len(on)} tickets"
+            lines.append(f"    scrip {scrip_id} {description}: {reason} ({which})")
+    for error in result["errors"]:
+        lines.append(f"  scrip {error['timer']} {error['description']}: skipped: {error['error']}")
     return lines
 
 
@@ -53,20 +88,5 @@ def preview(
     if as_json:
         print_json(result)
         return
-    echo(f"timers at {result['at']}: dry run, nothing written or sent")
-    if not result["timers"] and not result["errors"]:
-        echo(
-            "  no enabled timers (scrips with a time condition; the shipped ones are disabled:"
-            " `tessera scrip list`, then `tessera scrip enable ID`)"
-        )
-    for timer in result["timers"]:
-        count = len(timer["tickets"])
-        more = "+" if timer["more"] else ""
-        echo(
-            f"  scrip {timer['timer']} {timer['description']} ({timer['condition']}): {count}{more} ticket(s)"
-        )
-        for plan in timer["tickets"]:
-            for line in _plan_lines(plan):
-                echo(line)
-    for error in result["errors"]:
-        echo(f"  scrip {error['timer']} {error['description']}: skipped: {error['error']}")
+    for line in preview_lines(result):
+        echo(line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -264,8 +264,14 @@ class TicketOut(BaseModel):
     told: datetime | None
     sla: str | None = Field(description="The service level (a level of `tessera sla export`), or none")
     sla_time_left: int | None = Field(
-        description="Business minutes from now to Due on the level's calendar; negative: overdue;"
-        " null without a level or a Due, and once the ticket is inactive (resolved, rejected...)"
+        description="Minutes from now to Due (business minutes on the level's calendar, real ones"
+        " for a level without one: see sla_clock); negative: overdue; null without a level or a Due,"
+        " and once the ticket is inactive (resolved, rejected...)"
+    )
+    sla_clock: Literal["business", "real"] | None = Field(
+        None,
+        description="What sla_time_left counts: business time on the level's calendar, or real time"
+        " (a level with no calendar, 24x7); null without a level",
     )
     custom_fields: dict[str, str | list[str] | None]
     links: TicketLinks

@@ -136,6 +136,7 @@ def _ticket_fields(ctx: Context, ticket: Ticket) -> dict[str, Any]:
         "told": _iso(ticket.told),
         "sla": ticket.sla,
         "sla_time_left": _sla_time_left(ctx, ticket),
+        "sla_clock": _sla_clock(ctx, ticket),
         "custom_fields": custom_fields,
         "links": {
             "depends_on": [display_id(i) for i in links["DependsOn"]],
@@ -166,6 +167,15 @@ def _sla_time_left(ctx: Context, ticket: Ticket) -> int | None:
 
     left = sla.time_left(ctx, ticket, clock.now())
     return None if left is None else int(left.total_seconds() // 60)
+
+
+def _sla_clock(ctx: Context, ticket: Ticket) -> str | None:
+    """What `sla_time_left` counts: "business" time on the level's calendar, or "real" time."""
+    if ticket.sla is None:
+        return None
+    from tessera.core import sla
+
+    return sla.clock_of(ctx, ticket)
 
 
 def _attachment_json(part: Attachment) -> dict[str, Any]:

@@ -31,7 +31,21 @@ from tessera.core.business_hours import ALWAYS_OPEN, Calendar, add, between, fir
 from tessera.core.business_hours import CalendarInvalid as SlaInvalid
 from tessera.core.spelling import did_you_mean
 
-_DURATION = re.compile(r"^(?:(\d{1,4})d)?(?:(\d{1,5})h)?\s*(?:(\d{1,6})m(?:in)?)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?\s*(?:(\d+)m(?:in)?)?$")
+MAX_DURATION_HOURS = 99999  # about 11 years: any deadline, timer or pause longer is a typing slip
+MAX_DURATION = timedelta(hours=MAX_DURATION_HOURS)
+
+
+def duration_of(days: str | None, hours: str | None, minutes: str | None) -> timedelta | None:
+    """A duration's parts as matched (digits or None), or None when it is over `MAX_DURATION`."""
+    parts = [int(g) if g and len(g) <= 12 else (0 if not g else None) for g in (days, hours, minutes)]
+    if None in parts:
+        return None
+    d, h, m = (p or 0 for p in parts)
+    total = timedelta(days=d, hours=h, minutes=m) if d <= MAX_DURATION.days else None
+    return total if total is not None and total <= MAX_DURATION else None
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
 LEVEL_KEYS = ("calendar", "starts", "response", "keep_in_loop", "resolve", "pause_on")
 DEADLINES = ("response", "keep_in_loop", "resolve")
@@ -179,18 +193,22 @@ def parse_duration(raw: Any, where: str, *, business: bool = True) -> timedelta:
     """`4h`, `90m`, `1h30m`, or a number of minutes; days (`2d`) only in real time, where a day is
     24 hours (a business day has no fixed length: write its hours)."""
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        if raw > MAX_DURATION_HOURS * 60:
+            raise SlaInvalid(f"{where}: {_show(raw)} is too large (at most {MAX_DURATION_HOURS}h)")
         return timedelta(minutes=raw)
     text = raw.strip().lower().replace(" ", "") if isinstance(raw, str) else ""
     match = _DURATION.match(text) if text else None
     if match is None or not any(match.groups()):
         raise SlaInvalid(f"{where}: {_show(raw)} is not a duration (e.g. 4h, 90m, 1h30m, or minutes)")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    if days and business:
+    if match.group(1) and business:
         raise SlaInvalid(
             f"{where}: {_show(raw)}: business time is counted in hours and minutes (16h), not days; "
             "for real time write {real: 2d}"
         )
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    amount = duration_of(*match.groups())
+    if amount is None:
+        raise SlaInvalid(f"{where}: {_show(raw)} is too large (at most {MAX_DURATION_HOURS}h)")
+    return amount
 
 
 def _deadline(raw: Any, where: str) -> Deadline | None:

@@ -360,6 +360,16 @@ def time_left(ctx: Context, ticket: Ticket, now: datetime) -> timedelta | None:
     return -between(cal, ticket.due, now)
 
 
+def clock_of(ctx: Context, ticket: Ticket) -> Literal["business", "real"] | None:
+    """What the ticket's time left (`time_left`) counts: "business" time on its level's calendar,
+    or "real" time for a level with no calendar (24x7) or one the desk no longer defines; None
+    without a level."""
+    if ticket.sla is None:
+        return None
+    level = load_config(ctx).level(ticket.sla)
+    return "real" if level is None or _calendar(ctx, level) is ALWAYS_OPEN else "business"
+
+
 def export_text(ctx: Context) -> str:
     import yaml
 
@@ -369,6 +379,7 @@ def export_text(ctx: Context) -> str:
 __all__ = [
     "CalendarInvalid",
     "apply_service_levels",
+    "clock_of",
     "due_for",
     "export_text",
     "level_for_new_ticket",

@@ -247,10 +247,13 @@ def _time_amount(name: str, raw: str, example: str) -> tuple[timedelta, bool]:
     match = _TIME_DURATION.match(text) if text else None
     if match is None or not any(match.groups()):
         raise InvalidInput(f"{name}: cannot read {raw.strip()!r} as a duration (e.g. {example})")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    if business and days:
+    if business and match.group(1):
         raise InvalidInput(f"{name}: business time is counted in hours and minutes (16h business), not days")
-    amount = timedelta(days=days, hours=hours, minutes=minutes)
+    from tessera.core.service_levels import MAX_DURATION_HOURS, duration_of
+
+    amount = duration_of(*match.groups())
+    if amount is None:
+        raise InvalidInput(f"{name}: {raw.strip()!r} is too large (at most {MAX_DURATION_HOURS}h)")
     if amount <= timedelta(0):
         raise InvalidInput(f"{name}: the duration must be more than zero")
     return amount, business
