@@ -1241,3 +1241,85 @@ async def test_the_edit_form_refuses_to_empty_a_required_field_and_says_which(
         assert "'Asset' is required" in str(error.render())
         assert app.screen is form
     assert ticket_state(database, laptop)["custom_fields"]["Asset"] == "LT-7"
+
+
+@run_async
+async def test_an_open_saved_view_is_titled_by_its_name_not_search(database: Database, tui_desk) -> None:
+    """The pane's title and the top bar name the saved view that shows (by its digit or from V),
+    and keep it across a restart (the view preference); a typed search is still "search"."""
+    from textual.content import Content
+
+    from tessera.core.search.service import save_search
+    from tessera.tui.queue_view import QueueView
+
+    with database.session() as session:
+        save_search(open_context(session, "root"), "Printers [b]", "Subject LIKE 'printer'", shared=True)
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane, bar = screen.queue_pane, screen.query_one("#topbar", Static)
+        await pilot.press(key("view.1"))
+        await until(pilot, lambda: pane.view.search == "Subject LIKE 'printer'")
+        await settle(pilot)
+        assert "view Printers [b]" in str(bar.render()) and "search" not in str(bar.render())
+        assert Content.from_markup(pane.border_title or "").plain.startswith("Printers [b] (1)")
+        assert QueueView.from_preference(pane.view.preference()).name == "Printers [b]"
+        await pilot.press(key("cancel"))
+        await until(pilot, lambda: not pane.view.search)
+        await pilot.press(key("views"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen and pane.view.name == "Printers [b]")
+        pane.set_search("Subject LIKE 'printer'")  # the same query, typed: a search, not the view
+        await settle(pilot)
+        assert "search Subject LIKE" in str(bar.render()) and str(pane.border_title).startswith("Search")
+
+
+@run_async
+async def test_switching_views_never_titles_the_new_view_with_the_old_views_count(
+    database: Database, tui_desk
+) -> None:
+    """D (and any change of view) titles the list "…" until the new view's rows arrive: never the
+    previous view's figure under the new view's name."""
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        assert pane.border_title == f"General ({len(pane.rows)})"
+        titles: list[str] = []
+        told = pane.changed
+
+        def changed() -> None:
+            told()
+            titles.append(str(pane.border_title))
+
+        pane.changed = changed  # type: ignore[method-assign]
+        await pilot.press(key("breaching"))
+        await until(pilot, lambda: pane.view.breaching)
+        await settle(pilot)
+        final = f"Breaching soon ({len(pane.rows)})"
+        assert titles[-1] == final
+        assert set(titles) <= {"Breaching soon (…)", final}, titles
+        assert len(pane.rows) != 4  # (the queue's figure: the test would prove nothing if equal)
+
+
+@run_async
+async def test_the_reply_editor_stays_visible_and_usable_at_40_by_12(database: Database, tui_desk) -> None:
+    """A small terminal (40×12): the reply dialog drops its frame and spacing so the text box keeps
+    several lines on screen, and what you type lands in it."""
+    from textual.widgets import TextArea
+
+    vpn = tui_desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=(40, 12)) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, vpn)
+        await pilot.press(key("reply"))
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await pilot.pause()
+        body = app.screen.query_one("#compose-body", TextArea)
+        region = body.region
+        assert region.height >= 3 and region.bottom <= 12 and region.width >= 30, region
+        assert app.focused is body
+        await pilot.press(*"Fixed")
+        assert "Fixed" in body.text  # (below the quote)

@@ -143,7 +143,7 @@ def test_jump_quoted_reply_q_rules_save_view_and_create_in_tmux(
     terminal.keys("Enter")
     terminal.wait_for("Saved view everything general")
     terminal.keys("1")
-    terminal.wait_for("search Queue = 'General'")
+    terminal.wait_for("view everything general")  # the saved view by its name
     terminal.keys("q")
     terminal.wait_for("queue General")
     assert "TESSERA-EXIT" not in terminal.screen()

@@ -29,6 +29,7 @@ class BarState:
     filter: str = ""
     marked: int = 0
     breaching: bool = False  # the "breaching soon" view (D)
+    view_name: str = ""  # the saved view whose search shows
 
 
 class TopBar(Static):
@@ -53,6 +54,9 @@ class TopBar(Static):
         if state.breaching:
             bar.append("  view ")
             bar.append(f"breaching soon (due ≤ {BREACHING_HOURS} business h, or overdue)", style="bold")
+        elif state.search and state.view_name:
+            bar.append("  view ")
+            bar.append(safe.clean_line(state.view_name), style="bold")
         elif state.search:
             bar.append("  search ")
             bar.append(safe.clean_line(state.search), style="bold")

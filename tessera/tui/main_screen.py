@@ -306,6 +306,7 @@ class MainScreen(Screen[None]):
             filter=view.filter,
             marked=len(pane.marked),
             breaching=view.breaching,
+            view_name=view.name,
         )
 
     @on(QueuePane.Changed)

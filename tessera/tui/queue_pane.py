@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.message import Message
 from textual.reactive import var
 from textual.timer import Timer
@@ -98,6 +99,7 @@ class QueuePane(FocusTitle, Horizontal):
         self._filter_timer: Timer | None = None
         self.opening: str | None = None  # while the desk opens: which step, for how long
         self.desk_empty = False  # the desk has no tickets: the empty list says what to do next
+        self.rows_of: QueueView | None = None  # the view the table's rows were read for
 
     def compose(self) -> ComposeResult:
         yield QueueList(id="queues")
@@ -190,7 +192,11 @@ class QueuePane(FocusTitle, Horizontal):
         """The pane's title and empty note follow what it shows; the screen hears `Changed`."""
         view = self.view
         count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
-        title = "Search" if view.search else (self.queue.name if self.queue else "Queue")
+        if not _same_rows(self.rows_of, view):  # the rows are another view's: no figure until its own
+            count = "…"
+        title = self.queue.name if self.queue else "Queue"
+        if view.search:  # a saved view by its name (markup-escaped: a name is typed text)
+            title = escape(safe.clean_line(view.name)) if view.name else "Search"
         if view.breaching:
             title = "Breaching soon"
         narrowed = f" · filter {safe.clean_line(view.filter)}" if view.filter else ""
@@ -247,7 +253,8 @@ class QueuePane(FocusTitle, Horizontal):
         had_focus = screen.focused is table
         slow = self.set_timer(SLOW_PAGE, lambda: setattr(table, "loading", True))
         try:
-            queue, options = self.view.request(self.queue)
+            asked = self.view
+            queue, options = asked.request(self.queue)
             page = await self.backend.ask(ticket_ops.tickets, queue, **options)
         finally:
             slow.stop()
@@ -259,14 +266,16 @@ class QueuePane(FocusTitle, Horizontal):
             if had_focus and lost and self.app.screen is screen:
                 table.focus()
         if page is not None:
-            self.show_page(page, keep)
+            self.show_page(page, keep, asked)
 
-    def show_page(self, page: TicketPage, keep: int | None = None) -> None:
-        """The table shows `page` (the cursor stays on `keep`, else on the row it was on)."""
+    def show_page(self, page: TicketPage, keep: int | None = None, view: QueueView | None = None) -> None:
+        """The table shows `page` of `view` (default: the one shown); the cursor stays on `keep`,
+        else on the row it was on."""
         if not self.is_attached:  # the screen is being torn down (the app closing as the page came)
             return
         self.table.show(page.rows, keep)
         self.next_cursor = page.next_cursor
+        self.rows_of = view or self.view
         self.changed()
 
     @work(exclusive=True, group="more")
@@ -341,13 +350,14 @@ class QueuePane(FocusTitle, Horizontal):
         self.view = self.view.home() if self.view.breaching else self.view.breaching_soon()
         self.table.focus()
 
-    def set_search(self, query: str, order_by: str = "") -> None:
-        """Show a TicketSQL view (every queue the user may see), or back to the queue with "".
+    def set_search(self, query: str, order_by: str = "", name: str = "") -> None:
+        """Show a TicketSQL view (every queue the user may see; `name`: the saved view's), or back
+        to the queue with "".
 
         The view's order (a saved search's, or an ORDER BY in the query) becomes the pane's sort;
         leaving the search puts the queue's own sort back."""
         if query:
-            self.view = self.view.searching(query, view_sort(query, order_by))
+            self.view = self.view.searching(query, view_sort(query, order_by), name)
         else:
             self.view = self.view.home()
 
@@ -466,7 +476,7 @@ class QueuePane(FocusTitle, Horizontal):
             what, index = chosen.split(":")
             view = views[int(index)]
             if what == "show":
-                self.set_search(view.query, view.order_by)
+                self.set_search(view.query, view.order_by, view.name)
                 return
             if what == "rename":
                 prompt = PromptScreen(f"Rename the view {view.name} to", view.name)
@@ -530,5 +540,10 @@ class QueuePane(FocusTitle, Horizontal):
         if not 1 <= number <= len(views):
             self.notify(f"No saved view {number} (there are {len(views)})", markup=False, timeout=3)
             return
-        self.set_search(views[number - 1].query, views[number - 1].order_by)
+        self.set_search(views[number - 1].query, views[number - 1].order_by, views[number - 1].name)
         self.notify(f"View {number}: {views[number - 1].name}", markup=False, timeout=2)
+
+
+def _same_rows(a: QueueView | None, b: QueueView) -> bool:
+    """Whether two views list the same rows (in any order): a count read for one holds for the other."""
+    return a is not None and replace(a, sort=b.sort, descending=b.descending, queue_sort=b.queue_sort) == b

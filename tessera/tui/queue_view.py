@@ -46,6 +46,7 @@ class QueueView:
     # order is the view's, not the queue's).
     queue_sort: tuple[str, bool] | None = None
     breaching: bool = False  # the "breaching soon" view (D): every queue's, by due
+    name: str = ""  # the saved view's name, while its search shows (the titles show it)
 
     @classmethod
     def from_preference(cls, value: object) -> QueueView:
@@ -63,7 +64,10 @@ class QueueView:
         if (search or breaching) and isinstance(home, list) and len(home) == 2 and home[0] in SORT_KEYS:
             queue_sort = (str(home[0]), bool(home[1]))
         name = queue if isinstance(queue, str) else None
-        return cls(name, "" if breaching else search, sort, descending, text, queue_sort, breaching)
+        view_name = saved["name"] if isinstance(saved.get("name"), str) and search and not breaching else ""
+        return cls(
+            name, "" if breaching else search, sort, descending, text, queue_sort, breaching, view_name
+        )
 
     def preference(self) -> dict[str, Any]:
         return {
@@ -74,13 +78,14 @@ class QueueView:
             "search": self.search,
             "queue_sort": list(self.queue_sort) if self.queue_sort else None,
             "breaching": self.breaching,
+            "name": self.name,
         }
 
-    def searching(self, query: str, sorting: tuple[str, bool] | None) -> QueueView:
+    def searching(self, query: str, sorting: tuple[str, bool] | None, name: str = "") -> QueueView:
         """This view showing the TicketSQL `query` (sorted by `sorting`, if the search has an
-        order), the queue's own sort kept to come back to."""
+        order; `name`: the saved view's), the queue's own sort kept to come back to."""
         home = self.queue_sort if self.search or self.breaching else (self.sort, self.descending)
-        view = replace(self, search=query, queue_sort=home, breaching=False)
+        view = replace(self, search=query, queue_sort=home, breaching=False, name=name)
         if sorting is not None:
             view = replace(view, sort=sorting[0], descending=sorting[1])
         return view
@@ -89,7 +94,9 @@ class QueueView:
         """The "breaching soon" view: every queue's open tickets due within BREACHING business
         hours or overdue, soonest first (the queue's own sort kept to come back to)."""
         home = self.queue_sort if self.search or self.breaching else (self.sort, self.descending)
-        return replace(self, search="", breaching=True, sort="due", descending=False, queue_sort=home)
+        return replace(
+            self, search="", breaching=True, sort="due", descending=False, queue_sort=home, name=""
+        )
 
     def home(self, queue: str | None = None) -> QueueView:
         """Back to the queue (`queue`, else the one it was on), in the queue's own sort."""
@@ -102,6 +109,7 @@ class QueueView:
             descending=descending,
             queue_sort=None,
             breaching=False,
+            name="",
         )
 
     def sorted_by(self, key: str) -> QueueView:

@@ -179,6 +179,9 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+SMALL = (60, 24)  # columns, rows: below either, the compose dialog drops its frame and spacing
+
+
 class ComposeScreen(ModalScreen[str | None]):
     """Write a reply or comment: recipients above a TextArea; the text is kept on disk as you type.
 
@@ -240,12 +243,21 @@ class ComposeScreen(ModalScreen[str | None]):
             yield Label(hint, classes="hint")
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.width, self.app.size.height)
         area = self.query_one(TextArea)
         area.focus()
         if area.text:
             area.move_cursor(area.document.end)  # below the quote, as mutt and aerc put it
             if not self.untouched:
                 self.notify(f"Draft restored from {self.draft}", markup=False, timeout=4)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """A small terminal (under SMALL rows or columns): the dialog fills it without its frame
+        and spacing, and the Cc/Bcc fields take one line, so the text box keeps its lines."""
+        self.set_class(height < SMALL[1] or width < SMALL[0], "-small")
 
     @property
     def text(self) -> str:
