@@ -223,6 +223,65 @@ async def test_opening_a_ticket_read_ahead_and_going_back_each_draw_one_frame(
 
 
 @run_async
+async def test_a_ticket_read_ahead_opens_with_its_lines_drawn_ahead_as_a_fresh_read_draws_them(
+    database: Database, tui_desk: dict[str, int]
+) -> None:
+    """What enter shows of a ticket read ahead was laid out and drawn while the cursor rested on
+    it (enter draws nothing new), and is what drawing it afresh gives; if the panes changed width
+    meanwhile, what was laid out is not used."""
+    from tessera.tui.history_view import LinePane
+
+    printer, vpn = tui_desk["printer"], tui_desk["vpn"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.ticket_pane
+        draws: list[int] = []
+        drawing = LinePane._draw
+
+        def counted(self, block, width, height):  # type: ignore[no-untyped-def]
+            if not laying:  # (what is read ahead, the next ticket too, is laid out: not counted)
+                draws.append(width)
+            return drawing(self, block, width, height)
+
+        laying: list[bool] = []
+        lay_out = LinePane.lay_out
+
+        def laid_out(self, blocks, *, end):  # type: ignore[no-untyped-def]
+            laying.append(True)
+            try:
+                return lay_out(self, blocks, end=end)
+            finally:
+                laying.pop()
+
+        def on_screen(widget: LinePane) -> list[str]:
+            return [widget.render_line(y).text for y in range(widget.scrollable_content_region.height)]
+
+        LinePane._draw, LinePane.lay_out = counted, laid_out  # type: ignore[method-assign]
+        try:
+            for ticket_id, width in ((printer, None), (vpn, 100)):
+                await highlight(pilot, screen, ticket_id)
+                await until(pilot, lambda t=ticket_id: t in pane._laid)
+                if width is not None:  # narrower panes than it was laid out for
+                    await pilot.resize_terminal(width, SIZE[1])
+                    await settle(pilot)
+                draws.clear()
+                await pilot.press(key("queue.open"))
+                await until(pilot, lambda t=ticket_id: pane.current_id == t)
+                await settle(pilot)
+                assert (not draws) if width is None else draws, draws
+                shown = (on_screen(pane.history), on_screen(screen.query_one("#detail", DetailPane)))
+                pane.show(pane.current)  # drawn afresh
+                pane.history.scroll_end(animate=False, immediate=True)
+                await settle(pilot)
+                assert (on_screen(pane.history), on_screen(screen.query_one("#detail", DetailPane))) == shown
+                assert any("Printer on fire" in line or "VPN" in line for line in shown[1])
+                await pilot.press(key("back"))
+        finally:
+            LinePane._draw, LinePane.lay_out = drawing, lay_out  # type: ignore[method-assign]
+
+
+@run_async
 async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> None:
     vpn = tui_desk["vpn"]
     app = make_app(database)

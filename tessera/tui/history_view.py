@@ -18,6 +18,7 @@ come from the blocks' `Text` spans only (never markup).
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
 from typing import Any, cast
 
 from rich._wrap import divide_line
@@ -25,7 +26,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -46,6 +47,18 @@ def line_count(plain: str, width: int) -> int:
         else:
             count += len(divide_line(line, width, fold=True)) + 1
     return count
+
+
+@dataclass(eq=False)
+class Laid:
+    """Blocks measured, and the lines that will be on screen drawn, before they are shown (for a
+    ticket read ahead: enter then only puts lines on the screen)."""
+
+    blocks: list[Text]
+    width: int
+    style: Style
+    heights: list[int]
+    drawn: dict[int, list[Strip]]
 
 
 class LinePane(FocusTitle, ScrollView, can_focus=True):
@@ -70,6 +83,7 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         # Set before earlier transactions are shown above: the distance from the reading position
         # to the end, kept when the text grows, so the reader stays where they were.
         self.keep_from_end: float | None = None
+        self._frame: tuple[Offset, int, Style] | None = None  # see `render_lines`
 
     # -- what it shows --------------------------------------------------------------------------------
 
@@ -87,11 +101,33 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
     def blocks(self) -> list[Text]:
         return list(self._blocks)
 
-    def show_blocks(self, blocks: list[Text], *, follow: bool = False, home: bool = False) -> None:
+    def lay_out(self, blocks: list[Text], *, end: bool) -> Laid:
+        """Measure `blocks` at the pane's width and draw the lines a screen of them shows (from the
+        end, or from the top), without showing them: `show_blocks(..., laid=)` then does not."""
+        width, style = self.text_width, self.rich_style
+        heights = [line_count(block.plain, width) for block in blocks]
+        drawn: dict[int, list[Strip]] = {}
+        room, filled = self.scrollable_content_region.height, 0
+        for index in reversed(range(len(blocks))) if end else range(len(blocks)):
+            if filled >= room:
+                break
+            drawn[index] = self._draw(blocks[index], width, heights[index])
+            filled += heights[index]
+        return Laid(list(blocks), width, style, heights, drawn)
+
+    def show_blocks(
+        self, blocks: list[Text], *, follow: bool = False, home: bool = False, laid: Laid | None = None
+    ) -> None:
         """Show these blocks; `follow`: at the end; `home`: at the top; else where the reader was
-        (`keep_from_end` from the end, if set, else the same line from the top)."""
+        (`keep_from_end` from the end, if set, else the same line from the top). `laid`: these
+        blocks as `lay_out` made them, used if the pane's width and look are still the same."""
         self._blocks = list(blocks)
-        self._measure(self.text_width)
+        if laid is not None and laid.width == self.text_width and laid.style == self.rich_style:
+            self._measure(laid.width, laid.heights)
+            self._drawn.update(laid.drawn)
+            self._drawn_in = laid.style
+        else:
+            self._measure(self.text_width)
         if home:
             self._at_end = False
             self.scroll_to(y=0, animate=False, immediate=True)
@@ -103,10 +139,10 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
         self.keep_from_end = None
         self.refresh()
 
-    def _measure(self, width: int) -> None:
+    def _measure(self, width: int, heights: list[int] | None = None) -> None:
         self._measured_for = width
         self._drawn.clear()
-        self._heights = [line_count(block.plain, width) for block in self._blocks]
+        self._heights = heights if heights is not None else [line_count(b.plain, width) for b in self._blocks]
         starts, total = [], 0
         for height in self._heights:
             starts.append(total)
@@ -121,31 +157,44 @@ class LinePane(FocusTitle, ScrollView, can_focus=True):
 
     # -- drawing --------------------------------------------------------------------------------------
 
+    def _draw(self, block: Text, width: int, height: int) -> list[Strip]:
+        content = Content.from_rich_text(block, self.app.console)
+        # (the widget's styles are the rules mapping Textual's own widgets pass here)
+        options = RenderOptions(self._get_style, cast(Any, self.styles), None, None)
+        drawn = content.render_strips(width, None, self.visual_style, options)
+        if len(drawn) != height:  # (never, if `line_count` agrees with Textual's wrapping)
+            blank = Strip.blank(width, self.rich_style)
+            drawn = (drawn + [blank] * height)[:height]
+        return drawn
+
     def _lines_of(self, index: int) -> list[Strip]:
         drawn = self._drawn.get(index)
         if drawn is None:
-            width = self._measured_for
-            content = Content.from_rich_text(self._blocks[index], self.app.console)
-            # (the widget's styles are the rules mapping Textual's own widgets pass here)
-            options = RenderOptions(self._get_style, cast(Any, self.styles), None, None)
-            drawn = content.render_strips(width, None, self.visual_style, options)
-            height = self._heights[index]
-            if len(drawn) != height:  # (never, if `line_count` agrees with Textual's wrapping)
-                blank = Strip.blank(width, self.rich_style)
-                drawn = (drawn + [blank] * height)[:height]
-            self._drawn[index] = drawn
+            drawn = self._drawn[index] = self._draw(
+                self._blocks[index], self._measured_for, self._heights[index]
+            )
         return drawn
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of a frame asks (the pane's look walks its ancestors), asked once.
+        self._frame = (self.scroll_offset, self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        style = self.rich_style
+        if self._frame is not None:
+            (scroll_x, scroll_y), width, style = self._frame
+        else:
+            scroll_x, scroll_y = self.scroll_offset
+            width, style = self.scrollable_content_region.width, self.rich_style
         if style != self._drawn_in:  # a theme change: drawn again in its colours
             self._drawn.clear()
             self._drawn_in = style
         line = scroll_y + y
-        if self._measured_for != self.text_width:
-            self._measure(self.text_width)
+        if self._measured_for != width:
+            self._measure(width)
         if line >= self._total or not self._blocks:
             return Strip.blank(width, style)
         index = bisect_right(self._starts, line) - 1

@@ -38,7 +38,7 @@ from tessera.tui import safe, ticket_ops
 from tessera.tui.backend import Backend
 from tessera.tui.frames import hold_frame
 from tessera.tui.history import when
-from tessera.tui.history_view import DetailPane, HistoryPane
+from tessera.tui.history_view import DetailPane, HistoryPane, Laid
 
 SLOW_TICKET = 0.4  # seconds before a ticket still loading shows the loading indicator
 EARLIER_PAGE = 100  # transactions read at a time when scrolling up past what was read
@@ -46,6 +46,14 @@ PREFETCH_DELAY = 0.3  # seconds the cursor rests on a row (or a ticket shows) be
 CONFIRM_DELAY = 0.1  # seconds after a ticket read ahead is drawn before it is read again
 PREFETCH_FRESH = 15.0  # seconds a ticket read ahead may be shown before its own read comes back
 PREFETCH_KEEP = 8  # tickets kept read ahead
+
+
+@dataclasses.dataclass(eq=False)
+class _LaidTicket:
+    view: TicketView
+    mode: tuple[str, bool]  # the history filter and trace it was laid out in
+    detail: Laid
+    history: Laid
 
 
 class TicketPane(Horizontal):
@@ -70,6 +78,7 @@ class TicketPane(Horizontal):
         # Tickets read ahead: id -> (when read, the view); `_generation` moves on every `forget`,
         # so a read that started before a change is not kept.
         self._ahead: dict[int, tuple[float, TicketView]] = {}
+        self._laid: dict[int, _LaidTicket] = {}  # tickets read ahead, laid out for the panes
         self._generation = 0
 
     def compose(self) -> ComposeResult:
@@ -154,17 +163,20 @@ class TicketPane(Horizontal):
     def _take_ahead(self, ticket_id: int) -> TicketView | None:
         found = self._ahead.pop(ticket_id, None)
         if found is None or time.monotonic() - found[0] > PREFETCH_FRESH:
+            self._laid.pop(ticket_id, None)
             return None
-        return found[1]
+        return found[1]  # (its `_laid`, if any, is taken by `show`)
 
     def forget(self, ticket_ids: set[int] | list[int] | None) -> None:
         """Drop what was read ahead of these tickets (None: of all): they changed."""
         self._generation += 1
         if ticket_ids is None:
             self._ahead.clear()
+            self._laid.clear()
         else:
             for ticket_id in ticket_ids:
                 self._ahead.pop(ticket_id, None)
+                self._laid.pop(ticket_id, None)
 
     @work(exclusive=True, group="prefetch")
     async def prefetch(self, ticket_ids: list[int]) -> None:
@@ -186,7 +198,9 @@ class TicketPane(Horizontal):
             if generation == self._generation:
                 self._ahead[ticket_id] = (time.monotonic(), view)
                 while len(self._ahead) > PREFETCH_KEEP:
+                    self._laid.pop(next(iter(self._ahead)), None)
                     del self._ahead[next(iter(self._ahead))]
+                self._laid[ticket_id] = self._lay_out(view)
 
     def reopen(self, follow: bool = False) -> None:
         """Load the open ticket again (a change, yours or someone else's); the focus stays."""
@@ -204,32 +218,59 @@ class TicketPane(Horizontal):
         else:
             self.history_window = history_text.PAGE
         follow = follow or not same or pane.is_vertical_scroll_end
+        laid = self._laid.pop(view.ticket["id"], None)
+        if laid is not None and (
+            same or laid.view is not view or laid.mode != (self.history_mode, self.show_trace)
+        ):
+            laid = None
         self.current = view
         detail = self.query_one("#detail", DetailPane)
-        detail.show_blocks([render_detail(view)], home=not same)
+        if laid is not None:
+            detail.show_blocks(laid.detail.blocks, home=True, laid=laid.detail)
+        else:
+            detail.show_blocks([render_detail(view)], home=not same)
         detail.border_title = safe.clean_line(view.ticket["display_id"])
         # Following, the pane is drawn at its end from the first frame; scrolling up leaves the
         # end, and new transactions then join above the reader's place.
-        self.render_history(follow=follow)
+        self.render_history(follow=follow, laid=laid.history if laid is not None else None)
 
     # -- the history ----------------------------------------------------------------------------------
 
-    def render_history(self, follow: bool = False, home: bool = False) -> None:
+    def render_history(self, follow: bool = False, home: bool = False, laid: Laid | None = None) -> None:
         if self.current is None:
             return
         events, mode, trace = self.current.history, self.history_mode, self.show_trace
         # Room for the scrollbar whether or not it shows (the pane's gutter): it never covers a line.
         width = self.history.text_width or None
         self._laid_out_for = width
-        blocks = history_text.render_blocks(
-            events, mode, trace, newest=self.history_window, width=width, unloaded=self._unloaded()
-        )
-        self.history.show_blocks(blocks, follow=follow, home=home)
+        if laid is not None and laid.width == self.history.text_width:
+            blocks = laid.blocks
+        else:
+            blocks, laid = self._history_blocks(self.current, self.history_window, width), None
+        self.history.show_blocks(blocks, follow=follow, home=home, laid=laid)
         self.history.border_title = history_text.title(events, mode, trace, self.current.history_counts)
 
-    def _unloaded(self) -> int:
+    def _history_blocks(self, view: TicketView, newest: int, width: int | None) -> list[Text]:
+        return history_text.render_blocks(
+            view.history,
+            self.history_mode,
+            self.show_trace,
+            newest=newest,
+            width=width,
+            unloaded=self._unloaded(view),
+        )
+
+    def _lay_out(self, view: TicketView) -> _LaidTicket:
+        """The panes' text for a ticket read ahead, measured and its first screen drawn (as `show`
+        would for a ticket newly opened), so that opening it only puts lines on the screen."""
+        detail = self.query_one("#detail", DetailPane).lay_out([render_detail(view)], end=False)
+        blocks = self._history_blocks(view, history_text.PAGE, self.history.text_width or None)
+        history = self.history.lay_out(blocks, end=True)
+        return _LaidTicket(view, (self.history_mode, self.show_trace), detail, history)
+
+    def _unloaded(self, view: TicketView | None = None) -> int:
         """How many earlier transactions the history filter shows that are not read yet."""
-        view = self.current
+        view = view or self.current
         if view is None or view.history_counts is None:
             return 0
         shown = len(history_text.shown(view.history, self.history_mode))
