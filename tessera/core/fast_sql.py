@@ -864,19 +864,20 @@ SCRIP_PREFETCH = """
 
 
 @cache
+@cache
 def _write_sql(runs: tuple[str, ...], mail: tuple[str, ...]) -> str:
     """The trace and the outbox of a unit in one statement (one round trip, however many rows),
-    with the unit's live-update notice; the rows come as JSON, their columns and types those of
-    the models."""
+    with the unit's live-update notice; the rows come as a JSON array of arrays (each row's values
+    in its columns' order: half the encoding of objects), cast to the models' types as
+    `jsonb_to_recordset` would (a JSON null is NULL; a too long text is refused by the column)."""
     from tessera.core.models import OutboxMessage, ScripRun
 
     def rows_of(cls: type[Any], cols: tuple[str, ...], param: str) -> str:
         name = _table(cls).name
-        typed = ", ".join(f"{c} {_sql_type(cls, c)}" for c in cols)
-        listed = ", ".join(cols)
+        values = ", ".join(_from_json_array(cls, column, n) for n, column in enumerate(cols))
         return (
-            f"INSERT INTO {name} ({listed}) SELECT {listed}"
-            f" FROM jsonb_to_recordset(CAST(%({param})s AS jsonb)) AS r({typed}) RETURNING 1"
+            f"INSERT INTO {name} ({', '.join(cols)}) SELECT {values}"
+            f" FROM json_array_elements(CAST(%({param})s AS json)) AS r(v) RETURNING 1"
         )
 
     return (
@@ -886,6 +887,15 @@ def _write_sql(runs: tuple[str, ...], mail: tuple[str, ...]) -> str:
     )
 
 
+def _from_json_array(cls: type[Any], column: str, n: int) -> str:
+    """The `n`th value of a row `r.v` (a JSON array) as `column` of `cls` takes it."""
+    sql_type = _sql_type(cls, column)
+    if sql_type in ("JSON", "JSONB"):
+        value = f"NULLIF(CAST(r.v->{n} AS jsonb), 'null'::jsonb)"
+        return f"CAST({value} AS json)" if sql_type == "JSON" else value
+    return f"CAST(r.v->>{n} AS {sql_type.split('(')[0]})"  # (no length: the column checks it)
+
+
 def _iso(value: Any) -> str:
     """A time in the rows' JSON (json.dumps asks only for what it cannot write itself)."""
     if isinstance(value, datetime):
@@ -893,12 +903,17 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not written as JSON")
 
 
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    """`rows` (dicts with the same keys, in the same order) as a JSON array of value arrays."""
+    return json.dumps([list(row.values()) for row in rows], default=_iso)
+
+
 def write_trace_and_outbox(
     session: Session, runs: list[dict[str, Any]], mail: list[dict[str, Any]], channel: str, notice: str
 ) -> bool:
     """Insert the unit's `scrip_runs` and `outbox` rows (dicts of their columns' values, every row
-    of a kind with the same keys) and send `notice` on `channel` with them; True when the notice
-    went with them (the plain ORM path leaves it to the operation's commit)."""
+    of a kind with the same keys in the same order) and send `notice` on `channel` with them; True
+    when the notice went with them (the plain ORM path leaves it to the operation's commit)."""
     from tessera.core.models import OutboxMessage, ScripRun
 
     session.flush()
@@ -910,8 +925,8 @@ def write_trace_and_outbox(
     run_cols = tuple(runs[0]) if runs else ("ticket_id",)
     mail_cols = tuple(mail[0]) if mail else ("ticket_id",)
     params = {
-        "runs": json.dumps(runs, default=_iso),
-        "mail": json.dumps(mail, default=_iso),
+        "runs": _rows_json(runs),
+        "mail": _rows_json(mail),
         "channel": channel,
         "body": notice,
     }

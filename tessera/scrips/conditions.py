@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -51,9 +51,14 @@ def _status_change(sc: ScripContext) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=256)
+def _status_words(spec: str) -> tuple[str, ...]:
+    return tuple(w.strip().lower() for w in spec.split(",") if w.strip())
+
+
 def _matches_status(sc: ScripContext, spec: str, status: str) -> bool:
     """`*`, a status name, a category word or a comma list of those."""
-    words = [w.strip().lower() for w in spec.split(",") if w.strip()]
+    words = _status_words(spec)
     if not words or "*" in words:
         return True
     lifecycle = sc.lifecycle
@@ -61,8 +66,10 @@ def _matches_status(sc: ScripContext, spec: str, status: str) -> bool:
     return any(w == status or (w in CATEGORIES and w == category) for w in words)
 
 
+@lru_cache(maxsize=256)
 def parse_status_argument(argument: str) -> tuple[str, str] | None:
-    """`OLD -> NEW`, RT's `old: a, b; new: c, d`, a single status (the new one) or empty (any)."""
+    """`OLD -> NEW`, RT's `old: a, b; new: c, d`, a single status (the new one) or empty (any).
+    Kept per argument: every status change asks it of every status scrip."""
     arg = argument.strip()
     if not arg:
         return None

@@ -282,16 +282,17 @@ class Lifecycle(BaseModel):
 
     def _refusal(self, from_status: str | None, to_status: str) -> str | None:
         """Why the lifecycle refuses the change, or None when it allows it."""
-        head = f"lifecycle '{self.name}' does not allow {self._change_words(from_status, to_status)}"
         if not to_status.strip():
             return self._no_status(from_status)
+        valid = self.is_valid(to_status) and not (from_status and not self.is_valid(from_status))
+        if valid and self.can_transition(from_status, to_status):
+            return None  # (the commonest answer: no words made for it)
+        head = f"lifecycle '{self.name}' does not allow {self._change_words(from_status, to_status)}"
         if not self.is_valid(to_status):
             hint = did_you_mean(to_status, [self.display(s) for s in self.statuses])
             return f"{head}: '{to_status}' is not a status of this lifecycle{hint}"
         if from_status and not self.is_valid(from_status):
             return f"{head}: the current status '{from_status}' is not a status of this lifecycle"
-        if self.can_transition(from_status, to_status):
-            return None
         if from_status and from_status.lower() == to_status.lower():
             return f"{head}: the ticket is already {self.display(to_status)}"
         allowed = ", ".join(self.display(s) for s in self.next_statuses(from_status))
