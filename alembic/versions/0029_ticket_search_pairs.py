@@ -329,7 +329,7 @@ def _rebuild_all(backfill: str) -> None:
     op.execute("SET LOCAL work_mem = '64MB'")
     op.execute("DROP INDEX ix_ticket_search_public_doc")
     op.execute("DROP INDEX ix_ticket_search_all_doc")
-    op.execute("DELETE FROM ticket_search")
+    op.execute("TRUNCATE ticket_search")  # (a DELETE left every old row behind: 1.3 GB, not 1 GB, at 1M)
     op.execute(backfill)
     op.execute("CREATE INDEX ix_ticket_search_public_doc ON ticket_search USING gin (public_doc)")
     op.execute("CREATE INDEX ix_ticket_search_all_doc ON ticket_search USING gin (all_doc)")
