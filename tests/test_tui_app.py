@@ -1303,6 +1303,34 @@ async def test_the_edit_form_refuses_to_empty_a_required_field_and_says_which(
 
 
 @run_async
+async def test_a_queue_name_and_a_filter_with_markup_show_literally_in_the_pane_title(
+    database: Database, tui_desk
+) -> None:
+    """A border title reads markup: a queue named `[b]…[/b]` and a filter typed with brackets show
+    as typed, never as styles."""
+    from tessera.core.queues import update_queue
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        shown = pane.queue
+        assert shown is not None
+    with database.session() as session:
+        update_queue(open_context(session, "root"), shown.name, {"name": "[b]Ops[/b] [$x]"})
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        assert pane.queue is not None and pane.queue.name == "[b]Ops[/b] [$x]"
+        pane.set_filter("[red]pape")
+        await settle(pilot)
+        assert pane._border_title is not None  # (what is drawn; `border_title` gives it back as markup)
+        title = pane._border_title.plain
+        assert title.startswith("[b]Ops[/b] [$x] (") and title.endswith("· filter [red]pape"), title
+
+
+@run_async
 async def test_an_open_saved_view_is_titled_by_its_name_not_search(database: Database, tui_desk) -> None:
     """The pane's title and the top bar name the saved view that shows (by its digit or from V),
     and keep it across a restart (the view preference); a typed search is still "search"."""

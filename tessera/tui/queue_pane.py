@@ -19,7 +19,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.message import Message
 from textual.reactive import var
 from textual.timer import Timer
@@ -194,12 +193,13 @@ class QueuePane(FocusTitle, Horizontal):
         count = f"{len(self.rows)}{'+' if self.next_cursor else ''}"
         if not _same_rows(self.rows_of, view):  # the rows are another view's: no figure until its own
             count = "…"
-        title = self.queue.name if self.queue else "Queue"
-        if view.search:  # a saved view by its name (markup-escaped: a name is typed text)
-            title = escape(safe.clean_line(view.name)) if view.name else "Search"
+        # (a border title reads markup: names and filters are typed text, escaped)
+        title = safe.markup_line(self.queue.name) if self.queue else "Queue"
+        if view.search:  # a saved view by its name
+            title = safe.markup_line(view.name) if view.name else "Search"
         if view.breaching:
             title = "Breaching soon"
-        narrowed = f" · filter {safe.clean_line(view.filter)}" if view.filter else ""
+        narrowed = f" · filter {safe.markup_line(view.filter)}" if view.filter else ""
         self.border_title = f"{title} ({count}){narrowed}"
         self.border_subtitle = "Q other queues" if self.narrow else ""
         self.show_empty()

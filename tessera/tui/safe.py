@@ -11,7 +11,7 @@ from rich.text import Text
 
 from tessera.core.hostile_text import clean, clean_line
 
-__all__ = ["clean", "clean_line", "line", "text"]
+__all__ = ["clean", "clean_line", "line", "markup_line", "text"]
 
 
 def text(value: object, style: str = "") -> Text:
@@ -21,3 +21,11 @@ def text(value: object, style: str = "") -> Text:
 
 def line(value: object, style: str = "") -> Text:
     return Text(clean_line(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def markup_line(value: object) -> str:
+    """`value` on one line for a place that reads markup (a pane's border title): `[b]`, `[$x]`
+    and `[@click=…]` stay text. Every bracket is escaped (Textual's own `escape` leaves `[$x]`, a
+    variable, as markup); a backslash escapes only the bracket right after it, so backslashes
+    typed before one stay as they are."""
+    return clean_line(value).replace("[", "\\[")
