@@ -474,3 +474,27 @@ def test_the_piped_mailgates_pending_row_is_the_row_the_orm_writes(database: Dat
         written = {c: getattr(rows[by_hand], c) for c in columns}
         assert written == {c: getattr(rows[orm.id], c) for c in columns}
         assert written["action"] == fast_sql.PENDING and written["raw"] == raw
+
+
+def test_a_search_is_planned_at_the_search_page_cost_and_puts_the_servers_back(session) -> None:
+    """Searches are costed as for tables in memory or on SSD (a phrase's page took a hash join over
+    every ticket at the server's default), for their own statements only: the transaction's other
+    statements keep the server's setting, and a failed search leaves nothing set either."""
+    from tessera.core.search import service
+
+    def cost() -> str:
+        return str(session.execute(text("SELECT current_setting('random_page_cost')")).scalar())
+
+    bootstrap(session, "root")
+    server = cost()
+    assert server != fast_sql.SEARCH_RANDOM_PAGE_COST
+    with fast_sql.planned_each_time(session):
+        assert cost() == fast_sql.SEARCH_RANDOM_PAGE_COST
+    assert cost() == server
+    ctx = open_context(session, "root")
+    service.search(ctx, "Content LIKE 'printer'")
+    assert cost() == server
+    with pytest.raises(ZeroDivisionError), fast_sql.planned_each_time(session):
+        1 / 0  # noqa: B018
+    session.rollback()
+    assert cost() == server

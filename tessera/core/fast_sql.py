@@ -101,19 +101,36 @@ def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
     return driver
 
 
+# What a page read at random costs the planner against one read in order, for searches. The
+# server's default (4) prices a disk's seek; the desk's tables sit in memory or on SSD, where
+# PostgreSQL's documentation suggests about 1.1. With 4 a phrase's page at 100k and 1M tickets was
+# read through a hash join over the whole tickets table (44 and 59 ms of hand SQL) where index
+# lookups per candidate take 19 and 28 ms; no search in bench/search.py got slower.
+SEARCH_RANDOM_PAGE_COST = "1.1"
+
+
 @contextmanager
 def planned_each_time(session: Session) -> Iterator[None]:
     """Statements run inside are planned for their own values, never prepared: psycopg prepares
     a statement run five times, and PostgreSQL may then keep one generic plan for every value.
     A search's best plan depends on its words (full text: GIN for a rare word, a walk in the
-    page's order for a common one), so a generic plan can be a thousand times slower."""
+    page's order for a common one), so a generic plan can be a thousand times slower. They are
+    planned with `SEARCH_RANDOM_PAGE_COST` (for this transaction, put back after)."""
     driver = driver_connection(session.connection())
     before = driver.prepare_threshold
     driver.prepare_threshold = None
     try:
+        previous = driver_execute(
+            session,
+            "SELECT current_setting('random_page_cost'), set_config('random_page_cost', %(cost)s, true)",
+            {"cost": SEARCH_RANDOM_PAGE_COST},
+        ).fetchone()[0]
         yield
-    finally:
-        driver.prepare_threshold = before
+    except BaseException:
+        driver.prepare_threshold = before  # (a failed transaction puts the setting back itself)
+        raise
+    driver.prepare_threshold = before
+    driver_execute(session, "SELECT set_config('random_page_cost', %(cost)s, true)", {"cost": previous})
 
 
 def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
