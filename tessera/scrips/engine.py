@@ -27,7 +27,7 @@ sandbox), an action whose prepare fails, and a commit that fails (its savepoint 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -74,6 +74,10 @@ def max_depth() -> int:
     return int(raw) if raw.strip().isdigit() else DEFAULT_MAX_DEPTH
 
 
+# A TransactionCreate candidate: the scrip, its condition's check (None: it cannot be made) and why.
+Candidate = tuple[AnyScrip, Callable[[ScripContext], bool] | None, str]
+
+
 @dataclass(frozen=True)
 class Catalog:
     """The parsed catalog and its token; replaced whole (never changed) when the token changes."""
@@ -82,6 +86,11 @@ class Catalog:
     scrips: dict[str, tuple[ScripRow, ...]]
     templates: dict[tuple[str, int | None], str]
     desk: frozenset[str]
+    # The TransactionCreate candidates per (queue, transaction type), worked out from this
+    # catalog once (`_create_candidates`): the only part that grows as it is used.
+    candidates: dict[tuple[int, str], tuple[object, tuple[Candidate, ...]]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 _catalog = Catalog(None, {}, {}, frozenset())
@@ -125,6 +134,7 @@ class EngineState:
     outbox_written: int = 0
     _desk: set[str] = field(default_factory=set)
     _privileged: set[str] | None = None
+    catalog: Catalog | None = None  # what `prefetch` copied `scrips` from
 
     def prefetch(self, ctx: Context, transactions: list[Transaction], ride: Ride | None = None) -> None:
         from tessera.scrips.compose import fallback_address
@@ -191,6 +201,7 @@ class EngineState:
             parts.sort(key=lambda p: p.id)
         # This state's own copies: nothing done to them reaches the process's catalog.
         self.scrips = {name: list(rows) for name, rows in catalog.scrips.items()}
+        self.catalog = catalog
         self.templates = dict(catalog.templates)
         self._desk = set(catalog.desk)
         self._desk.add(fallback_address().lower())
@@ -404,15 +415,7 @@ def run_create_stage(ctx: Context, state: EngineState, txn: Transaction, depth: 
     ticket = ctx.session.get(Ticket, txn.ticket_id)
     if ticket is None:
         return
-    candidates: list[tuple[AnyScrip, Callable[[ScripContext], bool] | None, str]] = []
-    for row in state.scrips_for(ctx, "TransactionCreate", ticket.queue_id):
-        try:
-            types, condition = condition_of(row)
-        except Exception as exc:
-            candidates.append((row, None, _why(exc)))
-            continue
-        if condition_registry.applies_to_type(types, txn.type):
-            candidates.append((row, condition, ""))
+    candidates = _create_candidates(ctx, state, ticket.queue_id, txn.type)
     if not candidates:
         return
     shared = SharedViews(ctx, txn, ticket, state)
@@ -437,6 +440,34 @@ def run_create_stage(ctx: Context, state: EngineState, txn: Transaction, depth: 
             prepared.append((scrip, action, run, sc))
     for scrip, action, run, _sc in prepared:
         _commit(ctx, state, scrip, action, run, txn, depth)
+
+
+def _create_candidates(ctx: Context, state: EngineState, queue_id: int, txn_type: str) -> Sequence[Candidate]:
+    """The TransactionCreate scrips of the queue whose condition looks at `txn_type`, each with its
+    check (None and why, when the condition cannot be made). They depend only on the catalog, the
+    condition registry and the type: kept with the catalog (every unit asks, a catalog changes
+    seldom), unless the state picks its scrips itself (a draft's)."""
+    catalog = state.catalog
+    registry = condition_registry.registry()
+    cached = catalog is not None and type(state).scrips_for is EngineState.scrips_for
+    if catalog is not None and cached:
+        found = catalog.candidates.get((queue_id, txn_type))
+        if found is not None and found[0] is registry:
+            return found[1]
+    candidates: list[Candidate] = []
+    for row in state.scrips_for(ctx, "TransactionCreate", queue_id):
+        try:
+            types, condition = condition_of(row)
+        except Exception as exc:
+            candidates.append((row, None, _why(exc)))
+            continue
+        if condition_registry.applies_to_type(types, txn_type):
+            candidates.append((row, condition, ""))
+    if catalog is not None and cached:
+        if len(catalog.candidates) > 1024:
+            catalog.candidates.clear()
+        catalog.candidates[(queue_id, txn_type)] = (registry, tuple(candidates))
+    return candidates
 
 
 def run_batch_stage(ctx: Context, state: EngineState, ticket_id: int, txns: list[Transaction]) -> None:
