@@ -37,7 +37,7 @@ from tessera.core import migrate
 from tessera.core.bootstrap import bootstrap
 from tessera.core.context import open_context
 from tessera.core.db import open_database
-from tessera.core.fast_sql import SEARCH_RANDOM_PAGE_COST
+from tessera.core.fast_sql import PAGE_PARALLEL_WORKERS, SEARCH_RANDOM_PAGE_COST
 from tessera.core.search import service
 from tessera.tui.queue_view import PAGE
 from tests.support import pg
@@ -309,8 +309,10 @@ def main() -> None:
         db, url = open_desk(n, args.reseed)
         # Each statement planned for its values, as Tessera's searches are (fast_sql.planned_each_time).
         raw = psycopg.connect(pg.conninfo(url), autocommit=True, prepare_threshold=None)
-        # ... and costed as Tessera's searches are (fast_sql.SEARCH_RANDOM_PAGE_COST): the same plans.
+        # ... and costed as Tessera's pages of a search are (fast_sql.SEARCH_RANDOM_PAGE_COST,
+        # PAGE_PARALLEL_WORKERS): the same plans.
         raw.execute(f"SET random_page_cost = {SEARCH_RANDOM_PAGE_COST}")
+        raw.execute(f"SET max_parallel_workers_per_gather = {PAGE_PARALLEL_WORKERS}")
         with db.session() as s:
             ctx = open_context(s, "agent7")
             print(

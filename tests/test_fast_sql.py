@@ -476,20 +476,30 @@ def test_the_piped_mailgates_pending_row_is_the_row_the_orm_writes(database: Dat
         assert written["action"] == fast_sql.PENDING and written["raw"] == raw
 
 
-def test_a_search_is_planned_at_the_search_page_cost_and_puts_the_servers_back(session) -> None:
+def test_a_search_is_planned_at_the_search_costs_and_puts_the_servers_back(session) -> None:
     """Searches are costed as for tables in memory or on SSD (a phrase's page took a hash join over
-    every ticket at the server's default), for their own statements only: the transaction's other
-    statements keep the server's setting, and a failed search leaves nothing set either."""
+    every ticket at the server's default), and a page starts no parallel workers (their start-up
+    was half of a phrase's page at 1M), for their own statements only: the transaction's other
+    statements keep the server's settings, and a failed search leaves nothing set either."""
     from tessera.core.search import service
 
-    def cost() -> str:
-        return str(session.execute(text("SELECT current_setting('random_page_cost')")).scalar())
+    def cost() -> tuple[str, str]:
+        return tuple(  # type: ignore[return-value]
+            session.execute(
+                text(
+                    "SELECT current_setting('random_page_cost'),"
+                    " current_setting('max_parallel_workers_per_gather')"
+                )
+            ).one()
+        )
 
     bootstrap(session, "root")
     server = cost()
-    assert server != fast_sql.SEARCH_RANDOM_PAGE_COST
-    with fast_sql.planned_each_time(session):
-        assert cost() == fast_sql.SEARCH_RANDOM_PAGE_COST
+    assert server[0] != fast_sql.SEARCH_RANDOM_PAGE_COST and server[1] != fast_sql.PAGE_PARALLEL_WORKERS
+    with fast_sql.planned_each_time(session):  # (a count: its workers as the server has them)
+        assert cost() == (fast_sql.SEARCH_RANDOM_PAGE_COST, server[1])
+    with fast_sql.planned_each_time(session, page=True):
+        assert cost() == (fast_sql.SEARCH_RANDOM_PAGE_COST, fast_sql.PAGE_PARALLEL_WORKERS)
     assert cost() == server
     ctx = open_context(session, "root")
     service.search(ctx, "Content LIKE 'printer'")

@@ -107,30 +107,44 @@ def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
 # read through a hash join over the whole tickets table (44 and 59 ms of hand SQL) where index
 # lookups per candidate take 19 and 28 ms; no search in bench/search.py got slower.
 SEARCH_RANDOM_PAGE_COST = "1.1"
+# A page of a search stops after its rows: starting parallel workers (~20-40 ms before the first
+# row) costs more than they save. A phrase's TUI page at 1M tickets: 104 ms of hand SQL with two
+# workers, 57 ms without. A count reads every match and keeps them.
+PAGE_PARALLEL_WORKERS = "0"
 
 
 @contextmanager
-def planned_each_time(session: Session) -> Iterator[None]:
+def planned_each_time(session: Session, *, page: bool = False) -> Iterator[None]:
     """Statements run inside are planned for their own values, never prepared: psycopg prepares
     a statement run five times, and PostgreSQL may then keep one generic plan for every value.
     A search's best plan depends on its words (full text: GIN for a rare word, a walk in the
     page's order for a common one), so a generic plan can be a thousand times slower. They are
-    planned with `SEARCH_RANDOM_PAGE_COST` (for this transaction, put back after)."""
+    planned with `SEARCH_RANDOM_PAGE_COST`, and a `page` (a LIMIT) without parallel workers, for
+    this transaction, put back after."""
     driver = driver_connection(session.connection())
     before = driver.prepare_threshold
     driver.prepare_threshold = None
+    workers = PAGE_PARALLEL_WORKERS if page else None
     try:
         previous = driver_execute(
             session,
-            "SELECT current_setting('random_page_cost'), set_config('random_page_cost', %(cost)s, true)",
-            {"cost": SEARCH_RANDOM_PAGE_COST},
-        ).fetchone()[0]
+            "SELECT current_setting('random_page_cost'), current_setting('max_parallel_workers_per_gather'),"
+            " set_config('random_page_cost', %(cost)s, true),"
+            " set_config('max_parallel_workers_per_gather',"
+            " coalesce(%(workers)s, current_setting('max_parallel_workers_per_gather')), true)",
+            {"cost": SEARCH_RANDOM_PAGE_COST, "workers": workers},
+        ).fetchone()
         yield
     except BaseException:
-        driver.prepare_threshold = before  # (a failed transaction puts the setting back itself)
+        driver.prepare_threshold = before  # (a failed transaction puts the settings back itself)
         raise
     driver.prepare_threshold = before
-    driver_execute(session, "SELECT set_config('random_page_cost', %(cost)s, true)", {"cost": previous})
+    driver_execute(
+        session,
+        "SELECT set_config('random_page_cost', %(cost)s, true),"
+        " set_config('max_parallel_workers_per_gather', %(workers)s, true)",
+        {"cost": previous[0], "workers": previous[1]},
+    )
 
 
 def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:

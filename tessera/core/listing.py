@@ -318,7 +318,7 @@ def list_tickets(
         )
         from tessera.core.fast_sql import planned_each_time
 
-        with planned_each_time(ctx.session):  # a search's plan depends on its values
+        with planned_each_time(ctx.session, page=True):  # a search's plan depends on its values
             found = ctx.session.execute(statement, values).all()
     else:
         from tessera.core.fast_sql import driver_execute, page_sql

@@ -66,7 +66,7 @@ def search(
     from tessera.core.fast_sql import planned_each_time
 
     found = statement(ctx, query, order_by, limit, offset, also)
-    with planned_each_time(ctx.session):
+    with planned_each_time(ctx.session, page=bool(limit)):
         return list(ctx.session.scalars(found))
 
 
