@@ -25,6 +25,7 @@ from tessera.core.db import Database, open_database
 from tessera.core.models import Ticket
 from tessera.core.schemas import AttachmentIn, MessageIn, TicketCreate
 from tests.support import pg
+from tests.support.wait import wait_until
 
 # SQLAlchemy as tested: `fast_sql.settle` calls InstanceState._commit_all (private). pyproject
 # bounds SQLAlchemy to this minor; moving on means running this file and reading settle's note.
@@ -463,7 +464,8 @@ def test_the_piped_mailgates_pending_row_is_the_row_the_orm_writes(database: Dat
             filer.execute(fast_sql.FILER_HOLD)
             assert fast_sql.filer_alive(conn)
             by_hand = fast_sql.record_pending(conn, raw, "take-correspond", meta)
-        assert not fast_sql.filer_alive(conn)
+        # (the server lets the closed filer's lock go a moment after the connection closes)
+        wait_until(lambda: not fast_sql.filer_alive(conn), what="the closed filer's lock released")
     with database.session() as session:
         orm = InboundMail(**fast_sql.pending_values(raw, "take-correspond", meta))
         session.add(orm)
