@@ -137,6 +137,30 @@ def test_a_reply_reads_nothing_but_the_one_read_before_the_tickets_lock(desk) ->
     assert lock == 1 and reads[0].startswith("WITH sender AS"), reads[: lock + 1]
 
 
+def test_a_new_ticket_by_mail_is_not_read_back_for_its_scrips(desk) -> None:
+    # The gateway keeps only its inbound record; the unit holds the new ticket (`Context.made`),
+    # or the session's weak identity map lets it go and the scrips read it twice.
+    grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
+    go(desk, mail("warm-up", sender="first@example.com"))  # the sender known, the scrips loaded
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(" ".join(str(query).split()))
+        return execute(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    try:
+        outcome = go(desk, mail("Printer on fire", sender="first@example.com"))
+    finally:
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    assert outcome.action == "create"
+    assert not [q for q in sent if q.startswith("SELECT tickets.")], sent
+    assert desk.session.scalar(select(OutboxMessage.id).where(OutboxMessage.ticket_id == outcome.ticket)), (
+        "the autoreply was written"
+    )
+
+
 def test_the_gateways_read_keeps_one_generic_plan_and_leaves_the_planning_mode_as_it_was(
     committed_desk,
 ) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,10 @@ class Context:
     # version each ticket must have at commit.
     touched: dict[int, Ticket] = field(default_factory=dict)
     bumped: dict[int, int] = field(default_factory=dict)
+    # Tickets this unit created, held until it ends: the session's identity map holds objects
+    # weakly, and a caller that keeps no reference (the mail gateway keeps its inbound record)
+    # would have the scrips read the new ticket back from the database, twice.
+    made: list[Ticket] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # RT's ActivateScrips: every unit of work runs the scrips, unless a bulk load (the demo seed,
     # an import) turns them off for its own context (`scrips_off`).
@@ -234,6 +238,7 @@ def _begin_unit(ctx: Context) -> None:
     ctx.depth = 1
     ctx.now = clock.now()
     ctx.bumped.clear()
+    ctx.made.clear()
     ctx.ride = None
 
 
@@ -243,6 +248,7 @@ def _end_unit(ctx: Context) -> None:
     ctx.batch.clear()
     ctx.touched.clear()
     ctx.bumped.clear()
+    ctx.made.clear()
     ctx.ride = None
     ctx.rights._ticket_roles.clear()
 

@@ -219,6 +219,7 @@ def create_ticket(
     if ride is not None and ride.rows is not None:
         ctx.ride = ride
     ctx.batch.append(txn)  # as `record` does; a new ticket starts at version 1
+    ctx.made.append(ticket)
     if has_message and not plain:
         store_message(ctx, txn, queue, message.model_copy(update={"message_id": message_id}))
     return ticket
