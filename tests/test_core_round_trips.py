@@ -9,8 +9,7 @@ upgrade that changes what it relies on fails here."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -23,33 +22,7 @@ from tessera.core.errors import InvalidInput
 from tessera.core.models import OutboxMessage, ScripRun, Ticket, Transaction
 from tessera.core.schemas import MessageIn, TicketCreate
 from tests.support.desks import Desk
-
-
-def wire(conn: psycopg.Connection[Any], work: Callable[[], object]) -> tuple[int, int]:
-    """(statements, round trips) `work` sends on `conn`: a statement is a Query or an Execute
-    message; a round trip is each time the client, having sent, reads the server's answer."""
-    with tempfile.TemporaryFile("w+") as f:
-        conn.pgconn.trace(f.fileno())
-        try:
-            work()
-        finally:
-            conn.pgconn.untrace()
-        f.seek(0)
-        return count_trace(f)
-
-
-def count_trace(f: Any) -> tuple[int, int]:
-    """(statements, round trips) in a libpq trace read from `f`."""
-    statements = trips = 0
-    last = ""
-    for line in f:
-        parts = line.split("\t")
-        if len(parts) < 4 or parts[1] not in ("F", "B"):
-            continue
-        statements += parts[1] == "F" and parts[3].strip() in ("Query", "Execute")
-        trips += parts[1] == "B" and last == "F"
-        last = parts[1]
-    return statements, trips
+from tests.support.wire import wire
 
 
 def driver(desk: Desk) -> psycopg.Connection[Any]:
@@ -212,3 +185,34 @@ def test_the_prefetch_read_by_a_creates_insert_is_the_prefetch_read_after_it(
     tid = tickets.create_ticket(ctx, data).id
     assert compared
     assert desk.session.scalar(select(func.count()).where(ScripRun.ticket_id == tid))
+
+
+def test_two_statements_in_one_round_trip_fail_as_one_statement_does(committed_desk: Desk) -> None:
+    """`fast_sql.driver_execute_then` (the mail record with the scrips' prefetch): both answers
+    come back from one round trip; an error in the second is SQLAlchemy's, as `driver_execute`'s
+    is, and leaves the first's write uncommitted."""
+    from sqlalchemy.exc import DataError
+
+    from tessera.core import fast_sql
+
+    desk = committed_desk
+    tid = tickets.create_ticket(desk.root, NEW).id
+    session = desk.session
+    conn = driver(desk)
+    answers: list[Any] = []
+    update = "UPDATE tickets SET priority = %(p)s WHERE id = %(id)s RETURNING priority"
+
+    def both() -> None:
+        first, second = fast_sql.driver_execute_then(
+            session, update, {"p": 5, "id": tid}, "SELECT %(n)s::int + 1", {"n": 41}
+        )
+        answers.extend([first.fetchone(), second.fetchone()])
+
+    assert session.scalar(select(Ticket.priority).where(Ticket.id == tid)) == 0  # (its BEGIN: sent)
+    _, trips = wire(conn, both)
+    assert answers == [(5,), (42,)] and trips == 1
+    session.rollback()
+    with pytest.raises(DataError, match="division by zero"):
+        fast_sql.driver_execute_then(session, update, {"p": 9, "id": tid}, "SELECT 1 / %(z)s", {"z": 0})
+    session.rollback()
+    assert session.scalar(select(Ticket.priority).where(Ticket.id == tid)) == 0

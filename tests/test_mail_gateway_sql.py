@@ -27,6 +27,7 @@ from tessera.mail.threads import lookups
 from tests.support import pg
 from tests.support.desks import make_desk
 from tests.support.mail import go, mail
+from tests.support.wire import wire
 
 
 def _row(obj: object, cls: type) -> tuple[object, ...]:
@@ -159,6 +160,32 @@ def test_a_new_ticket_by_mail_is_not_read_back_for_its_scrips(desk) -> None:
     assert desk.session.scalar(select(OutboxMessage.id).where(OutboxMessage.ticket_id == outcome.ticket)), (
         "the autoreply was written"
     )
+
+
+def test_a_reply_by_mail_reads_the_scrips_prefetch_in_its_records_round_trip(committed_desk) -> None:
+    desk = committed_desk
+    grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")
+    grants.grant(desk.root, "ReplyToTicket", "role:Requestor")
+    ticket = go(desk, mail("Printer on fire")).ticket
+    go(desk, mail(f"Re: [TKT-{ticket:04d}] Printer on fire"))  # opened: the next reply changes nothing else
+    conn = desk.session.connection().connection.driver_connection
+    desk.session.commit()
+    done: list[Any] = []
+    trips = wire(conn, lambda: done.append(go(desk, mail(f"Re: [TKT-{ticket:04d}] Still on fire"))))
+    outcome = done[0]
+    assert (outcome.action, outcome.ticket) == ("correspond", ticket)
+    # BEGIN with the lookups; the ticket's lock; the transaction and the ticket's update (the
+    # ORM's flush: the message's parts need the transaction's id); the record with the scrips'
+    # prefetch; their trace and outbox with the COMMIT. Without the prefetch along: 7.
+    assert trips[1] == 6, trips
+    runs = desk.session.scalar(
+        text(
+            "SELECT count(*) FROM scrip_runs r JOIN inbound_mail i ON i.transaction_id = r.transaction_id"
+            " WHERE i.id = :i"
+        ),
+        {"i": outcome.inbound_id},
+    )
+    assert runs, "the scrips ran on the reply"
 
 
 def test_the_gateways_read_keeps_one_generic_plan_and_leaves_the_planning_mode_as_it_was(

@@ -176,7 +176,7 @@ def test_a_status_change_from_the_tui_is_three_round_trips(database: Database, t
 
     from sqlalchemy import event
 
-    from tests.test_core_round_trips import count_trace
+    from tests.support.wire import count_trace
 
     backend = Backend(database, "alice")
     stop, heard = threading.Event(), threading.Event()

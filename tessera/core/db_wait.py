@@ -225,7 +225,9 @@ class BoundedConnection(psycopg.Connection[Any]):
         self.with_commit = (sql, params)
         return True
 
-    def begin_with(self, cursor: psycopg.Cursor[Any], sql: Any, params: Any) -> bool:
+    def begin_with(
+        self, cursor: psycopg.Cursor[Any], sql: Any, params: Any, setup: tuple[str, Any] | None = None
+    ) -> bool:
         """Run `sql` on `cursor` as the first statement of a transaction, its BEGIN sent in the
         same round trip; False (nothing done) when no transaction is to begin here.
 
@@ -236,7 +238,9 @@ class BoundedConnection(psycopg.Connection[Any]):
         without parameters: psycopg sends those by the simple query protocol, which takes several
         statements in one string; a pipeline does not.) While they are queued
         psycopg's `_autocommit` is set, so its own BEGIN is not sent: the one use of psycopg's
-        private API in Tessera, checked by tests/test_core_round_trips.py on every upgrade."""
+        private API in Tessera, checked by tests/test_core_round_trips.py on every upgrade.
+        `setup`, a statement whose answer nobody reads (a setting for the transaction), is queued
+        between the BEGIN and `sql`."""
         if (
             not params  # psycopg sends it by the simple protocol, which takes several statements
             or self._autocommit
@@ -250,6 +254,8 @@ class BoundedConnection(psycopg.Connection[Any]):
         try:
             with self.pipeline():
                 self.cursor().execute(begin)
+                if setup is not None:
+                    self.cursor().execute(*setup)
                 cursor.execute(sql, params)
         finally:
             self._autocommit = False

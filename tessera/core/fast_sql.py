@@ -147,28 +147,64 @@ def planned_each_time(session: Session, *, page: bool = False) -> Iterator[None]
     )
 
 
-def driver_execute(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> Any:
+def driver_execute(
+    session: Session,
+    sql: str,
+    params: dict[str, Any],
+    *,
+    binary: bool = False,
+    setup: tuple[str, dict[str, Any]] | None = None,
+) -> Any:
     """Run `sql` (psycopg's `%(name)s` placeholders) on the session's connection, in its
     transaction, without SQLAlchemy's statement machinery (a tenth of a millisecond a statement,
     which counts on the hot paths); returns the psycopg cursor. Errors come out as SQLAlchemy's,
     so `operation` translates them as it does any other. `binary` asks for rows in PostgreSQL's
-    binary format: a page of timestamps and numbers decodes ~20% faster than from text."""
+    binary format: a page of timestamps and numbers decodes ~20% faster than from text. `setup`
+    (a statement setting something for the transaction, its answer unread) runs first when
+    `sql` begins the transaction, sent with the BEGIN and `sql` in one round trip."""
     connection = session.connection()
     driver = driver_connection(connection)
     cursor = driver.cursor(binary=binary)
     try:
         begin_with = getattr(driver, "begin_with", None)  # a BoundedConnection's: BEGIN with it
-        if begin_with is None or not begin_with(cursor, sql, params):
+        if begin_with is None or not begin_with(cursor, sql, params, setup):
+            if setup is not None and driver.pgconn.transaction_status == TransactionStatus.IDLE:
+                driver.cursor().execute(*setup)
             cursor.execute(sql, params)
     except psycopg.Error as exc:
-        from sqlalchemy.exc import DBAPIError
-
-        error = DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect)
-        if cursor.connection.closed or cursor.connection.broken:  # as SQLAlchemy's own execute does
-            error.connection_invalidated = True
-            connection.invalidate(exc)
-        raise error from exc
+        raise _as_sqlalchemy(connection, driver, sql, params, exc) from exc
     return cursor
+
+
+def driver_execute_then(
+    session: Session, sql: str, params: dict[str, Any], then: str, then_params: dict[str, Any]
+) -> tuple[Any, Any]:
+    """`driver_execute` of `sql`, then of `then` (which sees what `sql` wrote), both in one round
+    trip (psycopg's pipeline mode), inside the session's transaction; their two cursors. An
+    error of either comes out as `driver_execute`'s would, and the transaction is then aborted."""
+    connection = session.connection()
+    driver = driver_connection(connection)
+    first, second = driver.cursor(), driver.cursor()
+    try:
+        with driver.pipeline():
+            first.execute(sql, params)
+            second.execute(then, then_params)
+    except psycopg.Error as exc:
+        raise _as_sqlalchemy(connection, driver, sql, params, exc) from exc
+    return first, second
+
+
+def _as_sqlalchemy(
+    connection: Connection, driver: psycopg.Connection[Any], sql: str, params: Any, exc: psycopg.Error
+) -> Exception:
+    """`exc` as SQLAlchemy's execute raises it, so `operation` translates it as any other."""
+    from sqlalchemy.exc import DBAPIError
+
+    error = DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect)
+    if driver.closed or driver.broken:  # as SQLAlchemy's own execute does
+        error.connection_invalidated = True
+        connection.invalidate(exc)
+    return error
 
 
 # -- ORM objects for rows written or read here ---------------------------------------------------
@@ -1180,10 +1216,9 @@ def gateway_lookups(
         "refs": refs,
         "tickets": tickets,
     }
-    idle = driver_connection(session.connection()).pgconn.transaction_status == TransactionStatus.IDLE
-    if idle:  # the transaction begins here: the lookups' plan is the generic one
-        driver_execute(session, GENERIC_PLANS, {"mode": "force_generic_plan"})
-    rows = driver_execute(session, gateway_lookups_sql(), params).fetchall()
+    # When the transaction begins here, the lookups' plan is the generic one (sent with the BEGIN).
+    setup = (GENERIC_PLANS, {"mode": "force_generic_plan"})
+    rows = driver_execute(session, gateway_lookups_sql(), params, setup=setup).fetchall()
     first = rows[0]
     at = n_queue + n_user
     found: list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...] | None, list[str]]] = []
@@ -1265,14 +1300,17 @@ def _pending_parts(session: Session, txn: Transaction) -> list[Any] | None:
     return parts
 
 
-def write_inbound(session: Session, row: Any, txn: Transaction, watcher: Watcher | None) -> None:
+def write_inbound(
+    session: Session, row: Any, txn: Transaction, watcher: Watcher | None, ride: Ride | None = None
+) -> None:
     """Write the gateway's record of a message filed on a ticket: `row` (a new InboundMail), the
     data of `txn` (persistent: its `data` the one change not written yet), `watcher` (the new
     ticket's requestor, or None) and the message's parts still pending in the session (its leaves:
     a part with children is written before them), with the rows the ORM's flush writes, in one
     statement instead of a flush's four. Afterwards `row` and the parts are persistent with their
     ids and what the database made, `txn` holds no pending change and the watcher's row is written
-    (the object is not in the session)."""
+    (the object is not in the session). `ride` (the scrips' prefetch) is read right after it, in
+    the same round trip, and marked as `insert_ticket` marks its own; left unread on the ORM's path."""
     from sqlalchemy import inspect
 
     from tessera.core.models import Attachment, InboundMail, Watcher
@@ -1299,7 +1337,15 @@ def write_inbound(session: Session, row: Any, txn: Transaction, watcher: Watcher
     for column in part_cols:
         params[f"p_{column}"] = [getattr(part, keys[column]) for part in parts]
     sql = _inbound_sql(row_cols, returned, watcher_cols, part_cols)
-    found = driver_execute(session, sql, params).fetchone()
+    if ride is None:
+        found = driver_execute(session, sql, params).fetchone()
+    else:
+        cursor, read = driver_execute_then(session, sql, params, ride.sql, ride.params)
+        found = cursor.fetchone()
+        ride.rows = [(kind, value) for kind, value in read.fetchall()]
+        conn = cursor.connection
+        waits = getattr(conn, "waits", None)  # (a connection that does not count: never current)
+        ride.mark = (conn, waits if waits is not None else -1)
     attrs = {column: key for key, column in loaded_columns(InboundMail)}
     for column, value in zip(returned, found, strict=False):
         setattr(row, attrs[column], value)

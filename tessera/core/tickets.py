@@ -232,6 +232,17 @@ def _create_ride(ctx: Context, ticket: Ticket) -> fast_sql.Ride | None:
     return ride if ride is not None and fast_sql.rides_with_create(ride) else None
 
 
+def message_ride(ctx: Context, ticket: Ticket, txn: Transaction) -> fast_sql.Ride | None:
+    """The scrips' prefetch for a unit whose last write records `txn`'s message on `ticket` (the
+    mail gateway's record: `fast_sql.write_inbound` reads it in the same round trip). None: no
+    scrips run."""
+    runner = scrip_runner.runner() if ctx.scrips else None
+    ride = runner.ride(ctx, ticket) if runner is not None else None
+    if ride is not None:
+        ride.params["messages"] = [txn.id]
+    return ride
+
+
 def one_time_recipients(ctx: Context, message: MessageIn, where: str) -> dict[str, list[str]]:
     """RT's RT-Send-Cc/RT-Send-Bcc: extra recipients of this one message, kept on its transaction
     for the Notify Other Recipients scrips, and RT's squelch list: addresses none of this message's

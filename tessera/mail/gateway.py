@@ -62,7 +62,7 @@ from tessera.core.context import Context, desk_context, find_user, open_context,
 from tessera.core.db import first_line
 from tessera.core.desk_addresses import desk_addresses
 from tessera.core.errors import ConfigError, DatabaseUnavailable, SchemaOutOfDate, TesseraError
-from tessera.core.fast_sql import PENDING, write_inbound
+from tessera.core.fast_sql import PENDING, Ride, write_inbound
 from tessera.core.models import (
     InboundMail,
     OutboxMessage,
@@ -75,7 +75,7 @@ from tessera.core.models import (
 from tessera.core.queues import get_queue
 from tessera.core.rights import RightsCache
 from tessera.core.schemas import TicketCreate, normalise_email
-from tessera.core.tickets import comment, correspond, create_ticket, get_ticket
+from tessera.core.tickets import comment, correspond, create_ticket, get_ticket, message_ride
 from tessera.core.users import new_user_once
 from tessera.mail.classify import classify, strip_spoofable
 from tessera.mail.decoding import storable
@@ -131,10 +131,14 @@ class AlreadyFiled(Exception):
 
 
 def _record(
-    session: Session, row: InboundMail, txn: Transaction | None = None, watcher: Watcher | None = None
+    session: Session,
+    row: InboundMail,
+    txn: Transaction | None = None,
+    watcher: Watcher | None = None,
+    ride: Ride | None = None,
 ) -> InboundMail:
     """Write `row` (with `txn`'s data and the new ticket's requestor `watcher`, when filed on a
-    ticket): the decision on a pending row replaces it."""
+    ticket): the decision on a pending row replaces it. `ride`: read along (`write_inbound`)."""
     pending = session.info.get(PENDING_KEY)
     if pending is not None:
         # The decision replaces the pending row (same id, same time of receipt) in the transaction
@@ -149,7 +153,7 @@ def _record(
             raise AlreadyFiled(f"inbound message #{pending} was filed by another filer")
         row.id, row.received = pending, received
     elif txn is not None:
-        write_inbound(session, row, txn, watcher)  # one statement instead of a flush's three
+        write_inbound(session, row, txn, watcher, ride)  # one statement instead of a flush's three
         return row
     if watcher is not None:
         session.add(watcher)
@@ -745,7 +749,14 @@ def _write(
     row.ticket_id = ticket_id
     row.transaction_id = txn.id
     row.data = {"defects": parsed.defects[:20], "notes": parsed.notes}
-    return _record(ctx.session, row, txn, requestor)
+    # The scrips' prefetch goes with the record (one round trip fewer), when the message is all
+    # the unit did (a chain's take or resolve makes more for the scrips to read).
+    target = ctx.session.get(Ticket, ticket_id) if not done else None
+    ride = message_ride(ctx, target, txn) if target is not None else None
+    _record(ctx.session, row, txn, requestor, ride)
+    if ride is not None and ride.rows is not None:
+        ctx.ride = ride
+    return row
 
 
 _TEMPORARY = (DatabaseUnavailable, SchemaOutOfDate)
