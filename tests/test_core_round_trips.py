@@ -216,3 +216,26 @@ def test_two_statements_in_one_round_trip_fail_as_one_statement_does(committed_d
         fast_sql.driver_execute_then(session, update, {"p": 9, "id": tid}, "SELECT 1 / %(z)s", {"z": 0})
     session.rollback()
     assert session.scalar(select(Ticket.priority).where(Ticket.id == tid)) == 0
+
+
+def test_a_scrips_status_change_is_one_statement_with_its_scrip_noted(committed_desk: Desk) -> None:
+    """A reply on a resolved ticket: the default scrip reopens it in a savepoint of its own; the
+    change (the ticket's UPDATE and its transaction, which names the scrip) is one statement, as a
+    unit's own one change is, not a flush's two and an UPDATE of the transaction's data after."""
+    desk = committed_desk
+    ctx = desk.root
+    tid = tickets.create_ticket(ctx, NEW).id
+    tickets.set_status(ctx, tid, "resolved")
+    conn = driver(desk)
+    desk.session.commit()
+    statements, trips = wire(conn, lambda: tickets.correspond(ctx, tid, MessageIn(body="Again.")))
+    opened = desk.session.scalars(
+        select(Transaction).where(Transaction.ticket_id == tid, Transaction.type == "Status")
+    ).all()[-1]
+    assert (opened.old_value, opened.new_value) == ("resolved", "open")
+    assert opened.data["scrip"] and opened.data["cause"]  # which scrip, answering which transaction
+    # BEGIN + the lock; the reply's transaction; the ticket's update (the message needs the
+    # transaction's id); the message; the replier's roles and the ticket's Told (an agent's reply);
+    # the prefetch; SAVEPOINT; the reopening; RELEASE; the trace and outbox + COMMIT. (Before: the
+    # reopening's INSERT and UPDATE apart, then an UPDATE of its data: 13.)
+    assert trips == 11, (statements, trips)

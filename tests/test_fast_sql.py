@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy
 from psycopg.types.json import Jsonb
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm.state import InstanceState
 
@@ -142,7 +142,8 @@ def test_every_hand_written_statement_names_only_what_the_schema_has(session) ->
 def _scenario(db: Database) -> None:
     """Everything the fast writes do: tickets made with and without a plain message, with people and
     custom field values; one-change writes (status, owner, fields) with the scrips' prefetch riding
-    along; replies and comments; the scrips' trace and outbox throughout (default scrips on)."""
+    along; replies and comments; a reply a scrip reopens its ticket on (its change written in a
+    savepoint); the scrips' trace and outbox throughout (default scrips on)."""
     with db.session() as s:
         bootstrap(s, "root")
         root = open_context(s, "root")
@@ -189,6 +190,8 @@ def _scenario(db: Database) -> None:
         tickets.correspond(root, a, MessageIn(body="Have you tried water?", time_taken=5))
         tickets.comment(root, a, MessageIn(body="It is really on fire."))
         tickets.set_status(root, a, "resolved")
+        tickets.correspond(root, a, MessageIn(body="It is on fire again."))  # a scrip reopens it
+        assert s.scalar(select(Ticket.status).where(Ticket.id == a)) == "open"
         tickets.set_fields(root, b, {"priority": "5", "subject": "With a file (renamed)", "status": "open"})
         tickets.set_fields(root, c, {"due": "2031-02-03", "time_left": "30"})
         tickets.set_status(root, b, "resolved")

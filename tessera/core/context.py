@@ -337,7 +337,8 @@ def savepoint(ctx: Context) -> Iterator[None]:
     try:
         with ctx.session.begin_nested():
             yield
-            ctx.session.flush()
+            if not _write_one_change(ctx, ctx.batch[recorded:], None)[0]:
+                ctx.session.flush()
     except BaseException:
         del ctx.batch[recorded:]
         for ticket_id in set(ctx.touched) - touched:
@@ -371,10 +372,18 @@ def _flush_one_change(ctx: Context, runner: ScripRunner | None) -> tuple[bool, R
     owner, a field) written in one statement instead of a flush's UPDATE and INSERT, with the
     scrip runner's ride (`fast_sql.write_one_change`). Returns whether it wrote (else the caller
     flushes) and the ride, its rows read."""
+    return _write_one_change(ctx, ctx.batch, runner)
+
+
+def _write_one_change(
+    ctx: Context, recorded: list[Transaction], runner: ScripRunner | None
+) -> tuple[bool, Ride | None]:
+    """`_flush_one_change` of what is pending when it is `recorded`'s one transaction and its
+    ticket's changes (also a savepoint's part: a scrip's status change)."""
     session = ctx.session
-    if len(ctx.batch) != 1 or session.deleted or not fast_sql.fast():
+    if len(recorded) != 1 or session.deleted or not fast_sql.fast():
         return _NOT_WRITTEN
-    txn = ctx.batch[0]
+    txn = recorded[0]
     new = session.new
     # (`id` is typed int, as loaded; a pending object has None until its INSERT: read it raw)
     if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:

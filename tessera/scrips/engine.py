@@ -534,6 +534,7 @@ def _commit(
         if action.changes_ticket:
             with savepoint(ctx):  # failing, it takes its own rows and transactions with it
                 action.commit()
+                _made_by(ctx.batch[before:], scrip, txn)  # written with them, not updated after
         else:
             action.commit()  # records no transaction (its outgoing message is the unit's outbox row)
         run.outcome = COMMITTED
@@ -545,8 +546,7 @@ def _commit(
     new = ctx.batch[before:]
     if not new:
         return
-    for made in new:
-        made.data = {**(made.data or {}), "scrip_id": scrip.id, "scrip": scrip.description, "cause": txn.id}
+    _made_by(new, scrip, txn)
     session.flush()
     if depth + 1 >= max_depth():
         for made in new:
@@ -556,6 +556,14 @@ def _commit(
         return
     for made in new:
         run_create_stage(ctx, state, made, depth + 1)
+
+
+def _made_by(made: list[Transaction], scrip: AnyScrip, cause: Transaction) -> None:
+    """Note on each transaction a scrip's action recorded which scrip made it and why."""
+    for txn in made:
+        mark = {"scrip_id": scrip.id, "scrip": scrip.description, "cause": cause.id}
+        if any((txn.data or {}).get(key) != value for key, value in mark.items()):
+            txn.data = {**(txn.data or {}), **mark}
 
 
 ENGINE = Engine()
