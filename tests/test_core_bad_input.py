@@ -55,6 +55,15 @@ CASES: list[tuple[str, Callable, type[Exception], str]] = [
     ("a name nobody has, as a watcher", _create(admincc=["ghost"]), InvalidInput, "no user has that name"),
     ("unknown custom field", _create(custom_fields={"Nope": "1"}), NotFound, "unknown custom field 'Nope'"),
     ("value not allowed", _set(**{"cf.Severity": "Urgent"}), InvalidInput, "'Urgent' not allowed"),
+    # A typo is answered with the nearest name, as search does (issue 18 point 5).
+    ("queue typo", _create(queue="Genral"), NotFound, "unknown queue 'Genral' - did you mean General?"),
+    (
+        "custom field typo",
+        _set(**{"cf.Severty": "Low"}),
+        NotFound,
+        "unknown custom field 'Severty' - did you mean Severity?",
+    ),
+    ("value typo", _set(**{"cf.Severity": "Hgih"}), InvalidInput, "'Severity' - did you mean High?"),
     (
         "one value only",
         _create(custom_fields={"Severity": ["Low", "High"]}),

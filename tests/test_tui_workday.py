@@ -480,6 +480,7 @@ async def test_create_a_ticket_with_required_fields_review_and_dry_run(database:
         assert (
             "new@customer.example" in message and "Monitor flickers" in message and "It flickers." in message
         )
+        assert "Asset: LT-9" in message and "Team" not in message  # the fields it gets (empty: none)
         plan = str(app.screen.query_one("#review-plan").render())
         assert "Mail that would be queued" in plan and "new@customer.example" in plan
         assert tickets() == before  # a dry run: nothing made

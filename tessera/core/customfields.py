@@ -12,6 +12,7 @@ from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.knowable import known_fields, may_know_field
 from tessera.core.models import CustomField, CustomFieldOption, Queue
 from tessera.core.queues import get_queue
+from tessera.core.spelling import did_you_mean
 
 CF_TYPES = ("freeform", "select", "integer", "date")
 # A field's name is the `field` of its CustomField transactions (varchar(64)); a value is indexed
@@ -56,9 +57,11 @@ def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
     reported exactly as one that does not exist."""
     cf = find_field(ctx, name)
     if cf is None or cf.disabled or not may_know_field(ctx, cf):
-        available = ", ".join(f.name for f in fields_for_queue(ctx, queue.id))
+        names = [f.name for f in fields_for_queue(ctx, queue.id)]
+        available = ", ".join(names)
         raise NotFound(
-            f"unknown custom field {name!r}" + (f" (fields here: {available})" if available else "")
+            f"unknown custom field {name!r}{did_you_mean(name, names)}"
+            + (f" (fields here: {available})" if available else "")
         )
     if cf.queue_id is not None and cf.queue_id != queue.id:
         raise InvalidInput(f"custom field {cf.name!r} does not apply to queue {queue.name}")
@@ -113,7 +116,8 @@ def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
             allowed = {o.value.lower(): o.value for o in cf.options}
             if value.lower() not in allowed:
                 raise InvalidInput(
-                    f"value {value!r} not allowed for custom field {cf.name!r} "
+                    f"value {value!r} not allowed for custom field {cf.name!r}"
+                    f"{did_you_mean(value, allowed.values())} "
                     f"(allowed: {', '.join(o.value for o in cf.options)})"
                 )
             value = allowed[value.lower()]

@@ -10,6 +10,7 @@ from tessera.core.hostile_text import check_name
 from tessera.core.knowable import may_know_queue
 from tessera.core.models import Queue
 from tessera.core.schemas import as_int32, normalise_email
+from tessera.core.spelling import did_you_mean
 from tessera.core.subject_tags import check_tag
 
 QUEUE_FIELDS = (
@@ -37,8 +38,10 @@ def get_queue(ctx: Context, name: str) -> Queue:
     reported exactly as one that does not exist, listing only queues they may see."""
     queue = find_queue(ctx, name)
     if queue is None or not may_know_queue(ctx, queue):
-        known = ", ".join(q.name for q in list_queues(ctx)[:10])
-        raise NotFound(f"unknown queue {name!r}" + (f" (queues: {known})" if known else ""))
+        names = [q.name for q in list_queues(ctx)]  # only those the actor may see, hint included
+        known = ", ".join(names[:10])
+        hint = did_you_mean(name, names)
+        raise NotFound(f"unknown queue {name!r}{hint}" + (f" (queues: {known})" if known else ""))
     return queue
 
 

@@ -41,8 +41,10 @@ class ReviewScreen(ModalScreen[str]):
         plan: dict[str, Any] | None,
         subject: str = "",
         once: tuple[list[str], list[str]] = ([], []),
+        fields: dict[str, str] | None = None,
     ) -> None:
-        """`kind`: "reply", "comment" or "create" (a new ticket: `to` its requestors; no postponing)."""
+        """`kind`: "reply", "comment" or "create" (a new ticket: `to` its requestors, `fields` the
+        custom field values it gets; no postponing)."""
         super().__init__(classes="dialog-screen")
         self.kind = kind
         self.targets = targets
@@ -52,6 +54,7 @@ class ReviewScreen(ModalScreen[str]):
         self.plan = plan
         self.subject = subject
         self.once = once
+        self.fields = fields or {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="review"):
@@ -84,6 +87,9 @@ class ReviewScreen(ModalScreen[str]):
             out.append(safe.clean_line(", ".join(self.to) or "-") + "\n")
             out.append("Subject: ", style="bold")
             out.append(safe.clean_line(self.subject) + "\n")
+            for name, value in self.fields.items():
+                out.append(safe.clean_line(f"{name}: "), style="bold")
+                out.append(safe.clean_line(value) + "\n")
         elif self.kind == "reply":
             _people("To:", self.to, out)
             _people("Cc:", self.cc, out)

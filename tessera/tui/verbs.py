@@ -296,8 +296,16 @@ class TicketVerbs(Widget):
             plan = await backend.ask(ticket_ops.create_preview, new)
             if plan is None:
                 continue  # refused (said in one line): back to the form, nothing typed lost
+            filled = {field: value for field, value in new.custom_fields.items() if value.strip()}
             review_screen = ReviewScreen(
-                "create", f"new ticket in {name}", new.requestors, [], new.body, plan, subject=new.subject
+                "create",
+                f"new ticket in {name}",
+                new.requestors,
+                [],
+                new.body,
+                plan,
+                subject=new.subject,
+                fields=filled,
             )
             choice = await self.app.push_screen_wait(review_screen)
             if choice == review.EDIT:
