@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from tessera.core import fast_sql
 from tessera.core.context import Context
 from tessera.core.models import Attachment, Queue, Transaction
 from tessera.core.schemas import MessageIn, MimePartIn
@@ -44,9 +45,13 @@ def store_message(ctx: Context, txn: Transaction, queue: Queue, message: Message
     message_id = message.message_id or new_message_id(queue)
     # Set before the flush that inserts the transaction: one INSERT, no follow-up UPDATE.
     txn.data = {**txn.data, "message_id": message_id}
-    ctx.session.flush()  # the transaction needs its id
     if message.mime is not None:
         return _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
+    if not message.attachments:
+        plain = plain_message_part(None, message, message_id, ctx.now)
+        if fast_sql.write_message(ctx.session, txn, plain):  # with the transaction, in one statement
+            return plain
+    ctx.session.flush()  # the transaction needs its id
     has_files = bool(message.attachments)
     if has_files:
         root = Attachment(
@@ -106,23 +111,17 @@ def _store_tree(
     subject: str | None,
 ) -> Attachment:
     """A received MIME tree, node by node in document order (iteratively: trees can be deep)."""
+    if not top.children:  # one part: written with the transaction, in one statement
+        node = _node(ctx, txn, top, None, message_id, subject)  # (its transaction_id: None yet)
+        if fast_sql.write_message(ctx.session, txn, node):
+            return node
+    ctx.session.flush()  # the transaction needs its id
     root: Attachment | None = None
     stack: list[tuple[MimePartIn, Attachment | None]] = [(top, None)]
     while stack:
         part, above = stack.pop()
-        size = len(part.data) if part.data is not None else len((part.text or "").encode())
-        node = Attachment(
-            transaction_id=txn.id,
-            parent_id=above.id if above is not None else None,
-            message_id=message_id if root is None else None,
-            subject=subject if root is None else None,
-            filename=part.filename,
-            headers=part.headers,
-            content_type=part.content_type[:255],
-            content=part.text,
-            binary_content=part.data if part.text is None else None,
-            size=size,
-            created=ctx.now,
+        node = _node(
+            ctx, txn, part, above, message_id if root is None else None, subject if root is None else None
         )
         ctx.session.add(node)
         if part.children:
@@ -132,3 +131,28 @@ def _store_tree(
         stack.extend((child, node) for child in reversed(part.children))
     assert root is not None
     return root
+
+
+def _node(
+    ctx: Context,
+    txn: Transaction,
+    part: MimePartIn,
+    above: Attachment | None,
+    message_id: str | None,
+    subject: str | None,
+) -> Attachment:
+    """The row of one received part (the root's: with the message's Message-ID and subject)."""
+    size = len(part.data) if part.data is not None else len((part.text or "").encode())
+    return Attachment(
+        transaction_id=txn.id,
+        parent_id=above.id if above is not None else None,
+        message_id=message_id,
+        subject=subject,
+        filename=part.filename,
+        headers=part.headers,
+        content_type=part.content_type[:255],
+        content=part.text,
+        binary_content=part.data if part.text is None else None,
+        size=size,
+        created=ctx.now,
+    )
