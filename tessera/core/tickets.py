@@ -271,9 +271,9 @@ def _post(ctx: Context, ticket: Ticket, kind: str, message: MessageIn) -> Transa
     txn = record(ctx, ticket, kind, data=data or None)
     if message.subject is None:
         message = message.model_copy(update={"subject": ticket.subject})
-    store_message(ctx, txn, ticket.queue, message)
-    if message.time_taken:
+    if message.time_taken:  # (before the message: written in its statement)
         ticket.time_worked += message.time_taken
+    store_message(ctx, txn, ticket.queue, message)
     return txn
 
 
@@ -290,10 +290,9 @@ def correspond(
         queue_id=ticket.queue_id,
         ticket=ticket,
     )
-    txn = _post(ctx, ticket, "Correspond", message)
     if "Requestor" not in ctx.rights.roles_on(ctx.session, ticket):
-        ticket.told = ctx.now
-    return txn
+        ticket.told = ctx.now  # (set before the message: written in its statement, not after)
+    return _post(ctx, ticket, "Correspond", message)
 
 
 @operation
