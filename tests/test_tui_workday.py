@@ -624,6 +624,48 @@ async def test_keys_typed_right_after_slash_or_f_all_reach_the_bar(database: Dat
         await until(pilot, lambda: bar.value == "Status")
 
 
+@run_async
+async def test_keys_typed_right_after_enter_in_the_search_bar_act_where_it_leads(
+    database: Database, tui_desk
+) -> None:
+    from textual import events
+
+    laptop = tui_desk["laptop"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        first = screen.queue_pane.table.highlighted_id
+        assert first != laptop
+        # F, the ticket's number, enter and r in one burst: r replies to that ticket, not to the
+        # row the list had highlighted (before: r was typed into the closing bar and lost)
+        burst(app, f"F#{laptop}")
+        app._driver.send_message(events.Key("enter", "\r"))
+        burst(app, "r")
+        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        assert display_id(laptop) in str(app.screen.query_one(".title").render())
+        await pilot.press(key("compose.discard"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        # a query, enter and q at once: the search runs, then q goes back to the queue
+        burst(app, "F")
+        await until(pilot, lambda: not isinstance(app.screen, MainScreen))
+        app.screen.query_one("#search-input", Input).value = "Status = 'open'"
+        app._driver.send_message(events.Key("enter", "\r"))
+        burst(app, "q")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and not screen.queue_pane.view.search)
+        await settle(pilot)
+        assert app.is_running and not screen.queue_pane.view.search
+        # from a search, F and a number replace the search shown in the bar: it opens the ticket
+        burst(app, "F")
+        await until(pilot, lambda: not isinstance(app.screen, MainScreen))
+        app.screen.query_one("#search-input", Input).value = "Status = 'open'"
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.queue_pane.view.search == "Status = 'open'")
+        burst(app, f"F#{tui_desk['vpn']}")
+        app._driver.send_message(events.Key("enter", "\r"))
+        await until(pilot, lambda: screen.ticket_pane.current_id == tui_desk["vpn"])
+        assert screen.queue_pane.view.search == "Status = 'open'"
+
+
 # -- point 8: screen fit at 80 columns ------------------------------------------------------------
 
 

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # Seconds a key may take to be handled before the next is sent on anyway (a widget removed with
 # the key still waiting in it never answers).
 KEY_WAIT = 0.5
+# Seconds keys may be held for an answer still to come (`hold_keys`) before they go on anyway.
+HOLD_LIMIT = 2.0
 
 
 class TesseraApp(App[None]):
@@ -78,6 +80,7 @@ class TesseraApp(App[None]):
         self._keys_waiting: deque[events.Key] = deque()  # keys read, not yet sent on (see on_event)
         self._key_out: Timer | None = None  # a key sent on and not yet handled: its time limit
         self._keys_sent = 0
+        self._held: Timer | None = None  # keys wait for an answer still to come (see hold_keys)
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
@@ -104,8 +107,23 @@ class TesseraApp(App[None]):
             return
         await super().on_event(event)
 
+    def hold_keys(self) -> None:
+        """Keys read from now on wait, in order, until `release_keys` (at most `HOLD_LIMIT`
+        seconds): for a key whose effect comes later, so the keys after it act where it leads
+        (enter on `#42` in the search bar: r replies to ticket 42, not to the row the list had)."""
+        if self._held is not None:
+            self._held.stop()
+        self._held = self.set_timer(HOLD_LIMIT, self.release_keys)
+
+    def release_keys(self) -> None:
+        if self._held is None:
+            return
+        self._held.stop()
+        self._held = None
+        self.call_later(self._send_keys)
+
     async def _send_keys(self) -> None:
-        while self._keys_waiting and self._key_out is None:
+        while self._keys_waiting and self._key_out is None and self._held is None:
             key = self._keys_waiting.popleft()
             await super().on_event(key)  # a priority binding runs here; else the key is sent on
             if key.is_forwarded:

@@ -40,6 +40,7 @@ from tessera.tui.backend import Backend, FirstScreen, FirstScreenHelper
 from tessera.tui.bars import BarState, OfflineBanner, TopBar
 from tessera.tui.footer import QuietFooter
 from tessera.tui.frames import hold_frame
+from tessera.tui.keyhold import release_keys
 from tessera.tui.keymap import keymap_path
 from tessera.tui.live_updates import LiveUpdates
 from tessera.tui.queue_pane import QueueList, QueuePane
@@ -91,6 +92,7 @@ class MainScreen(Screen[None]):
         self.started = False  # the start-up data is in (the user is known)
         self.quote_replies = True  # r quotes the message answered (the `tui.quote` preference)
         self._reading = False  # the focus is in the detail or history pane
+        self._jumping: int | None = None  # a ticket asked for by number, not yet shown
 
     def _update_focus_styles(self, focused: Widget | None = None, blurred: Widget | None = None) -> None:
         # Textual restyles everything under a widget with a `:focus-within` rule when the focus
@@ -319,6 +321,9 @@ class MainScreen(Screen[None]):
 
     @on(QueuePane.JumpAsked)
     def _jump_asked(self, event: QueuePane.JumpAsked) -> None:
+        """A number entered in the search bar: the keys typed after it wait (held since enter)
+        until its ticket shows, or could not be read (`TicketPane.ReadFailed`)."""
+        self._jumping = event.ticket_id
         self.jump_to(event.ticket_id)
 
     def jump_to(self, ticket_id: int) -> None:
@@ -329,8 +334,17 @@ class MainScreen(Screen[None]):
             pane.table.move_cursor(row=list(pane.rows).index(ticket_id))
         self.ticket_pane.open_ticket(ticket_id, focus=True)
 
+    @on(TicketPane.ReadFailed)
+    def _read_failed(self, event: TicketPane.ReadFailed) -> None:
+        if self._jumping == event.ticket_id:
+            self._jumping = None
+            release_keys(self.app)
+
     @on(TicketPane.Shown)
     def _shown(self, event: TicketPane.Shown) -> None:
+        if self._jumping == event.ticket_id:
+            self._jumping = None
+            release_keys(self.app)
         table = self.queue_pane.table
         table.mark_read(event.ticket_id)
         # What J and K open next, read ahead.

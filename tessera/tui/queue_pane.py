@@ -31,6 +31,7 @@ from tessera.core.saved_views import View, view_sort
 from tessera.tui import opening, safe, ticket_ops
 from tessera.tui.actions import bindings
 from tessera.tui.backend import Backend
+from tessera.tui.keyhold import release_keys
 from tessera.tui.pane_title import FocusTitle
 from tessera.tui.queue_view import BREACHING_HOURS, PREF_VIEW, SORT_LABELS, QueueView
 from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen, PromptScreen
@@ -421,10 +422,11 @@ class QueuePane(FocusTitle, Horizontal):
 
     def _searched(self, query: str | None) -> None:
         if query is None:
+            release_keys(self.app)
             return
         number = ticket_number(query)
         if number is not None:
-            self.post_message(self.JumpAsked(number))  # the view stays as it was
+            self.post_message(self.JumpAsked(number))  # the view stays as it was; keys held till it shows
             return
         field = self.query_one("#filter", Input)  # a leftover / filter would hide rows
         self._stop_filter_timer()
@@ -433,6 +435,7 @@ class QueuePane(FocusTitle, Horizontal):
         self.set_reactive(QueuePane.view, replace(self.view, filter=""))
         self.set_search(query)
         self.table.focus()
+        release_keys(self.app)  # the keys held since enter act on the search's list
 
     @work(exclusive=True, group="queue-picker")
     async def pick_queue(self) -> None:

@@ -33,7 +33,10 @@ def type_into(screen: ModalScreen[Any], field: Input, event: events.Key) -> None
         return
     if event.is_printable and event.character:
         field.focus()
-        field.insert_text_at_cursor(event.character)
+        if field.selection.is_empty:
+            field.insert_text_at_cursor(event.character)
+        else:  # what the dialog put there selected (the search shown): typing replaces it
+            field.replace(event.character, *field.selection)
         event.stop()
     elif event.key == "enter":
         field.focus()

@@ -12,12 +12,14 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.input import Selection
 from textual.widgets.option_list import Option
 
 from tessera.core.errors import TesseraError
 from tessera.core.ids import ticket_number
 from tessera.tui import safe, ticket_ops
 from tessera.tui.actions import bindings_for
+from tessera.tui.keyhold import hold_keys, release_keys
 from tessera.tui.screens import Choice, PickerScreen, type_into
 
 if TYPE_CHECKING:
@@ -32,6 +34,15 @@ def common_prefix(words: list[str]) -> int:
         if any(word[index] != char for word in words):
             return index
     return len(first)
+
+
+class SearchInput(Input):
+    """The bar's field: enter holds the keys typed after it until the query has been checked and
+    run, or the ticket it names shows (they act there, never on the row the list had)."""
+
+    async def action_submit(self) -> None:
+        hold_keys(self.app)
+        await super().action_submit()
 
 
 class SearchScreen(ModalScreen[str | None]):
@@ -62,7 +73,7 @@ class SearchScreen(ModalScreen[str | None]):
             yield Label(safe.line("Search (TicketSQL, every queue you may see)", "bold"), classes="title")
             # Not selected on focus: keys typed before the bar had the focus are in it, and typing
             # goes on after them (or after the search shown), never replacing them.
-            yield Input(
+            yield SearchInput(
                 value=self.value,
                 id="search-input",
                 placeholder="Status = '__Active__' AND Owner = 'Nobody'",
@@ -76,9 +87,11 @@ class SearchScreen(ModalScreen[str | None]):
             )
 
     def on_mount(self) -> None:
+        """The search shown is in the bar, selected: typing (`42`, a new query) replaces it, as in
+        RT's quick search; an arrow key or End keeps it to edit."""
         field = self.query_one("#search-input", Input)
         field.focus()
-        field.cursor_position = len(self.value)
+        field.selection = Selection(0, len(self.value))
 
     def on_key(self, event: events.Key) -> None:
         type_into(self, self.query_one("#search-input", Input), event)
@@ -164,6 +177,7 @@ class SearchScreen(ModalScreen[str | None]):
             problem = exc.message
         if problem:
             self.query_one("#search-error", Static).update(safe.line(problem, "bold"))
+            release_keys(self.app)  # what is typed next goes on into the bar, to mend the query
             return
         self.dismiss(text.strip())
 

@@ -66,6 +66,13 @@ class TicketPane(Horizontal):
             super().__init__()
             self.ticket_id = ticket_id
 
+    class ReadFailed(Message):
+        """Ticket `ticket_id` could not be read (refused or gone: the refusal was said)."""
+
+        def __init__(self, ticket_id: int) -> None:
+            super().__init__()
+            self.ticket_id = ticket_id
+
     current: var[TicketView | None] = var(None, init=False)
     history_mode: var[str] = var(history_text.EVERYTHING, init=False)
     show_trace: var[bool] = var(False, init=False)
@@ -145,6 +152,7 @@ class TicketPane(Horizontal):
                 slow.stop()
                 detail.loading = False
         if view is None:
+            self.post_message(self.ReadFailed(ticket_id))
             return
         if ahead is None:
             self._shown(view, focus, follow)
