@@ -240,3 +240,38 @@ def test_a_scrips_status_change_is_one_statement_with_its_scrip_noted(committed_
     # outbox + COMMIT. (Before: the reply three round trips and Told one more, the reopening's
     # INSERT and UPDATE apart, then an UPDATE of its data: 13.)
     assert trips == 8, (statements, trips)
+
+
+def test_a_reply_with_files_is_written_in_one_statement(committed_desk: Desk) -> None:
+    from tessera.core.models import Attachment
+    from tessera.core.schemas import AttachmentIn
+
+    desk = committed_desk
+    ctx = desk.root
+    tid = tickets.create_ticket(ctx, NEW).id
+    tickets.set_status(ctx, tid, "open")
+    conn = driver(desk)
+    desk.session.commit()
+    files = [
+        AttachmentIn(filename="a.log", content_type="text/plain", data=b"boot"),
+        AttachmentIn(filename="b.png", content_type="image/png", data=b"\x89PNG"),
+    ]
+    made: list[Transaction] = []
+    _, trips = wire(
+        conn, lambda: made.append(tickets.correspond(ctx, tid, MessageIn(body="Logs.", attachments=files)))
+    )
+    rows = desk.session.execute(
+        select(Attachment.id, Attachment.parent_id, Attachment.content_type, Attachment.filename)
+        .where(Attachment.transaction_id == made[0].id)
+        .order_by(Attachment.id)
+    ).all()
+    root = rows[0].id
+    assert [(r.parent_id, r.content_type, r.filename) for r in rows] == [
+        (None, "multipart/mixed", None),
+        (root, "text/plain", None),
+        (root, "text/plain", "a.log"),
+        (root, "image/png", "b.png"),
+    ]
+    # BEGIN + the lock; the replier's roles; the ticket's update, the transaction and the four
+    # parts; the prefetch; the trace and outbox + COMMIT. (The ORM's flushes: 8.)
+    assert trips == 5

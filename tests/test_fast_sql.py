@@ -142,8 +142,8 @@ def test_every_hand_written_statement_names_only_what_the_schema_has(session) ->
 def _scenario(db: Database) -> None:
     """Everything the fast writes do: tickets made with and without a plain message, with people and
     custom field values; one-change writes (status, owner, fields) with the scrips' prefetch riding
-    along; replies and comments; a reply a scrip reopens its ticket on (its change written in a
-    savepoint); the scrips' trace and outbox throughout (default scrips on)."""
+    along; replies and comments (one with files); a reply a scrip reopens its ticket on (its change
+    written in a savepoint); the scrips' trace and outbox throughout (default scrips on)."""
     with db.session() as s:
         bootstrap(s, "root")
         root = open_context(s, "root")
@@ -189,6 +189,17 @@ def _scenario(db: Database) -> None:
         tickets.set_fields(root, a, {"cf.Site": "Bergen"})
         tickets.correspond(root, a, MessageIn(body="Have you tried water?", time_taken=5))
         tickets.comment(root, a, MessageIn(body="It is really on fire."))
+        tickets.correspond(  # a message with files: its tree in the reply's one statement
+            root,
+            b,
+            MessageIn(
+                body="Two logs.",
+                attachments=[
+                    AttachmentIn(filename="a.log", content_type="text/plain", data=b"boot\n"),
+                    AttachmentIn(filename="b.bin", content_type="application/octet-stream", data=b"\x00\xff"),
+                ],
+            ),
+        )
         tickets.set_status(root, a, "resolved")
         tickets.correspond(root, a, MessageIn(body="It is on fire again."))  # a scrip reopens it
         assert s.scalar(select(Ticket.status).where(Ticket.id == a)) == "open"

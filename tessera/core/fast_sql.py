@@ -883,18 +883,22 @@ def write_one_change(
     adopt(session, txn)
 
 
-def write_message(session: Session, txn: Transaction, part: Attachment) -> bool:
+def write_message(
+    session: Session, txn: Transaction, parts: list[Attachment], parents: list[int | None]
+) -> bool:
     """A message recorded on a ticket, when its transaction `txn` (pending) and the ticket's changes
-    are all a flush would write: the ticket's UPDATE, `txn`'s INSERT and the message's one `part`
-    (no parts of its own; `transaction_id` unset) in one statement instead of three round trips.
-    Afterwards all three are persistent as a flush leaves them. False: nothing done (the caller
-    flushes and adds the part as before)."""
+    are all a flush would write: the ticket's UPDATE, `txn`'s INSERT and the message's `parts`
+    (transient, `transaction_id` and `parent_id` unset; `parents[i]`: the index of part i's parent
+    among them, before it, or None for the root) in one statement instead of a flush's round trips
+    (three for one part; five or more for a message with files). The parts take their ids in their
+    order, as the flushes would give them. Afterwards all are persistent as a flush leaves them.
+    False: nothing done (the caller flushes and adds the parts as before)."""
     from sqlalchemy import inspect
     from sqlalchemy.orm.exc import StaleDataError
 
-    from tessera.core.models import Attachment, Ticket, Transaction
+    from tessera.core.models import Ticket, Transaction
 
-    if not _fast or session.deleted or part in session:
+    if not _fast or session.deleted or any(part in session for part in parts):
         return False
     new = session.new
     if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:
@@ -906,43 +910,81 @@ def write_message(session: Session, txn: Transaction, part: Attachment) -> bool:
     if type(ticket) is not Ticket or ticket.id != txn.ticket_id:
         return False
     changes = changed_columns(ticket)
-    if not changes:
+    values = _part_arrays(parts)
+    if not changes or values is None:
         return False
-    part.transaction_id = 0  # named, so the part's column list has it (filled from x.id)
     columns = tuple(sorted(changes))
     txn_cols = _columns_held(Transaction, txn)
-    part_cols = _columns_held(Attachment, part)
+    part_cols = tuple(values)
     params: dict[str, Any] = {f"u_{name}": changes[name] for name in columns}
     params["u_id"] = ticket.id
     params.update(_params(Transaction, txn, txn_cols, "x_"))
-    params.update(_params(Attachment, part, part_cols, "a_"))
-    updated, txn_id, part_id = driver_execute(
-        session, _message_sql(columns, txn_cols, part_cols), params
-    ).fetchone()
+    params.update({f"a_{column}": value for column, value in values.items()})
+    params["a_parent"] = [n + 1 if n is not None else None for n in parents]
+    sql = _message_sql(columns, txn_cols, part_cols)
+    updated, txn_id, part_ids = driver_execute(session, sql, params).fetchone()
     if updated != 1:
         raise StaleDataError(f"UPDATE of {ticket!r} matched {updated} rows; expected 1")
+    if len(part_ids) != len(parts):  # (cannot be: every part is one row)
+        raise RuntimeError(f"{len(parts)} parts written as {len(part_ids)} rows")
     settle(session, ticket)
     session.expunge(txn)
     txn.id = txn_id
     adopt(session, txn)
-    part.id, part.transaction_id = part_id, txn_id
-    adopt(session, part)
+    for part, part_id, parent in zip(parts, part_ids, parents, strict=True):
+        part.id, part.transaction_id = part_id, txn_id
+        part.parent_id = part_ids[parent] if parent is not None else None
+        adopt(session, part)
     return True
+
+
+# What a part's row holds when its INSERT does not name the column (the database's default).
+_PART_DEFAULTS: dict[str, Any] = {"headers": "", "content_type": "text/plain", "size": 0}
+
+
+def _part_arrays(parts: list[Attachment]) -> dict[str, list[Any]] | None:
+    """One list per column the parts name (but their transaction and parent): a column one part
+    leaves out takes the value the database would give it; None when that is not known."""
+    from tessera.core.models import Attachment
+
+    keys = _attr_of_column(Attachment)
+    named = {c for part in parts for c in _columns_held(Attachment, part)} - {"transaction_id", "parent_id"}
+    columns = [c for c, _ in _mapped(Attachment) if c in named]
+    out: dict[str, list[Any]] = {}
+    for column in columns:
+        row: list[Any] = []
+        for part in parts:
+            held = vars(part)
+            if keys[column] in held:
+                row.append(held[keys[column]])
+            elif column in _PART_DEFAULTS or _table(Attachment).columns[column].server_default is None:
+                row.append(_PART_DEFAULTS.get(column))
+            else:
+                return None
+        out[column] = row
+    return out
 
 
 @cache
 def _message_sql(columns: tuple[str, ...], txn_cols: tuple[str, ...], part_cols: tuple[str, ...]) -> str:
     from tessera.core.models import Attachment, Ticket, Transaction
 
+    table = _table(Attachment).name
     sets = ", ".join(f"{name} = %(u_{name})s" for name in columns)
-    part_values = ", ".join("x.id" if c == "transaction_id" else f"%(a_{c})s" for c in part_cols)
+    arrays = ", ".join(f"CAST(%(a_{c})s AS {_sql_type(Attachment, c)}[])" for c in part_cols)
     return (
         f"WITH u AS (UPDATE {_table(Ticket).name} SET {sets} WHERE id = %(u_id)s RETURNING 1),"
         f" x AS (INSERT INTO {_table(Transaction).name} ({', '.join(txn_cols)})"
         f" VALUES ({', '.join(f'%(x_{c})s' for c in txn_cols)}) RETURNING id),"
-        f" a AS (INSERT INTO {_table(Attachment).name} ({', '.join(part_cols)}) SELECT {part_values} FROM x"
-        " RETURNING id)"
-        " SELECT (SELECT count(*) FROM u), (SELECT id FROM x), (SELECT id FROM a)"
+        # The parts' ids first, in their order (a parent's is known before its children's rows).
+        f" n AS MATERIALIZED (SELECT k, nextval(pg_get_serial_sequence('{table}', 'id')) AS id"
+        " FROM generate_series(1, cardinality(CAST(%(a_parent)s AS int[]))) AS k ORDER BY k),"
+        f" a AS (INSERT INTO {table} (id, transaction_id, parent_id, {', '.join(part_cols)})"
+        f" SELECT n.id, x.id, up.id, {', '.join(f'p.{c}' for c in part_cols)}"
+        f" FROM unnest({arrays}, CAST(%(a_parent)s AS int[])) WITH ORDINALITY"
+        f" AS p({', '.join(part_cols)}, parent, k)"
+        " JOIN n ON n.k = p.k LEFT JOIN n AS up ON up.k = p.parent CROSS JOIN x ORDER BY p.k RETURNING id)"
+        " SELECT (SELECT count(*) FROM u), (SELECT id FROM x), (SELECT array_agg(id ORDER BY id) FROM a)"
     )
 
 

@@ -46,113 +46,95 @@ def store_message(ctx: Context, txn: Transaction, queue: Queue, message: Message
     # Set before the flush that inserts the transaction: one INSERT, no follow-up UPDATE.
     txn.data = {**txn.data, "message_id": message_id}
     if message.mime is not None:
-        return _store_tree(ctx, txn, message.mime, message_id=message_id, subject=message.subject)
-    if not message.attachments:
-        plain = plain_message_part(None, message, message_id, ctx.now)
-        if fast_sql.write_message(ctx.session, txn, plain):  # with the transaction, in one statement
-            return plain
-    ctx.session.flush()  # the transaction needs its id
-    has_files = bool(message.attachments)
-    if has_files:
-        root = Attachment(
-            transaction_id=txn.id,
-            message_id=message_id,
-            subject=message.subject,
-            headers=message.headers,
-            content_type="multipart/mixed",
-            content=None,
-            size=0,
-            created=ctx.now,
-        )
+        parts, parents = _tree(ctx, message.mime, message_id=message_id, subject=message.subject)
     else:
-        root = plain_message_part(txn.id, message, message_id, ctx.now)
-    ctx.session.add(root)
-    if has_files:
-        ctx.session.flush()
-        ctx.session.add(
+        parts, parents = _parts(ctx, message, message_id)
+    return _write(ctx, txn, parts, parents)
+
+
+def _parts(ctx: Context, message: MessageIn, message_id: str) -> tuple[list[Attachment], list[int | None]]:
+    """A composed message's rows: one part, or multipart/mixed over the body and the files."""
+    if not message.attachments:
+        return [plain_message_part(None, message, message_id, ctx.now)], [None]
+    root = Attachment(
+        message_id=message_id,
+        subject=message.subject,
+        headers=message.headers,
+        content_type="multipart/mixed",
+        content=None,
+        size=0,
+        created=ctx.now,
+    )
+    body = Attachment(
+        content_type=message.content_type,
+        content=message.body,
+        size=len(message.body.encode()),
+        created=ctx.now,
+    )
+    files = []
+    for part in message.attachments:
+        text: str | None = None
+        if part.content_type.startswith("text/"):
+            try:
+                text = part.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        files.append(
             Attachment(
-                transaction_id=txn.id,
-                parent_id=root.id,
-                content_type=message.content_type,
-                content=message.body,
-                size=len(message.body.encode()),
+                filename=part.filename,
+                content_type=part.content_type,
+                content=text,
+                binary_content=None if text is not None else part.data,
+                size=len(part.data),
                 created=ctx.now,
             )
         )
-        for part in message.attachments:
-            is_text = part.content_type.startswith("text/")
-            text: str | None = None
-            if is_text:
-                try:
-                    text = part.data.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = None
-            ctx.session.add(
-                Attachment(
-                    transaction_id=txn.id,
-                    parent_id=root.id,
-                    filename=part.filename,
-                    content_type=part.content_type,
-                    content=text,
-                    binary_content=None if text is not None else part.data,
-                    size=len(part.data),
-                    created=ctx.now,
-                )
-            )
-    return root
+    return [root, body, *files], [None, 0, *(0 for _ in files)]
 
 
-def _store_tree(
-    ctx: Context,
-    txn: Transaction,
-    top: MimePartIn,
-    *,
-    message_id: str,
-    subject: str | None,
-) -> Attachment:
-    """A received MIME tree, node by node in document order (iteratively: trees can be deep)."""
-    if not top.children:  # one part: written with the transaction, in one statement
-        node = _node(ctx, txn, top, None, message_id, subject)  # (its transaction_id: None yet)
-        if fast_sql.write_message(ctx.session, txn, node):
-            return node
-    ctx.session.flush()  # the transaction needs its id
-    root: Attachment | None = None
-    stack: list[tuple[MimePartIn, Attachment | None]] = [(top, None)]
+def _tree(
+    ctx: Context, top: MimePartIn, *, message_id: str, subject: str | None
+) -> tuple[list[Attachment], list[int | None]]:
+    """A received MIME tree's rows in document order, each with its parent's index (iteratively:
+    trees can be deep)."""
+    parts: list[Attachment] = []
+    parents: list[int | None] = []
+    stack: list[tuple[MimePartIn, int | None]] = [(top, None)]
     while stack:
         part, above = stack.pop()
-        node = _node(
-            ctx, txn, part, above, message_id if root is None else None, subject if root is None else None
+        first = not parts
+        size = len(part.data) if part.data is not None else len((part.text or "").encode())
+        parts.append(
+            Attachment(
+                message_id=message_id if first else None,
+                subject=subject if first else None,
+                filename=part.filename,
+                headers=part.headers,
+                content_type=part.content_type[:255],
+                content=part.text,
+                binary_content=part.data if part.text is None else None,
+                size=size,
+                created=ctx.now,
+            )
         )
-        ctx.session.add(node)
-        if part.children:
+        parents.append(above)
+        at = len(parts) - 1
+        stack.extend((child, at) for child in reversed(part.children))
+    return parts, parents
+
+
+def _write(ctx: Context, txn: Transaction, parts: list[Attachment], parents: list[int | None]) -> Attachment:
+    """The parts written with the transaction and the ticket's update in one statement when that is
+    all there is to write (`fast_sql.write_message`); else as the ORM's flushes write them, a part
+    with children before them. The root part."""
+    if fast_sql.write_message(ctx.session, txn, parts, parents):
+        return parts[0]
+    ctx.session.flush()  # the transaction needs its id
+    has_children = {parent for parent in parents if parent is not None}
+    for at, (part, parent) in enumerate(zip(parts, parents, strict=True)):
+        part.transaction_id = txn.id
+        part.parent_id = parts[parent].id if parent is not None else None
+        ctx.session.add(part)
+        if at in has_children:
             ctx.session.flush()  # children need the id
-        if root is None:
-            root = node
-        stack.extend((child, node) for child in reversed(part.children))
-    assert root is not None
-    return root
-
-
-def _node(
-    ctx: Context,
-    txn: Transaction,
-    part: MimePartIn,
-    above: Attachment | None,
-    message_id: str | None,
-    subject: str | None,
-) -> Attachment:
-    """The row of one received part (the root's: with the message's Message-ID and subject)."""
-    size = len(part.data) if part.data is not None else len((part.text or "").encode())
-    return Attachment(
-        transaction_id=txn.id,
-        parent_id=above.id if above is not None else None,
-        message_id=message_id,
-        subject=subject,
-        filename=part.filename,
-        headers=part.headers,
-        content_type=part.content_type[:255],
-        content=part.text,
-        binary_content=part.data if part.text is None else None,
-        size=size,
-        created=ctx.now,
-    )
+    return parts[0]
