@@ -57,6 +57,16 @@ PRELOAD = (
     "tessera.core.live",
     "tessera.scrips.engine",
     "tessera.scrips.preview",
+    # What each session otherwise imported after the fork, before its first screen was up (the
+    # first screen's reads and the terminal driver): the search language and its parser, the
+    # driver, the layouts and scrollbars, Rich's emoji and Unicode width tables.
+    "tessera.core.search.service",
+    "tessera.core.bookmarks",
+    "tessera.core.outgoing",
+    "textual.drivers.linux_driver",
+    "textual.layouts.factory",
+    "textual.scrollbar",
+    "rich._emoji_codes",
 )
 RESET_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD)
 MAX_REQUEST = 1 << 20
@@ -69,6 +79,12 @@ def preload() -> None:
     """Import what sessions use, then keep it out of the collector's way (shared, never written)."""
     for name in PRELOAD:
         import_module(name)
+    from tessera.core.search.parser import _parser
+
+    _parser()  # TicketSQL's parse tables, built once here instead of on each session's first search
+    from rich.cells import cell_len
+
+    cell_len("é中")  # Rich's table of character widths, read on the first wide character
     gc.collect()
     gc.freeze()
 
