@@ -142,9 +142,8 @@ def test_jump_quoted_reply_q_rules_save_view_and_create_in_tmux(
     terminal.wait_for("Who sees the view")
     terminal.keys("Enter")
     terminal.wait_for("Saved view everything general")
-    terminal.keys("1")
-    terminal.wait_for("view everything general")  # the saved view by its name
-    terminal.keys("q")
+    terminal.keys("1", "q")  # at once: q waits for the view, then goes back from it
+    terminal.wait_for("View 1: everything general")  # the saved view by its digit
     terminal.wait_for("queue General")
     assert "TESSERA-EXIT" not in terminal.screen()
     # a new ticket: queue, form, review with the dry run, created and opened

@@ -40,7 +40,7 @@ from tessera.tui.backend import Backend, FirstScreen, FirstScreenHelper
 from tessera.tui.bars import BarState, OfflineBanner, TopBar
 from tessera.tui.footer import QuietFooter
 from tessera.tui.frames import hold_frame
-from tessera.tui.keyhold import release_keys
+from tessera.tui.keyhold import hold_keys, release_keys
 from tessera.tui.keymap import keymap_path
 from tessera.tui.live_updates import LiveUpdates
 from tessera.tui.queue_pane import QueueList, QueuePane
@@ -659,6 +659,9 @@ class MainScreen(Screen[None]):
 
     def action_view(self, number: int) -> None:
         if self.ready.is_set():
+            # The keys typed after the digit act on the view once it shows (q typed at once goes
+            # back to the queue; it quit from the queue the view had not yet replaced).
+            hold_keys(self.app)
             self.queue_pane.show_saved_view(number)
 
     def action_pick_queue(self) -> None:

@@ -536,15 +536,19 @@ class QueuePane(FocusTitle, Horizontal):
 
     @work(exclusive=True, group="views")
     async def show_saved_view(self, number: int) -> None:
-        """1-9: saved view number `number`."""
-        views = await self.backend.ask(ticket_ops.views)
-        if views is None:
-            return
-        if not 1 <= number <= len(views):
-            self.notify(f"No saved view {number} (there are {len(views)})", markup=False, timeout=3)
-            return
-        self.set_search(views[number - 1].query, views[number - 1].order_by, views[number - 1].name)
-        self.notify(f"View {number}: {views[number - 1].name}", markup=False, timeout=2)
+        """1-9: saved view number `number` (the keys typed after the digit wait until it shows:
+        `MainScreen.action_view`)."""
+        try:
+            views = await self.backend.ask(ticket_ops.views)
+            if views is None:
+                return
+            if not 1 <= number <= len(views):
+                self.notify(f"No saved view {number} (there are {len(views)})", markup=False, timeout=3)
+                return
+            self.set_search(views[number - 1].query, views[number - 1].order_by, views[number - 1].name)
+            self.notify(f"View {number}: {views[number - 1].name}", markup=False, timeout=2)
+        finally:
+            release_keys(self.app)
 
 
 def _same_rows(a: QueueView | None, b: QueueView) -> bool:
