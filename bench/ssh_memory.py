@@ -29,10 +29,12 @@ import sys
 import time
 from pathlib import Path
 
-import asyncssh
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tessera.core import thirdparty  # (after the path: the checkout's tessera)
+
+asyncssh = thirdparty.asyncssh()  # without cryptography's DSA warnings, as tessera imports it
 BIN = Path(sys.executable).parent
 ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]"
