@@ -22,7 +22,7 @@ from functools import wraps
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import psycopg
-from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -380,25 +380,13 @@ def _write_one_change(
 ) -> tuple[bool, Ride | None]:
     """`_flush_one_change` of what is pending when it is `recorded`'s one transaction and its
     ticket's changes (also a savepoint's part: a scrip's status change)."""
-    session = ctx.session
-    if len(recorded) != 1 or session.deleted or not fast_sql.fast():
+    found = fast_sql.one_change_pending(ctx.session, recorded[0]) if len(recorded) == 1 else None
+    if found is None:
         return _NOT_WRITTEN
+    ticket, changes = found
     txn = recorded[0]
-    new = session.new
-    # (`id` is typed int, as loaded; a pending object has None until its INSERT: read it raw)
-    if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:
-        return _NOT_WRITTEN
-    dirty = session.dirty
-    if len(dirty) != 1:
-        return _NOT_WRITTEN
-    ticket = next(iter(dirty))
-    if type(ticket) is not Ticket or ticket.id != txn.ticket_id:
-        return _NOT_WRITTEN
-    changes = fast_sql.changed_columns(ticket)
-    if not changes:
-        return _NOT_WRITTEN
     ride = runner.ride(ctx, ticket) if runner is not None else None
-    fast_sql.write_one_change(session, ticket, changes, txn, ride)
+    fast_sql.write_one_change(ctx.session, ticket, changes, txn, ride)
     return True, ride
 
 

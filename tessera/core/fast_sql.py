@@ -883,6 +883,30 @@ def write_one_change(
     adopt(session, txn)
 
 
+def one_change_pending(session: Session, txn: Transaction) -> tuple[Ticket, dict[str, Any]] | None:
+    """The ticket and its changed columns when they and `txn` (pending, its ticket's) are all a
+    flush would write now: the shape one statement writes (`write_one_change`, `write_message`).
+    None: something else is pending, or the fast writes are off."""
+    from sqlalchemy import inspect
+
+    from tessera.core.models import Ticket
+
+    if not _fast or session.deleted:
+        return None
+    new = session.new
+    # (`id` is typed int, as loaded; a pending object has None until its INSERT: read it raw)
+    if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:
+        return None
+    dirty = session.dirty
+    if len(dirty) != 1:
+        return None
+    ticket = next(iter(dirty))
+    if type(ticket) is not Ticket or ticket.id != txn.ticket_id:
+        return None
+    changes = changed_columns(ticket)
+    return (ticket, changes) if changes else None
+
+
 def write_message(
     session: Session, txn: Transaction, parts: list[Attachment], parents: list[int | None]
 ) -> bool:
@@ -893,26 +917,17 @@ def write_message(
     (three for one part; five or more for a message with files). The parts take their ids in their
     order, as the flushes would give them. Afterwards all are persistent as a flush leaves them.
     False: nothing done (the caller flushes and adds the parts as before)."""
-    from sqlalchemy import inspect
     from sqlalchemy.orm.exc import StaleDataError
 
-    from tessera.core.models import Ticket, Transaction
+    from tessera.core.models import Transaction
 
-    if not _fast or session.deleted or any(part in session for part in parts):
+    if any(part in session for part in parts):
         return False
-    new = session.new
-    if len(new) != 1 or txn not in new or inspect(txn).dict.get("id") is not None:
-        return False
-    dirty = session.dirty
-    if len(dirty) != 1:
-        return False
-    ticket = next(iter(dirty))
-    if type(ticket) is not Ticket or ticket.id != txn.ticket_id:
-        return False
-    changes = changed_columns(ticket)
+    found = one_change_pending(session, txn)
     values = _part_arrays(parts)
-    if not changes or values is None:
+    if found is None or values is None:
         return False
+    ticket, changes = found
     columns = tuple(sorted(changes))
     txn_cols = _columns_held(Transaction, txn)
     part_cols = tuple(values)
