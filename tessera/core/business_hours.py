@@ -303,6 +303,15 @@ def _timezone(raw: Any) -> str:
     return name
 
 
+def load_public_holidays() -> None:
+    """Import every country of the holidays library: its first calendar with public holidays
+    imports them all (~280 modules, ~8 MiB), so a process that forks sessions does it once, before
+    the fork, for them to share."""
+    import holidays
+
+    holidays.list_supported_countries()
+
+
 @cache
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones())

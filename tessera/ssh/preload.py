@@ -67,6 +67,15 @@ PRELOAD = (
     "textual.layouts.factory",
     "textual.scrollbar",
     "rich._emoji_codes",
+    # And what each session imported after the fork by its first page: the driver's threads, the
+    # embedded server's settings, Textual's run loop (it imports its pilot and headless driver
+    # whatever the terminal), a status change's lifecycle actions.
+    "concurrent.futures.thread",
+    "tessera.core.embedded",
+    "tessera.core.business_hours",
+    "tessera.core.lifecycle_actions",
+    "textual.pilot",
+    "textual.drivers.headless_driver",
 )
 RESET_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD)
 MAX_REQUEST = 1 << 20
@@ -85,6 +94,9 @@ def preload() -> None:
     from rich.cells import cell_len
 
     cell_len("é中")  # Rich's table of character widths, read on the first wide character
+    from tessera.core.business_hours import load_public_holidays
+
+    load_public_holidays()  # a page with a Due under business hours imports every country's holidays
     gc.collect()
     gc.freeze()
 
