@@ -1,6 +1,6 @@
 """Memory and first paint of SSH sessions: each a fresh process, or forked from the preloaded parent.
 
-Run: TESSERA_DATA_DIR=DIR .venv/bin/python bench/ssh_memory.py [--sessions 10] [--settle 5]
+Run: TESSERA_DATA_DIR=DIR .venv/bin/python bench/ssh_memory.py [--sessions 10] [--settle 5] [--work]
 
 The desk is the 10,000-ticket demo desk in the embedded server of $TESSERA_DATA_DIR (seeded once
 if it has no tickets; a server this run started is stopped at the end). For each mode — `exec`
@@ -184,6 +184,42 @@ async def drain(kept: list) -> None:
         await asyncio.sleep(0.05)
 
 
+# A session in use: a search, its first ticket opened, a reply started and discarded (esc, then
+# "Discard", y), the help screen, the admin area; each key given time to show (this measures
+# memory, not speed).
+WORK_KEYS = (
+    b"F",
+    b"status = 'open'\r",
+    b"\r",
+    b"r",
+    b"hello",
+    b"\x1b",
+    b"\x1b[B\x1b[B\r",
+    b"y",
+    b"?",
+    b"\x1b",
+    b"\x1b[20~",  # F9: the admin area
+    b"\x1b",
+)
+
+
+async def work(kept: list) -> None:
+    for keys in WORK_KEYS:
+        for _, proc in kept:
+            proc.stdin.write(keys)
+        await asyncio.sleep(1.5)
+
+
+async def quit_session(proc) -> None:
+    """`q` until the session ends (a session in use may first go back from a view)."""
+    for _ in range(6):
+        proc.stdin.write(b"q")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5)
+            return
+    raise SystemExit("a session did not quit on q")
+
+
 async def run_mode(env: dict[str, str], data: Path, key: asyncssh.SSHKey, preload: bool, args) -> dict:
     log = data / "ssh-server.log"
     since = log.stat().st_size if log.exists() else 0
@@ -193,6 +229,8 @@ async def run_mode(env: dict[str, str], data: Path, key: asyncssh.SSHKey, preloa
             await asyncio.sleep(args.preload_wait)
         kept, paints = await open_sessions(port, key, args.sessions)
         reader = asyncio.ensure_future(drain(kept))
+        if args.work:
+            await work(kept)
         await asyncio.sleep(args.settle)
         pids = session_pids(log, since)
         mems = [memory(pid) for pid in pids]
@@ -200,10 +238,8 @@ async def run_mode(env: dict[str, str], data: Path, key: asyncssh.SSHKey, preloa
         parent_mem = memory(parent) if parent else None
         server_mem = memory(server.pid)
         reader.cancel()
-        for _, proc in kept:
-            proc.stdin.write(b"q")
         for conn, proc in kept:
-            await asyncio.wait_for(proc.wait(), 30)
+            await quit_session(proc)
             conn.close()
     finally:
         server.send_signal(signal.SIGINT)
@@ -243,6 +279,12 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before memory is read")
     parser.add_argument("--preload-wait", type=float, default=5.0, help="seconds for the preloader's imports")
     parser.add_argument("--only", choices=("exec", "fork"))
+    parser.add_argument(
+        "--work",
+        action="store_true",
+        help="before memory is read, each session searches, opens a ticket, starts a reply and"
+        " discards it, and opens the admin area (a session in use, not an idle one)",
+    )
     args = parser.parse_args()
     env, data = desk_env()
     from tessera.core.embedded import ready_server, stop_server

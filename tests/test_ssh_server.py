@@ -704,7 +704,8 @@ def test_the_preloader_builds_what_each_session_built_after_the_fork() -> None:
         "from tessera.core.search.parser import _parser\n"
         "wanted = ['lark', 'tessera.core.search.service', 'textual.drivers.linux_driver',\n"
         "          'rich._emoji_codes', 'holidays.countries.france', 'holidays.countries.japan',\n"
-        "          'concurrent.futures.thread', 'textual.pilot']\n"
+        "          'concurrent.futures.thread', 'textual.pilot', 'textual.widgets.text_area',\n"
+        "          'tessera.tui.admin.screen']\n"
         "print(_parser.cache_info().currsize, all(m in sys.modules for m in wanted),\n"
         "      gc.get_freeze_count() > 0)\n"
     )

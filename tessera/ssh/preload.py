@@ -76,6 +76,13 @@ PRELOAD = (
     "tessera.core.lifecycle_actions",
     "textual.pilot",
     "textual.drivers.headless_driver",
+    # And what a working session imported after the fork: the reply form's text area, the
+    # command palette's system commands, the admin area (F9) with its tabs and scrip editor.
+    "textual.widgets.text_area",
+    "textual.system_commands",
+    "textual.renderables.bar",
+    "tessera.tui.styles",
+    "tessera.tui.admin.screen",
 )
 RESET_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD)
 MAX_REQUEST = 1 << 20
