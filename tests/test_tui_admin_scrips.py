@@ -519,6 +519,27 @@ async def test_escape_in_the_scrip_editor_asks_before_discarding(database: Datab
         await until(pilot, lambda: isinstance(app.screen, AdminScreen))
 
 
+@run_async
+async def test_a_new_scrip_is_under_the_cursor_when_the_editor_closes(database: Database, tui_desk) -> None:
+    """n, write, ctrl+s, esc: the list's cursor is on the scrip just made, so space (disable) or
+    e acts on it, not on whatever row the cursor was on before (the first)."""
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await new_scrip_with_broken_template(pilot)
+        async with checked(pilot, editor):
+            editor.query_one("#ed-template", CodeArea).load_text(FIXED)
+        await pilot.press(key("editor.save"))
+        await until(pilot, lambda: editor.scrip_id is not None and not editor.dirty)
+        made = editor.scrip_id
+        await pilot.press(key("editor.close"))
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
+        scrips = app.screen.query_one(ScripAdmin)
+        await until(pilot, lambda: (scrips.current() or {}).get("id") == made)
+        await pilot.press(key("scrips.toggle"))
+        await until(pilot, lambda: any(r["id"] == made and not r["enabled"] for r in scrips.rows))
+        assert scrips.rows[0]["id"] != made and scrips.rows[0]["enabled"]  # the first row untouched
+
+
 # -- snapshots ------------------------------------------------------------------------------------
 
 

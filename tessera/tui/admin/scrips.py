@@ -137,11 +137,9 @@ class ScripAdmin(Widget):
 
     @work(group="compose")
     async def action_new(self) -> None:
-        saved = await self.app.push_screen_wait(
-            EditorScreen(self.backend, queues=self.queues, default_queue=self.scope)
-        )
-        if saved:
-            self.load()
+        editor = EditorScreen(self.backend, queues=self.queues, default_queue=self.scope)
+        if await self.app.push_screen_wait(editor):
+            self.load(keep=editor.scrip_id)  # the cursor on the new scrip: space, e, d act on it
             self.templates_changed()
 
     def templates_changed(self) -> None:
@@ -313,10 +311,9 @@ class TemplateAdmin(Widget):
 
     @work(group="compose")
     async def action_new(self) -> None:
-        if await self.app.push_screen_wait(
-            EditorScreen(self.backend, queues=self.queues, template_only=True)
-        ):
-            self.load()
+        editor = EditorScreen(self.backend, queues=self.queues, template_only=True)
+        if await self.app.push_screen_wait(editor):
+            self.load(keep=editor.template_id)  # the cursor on the new template
 
     @work(group="compose")
     async def action_edit(self) -> None:
