@@ -127,6 +127,13 @@ async def test_q_leaves_a_saved_view_for_the_queue_in_its_own_sort(database: Dat
         assert app.return_code == 0
 
 
+def test_quit_question_names_draft_tickets_as_the_desk_does() -> None:
+    """The quit question names tickets TKT-0042 as the list, the panes and the toasts do, not #42."""
+    assert drafts.describe([("reply", "42"), ("comment", "3, 4")]) == (
+        "reply to TKT-0042, comment to TKT-0003, TKT-0004"
+    )
+
+
 @run_async
 async def test_quitting_asks_only_while_a_draft_is_unsent(database: Database, tui_desk) -> None:
     vpn = tui_desk["vpn"]
@@ -143,7 +150,7 @@ async def test_quitting_asks_only_while_a_draft_is_unsent(database: Database, tu
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await pilot.press(key("back"))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert question(app) == f"Quit with 1 unsent draft (reply to #{vpn})?"
+        assert question(app) == f"Quit with 1 unsent draft (reply to TKT-{vpn:04d})?"
         await pilot.press(key("confirm.no"))
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         assert app.return_code is None

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from tessera.core.config import data_dir
+from tessera.core.ids import display_id
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -61,3 +62,12 @@ def pending(user: str) -> list[tuple[str, str]]:
         if len(parts) == 2 and info.st_size:
             found.append((info.st_mtime, parts[0], parts[1].replace("_", ", ")))
     return [(kind, ids) for _when, kind, ids in sorted(found, reverse=True)]
+
+
+def describe(waiting: list[tuple[str, str]]) -> str:
+    """Drafts as `pending` lists them, each ticket named as the desk names it everywhere else:
+    [("reply", "42"), ("comment", "3, 4")] -> "reply to TKT-0042, comment to TKT-0003, TKT-0004"."""
+    return ", ".join(
+        f"{kind} to " + ", ".join(display_id(int(i)) if i.isdigit() else i for i in ids.split(", "))
+        for kind, ids in waiting
+    )

@@ -586,7 +586,7 @@ class MainScreen(Screen[None]):
         if not waiting:
             self.app.exit()
             return
-        listed = ", ".join(f"{kind} to #{ids}" for kind, ids in waiting[:3])
+        listed = drafts.describe(waiting[:3])
         more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
         many = "s" if len(waiting) > 1 else ""
         question = f"Quit with {len(waiting)} unsent draft{many} ({listed}{more})?"
