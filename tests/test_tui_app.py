@@ -555,6 +555,26 @@ async def test_edit_fields_saves_only_changes(database: Database, tui_desk) -> N
 
 
 @run_async
+async def test_edit_form_tab_and_shift_tab_go_from_field_to_field(database: Database, tui_desk) -> None:
+    """shift+tab from the first field lands on the last field, tab from the last on the first:
+    never on the form's scroll container, where typed keys would go nowhere."""
+    laptop = tui_desk["laptop"]
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        await highlight(pilot, screen, laptop)
+        await pilot.press(key("edit"))
+        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        fields = list(app.screen.query(Input))
+        assert app.focused is fields[0]
+        await pilot.press("shift+tab")
+        assert app.focused is fields[-1]
+        await pilot.press("tab")
+        assert app.focused is fields[0]
+        assert all(isinstance(w, Input) for w in app.screen.focus_chain)
+
+
+@run_async
 async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(
     database: Database, tui_desk
 ) -> None:

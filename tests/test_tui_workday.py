@@ -445,6 +445,28 @@ async def test_save_the_list_as_a_view_then_rename_and_delete_it(database: Datab
 
 
 @run_async
+async def test_new_ticket_form_tab_order_is_its_fields_and_body_only(database: Database, tui_desk) -> None:
+    """shift+tab from Requestors goes to the message body, never to the form's scroll container
+    (where what is typed next would go nowhere)."""
+    from textual.widgets import Input, TextArea
+
+    from tessera.tui.screens import CreateScreen, PickerScreen
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press(key("create"))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CreateScreen))
+        form = app.screen
+        assert all(isinstance(w, Input | TextArea) for w in form.focus_chain)
+        assert app.focused is form.query_one("#create-requestors")
+        await pilot.press("shift+tab")
+        assert app.focused is form.query_one("#create-body")
+
+
+@run_async
 async def test_create_a_ticket_with_required_fields_review_and_dry_run(database: Database, tui_desk) -> None:
     from sqlalchemy import func, select
 

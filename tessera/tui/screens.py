@@ -394,7 +394,9 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="edit"):
             yield Label(safe.line(f"Edit {self.ticket['display_id']}", "bold"), classes="title")
-            with VerticalScroll(id="edit-fields"):
+            # Not focusable itself: tab and shift+tab go from field to field, never to the
+            # scroll container, where typed keys would land nowhere (focusing a field scrolls to it).
+            with VerticalScroll(id="edit-fields", can_focus=False):
                 for index, (key, value) in enumerate(self.original.items()):
                     with Horizontal(classes="field"):
                         yield Label(safe.line(self.labels[key]), classes="field-label")
@@ -534,7 +536,7 @@ class CreateScreen(ModalScreen[ticket_ops.NewTicket | None]):
         values = start.custom_fields if start else {}
         with Vertical(classes="dialog", id="create"):
             yield Label(safe.line(f"New ticket in {self.queue}", "bold"), classes="title")
-            with VerticalScroll(id="create-fields"):
+            with VerticalScroll(id="create-fields", can_focus=False):  # as the edit form's
                 people = ", ".join(start.requestors) if start else ""
                 rows = [
                     ("Requestors", "create-requestors", people, "name@example.com, …"),
