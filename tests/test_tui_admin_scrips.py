@@ -162,6 +162,19 @@ async def test_a_non_admin_gets_one_line_and_stays(database: Database, tui_desk)
 
 
 @run_async
+async def test_a_tab_digit_typed_with_f9_opens_that_tab(database: Database, tui_desk) -> None:
+    """F9 3 typed at once: the admin area opens on Lifecycles. The 3 waits until the area
+    shows, instead of going to the main screen (saved view 3) while the rights are read."""
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press(key("admin.open"), "3")
+        await until(pilot, lambda: isinstance(app.screen, AdminScreen))
+        tabs = app.screen.query_one("#admin-tabs")
+        await until(pilot, lambda: tabs.active == "tab-lifecycles")
+
+
+@run_async
 async def test_palette_reaches_the_admin_area(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:

@@ -611,6 +611,7 @@ class MainScreen(Screen[None]):
         """The admin area (scrips, templates, lifecycles, queues); core decides who gets in."""
         from tessera.tui.admin.screen import open_admin  # not on the start path
 
+        hold_keys(self.app)  # F9 3 typed at once: the 3 picks the admin area's tab, once it shows
         self.run_worker(open_admin(self.app, self.backend), group="admin-open", exclusive=True)
 
     def action_refresh(self) -> None:

@@ -27,6 +27,7 @@ from tessera.tui.admin.queues import QueueAdmin
 from tessera.tui.admin.scrips import ScripAdmin, TemplateAdmin
 from tessera.tui.backend import Backend
 from tessera.tui.footer import QuietFooter
+from tessera.tui.keyhold import release_keys
 
 # The tabs after Scrips and Templates: (id, title, the pane, made with the screen's Backend).
 OTHER_TABS: tuple[tuple[str, str, Callable[[Backend], Widget]], ...] = (
@@ -74,6 +75,7 @@ class AdminScreen(Screen[None]):
         target = lists[0] if lists else next((w for w in pane.query("*") if w.focusable), None)
         if target is not None:
             target.focus()
+        release_keys(self.app)  # keys typed with F9 (held since) now act in the admin area
 
     def action_tab(self, number: int) -> None:
         tabs = self.query_one(TabbedContent)
@@ -115,6 +117,12 @@ class AdminScreen(Screen[None]):
 async def open_admin(app: App[Any], backend: Backend) -> None:
     """F9 / palette: the admin area, for those whose rights let them in (core decides; a refusal
     is shown as one line and the main screen stays)."""
-    access = await backend.ask(ab.access)
-    if access is not None:
-        app.push_screen(AdminScreen(backend, access))
+    try:
+        access = await backend.ask(ab.access)
+    except BaseException:
+        release_keys(app)
+        raise
+    if access is None:
+        release_keys(app)  # refused (said in one line): the keys typed after F9 act here
+        return
+    app.push_screen(AdminScreen(backend, access))  # its first tab's list, once focused, gets them
