@@ -325,6 +325,19 @@ def test_template_errors_come_with_their_line() -> None:
     assert "unknown name 'prio'" in checks.check_expression_text("prio > 3")[0].message
 
 
+def test_an_unknown_filter_or_test_is_a_problem_at_its_line_not_an_exception() -> None:
+    """`{{ x|nope }}` parses but does not compile: the as-you-type check raised (and the TUI's
+    scrip editor exited with a traceback on the keystroke that finished the word)."""
+    (problem,) = checks.check_template_text("Subject: hi\n\n{{ ticket.subject|nope }}\n")
+    assert problem.line == 3 and problem.severity == "error" and "No filter named 'nope'" in problem.message
+    (problem,) = checks.check_template_text("Subject: hi\n\n{{ ticket is nope }}\n")
+    assert problem.line == 3 and "No test named 'nope'" in problem.message
+    (problem,) = checks.check_expression_text("ticket.subject|nope")
+    assert "No filter named 'nope'" in problem.message
+    problems = checks.check_draft(spec(), {"name": "Closed note", "content": "Subject: {{ 1|nope }}\n\nx\n"})
+    assert [p.field for p in problems] == ["template"]
+
+
 def test_check_draft_covers_condition_action_and_template() -> None:
     problems = checks.check_draft(
         {

@@ -533,6 +533,20 @@ async def test_escape_in_the_scrip_editor_asks_before_discarding(database: Datab
 
 
 @run_async
+async def test_an_unknown_filter_in_the_editor_is_shown_at_its_line(database: Database, tui_desk) -> None:
+    """Typing `{{ ticket.subject|nope }}` in the template: the check marks line 3 (it raised in
+    the check's worker, and the app exited with a traceback, unsaved scrip and all)."""
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await new_scrip_with_broken_template(pilot)
+        async with checked(pilot, editor):
+            editor.query_one("#ed-template", CodeArea).load_text("Subject: x\n\n{{ ticket.subject|nope }}\n")
+        assert editor.query_one("#ed-template", CodeArea).marks == {2: "error"}
+        assert "No filter named 'nope'" in str(editor.query_one("#ed-problems").render())
+        assert app.screen is editor and app.return_code is None
+
+
+@run_async
 async def test_a_new_scrip_is_under_the_cursor_when_the_editor_closes(database: Database, tui_desk) -> None:
     """n, write, ctrl+s, esc: the list's cursor is on the scrip just made, so space (disable) or
     e acts on it, not on whatever row the cursor was on before (the first)."""

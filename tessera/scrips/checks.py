@@ -140,7 +140,10 @@ def check_template_text(source: str, field: str = "template", kind: str = "jinja
         tree = sandbox.ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [Problem(field, _syntax_message(exc), exc.lineno)]
-    problems = _names(tree, field)
+    try:
+        problems = _names(tree, field)
+    except TemplateSyntaxError as exc:  # found while compiling: a filter or test that does not exist
+        return [Problem(field, _syntax_message(exc), exc.lineno)]
     problems.extend(Problem(field, why, line) for line, why in limits.static_problems(tree))
     first = source.split("\n", 1)[0]
     if first.strip() and "{" not in first and not _HEADER.match(first):
