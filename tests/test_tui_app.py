@@ -745,6 +745,29 @@ async def test_help_lists_every_action_and_palette_runs_them(database: Database,
 
 
 @run_async
+async def test_help_scrolls_with_j_k_g_and_G(database: Database, tui_desk) -> None:
+    """The help is longer than the screen; j/k/g/G move in it as in the panes (it took only arrows)."""
+    from textual.containers import VerticalScroll
+
+    app = make_app(database)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await started(pilot)
+        await pilot.press(key("help"))
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        body = app.screen.query_one("#help-body", VerticalScroll)
+        await until(pilot, lambda: body.max_scroll_y > 0)
+        await pilot.press(key("help.down"))
+        await until(pilot, lambda: body.scroll_y == 1)
+        await pilot.press(key("help.bottom"))
+        await until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+        await pilot.press(key("help.up"))
+        await until(pilot, lambda: body.scroll_y == body.max_scroll_y - 1)
+        await pilot.press(key("help.top"))
+        await until(pilot, lambda: body.scroll_y == 0)
+        assert isinstance(app.screen, HelpScreen)
+
+
+@run_async
 async def test_keymap_file_rebinds_by_action_id(database: Database, tui_desk, tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()

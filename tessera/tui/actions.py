@@ -185,6 +185,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "help.close", "close", "Close help", "dialog", "escape,q,question_mark,f1", footer=True, palette=False
     ),
+    # the help's own movement: vim keys, as in the panes (arrows and page keys work too)
+    ActionSpec("help.down", "scroll_help('down')", "Help: scroll down", "dialog", "j", palette=False),
+    ActionSpec("help.up", "scroll_help('up')", "Help: scroll up", "dialog", "k", palette=False),
+    ActionSpec("help.top", "scroll_help('top')", "Help: top", "dialog", "g", palette=False),
+    ActionSpec("help.bottom", "scroll_help('bottom')", "Help: bottom", "dialog", "G", palette=False),
     # the admin area (scrips, templates, lifecycles, queues, custom fields)
     ActionSpec("admin.open", "admin", "Admin: scrips, templates, lifecycles, queues", "global", "f9"),
     ActionSpec(

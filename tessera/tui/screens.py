@@ -453,7 +453,9 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
 class HelpScreen(ModalScreen[None]):
     """Every action of the registry with its current keys, grouped by where it works."""
 
-    BINDINGS: ClassVar[list[BindingType]] = bindings_for("help.close")
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for(
+        "help.close", "help.down", "help.up", "help.top", "help.bottom"
+    )
 
     def __init__(self, keymap: dict[str, str], config_path: str, before: Text | None = None) -> None:
         """`before`: what the screen that opened the help shows first (the editor: the names a
@@ -511,6 +513,15 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()
+
+    def action_scroll_help(self, where: str) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        {
+            "down": body.scroll_down,
+            "up": body.scroll_up,
+            "top": body.scroll_home,
+            "bottom": body.scroll_end,
+        }[where](animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
