@@ -114,6 +114,8 @@ def _id(env, description: str) -> int:
             "parse",
         ),
         ("templates: [{name: T, content: '{% if %}'}]", "templates[0].content"),
+        # parses, but does not compile: the editor's check refuses it too
+        ("templates: [{name: T, content: '{{ 1|nope }}'}]", "No filter named 'nope'"),
         (
             "scrips: [{description: x, stage: Later, condition: {name: OnCreate}, action: {name: Notify}}]",
             "stage",

@@ -204,6 +204,12 @@ def check_template(source: str) -> None:
         raise InvalidInput(f"template does not parse: {reason(exc)}") from None
     for line, why in limits.static_problems(tree)[:1]:
         raise InvalidInput(f"template refused, line {line}: {why}")
+    try:
+        # A filter or test that does not exist is found by compiling, not by the parse. From the
+        # source: compiling optimises (folds constants in) the tree it is given.
+        ENV.compile(source)
+    except TemplateError as exc:
+        raise InvalidInput(f"template does not compile: {reason(exc)}") from None
 
 
 def check_expression(source: str) -> None:
