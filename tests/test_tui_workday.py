@@ -699,6 +699,26 @@ async def test_keys_typed_right_after_enter_in_the_search_bar_act_where_it_leads
 
 
 @run_async
+async def test_footer_keys_follow_a_resize_across_80_columns(database: Database, tui_desk) -> None:
+    """Narrowing to 80 columns drops / and F from the footer at once, widening brings them back,
+    with no key pressed between (they changed only on the next focus move)."""
+    from tessera.tui.footer import QuietFooter
+
+    def actions(footer: QuietFooter) -> set[str]:
+        return {str(getattr(key, "action", "")) for key in footer.query("*")}  # a FooterKey's action
+
+    app = make_app(database)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await started(pilot)
+        footer = screen.query_one(QuietFooter)
+        await until(pilot, lambda: {"filter", "search"} <= actions(footer))
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: footer.compact and not {"filter", "search"} & actions(footer))
+        await pilot.resize_terminal(140, 40)
+        await until(pilot, lambda: {"filter", "search"} <= actions(footer))
+
+
+@run_async
 async def test_at_80_columns_every_column_and_footer_key_fits(database: Database, tui_desk) -> None:
     from tessera.core.tickets import correspond
     from tessera.tui.footer import QuietFooter

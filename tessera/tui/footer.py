@@ -30,6 +30,12 @@ class QuietFooter(Footer):
             yield widget
         self.styles.grid_size_columns = shown
 
+    def watch_compact(self, compact: bool) -> None:
+        """A resize across 80 columns: the keys shown follow at once (else only the next focus
+        move or binding change would recompose, leaving a wide footer cut at 80 columns)."""
+        if self.is_attached:
+            self.call_after_refresh(self._recompose_if_changed)
+
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True  # as Footer does: compose shows nothing before the first change
         if not screen.app.app_focus:
