@@ -138,7 +138,9 @@ def test_api_search_takes_bookmarks_priority_names_and_effective_id(api: Api, cl
 
 
 @run_async
-async def test_tui_b_toggles_a_bookmark_and_the_pane_names_the_priority(database: Database, tui_desk) -> None:
+async def test_tui_b_toggles_a_bookmark_says_which_way_and_the_pane_names_the_priority(
+    database: Database, tui_desk
+) -> None:
     from tests.test_tui_app import SIZE, highlight, make_app, open_highlighted, started
 
     printer, vpn = tui_desk["printer"], tui_desk["vpn"]
@@ -150,6 +152,8 @@ async def test_tui_b_toggles_a_bookmark_and_the_pane_names_the_priority(database
         await highlight(pilot, screen, printer)
         await pilot.press(key("bookmark"))
         await until(pilot, lambda: _marks(database, "alice") == {printer})
+        # the notice says which way it went (it said "Bookmark toggled" both ways)
+        await until(pilot, lambda: any(n.message.startswith("Bookmarked: ") for n in app._notifications))
         await settle(pilot)
         await open_highlighted(pilot, screen, printer)
         detail = screen.query_one("#detail", DetailPane)
@@ -175,6 +179,8 @@ async def test_tui_b_toggles_a_bookmark_and_the_pane_names_the_priority(database
         await settle(pilot)
         await pilot.press(key("bookmark"))  # again, on the open ticket: removed
         await until(pilot, lambda: _marks(database, "alice") == set())
+        removed = "Bookmark removed: "
+        await until(pilot, lambda: any(n.message.startswith(removed) for n in app._notifications))
     assert _marks(database, "bob") == set()
 
 

@@ -8,7 +8,7 @@ Imports nothing heavy: the ticket operations, their schemas and the scrip previe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tessera.core import listing, saved_views
@@ -44,6 +44,7 @@ class Outcome:
 
     done: list[int]
     errors: list[str]
+    verb: str | None = None  # what was done, when the caller's verb cannot tell (a toggle)
 
 
 def startup(ctx: Context) -> Startup:
@@ -263,7 +264,17 @@ def take(ctx: Context, ticket_ids: list[int]) -> Outcome:
 
 
 def bookmark(ctx: Context, ticket_ids: list[int]) -> Outcome:
-    return each(ctx, ticket_ids, lambda c, t: bookmarks.toggle_bookmark(c, t))
+    """Each ticket's bookmark toggled; the outcome says which way ("Bookmarked", "Bookmark
+    removed"; a set that went both ways: the caller's "Bookmark toggled")."""
+    now: dict[int, bool] = {}
+
+    def toggle(c: Context, t: int) -> None:
+        now[t] = bookmarks.toggle_bookmark(c, t)[1]
+
+    outcome = each(ctx, ticket_ids, toggle)
+    ways = {now[t] for t in outcome.done if t in now}
+    verb = {frozenset({True}): "Bookmarked", frozenset({False}): "Bookmark removed"}.get(frozenset(ways))
+    return replace(outcome, verb=verb)
 
 
 def steal(ctx: Context, ticket_ids: list[int]) -> Outcome:

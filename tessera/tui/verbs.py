@@ -137,6 +137,7 @@ class TicketVerbs(Widget):
                 self.notify(f"The message is kept as a draft in {draft}", severity="warning", markup=False)
         if outcome is None:
             return
+        verb = outcome.verb or verb
         if len(targets.ids) > 1 and outcome.errors:
             # A set: one notice naming each refused ticket and why; the others were changed.
             refused = "\n".join(outcome.errors)
