@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 
 from tessera.cli.common import JSON_OPTION, database, echo, print_json
+
+if TYPE_CHECKING:
+    from tessera.mail.delivery import RunResult, SmtpSettings
 
 
 def worker(
@@ -23,7 +27,7 @@ def worker(
     """Deliver queued mail by SMTP (TESSERA_SMTP_HOST/PORT/USER/PASSWORD/TLS), retrying with backoff,
     file the messages `tessera mailgate` hands over (its processes then need not import the gateway),
     and fire the timers that are due (scrips with a time condition), each once per ticket and deadline."""
-    from tessera.mail.delivery import RunResult, SmtpSettings, deliver_due, pending_count, run_worker
+    from tessera.mail.delivery import SmtpSettings, deliver_due, pending_count, run_worker
 
     settings = SmtpSettings.from_env()
     db = database()
@@ -57,12 +61,29 @@ def worker(
         else:
             echo(
                 f"sent {result.sent}, failed {result.failed}, retrying {result.retried}, "
-                f"still queued {waiting}"
+                f"still queued {waiting}" + (f"; {_smtp_down(settings, result)}" if result.smtp_error else "")
             )
         return
 
+    smtp_down: list[str] = []  # the outage being reported (one line for it, not one a round)
+
     def report(result: RunResult) -> None:
+        if result.smtp_error:
+            if not smtp_down:
+                echo(_smtp_down(settings, result) + "; the mail waits in the outbox, retried with backoff")
+            smtp_down[:] = [result.smtp_error]
+            if not (result.sent or result.failed):
+                return
+        elif smtp_down:
+            smtp_down.clear()
+            echo(f"SMTP {settings.host}:{settings.port} answers again")
         echo(f"sent {result.sent}, failed {result.failed}, retrying {result.retried}")
+
+    def database_trouble(reason: str | None) -> None:
+        if reason is None:
+            echo("the database answers again; delivering")
+        else:
+            echo(f"{reason}; the worker tries again every {poll:g} s")
 
     from tessera.mail.filer import FilerThread
 
@@ -83,7 +104,13 @@ def worker(
             daemon=True,
         ).start()  # fmt: skip
     try:
-        run_worker(db, settings, poll=poll, report=report)
+        run_worker(db, settings, poll=poll, report=report, database_trouble=database_trouble)
     finally:
         filer.stopping.set()
         stopping.set()
+
+
+def _smtp_down(settings: SmtpSettings, result: RunResult) -> str:
+    from tessera.core.hostile_text import clean_line
+
+    return f"SMTP {settings.host}:{settings.port} unavailable: {clean_line(result.smtp_error or '')}"

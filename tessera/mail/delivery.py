@@ -156,6 +156,9 @@ class RunResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    # Why this round stopped early: the SMTP server or the network failed as a whole (not in the
+    # JSON: its keys are the counts alone).
+    smtp_error: str | None = None
 
     def as_dict(self) -> dict[str, int]:
         return {"sent": self.sent, "retried": self.retried, "failed": self.failed}
@@ -425,7 +428,8 @@ def deliver_due(db: Database, settings: SmtpSettings | None = None, *, limit: in
                         continue
                     try:
                         deliver_claimed(db, link, conn, settings, message, result)
-                    except DeliveryPaused:
+                    except DeliveryPaused as paused:
+                        result.smtp_error = str(paused)
                         return _with_webhooks(db, settings, result)
     finally:
         conn.close()
@@ -506,12 +510,34 @@ def run_worker(
     poll: float = 2.0,
     should_stop: Callable[[], bool] = lambda: False,
     report: Callable[[RunResult], None] | None = None,
+    database_trouble: Callable[[str | None], None] | None = None,
+    pause: Callable[[float], object] = time.sleep,
 ) -> None:
-    """Deliver forever: drain what is due, then sleep `poll` seconds (woken early by nothing else)."""
+    """Deliver forever: drain what is due, then sleep `poll` seconds (woken early by nothing else).
+    The database away (stopped, restarted, frozen past its limit) stops no worker: the round is
+    given up (what it held is left `sending` and taken again once its session is seen gone),
+    `database_trouble` is told once with the one-line reason, then with None once a round runs."""
+    from tessera.core.db_faults import database_error
+
     settings = settings or SmtpSettings.from_env()
+    trouble: str | None = None
     while not should_stop():
-        result = deliver_due(db, settings)
+        try:
+            result = deliver_due(db, settings)
+        except Exception as exc:
+            error = database_error(exc)
+            if error is None:
+                raise
+            if trouble is None and database_trouble is not None:
+                database_trouble(" ".join(error.message.split()))
+            trouble = error.message
+            pause(poll)
+            continue
+        if trouble is not None:
+            trouble = None
+            if database_trouble is not None:
+                database_trouble(None)
         if report is not None and (result.sent or result.failed or result.retried):
             report(result)
         if result.sent == 0 or result.retried:
-            time.sleep(poll)
+            pause(poll)

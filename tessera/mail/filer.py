@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tessera.core import fast_sql
-from tessera.core.db import Database, rollback_quietly, translate_db_errors
+from tessera.core.db import Database, first_line, rollback_quietly, translate_db_errors
 from tessera.core.db_wait import Limits, deadline
 from tessera.core.models import InboundMail
 from tessera.mail.gateway import Settings, deliver, from_extension
@@ -64,7 +64,7 @@ def file_pending(db: Database, inbound_id: int) -> str:
                 )
         except Exception as exc:
             rollback_quietly(session)
-            log.warning("inbound message #%s left to its mailgate: %s", inbound_id, exc)
+            log.warning("inbound message #%s left to its mailgate: %s", inbound_id, first_line(exc))
             return "retry"
     return "filed"
 
@@ -85,9 +85,16 @@ def _stale(db: Database) -> list[int]:
     return list(ids)
 
 
-def run_filer(db: Database, *, should_stop: Callable[[], bool] = lambda: False, poll: float = 2.0) -> None:
+def run_filer(
+    db: Database,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    poll: float = 2.0,
+    listening: Callable[[], object] = lambda: None,
+) -> None:
     """Listen for pending messages and file them, until `should_stop`; the shared advisory lock
-    held on the listening connection tells mailgates that a filer is alive."""
+    held on the listening connection tells mailgates that a filer is alive (`listening` is
+    called once it is held)."""
     raw = db.engine.raw_connection()
     conn: Any = raw.driver_connection
     raw.detach()  # this connection listens for the filer's life: never back to the pool
@@ -96,6 +103,7 @@ def run_filer(db: Database, *, should_stop: Callable[[], bool] = lambda: False, 
         conn.autocommit = True
         conn.execute(fast_sql.FILER_HOLD)
         conn.execute(fast_sql.LISTEN_INBOUND)
+        listening()
         swept = 0.0
         while not should_stop():
             if time.monotonic() - swept > SWEEP_AGE_S / 2:
@@ -111,7 +119,11 @@ def run_filer(db: Database, *, should_stop: Callable[[], bool] = lambda: False, 
                 if done != "gone":
                     fast_sql.notify_filed(conn, int(payload), retry=done == "retry")
     finally:
-        raw.close()
+        if conn.broken:  # the server went away: no rollback to try (it would log a traceback)
+            conn.close()
+            raw.invalidate()
+        else:
+            raw.close()
 
 
 class FilerThread(threading.Thread):
@@ -124,9 +136,19 @@ class FilerThread(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        trouble = False  # told once for an outage, not once a try
+
+        def listening() -> None:
+            nonlocal trouble
+            if trouble:
+                log.warning("mail filer: listening again")
+            trouble = False
+
         while not self.stopping.is_set():
             try:
-                run_filer(self.db, should_stop=self.stopping.is_set, poll=self.poll)
+                run_filer(self.db, should_stop=self.stopping.is_set, poll=self.poll, listening=listening)
             except Exception as exc:
-                log.warning("mail filer: %s; listening again in %.0f s", exc, self.poll)
+                if not trouble:
+                    log.warning("mail filer: %s; trying again every %g s", first_line(exc), self.poll)
+                trouble = True
                 self.stopping.wait(self.poll)

@@ -403,7 +403,9 @@ def run_timers(
             if report is not None and (result.fired or result.errors):
                 report(result)
         except Exception as exc:
-            log.warning("timers: %s; sweeping again in %.0f s", exc, every)
+            from tessera.core.db import first_line
+
+            log.warning("timers: %s; sweeping again in %g s", first_line(exc), every)
         pause(every)
 
 
