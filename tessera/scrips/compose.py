@@ -27,7 +27,7 @@ import quopri
 import re
 import uuid
 from dataclasses import dataclass, field
-from email.header import Header
+from email.header import Header, decode_header, make_header
 from email.headerregistry import Address
 from email.utils import formataddr, getaddresses
 from functools import lru_cache
@@ -94,7 +94,8 @@ _ATOM = r"[^\s\x00-\x1f\x7f-\x9f<>()\[\],;:\"\\@.\u2028\u2029]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
 _ADDR_SPEC = re.compile(f"{_DOT_ATOM}@{_DOT_ATOM}")
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,75}")
-_MSG_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f-\x9f\u2028\u2029]{1,990}>")
+# At most 900 inside the brackets: `In-Reply-To: <...>` fits a line of 998 (a message id cannot fold).
+_MSG_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f-\x9f\u2028\u2029]{1,900}>")
 
 
 def clean_address(address: str | None) -> str | None:
@@ -212,7 +213,7 @@ class Outgoing:
                 continue  # written below, once
             encoded = _encode_header(name, value)
             if encoded:  # an address header with no usable address in it is left out
-                lines.append(f"{name}: {encoded}")
+                lines.append(f"{name}: {_folded(name, encoded)}")
         lines.append("MIME-Version: 1.0")
         lines.append(f'Content-Type: {content_type}; charset="utf-8"')
         body = self.body.replace("\r\n", "\n").replace("\r", "\n")
@@ -242,6 +243,42 @@ def _encode_header(name: str, value: str) -> str:
             formataddr((display, addr), charset="utf-8") for display, addr in found if addr is not None
         )
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+CRLF = "\r\n"
+FOLD_WIDTH = 78  # RFC 5322 2.1.1: lines SHOULD be at most 78 characters...
+LINE_LIMIT = 998  # ...and MUST be at most 998 (an SMTP server refuses more: "500 Line too long")
+
+
+def _folded(name: str, value: str) -> str:
+    """`value` folded at its spaces (RFC 5322 2.2.3: a CRLF before a space), so that no line of
+    the header is over 78 characters where a space allows it. A word too long for a line of 998
+    (a subject with no space in it) is written as encoded words, which fold anywhere; in an
+    address header, the display names are. Values made one line (`one_line`) only."""
+    if len(name) + 2 + len(value) <= FOLD_WIDTH or "\r\n" in value:  # short, or encoded and folded
+        return value
+    lines: list[str] = []
+    current, room = "", FOLD_WIDTH - len(name) - 2
+    for word in value.split(" "):
+        if current and len(current) + 1 + len(word) > room:
+            lines.append(current)
+            current, room = word, FOLD_WIDTH - 1
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    if len(name) + 2 + len(lines[0]) <= LINE_LIMIT and all(len(line) < LINE_LIMIT for line in lines[1:]):
+        return "\r\n ".join(lines)
+    if name.lower() in _ADDRESS_HEADERS:
+        return ",\r\n ".join(
+            f"{Header(_decoded(display), 'utf-8').encode(linesep=CRLF)} <{addr}>" if display else addr
+            for display, addr in getaddresses([value])
+        )
+    return Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
+
+
+def _decoded(display: str) -> str:
+    """A display name as written by `_encode_header` (encoded words when not ASCII), decoded."""
+    return str(make_header(decode_header(display))) if "=?" in display else display
 
 
 @lru_cache(maxsize=1024)
