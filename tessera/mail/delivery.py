@@ -110,6 +110,18 @@ class SmtpSettings:
         return timedelta(seconds=min(self.retry_max, self.retry_base * (2 ** max(0, attempts - 1))))
 
 
+class SmtpUnavailable(Exception):
+    """The SMTP session could not be opened (connecting, STARTTLS, logging in), or the server
+    wants a login or TLS before it takes any mail: the settings' or the server's trouble, never
+    the message's. The message waits (deferred), and the round stops: a 5xx here (a wrong
+    password: 535, TLS required: 530) would refuse every message of the outbox for good."""
+
+
+# The server asks for what the settings did not give (RFC 4954: authentication required; also
+# sent for "Must issue a STARTTLS command first"): no message can be sent before that is fixed.
+_SESSION_CODES = frozenset({530})
+
+
 class SmtpConnection:
     """One SMTP session, opened on first use and reused for the messages of a run."""
 
@@ -136,8 +148,16 @@ class SmtpConnection:
         reply), the others having accepted the message. Raises when the transaction failed as a
         whole (smtplib.SMTPRecipientsRefused when every recipient was refused)."""
         if self._smtp is None:
-            self._smtp = self._open()
-        refused = self._smtp.sendmail(mail_from, recipients, message.encode("utf-8"))
+            try:
+                self._smtp = self._open()
+            except Exception as exc:
+                raise SmtpUnavailable(_session_error(exc)) from exc
+        try:
+            refused = self._smtp.sendmail(mail_from, recipients, message.encode("utf-8"))
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in _SESSION_CODES:
+                raise SmtpUnavailable(_session_error(exc)) from exc
+            raise
         if refused and len(refused) == len(recipients):
             raise smtplib.SMTPRecipientsRefused(refused)
         return dict(refused)
@@ -249,7 +269,15 @@ def claim(link: Connection, settings: SmtpSettings, *, abandoned: bool = False) 
     return Claimed(row[0], row[1], list(row[2]), row[3], row[4], dict(row[5] or {}), row[6], row[7], row[8])
 
 
+def _session_error(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply(exc.smtp_code, exc.smtp_error)
+    return _error_text(exc)
+
+
 def _permanent(exc: BaseException) -> bool:
+    if isinstance(exc, SmtpUnavailable):
+        return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return True
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -282,13 +310,18 @@ def _attempt(
         refused = conn.send(message.mail_from, to, message.message)
     except smtplib.SMTPRecipientsRefused as exc:
         conn.close()
+        if exc.recipients and all(code in _SESSION_CODES for code, _ in exc.recipients.values()):
+            why = _reply(*next(iter(exc.recipients.values())))  # a login wanted before any RCPT
+            return {a: (DEFERRED, None, why) for a in to}, True
         said = {a: _classified(code, text) for a, (code, text) in exc.recipients.items()}
         return {a: said.get(a, (DEFERRED, None, "no answer")) for a in to}, False
     except Exception as exc:
         conn.close()
         permanent = _permanent(exc)
         code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
-        if isinstance(exc, smtplib.SMTPResponseException):
+        if isinstance(exc, SmtpUnavailable):
+            why = str(exc)
+        elif isinstance(exc, smtplib.SMTPResponseException):
             why = _reply(code, exc.smtp_error)
         else:
             why = _reply(None, _error_text(exc))
