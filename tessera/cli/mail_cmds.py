@@ -108,7 +108,7 @@ def file_piped(
         print_json(outcome.as_dict())  # exactly action, ticket, reason
     else:
         target = f" {display_id(outcome.ticket)}" if outcome.ticket else ""
-        echo(f"{outcome.action}{target}: {outcome.reason}")
+        echo(f"{outcome.action}{target}: {clean_line(outcome.reason)}")  # one line, as the quick path's
     if outcome.exit_code:
         _fail(outcome.exit_code, outcome.reason)
 
@@ -189,7 +189,8 @@ def mail_show(
     user: str | None = USER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """One received message: the decision, why, and (with --raw) the bytes as received."""
+    """One received message: the decision, why, and (with --raw) the bytes as received (on a
+    terminal, with its control characters shown as \\xNN instead of obeyed)."""
     from tessera.mail.records import get_inbound
 
     with acting(user) as ctx:
@@ -199,14 +200,19 @@ def mail_show(
             from tessera.core.errors import NotFound
 
             raise NotFound(f"received message #{inbound_id} was not kept (over the size limit)")
-        sys.stdout.buffer.write(data)
+        if sys.stdout.isatty():  # a person's terminal: its escape sequences shown, not obeyed
+            from tessera.core.hostile_text import visible
+
+            sys.stdout.write(visible(data))
+        else:  # a file or a pipe: the bytes as received
+            sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
     if as_json:
         print_json(record.as_dict())
         return
     for key, value in record.as_dict().items():
-        echo(f"{key + ':':18} {'' if value is None else value}")
+        echo(f"{key + ':':18} {'' if value is None else clean_line(value)}")  # a stranger's line breaks too
 
 
 # -- `tessera mail outbox|retry`: outgoing mail, recipient by recipient -----------------------------

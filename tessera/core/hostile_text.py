@@ -51,3 +51,14 @@ def check_name(value: str, what: str) -> str:
             f"{ascii(name)[:80]} has {ascii(bad.group())[1:-1]} at column {bad.start() + 1}"
         )
     return name
+
+
+_SHOWN_ESCAPED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(data: bytes) -> str:
+    """Raw bytes for a terminal, every one of them shown: control characters (escape sequences'
+    ESC included) as `\\xNN`, bytes that are not UTF-8 as `\\xNN` too; line ends and tabs kept.
+    For a person looking at a message as received; a pipe gets the bytes themselves."""
+    text = data.decode("utf-8", "backslashreplace").replace("\r\n", "\n")
+    return _SHOWN_ESCAPED.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
