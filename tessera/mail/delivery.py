@@ -400,8 +400,9 @@ def deliver_claimed(
         result.failed += 1
     else:
         result.retried += 1
-    if paused:
-        raise DeliveryPaused(values["last_error"] or "SMTP failed")
+    if paused:  # the server's or the network's trouble, the same for every recipient: said once
+        said = next((why for _state, _code, why in results.values() if why), None)
+        raise DeliveryPaused(said or values["last_error"] or "SMTP failed")
 
 
 def _write_outcome(
