@@ -53,7 +53,7 @@ def test_new_ticket_requestor_cc_watchers_autoreply(open_desk) -> None:
     raw = mail(
         to="help@desk.example, Boss <boss@customer.example>", Cc="Colleague <colleague@customer.example>"
     )
-    outcome = go(desk, raw)
+    outcome = go(desk, raw, cc_watchers=True)
     assert outcome.action == "create", outcome.reason
     ticket = desk.session.get(Ticket, outcome.ticket)
     assert ticket.subject == "Printer on fire"
@@ -69,9 +69,17 @@ def test_new_ticket_requestor_cc_watchers_autoreply(open_desk) -> None:
     assert (row.ticket_id, row.transaction_id, row.raw) == (ticket.id, create.id, raw)
 
 
-def test_cc_watchers_can_be_turned_off(open_desk) -> None:
-    outcome = go(open_desk, mail(Cc="colleague@customer.example"), cc_watchers=False)
+def test_a_strangers_cc_gets_no_mail_from_the_desk_by_default(open_desk) -> None:
+    """As RT's ParseNewMessageForTicketCcs (off): the desk does not relay a stranger's text to the
+    addresses they put in To or Cc; the setting turns it on (`TESSERA_MAIL_CC_WATCHERS=1`)."""
+    raw = mail(to="help@desk.example, victim1@other.example", Cc="victim2@other.example")
+    outcome = go(open_desk, raw)
+    assert outcome.action == "create", outcome.reason
     assert watchers(open_desk, outcome.ticket, "Cc") == []
+    sent_to = {r for o in outbox_for(open_desk, outcome.ticket) for r in o.recipients}
+    assert sent_to == {"carla@customer.example"}  # the autoreply, to the requestor alone
+    assert Settings.from_env({}).cc_watchers is False
+    assert Settings.from_env({"TESSERA_MAIL_CC_WATCHERS": "1"}).cc_watchers is True
 
 
 def test_null_from_is_a_bounce_and_a_bare_name_is_quarantined(open_desk) -> None:

@@ -238,7 +238,9 @@ def _file_a_day_of_mail(db: Database) -> None:
         grants.grant(desk.root, "ReplyToTicket", "role:Requestor")
         grants.grant(desk.root, "OwnTicket", "role:Everyone", "General")
         made = go(
-            desk, mail("Printer on fire", message_id="<m1@customer.example>", cc="ann@customer.example")
+            desk,
+            mail("Printer on fire", message_id="<m1@customer.example>", cc="ann@customer.example"),
+            cc_watchers=True,  # the Cc watcher's row written with the record too
         )
         again = mail(f"Re: [TKT-{made.ticket:04d}]", message_id="<m2@customer.example>")
         go(desk, again)

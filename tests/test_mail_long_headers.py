@@ -40,6 +40,7 @@ def test_a_long_references_chain_and_a_long_subject_still_reach_the_smtp_server(
     server = SmtpServer(free_port()).start()
     try:
         env = {**cli_env, **smtp_env(server.port), "TESSERA_MAILGATE_WAIT": "0"}
+        env["TESSERA_MAIL_CC_WATCHERS"] = "1"  # the Cc's notice: a second long subject
         filed = run(["mailgate", "--queue", "General", "--json"], env, stdin=_message())
         assert filed.code == 0 and json.loads(filed.out)["action"] == "create", filed
         sent = run(["worker", "--once", "--json"], env)

@@ -18,7 +18,8 @@ from tessera.core import grants, tickets
 from tessera.core.models import Attachment, InboundMail, Ticket, Transaction
 from tests.support.cli import run
 from tests.support.desks import Desk
-from tests.support.mail import go, mail, outbox_for, watchers
+from tests.support.mail import go as deliver_mail
+from tests.support.mail import mail, outbox_for, watchers
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
 
@@ -61,6 +62,12 @@ def other_recipients_desk(committed_desk: Desk) -> Desk:
         )
     desk.session.commit()
     return desk
+
+
+def go(desk: Desk, raw: bytes, action: str = "correspond"):
+    """Filed with Cc watchers on (`TESSERA_MAIL_CC_WATCHERS=1`): a Cc the mail really names is
+    written to, so a spoofed header's victim alone is shown missing."""
+    return deliver_mail(desk, raw, action, cc_watchers=True)
 
 
 def _stored_headers(desk: Desk, ticket_id: int) -> list[str]:
@@ -172,7 +179,7 @@ def test_mailgate_and_worker_never_mail_a_spoofed_send_cc(other_recipients_desk,
     desk = other_recipients_desk
     server = SmtpServer(free_port()).start()
     try:
-        env = {**cli_env, **smtp_env(server.port)}
+        env = {**cli_env, **smtp_env(server.port), "TESSERA_MAIL_CC_WATCHERS": "1"}
         raw = mail(Cc="colleague@customer.example", RT_Send_Cc=VICTIM, RT_Send_Bcc=f"Boss <{VICTIM}>")
         filed = run(["mailgate", "--queue", "General", "--json"], env, stdin=raw.decode())
         assert filed.code == 0, filed

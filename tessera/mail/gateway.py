@@ -33,8 +33,10 @@ happens to it. The order of decisions:
    message is dropped and recorded, and an unknown sender is not created.
 8. A new ticket: the sender is the requestor (created as an unprivileged user when unknown), To/Cc
    addresses other than the desk's own (which never watch anything, `core.desk_addresses`) become
-   Cc watchers (`TESSERA_MAIL_CC_WATCHERS=0` turns this
-   off). Scrips run on the transactions, so autoreplies and notifications go through the outbox.
+   Cc watchers when `TESSERA_MAIL_CC_WATCHERS=1` (off by default, as RT's
+   ParseNewMessageForTicketCcs: on a desk open to everyone it makes the desk mail a stranger's text
+   to whoever the stranger put in Cc). Scrips run on the transactions, so autoreplies and
+   notifications go through the outbox.
 
 What the database cannot store never reaches it (`inbound.parse` hands over storable text only).
 A failure retrying cannot change (a value the database refuses, a bug this message meets every

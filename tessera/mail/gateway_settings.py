@@ -38,7 +38,10 @@ MAX_ACTION = 64
 class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     robots: str = "comment"  # comment | drop
-    cc_watchers: bool = True
+    # Off, as RT's $ParseNewMessageForTicketCcs: on, anyone who may open a ticket by mail has the
+    # desk send their text (the Cc's notice on create) from its own address to any address they
+    # put in To or Cc.
+    cc_watchers: bool = False
     owner_email: str | None = None  # RT's $OwnerEmail: told of dropped loops and bounces
     owner_notices_per_hour: int = DEFAULT_NOTICE_LIMIT
     store_loops: bool = False  # RT's $StoreLoops: our own mail coming back is kept on its ticket
