@@ -139,6 +139,7 @@ def gateway_desk(cli_env, db_url):
             add_stranger_template(session)
     finally:
         db.dispose()
+    env["TESSERA_MAIL_CC_WATCHERS"] = "1"  # a Cc in the attack gets the creation's notice too
     return env
 
 
@@ -252,6 +253,32 @@ def test_build_makes_every_header_one_line_for_any_value(value: str, name: str, 
     assert set(names) <= {*ALLOWED, "x-any"}
     for envelope_address in [out.mail_from, *out.recipients]:
         assert compose.clean_address(envelope_address) == envelope_address
+
+
+def test_a_subjects_escape_sequences_leave_the_outgoing_header_whole() -> None:
+    """A stranger's subject with a colour and an OSC 52 clipboard write goes out as its words:
+    removing the ESC byte alone left `[31mRED [0m ]52;c;aGVsbG8=` in the desk's Subject."""
+    hostile = "Hostile \x1b[31mRED\x1b[0m \x1b]52;c;aGVsbG8=\x07done \x9b1mC1\r\nBcc: x@evil.example"
+    out = compose.build(
+        ticket_id=7,
+        tag="TKT-0007",
+        scrip_id=1,
+        template_headers=[("Subject", f"Re: {hostile}")],
+        body="body",
+        default_subject=hostile,
+        from_address=DESK,
+        from_display="Desk",
+        to=[CUSTOMER],
+        cc=[],
+        bcc=[],
+        in_reply_to=None,
+        parent_references=[],
+        auto_submitted="auto-replied",
+        actor_email=CUSTOMER,
+    )
+    msg = message_from_bytes(out.as_text().encode(), policy=policy.default)
+    assert str(msg["Subject"]) == "[TKT-0007] Re: Hostile RED done C1 Bcc: x@evil.example"
+    assert msg["Bcc"] is None
 
 
 @pytest.fixture

@@ -22,6 +22,13 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"[\t\n\u2028\u2029]+")
 
 
+def without_escapes(text: str) -> str:
+    """`text` with its escape sequences removed whole (CSI, OSC, DCS...), other characters kept:
+    for a boundary that handles control characters itself (an outgoing header), where removing
+    only the ESC byte would leave the sequence's body (`[31m`, `]52;c;...`) as text."""
+    return _ESCAPES.sub("", text)
+
+
 def clean(value: object) -> str:
     """Multi-line text with escape sequences and control characters removed (`\\n` and `\\t` kept)."""
     text = "" if value is None else str(value)

@@ -35,6 +35,7 @@ from functools import lru_cache
 from tessera.core.desk_addresses import DEFAULT_DOMAIN as DEFAULT_DOMAIN
 from tessera.core.desk_addresses import MAIL_FROM_ENV as MAIL_FROM_ENV
 from tessera.core.desk_addresses import fallback_address as fallback_address
+from tessera.core.hostile_text import without_escapes
 from tessera.scrips.sandbox import VALUE_CR, VALUE_LF
 
 DESK_NAME_ENV = "TESSERA_DESK_NAME"
@@ -81,10 +82,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def one_line(value: object) -> str:
-    """A header value: one line, no control character, runs of whitespace as one space."""
+    """A header value: one line, no escape sequence or control character, runs of whitespace as
+    one space."""
     text = value if isinstance(value, str) else str(value)
     if not (text.isascii() and text.isprintable()):
-        text = _SURROGATE.sub("\ufffd", _NOT_IN_HEADER.sub(" ", text))
+        text = _SURROGATE.sub("\ufffd", _NOT_IN_HEADER.sub(" ", without_escapes(text)))
     return " ".join(text.split())
 
 
