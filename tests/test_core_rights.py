@@ -417,3 +417,23 @@ def test_rights_of_queues_comments_admins_and_ticket_roles(
     else:
         with pytest.raises((PermissionDenied, NotFound)):
             action(ann, t)
+
+
+def test_a_requestor_reading_the_history_sees_no_bcc_recipients_or_scrip_trace(desk) -> None:
+    """A one-time Bcc is hidden from the ticket's requestor: not in the transaction's data, not in
+    the mail it sent; nor are the AdminCc's notices or the scrips' trace. An agent sees them all."""
+    users.add_user(desk.root, "ann", email="ann@customer.example", privileged=False)
+    grants.grant(desk.root, "ShowTicket", "role:Requestor")
+    t = desk.ticket(requestors=["ann@customer.example"], admincc=["boss@desk.example"])
+    tickets.correspond(desk.root, t.id, MessageIn(body="on it", bcc=["hidden@partner.example"]))
+    ann = open_context(desk.session, "ann")
+    seen = history(ann, tickets.get_ticket(ann, t.id))
+    reply = next(h for h in seen if h["type"] == "Correspond")
+    assert reply["message"]["content"] == "on it"
+    shown = repr(seen)
+    assert "hidden@partner.example" not in shown and "boss@desk.example" not in shown
+    assert all(h["outgoing"] == [] and h["scrips"] == [] for h in seen)
+    agent = history(desk.root, tickets.get_ticket(desk.root, t.id))
+    mine = next(h for h in agent if h["type"] == "Correspond")
+    assert mine["data"]["bcc"] == ["hidden@partner.example"]
+    assert "hidden@partner.example" in repr(mine["outgoing"]) and mine["scrips"]

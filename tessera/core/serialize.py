@@ -190,6 +190,9 @@ def history(
     A page of it, for a reader that shows the newest first (the TUI): with `limit`, only the newest
     `limit` transactions (before transaction id `before`, if given), still oldest first."""
     see_comments = ctx.can("ShowTicketComments", ticket.queue_id, ticket)
+    # Who the desk mailed (a one-time Bcc, an AdminCc's notice, a squelched address) and how its
+    # scrips ran are the desk's own business: agents see them, a requestor sees the conversation.
+    desk_view = ctx.system or ctx.actor.privileged
     query = select(Transaction).where(Transaction.ticket_id == ticket.id)
     if before is not None:
         query = query.where(Transaction.id < before)
@@ -213,10 +216,10 @@ def history(
     from tessera.core.models.scrips import trace_for_transactions
     from tessera.core.outgoing import outgoing_for_transactions
 
-    traces = trace_for_transactions(ctx.session, [t.id for t in txns])
+    traces = trace_for_transactions(ctx.session, [t.id for t in txns]) if desk_view else {}
     # The mail each transaction sent, recipient by recipient (a comment's only to those who may
     # read the comment: its notice quotes it).
-    readable = [t.id for t in txns if t.type not in PRIVATE_TYPES or see_comments]
+    readable = [t.id for t in txns if desk_view and (t.type not in PRIVATE_TYPES or see_comments)]
     outgoing = outgoing_for_transactions(ctx.session, {t.ticket_id for t in txns}, readable)
     out = []
     for txn in txns:
@@ -228,7 +231,7 @@ def history(
             "new": txn.new_value,
             "actor": txn.actor.name if txn.actor is not None else None,
             "created": _iso(txn.created),
-            "data": txn.data if txn.type not in PRIVATE_TYPES or see_comments else None,
+            "data": _data_for(txn, see_comments, desk_view),
             "message": None,
             "scrips": traces.get(txn.id, []),
             "outgoing": outgoing.get(txn.id, []),
@@ -248,6 +251,20 @@ def history(
             entry["message"] = {"hidden": True, "reason": "needs ShowTicketComments"}
         out.append(entry)
     return out
+
+
+_DESK_ONLY_DATA = ("bcc", "squelch")
+
+
+def _data_for(txn: Transaction, see_comments: bool, desk_view: bool) -> Any:
+    """A transaction's data as this reader may see it: none of a comment's without
+    ShowTicketComments, and no one-time Bcc or squelched address for a requestor."""
+    if txn.type in PRIVATE_TYPES and not see_comments:
+        return None
+    data = txn.data
+    if desk_view or not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in _DESK_ONLY_DATA}
 
 
 def history_counts(ctx: Context, ticket: Ticket) -> dict[str, int]:
