@@ -112,6 +112,27 @@ def test_bad_requests_are_problems_naming_the_field(api: Api) -> None:
         _problem(huge, 413, "limit")
 
 
+def test_a_patch_takes_its_values_as_json_gives_them(api: Api) -> None:
+    """true/false or a fraction is no field value (not 1); a key is a field's name whole (not
+    `subject=x` setting the subject to "x=..."); a list is a custom field's values, each whole."""
+    with api.client(api.root) as root:
+        made = root.post("/custom-fields", json={"name": "Vendors", "multiple": True})
+        assert made.status_code == 201, made.text
+        tid = root.post("/tickets", json={"queue": "General", "subject": "laptops"}).json()["id"]
+        _problem(root.patch(f"/tickets/{tid}", json={"priority": True}), 422, "priority", "true/false")
+        _problem(root.patch(f"/tickets/{tid}", json={"priority": 1.5}), 422, "priority", "fraction")
+        _problem(root.post(f"/tickets/{tid}/preview", json={"changes": {"priority": False}}), 422, "priority")
+        _problem(root.patch(f"/tickets/{tid}", json={"subject=x": "y"}), 422, "'subject=x' is not a field")
+        _problem(root.patch(f"/tickets/{tid}", json={"status": ["open", "resolved"]}), 422, "not a list")
+        _problem(root.patch(f"/tickets/{tid}", json={"Priority": 1, "priority": 2}), 422, "twice")
+        after = root.get(f"/tickets/{tid}").json()
+        assert (after["subject"], after["priority"], after["version"]) == ("laptops", 0, 1), "nothing changed"
+        changed = root.patch(f"/tickets/{tid}", json={"cf.Vendors": ["Dell, Inc.", "HP"], "priority": 3})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["custom_fields"]["Vendors"] == ["Dell, Inc.", "HP"]
+        assert changed.json()["priority"] == 3
+
+
 def test_a_retried_post_with_an_idempotency_key_creates_nothing_twice(api: Api) -> None:
     body = {"queue": "General", "subject": "retry me", "body": "once"}
 

@@ -17,6 +17,7 @@ from tessera.api.deps import Acting, etag, expected_version
 from tessera.api.problems import ApiProblem
 from tessera.api.schemas import (
     BookmarkBody,
+    FieldValue,
     MessageBody,
     PreviewBody,
     ReminderBody,
@@ -219,7 +220,7 @@ def show_ticket(ctx: Acting, ticket: str) -> JSONResponse:
 def change_ticket(
     ctx: Acting,
     ticket: str,
-    changes: dict[str, str | int | list[str] | None],
+    changes: dict[str, FieldValue],
     if_match: IfMatch = None,
 ) -> JSONResponse:
     from tessera.core import tickets
@@ -248,15 +249,19 @@ def _named_in_body() -> Iterator[None]:
         raise InvalidInput(exc.message) from None
 
 
-def _assignments(changes: dict[str, Any]) -> dict[str, str]:
+def _assignments(changes: dict[str, Any]) -> dict[str, str | list[str]]:
+    """The body's FIELD: VALUE pairs as `ticket set`'s FIELD=VALUE words give them, taken as they
+    are: a key is a field's name whole (an `=` in it is no value), a list stays the custom field's
+    values (a comma inside one is no separator), null empties the field."""
     from tessera.core import tickets
 
-    words = []
+    out: dict[str, str | list[str]] = {}
     for key, value in changes.items():
-        if isinstance(value, list):
-            value = ", ".join(value)
-        words.append(f"{key}={'' if value is None else value}")
-    return tickets.parse_assignments(words)
+        name = tickets.field_key(key)
+        if name in out:
+            raise InvalidInput(f"{key!r}: the field is given twice")
+        out[name] = value if isinstance(value, list) else "" if value is None else str(value)
+    return out
 
 
 @router.post("/tickets/{ticket}/preview", summary="Dry-run a change: scrips, messages, field changes")

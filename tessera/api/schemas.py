@@ -7,11 +7,30 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 ShortText = Annotated[str, Field(max_length=1000)]
-FieldValue = str | int | list[str] | None
+
+
+def _field_value(value: object) -> object:
+    """A field's value in a change: text, a whole number, a list of texts (a custom field's
+    values) or null (empty). JSON's true/false and fractions are none of these, though pydantic
+    would read them as 1/0 or name each member of the union it tried."""
+    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    kind = {bool: "true/false", float: "a fraction", dict: "an object", list: "a list of non-texts"}
+    raise PydanticCustomError(
+        "field_value",
+        "give text, a whole number, a list of texts or null, not {kind}",
+        {"kind": kind.get(type(value), type(value).__name__)},
+    )
+
+
+FieldValue = Annotated[str | int | list[str] | None, BeforeValidator(_field_value)]
 
 
 class AttachmentBody(BaseModel):

@@ -7,7 +7,7 @@ back as a whole. A change based on a stale version (`expected_version`) is refus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -327,10 +327,17 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidInput(f"expected FIELD=VALUE, got {pair!r}")
-        key = key.strip()
-        key = "cf." + key[3:] if key.lower().startswith("cf.") else key.lower()
-        changes[key] = value
+        changes[field_key(key)] = value
     return changes
+
+
+def field_key(key: str) -> str:
+    """A field's name as `set_fields` takes it: lower-cased, but a custom field's name as it is
+    (`cf.Team`); `priority+` and `priority-` add. A name holding `=` or nothing is refused."""
+    key = key.strip()
+    if not key or "=" in key[:-1] or key in ("+", "-"):
+        raise InvalidInput(f"{key!r} is not a field name (fields: {', '.join(SETTABLE_FIELDS)}, cf.NAME)")
+    return "cf." + key[3:] if key.lower().startswith("cf.") else key.lower()
 
 
 def _set_column(ctx: Context, ticket: Ticket, field: str, value: object) -> Transaction | None:
@@ -358,7 +365,7 @@ def _adding(key: str) -> tuple[str, int]:
 def set_fields(
     ctx: Context,
     ref: str | int,
-    changes: dict[str, str],
+    changes: Mapping[str, str | list[str]],
     *,
     expected_version: int | None = None,
     force: bool = False,
@@ -377,10 +384,16 @@ def set_fields(
                 f"unknown field {key!r}{did_you_mean(base, SETTABLE_FIELDS)} (fields: "
                 f"{', '.join(SETTABLE_FIELDS)}, cf.NAME; numbers also take += and -=)"
             )
+        if isinstance(changes[key], list) and not key.startswith("cf."):
+            raise InvalidInput(f"{key} takes one value, not a list (a list is a custom field's values)")
     order = sorted(changes, key=lambda k: (k != "queue", k != "status"))
     txns: list[Transaction | None] = []
     for key in order:
-        raw = changes[key]
+        values = changes[key]
+        if isinstance(values, list):  # a custom field's values, each as it is
+            txns.append(set_custom_field(ctx, ticket, key[3:], values))
+            continue
+        raw = values
         base, sign = _adding(key)
         if sign:
             txns.append(_add_to(ctx, ticket, base, sign, raw))

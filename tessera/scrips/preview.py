@@ -8,7 +8,7 @@ queue, and every field change (the person's and the scrips'). The TUI calls `pre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -41,7 +41,7 @@ def _change(txn: Transaction) -> dict[str, Any]:
     }
 
 
-def preview(ctx: Context, ref: str | int, changes: dict[str, str]) -> dict[str, Any]:
+def preview(ctx: Context, ref: str | int, changes: Mapping[str, str | list[str]]) -> dict[str, Any]:
     """Apply `changes` (FIELD=VALUE as `tessera ticket set` takes them), run the scrips, roll back."""
     return dry_run(ctx, ref, lambda: set_fields(ctx, ref, changes))
 
