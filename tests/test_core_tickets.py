@@ -83,6 +83,18 @@ def test_create_directly_resolved_gets_dates(desk) -> None:
     assert t.status == "resolved" and t.started is not None and t.resolved is not None
 
 
+def test_a_due_date_without_a_zone_is_utc_in_the_ticket_made_as_when_read_back(desk) -> None:
+    """The API's `"due": "2026-12-01T14:00:00"`: the database stores it as UTC, and the ticket the
+    create answers with says the same (it said a time with no zone, unlike every later read)."""
+    from datetime import datetime
+
+    t = desk.ticket(due=datetime(2026, 12, 1, 14, 0), starts=datetime(2026, 11, 30, 9, 0))
+    made = ticket_json(desk.root, t)
+    assert (made["due"], made["starts"]) == ("2026-12-01T14:00:00Z", "2026-11-30T09:00:00Z")
+    desk.session.expire_all()
+    assert ticket_json(desk.root, tickets.get_ticket(desk.root, t.id))["due"] == made["due"]
+
+
 @pytest.mark.parametrize(
     "kwargs, error, fragment",
     [

@@ -119,6 +119,15 @@ class ForwardIn(BaseModel):
     transaction: Int32 | None = None
 
 
+def _aware(value: datetime) -> datetime:
+    """A time without a zone is UTC, as `parse_datetime` reads one typed (the database would
+    store it so; the ticket made from it must say so too)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Moment = Annotated[datetime, AfterValidator(_aware)]
+
+
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,8 +141,8 @@ class TicketCreate(BaseModel):
     priority: Int32 | None = None
     initial_priority: Int32 | None = None
     final_priority: Int32 | None = None
-    due: datetime | None = None
-    starts: datetime | None = None
+    due: Moment | None = None
+    starts: Moment | None = None
     time_estimated: Int32 | None = None
     sla: str | None = None
     custom_fields: dict[str, str | list[str]] = Field(default_factory=dict)
