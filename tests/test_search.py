@@ -226,6 +226,16 @@ def test_errors_point_into_the_query(fixtures, query: str, fragment: str) -> Non
     assert "\n" not in info.value.message
 
 
+def test_an_error_in_a_callers_filter_names_no_column_of_a_query_nobody_typed(fixtures) -> None:
+    """The API's `?queue=Nope` is compiled as `Queue = 'Nope'` beside the user's query: its error
+    names the queue, not "column 9" of text the user never saw; the user's query keeps its column."""
+    with pytest.raises(SearchError) as info:
+        service.search(fixtures.root, "Status = 'open'", also="Queue = 'Nope'")
+    assert "unknown queue 'Nope'" in info.value.message and "column" not in info.value.message
+    with pytest.raises(SearchError, match="at column 1"):
+        service.search(fixtures.root, "Statsu = 'open'", also="Queue = 'General'")
+
+
 def test_bad_order_and_limit(fixtures) -> None:
     from tessera.core.errors import InvalidInput
 

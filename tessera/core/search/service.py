@@ -33,7 +33,11 @@ def _compiled(ctx: Context, query: str, also: str = "") -> tuple[ColumnElement[b
     compiler = Compiler(ctx)
     parts = [compiler.compile(node), visible_filter(ctx)]
     if also.strip():
-        parts.append(compiler.compile(parse_with_order(also)[0]))
+        try:
+            parts.append(compiler.compile(parse_with_order(also)[0]))
+        except SearchError as exc:  # the caller's filter, not text the user typed: no column
+            place = f" at column {exc.column}" if exc.column is not None else ""
+            raise SearchError(exc.message.replace(place, "", 1) if place else exc.message) from None
     if not compiler.asks_for_merged:
         parts.append(Ticket.merged_into_id.is_(None))
     if not compiler.asks_for_deleted:
