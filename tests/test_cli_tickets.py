@@ -254,3 +254,22 @@ def test_demo_seeds_then_adds(cli) -> None:
     assert len(json.loads(cli("queue", "list", "--json").out)) == 5
     assert json.loads(cli("ticket", "show", "150", "--json").out)["id"] == 150
     assert_one_line_error(cli("demo", "--tickets", "5", "--user", "alice", ok=False), "needs SuperUser")
+
+
+def test_moving_a_ticket_to_a_queue_you_may_not_see_says_it_moved(cli, cli_env) -> None:
+    """The move is made: the command says so (exit 0), and that the ticket is out of sight now,
+    instead of 'no ticket TKT-0001' (exit 4) after a change that was committed."""
+    cli("queue", "create", "Support")
+    cli("queue", "create", "Secret")
+    cli("user", "add", "quinn")
+    for right in ("ShowTicket", "ModifyTicket"):
+        cli("right", "grant", right, "user:quinn", "--queue", "Support")
+    cli("right", "grant", "CreateTicket", "user:quinn")
+    cli("ticket", "create", "--queue", "Support", "--subject", "payroll")
+    moved = run(["ticket", "set", "1", "queue=Secret"], {**cli_env, "TESSERA_USER": "quinn"})
+    assert moved.code == 0, moved.err
+    assert moved.out.splitlines() == [
+        "TKT-0001: Queue Support -> Secret",
+        "TKT-0001 is now in a queue you may not see",
+    ]
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["queue"] == "Secret"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_attachments, read_body
-from tessera.core.errors import InvalidInput
+from tessera.core.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -370,11 +370,18 @@ def set_(
         if as_json:
             _show(ctx, ticket, True)
             return
-        shown = tickets.get_ticket(ctx, ticket).display_id
         if not txns:
-            echo(f"{shown}: nothing to change")
+            echo(f"{tickets.get_ticket(ctx, ticket).display_id}: nothing to change")
+            return
+        from tessera.core.ids import display_id
+
+        shown = display_id(txns[0].ticket_id)  # read again, a ticket moved out of sight is "no ticket"
         for txn in txns:
             echo(f"{shown}: {txn.field or txn.type} {txn.old_value or ''} -> {txn.new_value or ''}".rstrip())
+        try:
+            tickets.get_ticket(ctx, txns[0].ticket_id)
+        except NotFound:
+            echo(f"{shown} is now in a queue you may not see")
 
 
 @app.command("action")
