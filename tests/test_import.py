@@ -146,6 +146,26 @@ def test_a_bad_line_names_itself_and_nothing_of_the_file_is_written(cli, tmp_pat
     assert _count(cli) == before
 
 
+def test_a_nul_in_any_text_is_its_lines_error_not_an_internal_one(cli, tmp_path) -> None:
+    """PostgreSQL holds no NUL; written with COPY, its refusal was `internal error: DataError`
+    (exit 70) naming no line. Now the line and the place are named (exit 5), nothing written."""
+    good = {"queue": "General", "subject": "fine"}
+    before = _count(cli)
+    cases = [
+        ({"queue": "General", "subject": "a\x00b"}, "line 2: subject: a NUL"),
+        (
+            {"queue": "General", "transactions": [{"type": "Create", "body": "x\x00"}]},
+            "line 2: transactions.0.body: a NUL",
+        ),
+        ({"queue": "General", "custom_fields": {"Severity\x00": "Low"}}, "line 2: custom_fields.", "a NUL"),
+    ]
+    for bad, *fragments in cases:
+        result = cli("import", _file(tmp_path, good, bad), ok=False)
+        assert result.code == 5, result.err
+        assert_one_line_error(result, *fragments)
+    assert _count(cli) == before
+
+
 def test_dry_run_checks_everything_and_writes_nothing(cli, tmp_path) -> None:
     before = _count(cli)
     done = json.loads(cli("import", _file(tmp_path, RT_TICKET, RT_TICKET), "--dry-run", "--json").out)

@@ -120,7 +120,28 @@ def parse_lines(lines: Iterable[str]) -> Iterator[tuple[int, ImportTicket]]:
             raise InvalidInput(
                 f"line {number}: expected a JSON object (one ticket), got {type(data).__name__}"
             )
+        where = _nul_in(data)
+        if where is not None:
+            raise InvalidInput(
+                f"line {number}: {where}: a NUL character (\\u0000): no text on the desk can hold one"
+            )
         try:
             yield number, ImportTicket.model_validate(data)
         except ValidationError as exc:
             raise InvalidInput(f"line {number}: {pydantic_message(exc)}") from None
+
+
+def _nul_in(value: Any, path: str = "") -> str | None:
+    """Where (`transactions.0.body`) the first text holding a NUL is, in a key or a value: the
+    records are written with COPY, where PostgreSQL's refusal would name no line."""
+    if isinstance(value, str):
+        return (path or "the line") if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key!a}" if path else ascii(key)
+        found = _nul_in(item, here)
+        if found is not None:
+            return found
+    return None
