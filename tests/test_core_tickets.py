@@ -78,6 +78,20 @@ def test_create_records_everything(desk) -> None:
     assert stored.binary_content == b"\x89PNG\x00"
 
 
+def test_a_text_file_holding_a_nul_byte_is_attached_as_its_bytes(desk) -> None:
+    """A log with a NUL in it is a file like any other: kept byte for byte, not refused as
+    'PostgreSQL text fields cannot contain NUL' (a text/* file was stored as text)."""
+    from tessera.core.listing import attachment
+
+    t = desk.ticket()
+    log = b"boot ok\x00\x00 then garbage\n"
+    part = AttachmentIn(filename="boot.log", content_type="text/plain", data=log)
+    tickets.correspond(desk.root, t.id, MessageIn(body="the log", attachments=[part]))
+    [shown] = next(h for h in history(desk.root, t) if h["type"] == "Correspond")["message"]["attachments"]
+    assert (shown["filename"], shown["size"]) == ("boot.log", len(log))
+    assert attachment(desk.root, shown["id"]).data == log
+
+
 def test_create_directly_resolved_gets_dates(desk) -> None:
     t = desk.ticket(status="resolved")
     assert t.status == "resolved" and t.started is not None and t.resolved is not None

@@ -74,8 +74,8 @@ def _parts(ctx: Context, message: MessageIn, message_id: str) -> tuple[list[Atta
     files = []
     for part in message.attachments:
         text: str | None = None
-        if part.content_type.startswith("text/"):
-            try:
+        if part.content_type.startswith("text/") and b"\x00" not in part.data:  # no text holds a NUL:
+            try:  # such a file is kept as its bytes, as one that is not UTF-8
                 text = part.data.decode("utf-8")
             except UnicodeDecodeError:
                 text = None
