@@ -99,3 +99,21 @@ def test_the_api_command_refuses_bad_options_in_one_line(cli_env) -> None:
             [*tessera_cmd(), "api", *options], env=cli_env, capture_output=True, text=True, timeout=60
         )
         assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_port_in_use_or_a_host_not_here_is_one_line_and_exit_2(cli_env) -> None:
+    """As `lmtp` and `ssh-server` say it: uvicorn's own words were several log lines and exit 3,
+    the code of a database error."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for options in (["--port", str(port)], ["--host", "10.254.254.254", "--port", str(port)]):
+            proc = subprocess.run(
+                [*tessera_cmd(), "api", *options], env=cli_env, capture_output=True, text=True, timeout=60
+            )
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+            assert lines[0].startswith("tessera: cannot listen on "), lines

@@ -24,6 +24,7 @@ def api(
     if not 1 <= workers <= 64:
         raise InvalidInput(f"--workers must be between 1 and 64, not {workers}")
     db = common.database()  # started, migrated and reachable before any worker starts: one-line errors
+    _check_listen(host, port)  # as `lmtp` and `ssh-server` say it, not uvicorn's log and its exit 3
     typer.echo(f"tessera api: http://{host}:{port} on {db.location} ({workers} worker(s))", err=True)
     uvicorn.run(
         "tessera.api.app:factory",
@@ -35,3 +36,25 @@ def api(
         proxy_headers=True,
         server_header=False,
     )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse in one line (ConfigError, exit 2) an address the server cannot listen on: a port in
+    use, a host that is no address of this machine. uvicorn logs such a failure over several lines
+    and exits 3, the code that means a database error."""
+    import socket
+
+    from tessera.core.errors import ConfigError
+
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
