@@ -120,6 +120,10 @@ def test_a_patch_takes_its_values_as_json_gives_them(api: Api) -> None:
         assert made.status_code == 201, made.text
         tid = root.post("/tickets", json={"queue": "General", "subject": "laptops"}).json()["id"]
         _problem(root.patch(f"/tickets/{tid}", json={"priority": True}), 422, "priority", "true/false")
+        made_true = root.post("/tickets", json={"queue": "General", "subject": "x", "priority": True})
+        _problem(made_true, 422, "priority", "true/false")
+        reply_false = root.post(f"/tickets/{tid}/reply", json={"body": "x", "time_taken": False})
+        _problem(reply_false, 422, "time_taken")
         _problem(root.patch(f"/tickets/{tid}", json={"priority": 1.5}), 422, "priority", "fraction")
         _problem(root.post(f"/tickets/{tid}/preview", json={"changes": {"priority": False}}), 422, "priority")
         _problem(root.patch(f"/tickets/{tid}", json={"subject=x": "y"}), 422, "'subject=x' is not a field")

@@ -10,7 +10,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+def _not_a_truth_value(value: object) -> object:
+    """JSON's true/false is no number, though pydantic would read it as 1/0 (`"priority": true`
+    made a ticket of priority 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "give a whole number, not true/false")
+    return value
+
+
+Int32 = Annotated[int, BeforeValidator(_not_a_truth_value), Field(ge=-(2**31), le=2**31 - 1)]
 ShortText = Annotated[str, Field(max_length=1000)]
 
 
