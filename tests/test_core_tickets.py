@@ -117,6 +117,9 @@ def test_a_due_date_without_a_zone_is_utc_in_the_ticket_made_as_when_read_back(d
         ({"custom_fields": {"Severity": "Urgent"}}, InvalidInput, "not allowed for custom field 'Severity'"),
         ({"custom_fields": {"Severity": ["Low", "High"]}}, InvalidInput, "takes one value"),
         ({"custom_fields": {"Users": "many"}}, InvalidInput, "needs a whole number"),
+        # beyond what `cf.Users+=1` sums and TicketSQL's `CF.Users > 5` compares: was stored, then
+        # matched by no search and refused by every +=
+        ({"custom_fields": {"Users": "99999999999999999999"}}, InvalidInput, "out of range"),
         ({"custom_fields": {"Asset": "laptop"}}, InvalidInput, "does not match"),
         ({"custom_fields": {"Since": "yesterday"}}, InvalidInput, "needs a date"),
         ({"status": "bogus"}, InvalidInput, "'bogus' is not a status"),

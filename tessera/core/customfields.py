@@ -12,6 +12,7 @@ from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.knowable import known_fields, may_know_field
 from tessera.core.models import CustomField, CustomFieldOption, Queue
 from tessera.core.queues import get_queue
+from tessera.core.schemas import INT_MAX, INT_MIN
 from tessera.core.spelling import did_you_mean
 
 CF_TYPES = ("freeform", "select", "integer", "date")
@@ -102,9 +103,14 @@ def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
     for value in cleaned:
         if cf.type == "integer":
             try:
-                value = str(int(value))
+                number = int(value)
             except ValueError:
                 raise InvalidInput(f"custom field {cf.name!r} needs a whole number, got {value!r}") from None
+            if not INT_MIN <= number <= INT_MAX:  # as `cf.NAME+=N` sums and TicketSQL compares them
+                raise InvalidInput(
+                    f"custom field {cf.name!r}: {value} is out of range ({INT_MIN} to {INT_MAX})"
+                )
+            value = str(number)
         elif cf.type == "date":
             try:
                 value = date.fromisoformat(value).isoformat()
