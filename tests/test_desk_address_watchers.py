@@ -70,6 +70,20 @@ def test_a_queue_cannot_watch_itself_or_another_queue(desk: Desk) -> None:
     assert list_queue_watchers(desk.root, "General") == []
 
 
+def test_no_two_queues_share_an_address(desk: Desk) -> None:
+    """The mail gateway routes a recipient to the queue whose address it is: a second queue with
+    the same address (any case, either role) made that an arbitrary pick of one of them."""
+    for kwargs in ({"correspond_address": "HELP@desk.example"}, {"comment_address": "help@desk.example"}):
+        with pytest.raises(InvalidInput, match="already another queue's"):
+            queues.create_queue(desk.root, "Copy", **kwargs)
+    queues.create_queue(desk.root, "Billing", correspond_address="billing@desk.example")
+    with pytest.raises(InvalidInput, match="already another queue's"):
+        queues.update_queue(desk.root, "Billing", {"comment_address": "help-comment@desk.example"})
+    # A queue keeps its own address when it is set again.
+    queues.update_queue(desk.root, "General", {"correspond_address": "help@desk.example"})
+    assert queues.get_queue(desk.root, "Billing").comment_address is None
+
+
 def test_mail_to_and_cc_desk_addresses_are_skipped_silently(committed_desk: Desk) -> None:
     desk = committed_desk
     grants.grant(desk.root, "CreateTicket", "role:Everyone", "General")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
@@ -57,6 +57,26 @@ def _address(raw: str | None) -> str | None:
     return normalise_email(raw) if raw and raw.strip() else None
 
 
+def _unused_address(ctx: Context, address: str | None, queue_id: int | None) -> str | None:
+    """A queue's correspond or comment address that no other queue has (in either role, in any
+    case): the mail gateway routes a recipient to the queue whose address it is, and two would
+    make that a guess."""
+    if address is None:
+        return None
+    key = address.lower()
+    taken = select(Queue.id).where(
+        or_(func.lower(Queue.correspond_address) == key, func.lower(Queue.comment_address) == key)
+    )
+    if queue_id is not None:
+        taken = taken.where(Queue.id != queue_id)
+    if ctx.session.scalars(taken.limit(1)).first() is not None:
+        raise InvalidInput(
+            f"{address} is already another queue's correspond or comment address: mail to it"
+            " would reach one of them"
+        )
+    return address
+
+
 def _check_lifecycle(ctx: Context, name: str) -> str:
     from tessera.core.lifecycles.desk import lifecycle_names
 
@@ -97,8 +117,8 @@ def create_queue(
         name=name,
         description=description,
         lifecycle=_check_lifecycle(ctx, lifecycle),
-        correspond_address=_address(correspond_address),
-        comment_address=_address(comment_address),
+        correspond_address=_unused_address(ctx, _address(correspond_address), None),
+        comment_address=_unused_address(ctx, _address(comment_address), None),
         subject_tag=check_tag(subject_tag),
     )
     ctx.session.add(queue)
@@ -125,7 +145,7 @@ def update_queue(ctx: Context, name: str, changes: dict[str, str]) -> Queue:
         elif key == "description":
             queue.description = raw
         elif key in ("correspond_address", "comment_address"):
-            setattr(queue, key, _address(raw))
+            setattr(queue, key, _unused_address(ctx, _address(raw), queue.id))
         elif key == "lifecycle":
             from tessera.core.statuses import change_queue_lifecycle
 
