@@ -278,6 +278,33 @@ def test_the_event_stream_shows_visible_changes_and_resumes_from_last_event_id(a
     assert [e["data"]["type"] for e in resumed] == ["Set", "Correspond"], "resumed after the first event"
 
 
+def test_a_last_event_id_no_event_can_have_starts_the_stream_from_now(api: Api) -> None:
+    """Past PostgreSQL's bigint (or a digit int() cannot read): the stream's first read failed
+    after its 200 was sent, and the client saw the connection drop with no event, ever."""
+    from tests.support.api import server_output
+
+    for last in (b"99999999999999999999", "\u00b2".encode("latin-1")):
+        headers = {"Authorization": f"Bearer {api.agent}".encode(), "Last-Event-ID": last}
+        with httpx.stream("GET", f"{api.base}/events", headers=headers, timeout=30) as stream:
+            assert stream.status_code == 200
+            with api.client(api.agent) as agent:
+                tid = agent.post("/tickets", json={"queue": "General", "subject": "after"}).json()["id"]
+            data = next(line for line in stream.iter_lines() if line.startswith("data: "))
+            assert json.loads(data[6:])["ticket"] == tid
+    assert "Traceback" not in server_output(api.process)
+
+
+def test_a_message_body_nested_past_the_parser_is_a_400_not_a_500(api: Api) -> None:
+    deep = b'{"body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with api.client(api.agent) as agent:
+        tid = agent.post("/tickets", json={"queue": "General", "subject": "deep"}).json()["id"]
+        for kind in ("reply", "comment"):
+            sent = agent.post(
+                f"/tickets/{tid}/{kind}", content=deep, headers={"content-type": "application/json"}
+            )
+            _problem(sent, 400, "nested too deeply")
+
+
 def test_admin_endpoints_use_the_clis_rules(api: Api) -> None:
     with api.client(api.root) as root, api.client(api.agent) as agent:
         _problem(agent.post("/queues", json={"name": "Ops"}), 403, "AdminQueue")

@@ -35,8 +35,12 @@ async def events(
 ) -> StreamingResponse:
     from tessera.core import events as feed
 
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        start = int(last_event_id.strip())
+    given = (last_event_id or "").strip()
+    # An id this API sent: ASCII digits within PostgreSQL's bigint ('²' is a digit to isdigit() but
+    # no number to int(); 2**63 made the stream's first read fail after its 200 had gone). Anything
+    # else is ignored, as an SSE server may: the stream starts from now.
+    if given.isascii() and given.isdigit() and int(given) < 2**63:
+        start = int(given)
     else:
         start = await run_in_threadpool(feed.latest_id, ctx)
     wake = asyncio.Event()

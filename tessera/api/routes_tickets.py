@@ -305,6 +305,8 @@ async def _message_of(request: Request) -> MessageBody:
             data = json.loads(raw or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiProblem(400, f"the body is not valid JSON ({exc})") from None
+        except RecursionError:  # `[[[[...` a hundred thousand deep: was a 500
+            raise ApiProblem(400, "the body is not valid JSON (nested too deeply)") from None
         return MessageBody.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
