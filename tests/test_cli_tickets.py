@@ -162,6 +162,7 @@ def error_desk(pg_server, template_db, tmp_path_factory):
         ["queue", "create", "Support"],
         ["cf", "create", "Severity", "--type", "select", "--value", "Low"],
         ["cf", "create", "Code", "--pattern", "(|[A-Z]{3}-\\d+)"],  # optional, with a format
+        ["cf", "create", "Tag", "--pattern", "(|(a|aa)+)"],  # backtracks without end on aaa...!
         ["user", "add", "viewer", "--email", "viewer@desk.example"],
         ["right", "grant", "ShowTicket", "user:viewer"],
         ["ticket", "create", "-q", "Support", "-s", "existing"],
@@ -210,6 +211,8 @@ def error_desk(pg_server, template_db, tmp_path_factory):
             "priority: 99999999999 is out of range",
         ),
         (["ticket", "set", "1", "cf.Code=abc"], "does not match"),
+        # `re` would spin on it for hours, holding the ticket's row lock: the match has a time limit.
+        (["ticket", "set", "1", "cf.Tag=" + "a" * 60 + "!"], "its pattern '(|(a|aa)+)' took over 0.25 s"),
         (["ticket", "reply", "1", "--body", "x", "--time-taken", "99999999999"], "time_taken"),
         (["user", "add", "u" * 201], "at most 200 characters"),
         (["ticket", "watchers", "add", "1", "Owner", "viewer"], "unknown watcher role 'Owner'"),

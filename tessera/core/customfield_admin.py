@@ -7,11 +7,11 @@ AdminCustomField (SuperUser has every right).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import func, select
 
+from tessera.core import cf_patterns
 from tessera.core.context import Context, operation
 from tessera.core.customfields import MAX_NAME, find_field, get_field
 from tessera.core.errors import InvalidInput
@@ -76,10 +76,7 @@ def update_field(
         cf.description = description
     if pattern is not _UNSET:
         if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise InvalidInput(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+            cf_patterns.check(pattern)
         cf.pattern = pattern or None
     if values is not None:
         cleaned = _clean_values(values)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from sqlalchemy import func, select
 
+from tessera.core import cf_patterns
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.knowable import known_fields, may_know_field
@@ -48,9 +48,9 @@ def pattern_requires_a_value(pattern: str | None) -> bool:
     if not pattern:
         return False
     try:
-        return re.fullmatch(pattern, "") is None
-    except re.error:  # (checked when the field is saved)
-        return False
+        return not cf_patterns.matches(pattern, "", "")
+    except InvalidInput:  # an empty value too slow for the pattern: as good as refused
+        return True
 
 
 def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
@@ -129,7 +129,7 @@ def normalise_values(cf: CustomField, values: list[str]) -> list[str]:
             value = allowed[value.lower()]
         if len(value) > MAX_VALUE:
             raise InvalidInput(f"a value of custom field {cf.name!r} may be at most {MAX_VALUE} characters")
-        if cf.pattern and not re.fullmatch(cf.pattern, value):
+        if cf.pattern and not cf_patterns.matches(cf.pattern, value, cf.name):
             raise InvalidInput(f"value {value!r} for custom field {cf.name!r} does not match {cf.pattern!r}")
         if value not in out:
             out.append(value)
@@ -161,10 +161,7 @@ def create_field(
     if type_ == "select" and not values:
         raise InvalidInput("a select field needs at least one allowed value (--value)")
     if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InvalidInput(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        cf_patterns.check(pattern)
     scope = get_queue(ctx, queue) if queue else None
     cf = CustomField(
         name=name,
