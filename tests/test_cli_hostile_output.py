@@ -30,6 +30,20 @@ def _inert(text: str) -> None:
         assert actor not in text, f"{actor!r} reached the terminal in {text!r}"
 
 
+def test_bidi_overrides_do_not_reach_the_terminal(env) -> None:
+    """U+202E (and the other embeddings, overrides, isolates) would show the rest of a line
+    reversed: `invoice\u202efdp.exe` reads as `invoiceexe.pdf`."""
+    subject = "invoice\u202efdp.exe \u2066iso\u2069 \u202aemb\u202c done"
+    made = run(["ticket", "create", "-q", "General", "-s", subject, "--json"], env)
+    assert made.code == 0, made.err
+    number = str(json.loads(made.out)["id"])
+    for args in (["ticket", "show", number], ["search", f"id = {number}"]):
+        shown = run(args, env)
+        assert shown.code == 0, shown.err
+        assert not any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in shown.out)
+        assert "invoicefdp.exe" in shown.out, shown.out  # the characters around them stay
+
+
 def test_ticket_text_reaches_the_terminal_without_escape_sequences(env) -> None:
     made = run(
         [
