@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from tessera.core.models import OutboxMessage, Scrip
+from tessera.core.models import OutboxMessage
 from tessera.mail.delivery import pending_count
 from tests.support.cli import Child, start
-from tests.support.desks import make_desk
+from tests.support.mail import autoreply_desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
 from tests.support.wait import wait_until
@@ -48,18 +48,6 @@ class SlowSink(SmtpServer):
         return await super().handle_DATA(server, session, envelope)
 
 
-def autoreply_desk(database, tickets: int) -> list[str]:
-    """`tickets` tickets, each with one autoreply in the outbox (the other default scrips off)."""
-    with database.session() as session:
-        desk = make_desk(session)
-        for scrip in session.scalars(select(Scrip)):
-            scrip.enabled = scrip.action == "AutoReply"
-        session.commit()
-        for i in range(tickets):
-            desk.ticket(subject=f"outage {i:03d}", requestors=[f"r{i}@customer.example"])
-        return [m.message_id for m in desk.outbox()]
-
-
 def attempts(database) -> int:
     """Every attempt any worker made so far (a claim counts one, whatever came of it)."""
     with database.session() as session:
@@ -67,7 +55,7 @@ def attempts(database) -> int:
 
 
 def test_smtp_outages_and_worker_kills_in_one_run_lose_nothing(database, cli_env, tmp_path: Path) -> None:
-    ids = autoreply_desk(database, MESSAGES)
+    ids = autoreply_desk(database, MESSAGES, "outage")
     assert len(ids) == MESSAGES
     port = free_port()
     server = SlowSink(port).start()

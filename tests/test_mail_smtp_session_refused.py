@@ -13,9 +13,9 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
-from tessera.core.models import OutboxMessage, Scrip, Transaction
+from tessera.core.models import OutboxMessage, Transaction
 from tessera.mail.delivery import SmtpSettings, deliver_due, pending_count
-from tests.support.desks import make_desk
+from tests.support.mail import autoreply_desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
 
@@ -23,16 +23,6 @@ PASSWORD = "right horse battery staple"
 
 # A login without TLS, on loopback: the server's warning says what the test does on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
-
-
-def _outbox(database, tickets: int) -> None:
-    with database.session() as session:
-        desk = make_desk(session)
-        for scrip in session.scalars(select(Scrip)):
-            scrip.enabled = scrip.action == "AutoReply"
-        session.commit()
-        for i in range(tickets):
-            desk.ticket(subject=f"waiting {i}", requestors=[f"r{i}@customer.example"])
 
 
 def _states(database) -> list[str]:
@@ -51,7 +41,7 @@ def _login(server, session, envelope, mechanism, auth_data) -> AuthResult:
 
 
 def test_a_wrong_smtp_password_defers_the_outbox_instead_of_failing_it(database) -> None:
-    _outbox(database, 3)
+    autoreply_desk(database, 3)
     server = SmtpServer(free_port()).start(authenticator=_login, auth_required=True, auth_require_tls=False)
     try:
         env = {**smtp_env(server.port), "TESSERA_SMTP_USER": "desk", "TESSERA_SMTP_PASSWORD": "wrong"}
@@ -75,7 +65,7 @@ class TlsRequired(SmtpServer):
 
 
 def test_a_server_that_wants_tls_first_defers_the_outbox_instead_of_failing_it(database) -> None:
-    _outbox(database, 3)
+    autoreply_desk(database, 3)
     port = free_port()
     server = TlsRequired(port).start()
     try:

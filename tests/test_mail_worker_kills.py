@@ -20,25 +20,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tessera.core.db import open_database
-from tessera.core.models import OutboxMessage, Scrip
+from tessera.core.models import OutboxMessage
 from tessera.mail.delivery import INTERRUPTED, SmtpSettings, claim, deliver_due, pending_count
 from tests.support.cli import start
-from tests.support.desks import make_desk
+from tests.support.mail import autoreply_desk
 from tests.support.net import free_port
 from tests.support.smtp import SmtpServer, smtp_env
 from tests.support.wait import wait_until
-
-
-def autoreply_desk(database, tickets: int):
-    """`tickets` tickets, each with one autoreply in the outbox (the other default scrips off)."""
-    with database.session() as session:
-        desk = make_desk(session)
-        for scrip in session.scalars(select(Scrip)):
-            scrip.enabled = scrip.action == "AutoReply"
-        session.commit()
-        for i in range(tickets):
-            desk.ticket(subject=f"kill {i:03d}", requestors=[f"r{i}@customer.example"])
-        return [m.message_id for m in desk.outbox()]
 
 
 def backend_gone(database, pid: int) -> bool:
@@ -47,7 +35,7 @@ def backend_gone(database, pid: int) -> bool:
 
 
 def test_a_message_a_gone_worker_left_in_flight_is_sent_again_with_its_message_id(database) -> None:
-    (message_id,) = autoreply_desk(database, 1)
+    (message_id,) = autoreply_desk(database, 1, "kill")
     server = SmtpServer(free_port()).start()
     settings = SmtpSettings.from_env(smtp_env(server.port))
     try:
@@ -84,7 +72,7 @@ def claim_and_vanish(database, settings: SmtpSettings) -> None:
 
 
 def test_a_message_that_stopped_every_worker_is_given_up_after_max_attempts(database) -> None:
-    autoreply_desk(database, 1)
+    autoreply_desk(database, 1, "kill")
     server = SmtpServer(free_port()).start()
     settings = SmtpSettings.from_env({**smtp_env(server.port), "TESSERA_SMTP_MAX_ATTEMPTS": "3"})
     try:
@@ -101,7 +89,7 @@ def test_a_message_that_stopped_every_worker_is_given_up_after_max_attempts(data
 
 
 def test_a_message_a_live_worker_holds_is_left_alone_until_its_lease_ends(database) -> None:
-    autoreply_desk(database, 2)
+    autoreply_desk(database, 2, "kill")
     server = SmtpServer(free_port()).start()
     settings = SmtpSettings.from_env(smtp_env(server.port))
     try:
@@ -134,7 +122,7 @@ KILLS = 10
 def test_worker_killed_again_and_again_loses_nothing_and_duplicates_at_most_once_per_kill(
     database, cli_env
 ) -> None:
-    ids = autoreply_desk(database, MESSAGES)
+    ids = autoreply_desk(database, MESSAGES, "kill")
     assert len(ids) == MESSAGES
     server = SlowSink(free_port()).start()
     env = {**cli_env, **smtp_env(server.port)}

@@ -55,3 +55,19 @@ def outbox_for(desk, ticket_id: int) -> list[OutboxMessage]:
             select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id).order_by(OutboxMessage.id)
         )
     )
+
+
+def autoreply_desk(database, tickets: int, subject: str = "waiting") -> list[str]:
+    """A desk with `tickets` tickets, each with one autoreply in the outbox (the other default
+    scrips off): the autoreplies' Message-IDs."""
+    from tessera.core.models import Scrip
+    from tests.support.desks import make_desk
+
+    with database.session() as session:
+        desk = make_desk(session)
+        for scrip in session.scalars(select(Scrip)):
+            scrip.enabled = scrip.action == "AutoReply"
+        session.commit()
+        for i in range(tickets):
+            desk.ticket(subject=f"{subject} {i:03d}", requestors=[f"r{i}@customer.example"])
+        return [m.message_id for m in desk.outbox()]
