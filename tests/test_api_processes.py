@@ -101,6 +101,17 @@ def test_the_api_command_refuses_bad_options_in_one_line(cli_env) -> None:
         assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+def test_a_body_limit_that_is_no_number_of_bytes_is_refused_in_one_line(cli_env) -> None:
+    """It fell back to 25 MiB without a word: a typo left the desk taking bodies its admin meant
+    to refuse."""
+    for value in ("abc", "0", "-5", "10MB", "١٠"):
+        env = {**cli_env, "TESSERA_API_MAX_BODY": value}
+        proc = subprocess.run([*tessera_cmd(), "api"], env=env, capture_output=True, text=True, timeout=60)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, (value, proc.stderr)
+        assert "TESSERA_API_MAX_BODY" in lines[0] and "positive number of bytes" in lines[0], lines
+
+
 def test_a_port_in_use_or_a_host_not_here_is_one_line_and_exit_2(cli_env) -> None:
     """As `lmtp` and `ssh-server` say it: uvicorn's own words were several log lines and exit 3,
     the code of a database error."""

@@ -22,8 +22,18 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tessera"'}
 
 
 def max_body() -> int:
+    """The request body limit; a setting that is no positive number of bytes is refused (one line,
+    by `tessera api` before it serves), not silently replaced by the default."""
+    from tessera.core.errors import ConfigError
+
     raw = os.environ.get(MAX_BODY_ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_BODY
+    if not raw:
+        return DEFAULT_MAX_BODY
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        raise ConfigError(
+            f"{MAX_BODY_ENV}={raw!r} is not a positive number of bytes (default {DEFAULT_MAX_BODY})"
+        )
+    return int(raw)
 
 
 def database(request: Request) -> Database:

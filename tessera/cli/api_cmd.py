@@ -23,6 +23,9 @@ def api(
         raise InvalidInput(f"--port must be between 0 and 65535, not {port}")
     if not 1 <= workers <= 64:
         raise InvalidInput(f"--workers must be between 1 and 64, not {workers}")
+    from tessera.api.deps import max_body
+
+    max_body()  # its setting checked here, in one line, not in each worker as it starts
     db = common.database()  # started, migrated and reachable before any worker starts: one-line errors
     _check_listen(host, port)  # as `lmtp` and `ssh-server` say it, not uvicorn's log and its exit 3
     typer.echo(f"tessera api: http://{host}:{port} on {db.location} ({workers} worker(s))", err=True)
