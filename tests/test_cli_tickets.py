@@ -178,6 +178,7 @@ def error_desk(pg_server, template_db, tmp_path_factory):
     [
         (["ticket", "show", "99"], "no ticket TKT-0099"),
         (["ticket", "show", "abc"], "not a ticket id"),
+        (["ticket", "show", "\u0661"], "not a ticket id"),  # an Arabic-Indic 1 is no id 1
         (["ticket", "create", "-q", "Nope", "-s", "x"], "unknown queue 'Nope'"),
         (["ticket", "create", "-q", "Support", "-s", "x", "-r", "not-an-email"], "malformed email address"),
         (["ticket", "create", "-q", "Support", "-s", "x", "--cf", "Nope=1"], "unknown custom field 'Nope'"),

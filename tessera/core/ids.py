@@ -6,7 +6,8 @@ import re
 
 DISPLAY_PREFIX = "TKT-"
 # `42`, `#42`, `TKT-0042`, `tkt42`: the digits (leading zeros dropped).
-TICKET_REF = re.compile(rf"^\s*(?:(?:{re.escape(DISPLAY_PREFIX.rstrip('-'))}-?)|#)?0*(\d+)\s*$", re.I)
+# ASCII digits only: `\d` takes any script's ('١' is 1 to int()), and an id typed in one is a typo.
+TICKET_REF = re.compile(rf"^\s*(?:(?:{re.escape(DISPLAY_PREFIX.rstrip('-'))}-?)|#)?0*([0-9]+)\s*$", re.I)
 MAX_TICKET_ID = 2**31 - 1
 
 
