@@ -82,13 +82,14 @@ def test_a_ticket_from_creation_to_merge(cli, tmp_path) -> None:
     cli("ticket", "create", "-q", "Triage", "-s", "VPN down again", "-r", "ann@customer.example")
     moved = cli("ticket", "set", "TKT-0002", "queue=Support", "owner=alice", "subject=VPN down, again").out
     assert "Queue Triage -> Support" in moved and "Subject VPN down again -> VPN down, again" in moved
-    cli("ticket", "link", "2", "RefersTo", "1")
-    cli("ticket", "unlink", "2", "RefersTo", "1")
+    # Tickets are named as everywhere else, however they were typed.
+    assert cli("ticket", "link", "2", "RefersTo", "#1").out.strip() == "linked TKT-0002 RefersTo TKT-0001"
+    assert cli("ticket", "unlink", "2", "RefersTo", "1").out.strip() == "unlinked TKT-0002 RefersTo TKT-0001"
     cli("ticket", "untake", "1", "--user", "alice")
     cli("ticket", "take", "1")
     cli("ticket", "give", "1", "alice")
     cli("ticket", "steal", "1")
-    cli("ticket", "merge", "2", "1")
+    assert cli("ticket", "merge", "2", "1").out.strip() == "merged TKT-0002 into TKT-0001"
     shown = json.loads(cli("ticket", "show", "TKT-0002", "--history", "--json").out)
     assert shown["id"] == 1  # the merged id resolves to the survivor
     types = [h["type"] for h in shown["history"]]

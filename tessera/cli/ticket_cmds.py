@@ -341,6 +341,14 @@ def forward(
         _done(ctx, ticket, as_json, f"forwarded {what} to {', '.join(data.to)} (transaction {txn.id})")
 
 
+def _id(ref: str) -> str:
+    """A ticket as every other line names it (`TKT-0042`), however it was typed (`42`, `#42`)."""
+    from tessera.core.ids import display_id
+    from tessera.core.ticket_read import parse_ref
+
+    return display_id(parse_ref(ref))
+
+
 def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
     if as_json:
         _show(ctx, ref, True)
@@ -522,7 +530,8 @@ def link(
 
     with acting(user) as ctx:
         txn = links.add_link(ctx, ticket, kind, other)
-        _done(ctx, ticket, as_json, f"linked {ticket} {kind} {other}" if txn else "that link already exists")
+        said = f"linked {_id(ticket)} {kind} {_id(other)}"
+        _done(ctx, ticket, as_json, said if txn else "that link already exists")
 
 
 @app.command("unlink")
@@ -538,7 +547,7 @@ def unlink(
 
     with acting(user) as ctx:
         links.remove_link(ctx, ticket, kind, other)
-        _done(ctx, ticket, as_json, f"unlinked {ticket} {kind} {other}")
+        _done(ctx, ticket, as_json, f"unlinked {_id(ticket)} {kind} {_id(other)}")
 
 
 @app.command("merge")
@@ -553,7 +562,7 @@ def merge(
 
     with acting(user) as ctx:
         links.merge(ctx, ticket, into)
-        _done(ctx, into, as_json, f"merged {ticket} into {into}")
+        _done(ctx, into, as_json, f"merged {_id(ticket)} into {_id(into)}")
 
 
 @app.command("bookmark")
