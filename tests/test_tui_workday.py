@@ -574,6 +574,32 @@ async def test_the_filter_matches_the_requestor_column(database: Database, tui_d
 
 
 @run_async
+async def test_a_search_saved_as_a_view_is_named_by_the_view_at_once(database: Database, tui_desk) -> None:
+    """W on a search: the top bar and the list's title name the view just saved (they said
+    "search ..." until the view was opened again from V)."""
+    from tessera.tui.screens import PickerScreen, PromptScreen
+    from tessera.tui.search_screens import SearchScreen
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(pilot)
+        pane = screen.queue_pane
+        await pilot.press(key("search"))
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        await pilot.press(*"Subject LIKE 'VPN'", "enter")
+        await until(pilot, lambda: pane.view.search == "Subject LIKE 'VPN'" and bool(pane.rows))
+        assert screen.top_bar.state.view_name == "" and str(pane.border_title).startswith("Search")
+        await pilot.press(key("save_view"))
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"vpn watch", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"mine", "enter")
+        await until(pilot, lambda: screen.top_bar.state.view_name == "vpn watch")
+        rows = len(pane.rows)
+        assert str(pane.border_title) == f"vpn watch ({rows})" and pane.view.search == "Subject LIKE 'VPN'"
+
+
+@run_async
 async def test_tab_completes_the_common_prefix_then_cycles(database: Database, tui_desk) -> None:
     from tessera.tui.search_screens import SearchScreen
 

@@ -533,6 +533,13 @@ class QueuePane(FocusTitle, Horizontal):
         if saved is not None:
             whose_text = "shared" if saved.shared else "yours"
             self.notify(f"Saved view {saved.name} ({whose_text}): {saved.query}", markup=False, timeout=5)
+            if view.search and self.view == view:  # the search shown is now that view: named so
+                named = replace(view, name=saved.name)
+                if self.rows_of == view:  # the same rows, under the view's name
+                    self.rows_of = named
+                self.set_reactive(QueuePane.view, named)
+                self.remember()
+                self.changed()
 
     @work(exclusive=True, group="views")
     async def show_saved_view(self, number: int) -> None:
