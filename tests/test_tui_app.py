@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import psycopg
+import pytest
 from textual.widgets import DataTable, Input, Label, Static
 
 from tessera.core.context import open_context
@@ -379,6 +380,36 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
         await pilot.press(key("confirm.yes"))
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
     assert drafts.load(path) is None
+
+
+@pytest.mark.parametrize("over_ssh", [False, True])
+def test_a_restored_draft_names_its_file_only_on_this_machine(
+    database: Database, tui_desk, monkeypatch, over_ssh: bool
+) -> None:
+    """Over SSH the draft is the server's file: the notice says it came back, not where it lies."""
+    from tessera.tui import drafts, remote
+
+    if over_ssh:
+        monkeypatch.setenv(remote.SESSION_ENV, "1")
+    vpn = tui_desk["vpn"]
+    path = drafts.draft_path("alice", "reply", [vpn])
+    drafts.save(path, "half a thought")
+
+    @run_async
+    async def check() -> None:
+        app = make_app(database)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await started(pilot)
+            await highlight(pilot, screen, vpn)
+            await pilot.press(key("reply_blank"))
+            await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+            said = [n.message for n in app._notifications if n.message.startswith("Draft restored")]
+            assert said == (["Draft restored"] if over_ssh else [f"Draft restored from {path}"])
+
+    try:
+        check()
+    finally:
+        drafts.remove(path)
 
 
 @run_async

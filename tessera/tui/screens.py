@@ -252,7 +252,9 @@ class ComposeScreen(ModalScreen[str | None]):
         if area.text:
             area.move_cursor(area.document.end)  # below the quote, as mutt and aerc put it
             if not self.untouched:
-                self.notify(f"Draft restored from {self.draft}", markup=False, timeout=4)
+                # Over SSH the file is the server's, of no use to the user: its path is not shown.
+                where = "" if remote.over_ssh() else f" from {self.draft}"
+                self.notify(f"Draft restored{where}", markup=False, timeout=4)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.width, event.size.height)
