@@ -94,6 +94,7 @@ def test_mail_to_and_cc_desk_addresses_are_skipped_silently(committed_desk: Desk
             to="help@desk.example, Net <NET@desk.example>",
             Cc="help-comment@desk.example, boss@customer.example",
         ),
+        cc_watchers=True,  # (off by default: TESSERA_MAIL_CC_WATCHERS)
     )
     assert outcome.action == "create", outcome.reason
     assert watchers_of(desk, outcome.ticket, "Cc") == ["boss@customer.example"]
