@@ -52,6 +52,16 @@ def cell_text(screen: MainScreen, ticket_id: int, column: str) -> str:
     return screen.queue_pane.table.get_cell(str(ticket_id), column).plain
 
 
+async def opened(pilot, ticket_id: int, action: str, kind: type) -> MainScreen:  # type: ignore[no-untyped-def]
+    """The app started with `ticket_id` highlighted, `action`'s key pressed and its `kind` of
+    screen up (a form, the composer): the start of most ticket tests."""
+    screen = await started(pilot)
+    await highlight(pilot, screen, ticket_id)
+    await pilot.press(key(action))
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
+    return screen
+
+
 async def highlight(pilot, screen: MainScreen, ticket_id: int) -> None:  # type: ignore[no-untyped-def]
     screen.queue_pane.table.move_cursor(row=list(screen.queue_pane.rows).index(ticket_id))
     await pilot.pause()
@@ -287,10 +297,7 @@ async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> N
     vpn = tui_desk["vpn"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply"))
-        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await opened(pilot, vpn, "reply", ComposeScreen)
         assert "vpn@customer.example" in str(app.screen.query_one("#compose-to").render())
         await pilot.press(*"Try again now")
         await pilot.press(key("compose.send"))
@@ -338,10 +345,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
     # carol may read but not reply: the refused reply stays on disk as a draft
     app = make_app(database, user="carol")
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply_blank"))
-        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await opened(pilot, vpn, "reply_blank", ComposeScreen)
         await pilot.press(*"half a thought")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -353,10 +357,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
     # the draft comes back; Escape offers keep editing / postpone / discard
     app = make_app(database, user="carol")
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply_blank"))
-        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await opened(pilot, vpn, "reply_blank", ComposeScreen)
         assert app.screen.text == "half a thought"
         await pilot.press(*" and more")
         await pilot.press(key("compose.discard"))
@@ -399,10 +400,7 @@ def test_a_restored_draft_names_its_file_only_on_this_machine(
     async def check() -> None:
         app = make_app(database)
         async with app.run_test(size=SIZE) as pilot:
-            screen = await started(pilot)
-            await highlight(pilot, screen, vpn)
-            await pilot.press(key("reply_blank"))
-            await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+            await opened(pilot, vpn, "reply_blank", ComposeScreen)
             said = [n.message for n in app._notifications if n.message.startswith("Draft restored")]
             assert said == (["Draft restored"] if over_ssh else [f"Draft restored from {path}"])
 
@@ -420,10 +418,7 @@ async def test_review_step_edit_again_postpone_and_discard(database: Database, t
     path = drafts.draft_path("alice", "reply", [vpn])
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply_blank"))
-        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await opened(pilot, vpn, "reply_blank", ComposeScreen)
         await pilot.press(*"First try")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -493,10 +488,7 @@ async def test_status_picker_offers_only_what_the_lifecycle_allows(database: Dat
     vpn = tui_desk["vpn"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("status"))
-        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        screen = await opened(pilot, vpn, "status", PickerScreen)
         picker = app.screen
         assert isinstance(picker, PickerScreen)
         # alice lacks DeleteTicket, so the lifecycle's Delete action is not offered to her
@@ -549,10 +541,7 @@ async def test_assign_and_move(database: Database, tui_desk) -> None:
     printer = tui_desk["printer"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, printer)
-        await pilot.press(key("assign"))
-        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        screen = await opened(pilot, printer, "assign", PickerScreen)
         assert [c.value for c in app.screen.choices] == ["Nobody", "alice", "bob", "root"]
         await pilot.press(*"bob", "enter")
         await settle(pilot)
@@ -571,10 +560,7 @@ async def test_edit_fields_saves_only_changes(database: Database, tui_desk) -> N
     laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, laptop)
-        await pilot.press(key("edit"))
-        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        await opened(pilot, laptop, "edit", EditScreen)
         priority = next(i for i in app.screen.query(Input) if i.name == "priority")
         priority.value = "42"
         await pilot.press(key("edit.save"))
@@ -592,10 +578,7 @@ async def test_edit_form_tab_and_shift_tab_go_from_field_to_field(database: Data
     laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, laptop)
-        await pilot.press(key("edit"))
-        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        await opened(pilot, laptop, "edit", EditScreen)
         fields = list(app.screen.query(Input))
         assert app.focused is fields[0]
         await pilot.press("shift+tab")
@@ -612,10 +595,7 @@ async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(
     laptop = tui_desk["laptop"]
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, laptop)
-        await pilot.press(key("edit"))
-        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        await opened(pilot, laptop, "edit", EditScreen)
         form = app.screen
         assert isinstance(app.focused, Input) and app.focused.name == "subject"
         await pilot.press(*" (again)")
@@ -1137,10 +1117,7 @@ async def test_take_on_someone_elses_ticket_offers_to_steal(database: Database, 
         ownership.take(open_context(session, "bob"), printer)
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, printer)
-        await pilot.press(key("take"))
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        screen = await opened(pilot, printer, "take", ConfirmScreen)
         assert "owned by bob. Steal it?" in str(app.screen.query_one(".question").render())
         await pilot.press(key("confirm.no"))
         await settle(pilot)
@@ -1362,10 +1339,7 @@ async def test_the_edit_form_refuses_to_empty_a_required_field_and_says_which(
         set_fields(root, laptop, {"cf.Asset": "LT-7"})
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, laptop)
-        await pilot.press(key("edit"))
-        await until(pilot, lambda: isinstance(app.screen, EditScreen))
+        await opened(pilot, laptop, "edit", EditScreen)
         form = app.screen
         next(i for i in form.query(Input) if i.name == "cf.Asset").value = ""
         await pilot.press(key("edit.save"))
@@ -1473,10 +1447,7 @@ async def test_the_reply_editor_stays_visible_and_usable_at_40_by_12(database: D
     vpn = tui_desk["vpn"]
     app = make_app(database)
     async with app.run_test(size=(40, 12)) as pilot:
-        screen = await started(pilot)
-        await highlight(pilot, screen, vpn)
-        await pilot.press(key("reply"))
-        await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
+        await opened(pilot, vpn, "reply", ComposeScreen)
         await pilot.pause()
         body = app.screen.query_one("#compose-body", TextArea)
         region = body.region
