@@ -338,6 +338,30 @@ def test_an_unknown_filter_or_test_is_a_problem_at_its_line_not_an_exception() -
     assert [p.field for p in problems] == ["template"]
 
 
+def test_an_unknown_filter_or_test_inside_an_if_is_found_before_the_first_ticket() -> None:
+    """Jinja defers a filter or test inside an `if` to the render (`x is defined and x is nope`),
+    so `{% if ticket is nope %}` passed the editor's check and `scrip apply`, then failed on the
+    first ticket it ran for."""
+    from tessera.core.errors import InvalidInput
+    from tessera.scrips import sandbox
+
+    (problem,) = checks.check_template_text("Subject: hi\n\n{% if ticket is nope %}x{% endif %}\n")
+    assert problem.line == 3 and problem.severity == "error" and "No test named 'nope'" in problem.message
+    inside = "Subject: hi\n\n{% if ticket %}\n{{ ticket.subject|nope }}\n{% endif %}\n"
+    (problem,) = checks.check_template_text(inside)
+    assert problem.line == 4 and "No filter named 'nope'" in problem.message
+    (problem,) = checks.check_expression_text("1 if ticket is nope else 2")
+    assert "No test named 'nope'" in problem.message
+    guarded = "1 if ticket is nope else 2"
+    for check, source in ((sandbox.check_template, inside), (sandbox.check_expression, guarded)):
+        with pytest.raises(InvalidInput, match="named 'nope'"):
+            check(source)
+    # what exists still passes, guarded or not
+    fine = "{% if ticket is defined %}{{ ticket.subject|upper }}{% endif %}\n"
+    assert checks.check_template_text(fine) == []
+    sandbox.check_template("{% for t in history %}{{ t.type|lower }}{% endfor %}")
+
+
 def test_check_draft_covers_condition_action_and_template() -> None:
     problems = checks.check_draft(
         {

@@ -116,6 +116,8 @@ def _id(env, description: str) -> int:
         ("templates: [{name: T, content: '{% if %}'}]", "templates[0].content"),
         # parses, but does not compile: the editor's check refuses it too
         ("templates: [{name: T, content: '{{ 1|nope }}'}]", "No filter named 'nope'"),
+        # inside an `if` Jinja leaves it to the render: found all the same
+        ("templates: [{name: T, content: '{% if 1 is nope %}x{% endif %}'}]", "No test named 'nope'"),
         (
             "scrips: [{description: x, stage: Later, condition: {name: OnCreate}, action: {name: Notify}}]",
             "stage",

@@ -145,6 +145,7 @@ def check_template_text(source: str, field: str = "template", kind: str = "jinja
     except TemplateSyntaxError as exc:  # found while compiling: a filter or test that does not exist
         return [Problem(field, _syntax_message(exc), exc.lineno)]
     problems.extend(Problem(field, why, line) for line, why in limits.static_problems(tree))
+    problems.extend(Problem(field, why, line) for line, why in sandbox.unknown_filters_and_tests(tree))
     first = source.split("\n", 1)[0]
     if first.strip() and "{" not in first and not _HEADER.match(first):
         problems.append(
@@ -171,7 +172,8 @@ def check_expression_text(source: str, field: str = "expression") -> list[Proble
     except TemplateSyntaxError:
         return []
     bombs = [Problem(field, why, 1) for _, why in limits.static_problems(tree)]
-    return _names(tree, field) + bombs
+    unknown = [Problem(field, why, 1) for _, why in sandbox.unknown_filters_and_tests(tree)]
+    return _names(tree, field) + bombs + unknown
 
 
 def check_draft(spec: dict[str, Any], template: dict[str, Any] | None = None) -> list[Problem]:
