@@ -114,3 +114,29 @@ async def test_the_wait_for_the_desk_shows_the_step_and_the_seconds(
         await screen.ready.wait()
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Opening the desk" not in note(screen)
+
+
+@run_async
+async def test_an_empty_queue_on_a_desk_with_tickets_says_n_makes_one(
+    database: Database, tmp_path, monkeypatch
+) -> None:
+    """A queue with no tickets said only that; the key that fills it was left to the help."""
+    from tessera.core import tickets
+    from tessera.core.schemas import TicketCreate
+
+    monkeypatch.setenv("TESSERA_CONFIG_DIR", str(tmp_path / "config"))
+    with database.session() as session:
+        bootstrap(session, "root", general=True)
+        ctx = open_context(session, "root")
+        queues.create_queue(ctx, "Billing")
+        tickets.create_ticket(ctx, TicketCreate(queue="General", subject="Printer on fire"))
+        session.commit()
+    app = make_app(database, user="root")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.main
+        await screen.ready.wait()
+        await settle(pilot)
+        assert screen.queue_pane.queue is not None and screen.queue_pane.queue.name == "Billing"
+        assert note(screen) == "This queue has no tickets: n makes a new one."
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is not screen)  # the key the note names opens the form

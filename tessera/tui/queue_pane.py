@@ -232,7 +232,7 @@ class QueuePane(FocusTitle, Horizontal):
         elif self.desk_empty:
             why = opening.next_steps(self.queue.name)
         else:
-            why = "This queue has no tickets."
+            why = "This queue has no tickets: n makes a new one."
         empty.update(Text(why, style="italic"))
         empty.display = True
 
