@@ -63,6 +63,38 @@ def test_filter_by_subject_number_status_and_owner(filled) -> None:
     assert listing.list_tickets(desk.root, "General", text="100%_").rows == []
 
 
+def test_filter_by_priority_number_or_name_as_the_column_shows_it_and_a_saved_view_agrees(filled) -> None:
+    """The Priority column shows `High (100)`; `/high` and `/100` found nothing there."""
+    from tessera.core.saved_views import save_view
+    from tessera.core.search.service import search
+    from tessera.core.tickets import set_fields
+
+    desk, tickets = filled
+    set_fields(desk.root, tickets[5].id, {"priority": "100"})
+    set_fields(desk.root, tickets[6].id, {"priority": "60"})
+    set_fields(desk.root, tickets[7].id, {"priority": "49"})
+
+    def found(words: str) -> set[int]:
+        return {r.id for r in listing.list_tickets(desk.root, "General", text=words, limit=100).rows}
+
+    assert found("HIGH") == {tickets[5].id}
+    assert found("medium") == {tickets[6].id}  # Medium is 50 to 99
+    assert found("60") - {60} == {tickets[6].id}  # (ticket 60, were there one, by its number)
+    assert tickets[7].id not in found("medium") | found("high")
+    for words in ("high", "medium", "60"):
+        view = save_view(
+            desk.root,
+            f"by {words}",
+            queue="General",
+            query="",
+            words=words,
+            sort="id",
+            descending=False,
+            shared=False,
+        )
+        assert {t.id for t in search(desk.root, view.query, limit=100)} == found(words), view.query
+
+
 def test_deleted_and_merged_are_hidden_unless_asked(filled) -> None:
     desk, tickets = filled
     set_status(desk.root, tickets[0].id, "deleted")

@@ -11,6 +11,7 @@ operations, serialisation, lifecycles, pydantic schemas) are imported by the fun
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -278,8 +279,9 @@ def list_tickets(
 ) -> TicketPage:
     """One page of a queue's tickets, sorted by `sort` (then id), filtered by `text`.
 
-    `text` matches a ticket number, a status or owner name exactly, or a piece of the subject or
-    of the (first) requestor's address: every column the list shows that words can match.
+    `text` matches a ticket number, a status or owner name exactly, a priority by number or name
+    (`high`: its range), or a piece of the subject or of the (first) requestor's address: every
+    column the list shows that words can match (the times are relative: TicketSQL's work).
     `query` is TicketSQL (a saved view or the search bar); with it, `queue` may be None: every queue
     the user may see. TicketSQL brings its own visibility, deleted and merged filters.
 
@@ -370,7 +372,27 @@ def _matches(words: str, owner: Any) -> ColumnElement[bool]:
     ]
     if number is not None and number < 2**31:
         conditions.append(Ticket.id == number)
+    shown = _priority_words(words)
+    if isinstance(shown, int):
+        conditions.append(Ticket.priority == shown)
+    elif shown is not None:
+        _, low, high = shown
+        conditions.append(Ticket.priority >= low if high is None else Ticket.priority.between(low, high - 1))
     return or_(false(), *conditions)
+
+
+def _priority_words(words: str) -> int | tuple[str, int, int | None] | None:
+    """What the Priority column shows that `words` name: its number (`100`) or its name's range
+    (`high`), or None."""
+    from tessera.core import priorities
+    from tessera.core.errors import ConfigError
+
+    if re.fullmatch(r"-?[0-9]{1,10}", words) and abs(int(words)) <= priorities.INT_MAX:
+        return int(words)
+    try:
+        return priorities.span(words)
+    except ConfigError:  # misnamed priorities: the column shows numbers, already matched above
+        return None
 
 
 _ORDER_NAMES = {
@@ -407,6 +429,11 @@ def list_query(
     number = ticket_number(words)
     if number is not None:
         either.append(f"id = {number}")
+    shown = _priority_words(words)
+    if isinstance(shown, int):
+        either.append(f"Priority = {shown}")
+    elif shown is not None:
+        either.append(f"Priority = {_ticketsql_string(shown[0])}")
     narrowed = "(" + " OR ".join(either) + ")"
     if query:
         return f"({_without_order(query)}) AND {narrowed}"
@@ -415,8 +442,6 @@ def list_query(
 
 def _without_order(query: str) -> str:
     """The query less a trailing ORDER BY (the view keeps the list's order apart)."""
-    import re
-
     from tessera.core.search.parser import SearchError, parse_with_order
 
     try:
