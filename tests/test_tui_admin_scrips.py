@@ -485,6 +485,30 @@ async def test_scrip_list_shows_id_and_order(database: Database, tui_desk) -> No
 
 
 @run_async
+async def test_every_scrip_column_shows_at_120_columns_and_description_takes_the_room_when_wider(
+    database: Database, tui_desk
+) -> None:
+    """At 120 columns the Action and Template columns ran off the table's right edge."""
+    app = make_app(database)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_admin(pilot)
+        scrips = screen.query_one(ScripAdmin)
+
+        def spans() -> tuple[int, int]:
+            table = scrips.table
+            used = sum(c.get_render_width(table) for c in table.columns.values())
+            return used, table.scrollable_content_region.width
+
+        await until(pilot, lambda: spans()[0] <= spans()[1])
+        narrow = scrips.widths["description"]
+        assert min(scrips.widths.values()) >= 4 and scrips.table.row_count == len(scrips.rows)
+        await pilot.resize_terminal(180, 40)
+        await until(pilot, lambda: scrips.widths["description"] > narrow)
+        assert spans()[0] <= spans()[1]
+        assert scrips.widths["action"] >= len("NotifyAsComment (AdminCc)")  # at their ideal width now
+
+
+@run_async
 async def test_narrow_editor_puts_the_dry_run_below_and_says_why_it_was_refused(
     database: Database, tui_desk
 ) -> None:

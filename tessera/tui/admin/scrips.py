@@ -27,6 +27,43 @@ from tessera.tui.screens import Choice, ConfirmScreen, PickerScreen
 
 ALL = "\x00all"
 
+SCRIP_COLUMNS = (
+    ("id", "ID"),
+    ("position", "Order"),
+    ("description", "Description"),
+    ("queue", "Queue"),
+    ("stage", "Stage"),
+    ("condition", "Condition"),
+    ("action", "Action"),
+    ("template", "Template"),
+)
+_SHORT = {"id": 4, "position": 5, "queue": 10, "stage": 6}
+_WORDS = {
+    "description": (40, 18),
+    "condition": (20, 14),
+    "action": (26, 18),
+    "template": (20, 14),
+}  # ideal, least
+_PER_COLUMN = 2  # a cell's padding, one each side
+_SCROLLBAR = 2
+
+
+def scrip_column_widths(width: int) -> dict[str, int]:
+    """Widths for a table `width` cells wide (0: not laid out yet, the ideal ones): the short
+    columns as they are, the four of words scaled down together from their ideal widths (never
+    under their least), Description taking what is left; so every column shows."""
+    widths = dict(_SHORT)
+    room = width - _SCROLLBAR - _PER_COLUMN * len(SCRIP_COLUMNS) - sum(_SHORT.values())
+    ideal = sum(best for best, _ in _WORDS.values())
+    scale = 1.0 if width <= 0 else min(1.0, room / ideal)
+    for key, (best, least) in _WORDS.items():
+        widths[key] = max(least, int(best * scale))
+    if width > 0:
+        widths["description"] = max(
+            _WORDS["description"][1], room - sum(widths[k] for k in _WORDS if k != "description")
+        )
+    return widths
+
 
 class AdminTable(DataTable[Any]):
     """The list of a tab: j/k move as everywhere."""
@@ -51,22 +88,32 @@ class ScripAdmin(Widget):
         self.scope: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.queues: list[str] = []
+        self.widths = scrip_column_widths(0)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="scrips-scope", classes="admin-scope")
         table = AdminTable(id="scrips-table", cursor_type="row", zebra_stripes=False)
-        for key, label, width in (
-            ("id", "ID", 4),
-            ("position", "Order", 5),
-            ("description", "Description", 30),
-            ("queue", "Queue", 10),
-            ("stage", "Stage", 8),
-            ("condition", "Condition", 18),
-            ("action", "Action", 22),
-            ("template", "Template", 16),
-        ):
-            table.add_column(label, key=key, width=width)
+        self._add_columns(table)
         yield table
+
+    def _add_columns(self, table: DataTable[Any]) -> None:
+        for key, label in SCRIP_COLUMNS:
+            table.add_column(label, key=key, width=self.widths[key])
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        """Columns fitted to the table's width, so every one shows (at 120 columns Action and
+        Template were cut off the right edge)."""
+        widths = scrip_column_widths(self.table.size.width)
+        if widths == self.widths:
+            return
+        self.widths = widths
+        current = self.current()
+        self.table.clear(columns=True)
+        self._add_columns(self.table)
+        self.show(self.rows, current["id"] if current else None)
 
     def on_mount(self) -> None:
         self.load()
