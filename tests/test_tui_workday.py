@@ -626,11 +626,16 @@ async def test_tab_completes_the_common_prefix_then_cycles(database: Database, t
         assert field.value == candidates[0] + " "
         await pilot.press("tab")
         assert field.value == candidates[1] + " "
+        # the list still offers the candidates (not the operators after the one in the bar), that
+        # one highlighted
+        await settle(pilot)
+        assert offered() == candidates and suggestions.highlighted == 1
         for _ in range(len(candidates) - 1):
             await pilot.press("tab")
         assert field.value == candidates[0] + " "  # round again
         await pilot.press(*"= 'x'")  # typing ends the cycle
         assert field.value == candidates[0] + " = 'x'"
+        await until(pilot, lambda: offered() != candidates)  # and suggests for what is typed again
 
 
 def burst(app, keys: str) -> None:  # type: ignore[no-untyped-def]

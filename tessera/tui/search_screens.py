@@ -102,6 +102,12 @@ class SearchScreen(ModalScreen[str | None]):
         if event.value != self._placed:
             self._cycle = None  # typed: the next tab completes what is typed now
         self.query_one("#search-error", Static).update("")
+        if self._cycle is not None:
+            # Cycling: the list keeps the candidates, the one in the bar highlighted (suggesting
+            # for "Requestor.Name " showed the operators while tab went on through field names).
+            self.workers.cancel_group(self, "suggest")
+            self.query_one("#search-suggestions", OptionList).highlighted = self._cycle[2]
+            return
         self.suggest(event.value)
 
     @work(exclusive=True, group="suggest")
