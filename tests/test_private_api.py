@@ -57,3 +57,7 @@ def test_textual_still_has_the_hooks_the_tui_overrides() -> None:
     assert list(inspect.signature(DOMNode._get_title_style_information).parameters) == ["self", "background"]
     assert "_has_focus_within: bool = False" in inspect.getsource(DOMNode)
     assert "_pseudo_class_state" in inspect.getsource(Widget.get_pseudo_class_state)
+    # tessera.tui.admin.screen.AdminTabs: the tab follows keys, not a focus landing late.
+    from textual.widgets import TabbedContent
+
+    assert "self.active = event.tab_pane.id" in inspect.getsource(TabbedContent._on_tab_pane_focused)

@@ -175,6 +175,29 @@ async def test_a_tab_digit_typed_with_f9_opens_that_tab(database: Database, tui_
 
 
 @run_async
+async def test_a_focus_landing_late_in_another_tab_does_not_take_the_tab_back(
+    database: Database, tui_desk
+) -> None:
+    """The area focuses its first list as it opens; on a loaded machine that focus's message came
+    after `3` had chosen Lifecycles, and the tabs went back to Scrips (the test above failed about
+    one run in two with another test run beside it)."""
+    from textual.widgets import TabPane
+
+    app = make_app(database)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_admin(pilot)
+        tabs = screen.query_one("#admin-tabs")
+        await pilot.press("3")
+        await until(pilot, lambda: tabs.active == "tab-lifecycles")
+        scrips_pane = screen.query_one("#tab-scrips", TabPane)
+        scrips_pane.post_message(TabPane.Focused(scrips_pane))  # what focusing its list posts
+        await settle(pilot)
+        assert tabs.active == "tab-lifecycles"
+        await pilot.press("1")  # the digits still choose
+        await until(pilot, lambda: tabs.active == "tab-scrips")
+
+
+@run_async
 async def test_palette_reaches_the_admin_area(database: Database, tui_desk) -> None:
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
