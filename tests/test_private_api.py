@@ -39,7 +39,8 @@ def test_psycopg_still_has_what_begin_with_sets_and_reads() -> None:
 
 
 def test_rich_still_wraps_with_divide_line() -> None:
-    # tessera.tui.history_view: a block's wrap points, counted from its plain text.
+    # tessera.tui.history_view: a block's wrap points, counted from its plain text; the dry-run
+    # panel (tessera.tui.admin.dry_run): a mail line's rows under its bar.
     assert rich._wrap.divide_line("one two three", 7) == [8]  # where each line after the first starts
 
 

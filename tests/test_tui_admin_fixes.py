@@ -241,3 +241,60 @@ async def test_the_app_warns_of_a_refused_keymap_and_keeps_the_defaults(
         notes = [str(n.message) for n in app._notifications]
         assert any("r is bound to both" in n and "comment" in n and "reply" in n for n in notes), notes
         assert isinstance(app.screen, MainScreen) and "comment" not in app.keymap
+
+
+def test_a_dry_run_mail_body_wraps_under_its_bar_at_the_panel_width() -> None:
+    """A body line longer than the panel wrapped at column 0, read as text outside the mail."""
+    from rich.cells import cell_len
+
+    from tessera.tui.admin.dry_run import render_dry_run
+
+    body = "Dear customer, your ticket about the printer on the third floor has been resolved.\n\nBye"
+    plan = {
+        "ticket": "TKT-0001",
+        "trigger": "Status",
+        "fires": True,
+        "runs": [],
+        "messages": [{"from": "desk@x", "to": ["a@x"], "subject": "Resolved", "body": body}],
+    }
+    lines = render_dry_run(plan, 40).plain.split("\n")
+    assert "  Subject: Resolved" in lines and all(cell_len(line) <= 40 for line in lines[2:-3]), lines
+    first = next(i for i, line in enumerate(lines) if "Dear customer" in line)
+    mail = lines[first : first + 4]
+    assert all(line.startswith("  │ ") and cell_len(line) <= 40 for line in mail), mail
+    assert " ".join(line[4:] for line in mail[:3]) == body.split("\n")[0]  # nothing lost at a wrap
+    assert mail[3] == "  │ " and lines[first + 4] == "  │ Bye"
+    assert render_dry_run(plan).plain.count(body.split("\n")[0]) == 1  # width not known yet: as it is
+
+
+@run_async
+async def test_the_dry_run_in_the_editor_wraps_a_long_body_line_under_its_bar(
+    database: Database, tui_desk
+) -> None:
+    from rich.cells import cell_len
+
+    app = make_app(database)
+    async with app.run_test(size=(120, 45)) as pilot:
+        editor = await admin_tests.new_scrip_with_broken_template(pilot)
+        long_line = "According to our records your request has been resolved and closed by the desk today."
+        async with admin_tests.checked(pilot, editor):
+            editor.query_one("#ed-template", CodeArea).load_text(f"Subject: Done\n\n{long_line}\n")
+        await type_into(pilot, "#dry-ticket", "1")
+        await type_into(pilot, "#dry-change", "status=resolved")
+        await pilot.press(key("editor.dry_run"))
+        result = editor.query_one("#dry-result", Static)
+        await until(pilot, lambda: "Mail 1" in str(result.render()))
+        await settle(pilot)
+        shown = str(result.render()).split("\n")
+        mail = shown[shown.index("Mail 1") : shown.index("Nothing was written and nothing was sent.")]
+        body = [line for line in mail if line.startswith("  │ ")]
+        width = editor.query_one("#dry-scroll").scrollable_content_region.width
+        assert len(body) > 1 and all(cell_len(line) <= width for line in mail), (width, mail)
+        assert " ".join(line[4:] for line in body) == long_line
+        await pilot.resize_terminal(100, 45)  # narrow: the panel goes below, wider; drawn again, fewer rows
+        if not editor.has_class("-dry-shown"):
+            await pilot.press("f7")
+        await until(
+            pilot,
+            lambda: sum(line.startswith("  │ ") for line in str(result.render()).split("\n")) < len(body),
+        )

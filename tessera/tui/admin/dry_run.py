@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
+from rich._wrap import divide_line  # (tests/test_private_api.py; tessera.tui.history_view uses it too)
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -48,6 +50,8 @@ class DryRunPanel(Vertical):
         self.draft = draft
         self.ticket = ""  # the ticket chosen to try the draft on; "" until one is
         self._timer: Timer | None = None
+        self.plan: dict[str, Any] | None = None  # the last run's, drawn again at a new width
+        self._drawn_at = -1  # the width it was drawn at
 
     def compose(self) -> ComposeResult:
         yield Label(Text("Dry run (ctrl+t)", style="bold"))
@@ -78,6 +82,7 @@ class DryRunPanel(Vertical):
         """ctrl+t: try the draft on the ticket typed (asked for, if none is)."""
         ticket = self.query_one("#dry-ticket", Input).value.strip()
         if not ticket:
+            self.plan = None
             self.query_one("#dry-ticket").focus()
             self.query_one("#dry-result", Static).update(
                 Text("Which ticket? Type its number, then ctrl+t (or enter).", style="bold")
@@ -105,6 +110,7 @@ class DryRunPanel(Vertical):
     @work(group="dry-run", exclusive=True)
     async def run(self) -> None:
         result = self.query_one("#dry-result", Static)
+        self.plan = None  # what shows next is this run's (a refusal is not drawn over on a resize)
         typed = self.query_one("#dry-change", Input).value
         try:
             changes = {} if typed.strip().lower() == LATEST else ab.parse_change(typed)
@@ -129,12 +135,60 @@ class DryRunPanel(Vertical):
         finally:
             if scroll.is_attached:
                 scroll.loading = False
-        result.update(render_dry_run(plan))
+        self.plan = plan
+        self._drawn_at = -1
+        self._redraw()
         scroll.border_title = "fires" if plan["fires"] else "does not fire"
+        self.call_after_refresh(self._redraw)  # the scroll's width once laid out after loading
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        """The mail's lines are wrapped for the width (under their bar), so again at a new one."""
+        if self.plan is None or not self.is_attached:
+            return
+        width = self.query_one("#dry-scroll").scrollable_content_region.width
+        if width != self._drawn_at:
+            self._drawn_at = width
+            self.query_one("#dry-result", Static).update(render_dry_run(self.plan, width))
 
 
-def render_dry_run(plan: dict[str, Any]) -> Text:
-    """What the draft would do: condition, mail (headers, recipients, body), field changes."""
+BAR = "  │ "
+HANG = "    "  # a header's wrapped rows start here, under its name
+
+
+def wrapped(line: str, room: int) -> list[str]:
+    """`line` as the rows it takes `room` cells wide (as it is when the room is not known)."""
+    if room < 8 or not line:
+        return [line]
+    starts = [0, *divide_line(line, room, fold=True), len(line)]
+    return [line[a:b].rstrip(" ") or line[a:b] for a, b in pairwise(starts) if a < b]
+
+
+def barred(line: str, width: int) -> list[str]:
+    """A body line as the rows it takes in a panel `width` cells wide, each to go after the bar:
+    a row that wrapped at the panel's edge started at column 0 and read as text outside the mail."""
+    return wrapped(line, width - len(BAR)) if width > 0 else [line]
+
+
+def header(out: Text, name: str, value: str, width: int) -> None:
+    """`  Name: value`, its wrapped rows under the name rather than at column 0."""
+    label = f"  {safe.clean_line(name)}: "
+    value = safe.clean_line(value)
+    first, *rest = wrapped(value, width - len(label)) if width > 0 else [value]
+    if rest:  # the rows after the first, wrapped again to the room after HANG
+        rest = wrapped(value[len(first) :].lstrip(" "), width - len(HANG))
+    out.append(label, style="bold")
+    out.append(first + "\n")
+    for row in rest:
+        out.append(HANG + row + "\n")
+
+
+def render_dry_run(plan: dict[str, Any], width: int = 0) -> Text:
+    """What the draft would do: condition, mail (headers, recipients, body), field changes; the
+    mail's lines wrapped for a panel `width` cells wide (0: not known yet), the body's under
+    their bar and a header's under its name."""
     out = Text()
     out.append(safe.clean_line(f"{plan['ticket']} · {plan['trigger']}") + "\n", style="bold")
     for note in plan.get("notes", []):
@@ -156,24 +210,21 @@ def render_dry_run(plan: dict[str, Any]) -> Text:
         out.append("\n")
     for n, message in enumerate(plan.get("messages", []), start=1):
         out.append(f"\nMail {n}\n", style="bold underline")
-        out.append("  From: ", style="bold")
-        out.append(safe.clean_line(message.get("from") or "") + "\n")
+        header(out, "From", message.get("from") or "", width)
         for label in ("to", "cc", "bcc"):
             people = message.get(label) or []
             if people:
-                out.append(f"  {label.capitalize()}: ", style="bold")
-                out.append(safe.clean_line(", ".join(people)) + "\n")
-        out.append("  Subject: ", style="bold")
-        out.append(safe.clean_line(message.get("subject") or "") + "\n")
+                header(out, label.capitalize(), ", ".join(people), width)
+        header(out, "Subject", message.get("subject") or "", width)
         headers = message.get("headers") or {}
         pairs = headers.items() if isinstance(headers, dict) else headers
         for name, value in pairs:
             if name.lower() not in SHOWN_ELSEWHERE:
-                out.append(f"  {safe.clean_line(name)}: ", style="bold")
-                out.append(safe.clean_line(value) + "\n")
+                header(out, name, value, width)
         out.append("\n")
         for body_line in safe.clean(message.get("body") or "").rstrip().split("\n"):
-            out.append("  │ " + body_line + "\n")
+            for row in barred(body_line, width):
+                out.append(BAR + row + "\n")
     changes = plan.get("changes") or [c for r in plan.get("runs", []) for c in r.get("changes", [])]
     if changes:
         out.append("\nField changes\n", style="bold underline")
