@@ -8,6 +8,7 @@ reconnecting and says which, and the database agrees."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import psycopg
@@ -211,6 +212,37 @@ def test_the_mail_gateway_takes_a_message_whose_commit_answer_was_lost_but_that_
     again = run(["mailgate", "--queue", "General"], env, stdin=message.replace(subject, subject + "-2"))
     assert again.code == 75, again
     assert "the change was NOT made" in again.err
+
+
+def test_mailgate_json_names_the_ticket_a_message_was_filed_to_when_the_commit_answer_was_lost(
+    database, cutter
+) -> None:
+    """The answer is the decision that committed, as if the commit's answer had arrived: a new
+    ticket, then a reply on it, each named (not "filed" to no ticket)."""
+    _desk(database)
+    proxy, env = cutter
+    subject = token("mail-lost-json-")
+    message = (
+        f"From: carla@customer.example\nTo: help@desk.example\nSubject: {subject}\n"
+        f"Message-ID: <{subject}@customer.example>\n\nhello\n"
+    )
+    proxy.cut_at_commit("after")
+    result = run(["mailgate", "--queue", "General", "--json"], env, stdin=message)
+    assert proxy.cuts == ["after"] and result.code == 0, result
+    with psycopg.connect(pg.conninfo(database.url)) as conn:
+        (made,) = conn.execute("SELECT id FROM tickets WHERE subject = %s", (subject,)).fetchone()
+    answer = json.loads(result.out)
+    assert (answer["action"], answer["ticket"]) == ("create", made)
+    assert "the change WAS made" in answer["reason"]
+    with database.session() as s:
+        grants.grant(open_context(s, "root"), "ReplyToTicket", "role:Requestor", "General")
+    reply = message.replace(f"Subject: {subject}", f"Subject: Re: {subject}").replace(
+        f"Message-ID: <{subject}@", f"In-Reply-To: <{subject}@customer.example>\nMessage-ID: <{subject}-2@"
+    )
+    proxy.cut_at_commit("after")
+    again = run(["mailgate", "--queue", "General", "--json"], env, stdin=reply)
+    assert proxy.cuts == ["after", "after"] and again.code == 0, again
+    assert (json.loads(again.out)["action"], json.loads(again.out)["ticket"]) == ("correspond", made)
 
 
 @pytest.mark.slow

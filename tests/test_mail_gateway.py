@@ -442,6 +442,23 @@ def test_mailgate_tempfails_when_the_database_is_down(cli_env) -> None:
     assert_one_line_error(result, "temporary failure")
 
 
+def test_mailgate_json_answers_deferred_when_it_exits_75(cli_desk, cli_env) -> None:
+    """An MTA's wrapper reading --json hears why the message was not taken, in the keys of every
+    other outcome, as well as the exit code: the database unreachable, or a queue that is not."""
+    down = {
+        **cli_env,
+        "TESSERA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+    }
+    for env, queue, fragment in ((down, "General", "temporary failure"), (cli_desk, "Nope", "Nope")):
+        result = run(["mailgate", "--queue", queue, "--json"], env, stdin=mail().decode())
+        assert result.code == 75, result
+        assert_one_line_error(result, "temporary failure", fragment)
+        answer = json.loads(result.out)
+        assert set(answer) == KEYS
+        assert (answer["action"], answer["ticket"]) == ("deferred", None)
+        assert "temporary failure" in answer["reason"] and fragment in answer["reason"]
+
+
 def test_a_retried_delivery_does_not_open_a_second_ticket(open_desk) -> None:
     raw = mail()
     first = go(open_desk, raw)

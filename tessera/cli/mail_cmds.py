@@ -16,11 +16,20 @@ import typer
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, database, echo, print_json, table
 from tessera.core.hostile_text import clean_line
 from tessera.core.ids import display_id
+from tessera.mail.handoff import EX_TEMPFAIL, deferred
 
 
 def _fail(code: int, message: str) -> None:
     sys.stderr.write(f"tessera: mailgate: {' '.join(clean_line(message).split())}\n")
     raise typer.Exit(code)
+
+
+def _defer(as_json: bool, message: str) -> None:
+    """Exit 75 (the MTA keeps the message and tries again); with --json the answer says so on
+    standard output first, in the keys of every other outcome: action "deferred", no ticket."""
+    if as_json:
+        print_json(deferred(message))
+    _fail(EX_TEMPFAIL, message)
 
 
 def _read_message(limit: int) -> bytes:
@@ -69,7 +78,7 @@ def file_piped(
     from tessera.core.db import translate_db_errors
     from tessera.core.db_wait import Limits, deadline
     from tessera.core.errors import DatabaseUnavailable, TesseraError
-    from tessera.mail.gateway import EX_TEMPFAIL, Settings, deliver, from_extension
+    from tessera.mail.gateway import Settings, deliver, from_extension
 
     try:
         queue, action, ticket = from_extension(extension, os.environ.get("EXTENSION"), queue, action)
@@ -93,16 +102,14 @@ def file_piped(
             else:
                 echo(f"filed: {reason}")
             return
-        _fail(EX_TEMPFAIL, f"temporary failure: {exc.message}")
+        _defer(as_json, f"temporary failure: {exc.message}")
         return
     except TesseraError as exc:
-        _fail(EX_TEMPFAIL, f"temporary failure: {exc.message}")
+        _defer(as_json, f"temporary failure: {exc.message}")
         return
     except Exception as exc:  # never a traceback, never a lost message: the MTA retries
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        _fail(
-            EX_TEMPFAIL, f"temporary failure: internal error: {type(exc).__name__}: {text[0] if text else ''}"
-        )
+        _defer(as_json, f"temporary failure: internal error: {type(exc).__name__}: {text[0] if text else ''}")
         return
     if as_json:
         print_json(outcome.as_dict())  # exactly action, ticket, reason

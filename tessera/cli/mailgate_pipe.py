@@ -28,6 +28,7 @@ from tessera.mail.handoff import (
     WAIT_ENV,
     HandOff,
     HandOffFailed,
+    deferred,
     desk_env,
     exit_code,
 )
@@ -145,7 +146,11 @@ def run(args: list[str]) -> int | None:
     try:
         decided = handed.record_and_wait(raw, options["action"][:64], meta, wait_s)
     except HandOffFailed as failed:
-        sys.stderr.write(f"tessera: mailgate: temporary failure: {clean_line(failed.text)}\n")
+        reason = f"temporary failure: {clean_line(failed.text)}"
+        if options["json"]:
+            sys.stdout.write(json.dumps(deferred(reason), indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        sys.stderr.write(f"tessera: mailgate: {reason}\n")
         return EX_TEMPFAIL
     if decided is not None:
         return _report(options, decided)

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 from tessera.core import subject_tags
 from tessera.core.context import Context, desk_context, find_user, open_context, operation
 from tessera.core.db import first_line
+from tessera.core.db_faults import database_error
 from tessera.core.desk_addresses import desk_addresses
 from tessera.core.errors import ConfigError, DatabaseUnavailable, SchemaOutOfDate, TesseraError
 from tessera.core.fast_sql import PENDING, Ride, write_inbound
@@ -125,6 +126,9 @@ def _address(raw: str) -> str | None:
 
 
 PENDING_KEY = "tessera.mail.pending"  # session.info: the pending row this delivery files (mailgate's)
+# session.info: the decision the delivery's last unit of work wrote (action, ticket, reason,
+# classification), for the answer when that unit's commit is found made after its answer was lost.
+FILED_KEY = "tessera.mail.filed"
 
 
 class AlreadyFiled(Exception):
@@ -141,6 +145,7 @@ def _record(
 ) -> InboundMail:
     """Write `row` (with `txn`'s data and the new ticket's requestor `watcher`, when filed on a
     ticket): the decision on a pending row replaces it. `ride`: read along (`write_inbound`)."""
+    session.info[FILED_KEY] = (row.action, row.ticket_id, row.reason, row.classification)
     pending = session.info.get(PENDING_KEY)
     if pending is not None:
         # The decision replaces the pending row (same id, same time of receipt) in the transaction
@@ -283,7 +288,39 @@ def deliver(
     ticket named by the address extension (`support+42@`), is used instead of the subject's.
     `pending`: the id of the message's pending row (recorded by `tessera mailgate` for a warm
     filer, tessera.mail.filer), which the decision replaces; when another filer has filed it
-    meanwhile, its decision is the outcome and nothing of this delivery is kept."""
+    meanwhile, its decision is the outcome and nothing of this delivery is kept.
+
+    A failure of the database raises the one-line DatabaseUnavailable, but a commit whose answer
+    was lost and that a check finds made is no failure: the outcome is the decision it committed
+    (the ticket it filed to), its reason saying what happened."""
+    session.info.pop(FILED_KEY, None)
+    try:
+        return _deliver_once(session, raw, queue_name, action, settings, ticket, pending)
+    except Exception as exc:
+        error = database_error(exc)
+        if error is None or error.committed is not True:
+            if error is None or error is exc:
+                raise
+            raise error from None
+        filed = session.info.get(FILED_KEY)
+        if filed is None:
+            raise error from None
+        kind, ticket_id, reason, classification = filed
+        said = " ".join(f"{reason}; {error.message}".split())
+        return Outcome(kind, ticket_id, said, classification, None, exit_code(kind, classification))
+    finally:
+        session.info.pop(FILED_KEY, None)
+
+
+def _deliver_once(
+    session: Session,
+    raw: bytes,
+    queue_name: str,
+    action: str,
+    settings: Settings | None,
+    ticket: str | None,
+    pending: int | None,
+) -> Outcome:
     if pending is not None:
         session.info[PENDING_KEY] = pending
         try:

@@ -42,6 +42,15 @@ def exit_code(action: str, classification: str | None) -> int:
     return EX_DATAERR if action == "dropped" and classification in REFUSED_FOR_GOOD else EX_OK
 
 
+DEFERRED = "deferred"  # `tessera mailgate --json`'s action when it exits 75: not taken, try later
+
+
+def deferred(reason: str) -> dict[str, Any]:
+    """`tessera mailgate --json`'s answer when it exits 75 (EX_TEMPFAIL): the keys of every other
+    outcome (`Outcome.as_dict`), action "deferred", no ticket, and why."""
+    return {"action": DEFERRED, "ticket": None, "reason": " ".join(reason.split())}
+
+
 def desk_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings of a process that can change how a message is filed (FILING_SETTINGS)."""
     env = os.environ if env is None else env
