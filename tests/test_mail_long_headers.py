@@ -122,3 +122,79 @@ def test_no_header_line_of_an_outgoing_message_is_over_998_characters() -> None:
     assert too_long.headers["References"] == "<tessera-ticket-42@desk.example>"
     # Short headers are left on their line.
     assert "Subject: [TKT-0042] Printer on fire" in _lines(_built())
+
+
+def test_a_stored_message_with_an_unfolded_long_header_is_folded_when_sent_so_a_retry_succeeds(
+    database, cli_env
+) -> None:
+    """An outbox row written before outgoing headers were folded (its Subject one line of over
+    998 characters) was refused by the server on every attempt: `tessera mail retry` then
+    `tessera worker` send it, folded, and the subject arrives whole."""
+    from tessera.core.models import OutboxMessage
+    from tessera.core.schemas import MessageIn, TicketCreate
+    from tessera.core.tickets import create_ticket
+
+    with database.session() as session:
+        desk = make_desk(session)
+        ticket = create_ticket(
+            desk.root, TicketCreate(queue="General", subject="old mail", message=MessageIn(body="hi"))
+        )
+        subject = f"[TKT-{ticket.id:04d}] {SUBJECT}"
+        text = (
+            "\r\n".join(
+                [
+                    "From: help@desk.example",
+                    "To: carla@customer.example",
+                    f"Subject: {subject}",
+                    "Message-ID: <old-row@desk.example>",
+                    "MIME-Version: 1.0",
+                    'Content-Type: text/plain; charset="utf-8"',
+                    "Content-Transfer-Encoding: 7bit",
+                ]
+            )
+            + "\r\n\r\nIt is on fire.\r\n"
+        )
+        assert max(len(line) for line in text.split("\r\n")) > compose.LINE_LIMIT
+        refused = {"state": "refused", "code": 500, "reply": "500 Line too long.", "attempts": 1}
+        row = OutboxMessage(
+            ticket_id=ticket.id,
+            message_id="<old-row@desk.example>",
+            mail_from="help@desk.example",
+            recipients=["carla@customer.example"],
+            summary={"to": ["carla@customer.example"], "subject": subject},
+            message=text,
+            status="failed",
+            last_error="carla@customer.example: 500 Line too long.",
+            delivery={"carla@customer.example": refused},
+        )
+        session.add(row)
+        session.commit()
+        outbox_id = row.id
+    server = SmtpServer(free_port()).start()
+    try:
+        env = {**cli_env, **smtp_env(server.port)}
+        retried = run(["mail", "retry", str(outbox_id), "--json"], env)
+        assert retried.code == 0, retried
+        assert json.loads(retried.out)["requeued"] == ["carla@customer.example"]
+        sent = run(["worker", "--once", "--json"], env)
+        assert json.loads(sent.out) == {"sent": 1, "failed": 0, "retried": 0, "pending": 0}, sent
+        (got,) = server.wait_for(1)
+        assert str(got.message["Subject"]) == subject
+        assert got.message.get_content().strip() == "It is on fire."
+    finally:
+        server.stop()
+
+
+def test_sendable_leaves_a_message_within_the_limit_as_it_is_and_folds_only_the_long_header() -> None:
+    folded = _built(default_subject=SUBJECT).as_text()
+    assert compose.sendable(folded) == folded
+    long_to = "To: " + ", ".join(f"p{i}@customer.example" for i in range(80))
+    stored = f"From: help@desk.example\r\n{long_to}\r\nX-Short: kept\r\n folded on\r\n\r\nbody line\r\n"
+    repaired = compose.sendable(stored)
+    head, body = repaired.split("\r\n\r\n")
+    assert body == "body line\r\n"
+    assert max(len(line) for line in head.split("\r\n")) <= compose.FOLD_WIDTH
+    assert head.startswith("From: help@desk.example\r\nTo: p0@customer.example,")
+    assert head.endswith("\r\nX-Short: kept\r\n folded on")
+    parsed = message_from_string(repaired, policy=policy.default)
+    assert len(parsed["To"].addresses) == 80

@@ -55,6 +55,7 @@ from tessera.core.errors import ConfigError
 from tessera.core.models import OutboxMessage
 from tessera.core.outgoing import ACCEPTED, DEFERRED, DONE, REFUSED, record_outcome
 from tessera.mail.webhooks import WEBHOOK_SENDER, deliver_webhooks
+from tessera.scrips import compose
 
 TLS_MODES = ("none", "starttls", "tls")
 
@@ -307,7 +308,8 @@ def _attempt(
     failure was the server's or the network's as a whole (then this round stops: the next
     message would fail the same way)."""
     try:
-        refused = conn.send(message.mail_from, to, message.message)
+        # Folded again if it was stored unfolded (a row from before outgoing headers were folded).
+        refused = conn.send(message.mail_from, to, compose.sendable(message.message))
     except smtplib.SMTPRecipientsRefused as exc:
         conn.close()
         if exc.recipients and all(code in _SESSION_CODES for code, _ in exc.recipients.values()):

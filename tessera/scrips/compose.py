@@ -278,6 +278,33 @@ def _folded(name: str, value: str) -> str:
     return Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
 
 
+def sendable(message: str) -> str:
+    """A stored message with no header line over 998 characters: each header that has one is
+    unfolded and folded again as `as_text` folds (for rows written before it folded, which an SMTP
+    server refuses, "500 Line too long", however often they are retried). Anything else, and any
+    message already within the limit, is returned as it is."""
+    linesep = CRLF if CRLF in message else "\n"
+    head, blank, body = message.partition(linesep * 2)
+    lines = head.split(linesep)
+    if all(len(line) <= LINE_LIMIT for line in lines):
+        return message
+    fields: list[list[str]] = []
+    for line in lines:
+        if fields and line[:1] in (" ", "\t"):
+            fields[-1].append(line)  # a continuation of the header above (RFC 5322 2.2.3)
+        else:
+            fields.append([line])
+    out: list[str] = []
+    for field_lines in fields:
+        name, colon, value = "".join(field_lines).partition(":")
+        within = all(len(line) <= LINE_LIMIT for line in field_lines)
+        if within or not colon or not _HEADER_NAME.fullmatch(name):
+            out.extend(field_lines)
+            continue
+        out.append(f"{name}: {_folded(name, one_line(value))}".replace(CRLF, linesep))
+    return linesep.join(out) + blank + body
+
+
 def _decoded(display: str) -> str:
     """A display name as written by `_encode_header` (encoded words when not ASCII), decoded."""
     return str(make_header(decode_header(display))) if "=?" in display else display
