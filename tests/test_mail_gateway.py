@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tessera.core import grants, links, tickets
 from tessera.core.context import open_context
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
-from tessera.core.models import Attachment, InboundMail, Ticket, User
+from tessera.core.models import Attachment, InboundMail, OutboxMessage, Ticket, User
 from tessera.mail.gateway import EX_DATAERR, EX_OK, Settings
 from tessera.mail.records import get_inbound, list_inbound
 from tests.support.cli import assert_one_line_error, run
@@ -40,10 +40,13 @@ def open_desk(committed_desk: Desk) -> Desk:
 def test_fresh_desk_refuses_strangers_and_creates_no_user(committed_desk: Desk) -> None:
     desk = committed_desk
     raw = mail()
-    outcome = go(desk, raw)
+    outcome = go(desk, raw, owner_email="owner@desk.example")
     assert outcome.action == "dropped" and outcome.classification == "refused"
     assert "CreateTicket" in outcome.reason and "role:Everyone" in outcome.reason
     assert desk.session.scalars(select(User).where(User.email == "carla@customer.example")).first() is None
+    # No "Permission Denied" mail to the stranger (RT sends one; a forged From would make the desk
+    # mail a victim), nor a notice to the owner: the decision is only kept, for `tessera mail list`.
+    assert desk.session.scalars(select(OutboxMessage)).all() == []
     row = desk.session.get(InboundMail, outcome.inbound_id)
     assert row.raw == raw and row.action == "dropped" and row.sender == "carla@customer.example"
 
