@@ -20,6 +20,7 @@ from tessera.cli.state import database as database
 from tessera.cli.state import set_global_user as set_global_user
 from tessera.core.errors import InvalidInput, NotFound
 from tessera.core.hostile_text import clean, clean_line
+from tessera.core.json_time import json_time
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -64,7 +65,9 @@ def read_attachments(paths: list[Path] | None) -> list[Any]:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return json_time(value)
+    if isinstance(value, date):
         return value.isoformat()
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from tessera.core.context import Context, desk_context, find_user, operation, record
 from tessera.core.errors import Conflict, InvalidInput, NotFound
+from tessera.core.json_time import json_time, json_times
 from tessera.core.models import OutboxMessage, Queue, Ticket, User
 from tessera.core.ticket_read import get_ticket, parse_ref
 
@@ -51,7 +52,7 @@ def recipient_states(row: OutboxMessage) -> list[dict[str, Any]]:
                 "at": None,
                 "next_attempt": None,
             }
-        out.append({"address": address, **{k: got.get(k) for k in _RECIPIENT_KEYS}})
+        out.append({"address": address, **{k: json_times(got.get(k)) for k in _RECIPIENT_KEYS}})
     return out
 
 
@@ -67,7 +68,7 @@ def message_state(row: OutboxMessage) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return json_time(value)
 
 
 def outgoing_json(row: OutboxMessage) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tessera.core.context import Context, operation, record
 from tessera.core.errors import InvalidInput, NotFound, PermissionDenied
+from tessera.core.json_time import json_time
 from tessera.core.lifecycles.desk import lifecycle_of
 from tessera.core.lifecycles.model import Lifecycle
 from tessera.core.models import Reminder, Ticket, Transaction
@@ -149,10 +150,10 @@ def reminders_json(ctx: Context, ticket: Ticket) -> list[dict[str, Any]]:
             "id": r.id,
             "subject": r.subject,
             "owner": r.owner.name if r.owner is not None else None,
-            "due": r.due.isoformat() if r.due else None,
+            "due": json_time(r.due),
             "status": r.status,
-            "created": r.created.isoformat(),
-            "resolved": r.resolved.isoformat() if r.resolved else None,
+            "created": json_time(r.created),
+            "resolved": json_time(r.resolved),
         }
         for r in rows
     ]

@@ -8,10 +8,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from tessera.core import clock
 from tessera.core.errors import InvalidInput
+from tessera.core.json_time import json_time
 
 # PostgreSQL's `integer`: priorities, times and versions are stored in it; a number outside is
 # refused as input, not left to fail in the database.
@@ -230,6 +239,15 @@ class TicketLinks(BaseModel):
     has_member: list[str] = Field(default_factory=list)
 
 
+# A time in a model printed as JSON: written by `json_time` (the one form of every JSON answer),
+# described in the OpenAPI schema as the date-time it is.
+JsonTime = Annotated[
+    datetime,
+    PlainSerializer(json_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
 class ReminderOut(BaseModel):
     """A reminder as it is listed with its ticket."""
 
@@ -238,10 +256,10 @@ class ReminderOut(BaseModel):
     id: int
     subject: str
     owner: str | None
-    due: datetime | None
+    due: JsonTime | None
     status: str
-    created: datetime
-    resolved: datetime | None
+    created: JsonTime
+    resolved: JsonTime | None
 
 
 class TicketOut(BaseModel):
@@ -264,13 +282,13 @@ class TicketOut(BaseModel):
     time_worked: int
     time_estimated: int
     time_left: int
-    created: datetime
-    updated: datetime
-    started: datetime | None
-    resolved: datetime | None
-    due: datetime | None
-    starts: datetime | None
-    told: datetime | None
+    created: JsonTime
+    updated: JsonTime
+    started: JsonTime | None
+    resolved: JsonTime | None
+    due: JsonTime | None
+    starts: JsonTime | None
+    told: JsonTime | None
     sla: str | None = Field(description="The service level (a level of `tessera sla export`), or none")
     sla_time_left: int | None = Field(
         description="Minutes from now to Due (business minutes on the level's calendar, real ones"

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context
 from tessera.core.fast_sql import fast, ticket_extras
+from tessera.core.json_time import json_time, json_times
 from tessera.core.links import LINK_TYPES, REVERSE, links_of
 from tessera.core.messages import PRIVATE_TYPES
 from tessera.core.models import (
@@ -27,7 +28,7 @@ from tessera.core.watchers import WATCHER_ROLES, group_label, group_watchers_of,
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return json_time(value)
 
 
 def custom_fields_of(ctx: Context, ticket: Ticket) -> dict[str, str | list[str] | None]:
@@ -227,11 +228,11 @@ def history(
             "id": txn.id,
             "type": txn.type,
             "field": txn.field,
-            "old": txn.old_value,
-            "new": txn.new_value,
+            "old": json_times(txn.old_value),
+            "new": json_times(txn.new_value),
             "actor": txn.actor.name if txn.actor is not None else None,
             "created": _iso(txn.created),
-            "data": _data_for(txn, see_comments, desk_view),
+            "data": json_times(_data_for(txn, see_comments, desk_view)),
             "message": None,
             "scrips": traces.get(txn.id, []),
             "outgoing": outgoing.get(txn.id, []),

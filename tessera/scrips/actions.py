@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from tessera.core import subject_tags
 from tessera.core.errors import InvalidInput
+from tessera.core.json_time import json_time, json_times
 from tessera.core.models import User
 from tessera.scrips import compose
 from tessera.scrips.action_base import OutboxRow as OutboxRow
@@ -279,10 +280,10 @@ class Webhook(ScripAction):
                 "id": txn.id,
                 "type": txn.type,
                 "field": txn.field,
-                "old": txn.old_value,
-                "new": txn.new_value,
+                "old": json_times(txn.old_value),
+                "new": json_times(txn.new_value),
                 "actor": sc.ctx.actor.name,
-                "created": txn.created.isoformat(),
+                "created": json_time(txn.created),
             },
             "ticket": ticket_json(sc.ctx, sc.ticket),
             "scrip": sc.scrip.id,

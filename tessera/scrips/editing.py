@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context, operation
 from tessera.core.errors import Conflict, InvalidInput, NotFound
+from tessera.core.json_time import json_time
 from tessera.core.models import Scrip, ScripRevision, ScripTemplate
 from tessera.core.schemas import pydantic_message
 from tessera.scrips.access import (
@@ -129,7 +130,7 @@ def get_scrip(ctx: Context, scrip_id: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": scrip.id,
         "spec": scrip_entry(scrip, queues),
-        "updated": scrip.updated.isoformat(),
+        "updated": json_time(scrip.updated),
         "template": None,
     }
     if scrip.template:
@@ -144,7 +145,7 @@ def _template_info(ctx: Context, name: str, queue_id: int | None, queues: dict[i
     return {
         "id": row.id,
         "entry": template_json(row, queues),
-        "updated": row.updated.isoformat(),
+        "updated": json_time(row.updated),
         "used_by": _template_users(ctx, row.name),
     }
 
@@ -172,7 +173,8 @@ def new_scrip_spec(queue: str | None = None) -> dict[str, Any]:
 
 
 def _check_version(kind: str, row: Any, expected: str | None) -> None:
-    if expected is not None and row.updated.isoformat() != expected:
+    # The version as `show` gives it; the text of before times were JSON's (`+00:00`) still holds.
+    if expected is not None and expected not in (json_time(row.updated), row.updated.isoformat()):
         raise Conflict(
             f"this {kind} changed since you opened it (saved {row.updated:%Y-%m-%d %H:%M:%S}); "
             "reopen it and apply your edit again"
@@ -373,7 +375,7 @@ def get_template(ctx: Context, template_id: int) -> dict[str, Any]:
     return {
         "id": row.id,
         "entry": template_json(row, queues),
-        "updated": row.updated.isoformat(),
+        "updated": json_time(row.updated),
         "used_by": _template_users(ctx, row.name),
     }
 

@@ -38,6 +38,7 @@ from tessera.core import fast_sql, live
 from tessera.core.context import Context, savepoint
 from tessera.core.errors import NotFound
 from tessera.core.fast_sql import Ride, driver_execute
+from tessera.core.json_time import json_time
 from tessera.core.models import (
     OutboxMessage,
     Scrip,
@@ -647,7 +648,7 @@ def scrip_log(
             "fired": run.fired,
             "outcome": run.outcome,
             "reason": run.reason,
-            "created": run.created.isoformat(),
+            "created": json_time(run.created),
         }
         for run, description in ctx.session.execute(query)
     ]

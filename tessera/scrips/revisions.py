@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tessera.core.context import Context
 from tessera.core.errors import InvalidInput
+from tessera.core.json_time import json_time
 from tessera.core.models import Scrip, ScripRevision, ScripTemplate
 from tessera.scrips.access import SHOW_SCRIPS, SHOW_TEMPLATES
 from tessera.scrips.specs import dump_yaml, queue_names, scrip_entry, template_json
@@ -115,7 +116,7 @@ def _revision_json(rev: ScripRevision, version: int | None = None) -> dict[str, 
         "change": rev.change,
         "summary": rev.summary,
         "actor": rev.actor_name,
-        "created": rev.created.isoformat(),
+        "created": json_time(rev.created),
         "before": ordered(rev.before, rev.kind),
         "after": ordered(rev.after, rev.kind),
         "version": version,

@@ -39,6 +39,7 @@ from tessera.core.context import Context
 from tessera.core.db import Database
 from tessera.core.errors import InvalidInput, TesseraError
 from tessera.core.ids import display_id
+from tessera.core.json_time import json_time
 from tessera.core.lifecycles.desk import lifecycle_by_name, lifecycle_names, lifecycle_of
 from tessera.core.models import Reminder, Scrip, Ticket, TimerFiring, Transaction, User
 from tessera.core.sla import level_of
@@ -308,7 +309,7 @@ def evaluator(timer: Timer) -> Evaluate:
                 about = {
                     "id": reminder.id,
                     "subject": reminder.subject,
-                    "due": reminder.due.isoformat(),
+                    "due": json_time(reminder.due),
                     "owner": reminder.owner.name if reminder.owner is not None else None,
                 }
                 why = f"reminder #{reminder.id} due {shown(reminder.due)}: {reminder.subject}"
@@ -329,7 +330,7 @@ class SweepResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "fired": self.fired, "errors": self.errors}
+        return {"at": json_time(self.at), "fired": self.fired, "errors": self.errors}
 
 
 def sweep_session(session: Session, *, limit: int = BATCH) -> SweepResult:
@@ -447,14 +448,14 @@ def preview_timer(
         plan = _dry_run(ctx, make)
         if not due_found:
             continue
-        plan["deadlines"] = [{"deadline": d.deadline.isoformat(), "reason": d.reason} for d in due_found]
+        plan["deadlines"] = [{"deadline": json_time(d.deadline), "reason": d.reason} for d in due_found]
         # The timer's own scrip first: the rest are what its transaction and changes trigger.
         plans.append(plan)
     return {
         "timer": timer.id,
         "description": timer.description,
         "condition": timer.label,
-        "at": at.isoformat(),
+        "at": json_time(at),
         "tickets": plans,
         "more": more,
     }
@@ -477,7 +478,7 @@ def preview(
         found, broken = timers(session)
     session.rollback()
     return {
-        "at": moment.isoformat(),
+        "at": json_time(moment),
         "timers": [preview_timer(ctx, timer, moment, limit=limit) for timer in found],
         "errors": broken,
     }
