@@ -92,6 +92,31 @@ def test_ticket_json_is_the_clis_and_if_match_refuses_a_stale_change(api: Api, c
         _problem(agent.patch(f"/tickets/{made.json()['id']}", json={"status": "bogus"}), 422, "bogus")
 
 
+def test_a_patch_that_moves_the_ticket_out_of_the_callers_sight_answers_200_saying_so(
+    api: Api, cli_env
+) -> None:
+    """The move committed: 200 with the ticket's id and `visible: false`, no ETag (there is no
+    version for the caller to send), not a 404 for a ticket the caller just changed."""
+    assert run(["right", "grant", "ModifyTicket", "user:viewer", "--queue", "General"], cli_env).code == 0
+    # May put tickets in Secret, not see them there.
+    assert run(["right", "grant", "CreateTicket", "user:viewer", "--queue", "Secret"], cli_env).code == 0
+    with api.client(api.agent) as agent:
+        made = agent.post("/tickets", json={"queue": "General", "subject": "payroll", "body": "x"}).json()
+    with api.client(api.viewer) as viewer:
+        moved = viewer.patch(f"/tickets/{made['id']}", json={"queue": "Secret"})
+        assert moved.status_code == 200, moved.text
+        assert moved.json() == {
+            "id": made["id"],
+            "display_id": made["display_id"],
+            "visible": False,
+            "note": f"{made['display_id']} is now in a queue you may not see",
+        }
+        assert "ETag" not in moved.headers
+        assert viewer.get(f"/tickets/{made['id']}").status_code == 404  # out of sight indeed
+    with api.client(api.agent) as agent:
+        assert agent.get(f"/tickets/{made['id']}").json()["queue"] == "Secret"
+
+
 def test_bad_requests_are_problems_naming_the_field(api: Api) -> None:
     with api.client(api.agent) as agent:
         raw = agent.post("/tickets", content=b"{not json", headers={"content-type": "application/json"})

@@ -278,3 +278,27 @@ def test_moving_a_ticket_to_a_queue_you_may_not_see_says_it_moved(cli, cli_env) 
         "TKT-0001 is now in a queue you may not see",
     ]
     assert json.loads(cli("ticket", "show", "1", "--json").out)["queue"] == "Secret"
+
+
+def test_ticket_set_json_moving_a_ticket_out_of_sight_answers_that_it_moved(cli, cli_env) -> None:
+    """--json too: exit 0 with the ticket named and `visible: false` (nothing of where it went),
+    not 'no ticket' (exit 4) after the committed move."""
+    cli("queue", "create", "Support")
+    cli("queue", "create", "Secret")
+    cli("user", "add", "quinn")
+    for right in ("ShowTicket", "ModifyTicket"):
+        cli("right", "grant", right, "user:quinn", "--queue", "Support")
+    cli("right", "grant", "CreateTicket", "user:quinn")  # may put tickets in Secret, not see them
+    cli("ticket", "create", "--queue", "Support", "--subject", "payroll")
+    moved = run(["ticket", "set", "TKT-0001", "queue=Secret", "--json"], {**cli_env, "TESSERA_USER": "quinn"})
+    assert moved.code == 0, moved.err
+    assert json.loads(moved.out) == {
+        "id": 1,
+        "display_id": "TKT-0001",
+        "visible": False,
+        "note": "TKT-0001 is now in a queue you may not see",
+    }
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["queue"] == "Secret"
+    # A change that leaves it in sight answers the ticket, as always.
+    stays = run(["ticket", "set", "1", "priority=3", "--json"], cli_env)
+    assert json.loads(stays.out)["priority"] == 3 and json.loads(stays.out)["queue"] == "Secret"

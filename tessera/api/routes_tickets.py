@@ -28,7 +28,7 @@ from tessera.api.schemas import (
 from tessera.core.context import Context
 from tessera.core.errors import Conflict, InvalidInput, NotFound
 from tessera.core.listing import MAX_PAGE
-from tessera.core.schemas import ForwardIn, ReminderOut, TicketOut
+from tessera.core.schemas import ForwardIn, ReminderOut, TicketOut, TicketOutOfSight
 
 router = APIRouter(tags=["tickets"])
 IdempotencyKey = Annotated[
@@ -215,7 +215,13 @@ def show_ticket(ctx: Acting, ticket: str) -> JSONResponse:
 @router.patch(
     "/tickets/{ticket}",
     summary="Change fields (as `tessera ticket set`), all or none",
-    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+    responses={
+        200: {
+            "model": TicketOut | TicketOutOfSight,
+            "description": "The ticket after the change; or, when the change moved it to a queue you"
+            " may not see, its id and `visible: false` (the change was made)",
+        }
+    },
 )
 def change_ticket(
     ctx: Acting,
@@ -228,7 +234,8 @@ def change_ticket(
     if not changes:
         raise InvalidInput('nothing to change: send {"FIELD": VALUE, ...} as `tessera ticket set` takes')
     version = expected_version(if_match)
-    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing name is the body's
+    # 404 for the ticket itself; past here a missing name is the body's
+    ticket_id = tickets.get_ticket(ctx, ticket).id
     try:
         with _named_in_body():
             tickets.set_fields(ctx, ticket, _assignments(changes), expected_version=version)
@@ -236,7 +243,17 @@ def change_ticket(
         if version is None:
             raise
         raise ApiProblem(412, exc.message) from None
-    return _ticket_response(ctx, ticket)
+    return _changed_response(ctx, ticket_id)
+
+
+def _changed_response(ctx: Context, ticket_id: int) -> JSONResponse:
+    """The ticket after a change that committed; moved where the caller may not see it, 200 all
+    the same with `TicketOutOfSight` (and no ETag: there is no version of it for them to send)."""
+    from tessera.core.serialize import changed_ticket_json
+
+    data, ticket = changed_ticket_json(ctx, ticket_id)
+    headers = {"ETag": etag(ticket.version)} if ticket is not None else None
+    return JSONResponse(data, status_code=200, headers=headers)
 
 
 @contextmanager

@@ -376,7 +376,11 @@ def set_(
     with acting(user) as ctx:
         txns = tickets.set_fields(ctx, ticket, changes, expected_version=version, force=force)
         if as_json:
-            _show(ctx, ticket, True)
+            from tessera.core.serialize import changed_ticket_json
+            from tessera.core.ticket_read import parse_ref
+
+            # Moved out of the actor's sight, the answer still says the change was made (exit 0).
+            print_json(changed_ticket_json(ctx, txns[0].ticket_id if txns else parse_ref(ticket))[0])
             return
         if not txns:
             echo(f"{tickets.get_ticket(ctx, ticket).display_id}: nothing to change")

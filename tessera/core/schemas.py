@@ -262,6 +262,21 @@ class ReminderOut(BaseModel):
     resolved: JsonTime | None
 
 
+class TicketOutOfSight(BaseModel):
+    """What a change answers when it committed but took the ticket where its author may not see
+    it (moved to a queue without ShowTicket for them): the ticket they named, and that it is gone
+    from their sight. Nothing of where it went (its new queue is not theirs to know)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    display_id: str
+    visible: Literal[False] = Field(
+        description="false: the change was made, and the ticket is now in a queue you may not see"
+    )
+    note: str
+
+
 class TicketOut(BaseModel):
     """The ticket JSON of the brief: the stable keys every interface prints (`--json`)."""
 

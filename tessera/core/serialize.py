@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tessera.core.context import Context
+from tessera.core.errors import NotFound
 from tessera.core.fast_sql import fast, ticket_extras
 from tessera.core.json_time import json_time, json_times
 from tessera.core.links import LINK_TYPES, REVERSE, links_of
@@ -22,8 +23,9 @@ from tessera.core.models import (
     display_id,
 )
 from tessera.core.reminders import reminders_json
-from tessera.core.schemas import TicketOut
+from tessera.core.schemas import TicketOut, TicketOutOfSight
 from tessera.core.squelch import squelched_of
+from tessera.core.ticket_read import get_ticket
 from tessera.core.watchers import WATCHER_ROLES, group_label, group_watchers_of, watchers_of
 
 
@@ -66,6 +68,22 @@ def _custom_fields(fields: list[Any], values: list[Any]) -> dict[str, str | list
 
 def _person(user: User) -> str:
     return user.email or user.name
+
+
+def changed_ticket_json(ctx: Context, ticket_id: int) -> tuple[dict[str, Any], Ticket | None]:
+    """The answer to a change of ticket `ticket_id` that committed: the ticket JSON, with the
+    ticket; or, when the change took it out of the actor's sight (into a queue they may not see),
+    `TicketOutOfSight` and None: the change was made, and saying "no ticket" after it would
+    read as a failure."""
+    try:
+        ticket = get_ticket(ctx, ticket_id)
+    except NotFound:
+        shown = display_id(ticket_id)
+        gone = TicketOutOfSight(
+            id=ticket_id, display_id=shown, visible=False, note=f"{shown} is now in a queue you may not see"
+        )
+        return gone.model_dump(mode="json"), None
+    return ticket_json(ctx, ticket), ticket
 
 
 def ticket_json(ctx: Context, ticket: Ticket) -> dict[str, Any]:
