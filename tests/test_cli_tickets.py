@@ -146,6 +146,44 @@ def test_lists_in_json(cli) -> None:
     assert_one_line_error(cli("ticket", "show", "1", "--user", "bob", ok=False), "disabled")
 
 
+def test_cf_set_disable_and_enable_change_a_field_as_the_tui_admin_does(cli) -> None:
+    """A field made with `cf create` is changed (renamed, its values, scope, pattern), disabled and
+    enabled again from the CLI, through core's `customfield_admin`; a bad change is one line and
+    changes nothing; each change needs AdminCustomField."""
+    cli("queue", "create", "Support")
+    cli("cf", "create", "Severity", "--type", "select", "--value", "low", "--value", "high")
+    cli("ticket", "create", "--queue", "Support", "--subject", "printer")
+    cli("ticket", "set", "1", "cf.Severity=high")
+    changed = json.loads(
+        cli(
+            "cf", "set", "severity", "name=Impact", "description=How bad", "queue=Support",
+            "--value", "high", "--value", "medium", "--value", "low", "--json",
+        ).out
+    )  # fmt: skip
+    assert {k: changed[k] for k in ("name", "values", "queue", "description", "disabled")} == {
+        "name": "Impact",
+        "values": ["high", "medium", "low"],
+        "queue": "Support",
+        "description": "How bad",
+        "disabled": False,
+    }
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "high"}
+    assert_one_line_error(cli("cf", "set", "Impact", "type=integer", ok=False), "not a setting", "type")
+    assert_one_line_error(cli("cf", "set", "Impact", "multiple=maybe", ok=False), "multiple", "yes or no")
+    assert_one_line_error(cli("cf", "set", "Impact", "pattern=[", ok=False), "pattern")
+    assert_one_line_error(cli("cf", "set", "Nope", "description=x", ok=False), "Nope")
+    assert json.loads(cli("cf", "list", "--json").out)[0]["pattern"] is None  # nothing of it was kept
+    cli("user", "add", "bob")
+    assert_one_line_error(cli("cf", "disable", "Impact", "--user", "bob", ok=False), "AdminCustomField")
+    disabled = json.loads(cli("cf", "disable", "Impact", "--json").out)
+    assert [(f["name"], f["disabled"]) for f in disabled] == [("Impact", True)]
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "high"}
+    assert_one_line_error(cli("ticket", "set", "1", "cf.Impact=low", ok=False), "Impact")
+    assert "custom field Impact enabled" in cli("cf", "enable", "Impact").out
+    cli("ticket", "set", "1", "cf.Impact=low")
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "low"}
+
+
 @pytest.fixture(scope="module")
 def error_desk(pg_server, template_db, tmp_path_factory):
     """One desk for the whole error table: every case is refused, so they can share it."""

@@ -437,3 +437,64 @@ def cf_create(
             print_json(_cf_json(cf, customfields.scope_names(ctx, [cf])))
         else:
             echo(f"created custom field {cf.name} ({cf.type})")
+
+
+@cf_app.command("set")
+def cf_set(
+    name: str = typer.Argument(..., help="Field name."),
+    assignments: list[str] | None = typer.Argument(
+        None,
+        help="FIELD=VALUE: name, description, pattern (empty clears it), queue (empty: every queue),"
+        " multiple, disabled (yes or no).",
+    ),
+    value: list[str] | None = typer.Option(
+        None, "--value", help="The allowed values of a select field, in order (repeatable; replaces them)."
+    ),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a custom field, all at once or none (needs AdminCustomField); its type stays."""
+    from tessera.core import customfield_admin, customfields
+    from tessera.core.tickets import parse_assignments
+
+    changes = customfield_admin.changes_from_text(parse_assignments(assignments or []), value or None)
+    with acting(user) as ctx:
+        cf = customfield_admin.update_field(ctx, name, **changes)
+        if as_json:
+            print_json(_cf_json(cf, customfields.scope_names(ctx, [cf])))
+        else:
+            echo(f"updated custom field {cf.name}")
+
+
+def _cf_switch(names: list[str], disabled: bool, user: str | None, as_json: bool) -> None:
+    from tessera.core import customfield_admin, customfields
+
+    with acting(user) as ctx:
+        fields = customfield_admin.set_disabled(ctx, names, disabled)
+        if as_json:
+            scopes = customfields.scope_names(ctx, fields)
+            print_json([_cf_json(cf, scopes) for cf in fields])
+            return
+    for cf in fields:
+        echo(f"custom field {cf.name} {'disabled' if disabled else 'enabled'}")
+
+
+@cf_app.command("disable")
+def cf_disable(
+    names: list[str] = typer.Argument(..., help="Field names."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Disable custom fields, all in one transaction (needs AdminCustomField). As in RT a field is
+    never deleted: its values stay in the tickets' history, and `cf enable` brings it back."""
+    _cf_switch(names, True, user, as_json)
+
+
+@cf_app.command("enable")
+def cf_enable(
+    names: list[str] = typer.Argument(..., help="Field names."),
+    user: str | None = USER_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Enable disabled custom fields again (needs AdminCustomField)."""
+    _cf_switch(names, False, user, as_json)

@@ -107,3 +107,39 @@ def update_field(
         cf.disabled = disabled
     ctx.session.flush()
     return cf
+
+
+SETTABLE = ("name", "description", "pattern", "queue", "multiple", "disabled")
+
+
+def changes_from_text(assignments: dict[str, str], values: list[str] | None = None) -> dict[str, Any]:
+    """`update_field`'s keywords from `FIELD=VALUE` words (`tessera cf set`): name, description,
+    pattern (empty clears it), queue (empty: every queue), multiple and disabled (yes or no);
+    `values`, when given, the select field's allowed values in their order."""
+    from tessera.core.users import _bool
+
+    changes: dict[str, Any] = {}
+    for key, raw in assignments.items():
+        field = key.strip().lower().replace("-", "_")
+        if field == "name":
+            changes["new_name"] = raw
+        elif field in ("description", "pattern", "queue"):
+            changes[field] = raw if field == "description" else (raw.strip() or None)
+        elif field in ("multiple", "disabled"):
+            changes[field] = _bool(raw, field)
+        else:
+            raise InvalidInput(
+                f"{key!r} is not a setting of a custom field (settings: {', '.join(SETTABLE)})"
+            )
+    if values is not None:
+        changes["values"] = values
+    if not changes:
+        raise InvalidInput(f"nothing to change: give FIELD=VALUE ({', '.join(SETTABLE)}) or --value")
+    return changes
+
+
+@operation
+def set_disabled(ctx: Context, names: list[str], disabled: bool) -> list[CustomField]:
+    """Disable (or enable again) the fields `names`, all in one transaction. A disabled field is
+    kept with its values (RT disables, never deletes): tickets no longer show it or take it."""
+    return [update_field(ctx, name, disabled=disabled) for name in names]

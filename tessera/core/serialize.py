@@ -353,6 +353,7 @@ def custom_field_json(cf: Any, scopes: dict[int, str]) -> dict[str, Any]:
         "queue_id": cf.queue_id,
         "queue": scopes.get(cf.queue_id) if cf.queue_id is not None else None,
         "description": cf.description,
+        "disabled": cf.disabled,
     }
 
 
