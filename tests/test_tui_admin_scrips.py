@@ -33,7 +33,7 @@ from tessera.tui.app import TesseraApp
 from tessera.tui.main_screen import MainScreen
 from tessera.tui.screens import ConfirmScreen, PickerScreen
 from tests.support.desks import build_desk
-from tests.support.tui import FIXED_NOW, key, run_async, settle, until
+from tests.support.tui import FIXED_NOW, key, run_async, settle, type_text, until
 
 SIZE = (140, 44)
 BROKEN = "Subject: Closed: {{ ticket.subject }}\n\nHello,\n{{ ticket.display_id }\nis resolved.\n"
@@ -83,8 +83,9 @@ async def open_admin(pilot: Any) -> AdminScreen:
 async def pick(pilot: Any, text: str) -> None:
     """In an open picker: narrow by typing, take the first match."""
     await until(pilot, lambda: isinstance(pilot.app.screen, PickerScreen))
-    await pilot.press(*text)
-    await pilot.pause()
+    if text:
+        await pilot.press(text[0])  # typed on the list: it moves to the narrowing field
+        await type_text(pilot, text[1:])
     await pilot.press("enter")
     await until(pilot, lambda: not isinstance(pilot.app.screen, PickerScreen))
 
@@ -98,8 +99,7 @@ async def type_into(pilot: Any, selector: str, text: str) -> None:
         widget.value = ""
     else:
         widget.load_text("")
-    await pilot.press(*[{"\n": "enter", " ": "space"}.get(c, c) for c in text])
-    await pilot.pause()
+    await type_text(pilot, text)
 
 
 @asynccontextmanager
@@ -361,7 +361,8 @@ async def test_template_tab_edits_a_template_with_a_revision(database: Database,
         area.focus()
         area.move_cursor(area.document.end)
         async with checked(pilot, editor):
-            await pilot.press(*"Thanks, {{ queue.name }}", "enter")
+            await type_text(pilot, "Thanks, {{ queue.name }}")
+            await pilot.press("enter")
         assert editor.problems == [] and editor.dirty
         await pilot.press(key("editor.save"))
         await settle(pilot)

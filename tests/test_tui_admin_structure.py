@@ -35,7 +35,7 @@ from tessera.tui.backend import Backend
 from tessera.tui.safe import clean_line
 from tessera.tui.themes import DARK, LIGHT, THEMES
 from tests.support.desks import HOSTILE_SUBJECT
-from tests.support.tui import FIXED_NOW, run_async, settle, until
+from tests.support.tui import FIXED_NOW, run_async, settle, type_text, until
 
 ACTIVE_ADDED = "active: [open, stalled, waiting]"
 BAD_STATUS = "transitions.new[0]: status 'nowhere' is in no category (initial, active or inactive)"
@@ -332,10 +332,6 @@ async def test_lifecycle_pane_refuses_a_non_admin(database: Database, tui_desk: 
 
 
 # -- queue pane -----------------------------------------------------------------------------------
-
-
-async def type_text(pilot, text: str) -> None:
-    await pilot.press(*("space" if c == " " else c for c in text))
 
 
 def queue_row(database: Database, name: str) -> queues.Queue:
