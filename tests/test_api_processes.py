@@ -4,7 +4,6 @@ database that goes away is a 503 with Retry-After, then service resumes by itsel
 from __future__ import annotations
 
 import itertools
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.support import pg
 from tests.support.api import Api, server_output, start_server
-from tests.support.cli import tessera_cmd
+from tests.support.cli import run
 
 
 @pytest.fixture
@@ -95,10 +94,8 @@ def test_a_read_that_waits_too_long_on_a_lock_is_a_503_that_names_the_lock(api: 
 
 def test_the_api_command_refuses_bad_options_in_one_line(cli_env) -> None:
     for options in (["--port", "70000"], ["--workers", "0"]):
-        proc = subprocess.run(
-            [*tessera_cmd(), "api", *options], env=cli_env, capture_output=True, text=True, timeout=60
-        )
-        assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        proc = run(["api", *options], cli_env, timeout=60)
+        assert proc.code != 0 and len(proc.err.strip().splitlines()) == 1, proc.err
 
 
 def test_a_body_limit_that_is_no_number_of_bytes_is_refused_in_one_line(cli_env) -> None:
@@ -106,9 +103,9 @@ def test_a_body_limit_that_is_no_number_of_bytes_is_refused_in_one_line(cli_env)
     to refuse."""
     for value in ("abc", "0", "-5", "10MB", "١٠"):
         env = {**cli_env, "TESSERA_API_MAX_BODY": value}
-        proc = subprocess.run([*tessera_cmd(), "api"], env=env, capture_output=True, text=True, timeout=60)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1, (value, proc.stderr)
+        proc = run(["api"], env, timeout=60)
+        lines = proc.err.strip().splitlines()
+        assert proc.code == 2 and len(lines) == 1, (value, proc.err)
         assert "TESSERA_API_MAX_BODY" in lines[0] and "positive number of bytes" in lines[0], lines
 
 
@@ -122,9 +119,7 @@ def test_a_port_in_use_or_a_host_not_here_is_one_line_and_exit_2(cli_env) -> Non
         taken.listen()
         port = taken.getsockname()[1]
         for options in (["--port", str(port)], ["--host", "10.254.254.254", "--port", str(port)]):
-            proc = subprocess.run(
-                [*tessera_cmd(), "api", *options], env=cli_env, capture_output=True, text=True, timeout=60
-            )
-            lines = proc.stderr.strip().splitlines()
-            assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+            proc = run(["api", *options], cli_env, timeout=60)
+            lines = proc.err.strip().splitlines()
+            assert proc.code == 2 and len(lines) == 1, proc.err
             assert lines[0].startswith("tessera: cannot listen on "), lines
