@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import typer.main
 from sqlalchemy import text
 
 from tessera.cli import state
@@ -182,20 +183,24 @@ class Desk:
                 grants.grant(root, "OwnTicket", f"user:{name}")
                 grants.grant(root, "ShowTicket", f"user:{name}")
 
-    def ticket(self, owned: bool) -> int:
+    def tickets(self, owned: list[bool]) -> list[int]:
+        """A fresh ticket for each case (olga's where `owned`), made in one session up front."""
+        made_ids = []
         with self.database.session() as s, scrips_off(open_context(s, "root")) as root:
-            made = create_ticket(
-                root,
-                TicketCreate(
-                    queue="General",
-                    subject="the table's ticket",
-                    requestors=["ann@desk.example"],
-                    owner="olga" if owned else None,
-                    message=MessageIn(body="public words"),
-                ),
-            )
-            comment(root, made.id, MessageIn(body=SECRET))
-            return made.id
+            for olgas in owned:
+                made = create_ticket(
+                    root,
+                    TicketCreate(
+                        queue="General",
+                        subject="the table's ticket",
+                        requestors=["ann@desk.example"],
+                        owner="olga" if olgas else None,
+                        message=MessageIn(body="public words"),
+                    ),
+                )
+                comment(root, made.id, MessageIn(body=SECRET))
+                made_ids.append(made.id)
+        return made_ids
 
     def grants(self, case: Case) -> list[tuple[str, str, str | None]]:
         given = [(right, "user:ann", "General") for right in sorted(case.base | case.extra)]
@@ -283,6 +288,21 @@ def _allowed(op: Op, result: Result, before: tuple[Any, ...], after: tuple[Any, 
     return False
 
 
+def _built_once(get_command: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """typer's `get_command`, remembering what it built. typer converts the registered commands to
+    click's on every call (~0.1 s for the `ticket` group): a `tessera` process pays it once, the
+    table paid it once a case. Built again whenever a command group has been registered since."""
+    built: dict[tuple[int, int, int], Any] = {}
+
+    def get(app: Any) -> Any:
+        key = (id(app), len(app.registered_groups), len(app.registered_commands))
+        if key not in built:
+            built[key] = get_command(app)
+        return built[key]
+
+    return get
+
+
 @pytest.fixture
 def table(database, monkeypatch) -> Iterator[Desk]:
     monkeypatch.setenv("TESSERA_DATABASE_URL", database.url.render_as_string(hide_password=False))
@@ -292,6 +312,7 @@ def table(database, monkeypatch) -> Iterator[Desk]:
 
         bootstrap(s, "root")
     state._db = None
+    monkeypatch.setattr(typer.main, "get_command", _built_once(typer.main.get_command))
     yield Desk(database)
     if state._db is not None:
         state._db.dispose()
@@ -301,9 +322,9 @@ def table(database, monkeypatch) -> Iterator[Desk]:
 def _run_table(table: Desk, cases: list[Case], send: Callable[[str, int], Result]) -> list[str]:
     """Each case; `send(op, ticket_id)` does the operation as ann. The cases answered wrong."""
     wrong = []
-    for case in cases:
+    ticket_ids = table.tickets([OPS[case.op].owned for case in cases])
+    for case, ticket_id in zip(cases, ticket_ids, strict=True):
         op = OPS[case.op]
-        ticket_id = table.ticket(op.owned)
         granted = table.apply(table.grants(case))
         try:
             before = table.state(ticket_id)
