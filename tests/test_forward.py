@@ -19,7 +19,7 @@ from tests.support.mail import outbox_for
 from tests.support.net import free_port
 from tests.support.rights import AGENT_RIGHTS
 from tests.support.smtp import SmtpServer, smtp_env
-from tests.support.tui import FIXED_NOW, key, on_ticket, run_async, settle, until
+from tests.support.tui import FIXED_NOW, key, on_ticket, run_async, settle, type_text, until
 
 
 def _conversation(desk: Desk):  # type: ignore[no-untyped-def]
@@ -167,11 +167,11 @@ async def test_tui_forward_reviews_the_mail_then_records_the_forward(database, t
         await on_ticket(pilot, vpn)
         await pilot.press(key("forward"))
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
-        await pilot.press(*"noc@vendor.example")
+        await type_text(pilot, "noc@vendor.example")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert "noc@vendor.example" in str(app.screen.query_one("#compose-to").render())
-        await pilot.press(*"Can you check your side?")
+        await type_text(pilot, "Can you check your side?")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         review = str(app.screen.query_one("#review-message").render())

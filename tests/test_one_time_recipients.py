@@ -17,7 +17,7 @@ from tests.support.cli import assert_one_line_error, run
 from tests.support.desks import Desk
 from tests.support.mail import outbox_for
 from tests.support.rights import AGENT_RIGHTS
-from tests.support.tui import FIXED_NOW, key, on_ticket, run_async, settle, until
+from tests.support.tui import FIXED_NOW, key, on_ticket, run_async, settle, type_text, until
 
 
 def _mailed(desk: Desk, ticket_id: int, txn_id: int) -> dict[str, set[str]]:
@@ -178,7 +178,7 @@ async def test_tui_composer_takes_a_one_time_cc_and_bcc_and_refuses_a_bad_one(da
         await on_ticket(pilot, vpn)
         await pilot.press(key("reply_blank"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"Fixed on our side.")
+        await type_text(pilot, "Fixed on our side.")
         app.screen.query_one("#compose-once-cc", Input).value = "netops@partner.example, not-an-address"
         await pilot.press(key("compose.send"))
         # a malformed address is one line, and the message is still there to fix it

@@ -23,7 +23,7 @@ from tests.support import pg
 from tests.support.desks import HOSTILE_SUBJECT
 from tests.support.live import listening
 from tests.support.lockwait import wait_for_waiters
-from tests.support.tui import FIXED_NOW, key, run_async, settle, until
+from tests.support.tui import FIXED_NOW, key, run_async, settle, type_text, until
 
 SIZE = (140, 40)
 
@@ -299,7 +299,7 @@ async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> N
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, vpn, "reply", ComposeScreen)
         assert "vpn@customer.example" in str(app.screen.query_one("#compose-to").render())
-        await pilot.press(*"Try again now")
+        await type_text(pilot, "Try again now")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         review = str(app.screen.query_one("#review-message").render())
@@ -312,7 +312,7 @@ async def test_reply_and_comment_are_recorded(database: Database, tui_desk) -> N
         await settle(pilot)
         await pilot.press(key("comment"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"note to self")
+        await type_text(pilot, "note to self")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         review = str(app.screen.query_one("#review-message").render())
@@ -346,7 +346,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
     app = make_app(database, user="carol")
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, vpn, "reply_blank", ComposeScreen)
-        await pilot.press(*"half a thought")
+        await type_text(pilot, "half a thought")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press(key("review.send"))
@@ -359,7 +359,7 @@ async def test_drafts_survive_postpone_and_refusal_and_discard_asks(database: Da
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, vpn, "reply_blank", ComposeScreen)
         assert app.screen.text == "half a thought"
-        await pilot.press(*" and more")
+        await type_text(pilot, " and more")
         await pilot.press(key("compose.discard"))
         await until(pilot, lambda: isinstance(app.screen, PickerScreen))
         await pilot.press(*"postpone", "enter")
@@ -419,14 +419,14 @@ async def test_review_step_edit_again_postpone_and_discard(database: Database, t
     app = make_app(database)
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, vpn, "reply_blank", ComposeScreen)
-        await pilot.press(*"First try")
+        await type_text(pilot, "First try")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         # edit again: back in the composer with the text as it was
         await pilot.press(key("review.edit"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         assert app.screen.text == "First try"
-        await pilot.press(*", better")
+        await type_text(pilot, ", better")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert "First try, better" in str(app.screen.query_one("#review-message").render())
@@ -598,7 +598,7 @@ async def test_edit_types_into_the_first_field_and_a_refusal_keeps_the_form(
         await opened(pilot, laptop, "edit", EditScreen)
         form = app.screen
         assert isinstance(app.focused, Input) and app.focused.name == "subject"
-        await pilot.press(*" (again)")
+        await type_text(pilot, " (again)")
         final = next(i for i in form.query(Input) if i.name == "final_priority")
         final.value = "abc"
         await pilot.press(key("edit.save"))
@@ -1453,5 +1453,5 @@ async def test_the_reply_editor_stays_visible_and_usable_at_40_by_12(database: D
         region = body.region
         assert region.height >= 3 and region.bottom <= 12 and region.width >= 30, region
         assert app.focused is body
-        await pilot.press(*"Fixed")
+        await type_text(pilot, "Fixed")
         assert "Fixed" in body.text  # (below the quote)

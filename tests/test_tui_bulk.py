@@ -16,7 +16,7 @@ from tessera.core.tickets import set_status
 from tessera.tui.main_screen import MainScreen
 from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, PickerScreen
-from tests.support.tui import key, run_async, settle, until
+from tests.support.tui import key, run_async, settle, type_text, until
 from tests.test_tui_app import SIZE, make_app, started, ticket_state
 
 
@@ -159,7 +159,7 @@ async def test_a_set_reply_and_comment_review_the_grouped_mail(database: Databas
         await mark(pilot, screen, printer, vpn)
         await pilot.press(key("reply"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"Fixed for all of you")
+        await type_text(pilot, "Fixed for all of you")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         plan = str(app.screen.query_one("#review-plan").render())
@@ -172,7 +172,7 @@ async def test_a_set_reply_and_comment_review_the_grouped_mail(database: Databas
         await mark(pilot, screen, printer, vpn)
         await pilot.press(key("comment"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"seen by the team")
+        await type_text(pilot, "seen by the team")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert "Dry run on 2 tickets" in str(app.screen.query_one("#review-plan").render())

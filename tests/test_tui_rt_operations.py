@@ -11,7 +11,7 @@ from tessera.core.context import open_context
 from tessera.core.db import Database
 from tessera.tui.history_view import DetailPane
 from tessera.tui.screens import ComposeScreen, ConfirmScreen, PickerScreen, PromptScreen
-from tests.support.tui import key, run_async, settle, until
+from tests.support.tui import key, run_async, settle, type_text, until
 from tests.test_tui_app import SIZE, highlight, make_app, open_highlighted, started, ticket_state
 
 
@@ -33,7 +33,7 @@ async def test_an_action_from_the_status_menu_opens_the_composer_and_runs_as_one
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
         composer = app.screen
         assert isinstance(composer, ComposeScreen) and composer.kind == "comment"
-        await pilot.press(*"Fixed the tunnel.")
+        await type_text(pilot, "Fixed the tunnel.")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press(key("confirm.yes"))

@@ -17,7 +17,7 @@ from tessera.tui.history import when
 from tessera.tui.main_screen import MainScreen
 from tessera.tui.review import ReviewScreen
 from tessera.tui.screens import ComposeScreen, ConfirmScreen
-from tests.support.tui import key, run_async, settle, until
+from tests.support.tui import key, run_async, settle, type_text, until
 from tests.test_tui_app import SIZE, highlight, make_app, open_highlighted, started, ticket_state
 
 
@@ -143,7 +143,7 @@ async def test_quitting_asks_only_while_a_draft_is_unsent(database: Database, tu
         await highlight(pilot, screen, vpn)
         await pilot.press(key("reply"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"Half a reply")
+        await type_text(pilot, "Half a reply")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press(key("review.postpone"))
@@ -179,7 +179,7 @@ async def test_the_history_follows_a_transaction_you_made(database: Database, tu
         assert not history.is_vertical_scroll_end
         await pilot.press(key("comment"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"Followed to the end")
+        await type_text(pilot, "Followed to the end")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press(key("review.send"))
@@ -225,7 +225,7 @@ async def test_a_reply_starts_with_the_answered_message_quoted(database: Databas
         # written below the quote: sent with it
         await pilot.press(key("reply"))
         await until(pilot, lambda: isinstance(app.screen, ComposeScreen))
-        await pilot.press(*"Yes, twice.")
+        await type_text(pilot, "Yes, twice.")
         await pilot.press(key("compose.send"))
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press(key("review.send"))
