@@ -109,12 +109,72 @@ def test_a_patch_that_moves_the_ticket_out_of_the_callers_sight_answers_200_sayi
             "id": made["id"],
             "display_id": made["display_id"],
             "visible": False,
-            "note": f"{made['display_id']} is now in a queue you may not see",
+            "note": f"{made['display_id']} is now out of your sight (you may no longer see it)",
         }
         assert "ETag" not in moved.headers
         assert viewer.get(f"/tickets/{made['id']}").status_code == 404  # out of sight indeed
     with api.client(api.agent) as agent:
         assert agent.get(f"/tickets/{made['id']}").json()["queue"] == "Secret"
+
+
+def test_changes_whose_scrip_takes_the_ticket_out_of_sight_answer_as_made(api: Api, database) -> None:
+    """olga sees General's tickets only as their owner, and a scrip gives every changed ticket back
+    to Nobody: reply, comment, forward, watchers and squelch each commit, so each answers its
+    success status with `visible: false` and no ETag (they answered 404 after the change)."""
+    from tessera.core import grants, queues, tokens, users
+    from tessera.core.context import open_context
+    from tessera.core.models import Scrip
+    from tessera.core.schemas import MessageIn, TicketCreate
+    from tessera.core.tickets import create_ticket
+
+    calls = [
+        ("reply", {"body": "done"}, 201),
+        ("comment", {"body": "noted"}, 201),
+        ("forward", {"to": ["vendor@elsewhere.example"]}, 201),
+        ("watchers", {"role": "Cc", "who": "pat@customer.example"}, 200),
+        ("watchers/remove", {"role": "Requestor", "who": "customer@example.com"}, 200),
+        ("squelch", {"addresses": ["customer@example.com"]}, 200),
+    ]
+    with database.session() as s:
+        root = open_context(s, "root")
+        users.add_user(root, "olga", email="olga@desk.example", privileged=True)
+        for right in ("ModifyTicket", "ReplyToTicket", "CommentOnTicket", "ForwardMessage", "OwnTicket"):
+            grants.grant(root, right, "user:olga", "General")
+        grants.grant(root, "ShowTicket", "role:Owner", "General")
+        token = tokens.add_token(root, "olga").secret
+        made = [
+            create_ticket(
+                root,
+                TicketCreate(
+                    queue="General",
+                    subject=path,
+                    owner="olga",
+                    requestors=["customer@example.com"],
+                    message=MessageIn(body="x"),
+                ),
+            ).id
+            for path, _, _ in calls
+        ]
+        general = queues.get_queue(root, "General").id
+        s.add(Scrip(description="give it back", queue_id=general, stage="TransactionCreate",
+                    sort_order=1, enabled=True, condition="OnTransaction", action="SetOwner",
+                    action_argument="Nobody"))  # fmt: skip
+        s.commit()
+    with api.client(token) as olga:
+        for ticket_id, (path, body, status) in zip(made, calls, strict=True):
+            answer = olga.post(f"/tickets/{ticket_id}/{path}", json=body)
+            assert answer.status_code == status, (path, answer.text)
+            shown = f"TKT-{ticket_id:04d}"
+            assert answer.json() == {
+                "id": ticket_id,
+                "display_id": shown,
+                "visible": False,
+                "note": f"{shown} is now out of your sight (you may no longer see it)",
+            }, path
+            assert "ETag" not in answer.headers, path
+            assert olga.get(f"/tickets/{ticket_id}").status_code == 404, path
+    with api.client(api.agent) as agent:
+        assert {agent.get(f"/tickets/{t}").json()["owner"] for t in made} == {None}
 
 
 def test_bad_requests_are_problems_naming_the_field(api: Api) -> None:

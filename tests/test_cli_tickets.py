@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from tessera.core import grants, queues
+from tessera.core.ids import display_id
 from tests.support.cli import assert_one_line_error, run
 
 
@@ -313,7 +315,7 @@ def test_moving_a_ticket_to_a_queue_you_may_not_see_says_it_moved(cli, cli_env) 
     assert moved.code == 0, moved.err
     assert moved.out.splitlines() == [
         "TKT-0001: Queue Support -> Secret",
-        "TKT-0001 is now in a queue you may not see",
+        "TKT-0001 is now out of your sight (you may no longer see it)",
     ]
     assert json.loads(cli("ticket", "show", "1", "--json").out)["queue"] == "Secret"
 
@@ -334,9 +336,57 @@ def test_ticket_set_json_moving_a_ticket_out_of_sight_answers_that_it_moved(cli,
         "id": 1,
         "display_id": "TKT-0001",
         "visible": False,
-        "note": "TKT-0001 is now in a queue you may not see",
+        "note": "TKT-0001 is now out of your sight (you may no longer see it)",
     }
     assert json.loads(cli("ticket", "show", "1", "--json").out)["queue"] == "Secret"
     # A change that leaves it in sight answers the ticket, as always.
     stays = run(["ticket", "set", "1", "priority=3", "--json"], cli_env)
     assert json.loads(stays.out)["priority"] == 3 and json.loads(stays.out)["queue"] == "Secret"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["reply", "{t}", "--body", "done"], "replied on {t}"),
+        (["comment", "{t}", "--body", "noted"], "commented on {t}"),
+        (["action", "{t}", "Resolve"], "{t}: Resolve: status new -> resolved"),
+        (["watcher", "add", "{t}", "Cc", "pat@customer.example"], "added pat@customer.example as Cc"),
+        (["watcher", "remove", "{t}", "Requestor", "customer@example.com"], "removed customer@example.com"),
+        (["squelch", "{t}", "customer@example.com"], "squelched customer@example.com on {t}"),
+        (["untake", "{t}"], "released {t}"),  # the change itself, no scrip needed
+    ],
+    ids=["reply", "comment", "action", "watcher-add", "watcher-remove", "squelch", "untake"],
+)
+def test_a_change_whose_scrip_takes_the_ticket_out_of_sight_says_it_was_made(
+    committed_desk, cli_env, args, said
+) -> None:
+    """olga sees General's tickets only as their owner, and a scrip gives every changed ticket
+    back to Nobody: each command's change commits, so it answers as made (exit 0), the text
+    with a line saying the ticket is out of sight, --json with `visible: false`; it answered
+    'no ticket' (exit 4) after the committed change."""
+    desk = committed_desk
+    desk.agent("olga", "ModifyTicket", "ReplyToTicket", "CommentOnTicket", "OwnTicket", queue="General")
+    grants.grant(desk.root, "ShowTicket", "role:Owner", "General")
+    plain, as_json = (desk.ticket(owner="olga").id for _ in range(2))
+    general = queues.get_queue(desk.root, "General").id
+    desk.add_scrip("give it back", action="SetOwner", action_argument="Nobody", queue_id=general)
+    olga = {**cli_env, "TESSERA_USER": "olga"}
+
+    def command(ticket_id: int) -> list[str]:
+        return ["ticket", *(a.format(t=display_id(ticket_id)) for a in args)]
+
+    done = run(command(plain), olga)
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    assert lines[0].startswith(said.format(t=display_id(plain))), done.out
+    assert lines[-1] == f"{display_id(plain)} is now out of your sight (you may no longer see it)"
+    done = run([*command(as_json), "--json"], olga)
+    assert done.code == 0, done.err
+    shown = display_id(as_json)
+    assert json.loads(done.out) == {
+        "id": as_json,
+        "display_id": shown,
+        "visible": False,
+        "note": f"{shown} is now out of your sight (you may no longer see it)",
+    }
+    assert_one_line_error(run(["ticket", "show", str(as_json)], olga), f"no ticket {shown}")

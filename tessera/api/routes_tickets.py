@@ -52,6 +52,17 @@ def _ticket_response(ctx: Context, ref: str | int, status: int = 200) -> JSONRes
     return JSONResponse(ticket_json(ctx, ticket), status_code=status, headers={"ETag": etag(ticket.version)})
 
 
+def _changed_doc(status: int, what: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a change: the ticket after it, or `TicketOutOfSight`."""
+    return {
+        status: {
+            "model": TicketOut | TicketOutOfSight,
+            "description": f"The ticket after the {what}; or, when it (or a scrip it ran) took the"
+            " ticket out of your sight, its id and `visible: false` (the change was made)",
+        }
+    }
+
+
 def _fingerprint(request: Request, body: Any) -> str:
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     return f"{request.method} {request.url.path} {digest}"
@@ -215,13 +226,7 @@ def show_ticket(ctx: Acting, ticket: str) -> JSONResponse:
 @router.patch(
     "/tickets/{ticket}",
     summary="Change fields (as `tessera ticket set`), all or none",
-    responses={
-        200: {
-            "model": TicketOut | TicketOutOfSight,
-            "description": "The ticket after the change; or, when the change moved it to a queue you"
-            " may not see, its id and `visible: false` (the change was made)",
-        }
-    },
+    responses=_changed_doc(200, "change"),
 )
 def change_ticket(
     ctx: Acting,
@@ -246,14 +251,15 @@ def change_ticket(
     return _changed_response(ctx, ticket_id)
 
 
-def _changed_response(ctx: Context, ticket_id: int) -> JSONResponse:
-    """The ticket after a change that committed; moved where the caller may not see it, 200 all
-    the same with `TicketOutOfSight` (and no ETag: there is no version of it for them to send)."""
+def _changed_response(ctx: Context, ticket_id: int, status: int = 200) -> JSONResponse:
+    """The ticket after a change that committed; taken out of the caller's sight (by the change or
+    a scrip it ran), the same status all the same with `TicketOutOfSight` (and no ETag: there is
+    no version of it for them to send)."""
     from tessera.core.serialize import changed_ticket_json
 
     data, ticket = changed_ticket_json(ctx, ticket_id)
     headers = {"ETag": etag(ticket.version)} if ticket is not None else None
-    return JSONResponse(data, status_code=200, headers=headers)
+    return JSONResponse(data, status_code=status, headers=headers)
 
 
 @contextmanager
@@ -383,7 +389,7 @@ def _post_sync(
 
     from tessera.core import tickets
     from tessera.core.schemas import AttachmentIn, MessageIn, pydantic_message
-    from tessera.core.serialize import ticket_json
+    from tessera.core.serialize import changed_ticket_json
 
     if not message.body.strip() and not message.attachments:
         raise InvalidInput("no message: give `body` (or attachments)")
@@ -405,8 +411,8 @@ def _post_sync(
     operation = tickets.correspond if kind == "reply" else tickets.comment
 
     def act(unit: Context) -> tuple[int, dict[str, Any]]:
-        operation(unit, ref, core_message, expected_version=version)
-        return 201, ticket_json(unit, tickets.get_ticket(unit, ref))  # as `ticket reply --json` prints
+        txn = operation(unit, ref, core_message, expected_version=version)
+        return 201, changed_ticket_json(unit, txn.ticket_id)[0]  # as `ticket reply --json` prints
 
     try:
         response = _once(ctx, request, key, {"ticket": ref, **message.model_dump(mode="json")}, act)
@@ -423,6 +429,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=201,
     summary="Reply to the requestors (correspondence); scrips run",
+    responses=_changed_doc(201, "reply"),
     openapi_extra=_MESSAGE_DOC,
 )
 router.add_api_route(
@@ -431,6 +438,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=201,
     summary="Add a private comment; scrips run",
+    responses=_changed_doc(201, "comment"),
     openapi_extra=_MESSAGE_DOC,
 )
 
@@ -439,7 +447,7 @@ router.add_api_route(
     "/tickets/{ticket}/forward",
     status_code=201,
     summary="Forward a message (`transaction`) or the whole ticket to people outside it; scrips run",
-    responses={201: {"model": TicketOut, "description": "The ticket after the forward"}},
+    responses=_changed_doc(201, "forward"),
 )
 def forward_ticket(ctx: Acting, ticket: str, body: ForwardIn, if_match: IfMatch = None) -> JSONResponse:
     from tessera.core import tickets
@@ -449,12 +457,12 @@ def forward_ticket(ctx: Acting, ticket: str, body: ForwardIn, if_match: IfMatch 
     tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing message is the body's
     try:
         with _named_in_body():
-            forward(ctx, ticket, body, expected_version=version)
+            txn = forward(ctx, ticket, body, expected_version=version)
     except Conflict as exc:
         if version is None:
             raise
         raise ApiProblem(412, exc.message) from None
-    return _ticket_response(ctx, ticket, status=201)
+    return _changed_response(ctx, txn.ticket_id, status=201)
 
 
 @router.get("/tickets/{ticket}/transactions", summary="A ticket's history, oldest first, paged")
@@ -498,11 +506,14 @@ def _bookmark(ctx: Context, ticket: str, on: bool) -> dict[str, Any]:
     return {"id": ticket_id, "display_id": display_id(ticket_id), "bookmarked": marked}
 
 
-def _watcher_change(ctx: Context, ticket: str, body: WatcherBody, if_match: str | None, add: bool) -> None:
+def _watcher_change(
+    ctx: Context, ticket: str, body: WatcherBody, if_match: str | None, add: bool
+) -> JSONResponse:
     from tessera.core import tickets, watchers
 
     version = expected_version(if_match)
-    tickets.get_ticket(ctx, ticket)  # 404 for the ticket itself; past here a missing name is the body's
+    # 404 for the ticket itself; past here a missing name is the body's
+    ticket_id = tickets.get_ticket(ctx, ticket).id
     change = watchers.add_watcher if add else watchers.remove_watcher
     try:
         with _named_in_body():
@@ -511,46 +522,45 @@ def _watcher_change(ctx: Context, ticket: str, body: WatcherBody, if_match: str 
         if version is None:
             raise
         raise ApiProblem(412, exc.message) from None
+    return _changed_response(ctx, ticket_id)
 
 
 @router.post(
     "/tickets/{ticket}/watchers",
     summary="Add a watcher: a person, or a group (group:NAME) as Cc or AdminCc (as `ticket watcher add`)",
-    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+    responses=_changed_doc(200, "change"),
 )
 def add_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch = None) -> JSONResponse:
-    _watcher_change(ctx, ticket, body, if_match, add=True)
-    return _ticket_response(ctx, ticket)
+    return _watcher_change(ctx, ticket, body, if_match, add=True)
 
 
 @router.post(
     "/tickets/{ticket}/watchers/remove",
     summary="Remove a watcher (as `ticket watcher remove`)",
-    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+    responses=_changed_doc(200, "change"),
 )
 def remove_watcher(ctx: Acting, ticket: str, body: WatcherBody, if_match: IfMatch = None) -> JSONResponse:
-    _watcher_change(ctx, ticket, body, if_match, add=False)
-    return _ticket_response(ctx, ticket)
+    return _watcher_change(ctx, ticket, body, if_match, add=False)
 
 
 @router.post(
     "/tickets/{ticket}/squelch",
     summary="Squelch addresses for the whole ticket, or unsquelch them (as `ticket squelch`)",
-    responses={200: {"model": TicketOut, "description": "The ticket after the change"}},
+    responses=_changed_doc(200, "change"),
 )
 def squelch(ctx: Acting, ticket: str, body: SquelchBody, if_match: IfMatch = None) -> JSONResponse:
     from tessera.core import tickets
     from tessera.core.squelch import set_squelch
 
     version = expected_version(if_match)
-    tickets.get_ticket(ctx, ticket)
+    ticket_id = tickets.get_ticket(ctx, ticket).id
     try:
         set_squelch(ctx, ticket, list(body.addresses), on=body.squelched, expected_version=version)
     except Conflict as exc:
         if version is None:
             raise
         raise ApiProblem(412, exc.message) from None
-    return _ticket_response(ctx, ticket)
+    return _changed_response(ctx, ticket_id)
 
 
 @router.get(

@@ -269,8 +269,7 @@ def _post(
     message = _message(body, attach, time_taken, cc, bcc, squelch)
     with acting(user) as ctx:
         txn = operation(ctx, ticket, message, expected_version=version)
-        shown = tickets.get_ticket(ctx, ticket).display_id
-        _done(ctx, ticket, as_json, f"{verb} on {shown} (transaction {txn.id})")
+        _done(ctx, txn.ticket_id, as_json, f"{verb} on {_id(txn.ticket_id)} (transaction {txn.id})")
 
 
 @app.command("reply")
@@ -326,7 +325,6 @@ def forward(
     """Forward a message of the ticket, or the whole ticket, to people outside it (RT's Forward)."""
     from pydantic import ValidationError
 
-    from tessera.core import tickets
     from tessera.core.forwarding import forward as forward_ticket
     from tessera.core.schemas import ForwardIn, pydantic_message
 
@@ -336,12 +334,12 @@ def forward(
         raise InvalidInput(pydantic_message(exc)) from None
     with acting(user) as ctx:
         txn = forward_ticket(ctx, ticket, data, expected_version=version)
-        shown = tickets.get_ticket(ctx, ticket).display_id
+        shown = _id(txn.ticket_id)
         what = f"message #{transaction} of {shown}" if transaction is not None else shown
-        _done(ctx, ticket, as_json, f"forwarded {what} to {', '.join(data.to)} (transaction {txn.id})")
+        _done(ctx, txn.ticket_id, as_json, f"forwarded {what} to {', '.join(data.to)} (transaction {txn.id})")
 
 
-def _id(ref: str) -> str:
+def _id(ref: str | int) -> str:
     """A ticket as every other line names it (`TKT-0042`), however it was typed (`42`, `#42`)."""
     from tessera.core.ids import display_id
     from tessera.core.ticket_read import parse_ref
@@ -349,11 +347,28 @@ def _id(ref: str) -> str:
     return display_id(parse_ref(ref))
 
 
-def _done(ctx: Context, ref: str, as_json: bool, text: str) -> None:
+def _done(ctx: Context, ref: str | int, as_json: bool, text: str) -> None:
+    """The answer to a change that committed: the ticket's JSON, or `text`. When the change (or a
+    scrip it ran) took the ticket out of the actor's sight, it still says the change was made
+    (exit 0): `--json` prints `{id, display_id, visible: false, note}`, the text that note."""
+    from tessera.core.serialize import changed_ticket_json
+    from tessera.core.ticket_read import parse_ref
+
     if as_json:
-        _show(ctx, ref, True)
-    else:
-        echo(text)
+        print_json(changed_ticket_json(ctx, parse_ref(ref))[0])
+        return
+    echo(text)
+    _say_if_out_of_sight(ctx, parse_ref(ref))
+
+
+def _say_if_out_of_sight(ctx: Context, ticket_id: int) -> None:
+    from tessera.core import tickets
+    from tessera.core.serialize import out_of_sight_note
+
+    try:
+        tickets.get_ticket(ctx, ticket_id)
+    except NotFound:
+        echo(out_of_sight_note(ticket_id))
 
 
 @app.command("set")
@@ -376,24 +391,15 @@ def set_(
     with acting(user) as ctx:
         txns = tickets.set_fields(ctx, ticket, changes, expected_version=version, force=force)
         if as_json:
-            from tessera.core.serialize import changed_ticket_json
-            from tessera.core.ticket_read import parse_ref
-
-            # Moved out of the actor's sight, the answer still says the change was made (exit 0).
-            print_json(changed_ticket_json(ctx, txns[0].ticket_id if txns else parse_ref(ticket))[0])
+            _done(ctx, txns[0].ticket_id if txns else ticket, True, "")
             return
         if not txns:
             echo(f"{tickets.get_ticket(ctx, ticket).display_id}: nothing to change")
             return
-        from tessera.core.ids import display_id
-
-        shown = display_id(txns[0].ticket_id)  # read again, a ticket moved out of sight is "no ticket"
+        shown = _id(txns[0].ticket_id)  # read again, a ticket moved out of sight is "no ticket"
         for txn in txns:
             echo(f"{shown}: {txn.field or txn.type} {txn.old_value or ''} -> {txn.new_value or ''}".rstrip())
-        try:
-            tickets.get_ticket(ctx, txns[0].ticket_id)
-        except NotFound:
-            echo(f"{shown} is now in a queue you may not see")
+        _say_if_out_of_sight(ctx, txns[0].ticket_id)
 
 
 @app.command("action")
@@ -420,16 +426,17 @@ def action(
     message = _message(body, attach, time_taken) if body is not None or attach else None
     with acting(user) as ctx:
         done = run_action(ctx, ticket, name, message, update=update, force=force, expected_version=version)
-        if as_json:
-            _show(ctx, ticket, True)
-            return
         shown = done.ticket.display_id
+        lines = []
         if done.message is not None:
-            echo(f"{shown}: {done.message.type.lower()} recorded (transaction {done.message.id})")
+            lines.append(f"{shown}: {done.message.type.lower()} recorded (transaction {done.message.id})")
         if done.status is not None:
-            echo(f"{shown}: {done.action.label}: status {done.status.old_value} -> {done.status.new_value}")
+            lines.append(
+                f"{shown}: {done.action.label}: status {done.status.old_value} -> {done.status.new_value}"
+            )
         else:
-            echo(f"{shown}: {done.action.label}: already {done.action.to}")
+            lines.append(f"{shown}: {done.action.label}: already {done.action.to}")
+        _done(ctx, done.ticket.id, as_json, "\n".join(lines))
 
 
 def _owner_command(fn_name: str, verb: str) -> Callable[..., None]:
@@ -438,15 +445,15 @@ def _owner_command(fn_name: str, verb: str) -> Callable[..., None]:
         user: str | None = USER_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
-        from tessera.core import ownership, tickets
+        from tessera.core import ownership
         from tessera.core.errors import InvalidInput
 
         with acting(user) as ctx:
             try:
-                getattr(ownership, fn_name)(ctx, ticket)
+                txn = getattr(ownership, fn_name)(ctx, ticket)
             except ownership.OwnedBySomeoneElse as exc:  # e.g. the loser of a race to take it
                 raise InvalidInput(f"{exc.message}: tessera ticket steal {exc.display_id}") from None
-            _done(ctx, ticket, as_json, f"{verb} {tickets.get_ticket(ctx, ticket).display_id}")
+            _done(ctx, txn.ticket_id, as_json, f"{verb} {_id(txn.ticket_id)}")
 
     command.__doc__ = {
         "take": "Take an unowned ticket.",
@@ -472,8 +479,9 @@ def give(
     from tessera.core import ownership, tickets
 
     with acting(user) as ctx:
-        ownership.give(ctx, ticket, to)
-        _done(ctx, ticket, as_json, f"gave {tickets.get_ticket(ctx, ticket).display_id} to {to}")
+        txn = ownership.give(ctx, ticket, to)
+        ticket_id = txn.ticket_id if txn is not None else tickets.get_ticket(ctx, ticket).id
+        _done(ctx, ticket_id, as_json, f"gave {_id(ticket_id)} to {to}")
 
 
 watcher_app = typer.Typer(help="Watchers: Requestor, Cc and AdminCc of a ticket (a group: group:NAME).")
@@ -497,7 +505,7 @@ def watcher_add(
         role = watchers.canonical_watcher_role(role)
         _done(
             ctx,
-            ticket,
+            txn.ticket_id if txn is not None else ticket,
             as_json,
             f"added {who} as {role}" if txn else f"{who} already is {watchers.a_role(role)}",
         )
@@ -515,8 +523,13 @@ def watcher_remove(
     from tessera.core import watchers
 
     with acting(user) as ctx:
-        watchers.remove_watcher(ctx, ticket, role, who)
-        _done(ctx, ticket, as_json, f"removed {who} as {watchers.canonical_watcher_role(role)}")
+        txn = watchers.remove_watcher(ctx, ticket, role, who)
+        _done(
+            ctx,
+            txn.ticket_id if txn is not None else ticket,
+            as_json,
+            f"removed {who} as {watchers.canonical_watcher_role(role)}",
+        )
 
 
 @app.command("link")
@@ -604,4 +617,4 @@ def squelch(
         changed = set_squelch(ctx, ticket, addresses, on=not unsquelch, expected_version=version)
         verb = "unsquelched" if unsquelch else "squelched"
         text = f"{verb} {', '.join(addresses)} on {ticket}" if changed else f"nothing to do: already {verb}"
-        _done(ctx, ticket, as_json, text)
+        _done(ctx, changed[0].ticket_id if changed else ticket, as_json, text)

@@ -263,8 +263,9 @@ class ReminderOut(BaseModel):
 
 
 class TicketOutOfSight(BaseModel):
-    """What a change answers when it committed but took the ticket where its author may not see
-    it (moved to a queue without ShowTicket for them): the ticket they named, and that it is gone
+    """What a change answers when it committed but took the ticket out of its author's sight (the
+    change or a scrip it ran moved it to a queue without ShowTicket for them, or gave away the
+    ownership or watcher role they saw it through): the ticket they named, and that it is gone
     from their sight. Nothing of where it went (its new queue is not theirs to know)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -272,7 +273,7 @@ class TicketOutOfSight(BaseModel):
     id: int
     display_id: str
     visible: Literal[False] = Field(
-        description="false: the change was made, and the ticket is now in a queue you may not see"
+        description="false: the change was made, and you may no longer see the ticket"
     )
     note: str
 

@@ -70,17 +70,21 @@ def _person(user: User) -> str:
     return user.email or user.name
 
 
+def out_of_sight_note(ticket_id: int) -> str:
+    """What a change that took the ticket out of its author's sight says of it (the change was made)."""
+    return f"{display_id(ticket_id)} is now out of your sight (you may no longer see it)"
+
+
 def changed_ticket_json(ctx: Context, ticket_id: int) -> tuple[dict[str, Any], Ticket | None]:
     """The answer to a change of ticket `ticket_id` that committed: the ticket JSON, with the
-    ticket; or, when the change took it out of the actor's sight (into a queue they may not see),
-    `TicketOutOfSight` and None: the change was made, and saying "no ticket" after it would
-    read as a failure."""
+    ticket; or, when the change (or a scrip it ran) took it out of the actor's sight (moved it into
+    a queue they may not see, gave away the ownership they saw it through), `TicketOutOfSight` and
+    None: the change was made, and saying "no ticket" after it would read as a failure."""
     try:
         ticket = get_ticket(ctx, ticket_id)
     except NotFound:
-        shown = display_id(ticket_id)
         gone = TicketOutOfSight(
-            id=ticket_id, display_id=shown, visible=False, note=f"{shown} is now in a queue you may not see"
+            id=ticket_id, display_id=display_id(ticket_id), visible=False, note=out_of_sight_note(ticket_id)
         )
         return gone.model_dump(mode="json"), None
     return ticket_json(ctx, ticket), ticket
