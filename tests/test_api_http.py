@@ -413,6 +413,51 @@ def test_admin_endpoints_use_the_clis_rules(api: Api) -> None:
         _problem(agent.get("/scrips"), 403)
 
 
+def test_custom_fields_are_changed_disabled_and_enabled_as_cf_set_does(api: Api) -> None:
+    """PATCH /custom-fields/{name}, POST /custom-fields/disable and /enable go through core's
+    customfield_admin (as `tessera cf set|disable|enable`): AdminCustomField, one-line 4xx that
+    name what is wrong and change nothing, several fields in one transaction."""
+    with api.client(api.root) as root, api.client(api.agent) as agent:
+        made = root.post(
+            "/custom-fields", json={"name": "Severity", "type": "select", "values": ["low", "high"]}
+        )
+        assert made.status_code == 201, made.text
+        _problem(agent.patch("/custom-fields/Severity", json={"description": "x"}), 403, "AdminCustomField")
+        _problem(agent.post("/custom-fields/disable", json={"names": ["Severity"]}), 403, "AdminCustomField")
+        changed = root.patch(
+            "/custom-fields/severity",
+            json={"name": "Impact", "description": "How bad", "queue": "General", "values": ["high", "low"]},
+        )
+        assert changed.status_code == 200, changed.text
+        assert {k: changed.json()[k] for k in ("name", "description", "queue", "values", "disabled")} == {
+            "name": "Impact",
+            "description": "How bad",
+            "queue": "General",
+            "values": ["high", "low"],
+            "disabled": False,
+        }
+        _problem(root.patch("/custom-fields/Nope", json={"description": "x"}), 404, "Nope")
+        _problem(root.patch("/custom-fields/Impact", json={"queue": "Nowhere"}), 422, "Nowhere")
+        _problem(root.patch("/custom-fields/Impact", json={"type": "integer"}), 422, "type")
+        _problem(root.patch("/custom-fields/Impact", json={"pattern": "["}), 422, "pattern")
+        _problem(root.patch("/custom-fields/Impact", json={"values": []}), 422, "at least one")
+        _problem(root.patch("/custom-fields/Impact", json={}), 422, "nothing to change")
+        assert root.patch("/custom-fields/Impact", json={"queue": None}).json()["queue"] is None  # global
+        assert root.get("/custom-fields").json()[0]["pattern"] is None  # nothing of the refusals was kept
+        ticket = agent.post("/tickets", json={"queue": "General", "subject": "x"}).json()["id"]
+        root.post("/custom-fields", json={"name": "In/Out"})  # a name with a slash, %2F in the path
+        both = root.post("/custom-fields/disable", json={"names": ["Impact", "In/Out"]})
+        assert [(f["name"], f["disabled"]) for f in both.json()] == [("Impact", True), ("In/Out", True)]
+        _problem(agent.patch(f"/tickets/{ticket}", json={"cf.Impact": "low"}), 422, "Impact")
+        # Nothing of a refused enable is made: Nope is unknown, so Impact stays disabled.
+        _problem(root.post("/custom-fields/enable", json={"names": ["Impact", "Nope"]}), 422, "Nope")
+        assert [f["disabled"] for f in root.get("/custom-fields").json()] == [True, True]
+        again = root.post("/custom-fields/enable", json={"names": ["impact"]})
+        assert [(f["name"], f["disabled"]) for f in again.json()] == [("Impact", False)]
+        assert root.patch("/custom-fields/In%2FOut", json={"disabled": False}).json()["disabled"] is False
+        assert agent.patch(f"/tickets/{ticket}", json={"cf.Impact": "low"}).status_code == 200
+
+
 def test_health_reports_the_schema_and_the_outbox(api: Api) -> None:
     health = httpx.get(f"{api.base}/health").json()
     assert health["status"] == "ok" and health["schema"]["up_to_date"] is True

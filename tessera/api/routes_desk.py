@@ -6,6 +6,8 @@ area use, so rights, validation and revisions are theirs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,8 +15,17 @@ from fastapi.responses import JSONResponse
 
 from tessera.api.deps import Acting, database
 from tessera.api.problems import RETRY_AFTER_SECONDS
-from tessera.api.schemas import CustomFieldBody, LifecycleBody, QueueBody, ScripsBody
-from tessera.core.errors import DatabaseUnavailable, InvalidInput
+from tessera.api.schemas import (
+    CustomFieldBody,
+    CustomFieldChange,
+    CustomFieldNames,
+    LifecycleBody,
+    QueueBody,
+    ScripsBody,
+)
+from tessera.core.context import Context
+from tessera.core.errors import DatabaseUnavailable, InvalidInput, NotFound
+from tessera.core.schemas import CustomFieldOut
 
 router = APIRouter()
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -101,6 +112,87 @@ def create_custom_field(ctx: Acting, body: CustomFieldBody) -> dict[str, Any]:
         description=body.description,
     )
     return custom_field_json(made, customfields.scope_names(ctx, [made]))
+
+
+_CHANGED_FIELDS: dict[int | str, dict[str, Any]] = {
+    200: {"model": list[CustomFieldOut], "description": "The fields after the change"}
+}
+
+
+@router.patch(
+    "/custom-fields/{name:path}",
+    tags=["desk"],
+    summary="Change a custom field, all or none, as `tessera cf set` (AdminCustomField); its type stays",
+    responses={200: {"model": CustomFieldOut, "description": "The field after the change"}},
+)
+def change_custom_field(ctx: Acting, name: str, body: CustomFieldChange) -> dict[str, Any]:
+    from tessera.core import customfield_admin, customfields
+    from tessera.core.serialize import custom_field_json
+
+    given = body.model_fields_set
+    changes: dict[str, Any] = {}
+    for key in ("description", "values", "multiple", "disabled"):
+        if getattr(body, key) is not None:
+            changes[key] = getattr(body, key)
+    if body.name is not None:
+        changes["new_name"] = body.name
+    for key in ("pattern", "queue"):  # null (or empty) is a value here: no pattern, every queue
+        if key in given:
+            changes[key] = (getattr(body, key) or "").strip() or None
+    if not changes:
+        raise InvalidInput(
+            "nothing to change: send {FIELD: VALUE} (name, description, pattern, queue, values,"
+            " multiple, disabled)"
+        )
+    with _field_in_path(ctx, name):
+        cf = customfield_admin.update_field(ctx, name, **changes)
+    return custom_field_json(cf, customfields.scope_names(ctx, [cf]))
+
+
+@router.post(
+    "/custom-fields/disable",
+    tags=["desk"],
+    summary="Disable custom fields, all in one transaction, as `tessera cf disable` (AdminCustomField)",
+    responses=_CHANGED_FIELDS,
+)
+def disable_custom_fields(ctx: Acting, body: CustomFieldNames) -> list[dict[str, Any]]:
+    return _switch_fields(ctx, body.names, disabled=True)
+
+
+@router.post(
+    "/custom-fields/enable",
+    tags=["desk"],
+    summary="Enable disabled custom fields again, as `tessera cf enable` (AdminCustomField)",
+    responses=_CHANGED_FIELDS,
+)
+def enable_custom_fields(ctx: Acting, body: CustomFieldNames) -> list[dict[str, Any]]:
+    return _switch_fields(ctx, body.names, disabled=False)
+
+
+def _switch_fields(ctx: Context, names: list[str], *, disabled: bool) -> list[dict[str, Any]]:
+    from tessera.core import customfield_admin, customfields
+    from tessera.core.serialize import custom_field_json
+
+    try:
+        fields = customfield_admin.set_disabled(ctx, names, disabled)
+    except NotFound as exc:  # a name in the body: the request is understood, not acceptable
+        raise InvalidInput(f"names: {exc.message}") from None
+    scopes = customfields.scope_names(ctx, fields)
+    return [custom_field_json(cf, scopes) for cf in fields]
+
+
+@contextmanager
+def _field_in_path(ctx: Context, name: str) -> Iterator[None]:
+    """A missing field named in the path is a 404; anything else missing (a queue named in the
+    body) is the body's fault, a 422."""
+    from tessera.core import customfields
+
+    try:
+        yield
+    except NotFound as exc:
+        if customfields.find_field(ctx, name) is None:
+            raise
+        raise InvalidInput(exc.message) from None
 
 
 # -- lifecycles -------------------------------------------------------------------------------------

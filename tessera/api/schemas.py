@@ -173,6 +173,34 @@ class CustomFieldBody(BaseModel):
     description: Annotated[str, Field(max_length=2000)] = ""
 
 
+class CustomFieldChange(BaseModel):
+    """What `PATCH /custom-fields/{name}` changes (as `tessera cf set`): only what is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(None, description="A new name.")
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    pattern: Annotated[str, Field(max_length=500)] | None = Field(
+        None, description="A regular expression values must match; null or empty clears it."
+    )
+    queue: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="The one queue the field applies to; null or empty: every queue."
+    )
+    values: list[ShortText] | None = Field(
+        None, max_length=1000, description="A select field's allowed values, in order (replaces them)."
+    )
+    multiple: bool | None = None
+    disabled: bool | None = Field(None, description="true: no longer offered on tickets (values kept).")
+
+
+class CustomFieldNames(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=100, description="The fields, all changed in one transaction or none."
+    )
+
+
 class LifecycleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

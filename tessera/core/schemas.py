@@ -262,6 +262,21 @@ class ReminderOut(BaseModel):
     resolved: JsonTime | None
 
 
+class CustomFieldOut(BaseModel):
+    """A custom field's JSON (`cf list --json`, the API's /custom-fields)."""
+
+    id: int
+    name: str
+    type: str
+    multiple: bool
+    values: list[str] = Field(description="A select field's allowed values, in order.")
+    pattern: str | None
+    queue_id: int | None
+    queue: str | None = Field(description="The one queue it applies to; null: every queue.")
+    description: str
+    disabled: bool = Field(description="No longer offered on tickets; the values they hold are kept.")
+
+
 class TicketOutOfSight(BaseModel):
     """What a change answers when it committed but took the ticket out of its author's sight (the
     change or a scrip it ran moved it to a queue without ShowTicket for them, or gave away the
