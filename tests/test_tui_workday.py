@@ -749,6 +749,33 @@ async def test_footer_keys_follow_a_resize_across_80_columns(database: Database,
         await until(pilot, lambda: {"filter", "search"} <= actions(footer))
 
 
+def footer_line(screen: MainScreen) -> str:
+    """The bottom row as the terminal shows it: the footer, with whatever overlaps in it."""
+    return screen._compositor.render_strips()[-1].text
+
+
+@run_async
+async def test_under_80_columns_the_footer_shows_only_whole_keys(database: Database, tui_desk) -> None:
+    """At 70 columns `q Back / quit` does not fit before the palette key docked at the right: it
+    is left off whole (`?` help lists it). It ran under the palette key, showing `q Back` (a stray
+    `/` at 71); narrower, `? He`, and at 40 an `o` past `^p palette`."""
+    from tessera.tui.footer import QuietFooter
+
+    app = make_app(database)
+    async with app.run_test(size=(70, 30)) as pilot:
+        screen = await started(pilot)
+        footer = screen.query_one(QuietFooter)
+        shown = "r Reply c Comment s Status t Take X Resolve ? Help"
+        await until(pilot, lambda: footer.compact and footer_line(screen).startswith(shown + " "))
+        assert footer_line(screen) == shown + " " * 8 + "▏^p palette "
+        await pilot.resize_terminal(40, 30)  # narrower still: fewer keys, `? Help` kept
+        await until(pilot, lambda: footer_line(screen).startswith("r Reply c Comment ? Help "))
+        assert footer_line(screen) == "r Reply c Comment ? Help    ▏^p palette "
+        await pilot.resize_terminal(79, 30)  # all of them fit again
+        await until(pilot, lambda: "q Back / quit" in footer_line(screen))
+        assert footer_line(screen) == shown + " q Back / quit   ▏^p palette "
+
+
 @run_async
 async def test_at_80_columns_every_column_and_footer_key_fits(database: Database, tui_desk) -> None:
     from tessera.core.tickets import correspond

@@ -9,26 +9,67 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 # Left off a compact (narrow) footer so the rest fits 80 columns: `?` help lists them.
 HIDDEN_WHEN_COMPACT = frozenset({"filter", "search"})
+# Kept in a compact footer however narrow: it lists every key left off.
+ALWAYS_SHOWN = "help"
+
+
+def _compact_width(widget: Widget) -> int:
+    """Columns a compact FooterKey takes: `k Description` and its one-column right margin (the
+    palette key: `▏^p palette`, its bar for the margin)."""
+    key, words = str(getattr(widget, "key_display", "")), str(getattr(widget, "description", ""))
+    return cell_len(key) + (1 + cell_len(words) if words else 0) + 1
+
+
+def _pinned(widget: Widget) -> bool:
+    """Shown in a compact footer however narrow: the palette key and `?` help (which lists every
+    key left off); and what is not a key."""
+    action = getattr(widget, "action", None)
+    return action is None or action == ALWAYS_SHOWN or widget.has_class("-command-palette")
 
 
 class QuietFooter(Footer):
     _shown: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
-        shown = 0
-        for widget in super().compose():
-            action = getattr(widget, "action", None)  # a key (FooterKey) has the action it runs
-            if self.compact and action in HIDDEN_WHEN_COMPACT:
-                continue
-            shown += action is not None
-            yield widget
-        self.styles.grid_size_columns = shown
+        keys = [
+            widget
+            for widget in super().compose()
+            if not (self.compact and getattr(widget, "action", None) in HIDDEN_WHEN_COMPACT)
+        ]
+        if self.compact:
+            keys = self._fitted(keys)
+        self.styles.grid_size_columns = sum(getattr(w, "action", None) is not None for w in keys)
+        yield from keys
+
+    def _fitted(self, keys: list[Widget]) -> list[Widget]:
+        """A compact (narrow) footer's keys that fit the width whole, in their order, `?` help
+        always: the rest would run under the palette key docked at the right and show cut off
+        (`q Back` for `q Back / quit` at 70 columns, a stray `/` at 71, `? He` at 60)."""
+        room = (self.size.width or self.app.size.width) - 1  # the palette key's right margin
+        room -= sum(_compact_width(w) for w in keys if _pinned(w) and getattr(w, "action", None))
+        kept: list[Widget] = []
+        full = False
+        for widget in keys:
+            if not _pinned(widget):
+                full = full or _compact_width(widget) > room  # none after one that does not fit
+                if full:
+                    continue
+                room -= _compact_width(widget)
+            kept.append(widget)
+        return kept
+
+    def on_resize(self) -> None:
+        """Narrower or wider, still compact: the keys that fit follow."""
+        if self.compact and self.is_attached:
+            self.call_after_refresh(self._recompose_if_changed)
 
     def watch_compact(self, compact: bool) -> None:
         """A resize across 80 columns: the keys shown follow at once (else only the next focus
@@ -48,6 +89,7 @@ class QuietFooter(Footer):
         return (
             self.show_command_palette,
             self.compact,
+            self.size.width if self.compact else None,
             tuple(
                 (key, binding.action, binding.description, binding.group, enabled, tooltip)
                 for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
