@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -74,6 +74,7 @@ def _once(ctx: Context, request: Request, key: str | None, body: Any, act: Any) 
 
     if key is None:
         status, payload = act(ctx)
+        payload = payload() if callable(payload) else payload  # read after the change committed
         return JSONResponse(payload, status_code=status, headers=_etag_of(payload))
     reply = intake.idempotent(ctx, key, _fingerprint(request, body), act)
     headers = {**_etag_of(reply.body), "Idempotency-Replayed": "true" if reply.replayed else "false"}
@@ -203,10 +204,11 @@ def create_ticket(
 
     data = _create_data(body)
 
-    def act(unit: Context) -> tuple[int, dict[str, Any]]:
+    def act(unit: Context) -> tuple[int, Callable[[], dict[str, Any]]]:
         with _named_in_body():  # an unknown queue, owner or field is the body's fault
             done = intake.create_or_add(unit, data, body.dedup_key, body.dedup_action)
-        return (201 if done.created else 200), ticket_json(unit, done.ticket)
+        # The ticket as the scrips left it (read after them, with or without an Idempotency-Key).
+        return (201 if done.created else 200), lambda: ticket_json(unit, done.ticket)
 
     response = _once(ctx, request, idempotency_key, body.model_dump(mode="json"), act)
     if response.status_code == 201:
@@ -410,9 +412,10 @@ def _post_sync(
         raise InvalidInput(pydantic_message(exc)) from None
     operation = tickets.correspond if kind == "reply" else tickets.comment
 
-    def act(unit: Context) -> tuple[int, dict[str, Any]]:
+    def act(unit: Context) -> tuple[int, Callable[[], dict[str, Any]]]:
         txn = operation(unit, ref, core_message, expected_version=version)
-        return 201, changed_ticket_json(unit, txn.ticket_id)[0]  # as `ticket reply --json` prints
+        # As `ticket reply --json` prints: the ticket as the scrips left it, even out of sight.
+        return 201, lambda: changed_ticket_json(unit, txn.ticket_id)[0]
 
     try:
         response = _once(ctx, request, key, {"ticket": ref, **message.model_dump(mode="json")}, act)

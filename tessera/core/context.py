@@ -85,6 +85,10 @@ class Context:
     # The scrip runner's prefetch read along with a write of this unit (a create's INSERT), for
     # its run at the unit's end; it is used there only if nothing was sent since it was read.
     ride: Ride | None = None
+    # Run once the unit's scrips ran and its versions are final, just before it commits, in its
+    # database transaction: what must be written with the change but read after all of it (an
+    # idempotent request's stored reply).
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def can(self, right: str, queue_id: int | None = None, ticket: Ticket | None = None) -> bool:
         return self.system or self.rights.has(right, queue_id, session=self.session, ticket=ticket)
@@ -240,6 +244,7 @@ def _begin_unit(ctx: Context) -> None:
     ctx.bumped.clear()
     ctx.made.clear()
     ctx.ride = None
+    ctx.before_commit.clear()
 
 
 def _end_unit(ctx: Context) -> None:
@@ -250,6 +255,7 @@ def _end_unit(ctx: Context) -> None:
     ctx.bumped.clear()
     ctx.made.clear()
     ctx.ride = None
+    ctx.before_commit.clear()
     ctx.rights._ticket_roles.clear()
 
 
@@ -278,6 +284,11 @@ def _unit_of_work(ctx: Context, fn: Callable[..., R], *args: Any, **kwargs: Any)
             elif ticket.version != version:  # a savepoint rollback took the bump with it
                 ticket.version = version
         session.flush()
+        if ctx.before_commit:
+            ctx.rights._ticket_roles.clear()  # the scrips may have changed who holds a role
+            for hook in ctx.before_commit:
+                hook()
+            session.flush()
         changed = {txn.ticket_id for txn in ctx.batch} | set(ctx.touched)
         # Delivered by PostgreSQL only if this commits; the scrips' write may have sent it already.
         if changed and announced != payload(changed, ctx.origin):

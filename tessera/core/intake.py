@@ -43,7 +43,7 @@ def _check_key(key: str, what: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reply:
     status: int
     body: Any
@@ -53,7 +53,11 @@ class Reply:
 @operation
 def idempotent(ctx: Context, key: str, fingerprint: str, act: Callable[[Context], tuple[int, Any]]) -> Reply:
     """Run `act` once per (user, key): a repeat returns the first reply; the reply is stored in the
-    same transaction as whatever `act` changed. A key reused for a different request is refused."""
+    same transaction as whatever `act` changed. A key reused for a different request is refused.
+
+    `act` may answer its body as a function: it is called once the unit's scrips ran, just before
+    the commit, so the reply (the first and every replay) shows the change with what the scrips
+    did to it, as the same request without a key does."""
     key = _check_key(key, "the Idempotency-Key header")
     _lock(ctx, "idempotency", ctx.actor.id, key)
     stored = ctx.session.get(IdempotentReply, (ctx.actor.id, key))
@@ -68,10 +72,19 @@ def idempotent(ctx: Context, key: str, fingerprint: str, act: Callable[[Context]
             )
         return Reply(stored.status, stored.body, replayed=True)
     status, body = act(ctx)
-    ctx.session.add(
-        IdempotentReply(user_id=ctx.actor.id, key=key, fingerprint=fingerprint, status=status, body=body)
-    )
-    return Reply(status, body, replayed=False)
+    reply = Reply(status, body, replayed=False)
+
+    def store() -> None:
+        if callable(reply.body):
+            reply.body = reply.body()
+        ctx.session.add(
+            IdempotentReply(
+                user_id=ctx.actor.id, key=key, fingerprint=fingerprint, status=status, body=reply.body
+            )
+        )
+
+    ctx.before_commit.append(store)
+    return reply
 
 
 @dataclass(frozen=True)
