@@ -755,10 +755,11 @@ def footer_line(screen: MainScreen) -> str:
 
 
 @run_async
-async def test_under_80_columns_the_footer_shows_only_whole_keys(database: Database, tui_desk) -> None:
+async def test_the_footer_shows_only_whole_keys(database: Database, tui_desk) -> None:
     """At 70 columns `q Back / quit` does not fit before the palette key docked at the right: it
     is left off whole (`?` help lists it). It ran under the palette key, showing `q Back` (a stray
-    `/` at 71); narrower, `? He`, and at 40 an `o` past `^p palette`."""
+    `/` at 71); narrower, `? He`, and at 40 an `o` past `^p palette`. Wide, the same: at 100
+    columns `F Search (TicketSQL)` showed as `F Sea`."""
     from tessera.tui.footer import QuietFooter
 
     app = make_app(database)
@@ -774,6 +775,10 @@ async def test_under_80_columns_the_footer_shows_only_whole_keys(database: Datab
         await pilot.resize_terminal(79, 30)  # all of them fit again
         await until(pilot, lambda: "q Back / quit" in footer_line(screen))
         assert footer_line(screen) == shown + " q Back / quit   ▏^p palette "
+        await pilot.resize_terminal(100, 30)  # the wide footer, `/` and `F` back if they fit
+        wide = " r Reply  c Comment  s Status  t Take  X Resolve  ? Help  q Back / quit  / Filter"
+        await until(pilot, lambda: footer_line(screen).startswith(wide))
+        assert footer_line(screen) == wide + " " * 7 + "▏^p palette "
 
 
 @run_async

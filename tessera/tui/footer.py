@@ -17,22 +17,20 @@ from textual.widgets import Footer
 
 # Left off a compact (narrow) footer so the rest fits 80 columns: `?` help lists them.
 HIDDEN_WHEN_COMPACT = frozenset({"filter", "search"})
-# Kept in a compact footer however narrow: it lists every key left off.
+# Kept in the footer however narrow: it lists every key left off.
 ALWAYS_SHOWN = "help"
 
 
-def _compact_width(widget: Widget) -> int:
-    """Columns a compact FooterKey takes: `k Description` and its one-column right margin (the
-    palette key: `▏^p palette`, its bar for the margin)."""
+def _width(widget: Widget, compact: bool) -> int:
+    """Columns a FooterKey takes: `k Description` and, compact, a one-column right margin, else
+    a column of padding each side (the palette key: `▏^p palette`, its bar for one of them)."""
     key, words = str(getattr(widget, "key_display", "")), str(getattr(widget, "description", ""))
-    return cell_len(key) + (1 + cell_len(words) if words else 0) + 1
+    return cell_len(key) + (1 + cell_len(words) if words else 0) + (1 if compact else 2)
 
 
 def _pinned(widget: Widget) -> bool:
-    """Shown in a compact footer however narrow: the palette key and `?` help (which lists every
-    key left off); and what is not a key."""
-    action = getattr(widget, "action", None)
-    return action is None or action == ALWAYS_SHOWN or widget.has_class("-command-palette")
+    """Shown however narrow the footer: the palette key and `?` help (which lists every key)."""
+    return getattr(widget, "action", None) == ALWAYS_SHOWN or widget.has_class("-command-palette")
 
 
 class QuietFooter(Footer):
@@ -44,31 +42,32 @@ class QuietFooter(Footer):
             for widget in super().compose()
             if not (self.compact and getattr(widget, "action", None) in HIDDEN_WHEN_COMPACT)
         ]
-        if self.compact:
+        if all(getattr(w, "action", None) is not None for w in keys):  # no groups: widths known
             keys = self._fitted(keys)
         self.styles.grid_size_columns = sum(getattr(w, "action", None) is not None for w in keys)
         yield from keys
 
     def _fitted(self, keys: list[Widget]) -> list[Widget]:
-        """A compact (narrow) footer's keys that fit the width whole, in their order, `?` help
-        always: the rest would run under the palette key docked at the right and show cut off
-        (`q Back` for `q Back / quit` at 70 columns, a stray `/` at 71, `? He` at 60)."""
-        room = (self.size.width or self.app.size.width) - 1  # the palette key's right margin
-        room -= sum(_compact_width(w) for w in keys if _pinned(w) and getattr(w, "action", None))
+        """The keys that fit the width whole, in their order, `?` help always: the rest would run
+        under the palette key docked at the right and show cut off (compact at 70 columns
+        `q Back` for `q Back / quit`, a stray `/` at 71, `? He` at 60; at 100 `F Sea`, and
+        `? H` in the scrip editor at 120)."""
+        room = (self.size.width or self.app.size.width) - (1 if self.compact else 0)  # its margin
+        room -= sum(_width(w, self.compact) for w in keys if _pinned(w))
         kept: list[Widget] = []
         full = False
         for widget in keys:
             if not _pinned(widget):
-                full = full or _compact_width(widget) > room  # none after one that does not fit
+                full = full or _width(widget, self.compact) > room  # none after one that does not fit
                 if full:
                     continue
-                room -= _compact_width(widget)
+                room -= _width(widget, self.compact)
             kept.append(widget)
         return kept
 
     def on_resize(self) -> None:
-        """Narrower or wider, still compact: the keys that fit follow."""
-        if self.compact and self.is_attached:
+        """Narrower or wider: the keys that fit follow."""
+        if self.is_attached:
             self.call_after_refresh(self._recompose_if_changed)
 
     def watch_compact(self, compact: bool) -> None:
@@ -89,7 +88,7 @@ class QuietFooter(Footer):
         return (
             self.show_command_palette,
             self.compact,
-            self.size.width if self.compact else None,
+            self.size.width,
             tuple(
                 (key, binding.action, binding.description, binding.group, enabled, tooltip)
                 for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
