@@ -186,6 +186,25 @@ def test_cf_set_disable_and_enable_change_a_field_as_the_tui_admin_does(cli) -> 
     assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "low"}
 
 
+def test_cf_names_and_allowed_values_with_control_characters_are_refused(cli) -> None:
+    """A custom field's name and its select values are shown on every ticket (`ticket show`, the
+    TUI's form): like a queue's name, one holding a line break or an escape is refused in one line
+    by `cf create` and `cf set`, and nothing is kept."""
+    cli("cf", "create", "Severity", "--type", "select", "--value", "Low")
+    for args, fragment in (
+        (["cf", "create", "Bad\r\nName"], "a custom field name may not contain control characters"),
+        (["cf", "create", "Esc\x1b[31mName"], "a custom field name may not contain control characters"),
+        (["cf", "set", "Severity", "name=Sev\nBcc: x"], "a custom field name may not contain"),
+        (["cf", "set", "Severity", "--value", "Lo\nw"], "a custom field value may not contain"),
+        (["cf", "create", "Tag", "--type", "select", "--value", "a\tb"], "a custom field value may not"),
+    ):
+        assert_one_line_error(cli(*args, ok=False), fragment)
+    fields = json.loads(cli("cf", "list", "--json").out)
+    assert [(f["name"], f["values"]) for f in fields] == [("Severity", ["Low"])]
+    cli("cf", "set", "Severity", "name=[bold]Impact[/bold]", "--value", "[red]Low[/red]")  # markup is text
+    assert json.loads(cli("cf", "list", "--json").out)[0]["values"] == ["[red]Low[/red]"]
+
+
 @pytest.fixture(scope="module")
 def error_desk(pg_server, template_db, tmp_path_factory):
     """One desk for the whole error table: every case is refused, so they can share it."""

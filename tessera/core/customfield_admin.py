@@ -15,6 +15,7 @@ from tessera.core import cf_patterns
 from tessera.core.context import Context, operation
 from tessera.core.customfields import MAX_NAME, find_field, get_field
 from tessera.core.errors import InvalidInput
+from tessera.core.hostile_text import check_name
 from tessera.core.models import CustomField, CustomFieldOption, CustomFieldValue
 from tessera.core.queues import get_queue
 
@@ -25,7 +26,7 @@ _UNSET: Any = object()
 def _clean_values(values: list[str]) -> list[str]:
     seen: list[str] = []
     for value in values:
-        value = value.strip()
+        value = check_name(value, "custom field", "value")
         if value and value not in seen:
             if len(value) > 255:
                 raise InvalidInput(f"allowed value {value[:40]!r}... is longer than 255 characters")
@@ -65,7 +66,7 @@ def update_field(
     ctx.require((ADMIN_RIGHT,), "change custom fields", "on this desk")
     cf = get_field(ctx, name)
     if new_name is not None:
-        new_name = new_name.strip()
+        new_name = check_name(new_name, "custom field")
         if not new_name or len(new_name) > MAX_NAME:
             raise InvalidInput(f"a custom field name must be 1 to {MAX_NAME} characters")
         other = find_field(ctx, new_name)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from tessera.core import cf_patterns
 from tessera.core.context import Context, operation
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.hostile_text import check_name
 from tessera.core.knowable import known_fields, may_know_field
 from tessera.core.models import CustomField, CustomFieldOption, Queue
 from tessera.core.queues import get_queue
@@ -149,7 +150,7 @@ def create_field(
     description: str = "",
 ) -> CustomField:
     ctx.require(("AdminCustomField",), "create custom fields", "on this desk")
-    name = name.strip()
+    name = check_name(name, "custom field")
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"a custom field name must be 1 to {MAX_NAME} characters")
     if type_ not in CF_TYPES:
@@ -173,6 +174,7 @@ def create_field(
     )
     seen: list[str] = []
     for value in values or []:
+        check_name(value, "custom field", "value")
         if len(value.strip()) > MAX_VALUE:
             raise InvalidInput(f"an allowed value may be at most {MAX_VALUE} characters")
         if value.strip() and value.strip() not in seen:

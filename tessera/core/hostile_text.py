@@ -47,16 +47,17 @@ def clean_line(value: object) -> str:
 _NAME_BREAKERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def check_name(value: str, what: str) -> str:
-    """A name the desk shows everywhere (a queue, a group): no line breaks, tabs or escapes in it,
-    refused in one line rather than cleaned, so the name shown is the name stored."""
+def check_name(value: str, what: str, noun: str = "name") -> str:
+    """A name the desk shows everywhere (a queue, a group, a custom field and its allowed values):
+    no line breaks, tabs or escapes in it, refused in one line rather than cleaned, so the name
+    shown is the name stored."""
     from tessera.core.errors import InvalidInput
 
     name = value.strip()
     bad = _NAME_BREAKERS.search(name)
     if bad is not None:
         raise InvalidInput(
-            f"a {what} name may not contain control characters (line breaks, tabs, escapes): "
+            f"a {what} {noun} may not contain control characters (line breaks, tabs, escapes): "
             f"{ascii(name)[:80]} has {ascii(bad.group())[1:-1]} at column {bad.start() + 1}"
         )
     return name
