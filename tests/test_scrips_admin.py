@@ -362,6 +362,35 @@ def test_an_unknown_filter_or_test_inside_an_if_is_found_before_the_first_ticket
     sandbox.check_template("{% for t in history %}{{ t.type|lower }}{% endfor %}")
 
 
+def test_a_filter_or_test_named_by_map_or_select_that_does_not_exist_is_found_before_rendering() -> None:
+    """`map("nope")`, `select("nope")` and `selectattr("x", "nope")` name a filter or test that
+    Jinja looks up only as it renders: they passed the editor's check and `scrip apply`, then
+    failed on the first ticket ('No filter named ...')."""
+    from tessera.core.errors import InvalidInput
+    from tessera.scrips import sandbox
+
+    for source, kind in (
+        ('{{ history|map("nope")|list }}', "filter"),
+        ('{{ history|select("nope")|list }}', "test"),
+        ('{{ history|reject("nope")|list }}', "test"),
+        ('{{ history|selectattr("type", "nope")|list }}', "test"),
+        ('{{ history|rejectattr("type", "nope")|list }}', "test"),
+    ):
+        (problem,) = checks.check_template_text(f"Subject: hi\n\n{source}\n")
+        assert problem.line == 3 and f"No {kind} named 'nope'" in problem.message, source
+        with pytest.raises(InvalidInput, match=f"No {kind} named 'nope'"):
+            sandbox.check_template(source)
+    (problem,) = checks.check_expression_text('history|map("nope")|list')
+    assert "No filter named 'nope'" in problem.message
+    for fine in (
+        '{{ history|map(attribute="type")|list }}',
+        '{{ history|map("lower")|list }}',
+        '{{ history|selectattr("type", "equalto", "Comment")|list }}',
+        "{{ history|select|list }}",
+    ):
+        assert checks.check_template_text(f"Subject: hi\n\n{fine}\n") == [], fine
+
+
 def test_check_draft_covers_condition_action_and_template() -> None:
     problems = checks.check_draft(
         {

@@ -197,15 +197,35 @@ def bomb_problems(source: str) -> list[tuple[int, str]]:
         return []
 
 
+# Filters that take another filter's or test's name as an argument (its position): `map("nope")`,
+# `select("nope")`, `selectattr("x", "nope")` look the name up only as they render.
+_NAMED_BY_ARGUMENT = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0)}
+_NAMED_BY_ARGUMENT |= {"selectattr": ("test", 1), "rejectattr": ("test", 1)}
+
+
+def _named_argument(node: nodes.Filter) -> tuple[str, str] | None:
+    """(kind, name) of the filter or test a `map`/`select`/... names by a constant, or None."""
+    kind, position = _NAMED_BY_ARGUMENT.get(node.name, (None, 0))
+    if kind is None or len(node.args) <= position or any(k.key == "attribute" for k in node.kwargs):
+        return None
+    name = node.args[position]
+    return (kind, name.value) if isinstance(name, nodes.Const) and isinstance(name.value, str) else None
+
+
 def unknown_filters_and_tests(tree: nodes.Node) -> list[tuple[int, str]]:
     """(line, why) of each filter or test that does not exist. Compiling finds them only outside
     an `if`: inside one Jinja defers them to the render (`x is defined and x is nope`), so a
-    template with `{% if x is nope %}` passed every check and failed on the first ticket."""
+    template with `{% if x is nope %}` passed every check and failed on the first ticket; one
+    named as an argument (`map("nope")`, `select("nope")`) is looked up only by the render."""
     found = []
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         kind, known = ("filter", ENV.filters) if isinstance(node, nodes.Filter) else ("test", ENV.tests)
         if node.name not in known:
             found.append((node.lineno, f"No {kind} named {node.name!r}."))
+        elif isinstance(node, nodes.Filter) and (named := _named_argument(node)) is not None:
+            kind, name = named
+            if name not in (ENV.filters if kind == "filter" else ENV.tests):
+                found.append((node.lineno, f"No {kind} named {name!r}."))
     return found
 
 
