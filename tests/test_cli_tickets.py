@@ -186,6 +186,21 @@ def test_cf_set_disable_and_enable_change_a_field_as_the_tui_admin_does(cli) -> 
     assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "low"}
 
 
+def test_cf_list_says_which_fields_are_disabled(cli) -> None:
+    """`cf list` (text) listed a disabled field as any other: only its --json said `disabled`."""
+    cli("cf", "create", "Ref")
+    cli("cf", "create", "Old")
+    cli("cf", "disable", "Old")
+    lines = cli("cf", "list").out.splitlines()
+    assert lines[0].split() == ["NAME", "TYPE", "VALUES", "SCOPE", "STATE"]
+    assert [line.split() for line in lines[1:]] == [
+        ["Ref", "freeform", "global"],
+        ["Old", "freeform", "global", "disabled"],
+    ]
+    cli("cf", "enable", "Old")
+    assert "disabled" not in cli("cf", "list").out
+
+
 def test_cf_names_and_allowed_values_with_control_characters_are_refused(cli) -> None:
     """A custom field's name and its select values are shown on every ticket (`ticket show`, the
     TUI's form): like a queue's name, one holding a line break or an escape is refused in one line

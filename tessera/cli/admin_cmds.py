@@ -396,10 +396,11 @@ def cf_list(
                     cf.type + (" (multiple)" if cf.multiple else ""),
                     ", ".join(o.value for o in cf.options),
                     "global" if cf.queue_id is None else f"queue {scopes.get(cf.queue_id, cf.queue_id)}",
+                    "disabled" if cf.disabled else "",
                 ]
                 for cf in found
             ],
-            ["NAME", "TYPE", "VALUES", "SCOPE"],
+            ["NAME", "TYPE", "VALUES", "SCOPE", "STATE"],
         )
 
 
