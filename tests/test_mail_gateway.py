@@ -85,6 +85,24 @@ def test_a_strangers_cc_gets_no_mail_from_the_desk_by_default(open_desk) -> None
     assert Settings.from_env({"TESSERA_MAIL_CC_WATCHERS": "1"}).cc_watchers is True
 
 
+def test_a_sender_the_gateway_took_at_a_dotless_domain_can_be_named_again(open_desk) -> None:
+    """Mail from `cron@localhost` opens a ticket and makes its user; naming that user again (an
+    import's requestor, as the demo seed does with the desk's requestors) failed with 'malformed
+    email address ... should have a period', so `tessera demo` broke on a desk that took such mail."""
+    from tessera.core.import_records import parse_lines
+    from tessera.core.importing import import_records
+
+    desk = open_desk
+    outcome = go(desk, mail(sender="cron@localhost", subject="Cron backup"))
+    assert outcome.action == "create"
+    line = {"queue": "General", "subject": "from cron", "requestors": ["cron@localhost"]}
+    (done,) = import_records(desk.root, list(parse_lines([json.dumps(line)])))
+    assert watchers(desk, done.id, "Requestor") == ["cron@localhost"]
+    assert len(desk.session.scalars(select(User).where(User.email == "cron@localhost")).all()) == 1
+    with pytest.raises(InvalidInput, match="period"):  # an address nobody has is still checked
+        import_records(desk.root, list(parse_lines([json.dumps(line | {"requestors": ["new@localhost"]})])))
+
+
 def test_null_from_is_a_bounce_and_a_bare_name_is_quarantined(open_desk) -> None:
     for sender, (action, code, kind) in {
         "<>": ("dropped", EX_OK, "bounce"),

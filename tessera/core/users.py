@@ -148,12 +148,19 @@ def user_for_address(ctx: Context, address: str, known: dict[str, User] | None =
 
     `known` maps lower-cased addresses to the users a caller already looked up in this unit of
     work (`known_users`); a user created here is added to it. A user's name (no @-sign) finds that
-    user, and only that: a name nobody has is refused."""
+    user, and only that: a name nobody has is refused. An address a user already has finds them
+    as written, before it is checked: the mail gateway takes senders the checks refuse
+    (`cron@localhost`), and naming that user again must not fail."""
     if is_user_name(address):
         user = (known or {}).get(address.strip().lower()) or find_user(ctx.session, address)
         if user is None:
             raise InvalidInput(f"malformed email address {address!r}: no @-sign, and no user has that name")
         return user
+    existing = find_user(ctx.session, address)
+    if existing is not None and existing.email and existing.email.lower() == address.strip().lower():
+        if known is not None:
+            known[address.strip().lower()] = existing
+        return existing
     address = normalised_address(address)
     key = address.strip().lower()
     user = known.get(key) if known is not None else None
