@@ -186,6 +186,26 @@ def test_cf_set_disable_and_enable_change_a_field_as_the_tui_admin_does(cli) -> 
     assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"] == {"Impact": "low"}
 
 
+def test_a_changed_due_date_reads_as_every_other_time_in_the_text_output(cli) -> None:
+    """`ticket set 1 due=...` and `ticket show --history` wrote the Due change as stored ISO text
+    (`2026-12-08T00:00:00+00:00 -> ...`), while every other time there reads `2026-12-08 00:00 UTC`;
+    a subject that looks like a time is left as it is."""
+    cli("queue", "create", "Support")
+    cli("ticket", "create", "--queue", "Support", "--subject", "printer")
+    cli("ticket", "set", "1", "due=2026-12-08 09:30")
+    changed = cli("ticket", "set", "1", "due=2026-12-09", "starts=2026-12-01T08:00").out.splitlines()
+    assert changed == [
+        "TKT-0001: Due 2026-12-08 09:30 UTC -> 2026-12-09 00:00 UTC",
+        "TKT-0001: Starts  -> 2026-12-01 08:00 UTC",  # no old value
+    ]
+    subject = cli("ticket", "set", "1", "subject=2026-12-07T00:00:00+00:00").out
+    assert subject.strip() == "TKT-0001: Subject printer -> 2026-12-07T00:00:00+00:00"
+    history = cli("ticket", "show", "1", "--history").out
+    assert "Set Due 2026-12-08 09:30 UTC -> 2026-12-09 00:00 UTC" in history
+    assert "Set Starts  -> 2026-12-01 08:00 UTC" in history
+    assert "+00:00 ->" not in history and "Z ->" not in history
+
+
 def test_cf_list_says_which_fields_are_disabled(cli) -> None:
     """`cf list` (text) listed a disabled field as any other: only its --json said `disabled`."""
     cli("cf", "create", "Ref")

@@ -41,6 +41,19 @@ def _when(iso: str) -> str:
     return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("Z", "+00:00")) else "")
 
 
+def _shown_value(value: str | None, field: str | None) -> str:
+    """A change's old or new value for people: a time field's (Due, Starts..., kept as ISO text) as
+    `_when` shows every other time, anything else as it is."""
+    from tessera.core.json_time import json_times
+
+    if not value:
+        return ""
+    return _when(json_times(value)) if field in _TIME_FIELDS and value[:4].isdigit() else value
+
+
+_TIME_FIELDS = {"Due", "Starts", "Started", "Resolved", "Told"}
+
+
 def business_minutes(minutes: int) -> str:
     """`2h 05m`, `45m`; overdue is the caller's word."""
     hours, rest = divmod(abs(minutes), 60)
@@ -90,7 +103,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
         if txn["field"] and txn["field"] != txn["type"]:
             line += f" {txn['field']}"
         if txn["old"] is not None or txn["new"] is not None:
-            line += f" {txn['old'] or ''} -> {txn['new'] or ''}"
+            line += f" {_shown_value(txn['old'], txn['field'])} -> {_shown_value(txn['new'], txn['field'])}"
         echo(line)
         message = txn.get("message")
         if message and message.get("content"):
@@ -398,7 +411,8 @@ def set_(
             return
         shown = _id(txns[0].ticket_id)  # read again, a ticket moved out of sight is "no ticket"
         for txn in txns:
-            echo(f"{shown}: {txn.field or txn.type} {txn.old_value or ''} -> {txn.new_value or ''}".rstrip())
+            old, new = _shown_value(txn.old_value, txn.field), _shown_value(txn.new_value, txn.field)
+            echo(f"{shown}: {txn.field or txn.type} {old} -> {new}".rstrip())
         _say_if_out_of_sight(ctx, txns[0].ticket_id)
 
 
