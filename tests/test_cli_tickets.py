@@ -206,6 +206,20 @@ def test_a_changed_due_date_reads_as_every_other_time_in_the_text_output(cli) ->
     assert "+00:00 ->" not in history and "Z ->" not in history
 
 
+def test_select_values_differing_only_in_case_are_refused(cli) -> None:
+    """A value is chosen in any case, the last of `Low`/`low` winning: with both allowed, `Low`
+    could never be set (`cf.Severity=Low` set `low`). `cf create` and `cf set` refuse the pair."""
+    cli("cf", "create", "Severity", "--type", "select", "--value", "Low", "--value", "High")
+    for args in (
+        ["cf", "create", "Impact", "--type", "select", "--value", "Low", "--value", "low"],
+        ["cf", "set", "Severity", "--value", "Low", "--value", "High", "--value", "low"],
+    ):
+        assert_one_line_error(cli(*args, ok=False), "'Low' and 'low' differ only in case")
+    fields = json.loads(cli("cf", "list", "--json").out)
+    assert [(f["name"], f["values"]) for f in fields] == [("Severity", ["Low", "High"])]
+    cli("cf", "set", "Severity", "--value", "Low", "--value", "Low", "--value", "High")  # the same twice: one
+
+
 def test_cf_list_says_which_fields_are_disabled(cli) -> None:
     """`cf list` (text) listed a disabled field as any other: only its --json said `disabled`."""
     cli("cf", "create", "Ref")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tessera.core import cf_patterns
 from tessera.core.context import Context, operation
-from tessera.core.customfields import MAX_NAME, find_field, get_field
+from tessera.core.customfields import MAX_NAME, check_distinct_values, find_field, get_field
 from tessera.core.errors import InvalidInput
 from tessera.core.hostile_text import check_name
 from tessera.core.models import CustomField, CustomFieldOption, CustomFieldValue
@@ -31,6 +31,7 @@ def _clean_values(values: list[str]) -> list[str]:
             if len(value) > 255:
                 raise InvalidInput(f"allowed value {value[:40]!r}... is longer than 255 characters")
             seen.append(value)
+    check_distinct_values(seen)
     return seen
 
 

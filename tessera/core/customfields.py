@@ -179,10 +179,24 @@ def create_field(
             raise InvalidInput(f"an allowed value may be at most {MAX_VALUE} characters")
         if value.strip() and value.strip() not in seen:
             seen.append(value.strip())
+    check_distinct_values(seen)
     cf.options = [CustomFieldOption(value=v, sort_order=i) for i, v in enumerate(seen)]
     ctx.session.add(cf)
     ctx.session.flush()
     return cf
+
+
+def check_distinct_values(values: list[str]) -> None:
+    """A select's allowed values differ by more than case: a value is chosen in any case
+    (`normalise_values`), so of `Low` and `low` only one could ever be set."""
+    first: dict[str, str] = {}
+    for value in values:
+        other = first.setdefault(value.lower(), value)
+        if other != value:
+            raise InvalidInput(
+                f"allowed values {other!r} and {value!r} differ only in case: a value is chosen in "
+                "any case, so only one of them could be set; keep one"
+            )
 
 
 def get_field(ctx: Context, name: str) -> CustomField:
