@@ -99,3 +99,21 @@ def test_every_time_in_the_clis_json_and_the_apis_answers_is_utc_with_a_z(api: A
     ):
         assert found[name], name
     assert found[f"GET /tickets/{tid}/transactions"] and found["timers preview"]
+
+
+def test_a_subject_or_field_value_that_reads_like_a_time_is_written_as_it_is(cli_env) -> None:
+    """Only a time field's change (Due, Starts...) is rewritten to end in Z: a subject or a custom
+    field value that happens to read `2026-12-07T00:00:00+00:00` was shown as `...Z` in the
+    ticket's history, the API and the event stream, a text that was never set."""
+    env = cli_env
+    assert run(["db", "upgrade"], env).code == 0  # your login name is its superuser
+    assert run(["cf", "create", "Ref"], env).code == 0
+    made = run(["ticket", "create", "--queue", "General", "--subject", "x", "--json"], env)
+    tid = str(json.loads(made.out)["id"])
+    text = "2026-12-07T00:00:00+00:00"
+    assert run(["ticket", "set", tid, f"subject={text}", f"cf.Ref={text}", "due=2030-01-02"], env).code == 0
+    shown = json.loads(run(["ticket", "show", tid, "--history", "--json"], env).out)
+    changes = {t["field"]: t["new"] for t in shown["history"] if t["type"] in ("Set", "CustomField")}
+    assert shown["subject"] == text and shown["custom_fields"]["Ref"] == text
+    assert changes["Subject"] == text and changes["Ref"] == text
+    assert changes["Due"] == "2030-01-02T00:00:00Z"

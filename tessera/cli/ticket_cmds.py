@@ -44,14 +44,11 @@ def _when(iso: str) -> str:
 def _shown_value(value: str | None, field: str | None) -> str:
     """A change's old or new value for people: a time field's (Due, Starts..., kept as ISO text) as
     `_when` shows every other time, anything else as it is."""
-    from tessera.core.json_time import json_times
+    from tessera.core.json_time import TIME_FIELDS, json_times
 
     if not value:
         return ""
-    return _when(json_times(value)) if field in _TIME_FIELDS and value[:4].isdigit() else value
-
-
-_TIME_FIELDS = {"Due", "Starts", "Started", "Resolved", "Told"}
+    return _when(json_times(value)) if field in TIME_FIELDS and value[:4].isdigit() else value
 
 
 def business_minutes(minutes: int) -> str:

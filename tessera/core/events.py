@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tessera.core.context import Context
 from tessera.core.ids import display_id
-from tessera.core.json_time import json_time, json_times
+from tessera.core.json_time import json_change, json_time
 from tessera.core.messages import PRIVATE_TYPES
 from tessera.core.models import Ticket, Transaction, User
 
@@ -51,8 +51,8 @@ def after(ctx: Context, last_id: int, limit: int = FEED_BATCH) -> tuple[list[dic
                 "queue": ticket.queue.name,
                 "type": txn.type,
                 "field": txn.field,
-                "old": json_times(txn.old_value),
-                "new": json_times(txn.new_value),
+                "old": json_change(txn.field, txn.old_value),
+                "new": json_change(txn.field, txn.new_value),
                 "actor": actor,
                 "created": json_time(txn.created),
             }

@@ -39,3 +39,14 @@ def json_times(value: Any) -> Any:
     if isinstance(value, list):
         return [json_times(v) for v in value]
     return value
+
+
+# The fields whose Set transactions keep a time as text (core's `_as_text`: due, starts, ...).
+TIME_FIELDS = frozenset({"Due", "Starts", "Started", "Resolved", "Told"})
+
+
+def json_change(field: str | None, value: str | None) -> str | None:
+    """A transaction's old or new value as JSON writes it: a time field's as `json_times` writes
+    it; any other field's (a subject, a custom field's value) as it is, even one that reads like a
+    time (`Set Subject -> 2026-12-07T00:00:00+00:00` said `...Z`)."""
+    return json_times(value) if field in TIME_FIELDS else value

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tessera.core.context import Context
 from tessera.core.errors import NotFound
 from tessera.core.fast_sql import fast, ticket_extras
-from tessera.core.json_time import json_time, json_times
+from tessera.core.json_time import json_change, json_time, json_times
 from tessera.core.links import LINK_TYPES, REVERSE, links_of
 from tessera.core.messages import PRIVATE_TYPES
 from tessera.core.models import (
@@ -250,8 +250,8 @@ def history(
             "id": txn.id,
             "type": txn.type,
             "field": txn.field,
-            "old": json_times(txn.old_value),
-            "new": json_times(txn.new_value),
+            "old": json_change(txn.field, txn.old_value),
+            "new": json_change(txn.field, txn.new_value),
             "actor": txn.actor.name if txn.actor is not None else None,
             "created": _iso(txn.created),
             "data": json_times(_data_for(txn, see_comments, desk_view)),

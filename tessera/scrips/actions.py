@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from tessera.core import subject_tags
 from tessera.core.errors import InvalidInput
-from tessera.core.json_time import json_time, json_times
+from tessera.core.json_time import json_change, json_time
 from tessera.core.models import User
 from tessera.scrips import compose
 from tessera.scrips.action_base import OutboxRow as OutboxRow
@@ -280,8 +280,8 @@ class Webhook(ScripAction):
                 "id": txn.id,
                 "type": txn.type,
                 "field": txn.field,
-                "old": json_times(txn.old_value),
-                "new": json_times(txn.new_value),
+                "old": json_change(txn.field, txn.old_value),
+                "new": json_change(txn.field, txn.new_value),
                 "actor": sc.ctx.actor.name,
                 "created": json_time(txn.created),
             },
