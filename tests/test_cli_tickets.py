@@ -235,6 +235,13 @@ def test_cf_list_says_which_fields_are_disabled(cli) -> None:
     assert "disabled" not in cli("cf", "list").out
 
 
+def test_cf_disable_naming_a_field_twice_answers_it_once(cli) -> None:
+    """`cf disable Old old` said 'custom field Old disabled' twice (and listed it twice in --json)."""
+    cli("cf", "create", "Old")
+    assert cli("cf", "disable", "Old", "old").out.splitlines() == ["custom field Old disabled"]
+    assert [f["name"] for f in json.loads(cli("cf", "enable", "old", "OLD", "--json").out)] == ["Old"]
+
+
 def test_cf_names_and_allowed_values_with_control_characters_are_refused(cli) -> None:
     """A custom field's name and its select values are shown on every ticket (`ticket show`, the
     TUI's form): like a queue's name, one holding a line break or an escape is refused in one line

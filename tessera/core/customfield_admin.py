@@ -144,4 +144,8 @@ def changes_from_text(assignments: dict[str, str], values: list[str] | None = No
 def set_disabled(ctx: Context, names: list[str], disabled: bool) -> list[CustomField]:
     """Disable (or enable again) the fields `names`, all in one transaction. A disabled field is
     kept with its values (RT disables, never deletes): tickets no longer show it or take it."""
-    return [update_field(ctx, name, disabled=disabled) for name in names]
+    done: dict[int, CustomField] = {}
+    for name in names:  # a field named twice (`Old old`) is changed and answered once
+        cf = update_field(ctx, name, disabled=disabled)
+        done.setdefault(cf.id, cf)
+    return list(done.values())
