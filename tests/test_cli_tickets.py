@@ -235,6 +235,22 @@ def test_cf_list_says_which_fields_are_disabled(cli) -> None:
     assert "disabled" not in cli("cf", "list").out
 
 
+def test_setting_a_disabled_field_says_it_is_disabled(cli) -> None:
+    """`ticket set 1 cf.Old=x` on a disabled field answered 'unknown custom field', though
+    `cf list` shows the field; it names it disabled, and how it comes back, in one line."""
+    cli("cf", "create", "Old")
+    cli("ticket", "create", "--queue", "General", "--subject", "printer")
+    cli("cf", "disable", "Old")
+    for args in (
+        ["ticket", "set", "1", "cf.old=x"],
+        ["ticket", "create", "-q", "General", "-s", "y", "--cf", "Old=x"],
+    ):
+        refused = cli(*args, ok=False)
+        assert refused.code == 5
+        assert_one_line_error(refused, "custom field 'Old' is disabled", "tessera cf enable 'Old'")
+    assert_one_line_error(cli("ticket", "set", "1", "cf.Olde=x", ok=False), "unknown custom field 'Olde'")
+
+
 def test_cf_disable_naming_a_field_twice_answers_it_once(cli) -> None:
     """`cf disable Old old` said 'custom field Old disabled' twice (and listed it twice in --json)."""
     cli("cf", "create", "Old")

@@ -58,7 +58,12 @@ def field_for_ticket(ctx: Context, name: str, queue: Queue) -> CustomField:
     """The field to set on a ticket in `queue`; one of a queue the actor may not know is
     reported exactly as one that does not exist."""
     cf = find_field(ctx, name)
-    if cf is None or cf.disabled or not may_know_field(ctx, cf):
+    if cf is not None and cf.disabled and may_know_field(ctx, cf):  # listed by `cf list`: no secret
+        raise InvalidInput(
+            f"custom field {cf.name!r} is disabled: it takes no values "
+            f"(an admin brings it back with `tessera cf enable '{cf.name}'`)"
+        )
+    if cf is None or not may_know_field(ctx, cf):
         names = [f.name for f in fields_for_queue(ctx, queue.id)]
         available = ", ".join(names)
         raise NotFound(
