@@ -251,6 +251,18 @@ def test_setting_a_disabled_field_says_it_is_disabled(cli) -> None:
     assert_one_line_error(cli("ticket", "set", "1", "cf.Olde=x", ok=False), "unknown custom field 'Olde'")
 
 
+def test_a_misspelt_field_in_cf_set_or_disable_is_answered_with_the_nearest(cli) -> None:
+    """`cf set Severty ...` said only 'unknown custom field' where every other typo is answered
+    with the nearest name (README: a typo in a custom field)."""
+    cli("cf", "create", "Severity", "--type", "select", "--value", "Low")
+    for args in (
+        ["cf", "set", "Severty", "description=x"],
+        ["cf", "disable", "Severty"],
+        ["cf", "enable", "Severty"],
+    ):
+        assert_one_line_error(cli(*args, ok=False), "unknown custom field 'Severty' - did you mean Severity?")
+
+
 def test_cf_disable_naming_a_field_twice_answers_it_once(cli) -> None:
     """`cf disable Old old` said 'custom field Old disabled' twice (and listed it twice in --json)."""
     cli("cf", "create", "Old")

@@ -207,5 +207,6 @@ def check_distinct_values(values: list[str]) -> None:
 def get_field(ctx: Context, name: str) -> CustomField:
     cf = find_field(ctx, name)
     if cf is None:
-        raise NotFound(f"unknown custom field {name!r}")
+        known = [f.name for f in list_fields(ctx)]  # only those the actor may know of
+        raise NotFound(f"unknown custom field {name!r}{did_you_mean(name, known)}")
     return cf
