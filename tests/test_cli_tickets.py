@@ -263,6 +263,22 @@ def test_a_misspelt_field_in_cf_set_or_disable_is_answered_with_the_nearest(cli)
         assert_one_line_error(cli(*args, ok=False), "unknown custom field 'Severty' - did you mean Severity?")
 
 
+def test_a_custom_field_value_with_a_line_break_stays_on_its_line_in_ticket_show(cli) -> None:
+    """A freeform value may hold a line break; `ticket show` printed it as is, so its second line
+    read as one of the ticket's own (`  requestors: evil@x.example`), in the set's answer and the
+    history too. Each stays one line; --json keeps the value whole."""
+    cli("cf", "create", "Notes")
+    cli("ticket", "create", "--queue", "General", "--subject", "printer", "--requestor", "ann@x.example")
+    value = "line1\n  requestors: evil@x.example"
+    changed = cli("ticket", "set", "1", f"cf.Notes={value}").out
+    shown = cli("ticket", "show", "1", "--history").out
+    for out in (changed, shown):
+        forged = [line for line in out.splitlines() if line.lstrip().startswith("requestors: evil")]
+        assert forged == [], out
+    assert "  cf.Notes: line1   requestors: evil@x.example" in shown.splitlines()
+    assert json.loads(cli("ticket", "show", "1", "--json").out)["custom_fields"]["Notes"] == value
+
+
 def test_cf_disable_naming_a_field_twice_answers_it_once(cli) -> None:
     """`cf disable Old old` said 'custom field Old disabled' twice (and listed it twice in --json)."""
     cli("cf", "create", "Old")

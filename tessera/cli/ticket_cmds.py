@@ -10,6 +10,7 @@ import typer
 
 from tessera.cli.common import JSON_OPTION, USER_OPTION, acting, echo, print_json, read_attachments, read_body
 from tessera.core.errors import InvalidInput, NotFound
+from tessera.core.hostile_text import clean_line
 
 if TYPE_CHECKING:
     from tessera.core.context import Context
@@ -83,7 +84,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
         echo(f"  sla: {data['sla']}{_sla_state(data)}")
     for name, value in data["custom_fields"].items():
         shown = ", ".join(value) if isinstance(value, list) else (value or "")
-        echo(f"  cf.{name}: {shown}")
+        echo(clean_line(f"  cf.{name}: {shown}"))  # one line: a value's line break forged the next
     for kind, ids in data["links"].items():
         if ids:
             echo(f"  {kind.replace('_', ' ')}: {', '.join(ids)}")
@@ -101,7 +102,7 @@ def _print_ticket(data: dict[str, Any]) -> None:
             line += f" {txn['field']}"
         if txn["old"] is not None or txn["new"] is not None:
             line += f" {_shown_value(txn['old'], txn['field'])} -> {_shown_value(txn['new'], txn['field'])}"
-        echo(line)
+        echo(clean_line(line))
         message = txn.get("message")
         if message and message.get("content"):
             for body_line in message["content"].splitlines():
@@ -409,7 +410,7 @@ def set_(
         shown = _id(txns[0].ticket_id)  # read again, a ticket moved out of sight is "no ticket"
         for txn in txns:
             old, new = _shown_value(txn.old_value, txn.field), _shown_value(txn.new_value, txn.field)
-            echo(f"{shown}: {txn.field or txn.type} {old} -> {new}".rstrip())
+            echo(clean_line(f"{shown}: {txn.field or txn.type} {old} -> {new}").rstrip())
         _say_if_out_of_sight(ctx, txns[0].ticket_id)
 
 
