@@ -510,7 +510,7 @@ async def test_scrip_list_shows_id_and_order(database: Database, tui_desk) -> No
 
 
 @run_async
-async def test_every_scrip_column_shows_at_120_columns_and_description_takes_the_room_when_wider(
+async def test_every_scrip_column_shows_from_80_columns_and_each_is_as_long_as_its_texts_when_wider(
     database: Database, tui_desk
 ) -> None:
     """At 120 columns the Action and Template columns ran off the table's right edge."""
@@ -530,7 +530,11 @@ async def test_every_scrip_column_shows_at_120_columns_and_description_takes_the
         await pilot.resize_terminal(180, 40)
         await until(pilot, lambda: scrips.widths["description"] > narrow)
         assert spans()[0] <= spans()[1]
-        assert scrips.widths["action"] >= len("NotifyAsComment (AdminCc)")  # at their ideal width now
+        for column, most in (("description", 60), ("action", 40)):  # as long as its texts, room permitting
+            assert scrips.widths[column] == min(most, max(len(row[column]) for row in scrips.rows))
+        await pilot.resize_terminal(80, 24)  # the narrowest the TUI is made for: still every column
+        await until(pilot, lambda: scrips.widths["description"] < narrow)
+        assert spans()[0] <= spans()[1]
 
 
 @run_async

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,30 +39,41 @@ SCRIP_COLUMNS = (
     ("template", "Template"),
 )
 _SHORT = {"id": 4, "position": 5, "queue": 10, "stage": 6}
-_WORDS = {
-    "description": (40, 18),
-    "condition": (20, 14),
-    "action": (26, 18),
-    "template": (20, 14),
-}  # ideal, least
+# The columns of words: the least each is cut to on a narrow screen, the most it takes (past that
+# an ellipsis), and what it takes before its rows are known.
+_LEAST = {"description": 9, "condition": 8, "action": 10, "template": 8}
+_MOST = {"description": 60, "condition": 28, "action": 40, "template": 28}
+_BEFORE_ROWS = {"description": 40, "condition": 20, "action": 26, "template": 20}
 _PER_COLUMN = 2  # a cell's padding, one each side
 _SCROLLBAR = 2
 
 
-def scrip_column_widths(width: int) -> dict[str, int]:
-    """Widths for a table `width` cells wide (0: not laid out yet, the ideal ones): the short
-    columns as they are, the four of words scaled down together from their ideal widths (never
-    under their least), Description taking what is left; so every column shows."""
+def longest(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Each column of words' longest text in `rows` (its header's, at least)."""
+    labels = dict(SCRIP_COLUMNS)
+    return {
+        key: max([cell_len(labels[key])] + [cell_len(str(row.get(key) or "-")) for row in rows])
+        for key in _LEAST
+    }
+
+
+def scrip_column_widths(width: int, wants: dict[str, int] | None = None) -> dict[str, int]:
+    """Widths for a table `width` cells wide (0: not laid out yet) whose columns of words hold
+    texts `wants` long (their longest): the short columns as they are; each column of words as
+    long as its texts (up to its most) when there is room; otherwise each cut down towards its
+    least by the same share, so every column shows (down to ~80 columns)."""
+    ideal = {key: min(_MOST[key], max(_LEAST[key], (wants or _BEFORE_ROWS)[key])) for key in _LEAST}
     widths = dict(_SHORT)
+    if width <= 0:
+        return widths | ideal
     room = width - _SCROLLBAR - _PER_COLUMN * len(SCRIP_COLUMNS) - sum(_SHORT.values())
-    ideal = sum(best for best, _ in _WORDS.values())
-    scale = 1.0 if width <= 0 else min(1.0, room / ideal)
-    for key, (best, least) in _WORDS.items():
-        widths[key] = max(least, int(best * scale))
-    if width > 0:
-        widths["description"] = max(
-            _WORDS["description"][1], room - sum(widths[k] for k in _WORDS if k != "description")
-        )
+    spare = room - sum(_LEAST.values())
+    give = sum(ideal[key] - _LEAST[key] for key in _LEAST)
+    if spare >= give:
+        return widths | ideal  # (what is left stays blank on the right: the columns read together)
+    share = max(0, spare) / give if give else 0.0
+    widths |= {key: _LEAST[key] + int((ideal[key] - _LEAST[key]) * share) for key in _LEAST}
+    widths["description"] += max(0, room - sum(widths[key] for key in _LEAST))  # the rounding's
     return widths
 
 
@@ -104,16 +116,11 @@ class ScripAdmin(Widget):
         self.call_after_refresh(self.fit)
 
     def fit(self) -> None:
-        """Columns fitted to the table's width, so every one shows (at 120 columns Action and
-        Template were cut off the right edge)."""
-        widths = scrip_column_widths(self.table.size.width)
-        if widths == self.widths:
-            return
-        self.widths = widths
-        current = self.current()
-        self.table.clear(columns=True)
-        self._add_columns(self.table)
-        self.show(self.rows, current["id"] if current else None)
+        """Columns fitted to the table's width and the rows' texts, so every one shows (at 120
+        columns Action and Template were cut off the right edge)."""
+        if scrip_column_widths(self.table.size.width, longest(self.rows)) != self.widths:
+            current = self.current()
+            self.show(self.rows, current["id"] if current else None)
 
     def on_mount(self) -> None:
         self.load()
@@ -144,7 +151,13 @@ class ScripAdmin(Widget):
     def show(self, rows: list[dict[str, Any]], keep: int | None) -> None:
         self.rows = rows
         table = self.table
-        table.clear()
+        widths = scrip_column_widths(table.size.width, longest(rows))
+        if widths != self.widths:
+            self.widths = widths
+            table.clear(columns=True)
+            self._add_columns(table)
+        else:
+            table.clear()
         for row in rows:
             off = not row["enabled"]
             style = "dim strike" if off else ""
