@@ -156,12 +156,16 @@ def user_for_address(ctx: Context, address: str, known: dict[str, User] | None =
         if user is None:
             raise InvalidInput(f"malformed email address {address!r}: no @-sign, and no user has that name")
         return user
-    existing = find_user(ctx.session, address)
-    if existing is not None and existing.email and existing.email.lower() == address.strip().lower():
+    try:
+        address = normalised_address(address)
+    except InvalidInput:
+        # Looked up only when the checks refuse it: every other address keeps its one lookup.
+        existing = find_user(ctx.session, address)
+        if existing is None or not existing.email or existing.email.lower() != address.strip().lower():
+            raise
         if known is not None:
             known[address.strip().lower()] = existing
         return existing
-    address = normalised_address(address)
     key = address.strip().lower()
     user = known.get(key) if known is not None else None
     if user is None:
